@@ -1,0 +1,1 @@
+Console.WriteLine("PagedAttention.AI sample: under construction.");

@@ -1,0 +1,69 @@
+namespace PagedAttention.AI.Sampling;
+
+/// <summary>How one request is decoded. Mirrors vLLM's SamplingParams.</summary>
+public sealed class SamplingParams
+{
+    /// <summary>Softmax temperature; 0 means greedy (argmax).</summary>
+    public float Temperature { get; init; } = 1f;
+
+    /// <summary>Keep only the k most likely tokens; 0 or less disables.</summary>
+    public int TopK { get; init; }
+
+    /// <summary>Nucleus sampling: keep the smallest set of tokens whose probability reaches this mass; 1 disables.</summary>
+    public float TopP { get; init; } = 1f;
+
+    /// <summary>Drop tokens whose probability is below MinP times the top token's; 0 disables.</summary>
+    public float MinP { get; init; }
+
+    /// <summary>Additive penalty for every token already generated at least once.</summary>
+    public float PresencePenalty { get; init; }
+
+    /// <summary>Additive penalty proportional to how often a token was generated.</summary>
+    public float FrequencyPenalty { get; init; }
+
+    /// <summary>Multiplicative penalty for tokens in the prompt or output (1 disables).</summary>
+    public float RepetitionPenalty { get; init; } = 1f;
+
+    /// <summary>Seed of this request's random stream; null draws one at random.</summary>
+    public long? Seed { get; init; }
+
+    /// <summary>Maximum number of tokens to generate.</summary>
+    public int MaxTokens { get; init; } = 256;
+
+    /// <summary>Minimum number of tokens before eos or stop tokens may end the request.</summary>
+    public int MinTokens { get; init; }
+
+    /// <summary>Keep generating past the model's end-of-sequence tokens.</summary>
+    public bool IgnoreEos { get; init; }
+
+    /// <summary>Token ids that end the request (in addition to eos).</summary>
+    public IReadOnlyList<int> StopTokenIds { get; init; } = [];
+
+    /// <summary>Strings that end the request when they appear in the detokenized output; the stop string is not emitted.</summary>
+    public IReadOnlyList<string> StopStrings { get; init; } = [];
+
+    /// <summary>Number of top log-probabilities to return per generated token; 0 disables.</summary>
+    public int Logprobs { get; init; }
+
+    /// <summary>Number of sequences to generate from the same prompt.</summary>
+    public int N { get; init; } = 1;
+
+    /// <summary>Salt folded into the prefix-cache hash so that tenants never share KV blocks.</summary>
+    public string? CacheSalt { get; init; }
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid field.</summary>
+    public void Validate()
+    {
+        if (!(Temperature >= 0) || float.IsInfinity(Temperature)) throw new ArgumentException($"Temperature must be >= 0 and finite, got {Temperature}.", nameof(Temperature));
+        if (!(TopP > 0 && TopP <= 1)) throw new ArgumentException($"TopP must be in (0, 1], got {TopP}.", nameof(TopP));
+        if (!(MinP >= 0 && MinP <= 1)) throw new ArgumentException($"MinP must be in [0, 1], got {MinP}.", nameof(MinP));
+        if (!(RepetitionPenalty > 0) || float.IsInfinity(RepetitionPenalty)) throw new ArgumentException($"RepetitionPenalty must be > 0, got {RepetitionPenalty}.", nameof(RepetitionPenalty));
+        if (float.IsNaN(PresencePenalty) || float.IsInfinity(PresencePenalty)) throw new ArgumentException("PresencePenalty must be finite.", nameof(PresencePenalty));
+        if (float.IsNaN(FrequencyPenalty) || float.IsInfinity(FrequencyPenalty)) throw new ArgumentException("FrequencyPenalty must be finite.", nameof(FrequencyPenalty));
+        if (MaxTokens < 1) throw new ArgumentException($"MaxTokens must be >= 1, got {MaxTokens}.", nameof(MaxTokens));
+        if (MinTokens < 0 || MinTokens > MaxTokens) throw new ArgumentException($"MinTokens must be in [0, MaxTokens], got {MinTokens}.", nameof(MinTokens));
+        if (Logprobs < 0) throw new ArgumentException($"Logprobs must be >= 0, got {Logprobs}.", nameof(Logprobs));
+        if (N < 1) throw new ArgumentException($"N must be >= 1, got {N}.", nameof(N));
+        if (StopStrings.Any(string.IsNullOrEmpty)) throw new ArgumentException("StopStrings must not contain empty strings.", nameof(StopStrings));
+    }
+}

@@ -1,0 +1,89 @@
+using System.Runtime.InteropServices;
+
+namespace PagedAttention.Kernels.Cpu;
+
+/// <summary>
+/// Paged K/V storage for all layers in native memory, float32. Blocks are identified by index; which block
+/// belongs to which sequence is decided by the engine's block pool, not here.
+/// </summary>
+public sealed unsafe class CpuKvCache : IDisposable
+{
+    private readonly float*[] _keys;
+    private readonly float*[] _values;
+    private bool _disposed;
+
+    /// <summary>Allocates (zeroed) storage for <paramref name="numBlocks"/> blocks in each of <paramref name="numLayers"/> layers.</summary>
+    public CpuKvCache(int numLayers, int numBlocks, int blockSize, int numKvHeads, int headDim)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(numLayers);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(numBlocks);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(blockSize);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(numKvHeads);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(headDim);
+        NumLayers = numLayers;
+        NumBlocks = numBlocks;
+        BlockSize = blockSize;
+        NumKvHeads = numKvHeads;
+        HeadDim = headDim;
+        _keys = new float*[numLayers];
+        _values = new float*[numLayers];
+        nuint bytes = (nuint)((long)numBlocks * blockSize * numKvHeads * headDim * sizeof(float));
+        for (int l = 0; l < numLayers; l++)
+        {
+            _keys[l] = (float*)NativeMemory.AlignedAlloc(bytes, 64);
+            _values[l] = (float*)NativeMemory.AlignedAlloc(bytes, 64);
+            NativeMemory.Clear(_keys[l], bytes);
+            NativeMemory.Clear(_values[l], bytes);
+        }
+    }
+
+    /// <summary>Number of layers.</summary>
+    public int NumLayers { get; }
+
+    /// <summary>Number of blocks per layer.</summary>
+    public int NumBlocks { get; }
+
+    /// <summary>Tokens per block.</summary>
+    public int BlockSize { get; }
+
+    /// <summary>Key/value heads.</summary>
+    public int NumKvHeads { get; }
+
+    /// <summary>Elements per head.</summary>
+    public int HeadDim { get; }
+
+    /// <summary>Bytes needed per block across all layers, K and V.</summary>
+    public static long BytesPerBlock(int numLayers, int blockSize, int numKvHeads, int headDim) =>
+        2L * numLayers * blockSize * numKvHeads * headDim * sizeof(float);
+
+    /// <summary>The storage of one layer.</summary>
+    public PagedKvLayer Layer(int layer)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return new PagedKvLayer(_keys[layer], _values[layer], NumBlocks, BlockSize, NumKvHeads, HeadDim);
+    }
+
+    /// <summary>Copies every layer's K and V of block <paramref name="src"/> to block <paramref name="dst"/> (copy-on-write).</summary>
+    public void CopyBlock(int src, int dst)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        long n = (long)BlockSize * NumKvHeads * HeadDim;
+        for (int l = 0; l < NumLayers; l++)
+        {
+            new Span<float>(_keys[l] + src * n, (int)n).CopyTo(new Span<float>(_keys[l] + dst * n, (int)n));
+            new Span<float>(_values[l] + src * n, (int)n).CopyTo(new Span<float>(_values[l] + dst * n, (int)n));
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        for (int l = 0; l < NumLayers; l++)
+        {
+            NativeMemory.AlignedFree(_keys[l]);
+            NativeMemory.AlignedFree(_values[l]);
+        }
+    }
+}
