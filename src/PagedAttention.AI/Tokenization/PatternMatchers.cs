@@ -13,7 +13,11 @@ internal static class PatternMatchers
 {
     public const string Gpt2Pattern = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
 
-    public static IPatternMatcher ForRegex(string onigPattern) => new RegexMatcher(PatternTranslator.Compile(onigPattern));
+    public static IPatternMatcher ForRegex(string onigPattern) =>
+        (IPatternMatcher?)ByteLevelFamilyMatcher.TryCreate(onigPattern) ?? new RegexMatcher(PatternTranslator.Compile(onigPattern));
+
+    /// <summary>The .NET Regex path even for the patterns that have a hand-written matcher (tests compare the two).</summary>
+    public static IPatternMatcher RegexOnly(string onigPattern) => new RegexMatcher(PatternTranslator.Compile(onigPattern));
 }
 
 internal sealed class RegexMatcher(Regex regex) : IPatternMatcher

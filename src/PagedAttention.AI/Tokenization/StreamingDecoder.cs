@@ -49,10 +49,12 @@ public sealed class StreamingDecoder
         if (full.Length == prefix.Length || full.EndsWith('\uFFFD')) return "";
         string text = full[prefix.Length..];
         _emittedChars += text.Length;
-        _readOffset = _ids.Count;
-        // Next anchor: the newest id that produces text, so the next window never starts empty.
-        for (int i = _ids.Count - 1; i >= _prefixOffset; i--)
+        // Next anchor: the first id of the chunk just emitted that produces text. The chunk starts on a char
+        // boundary (the previous chunk ended complete), so the anchor decodes cleanly on its own, and it is
+        // never empty, so decoders that treat the first token specially see the same first token twice.
+        for (int i = _readOffset; i < _ids.Count; i++)
             if (_tokenizer.ContributesText(_ids[i], _skipSpecial)) { _prefixOffset = i; break; }
+        _readOffset = _ids.Count;
         return text;
     }
 
