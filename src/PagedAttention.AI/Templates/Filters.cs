@@ -16,7 +16,7 @@ internal static partial class Filters
 
         public object? Get(int i, string name, object? dflt = null)
         {
-            if (i < pos.Count) return pos[i];
+            if (i >= 0 && i < pos.Count) return pos[i];
             if (kw is not null) foreach (var kv in kw) if (kv.Key == name) return kv.Value;
             return dflt;
         }
@@ -50,7 +50,7 @@ internal static partial class Filters
         ["replace"] = (v, a, _) => Methods.Replace(Str(v), Str(a.Get(0, "old")), Str(a.Get(1, "new")), a.Get(2, "count") as long? ?? -1),
         ["int"] = (v, a, _) => ToInt(v, a.Get(0, "default", 0L), a.Get(1, "base", 10L) as long? ?? 10),
         ["float"] = (v, a, _) => ToFloat(v, a.Get(0, "default", 0.0)),
-        ["abs"] = (v, _, _) => v switch { long l => Math.Abs(l), double d => Math.Abs(d), bool b => b ? 1L : 0L, _ => throw PyOps.Fail($"bad operand type for abs(): '{PyOps.TypeName(v)}'") },
+        ["abs"] = (v, _, _) => v switch { long l => (object)Math.Abs(l), double d => (object)Math.Abs(d), bool b => b ? 1L : 0L, _ => throw PyOps.Fail($"bad operand type for abs(): '{PyOps.TypeName(v)}'") },
         ["round"] = (v, a, _) => Round(v, a),
         ["unique"] = (v, a, _) => Unique(v, a),
         ["dictsort"] = DictSort,
@@ -64,7 +64,7 @@ internal static partial class Filters
         ["min"] = (v, a, _) => MinMax(v, a, -1),
         ["max"] = (v, a, _) => MinMax(v, a, 1),
         ["sum"] = Sum,
-        ["attr"] = (v, a, _) => PyOps.GetAttr(v, Str(a.Get(0, "name"))),
+        ["attr"] = (v, a, _) => v is PyDict ? Undefined.NoAttribute(v, Str(a.Get(0, "name"))) : PyOps.GetAttr(v, Str(a.Get(0, "name"))),
         ["map"] = Map,
         ["select"] = (v, a, s) => Select(v, a, s, attr: false, keep: true),
         ["reject"] = (v, a, s) => Select(v, a, s, attr: false, keep: false),
@@ -160,15 +160,16 @@ internal static partial class Filters
     {
         long precision = a.Get(0, "precision", 0L) as long? ?? 0;
         string method = a.Get(1, "method", "common") as string ?? "common";
+        // Python's round() keeps ints as ints and rounds half to even; floor/ceil go through a float.
+        if (method == "common" && v is long or bool) return v is bool b0 ? (b0 ? 1L : 0L) : v;
         double x = v is long l ? l : v is double d ? d : v is bool b ? (b ? 1 : 0) : throw PyOps.Fail("round needs a number");
         double f = Math.Pow(10, precision);
-        double r = method switch
+        return method switch
         {
             "ceil" => Math.Ceiling(x * f) / f,
             "floor" => Math.Floor(x * f) / f,
-            _ => Math.Round(x * f, MidpointRounding.AwayFromZero) / f,
+            _ => Math.Round(x, (int)Math.Clamp(precision, 0, 15), MidpointRounding.ToEven),
         };
-        return r;
     }
 
     public static string Center(string s, long width)

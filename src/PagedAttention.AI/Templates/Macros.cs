@@ -38,7 +38,7 @@ internal sealed class Macro(string name, List<MacroParam> parameters, List<Stmt>
             var p = parameters[i];
             scope.Set(p.Name, p.Default is null ? Undefined.ForName(p.Name) : p.Default.Eval(scope, state));
         }
-        scope.Set("varargs", varargs);
+        scope.Set("varargs", varargs.ToArray());
         scope.Set("kwargs", extra);
         var sb = new StringBuilder();
         Stmt.ExecAll(body, scope, state, sb);

@@ -170,7 +170,7 @@ internal sealed partial class Parser
                     return new ConstExpr(s, t.Line, t.Column);
                 }
             case TokenKind.Integer:
-                return new ConstExpr(long.TryParse(t.Value, NumberStyles.None, CultureInfo.InvariantCulture, out var l) ? l : BigInteger.Parse(t.Value, CultureInfo.InvariantCulture), t.Line, t.Column);
+                return new ConstExpr(long.TryParse(t.Value, NumberStyles.None, CultureInfo.InvariantCulture, out var l) ? (object)l : BigInteger.Parse(t.Value, CultureInfo.InvariantCulture), t.Line, t.Column);
             case TokenKind.Float:
                 return new ConstExpr(double.Parse(t.Value, CultureInfo.InvariantCulture), t.Line, t.Column);
             case TokenKind.Operator when t.Value == "(":

@@ -190,7 +190,7 @@ internal static partial class PyOps
             case List<object?> or object?[]:
                 foreach (var x in AsList(container)) if (Eq(x, item)) return true;
                 return false;
-            case Undefined u2: throw UndefinedFail(u2);
+            case Undefined: return false; // Python falls back to Undefined.__iter__, which is empty
             default: throw Fail($"argument of type '{TypeName(container)}' is not iterable");
         }
     }
@@ -241,8 +241,8 @@ internal static partial class PyOps
         bool isFloat = a is double || b is double;
         switch (op)
         {
-            case "-": return isFloat ? ToDouble(a) - ToDouble(b) : ToLong(a) - ToLong(b);
-            case "*": return isFloat ? ToDouble(a) * ToDouble(b) : ToLong(a) * ToLong(b);
+            case "-": return isFloat ? (object)(ToDouble(a) - ToDouble(b)) : ToLong(a) - ToLong(b);
+            case "*": return isFloat ? (object)(ToDouble(a) * ToDouble(b)) : ToLong(a) * ToLong(b);
             case "/":
                 if (ToDouble(b) == 0) throw Fail("division by zero");
                 return ToDouble(a) / ToDouble(b);
@@ -287,8 +287,8 @@ internal static partial class PyOps
 
     public static object? Negate(object? v) => v switch
     {
-        long l => -l,
-        double d => -d,
+        long l => (object)(-l),
+        double d => (object)(-d),
         bool b => b ? -1L : 0L,
         Undefined u => throw UndefinedFail(u),
         _ => throw Fail($"bad operand type for unary -: '{TypeName(v)}'"),
