@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using PagedAttention.AI.KvCache;
+using PagedAttention.AI.Engine;
 using PagedAttention.AI.Sampling;
 
 namespace PagedAttention.AI.Scheduling;
@@ -145,8 +146,8 @@ internal sealed class Scheduler
         return null;
     }
 
-    /// <summary>Ends <paramref name="seq"/> (stopped, aborted or failed) and frees its blocks. Idempotent.</summary>
-    public void Finish(Sequence seq, FinishReason reason)
+    /// <summary>Ends <paramref name="seq"/> and frees its blocks; a null reason means aborted or failed. Idempotent.</summary>
+    public void Finish(Sequence seq, FinishReason? reason)
     {
         if (seq.IsFinished) return;
         if (seq.Status == SequenceStatus.Running) _running.Remove(seq);

@@ -1,4 +1,5 @@
 using PagedAttention.AI.KvCache;
+using PagedAttention.AI.Engine;
 using PagedAttention.AI.Sampling;
 
 namespace PagedAttention.AI.Scheduling;

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using PagedAttention.AI.KvCache;
+using PagedAttention.AI.Engine;
 using PagedAttention.AI.Sampling;
 using PagedAttention.AI.Scheduling;
 using static PagedAttention.Tests.KvCache.TestSeqs;
@@ -190,12 +191,13 @@ public class SchedulerTests
         s.Add(a);
         Step(s);
         s.Add(b);
-        s.Finish(a, FinishReason.Cancelled);
-        s.Finish(b, FinishReason.Cancelled);
-        s.Finish(a, FinishReason.Cancelled);
+        s.Finish(a, null);
+        s.Finish(b, null);
+        s.Finish(a, null);
         Assert.False(s.HasWork);
         Assert.Equal(10, s.Kv.Pool.NumFree);
-        Assert.Equal(FinishReason.Cancelled, a.FinishReason);
+        Assert.Null(a.FinishReason);
+        Assert.True(a.IsFinished);
     }
 
     [Fact]
