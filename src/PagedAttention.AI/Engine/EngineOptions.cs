@@ -38,7 +38,8 @@ public sealed class EngineOptions
 
     /// <summary>
     /// Creates one streaming detokenizer per generated sequence; needed for <see cref="GenerationOutput.TextDelta"/>
-    /// and for <see cref="SamplingParams.StopStrings"/>. Null: outputs carry token ids only.
+    /// and for <see cref="SamplingParams.StopStrings"/>. Null: the model directory's tokenizer.json is used
+    /// (special tokens skipped except tool-call and reasoning markers); without one, outputs carry token ids only.
     /// </summary>
     public Func<IStreamingDetokenizer>? DetokenizerFactory { get; set; }
 

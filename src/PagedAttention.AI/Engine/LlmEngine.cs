@@ -7,6 +7,8 @@ using PagedAttention.AI.KvCache;
 using PagedAttention.AI.Models;
 using PagedAttention.AI.Sampling;
 using PagedAttention.AI.Scheduling;
+using PagedAttention.AI.Templates;
+using PagedAttention.AI.Tokenization;
 using PagedAttention.Kernels.Cpu;
 
 namespace PagedAttention.AI.Engine;
@@ -17,7 +19,7 @@ namespace PagedAttention.AI.Engine;
 /// prefill, prefix-cache reuse, preemption by recompute), runs one forward pass over the flat batch, samples and
 /// streams the new tokens. Requests arrive through a thread-safe queue and stream back through per-request channels.
 /// </summary>
-public sealed class LlmEngine : IAsyncDisposable
+public sealed class LlmEngine : IAsyncDisposable, IDisposable
 {
     /// <summary>Most top logprobs a request may ask for.</summary>
     public const int MaxLogprobs = 20;
@@ -25,6 +27,7 @@ public sealed class LlmEngine : IAsyncDisposable
     private readonly LlamaModel _model;
     private readonly CpuKvCache _cache;
     private readonly EngineOptions _options;
+    private readonly Func<IStreamingDetokenizer>? _detokenizerFactory;
     private readonly ILogger _logger;
     private readonly Scheduler _scheduler;
     private readonly Sampler _sampler;
@@ -42,9 +45,14 @@ public sealed class LlmEngine : IAsyncDisposable
     private int _disposed;
     private long _steps, _computedTokens, _generatedTokens, _busyTicks;
 
-    private LlmEngine(LlamaModel model, EngineOptions options)
+    private LlmEngine(LlamaModel model, EngineOptions options, ModelAssets assets)
     {
         _model = model;
+        Tokenizer = assets.Tokenizer;
+        ChatTemplate = assets.ChatTemplate;
+        ModelId = assets.ModelId;
+        _detokenizerFactory = options.DetokenizerFactory ?? (assets.Tokenizer is null ? null
+            : StreamingDecoderDetokenizer.Factory(assets.Tokenizer, skipSpecialTokens: true, keepSpecialTokens: ModelAssets.StructuralTokens));
         _options = options;
         _logger = options.Logger ?? NullLogger.Instance;
         var c = model.Config;
@@ -75,6 +83,15 @@ public sealed class LlmEngine : IAsyncDisposable
     /// <summary>Longest prompt + output a request may have.</summary>
     public int MaxModelLen { get; }
 
+    /// <summary>The model's tokenizer (tokenizer.json in the model directory), or null when there is none.</summary>
+    public Tokenizer? Tokenizer { get; }
+
+    /// <summary>The model's chat template (tokenizer_config.json or chat_template.jinja), or null when there is none.</summary>
+    public ChatTemplate? ChatTemplate { get; }
+
+    /// <summary>The model id: the model directory's name.</summary>
+    public string ModelId { get; }
+
     /// <summary>Number of KV blocks in the cache.</summary>
     public int NumKvBlocks => _cache.NumBlocks;
 
@@ -85,8 +102,13 @@ public sealed class LlmEngine : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         if (options.Device == "cuda") throw new NotSupportedException("Device \"cuda\" is not available in this build; use \"cpu\".");
-        var model = await Task.Run(() => LlamaModel.Load(options.ModelPath), cancellationToken).ConfigureAwait(false);
-        try { return new LlmEngine(model, options); }
+        var (model, assets) = await Task.Run(() =>
+        {
+            var m = LlamaModel.Load(options.ModelPath);
+            try { return (m, ModelAssets.Load(options.ModelPath)); }
+            catch { m.Dispose(); throw; }
+        }, cancellationToken).ConfigureAwait(false);
+        try { return new LlmEngine(model, options, assets); }
         catch { model.Dispose(); throw; }
     }
 
@@ -160,8 +182,8 @@ public sealed class LlmEngine : IAsyncDisposable
             throw new ArgumentException($"The prompt has {promptIds.Length} tokens; the model accepts at most {MaxModelLen - 1} before generating (MaxModelLen {MaxModelLen}).", nameof(promptIds));
         if (p.Logprobs > MaxLogprobs) throw new ArgumentException($"Logprobs must be <= {MaxLogprobs}, got {p.Logprobs}.", nameof(p));
         if (p.N > _options.MaxNumSeqs) throw new ArgumentException($"N = {p.N} exceeds EngineOptions.MaxNumSeqs = {_options.MaxNumSeqs}.", nameof(p));
-        if (p.StopStrings.Count > 0 && _options.DetokenizerFactory is null)
-            throw new ArgumentException("StopStrings need a detokenizer: set EngineOptions.DetokenizerFactory.", nameof(p));
+        if (p.StopStrings.Count > 0 && _detokenizerFactory is null)
+            throw new ArgumentException("StopStrings need a detokenizer: the model directory has no tokenizer.json and EngineOptions.DetokenizerFactory is not set.", nameof(p));
         int total = (int)Math.Min((long)promptIds.Length + p.MaxTokens, MaxModelLen);
         int needed = _scheduler.Kv.BlocksFor(total);
         if (needed > _cache.NumBlocks)
@@ -174,7 +196,7 @@ public sealed class LlmEngine : IAsyncDisposable
         var seqs = new Sequence[p.N];
         for (int i = 0; i < p.N; i++)
         {
-            var detok = _options.DetokenizerFactory?.Invoke();
+            var detok = _detokenizerFactory?.Invoke();
             var stops = p.StopStrings.Count > 0 ? new StopStringMatcher(p.StopStrings) : null;
             seqs[i] = new Sequence(id2, i, promptIds, p, root, total, _options.BlockSize)
             {
@@ -326,4 +348,7 @@ public sealed class LlmEngine : IAsyncDisposable
         _model.Dispose();
         // _wake is not disposed: a late consumer's abort may still Set it.
     }
+
+    /// <summary>Stops the step loop and releases the model and cache (blocks until the current step ends).</summary>
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 }
