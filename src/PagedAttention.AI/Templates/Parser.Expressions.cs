@@ -255,11 +255,14 @@ internal sealed partial class Parser
         Expect(TokenKind.Operator, "(");
         var pos = new List<Expr>();
         var kw = new List<(string, Expr)>();
+        Expr? star = null, starStar = null;
         while (!SkipOp(")"))
         {
-            if (pos.Count + kw.Count > 0) Expect(TokenKind.Operator, ",");
+            if (pos.Count + kw.Count > 0 || star is not null || starStar is not null) Expect(TokenKind.Operator, ",");
             if (SkipOp(")")) break;
-            if (Cur.Kind == TokenKind.Name && Peek().IsOp("="))
+            if (SkipOp("*")) star = ParseExpression();
+            else if (SkipOp("**")) starStar = ParseExpression();
+            else if (Cur.Kind == TokenKind.Name && Peek().IsOp("="))
             {
                 var n = Next().Value;
                 _i++;
@@ -271,7 +274,7 @@ internal sealed partial class Parser
                 pos.Add(ParseExpression());
             }
         }
-        return new Arguments(pos, kw);
+        return new Arguments(pos, kw, star, starStar);
     }
 
     private Expr ParseFilterExpr(Expr node)
