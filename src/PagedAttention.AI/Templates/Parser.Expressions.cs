@@ -304,7 +304,6 @@ internal sealed partial class Parser
         bool negated = SkipName("not");
         var t = Expect(TokenKind.Name);
         var name = t.Value;
-        if (name is "none" or "true" or "false") { } // Jinja lexes these as names; they are tests here
         Arguments args = Arguments.None;
         if (Cur.IsOp("(")) args = ParseArgs();
         else if ((Cur.Kind is TokenKind.Name or TokenKind.String or TokenKind.Integer or TokenKind.Float || Cur.IsOp("[") || Cur.IsOp("{"))
