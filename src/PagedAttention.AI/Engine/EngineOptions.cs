@@ -1,0 +1,61 @@
+using Microsoft.Extensions.Logging;
+using PagedAttention.AI.Sampling;
+
+namespace PagedAttention.AI.Engine;
+
+/// <summary>Options of an <see cref="LlmEngine"/>.</summary>
+public sealed class EngineOptions
+{
+    /// <summary>A Hugging Face model directory: config.json, *.safetensors, tokenizer files.</summary>
+    public string ModelPath { get; set; } = "";
+
+    /// <summary>"cpu" (default) or "cuda".</summary>
+    public string Device { get; set; } = "cpu";
+
+    /// <summary>Tokens per KV-cache block.</summary>
+    public int BlockSize { get; set; } = 16;
+
+    /// <summary>Bytes given to the KV cache on the CPU; ignored when <see cref="NumKvBlocks"/> is set.</summary>
+    public long KvCacheBytes { get; set; } = 1L << 30;
+
+    /// <summary>Exact number of KV blocks; overrides <see cref="KvCacheBytes"/>.</summary>
+    public int? NumKvBlocks { get; set; }
+
+    /// <summary>Most sequences running in one step.</summary>
+    public int MaxNumSeqs { get; set; } = 64;
+
+    /// <summary>Most tokens (prefill chunks plus decodes) in one step.</summary>
+    public int MaxNumBatchedTokens { get; set; } = 2048;
+
+    /// <summary>Longest prompt + output; null uses the model's limit.</summary>
+    public int? MaxModelLen { get; set; }
+
+    /// <summary>Reuse KV blocks of identical prompt prefixes across requests.</summary>
+    public bool EnablePrefixCaching { get; set; } = true;
+
+    /// <summary>Most tokens one prompt may advance by in a step, leaving budget to other requests' decodes; 0 = no cap.</summary>
+    public int LongPrefillTokenThreshold { get; set; }
+
+    /// <summary>
+    /// Creates one streaming detokenizer per generated sequence; needed for <see cref="GenerationOutput.TextDelta"/>
+    /// and for <see cref="SamplingParams.StopStrings"/>. Null: outputs carry token ids only.
+    /// </summary>
+    public Func<IStreamingDetokenizer>? DetokenizerFactory { get; set; }
+
+    /// <summary>Receives engine warnings (preemptions) and request failures; null logs nothing.</summary>
+    public ILogger? Logger { get; set; }
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option.</summary>
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(ModelPath)) throw new ArgumentException("EngineOptions.ModelPath is required.", nameof(ModelPath));
+        if (Device is not ("cpu" or "cuda")) throw new ArgumentException($"EngineOptions.Device must be \"cpu\" or \"cuda\", got \"{Device}\".", nameof(Device));
+        if (BlockSize is < 1 or > 1024) throw new ArgumentException($"EngineOptions.BlockSize must be in 1..1024, got {BlockSize}.", nameof(BlockSize));
+        if (KvCacheBytes <= 0) throw new ArgumentException("EngineOptions.KvCacheBytes must be positive.", nameof(KvCacheBytes));
+        if (NumKvBlocks is <= 0) throw new ArgumentException("EngineOptions.NumKvBlocks must be positive.", nameof(NumKvBlocks));
+        if (MaxNumSeqs < 1) throw new ArgumentException("EngineOptions.MaxNumSeqs must be >= 1.", nameof(MaxNumSeqs));
+        if (MaxNumBatchedTokens < 1) throw new ArgumentException("EngineOptions.MaxNumBatchedTokens must be >= 1.", nameof(MaxNumBatchedTokens));
+        if (LongPrefillTokenThreshold < 0) throw new ArgumentException("EngineOptions.LongPrefillTokenThreshold must be >= 0.", nameof(LongPrefillTokenThreshold));
+        if (MaxModelLen is <= 0) throw new ArgumentException("EngineOptions.MaxModelLen must be positive.", nameof(MaxModelLen));
+    }
+}

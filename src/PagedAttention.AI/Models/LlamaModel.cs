@@ -1,0 +1,141 @@
+using PagedAttention.Kernels;
+using PagedAttention.Kernels.Cpu;
+
+namespace PagedAttention.AI.Models;
+
+/// <summary>
+/// The Llama-family decoder (Llama, Mistral, Qwen2, Qwen3) on the CPU: weights memory-mapped from safetensors,
+/// activations in float32, K/V in a paged cache addressed through block tables.
+/// </summary>
+public sealed class LlamaModel : IDisposable
+{
+    private readonly CheckpointTensors _tensors;
+    private readonly WeightMatrix _embed;
+    private readonly WeightMatrix _lmHead;
+    private readonly float[] _finalNorm;
+    private readonly LayerWeights[] _layers;
+    private readonly float[] _invFreq;
+    private readonly float _scale;
+    private Scratch? _scratch;
+
+    private LlamaModel(string dir, ModelConfig config, CheckpointTensors tensors)
+    {
+        Directory = dir;
+        Config = config;
+        _tensors = tensors;
+        _embed = tensors.Matrix("model.embed_tokens.weight", config.VocabSize, config.HiddenSize);
+        _lmHead = config.TieWordEmbeddings && !tensors.Contains("lm_head.weight")
+            ? _embed
+            : tensors.Matrix("lm_head.weight", config.VocabSize, config.HiddenSize);
+        _finalNorm = tensors.Vector("model.norm.weight", config.HiddenSize);
+        _layers = new LayerWeights[config.NumLayers];
+        for (int l = 0; l < _layers.Length; l++) _layers[l] = LayerWeights.Load(tensors, config, l);
+        _invFreq = config.Rope.InverseFrequencies(config.HeadDim);
+        _scale = 1f / MathF.Sqrt(config.HeadDim);
+    }
+
+    /// <summary>The model directory.</summary>
+    public string Directory { get; }
+
+    /// <summary>The parsed configuration.</summary>
+    public ModelConfig Config { get; }
+
+    /// <summary>Loads a Hugging Face model directory (config.json + safetensors).</summary>
+    /// <exception cref="ModelLoadException">Anything about the directory is missing, corrupt or unsupported.</exception>
+    public static LlamaModel Load(string modelDir)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(modelDir);
+        if (!System.IO.Directory.Exists(modelDir)) throw new ModelLoadException(modelDir, null, "model directory not found.");
+        var config = ModelConfig.Load(modelDir);
+        var tensors = CheckpointTensors.Open(modelDir);
+        try { return new LlamaModel(modelDir, config, tensors); }
+        catch { tensors.Dispose(); throw; }
+    }
+
+    /// <summary>Allocates a KV cache shaped for this model.</summary>
+    public CpuKvCache CreateKvCache(int numBlocks, int blockSize) =>
+        new(Config.NumLayers, numBlocks, blockSize, Config.NumKvHeads, Config.HeadDim);
+
+    /// <summary>Bytes of KV cache one block takes across all layers.</summary>
+    public long KvBytesPerBlock(int blockSize) =>
+        CpuKvCache.BytesPerBlock(Config.NumLayers, blockSize, Config.NumKvHeads, Config.HeadDim);
+
+    /// <summary>
+    /// Runs one step: writes the new tokens' K/V into <paramref name="cache"/> and puts the logits of the last query
+    /// token of each sequence into <paramref name="logits"/> ([NumSeqs, VocabSize]). Not thread-safe: one caller at a time.
+    /// </summary>
+    public void Forward(ForwardBatch batch, CpuKvCache cache, Span<float> logits)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ArgumentNullException.ThrowIfNull(cache);
+        var c = Config;
+        batch.Validate(c.VocabSize, cache.NumBlocks, cache.BlockSize);
+        if (logits.Length < batch.NumSeqs * c.VocabSize) throw new ArgumentException("logits is shorter than NumSeqs * VocabSize.", nameof(logits));
+        int n = batch.NumTokens, h = c.HiddenSize, qDim = c.NumHeads * c.HeadDim, kvDim = c.NumKvHeads * c.HeadDim;
+        var s = _scratch is { } existing && existing.Tokens >= n ? existing : (_scratch = new Scratch(c, Math.Max(n, batch.MaxSeqs)));
+
+        var hidden = s.Hidden.AsSpan(0, n * h);
+        var x = s.X.AsSpan(0, n * h);
+        var q = s.Q.AsSpan(0, n * qDim);
+        var k = s.K.AsSpan(0, n * kvDim);
+        var v = s.V.AsSpan(0, n * kvDim);
+        var attn = s.Attn.AsSpan(0, n * qDim);
+        var gate = s.Gate.AsSpan(0, n * c.IntermediateSize);
+        var up = s.Up.AsSpan(0, n * c.IntermediateSize);
+        ReadOnlySpan<int> positions = batch.Positions.AsSpan(0, n);
+        ReadOnlySpan<int> queryStarts = batch.QueryStarts.AsSpan(0, batch.NumSeqs + 1);
+        ReadOnlySpan<int> contextLens = batch.ContextLens.AsSpan(0, batch.NumSeqs);
+
+        CpuOps.Embedding(batch.TokenIds.AsSpan(0, n), _embed, hidden);
+        for (int l = 0; l < _layers.Length; l++)
+        {
+            var w = _layers[l];
+            var kv = cache.Layer(l);
+            CpuOps.RmsNorm(hidden, w.InputNorm, c.RmsNormEps, x);
+            CpuOps.MatMul(x, n, w.Q, q);
+            CpuOps.MatMul(x, n, w.K, k);
+            CpuOps.MatMul(x, n, w.V, v);
+            if (w.QBias is not null) { CpuOps.AddBias(q, w.QBias); CpuOps.AddBias(k, w.KBias); CpuOps.AddBias(v, w.VBias); }
+            if (w.QNorm is not null) { CpuOps.RmsNorm(q, w.QNorm, c.RmsNormEps, q); CpuOps.RmsNorm(k, w.KNorm, c.RmsNormEps, k); }
+            CpuOps.Rope(q, c.NumHeads, c.HeadDim, positions, _invFreq);
+            CpuOps.Rope(k, c.NumKvHeads, c.HeadDim, positions, _invFreq);
+            CpuOps.WriteKv(k, v, batch.SlotMapping.AsSpan(0, n), kv);
+            CpuOps.PagedAttention(q, attn, c.NumHeads, queryStarts, contextLens, batch.BlockTables, batch.MaxBlocksPerSeq, kv, _scale);
+            CpuOps.MatMul(attn, n, w.O, x);
+            if (w.OBias is not null) CpuOps.AddBias(x, w.OBias);
+            CpuOps.Add(x, hidden);
+
+            CpuOps.RmsNorm(hidden, w.PostAttentionNorm, c.RmsNormEps, x);
+            CpuOps.MatMul(x, n, w.Gate, gate);
+            CpuOps.MatMul(x, n, w.Up, up);
+            CpuOps.SiluMul(gate, up, gate);
+            CpuOps.MatMul(gate, n, w.Down, x);
+            CpuOps.Add(x, hidden);
+        }
+
+        // Only the last token of each sequence needs logits.
+        int seqs = batch.NumSeqs;
+        var last = s.Last.AsSpan(0, seqs * h);
+        for (int i = 0; i < seqs; i++)
+            hidden.Slice((queryStarts[i + 1] - 1) * h, h).CopyTo(last.Slice(i * h, h));
+        CpuOps.RmsNorm(last, _finalNorm, c.RmsNormEps, last);
+        CpuOps.MatMul(last, seqs, _lmHead, logits.Slice(0, seqs * c.VocabSize));
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _tensors.Dispose();
+
+    private sealed class Scratch(ModelConfig c, int tokens)
+    {
+        public int Tokens { get; } = tokens;
+        public float[] Hidden { get; } = new float[tokens * c.HiddenSize];
+        public float[] X { get; } = new float[tokens * c.HiddenSize];
+        public float[] Q { get; } = new float[tokens * c.NumHeads * c.HeadDim];
+        public float[] K { get; } = new float[tokens * c.NumKvHeads * c.HeadDim];
+        public float[] V { get; } = new float[tokens * c.NumKvHeads * c.HeadDim];
+        public float[] Attn { get; } = new float[tokens * c.NumHeads * c.HeadDim];
+        public float[] Gate { get; } = new float[tokens * c.IntermediateSize];
+        public float[] Up { get; } = new float[tokens * c.IntermediateSize];
+        public float[] Last { get; } = new float[tokens * c.HiddenSize];
+    }
+}

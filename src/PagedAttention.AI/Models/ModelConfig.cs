@@ -1,0 +1,211 @@
+using System.Text.Json;
+
+namespace PagedAttention.AI.Models;
+
+/// <summary>
+/// The parts of a Hugging Face <c>config.json</c> (and <c>generation_config.json</c>) that the Llama-family forward
+/// pass needs. Supported architectures: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM.
+/// </summary>
+public sealed class ModelConfig
+{
+    /// <summary>Architectures this engine runs.</summary>
+    public static IReadOnlyList<string> SupportedArchitectures { get; } =
+        ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM"];
+
+    /// <summary>The <c>architectures[0]</c> entry.</summary>
+    public required string Architecture { get; init; }
+    /// <summary>Model width.</summary>
+    public required int HiddenSize { get; init; }
+    /// <summary>MLP width.</summary>
+    public required int IntermediateSize { get; init; }
+    /// <summary>Decoder layers.</summary>
+    public required int NumLayers { get; init; }
+    /// <summary>Query heads.</summary>
+    public required int NumHeads { get; init; }
+    /// <summary>Key/value heads (grouped-query attention when fewer than <see cref="NumHeads"/>).</summary>
+    public required int NumKvHeads { get; init; }
+    /// <summary>Elements per head (explicit <c>head_dim</c>, or hidden / heads).</summary>
+    public required int HeadDim { get; init; }
+    /// <summary>Vocabulary size (rows of the embedding).</summary>
+    public required int VocabSize { get; init; }
+    /// <summary>RMSNorm epsilon.</summary>
+    public required float RmsNormEps { get; init; }
+    /// <summary>Rotary embedding parameters.</summary>
+    public required RopeScaling Rope { get; init; }
+    /// <summary>Longest sequence (prompt + output) the model accepts; capped by a sliding window when one is active.</summary>
+    public required int MaxPositionEmbeddings { get; init; }
+    /// <summary>The output projection is the embedding matrix.</summary>
+    public required bool TieWordEmbeddings { get; init; }
+    /// <summary>q/k/v projections have biases (Qwen2, or Llama's <c>attention_bias</c>).</summary>
+    public required bool QkvBias { get; init; }
+    /// <summary>The output projection has a bias (Llama's <c>attention_bias</c>).</summary>
+    public required bool OBias { get; init; }
+    /// <summary>Per-head RMSNorm of q and k before RoPE (Qwen3).</summary>
+    public required bool QkNorm { get; init; }
+    /// <summary>End-of-sequence token ids (generation_config.json first, then config.json).</summary>
+    public required IReadOnlyList<int> EosTokenIds { get; init; }
+    /// <summary>Beginning-of-sequence token id, if any.</summary>
+    public int? BosTokenId { get; init; }
+
+    /// <summary>Reads <c>config.json</c> and, if present, <c>generation_config.json</c> from <paramref name="modelDir"/>.</summary>
+    /// <exception cref="ModelLoadException">A file is missing, malformed, or describes an unsupported model.</exception>
+    public static ModelConfig Load(string modelDir)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(modelDir);
+        string path = Path.Combine(modelDir, "config.json");
+        if (!File.Exists(path)) throw new ModelLoadException(path, null, "config.json not found in the model directory.");
+        using var doc = ParseJson(path);
+        IReadOnlyList<int>? genEos = null;
+        string genPath = Path.Combine(modelDir, "generation_config.json");
+        if (File.Exists(genPath))
+        {
+            using var gen = ParseJson(genPath);
+            genEos = ReadIds(gen.RootElement, "eos_token_id", genPath);
+        }
+        return Parse(doc.RootElement, path, genEos);
+    }
+
+    private static JsonDocument ParseJson(string path)
+    {
+        try { return JsonDocument.Parse(File.ReadAllBytes(path)); }
+        catch (JsonException e) { throw new ModelLoadException(path, null, $"malformed JSON: {e.Message}", e); }
+    }
+
+    private static ModelConfig Parse(JsonElement root, string path, IReadOnlyList<int>? genEos)
+    {
+        if (root.ValueKind != JsonValueKind.Object) throw new ModelLoadException(path, null, "the root is not a JSON object.");
+        var r = new Reader(root, path);
+        string arch = r.Architecture();
+        if (!SupportedArchitectures.Contains(arch))
+            throw new ModelLoadException(path, null, $"unsupported architecture '{arch}'; supported: {string.Join(", ", SupportedArchitectures)}.");
+        string act = r.String("hidden_act") ?? "silu";
+        if (act != "silu") throw new ModelLoadException(path, null, $"unsupported hidden_act '{act}' (only silu).");
+        if (r.Bool("mlp_bias") == true) throw new ModelLoadException(path, null, "mlp_bias = true is not supported.");
+
+        int hidden = r.RequiredInt("hidden_size"), heads = r.RequiredInt("num_attention_heads");
+        int kvHeads = r.Int("num_key_value_heads") ?? heads;
+        int headDim = r.Int("head_dim") ?? (hidden % heads == 0 ? hidden / heads : throw new ModelLoadException(path, null, $"hidden_size {hidden} is not divisible by num_attention_heads {heads} and head_dim is missing."));
+        if (kvHeads <= 0 || heads % kvHeads != 0) throw new ModelLoadException(path, null, $"num_attention_heads {heads} is not a multiple of num_key_value_heads {kvHeads}.");
+        if (headDim % 2 != 0) throw new ModelLoadException(path, null, $"head_dim {headDim} must be even for rotary embeddings.");
+        int maxPos = r.Int("max_position_embeddings") ?? 2048;
+        bool slidingActive = arch switch
+        {
+            "MistralForCausalLM" => true,
+            "Qwen2ForCausalLM" or "Qwen3ForCausalLM" => r.Bool("use_sliding_window") == true,
+            _ => false,
+        };
+        // A sliding window only changes attention past its length; capping the context keeps results exact.
+        if (slidingActive && r.Int("sliding_window") is int window && window > 0) maxPos = Math.Min(maxPos, window);
+        bool attentionBias = r.Bool("attention_bias") == true;
+        bool qwen2 = arch == "Qwen2ForCausalLM";
+        var eos = genEos ?? ReadIds(root, "eos_token_id", path) ?? [];
+        var bos = ReadIds(root, "bos_token_id", path);
+        return new ModelConfig
+        {
+            Architecture = arch,
+            HiddenSize = hidden,
+            IntermediateSize = r.RequiredInt("intermediate_size"),
+            NumLayers = r.RequiredInt("num_hidden_layers"),
+            NumHeads = heads,
+            NumKvHeads = kvHeads,
+            HeadDim = headDim,
+            VocabSize = r.RequiredInt("vocab_size"),
+            RmsNormEps = (float)(r.Double("rms_norm_eps") ?? 1e-6),
+            Rope = r.Rope(),
+            MaxPositionEmbeddings = maxPos,
+            TieWordEmbeddings = r.Bool("tie_word_embeddings") ?? false,
+            QkvBias = qwen2 || attentionBias,
+            OBias = !qwen2 && attentionBias,
+            QkNorm = arch == "Qwen3ForCausalLM",
+            EosTokenIds = eos,
+            BosTokenId = bos is { Count: > 0 } ? bos[0] : null,
+        };
+    }
+
+    private static IReadOnlyList<int>? ReadIds(JsonElement root, string name, string path)
+    {
+        if (!root.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
+        if (v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int one)) return [one];
+        if (v.ValueKind == JsonValueKind.Array)
+        {
+            var ids = new List<int>();
+            foreach (var e in v.EnumerateArray())
+            {
+                if (e.ValueKind != JsonValueKind.Number || !e.TryGetInt32(out int id)) throw new ModelLoadException(path, null, $"'{name}' must hold integers.");
+                ids.Add(id);
+            }
+            return ids;
+        }
+        throw new ModelLoadException(path, null, $"'{name}' must be an integer or a list of integers.");
+    }
+
+    private readonly struct Reader(JsonElement root, string path)
+    {
+        public string Architecture()
+        {
+            if (!root.TryGetProperty("architectures", out var a) || a.ValueKind != JsonValueKind.Array || a.GetArrayLength() == 0 || a[0].ValueKind != JsonValueKind.String)
+                throw new ModelLoadException(path, null, "missing field 'architectures' (a list naming the model class).");
+            return a[0].GetString()!;
+        }
+
+        public int RequiredInt(string name) =>
+            Int(name) ?? throw new ModelLoadException(path, null, $"missing required field '{name}'.");
+
+        public int? Int(string name)
+        {
+            if (!root.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
+            if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt32(out int i)) throw new ModelLoadException(path, null, $"field '{name}' must be an integer, found {v.GetRawText()}.");
+            if (i <= 0) throw new ModelLoadException(path, null, $"field '{name}' must be positive, found {i}.");
+            return i;
+        }
+
+        public double? Double(string name) => Double(root, name);
+
+        private double? Double(JsonElement obj, string name)
+        {
+            if (!obj.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
+            if (v.ValueKind != JsonValueKind.Number) throw new ModelLoadException(path, null, $"field '{name}' must be a number, found {v.GetRawText()}.");
+            return v.GetDouble();
+        }
+
+        public bool? Bool(string name)
+        {
+            if (!root.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
+            return v.ValueKind switch
+            {
+                JsonValueKind.True => true,
+                JsonValueKind.False => false,
+                _ => throw new ModelLoadException(path, null, $"field '{name}' must be true or false, found {v.GetRawText()}."),
+            };
+        }
+
+        public string? String(string name) =>
+            root.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+
+        public RopeScaling Rope()
+        {
+            // transformers 5 writes rope_parameters (theta inside); older checkpoints have rope_theta + rope_scaling.
+            double theta = Double("rope_theta") ?? 10000.0;
+            JsonElement scaling = default;
+            bool has = false;
+            foreach (var key in (ReadOnlySpan<string>)["rope_parameters", "rope_scaling"])
+                if (root.TryGetProperty(key, out var s) && s.ValueKind == JsonValueKind.Object) { scaling = s; has = true; break; }
+            if (!has) return new RopeScaling(RopeType.Default, theta);
+            theta = Double(scaling, "rope_theta") ?? theta;
+            string type = (scaling.TryGetProperty("rope_type", out var t) || scaling.TryGetProperty("type", out t)) && t.ValueKind == JsonValueKind.String ? t.GetString()! : "default";
+            double factor = Double(scaling, "factor") ?? 1.0;
+            return type switch
+            {
+                "default" => new RopeScaling(RopeType.Default, theta),
+                "linear" => new RopeScaling(RopeType.Linear, theta, factor),
+                "llama3" => new RopeScaling(RopeType.Llama3, theta, factor,
+                    Double(scaling, "low_freq_factor") ?? throw Missing("low_freq_factor"),
+                    Double(scaling, "high_freq_factor") ?? throw Missing("high_freq_factor"),
+                    (int)(Double(scaling, "original_max_position_embeddings") ?? throw Missing("original_max_position_embeddings"))),
+                _ => throw new ModelLoadException(path, null, $"unsupported rope scaling type '{type}' (supported: default, linear, llama3)."),
+            };
+        }
+
+        private ModelLoadException Missing(string name) => new(path, null, $"rope scaling is missing '{name}'.");
+    }
+}
