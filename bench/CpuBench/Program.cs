@@ -49,6 +49,20 @@ if (sections.Contains("gemv"))
     Print(GemvBench.Measure("vocab", DType.BF16, 1, 128256, 2048, pool, Math.Max(3, reps / 2)));
 }
 
+if (sections.Contains("gemvx"))
+{
+    // Diagnostic: a matrix far above L3, bf16 on the fly vs. f32, 1 and 2 threads.
+    Console.WriteLine("| matrix | dtype | rows | threads | median ms | weight GB/s |\n| --- | --- | --- | --- | --- | --- |");
+    using var bf = NativeBuffer.RandomWeights(DType.BF16, 16384L * 4096, 5);
+    using var f32 = GemvBench.WidenToF32(bf, 16384L * 4096);
+    foreach (var p in new[] { pool1, pool })
+        foreach (var (dt, buf) in new[] { (DType.BF16, bf), (DType.F32, f32) })
+        {
+            var r = GemvBench.Measure("big", dt, 1, 16384, 4096, p, reps, buf);
+            Console.WriteLine($"| {r.Name} {r.N}x{r.K} | {r.DType} | {r.Rows} | {r.Threads} | {r.Seconds * 1e3:F3} | {r.GBs:F1} |");
+        }
+}
+
 if (sections.Contains("sim"))
 {
     Console.WriteLine($"\n## Decode, kernel-level simulation (bf16, {shape})\n");

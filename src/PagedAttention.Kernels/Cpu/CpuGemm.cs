@@ -16,6 +16,9 @@ namespace PagedAttention.Kernels.Cpu;
 /// </remarks>
 internal static unsafe class CpuGemm
 {
+    // Kernels are marked AggressiveOptimization: Tier-0 code for Vector512 loops is ~10x slower, and the first
+    // tokens an engine produces should not pay for JIT tiering.
+
     // Weight rows handled per inner pass: 64 rows x 4096 bf16 = 512 KiB, which stays in L2 while every
     // 4-row block of x streams past it.
     private const int SubChunk = 64;
@@ -61,6 +64,7 @@ internal static unsafe class CpuGemm
         pool.Run(body, &job, tasks);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Body<TW>(void* context, int task) where TW : struct, IWeightWidener
     {
         ref Job j = ref *(Job*)context;
@@ -98,6 +102,7 @@ internal static unsafe class CpuGemm
         return s;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile4x4<TW>(float* x0, int k, byte* w0, long ws, float* y, int n) where TW : struct, IWeightWidener
     {
         float* x1 = x0 + k, x2 = x1 + k, x3 = x2 + k;
@@ -137,6 +142,7 @@ internal static unsafe class CpuGemm
         y3[2] = Finish<TW>(c32, x3, w2, i, k); y3[3] = Finish<TW>(c33, x3, w3, i, k);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile4x1<TW>(float* x0, int k, byte* w0, float* y, int n) where TW : struct, IWeightWidener
     {
         float* x1 = x0 + k, x2 = x1 + k, x3 = x2 + k;
@@ -156,6 +162,7 @@ internal static unsafe class CpuGemm
         y[3 * n] = Finish<TW>(c3, x3, w0, i, k);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile1x4<TW>(float* x, int k, byte* w0, long ws, float* y) where TW : struct, IWeightWidener
     {
         byte* w1 = w0 + ws, w2 = w1 + ws, w3 = w2 + ws;
@@ -175,6 +182,7 @@ internal static unsafe class CpuGemm
         y[3] = Finish<TW>(c3, x, w3, i, k);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Tile1x1<TW>(float* x, int k, byte* w) where TW : struct, IWeightWidener
     {
         Vector512<float> c = default;
