@@ -14,7 +14,7 @@ namespace PagedAttention.Kernels.Cpu;
 /// sequence of operations in every tile shape. A row's output therefore does not depend on how many rows are in
 /// the batch, where in the batch it is, or how the work is split across threads.
 /// </remarks>
-internal static unsafe class CpuGemm
+internal static unsafe partial class CpuGemm
 {
     // Kernels are marked AggressiveOptimization: Tier-0 code for Vector512 loops is ~10x slower, and the first
     // tokens an engine produces should not pay for JIT tiering.
@@ -54,11 +54,17 @@ internal static unsafe class CpuGemm
             job.Chunk = chunk;
             tasks = (n + chunk - 1) / chunk;
         }
-        delegate*<void*, int, void> body = w.DType switch
+        // Without AVX-512, Vector512 is emulated with two 256-bit halves in software (~2.5x slower on prefill),
+        // so such machines get the same tiles written with Vector256.
+        bool wide = Vector512.IsHardwareAccelerated || !Vector256.IsHardwareAccelerated;
+        delegate*<void*, int, void> body = (w.DType, wide) switch
         {
-            DType.F32 => &Body<F32Widener>,
-            DType.F16 => &Body<F16Widener>,
-            DType.BF16 => &Body<Bf16Widener>,
+            (DType.F32, true) => &Body<F32Widener>,
+            (DType.F16, true) => &Body<F16Widener>,
+            (DType.BF16, true) => &Body<Bf16Widener>,
+            (DType.F32, false) => &Body256<F32Widener>,
+            (DType.F16, false) => &Body256<F16Widener>,
+            (DType.BF16, false) => &Body256<Bf16Widener>,
             _ => throw new NotSupportedException($"Weight dtype {w.DType} is not supported."),
         };
         pool.Run(body, &job, tasks);
