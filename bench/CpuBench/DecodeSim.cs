@@ -10,7 +10,7 @@ namespace CpuBench;
 /// </summary>
 internal static unsafe class DecodeSim
 {
-    public static (double TokensPerSecond, double StepSeconds) Run(LlamaShape m, int steps, CpuWorkerPool pool)
+    public static double[] Run(LlamaShape m, int rounds, int stepsPerRound, CpuWorkerPool pool, Func<double> beforeRound)
     {
         int h = m.Hidden, hd = m.HeadDim, qDim = m.Heads * hd, kvDim = m.KvHeads * hd, inter = m.Intermediate;
         var buffers = new List<NativeBuffer>();
@@ -30,6 +30,7 @@ internal static unsafe class DecodeSim
             var norm = Enumerable.Repeat(1f, h).ToArray();
             var invFreq = Enumerable.Range(0, hd / 2).Select(i => (float)Math.Pow(10000, -2.0 * i / hd)).ToArray();
             const int blockSize = 16;
+            int steps = rounds * stepsPerRound + 4;
             int maxBlocks = (steps + 2 + blockSize - 1) / blockSize;
             using var cache = new CpuKvCache(m.Layers, maxBlocks, blockSize, m.KvHeads, hd);
             var table = Enumerable.Range(0, maxBlocks).Reverse().ToArray(); // non-contiguous on purpose
@@ -38,8 +39,12 @@ internal static unsafe class DecodeSim
             int[] ids = [1], positions = [0], slot = [0], starts = [0, 1], ctx = [1];
             float scale = 1f / MathF.Sqrt(hd);
             var times = new double[steps];
+            var ratios = new List<double>();
+            double bandwidth = 0;
             for (int step = 0; step < steps; step++)
             {
+                // Bandwidth is re-measured right before each round so that a busy shared machine affects both alike.
+                if (step >= 4 && (step - 4) % stepsPerRound == 0) bandwidth = beforeRound();
                 long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
                 positions[0] = step;
                 slot[0] = table[step / blockSize] * blockSize + step % blockSize;
@@ -70,10 +75,14 @@ internal static unsafe class DecodeSim
                 CpuOps.MatMul(x, 1, lmHead, logits, pool);
                 ids[0] = (int)((uint)System.Numerics.Tensors.TensorPrimitives.IndexOfMax(logits) % (uint)m.Vocab);
                 times[step] = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalSeconds;
+                if (step >= 4 && (step - 3) % stepsPerRound == 0)
+                {
+                    // Per round: [step ms (median), bandwidth GB/s]; the first 4 steps are warm-up.
+                    ratios.Add(Timing.Median(times[(step + 1 - stepsPerRound)..(step + 1)]));
+                    ratios.Add(bandwidth);
+                }
             }
-            // Skip the first steps (JIT tiering) when taking the median.
-            double median = Timing.Median(times[Math.Min(4, steps - 1)..]);
-            return (1 / median, median);
+            return ratios.ToArray();
         }
         finally
         {

@@ -49,11 +49,28 @@ if (sections.Contains("gemv"))
     Print(GemvBench.Measure("vocab", DType.BF16, 1, 128256, 2048, pool, Math.Max(3, reps / 2)));
 }
 
+if (sections.Contains("gemvx"))
+{
+    // Diagnostic: a matrix far above L3, bf16 on the fly vs. f32, 1 and 2 threads.
+    Console.WriteLine("| matrix | dtype | rows | threads | median ms | weight GB/s |\n| --- | --- | --- | --- | --- | --- |");
+    using var bf = NativeBuffer.RandomWeights(DType.BF16, 16384L * 4096, 5);
+    using var f32 = GemvBench.WidenToF32(bf, 16384L * 4096);
+    foreach (var p in new[] { pool1, pool })
+        foreach (var (dt, buf) in new[] { (DType.BF16, bf), (DType.F32, f32) })
+        {
+            var r = GemvBench.Measure("big", dt, 1, 16384, 4096, p, reps, buf);
+            Console.WriteLine($"| {r.Name} {r.N}x{r.K} | {r.DType} | {r.Rows} | {r.Threads} | {r.Seconds * 1e3:F3} | {r.GBs:F1} |");
+        }
+}
+
+int rounds = int.Parse(Arg("--rounds", "7"));
+double MeasureBw() => StreamBench.Run(pool, 32L << 20, 3).ReadGBs;
+
 if (sections.Contains("sim"))
 {
     Console.WriteLine($"\n## Decode, kernel-level simulation (bf16, {shape})\n");
-    var (tps, step) = DecodeSim.Run(shape, steps, pool);
-    PrintDecode("kernel simulation", tps, step);
+    var r = DecodeSim.Run(shape, rounds, steps, pool, MeasureBw);
+    PrintDecode("kernel simulation", r, 2);
 }
 
 if (sections.Contains("engine"))
@@ -63,9 +80,9 @@ if (sections.Contains("engine"))
     try
     {
         CheckpointWriter.Write(dir, shape);
-        var (tps, first) = await EngineBench.Run(dir, promptLen: 32, newTokens: steps);
-        Console.WriteLine($"prefill of 32 tokens + first token: {first * 1e3:F0} ms");
-        PrintDecode("LlmEngine.GenerateAsync", tps, 1 / tps);
+        var r = await EngineBench.Run(dir, promptLen: 32, newTokens: steps, rounds, MeasureBw);
+        Console.WriteLine($"prefill of 32 tokens + first token, median: {Timing.Median(Enumerable.Range(0, r.Length / 3).Select(i => r[3 * i + 2]).ToArray()) * 1e3:F0} ms\n");
+        PrintDecode("LlmEngine.GenerateAsync", r, 3);
     }
     finally
     {
@@ -73,13 +90,19 @@ if (sections.Contains("engine"))
     }
 }
 
-void PrintDecode(string what, double tps, double step)
+// Each round r holds [seconds per token, read bandwidth GB/s measured just before, ...] at r * stride.
+void PrintDecode(string what, double[] r, int stride)
 {
     double gb = shape.DecodeWeightBytes / 1e9;
-    double bw = double.IsNaN(readBw) ? StreamBench.Run(pool, 64L << 20, 5).ReadGBs : readBw;
-    double roof = bw / gb;
-    Console.WriteLine("| path | weight GB/token | median step ms | tokens/s | roofline tok/s (read BW / bytes) | % of roofline | effective GB/s |\n| --- | --- | --- | --- | --- | --- | --- |");
-    Console.WriteLine($"| {what} | {gb:F3} | {step * 1e3:F2} | {tps:F1} | {roof:F1} (at {bw:F1} GB/s) | {100 * tps / roof:F0}% | {tps * gb:F1} |");
+    int n = r.Length / stride;
+    var step = Enumerable.Range(0, n).Select(i => r[i * stride]).ToArray();
+    var bw = Enumerable.Range(0, n).Select(i => r[i * stride + 1]).ToArray();
+    var pct = Enumerable.Range(0, n).Select(i => 100 * (1 / step[i]) / (bw[i] / gb)).ToArray();
+    Console.WriteLine("| round | read GB/s (just before) | step ms (median) | tokens/s | roofline tok/s | % of roofline |\n| --- | --- | --- | --- | --- | --- |");
+    for (int i = 0; i < n; i++)
+        Console.WriteLine($"| {i + 1} | {bw[i]:F1} | {step[i] * 1e3:F2} | {1 / step[i]:F1} | {bw[i] / gb:F1} | {pct[i]:F0}% |");
+    double ms = Timing.Median(step);
+    Console.WriteLine($"| **median** ({what}, {gb:F3} GB weights/token) | {Timing.Median(bw):F1} | {ms * 1e3:F2} | {1 / ms:F1} | {Timing.Median(bw) / gb:F1} | **{Timing.Median(pct):F0}%** |");
 }
 
 string Arg(string name, string fallback)

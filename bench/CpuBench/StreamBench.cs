@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using PagedAttention.Kernels.Cpu;
 
@@ -44,6 +45,7 @@ internal static unsafe class StreamBench
         return (start, end);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Init(void* ctx, int task)
     {
         var j = (Job*)ctx;
@@ -51,6 +53,7 @@ internal static unsafe class StreamBench
         for (long i = s; i < e; i++) { j->A[i] = 1; j->B[i] = 2; j->C[i] = 0; }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Copy(void* ctx, int task)
     {
         var j = (Job*)ctx;
@@ -60,6 +63,7 @@ internal static unsafe class StreamBench
         for (; i < e; i++) j->C[i] = j->A[i];
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Triad(void* ctx, int task)
     {
         var j = (Job*)ctx;
@@ -70,6 +74,7 @@ internal static unsafe class StreamBench
         for (; i < e; i++) j->A[i] = j->B[i] + 3f * j->C[i];
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Read(void* ctx, int task)
     {
         var j = (Job*)ctx;

@@ -55,6 +55,7 @@ internal static unsafe class CpuAttention
         pool.Run(&Body, &job, tasks);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Body(void* context, int task)
     {
         ref Job j = ref *(Job*)context;
@@ -71,6 +72,7 @@ internal static unsafe class CpuAttention
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void One(ref Job j, int t, int h, int visible, int* table)
     {
         int hd = j.HeadDim, bs = j.BlockSize;

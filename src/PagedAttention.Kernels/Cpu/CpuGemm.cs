@@ -14,8 +14,11 @@ namespace PagedAttention.Kernels.Cpu;
 /// sequence of operations in every tile shape. A row's output therefore does not depend on how many rows are in
 /// the batch, where in the batch it is, or how the work is split across threads.
 /// </remarks>
-internal static unsafe class CpuGemm
+internal static unsafe partial class CpuGemm
 {
+    // Kernels are marked AggressiveOptimization: Tier-0 code for Vector512 loops is ~10x slower, and the first
+    // tokens an engine produces should not pay for JIT tiering.
+
     // Weight rows handled per inner pass: 64 rows x 4096 bf16 = 512 KiB, which stays in L2 while every
     // 4-row block of x streams past it.
     private const int SubChunk = 64;
@@ -51,16 +54,23 @@ internal static unsafe class CpuGemm
             job.Chunk = chunk;
             tasks = (n + chunk - 1) / chunk;
         }
-        delegate*<void*, int, void> body = w.DType switch
+        // Without AVX-512, Vector512 is emulated with two 256-bit halves in software (~2.5x slower on prefill),
+        // so such machines get the same tiles written with Vector256.
+        bool wide = Vector512.IsHardwareAccelerated || !Vector256.IsHardwareAccelerated;
+        delegate*<void*, int, void> body = (w.DType, wide) switch
         {
-            DType.F32 => &Body<F32Widener>,
-            DType.F16 => &Body<F16Widener>,
-            DType.BF16 => &Body<Bf16Widener>,
+            (DType.F32, true) => &Body<F32Widener>,
+            (DType.F16, true) => &Body<F16Widener>,
+            (DType.BF16, true) => &Body<Bf16Widener>,
+            (DType.F32, false) => &Body256<F32Widener>,
+            (DType.F16, false) => &Body256<F16Widener>,
+            (DType.BF16, false) => &Body256<Bf16Widener>,
             _ => throw new NotSupportedException($"Weight dtype {w.DType} is not supported."),
         };
         pool.Run(body, &job, tasks);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Body<TW>(void* context, int task) where TW : struct, IWeightWidener
     {
         ref Job j = ref *(Job*)context;
@@ -98,6 +108,7 @@ internal static unsafe class CpuGemm
         return s;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile4x4<TW>(float* x0, int k, byte* w0, long ws, float* y, int n) where TW : struct, IWeightWidener
     {
         float* x1 = x0 + k, x2 = x1 + k, x3 = x2 + k;
@@ -137,6 +148,7 @@ internal static unsafe class CpuGemm
         y3[2] = Finish<TW>(c32, x3, w2, i, k); y3[3] = Finish<TW>(c33, x3, w3, i, k);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile4x1<TW>(float* x0, int k, byte* w0, float* y, int n) where TW : struct, IWeightWidener
     {
         float* x1 = x0 + k, x2 = x1 + k, x3 = x2 + k;
@@ -156,6 +168,7 @@ internal static unsafe class CpuGemm
         y[3 * n] = Finish<TW>(c3, x3, w0, i, k);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile1x4<TW>(float* x, int k, byte* w0, long ws, float* y) where TW : struct, IWeightWidener
     {
         byte* w1 = w0 + ws, w2 = w1 + ws, w3 = w2 + ws;
@@ -175,6 +188,7 @@ internal static unsafe class CpuGemm
         y[3] = Finish<TW>(c3, x, w3, i, k);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Tile1x1<TW>(float* x, int k, byte* w) where TW : struct, IWeightWidener
     {
         Vector512<float> c = default;

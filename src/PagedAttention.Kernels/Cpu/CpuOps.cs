@@ -149,6 +149,29 @@ public static unsafe class CpuOps
     }
 
     /// <summary>
+    /// Widens the whole of <paramref name="w"/> to float32 into <paramref name="destination"/> (row-major, Rows x Cols):
+    /// the "convert at load" alternative to widening on the fly. Exact for every dtype. Doubles (bf16/f16) the bytes a
+    /// GEMV must read, so it only pays where widening is the bottleneck; see docs/cpu-kernels.md.
+    /// </summary>
+    public static void WidenToF32(in WeightMatrix w, Span<float> destination)
+    {
+        if (w.Data == 0) throw new ArgumentException("The weight matrix is uninitialised.", nameof(w));
+        long n = (long)w.Rows * w.Cols;
+        if (destination.Length < n) throw new ArgumentException("destination is shorter than Rows * Cols.", nameof(destination));
+        fixed (float* pd = destination)
+        {
+            byte* src = (byte*)w.Data;
+            switch (w.DType)
+            {
+                case DType.F32: Elementwise.Widen<F32Widener>(src, pd, n); break;
+                case DType.F16: Elementwise.Widen<F16Widener>(src, pd, n); break;
+                case DType.BF16: Elementwise.Widen<Bf16Widener>(src, pd, n); break;
+                default: throw new NotSupportedException($"Weight dtype {w.DType} is not supported.");
+            }
+        }
+    }
+
+    /// <summary>
     /// Writes each token's K and V rows (numKvHeads * headDim floats) into the paged cache at its slot
     /// (block * blockSize + offset). A negative slot means padding and is skipped.
     /// </summary>

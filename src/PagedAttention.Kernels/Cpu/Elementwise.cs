@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace PagedAttention.Kernels.Cpu;
@@ -6,6 +7,7 @@ namespace PagedAttention.Kernels.Cpu;
 internal static unsafe class Elementwise
 {
     /// <summary>One RMSNorm row. The sum of squares uses one vector accumulator and a fixed reduction order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void RmsNormRow(float* x, float* w, float eps, float* y, int d)
     {
         var acc = Vector512<float>.Zero;
@@ -25,6 +27,7 @@ internal static unsafe class Elementwise
     }
 
     /// <summary>Rotates one head in place: (a, b) -> (a cos - b sin, b cos + a sin) for a = v[i], b = v[i + half].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void RotateHalf(float* v, float* cos, float* sin, int half)
     {
         float* u = v + half;
@@ -69,6 +72,7 @@ internal static unsafe class Elementwise
     }
 
     /// <summary>Widens <paramref name="n"/> elements at <paramref name="src"/> into <paramref name="dst"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Widen<TW>(byte* src, float* dst, long n) where TW : struct, IWeightWidener
     {
         // Rows can exceed int range only in theory; walk in int-sized pieces to keep the widener's int index.

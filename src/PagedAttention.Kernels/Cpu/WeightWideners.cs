@@ -16,6 +16,9 @@ internal unsafe interface IWeightWidener
     /// <summary>Elements [i, i + 16) of the row at <paramref name="row"/>.</summary>
     static abstract Vector512<float> Load16(byte* row, int i);
 
+    /// <summary>Elements [i, i + 8) of the row at <paramref name="row"/> (the AVX2 path).</summary>
+    static abstract Vector256<float> Load8(byte* row, int i);
+
     /// <summary>Element i of the row at <paramref name="row"/>.</summary>
     static abstract float Load1(byte* row, int i);
 }
@@ -27,6 +30,9 @@ internal readonly unsafe struct F32Widener : IWeightWidener
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Load16(byte* row, int i) => Vector512.Load((float*)row + i);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Load8(byte* row, int i) => Vector256.Load((float*)row + i);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Load1(byte* row, int i) => ((float*)row)[i];
@@ -46,6 +52,15 @@ internal readonly unsafe struct Bf16Widener : IWeightWidener
         var lo = Vector256.WidenLower(h);
         var hi = Vector256.WidenUpper(h);
         return Vector512.ShiftLeft(Vector512.Create(lo, hi), 16).AsSingle();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Load8(byte* row, int i)
+    {
+        var h = Vector128.Load((ushort*)row + i);
+        if (Avx2.IsSupported)
+            return Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(h).AsUInt32(), 16).AsSingle();
+        return Vector256.ShiftLeft(Vector256.Create(Vector128.WidenLower(h), Vector128.WidenUpper(h)), 16).AsSingle();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -75,6 +90,22 @@ internal readonly unsafe struct F16Widener : IWeightWidener
         var infNan = shifted | Vector512.Create(0x7F800000u);
         var isInfNan = Vector512.GreaterThanOrEqual(magnitude, Vector512.Create(0x7C00u));
         return (Vector512.ConditionalSelect(isInfNan, infNan, scaled) | sign).AsSingle();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Load8(byte* row, int i)
+    {
+        var h16 = Vector128.Load((ushort*)row + i);
+        Vector256<uint> h = Avx2.IsSupported
+            ? Avx2.ConvertToVector256Int32(h16).AsUInt32()
+            : Vector256.Create(Vector128.WidenLower(h16), Vector128.WidenUpper(h16));
+        var magnitude = h & Vector256.Create(0x7FFFu);
+        var sign = (h & Vector256.Create(0x8000u)) << 16;
+        var shifted = magnitude << 13;
+        var scaled = (shifted.AsSingle() * Vector256.Create(5.192296858534828e+33f)).AsUInt32(); // 2^112
+        var infNan = shifted | Vector256.Create(0x7F800000u);
+        var isInfNan = Vector256.GreaterThanOrEqual(magnitude, Vector256.Create(0x7C00u));
+        return (Vector256.ConditionalSelect(isInfNan, infNan, scaled) | sign).AsSingle();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -76,6 +76,26 @@ public class GemmTests
         Assert.True(part.AsSpan().SequenceEqual(batched.AsSpan(5 * n, 7 * n)));
     }
 
+    [Theory]
+    [InlineData(DType.F16)]
+    [InlineData(DType.BF16)]
+    public unsafe void WidenedAtLoadGivesTheSameProduct(DType dtype)
+    {
+        const int n = 37, k = 70;
+        var rng = new Random(3);
+        using var w = new TestWeights(dtype, n, k, rng);
+        var wide = new float[n * k];
+        CpuOps.WidenToF32(w.Matrix, wide);
+        for (int o = 0; o < n; o++)
+            for (int i = 0; i < k; i++) Assert.Equal(w.Matrix[o, i], wide[o * k + i]);
+        var x = TestWeights.RandomVector(rng, 5 * k);
+        var y1 = new float[5 * n];
+        var y2 = new float[5 * n];
+        CpuOps.MatMul(x, 5, w.Matrix, y1);
+        fixed (float* p = wide) CpuOps.MatMul(x, 5, new WeightMatrix((nint)p, DType.F32, n, k), y2);
+        Assert.Equal(y1, y2); // same widened values, same operation order
+    }
+
     [Fact]
     public void RejectsShortBuffers()
     {
