@@ -1,0 +1,114 @@
+using PagedAttention.Kernels.Cuda.Interop;
+
+namespace PagedAttention.Kernels.Cuda;
+
+/// <summary>
+/// A block of device memory (cuMemAlloc). Copies are synchronous with respect to the host unless they name a stream;
+/// the owning <see cref="CudaDevice"/> must stay alive while the buffer is in use.
+/// </summary>
+public sealed unsafe class DeviceBuffer : IDisposable
+{
+    private readonly CudaDevice _device;
+    private ulong _ptr;
+
+    internal DeviceBuffer(CudaDevice device, long bytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bytes);
+        _device = device;
+        device.MakeCurrent();
+        ulong p;
+        CuDriver.Check(CuDriver.Fn.cuMemAlloc(&p, (nuint)bytes), $"cuMemAlloc({bytes} bytes)");
+        _ptr = p;
+        Bytes = bytes;
+    }
+
+    /// <summary>The device address.</summary>
+    public ulong Ptr
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_ptr == 0, this);
+            return _ptr;
+        }
+    }
+
+    /// <summary>Size in bytes.</summary>
+    public long Bytes { get; }
+
+    /// <summary>Copies <paramref name="src"/> to the start of the buffer (plus <paramref name="byteOffset"/>), waiting for the copy.</summary>
+    public void Upload<T>(ReadOnlySpan<T> src, long byteOffset = 0) where T : unmanaged
+    {
+        long bytes = (long)src.Length * sizeof(T);
+        CheckRange(byteOffset, bytes);
+        if (bytes == 0) return;
+        _device.MakeCurrent();
+        fixed (T* p = src) CuDriver.Check(CuDriver.Fn.cuMemcpyHtoD(Ptr + (ulong)byteOffset, p, (nuint)bytes), "cuMemcpyHtoD");
+    }
+
+    /// <summary>Copies <paramref name="bytes"/> bytes from host memory at <paramref name="src"/> (e.g. a mapped file).</summary>
+    public void Upload(nint src, long bytes, long byteOffset = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(bytes);
+        if (src == 0) throw new ArgumentNullException(nameof(src));
+        CheckRange(byteOffset, bytes);
+        if (bytes == 0) return;
+        _device.MakeCurrent();
+        CuDriver.Check(CuDriver.Fn.cuMemcpyHtoD(Ptr + (ulong)byteOffset, (void*)src, (nuint)bytes), "cuMemcpyHtoD");
+    }
+
+    /// <summary>Copies the start of the buffer (plus <paramref name="byteOffset"/>) into <paramref name="dst"/>, after all work queued on the device's stream.</summary>
+    public void Download<T>(Span<T> dst, long byteOffset = 0) where T : unmanaged
+    {
+        long bytes = (long)dst.Length * sizeof(T);
+        CheckRange(byteOffset, bytes);
+        if (bytes == 0) return;
+        _device.Synchronize();
+        fixed (T* p = dst) CuDriver.Check(CuDriver.Fn.cuMemcpyDtoH(p, Ptr + (ulong)byteOffset, (nuint)bytes), "cuMemcpyDtoH");
+    }
+
+    /// <summary>Sets every byte to zero, on the device's stream.</summary>
+    public void Clear()
+    {
+        _device.MakeCurrent();
+        CuDriver.Check(CuDriver.Fn.cuMemsetD8Async(Ptr, 0, (nuint)Bytes, _device.Stream), "cuMemsetD8Async");
+    }
+
+    /// <summary>Reads the whole buffer as <typeparamref name="T"/> elements (tests and diagnostics).</summary>
+    public T[] ToArray<T>() where T : unmanaged
+    {
+        var a = new T[Bytes / sizeof(T)];
+        Download<T>(a);
+        return a;
+    }
+
+    private void CheckRange(long offset, long bytes)
+    {
+        if (offset < 0 || bytes < 0 || offset + bytes > Bytes)
+            throw new ArgumentOutOfRangeException(nameof(offset), $"[{offset}, {offset + bytes}) is outside the buffer of {Bytes} bytes.");
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (_ptr == 0) return;
+        if (!_device.IsDisposed)
+        {
+            _device.MakeCurrent();
+            CuDriver.Fn.cuMemFree(_ptr);
+        }
+        _ptr = 0;
+    }
+
+    /// <summary>Allocates pinned host memory for staged asynchronous copies.</summary>
+    internal static nint AllocHost(long bytes)
+    {
+        void* p;
+        CuDriver.Check(CuDriver.Fn.cuMemAllocHost(&p, (nuint)bytes), $"cuMemAllocHost({bytes} bytes)");
+        return (nint)p;
+    }
+
+    internal static void FreeHost(nint p)
+    {
+        if (p != 0) CuDriver.Fn.cuMemFreeHost((void*)p);
+    }
+}
