@@ -98,17 +98,4 @@ public sealed unsafe class DeviceBuffer : IDisposable
         }
         _ptr = 0;
     }
-
-    /// <summary>Allocates pinned host memory for staged asynchronous copies.</summary>
-    internal static nint AllocHost(long bytes)
-    {
-        void* p;
-        CuDriver.Check(CuDriver.Fn.cuMemAllocHost(&p, (nuint)bytes), $"cuMemAllocHost({bytes} bytes)");
-        return (nint)p;
-    }
-
-    internal static void FreeHost(nint p)
-    {
-        if (p != 0) CuDriver.Fn.cuMemFreeHost((void*)p);
-    }
 }
