@@ -1,0 +1,86 @@
+using System.Text;
+using System.Text.Json;
+using PagedAttention.Kernels;
+
+namespace CpuBench;
+
+/// <summary>Writes a random-weight bf16 Llama checkpoint (config.json + model.safetensors) with Hugging Face tensor names.</summary>
+internal static unsafe class CheckpointWriter
+{
+    public static void Write(string dir, LlamaShape m)
+    {
+        Directory.CreateDirectory(dir);
+        int h = m.Hidden, hd = m.HeadDim;
+        var tensors = new List<(string Name, int Rows, int Cols, bool Norm)>
+        {
+            ("model.embed_tokens.weight", m.Vocab, h, false),
+        };
+        for (int l = 0; l < m.Layers; l++)
+        {
+            string p = $"model.layers.{l}.";
+            tensors.Add((p + "input_layernorm.weight", 1, h, true));
+            tensors.Add((p + "post_attention_layernorm.weight", 1, h, true));
+            tensors.Add((p + "self_attn.q_proj.weight", m.Heads * hd, h, false));
+            tensors.Add((p + "self_attn.k_proj.weight", m.KvHeads * hd, h, false));
+            tensors.Add((p + "self_attn.v_proj.weight", m.KvHeads * hd, h, false));
+            tensors.Add((p + "self_attn.o_proj.weight", h, m.Heads * hd, false));
+            tensors.Add((p + "mlp.gate_proj.weight", m.Intermediate, h, false));
+            tensors.Add((p + "mlp.up_proj.weight", m.Intermediate, h, false));
+            tensors.Add((p + "mlp.down_proj.weight", h, m.Intermediate, false));
+        }
+        tensors.Add(("model.norm.weight", 1, h, true));
+        tensors.Add(("lm_head.weight", m.Vocab, h, false));
+
+        var header = new Dictionary<string, object>();
+        long offset = 0;
+        foreach (var t in tensors)
+        {
+            long bytes = 2L * t.Rows * t.Cols;
+            object shape = t.Norm ? new[] { t.Cols } : new[] { t.Rows, t.Cols };
+            header[t.Name] = new { dtype = "BF16", shape, data_offsets = new[] { offset, offset + bytes } };
+            offset += bytes;
+        }
+        var json = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(header));
+        int padded = (json.Length + 7) & ~7;
+        using (var f = new FileStream(Path.Combine(dir, "model.safetensors"), FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
+        {
+            f.Write(BitConverter.GetBytes((ulong)padded));
+            f.Write(json);
+            for (int i = json.Length; i < padded; i++) f.WriteByte((byte)' ');
+            ulong seed = 1;
+            foreach (var t in tensors)
+            {
+                long elements = (long)t.Rows * t.Cols;
+                using var buf = t.Norm ? Ones(elements) : NativeBuffer.RandomWeights(DType.BF16, elements, seed++, range: 0.05f);
+                for (long o = 0; o < buf.Bytes; o += 1 << 30)
+                    f.Write(new ReadOnlySpan<byte>(buf.Pointer + o, (int)Math.Min(1 << 30, buf.Bytes - o)));
+            }
+        }
+        var config = new Dictionary<string, object>
+        {
+            ["architectures"] = new[] { "LlamaForCausalLM" },
+            ["model_type"] = "llama",
+            ["hidden_size"] = h,
+            ["intermediate_size"] = m.Intermediate,
+            ["num_hidden_layers"] = m.Layers,
+            ["num_attention_heads"] = m.Heads,
+            ["num_key_value_heads"] = m.KvHeads,
+            ["vocab_size"] = m.Vocab,
+            ["rms_norm_eps"] = 1e-5,
+            ["rope_theta"] = 10000.0,
+            ["max_position_embeddings"] = 2048,
+            ["tie_word_embeddings"] = false,
+            ["torch_dtype"] = "bfloat16",
+            ["bos_token_id"] = 1,
+            ["eos_token_id"] = 2,
+        };
+        File.WriteAllText(Path.Combine(dir, "config.json"), JsonSerializer.Serialize(config, new JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    private static NativeBuffer Ones(long elements)
+    {
+        var b = new NativeBuffer(elements * 2);
+        for (long i = 0; i < elements; i++) ((ushort*)b.Pointer)[i] = 0x3F80; // 1.0 in bf16
+        return b;
+    }
+}

@@ -1,0 +1,112 @@
+using System.Runtime.Intrinsics;
+using CpuBench;
+using PagedAttention.Kernels;
+using PagedAttention.Kernels.Cpu;
+
+// CPU benchmark: memory bandwidth (STREAM-like), GEMV bandwidth vs. that bandwidth, and single-stream decode
+// (kernel-level simulation and the real engine) vs. the roofline bandwidth / weight bytes per token.
+// Usage: dotnet run -c Release --project bench/CpuBench -- [--sections stream,gemv,sim,engine] [--reps N] [--steps N]
+var sections = Arg("--sections", "stream,gemv,sim,engine").Split(',');
+int reps = int.Parse(Arg("--reps", "15"));
+int steps = int.Parse(Arg("--steps", "48"));
+var pool = CpuWorkerPool.Shared;
+using var pool1 = new CpuWorkerPool(1);
+var shape = LlamaShape.Default;
+
+Console.WriteLine($"# CpuBench  {DateTime.UtcNow:yyyy-MM-dd HH:mm}Z  .NET {Environment.Version}  {Environment.ProcessorCount} logical CPUs, pool {pool.ThreadCount} threads, Vector512 {Vector512.IsHardwareAccelerated}");
+Console.WriteLine($"reps {reps} (medians reported)");
+double readBw = double.NaN, triadBw = double.NaN;
+
+if (sections.Contains("stream"))
+{
+    Console.WriteLine("\n## Memory bandwidth (3 x 256 MiB float arrays; GB/s = 1e9 B/s)\n");
+    Console.WriteLine("| threads | copy GB/s | triad GB/s | read GB/s |\n| --- | --- | --- | --- |");
+    foreach (var p in new[] { pool1, pool })
+    {
+        var r = StreamBench.Run(p, 64L << 20, reps);
+        Console.WriteLine($"| {p.ThreadCount} | {r.CopyGBs:F1} | {r.TriadGBs:F1} | {r.ReadGBs:F1} |");
+        if (p == pool) { readBw = r.ReadGBs; triadBw = r.TriadGBs; }
+    }
+}
+
+if (sections.Contains("gemv"))
+{
+    Console.WriteLine("\n## GEMV / GEMM (y = x W^T, W row-major [N, K])\n");
+    Console.WriteLine("| matrix | dtype | rows | threads | median ms | weight GB/s | % of read BW | % of triad | GFLOP/s |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    void Print(GemvBench.Row r) => Console.WriteLine(
+        $"| {r.Name} {r.N}x{r.K} | {r.DType} | {r.Rows} | {r.Threads} | {r.Seconds * 1e3:F3} | {r.GBs:F1} | {100 * r.GBs / readBw:F0}% | {100 * r.GBs / triadBw:F0}% | {r.GFlops:F1} |");
+    using (var bf = NativeBuffer.RandomWeights(DType.BF16, 4096L * 4096, 11))
+    {
+        Print(GemvBench.Measure("square", DType.BF16, 1, 4096, 4096, pool1, reps, bf));
+        Print(GemvBench.Measure("square", DType.BF16, 1, 4096, 4096, pool, reps, bf));
+        using (var f32 = GemvBench.WidenToF32(bf, 4096L * 4096))
+            Print(GemvBench.Measure("square (bf16 widened to f32 at load)", DType.F32, 1, 4096, 4096, pool, reps, f32));
+        foreach (int rows in new[] { 4, 16, 64 })
+            Print(GemvBench.Measure("square", DType.BF16, rows, 4096, 4096, pool, Math.Max(3, reps / 3), bf));
+    }
+    Print(GemvBench.Measure("square", DType.F16, 1, 4096, 4096, pool, reps));
+    Print(GemvBench.Measure("vocab", DType.BF16, 1, 32000, 4096, pool, reps));
+    Print(GemvBench.Measure("vocab", DType.BF16, 1, 128256, 2048, pool, Math.Max(3, reps / 2)));
+}
+
+if (sections.Contains("gemvx"))
+{
+    // Diagnostic: a matrix far above L3, bf16 on the fly vs. f32, 1 and 2 threads.
+    Console.WriteLine("| matrix | dtype | rows | threads | median ms | weight GB/s |\n| --- | --- | --- | --- | --- | --- |");
+    using var bf = NativeBuffer.RandomWeights(DType.BF16, 16384L * 4096, 5);
+    using var f32 = GemvBench.WidenToF32(bf, 16384L * 4096);
+    foreach (var p in new[] { pool1, pool })
+        foreach (var (dt, buf) in new[] { (DType.BF16, bf), (DType.F32, f32) })
+        {
+            var r = GemvBench.Measure("big", dt, 1, 16384, 4096, p, reps, buf);
+            Console.WriteLine($"| {r.Name} {r.N}x{r.K} | {r.DType} | {r.Rows} | {r.Threads} | {r.Seconds * 1e3:F3} | {r.GBs:F1} |");
+        }
+}
+
+int rounds = int.Parse(Arg("--rounds", "7"));
+double MeasureBw() => StreamBench.Run(pool, 32L << 20, 3).ReadGBs;
+
+if (sections.Contains("sim"))
+{
+    Console.WriteLine($"\n## Decode, kernel-level simulation (bf16, {shape})\n");
+    var r = DecodeSim.Run(shape, rounds, steps, pool, MeasureBw);
+    PrintDecode("kernel simulation", r, 2);
+}
+
+if (sections.Contains("engine"))
+{
+    Console.WriteLine($"\n## Decode through LlmEngine (bf16 random checkpoint, {shape})\n");
+    string dir = Path.Combine(Path.GetTempPath(), $"cpubench-llama-{Environment.ProcessId}");
+    try
+    {
+        CheckpointWriter.Write(dir, shape);
+        var r = await EngineBench.Run(dir, promptLen: 32, newTokens: steps, rounds, MeasureBw);
+        Console.WriteLine($"prefill of 32 tokens + first token, median: {Timing.Median(Enumerable.Range(0, r.Length / 3).Select(i => r[3 * i + 2]).ToArray()) * 1e3:F0} ms\n");
+        PrintDecode("LlmEngine.GenerateAsync", r, 3);
+    }
+    finally
+    {
+        if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+    }
+}
+
+// Each round r holds [seconds per token, read bandwidth GB/s measured just before, ...] at r * stride.
+void PrintDecode(string what, double[] r, int stride)
+{
+    double gb = shape.DecodeWeightBytes / 1e9;
+    int n = r.Length / stride;
+    var step = Enumerable.Range(0, n).Select(i => r[i * stride]).ToArray();
+    var bw = Enumerable.Range(0, n).Select(i => r[i * stride + 1]).ToArray();
+    var pct = Enumerable.Range(0, n).Select(i => 100 * (1 / step[i]) / (bw[i] / gb)).ToArray();
+    Console.WriteLine("| round | read GB/s (just before) | step ms (median) | tokens/s | roofline tok/s | % of roofline |\n| --- | --- | --- | --- | --- | --- |");
+    for (int i = 0; i < n; i++)
+        Console.WriteLine($"| {i + 1} | {bw[i]:F1} | {step[i] * 1e3:F2} | {1 / step[i]:F1} | {bw[i] / gb:F1} | {pct[i]:F0}% |");
+    double ms = Timing.Median(step);
+    Console.WriteLine($"| **median** ({what}, {gb:F3} GB weights/token) | {Timing.Median(bw):F1} | {ms * 1e3:F2} | {1 / ms:F1} | {Timing.Median(bw) / gb:F1} | **{Timing.Median(pct):F0}%** |");
+}
+
+string Arg(string name, string fallback)
+{
+    int i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
+}

@@ -1,0 +1,195 @@
+using System.Collections.Concurrent;
+using System.Text;
+
+namespace PagedAttention.AI.Tokenization;
+
+/// <summary>
+/// The BPE model of tokenizer.json, with the Rust library's semantics: per-char initial symbols
+/// (with continuing_subword_prefix / end_of_word_suffix), byte_fallback to &lt;0xXX&gt; tokens, unk with fuse_unk,
+/// ignore_merges, then merges applied lowest rank first, leftmost on ties (a heap, so long words stay O(n log n)).
+/// </summary>
+internal sealed class BpeModel
+{
+    private const int MaxCachedWordLength = 256;
+    private const int CacheCapacity = 200_000;
+
+    private readonly Dictionary<string, int> _vocab;
+    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _vocabSpan;
+    private readonly Dictionary<long, long> _merges; // (left<<32 | right) -> (rank<<32 | newId)
+    private readonly ConcurrentDictionary<string, int[]> _cache = new();
+    private readonly ConcurrentDictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> _cacheSpan;
+    private readonly int[] _byteIds = new int[256];
+    private readonly int[] _charIds = new int[128]; // ASCII single-char symbols, -1 if absent (hot path for byte-level)
+
+    [ThreadStatic] private static MergeScratch? t_scratch;
+    private int _cacheSize;
+
+    public BpeModel(Dictionary<string, int> vocab, List<(string A, string B)> merges, string? unkToken,
+        string? continuingSubwordPrefix, string? endOfWordSuffix, bool fuseUnk, bool byteFallback, bool ignoreMerges)
+    {
+        _vocab = vocab;
+        _vocabSpan = vocab.GetAlternateLookup<ReadOnlySpan<char>>();
+        _cacheSpan = _cache.GetAlternateLookup<ReadOnlySpan<char>>();
+        Prefix = string.IsNullOrEmpty(continuingSubwordPrefix) ? null : continuingSubwordPrefix;
+        Suffix = string.IsNullOrEmpty(endOfWordSuffix) ? null : endOfWordSuffix;
+        FuseUnk = fuseUnk;
+        ByteFallback = byteFallback;
+        IgnoreMerges = ignoreMerges;
+        UnkToken = unkToken;
+        UnkId = unkToken is not null && vocab.TryGetValue(unkToken, out int u) ? u : -1;
+
+        int maxId = -1;
+        foreach (int id in vocab.Values) maxId = Math.Max(maxId, id);
+        IdToToken = new string?[maxId + 1];
+        foreach (var kv in vocab) IdToToken[kv.Value] = kv.Key;
+
+        for (int b = 0; b < 256; b++) _byteIds[b] = vocab.TryGetValue($"<0x{b:X2}>", out int id) ? id : -1;
+        for (int c = 0; c < 128; c++) _charIds[c] = vocab.TryGetValue(((char)c).ToString(), out int id) ? id : -1;
+
+        _merges = new Dictionary<long, long>(merges.Count);
+        int prefixLen = Prefix?.Length ?? 0;
+        for (int rank = 0; rank < merges.Count; rank++)
+        {
+            var (a, b) = merges[rank];
+            if (!vocab.TryGetValue(a, out int ia)) throw new TokenizerLoadException($"model.merges[{rank}]: token '{a}' is not in the vocab");
+            if (!vocab.TryGetValue(b, out int ib)) throw new TokenizerLoadException($"model.merges[{rank}]: token '{b}' is not in the vocab");
+            string merged = string.Concat(a, b.AsSpan(Math.Min(prefixLen, b.Length)));
+            if (!vocab.TryGetValue(merged, out int im)) throw new TokenizerLoadException($"model.merges[{rank}]: merged token '{merged}' is not in the vocab");
+            _merges.TryAdd(((long)ia << 32) | (uint)ib, ((long)rank << 32) | (uint)im);
+        }
+    }
+
+    public string? Prefix { get; }
+    public string? Suffix { get; }
+    public bool FuseUnk { get; }
+    public bool ByteFallback { get; }
+    public bool IgnoreMerges { get; }
+    public string? UnkToken { get; }
+    public int UnkId { get; }
+    public string?[] IdToToken { get; }
+    public int VocabCount => _vocab.Count;
+
+    public bool TryGetId(ReadOnlySpan<char> token, out int id) => _vocabSpan.TryGetValue(token, out id);
+
+    /// <summary>Appends the ids of one pre-tokenized word.</summary>
+    public void Tokenize(ReadOnlySpan<char> word, IdBuffer output)
+    {
+        if (word.IsEmpty) return;
+        if (IgnoreMerges && _vocabSpan.TryGetValue(word, out int whole)) { output.Add(whole); return; }
+        if (word.Length <= MaxCachedWordLength && _cacheSpan.TryGetValue(word, out int[]? cached)) { output.AddRange(cached); return; }
+
+        var s = t_scratch ??= new MergeScratch();
+        s.Reset();
+        BuildSymbols(word, s);
+        MergeAll(s);
+        int start = output.Count;
+        for (int i = 0; i != -1 && s.Count > 0; i = s.Next[i]) output.Add(s.Ids[i]);
+        // ConcurrentDictionary.Count takes every lock, so the size is tracked separately.
+        if (word.Length <= MaxCachedWordLength && Volatile.Read(ref _cacheSize) < CacheCapacity &&
+            _cache.TryAdd(word.ToString(), output.Span[start..].ToArray()))
+            Interlocked.Increment(ref _cacheSize);
+    }
+
+    private void BuildSymbols(ReadOnlySpan<char> w, MergeScratch s)
+    {
+        int unkLen = 0; // >0 while an unk run is pending (Rust keeps (id,len) and flushes lazily)
+        for (int i = 0; i < w.Length;)
+        {
+            int n = char.IsHighSurrogate(w[i]) && i + 1 < w.Length && char.IsLowSurrogate(w[i + 1]) ? 2 : 1;
+            bool first = i == 0, last = i + n == w.Length;
+            ReadOnlySpan<char> ch = w.Slice(i, n);
+            i += n;
+            int id;
+            bool found;
+            ReadOnlySpan<char> sym = ch;
+            if ((Prefix is null || first) && (Suffix is null || !last))
+            {
+                if (n == 1 && ch[0] < 128) { id = _charIds[ch[0]]; found = id >= 0; }
+                else found = _vocabSpan.TryGetValue(ch, out id);
+            }
+            else
+            {
+                string full = string.Concat(first ? "" : Prefix, ch, last ? Suffix : "");
+                sym = full;
+                found = _vocab.TryGetValue(full, out id);
+            }
+            if (found)
+            {
+                if (unkLen > 0) { s.Add(UnkId); unkLen = 0; }
+                s.Add(id);
+                continue;
+            }
+            if (ByteFallback && TryAddBytes(sym, s, ref unkLen)) continue;
+            if (UnkToken is not null)
+            {
+                if (UnkId < 0) throw new InvalidOperationException($"The unk token '{UnkToken}' is not in the vocabulary.");
+                if (unkLen > 0 && !FuseUnk) s.Add(UnkId);
+                unkLen += n;
+            }
+        }
+        if (unkLen > 0) s.Add(UnkId);
+    }
+
+    private bool TryAddBytes(ReadOnlySpan<char> sym, MergeScratch s, ref int unkLen)
+    {
+        Span<byte> bytes = stackalloc byte[256];
+        int nb = Encoding.UTF8.GetBytes(sym, bytes);
+        for (int k = 0; k < nb; k++) if (_byteIds[bytes[k]] < 0) return false;
+        if (unkLen > 0) { s.Add(UnkId); unkLen = 0; }
+        for (int k = 0; k < nb; k++) s.Add(_byteIds[bytes[k]]);
+        return true;
+    }
+
+    private void MergeAll(MergeScratch s)
+    {
+        var heap = s.Heap;
+        for (int i = 0; i + 1 < s.Count; i++) PushPair(s, i, i + 1);
+        while (heap.TryDequeue(out int pos, out long prio))
+        {
+            int rank = (int)(prio >> 32);
+            if (s.Ids[pos] < 0) continue;             // left symbol was merged away
+            int right = s.Next[pos];
+            if (right < 0) continue;
+            if (!_merges.TryGetValue(((long)s.Ids[pos] << 32) | (uint)s.Ids[right], out long m) || (int)(m >> 32) != rank) continue; // stale
+            s.Ids[pos] = (int)m;
+            s.Ids[right] = -1;
+            int rr = s.Next[right];
+            s.Next[pos] = rr;
+            if (rr >= 0) s.Prev[rr] = pos;
+            if (s.Prev[pos] >= 0) PushPair(s, s.Prev[pos], pos);
+            if (rr >= 0) PushPair(s, pos, rr);
+        }
+    }
+
+    private void PushPair(MergeScratch s, int left, int right)
+    {
+        if (_merges.TryGetValue(((long)s.Ids[left] << 32) | (uint)s.Ids[right], out long m))
+            s.Heap.Enqueue(left, (m & ~0xFFFFFFFFL) | (uint)left); // rank first, then position: leftmost wins ties
+    }
+
+    private sealed class MergeScratch
+    {
+        public int[] Ids = new int[64];
+        public int[] Prev = new int[64];
+        public int[] Next = new int[64];
+        public int Count;
+        public readonly PriorityQueue<int, long> Heap = new();
+
+        public void Reset() { Count = 0; Heap.Clear(); }
+
+        public void Add(int id)
+        {
+            if (Count == Ids.Length)
+            {
+                Array.Resize(ref Ids, Count * 2);
+                Array.Resize(ref Prev, Count * 2);
+                Array.Resize(ref Next, Count * 2);
+            }
+            Ids[Count] = id;
+            Prev[Count] = Count - 1;
+            Next[Count] = -1;
+            if (Count > 0) Next[Count - 1] = Count;
+            Count++;
+        }
+    }
+}

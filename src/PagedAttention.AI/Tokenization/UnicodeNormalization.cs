@@ -1,0 +1,86 @@
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace PagedAttention.AI.Tokenization;
+
+/// <summary>
+/// NFC/NFD/NFKC/NFKD. <see cref="string.Normalize(NormalizationForm)"/> silently returns its input
+/// unchanged under InvariantGlobalization (which this repo enables), so when the runtime cannot
+/// normalize we call ICU's unorm2 directly, as the runtime itself would.
+/// </summary>
+internal static unsafe class UnicodeNormalization
+{
+    private static readonly bool RuntimeWorks = "e\u0301".Normalize(NormalizationForm.FormC).Length == 1;
+    private static readonly IcuNormalizer? Icu = RuntimeWorks ? null : IcuNormalizer.TryCreate();
+
+    /// <summary>True when normalization really happens on this process (runtime or ICU).</summary>
+    public static bool IsAvailable => RuntimeWorks || Icu is not null;
+
+    public static string Normalize(string s, NormalizationForm form)
+    {
+        if (s.Length == 0 || IsAscii(s)) return s; // ASCII is invariant under all four forms.
+        if (RuntimeWorks) return s.Normalize(form);
+        if (Icu is null)
+            throw new PlatformNotSupportedException(
+                "Unicode normalization is unavailable: globalization-invariant mode is on and ICU (libicuuc) was not found.");
+        return Icu.Normalize(s, form);
+    }
+
+    private static bool IsAscii(string s) => System.Text.Ascii.IsValid(s);
+
+    private sealed class IcuNormalizer
+    {
+        private readonly delegate* unmanaged<int*, nint> _getNfc, _getNfd, _getNfkc, _getNfkd;
+        private readonly delegate* unmanaged<nint, char*, int, char*, int, int*, int> _normalize;
+
+        private IcuNormalizer(nint lib, string suffix)
+        {
+            _getNfc = (delegate* unmanaged<int*, nint>)NativeLibrary.GetExport(lib, "unorm2_getNFCInstance" + suffix);
+            _getNfd = (delegate* unmanaged<int*, nint>)NativeLibrary.GetExport(lib, "unorm2_getNFDInstance" + suffix);
+            _getNfkc = (delegate* unmanaged<int*, nint>)NativeLibrary.GetExport(lib, "unorm2_getNFKCInstance" + suffix);
+            _getNfkd = (delegate* unmanaged<int*, nint>)NativeLibrary.GetExport(lib, "unorm2_getNFKDInstance" + suffix);
+            _normalize = (delegate* unmanaged<nint, char*, int, char*, int, int*, int>)NativeLibrary.GetExport(lib, "unorm2_normalize" + suffix);
+        }
+
+        public static IcuNormalizer? TryCreate()
+        {
+            // ICU exports versioned symbols (unorm2_normalize_72); probe like the runtime does.
+            for (int v = 90; v >= 50; v--)
+            {
+                if (!NativeLibrary.TryLoad($"libicuuc.so.{v}", out nint lib)) continue;
+                foreach (string suffix in new[] { "_" + v, "" })
+                    if (NativeLibrary.TryGetExport(lib, "unorm2_normalize" + suffix, out _))
+                        return new IcuNormalizer(lib, suffix);
+            }
+            if (NativeLibrary.TryLoad("libicuuc.so", out nint plain) && NativeLibrary.TryGetExport(plain, "unorm2_normalize", out _))
+                return new IcuNormalizer(plain, "");
+            return null;
+        }
+
+        public string Normalize(string s, NormalizationForm form)
+        {
+            int err = 0;
+            nint inst = form switch
+            {
+                NormalizationForm.FormC => _getNfc(&err),
+                NormalizationForm.FormD => _getNfd(&err),
+                NormalizationForm.FormKC => _getNfkc(&err),
+                _ => _getNfkd(&err),
+            };
+            if (err > 0) throw new InvalidOperationException($"ICU normalizer instance failed ({err}).");
+            int cap = s.Length * 3 + 16; // NFKD of a BMP char is at most 18 code units; grow if ICU says so.
+            while (true)
+            {
+                char[] buf = new char[cap];
+                err = 0;
+                int n;
+                fixed (char* src = s)
+                fixed (char* dst = buf)
+                    n = _normalize(inst, src, s.Length, dst, cap, &err);
+                if (err == 15 /* U_BUFFER_OVERFLOW_ERROR */) { cap = n + 1; continue; }
+                if (err > 0) throw new InvalidOperationException($"ICU normalization failed ({err}).");
+                return new string(buf, 0, n);
+            }
+        }
+    }
+}

@@ -1,0 +1,113 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace PagedAttention.Kernels.Cpu;
+
+/// <summary>
+/// Loads weight elements of one dtype widened to float32. Kernels are generic over an implementing struct so the
+/// JIT emits one specialised loop per dtype (no per-element branching on the dtype).
+/// </summary>
+internal unsafe interface IWeightWidener
+{
+    /// <summary>Bytes per element.</summary>
+    static abstract int ElementSize { get; }
+
+    /// <summary>Elements [i, i + 16) of the row at <paramref name="row"/>.</summary>
+    static abstract Vector512<float> Load16(byte* row, int i);
+
+    /// <summary>Elements [i, i + 8) of the row at <paramref name="row"/> (the AVX2 path).</summary>
+    static abstract Vector256<float> Load8(byte* row, int i);
+
+    /// <summary>Element i of the row at <paramref name="row"/>.</summary>
+    static abstract float Load1(byte* row, int i);
+}
+
+/// <summary>float32 weights: a plain load.</summary>
+internal readonly unsafe struct F32Widener : IWeightWidener
+{
+    public static int ElementSize => 4;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Load16(byte* row, int i) => Vector512.Load((float*)row + i);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Load8(byte* row, int i) => Vector256.Load((float*)row + i);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Load1(byte* row, int i) => ((float*)row)[i];
+}
+
+/// <summary>bfloat16 weights: zero-extend to 32 bits and shift into the upper half (exact).</summary>
+internal readonly unsafe struct Bf16Widener : IWeightWidener
+{
+    public static int ElementSize => 2;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Load16(byte* row, int i)
+    {
+        var h = Vector256.Load((ushort*)row + i);
+        if (Avx512F.IsSupported)
+            return Avx512F.ShiftLeftLogical(Avx512F.ConvertToVector512UInt32(h), 16).AsSingle();
+        var lo = Vector256.WidenLower(h);
+        var hi = Vector256.WidenUpper(h);
+        return Vector512.ShiftLeft(Vector512.Create(lo, hi), 16).AsSingle();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Load8(byte* row, int i)
+    {
+        var h = Vector128.Load((ushort*)row + i);
+        if (Avx2.IsSupported)
+            return Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(h).AsUInt32(), 16).AsSingle();
+        return Vector256.ShiftLeft(Vector256.Create(Vector128.WidenLower(h), Vector128.WidenUpper(h)), 16).AsSingle();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Load1(byte* row, int i) => BitConverter.Int32BitsToSingle(((ushort*)row)[i] << 16);
+}
+
+/// <summary>
+/// IEEE half weights. .NET exposes no F16C/AVX512-FP16 conversion intrinsic, so this widens with integer
+/// arithmetic: move exponent+mantissa into float position and multiply by 2^112, which rebiases the exponent
+/// and turns half subnormals into the right float normals exactly; infinities/NaNs are patched, then the sign ORed.
+/// </summary>
+internal readonly unsafe struct F16Widener : IWeightWidener
+{
+    public static int ElementSize => 2;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Load16(byte* row, int i)
+    {
+        var h16 = Vector256.Load((ushort*)row + i);
+        Vector512<uint> h = Avx512F.IsSupported
+            ? Avx512F.ConvertToVector512UInt32(h16)
+            : Vector512.Create(Vector256.WidenLower(h16), Vector256.WidenUpper(h16));
+        var magnitude = h & Vector512.Create(0x7FFFu);
+        var sign = (h & Vector512.Create(0x8000u)) << 16;
+        var shifted = magnitude << 13;
+        var scaled = (shifted.AsSingle() * Vector512.Create(5.192296858534828e+33f)).AsUInt32(); // 2^112
+        var infNan = shifted | Vector512.Create(0x7F800000u);
+        var isInfNan = Vector512.GreaterThanOrEqual(magnitude, Vector512.Create(0x7C00u));
+        return (Vector512.ConditionalSelect(isInfNan, infNan, scaled) | sign).AsSingle();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Load8(byte* row, int i)
+    {
+        var h16 = Vector128.Load((ushort*)row + i);
+        Vector256<uint> h = Avx2.IsSupported
+            ? Avx2.ConvertToVector256Int32(h16).AsUInt32()
+            : Vector256.Create(Vector128.WidenLower(h16), Vector128.WidenUpper(h16));
+        var magnitude = h & Vector256.Create(0x7FFFu);
+        var sign = (h & Vector256.Create(0x8000u)) << 16;
+        var shifted = magnitude << 13;
+        var scaled = (shifted.AsSingle() * Vector256.Create(5.192296858534828e+33f)).AsUInt32(); // 2^112
+        var infNan = shifted | Vector256.Create(0x7F800000u);
+        var isInfNan = Vector256.GreaterThanOrEqual(magnitude, Vector256.Create(0x7C00u));
+        return (Vector256.ConditionalSelect(isInfNan, infNan, scaled) | sign).AsSingle();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Load1(byte* row, int i) => (float)((Half*)row)[i];
+}
