@@ -3,7 +3,7 @@ using PagedAttention.Kernels.Cuda.Interop;
 namespace PagedAttention.Kernels.Cuda;
 
 /// <summary>
-/// A block of device memory (cuMemAlloc). Copies are synchronous with respect to the host unless they name a stream;
+/// A block of device memory (cuMemAlloc). Uploads and downloads are ordered on the device's stream and return when done;
 /// the owning <see cref="CudaDevice"/> must stay alive while the buffer is in use.
 /// </summary>
 public sealed unsafe class DeviceBuffer : IDisposable
@@ -42,7 +42,7 @@ public sealed unsafe class DeviceBuffer : IDisposable
         CheckRange(byteOffset, bytes);
         if (bytes == 0) return;
         _device.MakeCurrent();
-        fixed (T* p = src) CuDriver.Check(CuDriver.Fn.cuMemcpyHtoD(Ptr + (ulong)byteOffset, p, (nuint)bytes), "cuMemcpyHtoD");
+        fixed (T* p = src) CopyIn(p, bytes, byteOffset);
     }
 
     /// <summary>Copies <paramref name="bytes"/> bytes from host memory at <paramref name="src"/> (e.g. a mapped file).</summary>
@@ -53,7 +53,15 @@ public sealed unsafe class DeviceBuffer : IDisposable
         CheckRange(byteOffset, bytes);
         if (bytes == 0) return;
         _device.MakeCurrent();
-        CuDriver.Check(CuDriver.Fn.cuMemcpyHtoD(Ptr + (ulong)byteOffset, (void*)src, (nuint)bytes), "cuMemcpyHtoD");
+        CopyIn((void*)src, bytes, byteOffset);
+    }
+
+    // Queued on the device's (non-blocking) stream, then waited for: a plain cuMemcpyHtoD runs on the legacy stream,
+    // which is not ordered with non-blocking streams, and may return before its DMA has landed.
+    private void CopyIn(void* src, long bytes, long byteOffset)
+    {
+        CuDriver.Check(CuDriver.Fn.cuMemcpyHtoDAsync(Ptr + (ulong)byteOffset, src, (nuint)bytes, _device.Stream), "cuMemcpyHtoDAsync");
+        CuDriver.Check(CuDriver.Fn.cuStreamSynchronize(_device.Stream), "cuStreamSynchronize");
     }
 
     /// <summary>Copies the start of the buffer (plus <paramref name="byteOffset"/>) into <paramref name="dst"/>, after all work queued on the device's stream.</summary>
