@@ -1,0 +1,200 @@
+// GPU/CPU throughput and serving benchmark (issue 8). See docs/gpu-benchmarks.md.
+//   offline: every request submitted at once through LlmEngine.GenerateAsync (like vLLM's benchmark_throughput).
+//   serving: Poisson arrivals at each --rate, streamed through GenerateAsync (token ids) or the IChatClient (--api chat).
+// Workloads are seeded; --write-requests saves the exact request list for the Python peers (bench/peers).
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using PagedAttention.AI.Engine;
+using PagedAttention.AI.Models;
+using PagedAttention.Bench.Throughput;
+
+var opt = Options.Parse(args);
+if (opt.Help) { Console.WriteLine(Options.Usage); return 0; }
+
+Workload workload;
+ModelConfig? config = opt.Model is null ? null : ModelConfig.Load(opt.Model);
+if (opt.Requests is not null) workload = Workload.Load(opt.Requests);
+else
+{
+    int vocab = opt.Vocab ?? config?.VocabSize ?? throw new ArgumentException("--model or --vocab is needed to create a workload.");
+    int maxLen = opt.MaxModelLen ?? config?.MaxPositionEmbeddings ?? 4096;
+    workload = Workload.Create(opt.Workload, opt.NumRequests ?? DefaultCount(opt.Workload), opt.Seed, vocab, maxLen, opt.InputLen, opt.OutputLen);
+}
+if (opt.NumRequests is int take && take < workload.Requests.Count) workload.Requests = workload.Requests.Take(take).ToList();
+Console.WriteLine($"workload {workload.Name}: {workload.Requests.Count} requests, mean input {workload.Requests.Average(r => r.Prompt.Length):F1}, mean output {workload.Requests.Average(r => r.OutputLen):F1}, seed {workload.Seed}");
+if (opt.WriteRequests is not null)
+{
+    workload.Save(opt.WriteRequests);
+    Console.WriteLine($"wrote {opt.WriteRequests}");
+    if (opt.Model is null) return 0;
+}
+if (opt.Model is null || config is null) { Console.Error.WriteLine("--model DIR is required to run."); return 2; }
+
+var engineOptions = new EngineOptions
+{
+    ModelPath = opt.Model,
+    Device = opt.Device,
+    EnablePrefixCaching = !opt.NoPrefixCache,
+    MaxNumSeqs = opt.MaxNumSeqs,
+    MaxNumBatchedTokens = opt.MaxNumBatchedTokens,
+    NumKvBlocks = opt.KvBlocks,
+    KvCacheBytes = (long)(opt.KvCacheGiB * (1L << 30)),
+    BlockSize = opt.BlockSize,
+    MaxModelLen = opt.MaxModelLen,
+};
+var load = Stopwatch.StartNew();
+await using var engine = await LlmEngine.LoadAsync(engineOptions);
+Console.WriteLine($"loaded {opt.Model} on {opt.Device} in {load.Elapsed.TotalSeconds:F1} s; {engine.NumKvBlocks} KV blocks of {opt.BlockSize}; max seqs {opt.MaxNumSeqs}, max batched tokens {opt.MaxNumBatchedTokens}, prefix cache {(opt.NoPrefixCache ? "off" : "on")}");
+
+// Roofline inputs: bf16 weights and KV on the GPU; the CPU path keeps the checkpoint's dtype.
+bool cuda = opt.Device == "cuda";
+int wBytes = cuda || IsHalf(opt.Model) ? 2 : 4;
+var (weightBytes, kvPerToken) = Roofline.Bytes(config, wBytes, cuda ? 2 : 4);
+double bw = opt.BandwidthGBs ?? (cuda ? 3350 : Roofline.MeasureHostCopyGBs());
+string bwSource = opt.BandwidthGBs is not null ? "--bandwidth-gbs" : cuda ? "H100 SXM datasheet (3.35 TB/s)" : "host copy measured in this run";
+
+var runner = new Runner(engine, opt);
+await runner.WarmUpAsync(workload);
+
+var result = new JsonObject
+{
+    ["tool"] = "bench/Throughput",
+    ["command"] = "Throughput " + string.Join(' ', args),
+    ["utc"] = DateTime.UtcNow.ToString("O"),
+    ["machine"] = $"{Environment.MachineName}, {Environment.ProcessorCount} cores, .NET {Environment.Version}",
+    ["model"] = opt.Model,
+    ["device"] = opt.Device,
+    ["workload"] = workload.Name,
+    ["workload_description"] = workload.Description,
+    ["num_requests"] = workload.Requests.Count,
+    ["seed"] = workload.Seed,
+    ["prefix_cache"] = !opt.NoPrefixCache,
+    ["engine"] = new JsonObject { ["max_num_seqs"] = opt.MaxNumSeqs, ["max_num_batched_tokens"] = opt.MaxNumBatchedTokens, ["kv_blocks"] = engine.NumKvBlocks, ["block_size"] = opt.BlockSize },
+    ["load_s"] = load.Elapsed.TotalSeconds,
+};
+
+if (opt.Mode == "offline")
+{
+    var r = await runner.RunAsync(workload, rate: double.PositiveInfinity, salt: "offline");
+    int batch = Math.Min(workload.Requests.Count, opt.MaxNumSeqs);
+    double meanCtx = workload.Requests.Average(q => q.Prompt.Length + q.OutputLen / 2.0);
+    var roof = new Roofline { BandwidthGBs = bw, BandwidthSource = bwSource, WeightBytes = weightBytes, KvBytesPerToken = kvPerToken, Batch = batch, MeanContext = meanCtx };
+    double decodeTokS = r.SteadyDecodeTokS;
+    roof.PercentReached = 100 * (double.IsFinite(decodeTokS) ? decodeTokS : r.OutputTokS) / roof.OutputTokS;
+    var o = r.ToJson();
+    o["roofline"] = JsonSerializer.SerializeToNode(roof);
+    result["offline"] = o;
+    Console.WriteLine($"offline: {r.Seconds:F2} s, {r.RequestsPerS:F2} req/s, {r.OutputTokS:F0} output tok/s, {r.TotalTokS:F0} total tok/s; steady decode {decodeTokS:F0} tok/s at batch {batch}; roofline {roof.OutputTokS:F0} tok/s ({roof.StepMs:F3} ms/step) -> {roof.PercentReached:F0}%");
+    Console.WriteLine($"  TTFT {r.Latency.Ttft}  TPOT {r.Latency.Tpot}  E2E {r.Latency.E2e} (ms); prefix hit rate {r.Metrics.PrefixHitRate:P0}, preemptions {r.Metrics.Preemptions}, failed {r.Failed}");
+}
+else
+{
+    var runs = new JsonArray();
+    int k = 0;
+    foreach (double rate in opt.Rates)
+    {
+        var r = await runner.RunAsync(workload, rate, salt: $"serving{k++}");
+        var o = r.ToJson();
+        o["rate"] = double.IsInfinity(rate) ? "inf" : rate;
+        runs.Add(o);
+        Console.WriteLine($"rate {rate}: {r.Seconds:F2} s, {r.RequestsPerS:F2} req/s, {r.OutputTokS:F0} output tok/s; TTFT {r.Latency.Ttft}; TPOT {r.Latency.Tpot}; ITL {r.Latency.Itl}; E2E {r.Latency.E2e} (ms); failed {r.Failed}");
+        if (opt.Output is not null) { result["serving"] = runs.DeepClone(); Save(opt.Output, result); }
+    }
+    result["serving"] = runs;
+    result["api"] = opt.Api;
+}
+result["roofline_inputs"] = new JsonObject { ["bandwidth_gbs"] = bw, ["source"] = bwSource, ["weight_bytes_per_step"] = weightBytes, ["kv_bytes_per_token"] = kvPerToken };
+if (opt.Output is not null) { Save(opt.Output, result); Console.WriteLine($"wrote {opt.Output}"); }
+return 0;
+
+static int DefaultCount(string w) => w switch { "shared-prefix" => 64, "alpaca" => 1000, _ => 256 };
+
+static bool IsHalf(string dir)
+{
+    try
+    {
+        var c = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "config.json")));
+        string? d = (string?)(c?["torch_dtype"] ?? c?["dtype"]);
+        return d is "bfloat16" or "float16";
+    }
+    catch (Exception) { return false; }
+}
+
+static void Save(string path, JsonObject o)
+{
+    var dir = Path.GetDirectoryName(Path.GetFullPath(path));
+    if (dir is not null) Directory.CreateDirectory(dir);
+    File.WriteAllText(path, o.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+}
+
+/// <summary>Command-line options.</summary>
+sealed class Options
+{
+    public const string Usage = """
+        Throughput --model DIR [--device cpu|cuda] [--mode offline|serving]
+                   [--workload sharegpt|alpaca|shared-prefix|fixed] [--input-len 1024 --output-len 128]
+                   [--num-requests N] [--rate R[,R...]|inf] [--seed S] [--no-prefix-cache] [--output results.json]
+                   [--requests workload.json] [--write-requests workload.json] [--vocab V] [--api tokens|chat]
+                   [--max-num-seqs 256] [--max-num-batched-tokens 8192] [--kv-blocks N | --kv-cache-gib G]
+                   [--block-size 16] [--max-model-len L] [--bandwidth-gbs B]
+        Without --model, --write-requests with --vocab only writes the request list.
+        """;
+    public bool Help;
+    public string? Model, Output, Requests, WriteRequests;
+    public string Device = "cpu", Mode = "offline", Workload = "sharegpt", Api = "tokens";
+    public int? NumRequests, Vocab, KvBlocks, MaxModelLen;
+    public double? BandwidthGBs;
+    public int Seed, InputLen = 1024, OutputLen = 128, MaxNumSeqs = 256, MaxNumBatchedTokens = 8192, BlockSize = 16;
+    public double KvCacheGiB = 1;
+    public List<double> Rates = [double.PositiveInfinity];
+    public bool NoPrefixCache;
+
+    public static Options Parse(string[] a)
+    {
+        var o = new Options();
+        bool rateGiven = false;
+        for (int i = 0; i < a.Length; i++)
+        {
+            string Next() => i + 1 < a.Length ? a[++i] : throw new ArgumentException($"{a[i]} needs a value.");
+            int Int() => int.Parse(Next(), CultureInfo.InvariantCulture);
+            double Dbl() => double.Parse(Next(), CultureInfo.InvariantCulture);
+            switch (a[i])
+            {
+                case "-h" or "--help": o.Help = true; break;
+                case "--model": o.Model = Next(); break;
+                case "--device": o.Device = Next(); break;
+                case "--mode": o.Mode = Next(); break;
+                case "--workload": o.Workload = Next(); break;
+                case "--input-len": o.InputLen = Int(); break;
+                case "--output-len": o.OutputLen = Int(); break;
+                case "--num-requests": o.NumRequests = Int(); break;
+                case "--rate":
+                    o.Rates = Next().Split(',').Select(s => s is "inf" ? double.PositiveInfinity : double.Parse(s, CultureInfo.InvariantCulture)).ToList();
+                    rateGiven = true;
+                    break;
+                case "--seed": o.Seed = Int(); break;
+                case "--no-prefix-cache": o.NoPrefixCache = true; break;
+                case "--output": o.Output = Next(); break;
+                case "--requests": o.Requests = Next(); break;
+                case "--write-requests": o.WriteRequests = Next(); break;
+                case "--vocab": o.Vocab = Int(); break;
+                case "--api": o.Api = Next(); break;
+                case "--max-num-seqs": o.MaxNumSeqs = Int(); break;
+                case "--max-num-batched-tokens": o.MaxNumBatchedTokens = Int(); break;
+                case "--kv-blocks": o.KvBlocks = Int(); break;
+                case "--kv-cache-gib": o.KvCacheGiB = Dbl(); break;
+                case "--block-size": o.BlockSize = Int(); break;
+                case "--max-model-len": o.MaxModelLen = Int(); break;
+                case "--bandwidth-gbs": o.BandwidthGBs = Dbl(); break;
+                default: throw new ArgumentException($"Unknown option {a[i]}.\n{Usage}");
+            }
+        }
+        // A rate without --mode means serving.
+        if (rateGiven && !a.Contains("--mode")) o.Mode = "serving";
+        if (o.Mode is not ("offline" or "serving")) throw new ArgumentException("--mode must be offline or serving.");
+        if (o.Api is not ("tokens" or "chat")) throw new ArgumentException("--api must be tokens or chat.");
+        return o;
+    }
+}

@@ -1,0 +1,140 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.AI;
+using PagedAttention.AI;
+using PagedAttention.AI.Engine;
+using PagedAttention.AI.Sampling;
+
+namespace PagedAttention.Bench.Throughput;
+
+/// <summary>Result of one pass over a workload.</summary>
+public sealed class RunResult
+{
+    public required double Seconds { get; init; }
+    public required int Requests { get; init; }
+    public required int Failed { get; init; }
+    public required long InputTokens { get; init; }
+    public required long OutputTokens { get; init; }
+    public required LatencyReport Latency { get; init; }
+    public required EngineMetrics Metrics { get; init; }
+    /// <summary>Output tokens/s while every request was past its first token and none had finished (NaN if never).</summary>
+    public required double SteadyDecodeTokS { get; init; }
+    public double RequestsPerS => Requests / Seconds;
+    public double OutputTokS => OutputTokens / Seconds;
+    public double TotalTokS => (InputTokens + OutputTokens) / Seconds;
+
+    public JsonObject ToJson() => new()
+    {
+        ["seconds"] = Seconds,
+        ["requests"] = Requests,
+        ["failed"] = Failed,
+        ["input_tokens"] = InputTokens,
+        ["output_tokens"] = OutputTokens,
+        ["requests_per_s"] = RequestsPerS,
+        ["output_tok_s"] = OutputTokS,
+        ["total_tok_s"] = TotalTokS,
+        ["steady_decode_tok_s"] = double.IsFinite(SteadyDecodeTokS) ? SteadyDecodeTokS : null,
+        ["latency"] = JsonSerializer.SerializeToNode(Latency),
+        ["prefix_hit_rate"] = Metrics.PrefixHitRate,
+        ["preemptions"] = Metrics.Preemptions,
+        ["steps"] = Metrics.Steps,
+        ["computed_tokens"] = Metrics.ComputedTokens,
+    };
+}
+
+/// <summary>Submits a workload to the engine (all at once, or at Poisson arrival times) and records per-token times.</summary>
+internal sealed class Runner(LlmEngine engine, Options opt)
+{
+    private IChatClient? _chat;
+
+    private IChatClient Chat => _chat ??= engine.AsChatClient();
+
+    /// <summary>JIT, first allocations and kernel compilation, outside any timing (its own cache salt).</summary>
+    public async Task WarmUpAsync(Workload w)
+    {
+        var sw = Stopwatch.StartNew();
+        var few = new Workload { Name = "warmup", Requests = w.Requests.Take(Math.Min(4, w.Requests.Count)).Select(r => new BenchRequest { Prompt = r.Prompt, OutputLen = Math.Min(8, r.OutputLen) }).ToList() };
+        await RunAsync(few, double.PositiveInfinity, "warmup");
+        Console.WriteLine($"warm-up: {sw.Elapsed.TotalSeconds:F1} s");
+    }
+
+    public async Task<RunResult> RunAsync(Workload w, double rate, string salt)
+    {
+        int n = w.Requests.Count;
+        var traces = new RequestTrace[n];
+        var arrivals = new double[n];
+        var rng = new Random(w.Seed + 7919);
+        double t = 0;
+        for (int i = 0; i < n; i++)
+        {
+            if (double.IsFinite(rate) && rate > 0) t += -Math.Log(1 - rng.NextDouble()) / rate * 1e3;
+            arrivals[i] = t;
+        }
+        var before = engine.GetMetrics();
+        var sw = Stopwatch.StartNew();
+        async Task One(int i)
+        {
+            var tr = traces[i] = new RequestTrace();
+            double wait = arrivals[i] - sw.Elapsed.TotalMilliseconds;
+            if (wait > 1) await Task.Delay(TimeSpan.FromMilliseconds(wait)).ConfigureAwait(false);
+            tr.ArrivalMs = double.IsFinite(rate) ? arrivals[i] : sw.Elapsed.TotalMilliseconds;
+            var q = w.Requests[i];
+            var p = new SamplingParams { Temperature = 0, MaxTokens = q.OutputLen, IgnoreEos = true, CacheSalt = salt };
+            try
+            {
+                if (opt.Api == "chat")
+                {
+                    string text = engine.Tokenizer!.Decode(q.Prompt, skipSpecialTokens: true);
+                    var o = new ChatOptions { MaxOutputTokens = q.OutputLen, RawRepresentationFactory = _ => p };
+                    await foreach (var _ in Chat.GetStreamingResponseAsync([new ChatMessage(ChatRole.User, text)], o).ConfigureAwait(false))
+                        lock (tr) tr.TokenMs.Add(sw.Elapsed.TotalMilliseconds);
+                }
+                else
+                {
+                    await foreach (var o in engine.GenerateAsync(q.Prompt, p).ConfigureAwait(false))
+                    {
+                        if (o.Index == 0) tr.CachedTokens = o.CachedTokens;
+                        tr.TokenMs.Add(sw.Elapsed.TotalMilliseconds);
+                    }
+                }
+            }
+            catch (Exception ex) { tr.Error = ex.Message; }
+        }
+        await Task.WhenAll(Enumerable.Range(0, n).Select(i => Task.Run(() => One(i)))).ConfigureAwait(false);
+        double seconds = sw.Elapsed.TotalSeconds;
+        var after = engine.GetMetrics();
+        var ok = traces.Where(x => x.Error is null && x.TokenMs.Count > 0).ToList();
+        foreach (var e in traces.Where(x => x.Error is not null).Take(3)) Console.Error.WriteLine($"request failed: {e.Error}");
+        return new RunResult
+        {
+            Seconds = seconds,
+            Requests = ok.Count,
+            Failed = n - ok.Count,
+            InputTokens = Enumerable.Range(0, n).Where(i => traces[i].Error is null).Sum(i => (long)w.Requests[i].Prompt.Length),
+            OutputTokens = ok.Sum(x => (long)x.TokenMs.Count),
+            Latency = LatencyReport.Of(ok),
+            Metrics = Delta(before, after),
+            SteadyDecodeTokS = Steady(ok),
+        };
+    }
+
+    private static double Steady(List<RequestTrace> ok)
+    {
+        if (ok.Count == 0) return double.NaN;
+        double start = ok.Max(x => x.TokenMs[0]), end = ok.Min(x => x.TokenMs[^1]);
+        if (end - start < 1) return double.NaN;
+        long tokens = ok.Sum(x => (long)x.TokenMs.Count(ms => ms > start && ms <= end));
+        return tokens / ((end - start) / 1e3);
+    }
+
+    private static EngineMetrics Delta(EngineMetrics a, EngineMetrics b) => b with
+    {
+        PrefixQueryTokens = b.PrefixQueryTokens - a.PrefixQueryTokens,
+        PrefixHitTokens = b.PrefixHitTokens - a.PrefixHitTokens,
+        Preemptions = b.Preemptions - a.Preemptions,
+        Steps = b.Steps - a.Steps,
+        ComputedTokens = b.ComputedTokens - a.ComputedTokens,
+        GeneratedTokens = b.GeneratedTokens - a.GeneratedTokens,
+    };
+}
