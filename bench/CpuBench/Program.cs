@@ -92,7 +92,10 @@ if (sections.Contains("sim"))
 {
     Console.WriteLine($"\n## Decode, kernel-level simulation (bf16, {shape})\n");
     var r = DecodeSim.Run(shape, rounds, steps, pool, MeasureBw);
-    PrintDecode("kernel simulation", r, 2);
+    PrintDecode($"kernel simulation, {pool.ThreadCount} threads", r, 2);
+    // The same on one thread: on an oversubscribed machine a preempted worker holding a task stalls the step.
+    r = DecodeSim.Run(shape, rounds, steps, pool1, MeasureBw);
+    PrintDecode("kernel simulation, 1 thread", r, 2);
 }
 
 if (sections.Contains("engine"))
