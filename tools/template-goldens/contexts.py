@@ -44,6 +44,21 @@ CONTEXTS = {
         {"role": "user", "content": [{"type": "text", "text": "Describe"}, {"type": "text", "text": " this."}]}],
         "add_generation_prompt": True},
     "not_alternating": {"messages": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}], "add_generation_prompt": True},
+    "parallel_tool_calls": {"messages": [
+        {"role": "user", "content": "Weather in Paris and Rome?"},
+        {"role": "assistant", "content": "Checking both.", "tool_calls": [
+            {"id": "call00001", "type": "function", "function": {"name": "get_weather", "arguments": {"city": "Paris"}}},
+            {"id": "call00002", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\": \"Rome\"}"}}]},
+        {"role": "tool", "tool_call_id": "call00001", "content": "21"},
+        {"role": "tool", "tool_call_id": "call00002", "content": {"temp_c": 25, "sky": "clear"}},
+        {"role": "assistant", "content": "Paris 21, Rome 25."}],
+        "tools": TOOLS, "add_generation_prompt": False},
+    "reasoning_content": {"messages": [
+        {"role": "user", "content": "Q1"},
+        {"role": "assistant", "content": "A1", "reasoning_content": "think about Q1"},
+        {"role": "user", "content": "Q2"},
+        {"role": "assistant", "content": "A2", "reasoning_content": "think about Q2"}],
+        "add_generation_prompt": False, "enable_thinking": True},
     "assistant_first": {"messages": [{"role": "assistant", "content": "a"}, {"role": "user", "content": "b"}], "add_generation_prompt": False},
 }
 

@@ -84,9 +84,26 @@ SNIPPETS = [
     "{% with a = 1, b = 2 %}{{ a + b }}{% endwith %}{{ a }}",
     "{{ strftime_now('%d %b %Y') }} {{ strftime_now('%Y-%m-%d %H:%M:%S %A %B') }}",
     "{{ (1, 2) == (1, 2) }} {{ [1, [2, {'a': 3}]] == [1, [2, {'a': 3}]] }} {{ {'a': 1, 'b': 2} == {'b': 2, 'a': 1} }} {{ 'a' < 'b' }} {{ [1, 2] < [1, 3] }}",
+    # more corners (added after the first pass)
+    "{% for i in l %}{{ loop.cycle('a', 'b') }}{% endfor %} {{ 'a' < 'b' }} {{ 'B' < 'a' }} {{ '%s' % d }} {{ ('a', 1)|tojson }}",
+    "{{ d|join(',') }} {{ l.0 }} {{ d|first }} {{ 'abc'|last }} {{ 1 + 1.5 }} {{ 10 / 4 }} {{ 2 ** -1 }} {{ true + 1 }} {{ 'a' ~ 1.0 }}",
+    "{{ 1e16 }} {{ 1e15 }} {{ 123456789012345678.0 }} {{ 0.0001 }} {{ 0.00001 }} {{ 1/3 }} {{ 2.5e-300 * 1e-10 }} {{ -1.5 }}",
+    "{{ ['\t', '\x00', 'é', '😀', '\u200b', \"'\", '\\\\'] }} {{ {1: 'a', 2.5: none, true: 1} }} {{ {1: 'a'}|tojson }}",
+    "{{ 'hello-world (x) [y]'|title }} {{ x|upper }}|{{ x|trim }}|{{ x|join }}|{{ x|first }}|{{ x|default }}|",
+    "{% if x is not defined %}nd{% endif %}{% set y = [1, 2] %}{{ y[-1] }}{{ nested['x']['y'][1]['z'] }}",
+    "{{ '😀a😀'[1] }} {{ '😀a😀'[::-1] }} {{ '😀'|length }} {{ 'a😀b'|list }} {{ '😀x'|center(6) }}|",
+    "x\r\n  {% if true %}\r\ny\r\n  {% endif %}\r\nz\r\n",
+    "{%- if true %}\n  a\n{%- endif %}\n   {{- 'b' }}",
+    "  {% for i in [1, 2] %}\n    {{ i }}\n  {% endfor %}\n",
+    "{{ 'a' }}  \n  {# c #}  \n{{ 'b' }}",
+    "{% set msgs2 = msgs[1:] %}{{ msgs2|length }}{% for m in msgs2 %}{{ m.role }}{% endfor %}{{ msgs|selectattr('content')|map(attribute='content')|join }}",
+    "{{ nested|tojson(indent=2, ensure_ascii=false) }} {{ {'k': 'é😀'}|tojson(ensure_ascii=true) }} {{ [[], {}, [1]]|tojson(indent=1) }}",
+    "{{ 'Ab Cd'.split(' ')|map('lower')|join('_') }} {{ 'a' * 0 }}| {{ 3 // 2 * 2 }} {{ 7 % 2 == 1 }} {{ (1 + 2) * 3 }}",
+    "{{ 'x' if 1 > 2 else 'y' if 2 > 1 else 'z' }} {{ not true or true }} {{ not (true or true) }} {{ 1 in [1] and 2 in [2] }}",
 ]
 
 ERRORS = [
+    "{{ x > 1 }}", "{{ none < 1 }}", "{% for i in none %}{% endfor %}", "{{ none|length }}", "{{ x.items() }}",
     # runtime errors, as Jinja2 raises them
     "{{ x.y }}", "{{ x() }}", "{{ x + 1 }}", "{{ x['a'] }}", "{{ 'a' + 1 }}", "{{ [1] + x }}", "{{ 5 / 0 }}",
     "{{ x|tojson }}", "{{ l.append(1) }}", "{{ d.x.y }}", "{{ raise_exception('Custom: bad roles') }}",

@@ -1,3 +1,6 @@
+using Microsoft.Extensions.Logging;
+using PagedAttention.AI.Sampling;
+
 namespace PagedAttention.AI.Engine;
 
 /// <summary>Options of an <see cref="LlmEngine"/>.</summary>
@@ -30,6 +33,19 @@ public sealed class EngineOptions
     /// <summary>Reuse KV blocks of identical prompt prefixes across requests.</summary>
     public bool EnablePrefixCaching { get; set; } = true;
 
+    /// <summary>Most tokens one prompt may advance by in a step, leaving budget to other requests' decodes; 0 = no cap.</summary>
+    public int LongPrefillTokenThreshold { get; set; }
+
+    /// <summary>
+    /// Creates one streaming detokenizer per generated sequence; needed for <see cref="GenerationOutput.TextDelta"/>
+    /// and for <see cref="SamplingParams.StopStrings"/>. Null: the model directory's tokenizer.json is used
+    /// (special tokens skipped except tool-call and reasoning markers); without one, outputs carry token ids only.
+    /// </summary>
+    public Func<IStreamingDetokenizer>? DetokenizerFactory { get; set; }
+
+    /// <summary>Receives engine warnings (preemptions) and request failures; null logs nothing.</summary>
+    public ILogger? Logger { get; set; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option.</summary>
     public void Validate()
     {
@@ -40,6 +56,7 @@ public sealed class EngineOptions
         if (NumKvBlocks is <= 0) throw new ArgumentException("EngineOptions.NumKvBlocks must be positive.", nameof(NumKvBlocks));
         if (MaxNumSeqs < 1) throw new ArgumentException("EngineOptions.MaxNumSeqs must be >= 1.", nameof(MaxNumSeqs));
         if (MaxNumBatchedTokens < 1) throw new ArgumentException("EngineOptions.MaxNumBatchedTokens must be >= 1.", nameof(MaxNumBatchedTokens));
+        if (LongPrefillTokenThreshold < 0) throw new ArgumentException("EngineOptions.LongPrefillTokenThreshold must be >= 0.", nameof(LongPrefillTokenThreshold));
         if (MaxModelLen is <= 0) throw new ArgumentException("EngineOptions.MaxModelLen must be positive.", nameof(MaxModelLen));
     }
 }

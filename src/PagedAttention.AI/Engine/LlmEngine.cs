@@ -1,128 +1,354 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using PagedAttention.AI.KvCache;
 using PagedAttention.AI.Models;
 using PagedAttention.AI.Sampling;
+using PagedAttention.AI.Scheduling;
+using PagedAttention.AI.Templates;
+using PagedAttention.AI.Tokenization;
 using PagedAttention.Kernels.Cpu;
 
 namespace PagedAttention.AI.Engine;
 
 /// <summary>
-/// Runs a model and streams generated tokens. This first version serves one request at a time, greedy only;
-/// KV lives in a paged cache addressed through block tables from the start.
+/// Runs a model for many concurrent requests. One step-loop thread owns the scheduler, the paged KV cache and the
+/// model: each step it schedules a token budget over running and waiting sequences (continuous batching, chunked
+/// prefill, prefix-cache reuse, preemption by recompute), runs one forward pass over the flat batch, samples and
+/// streams the new tokens. Requests arrive through a thread-safe queue and stream back through per-request channels.
 /// </summary>
-public sealed class LlmEngine : IAsyncDisposable
+public sealed class LlmEngine : IAsyncDisposable, IDisposable
 {
+    /// <summary>Most top logprobs a request may ask for.</summary>
+    public const int MaxLogprobs = 20;
+
     private readonly LlamaModel _model;
     private readonly CpuKvCache _cache;
     private readonly EngineOptions _options;
-    private readonly SemaphoreSlim _gate = new(1, 1);
-    private readonly int _maxModelLen;
-    private bool _disposed;
+    private readonly Func<IStreamingDetokenizer>? _detokenizerFactory;
+    private readonly ILogger _logger;
+    private readonly Scheduler _scheduler;
+    private readonly Sampler _sampler;
+    private readonly ForwardBatch _batch;
+    private readonly float[] _logits;
+    private readonly ConcurrentQueue<RequestState> _inbox = new();
+    private readonly ConcurrentQueue<RequestState> _aborts = new();
+    private readonly AutoResetEvent _wake = new(false);
+    private readonly Thread _thread;
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly IReadOnlyList<int> _eos;
+    private readonly int _vocab;
+    private long _nextRequestId;
+    private volatile bool _stopping;
+    private int _disposed;
+    private long _steps, _computedTokens, _generatedTokens, _busyTicks;
 
-    private LlmEngine(LlamaModel model, EngineOptions options)
+    private LlmEngine(LlamaModel model, EngineOptions options, ModelAssets assets)
     {
         _model = model;
+        Tokenizer = assets.Tokenizer;
+        ChatTemplate = assets.ChatTemplate;
+        ModelId = assets.ModelId;
+        _detokenizerFactory = options.DetokenizerFactory ?? (assets.Tokenizer is null ? null
+            : StreamingDecoderDetokenizer.Factory(assets.Tokenizer, skipSpecialTokens: true, keepSpecialTokens: ModelAssets.StructuralTokens));
         _options = options;
-        _maxModelLen = Math.Min(options.MaxModelLen ?? int.MaxValue, model.Config.MaxPositionEmbeddings);
+        _logger = options.Logger ?? NullLogger.Instance;
+        var c = model.Config;
+        _vocab = c.VocabSize;
+        _eos = c.EosTokenIds;
+        MaxModelLen = Math.Min(options.MaxModelLen ?? int.MaxValue, c.MaxPositionEmbeddings);
         int blocks = options.NumKvBlocks ?? (int)Math.Clamp(options.KvCacheBytes / model.KvBytesPerBlock(options.BlockSize), 1, int.MaxValue);
         _cache = model.CreateKvCache(blocks, options.BlockSize);
+        var kv = new KvCacheManager(blocks, options.BlockSize);
+        _scheduler = new Scheduler(new SchedulerOptions
+        {
+            MaxNumBatchedTokens = options.MaxNumBatchedTokens,
+            MaxNumSeqs = options.MaxNumSeqs,
+            LongPrefillTokenThreshold = options.LongPrefillTokenThreshold,
+            KvCacheOptionName = "EngineOptions.KvCacheBytes (or NumKvBlocks)",
+        }, kv, _eos, _logger);
+        _sampler = new Sampler(_vocab);
+        int maxBlocksPerSeq = Math.Min(kv.BlocksFor(MaxModelLen), blocks);
+        _batch = new ForwardBatch(options.MaxNumBatchedTokens, options.MaxNumSeqs, maxBlocksPerSeq);
+        _logits = new float[options.MaxNumSeqs * _vocab];
+        _thread = new Thread(Loop) { IsBackground = true, Name = "PagedAttention step loop" };
+        _thread.Start();
     }
 
     /// <summary>The loaded model.</summary>
     public LlamaModel Model => _model;
 
     /// <summary>Longest prompt + output a request may have.</summary>
-    public int MaxModelLen => _maxModelLen;
+    public int MaxModelLen { get; }
 
-    /// <summary>Loads the model named by <paramref name="options"/>.</summary>
+    /// <summary>The model's tokenizer (tokenizer.json in the model directory), or null when there is none.</summary>
+    public Tokenizer? Tokenizer { get; }
+
+    /// <summary>The model's chat template (tokenizer_config.json or chat_template.jinja), or null when there is none.</summary>
+    public ChatTemplate? ChatTemplate { get; }
+
+    /// <summary>The model id: the model directory's name.</summary>
+    public string ModelId { get; }
+
+    /// <summary>Number of KV blocks in the cache.</summary>
+    public int NumKvBlocks => _cache.NumBlocks;
+
+    /// <summary>Loads the model named by <paramref name="options"/> and starts the step loop.</summary>
     /// <exception cref="ModelLoadException">The model directory cannot be loaded.</exception>
     public static async Task<LlmEngine> LoadAsync(EngineOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         if (options.Device == "cuda") throw new NotSupportedException("Device \"cuda\" is not available in this build; use \"cpu\".");
-        var model = await Task.Run(() => LlamaModel.Load(options.ModelPath), cancellationToken).ConfigureAwait(false);
-        try { return new LlmEngine(model, options); }
+        var (model, assets) = await Task.Run(() =>
+        {
+            var m = LlamaModel.Load(options.ModelPath);
+            try { return (m, ModelAssets.Load(options.ModelPath)); }
+            catch { m.Dispose(); throw; }
+        }, cancellationToken).ConfigureAwait(false);
+        try { return new LlmEngine(model, options, assets); }
         catch { model.Dispose(); throw; }
     }
 
-    /// <summary>Generates a continuation of <paramref name="promptIds"/>, one output per token.</summary>
+    /// <summary>
+    /// Generates continuations of <paramref name="promptIds"/>: one output per token, for each of the n sequences.
+    /// A bad request (empty or too long prompt, token id outside the vocabulary, invalid parameters) throws from the
+    /// first MoveNextAsync and affects no other request. Cancelling <paramref name="cancellationToken"/> or disposing
+    /// the enumerator early aborts the request; its KV blocks are freed at the next step.
+    /// </summary>
     public async IAsyncEnumerable<GenerationOutput> GenerateAsync(int[] promptIds, SamplingParams samplingParams, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(promptIds);
         ArgumentNullException.ThrowIfNull(samplingParams);
-        samplingParams.Validate();
-        if (promptIds.Length == 0) throw new ArgumentException("The prompt is empty.", nameof(promptIds));
-        if (samplingParams.Temperature != 0) throw new NotSupportedException("Only greedy decoding (Temperature = 0) is available in this version.");
-        int vocab = _model.Config.VocabSize;
-        foreach (int id in promptIds)
-            if ((uint)id >= (uint)vocab) throw new ArgumentOutOfRangeException(nameof(promptIds), id, $"Token id {id} is outside the vocabulary of {vocab}.");
-        if (promptIds.Length >= _maxModelLen) throw new ArgumentException($"The prompt has {promptIds.Length} tokens; the model accepts at most {_maxModelLen - 1} before generating.", nameof(promptIds));
-
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        cancellationToken.ThrowIfCancellationRequested();
+        var req = CreateRequest(promptIds, samplingParams);
+        _inbox.Enqueue(req);
+        _wake.Set();
+        // Lost race with DisposeAsync: the loop may never see this request.
+        if (_disposed != 0) req.Channel.Writer.TryComplete(new ObjectDisposedException(nameof(LlmEngine)));
+        bool completed = false;
+        using var registration = cancellationToken.Register(static s => ((LlmEngine)((object[])s!)[0]).Abort((RequestState)((object[])s!)[1]), new object[] { this, req });
         try
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            int total = Math.Min(promptIds.Length + samplingParams.MaxTokens, _maxModelLen);
-            int bs = _cache.BlockSize, blocks = (total + bs - 1) / bs;
-            if (blocks > _cache.NumBlocks) throw new InvalidOperationException($"The request needs {blocks} KV blocks but the cache has {_cache.NumBlocks}; raise EngineOptions.KvCacheBytes or NumKvBlocks.");
-            var batch = new ForwardBatch(Math.Max(promptIds.Length, 1), 1, blocks);
-            for (int b = 0; b < blocks; b++) batch.BlockTables[b] = b;
-            var logits = new float[vocab];
-            var eos = _model.Config.EosTokenIds;
-            int pos = 0, produced = 0;
-            ReadOnlyMemory<int> input = promptIds;
-            while (true)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                int n = input.Length;
-                batch.NumSeqs = 1;
-                batch.NumTokens = n;
-                batch.QueryStarts[0] = 0;
-                batch.QueryStarts[1] = n;
-                batch.ContextLens[0] = pos + n;
-                for (int i = 0; i < n; i++)
+            var reader = req.Channel.Reader;
+            while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+                while (reader.TryRead(out var output))
                 {
-                    batch.TokenIds[i] = input.Span[i];
-                    batch.Positions[i] = pos + i;
-                    batch.SlotMapping[i] = pos + i;
+                    cancellationToken.ThrowIfCancellationRequested();
+                    yield return output;
                 }
-                _model.Forward(batch, _cache, logits);
-                pos += n;
-                int token = ArgMax(logits);
-                produced++;
-                bool stop = produced >= samplingParams.MinTokens && !samplingParams.IgnoreEos && eos.Contains(token)
-                    || produced >= samplingParams.MinTokens && samplingParams.StopTokenIds.Contains(token);
-                bool length = produced >= samplingParams.MaxTokens || pos + 1 >= _maxModelLen;
-                FinishReason? reason = stop ? FinishReason.Stop : length ? FinishReason.Length : null;
-                yield return new GenerationOutput(token, produced - 1, reason);
-                if (reason is not null) yield break;
-                input = new[] { token };
-            }
+            completed = true;
         }
         finally
         {
-            _gate.Release();
+            if (!completed) Abort(req);
         }
     }
 
-    private static int ArgMax(ReadOnlySpan<float> x)
+    /// <summary>A snapshot of load and counters. Safe from any thread; values may be one step apart.</summary>
+    public EngineMetrics GetMetrics()
     {
-        int best = 0;
-        for (int i = 1; i < x.Length; i++) if (x[i] > x[best]) best = i;
-        return best;
+        var kv = _scheduler.Kv;
+        long busy = Interlocked.Read(ref _busyTicks), generated = Interlocked.Read(ref _generatedTokens);
+        return new EngineMetrics
+        {
+            Running = _scheduler.NumRunning,
+            Waiting = _scheduler.NumWaiting + _inbox.Count,
+            KvBlocksTotal = kv.Pool.NumBlocks,
+            KvBlocksFree = kv.Pool.NumFree,
+            KvBlocksCached = kv.Pool.NumCached,
+            PrefixQueryTokens = kv.PrefixQueryTokens,
+            PrefixHitTokens = kv.PrefixHitTokens,
+            Preemptions = _scheduler.NumPreemptions,
+            Steps = Interlocked.Read(ref _steps),
+            ComputedTokens = Interlocked.Read(ref _computedTokens),
+            GeneratedTokens = generated,
+            GeneratedTokensPerSecond = busy == 0 ? 0 : generated / (busy / (double)Stopwatch.Frequency),
+        };
     }
 
-    /// <inheritdoc />
-    public async ValueTask DisposeAsync()
+    private RequestState CreateRequest(int[] promptIds, SamplingParams p)
     {
-        await _gate.WaitAsync().ConfigureAwait(false);
+        p.Validate();
+        if (promptIds.Length == 0) throw new ArgumentException("The prompt is empty.", nameof(promptIds));
+        foreach (int id in promptIds)
+            if ((uint)id >= (uint)_vocab) throw new ArgumentOutOfRangeException(nameof(promptIds), id, $"Token id {id} is outside the vocabulary of {_vocab}.");
+        foreach (int id in p.StopTokenIds)
+            if ((uint)id >= (uint)_vocab) throw new ArgumentException($"Stop token id {id} is outside the vocabulary of {_vocab}.", nameof(p));
+        if (promptIds.Length >= MaxModelLen)
+            throw new ArgumentException($"The prompt has {promptIds.Length} tokens; the model accepts at most {MaxModelLen - 1} before generating (MaxModelLen {MaxModelLen}).", nameof(promptIds));
+        if (p.Logprobs > MaxLogprobs) throw new ArgumentException($"Logprobs must be <= {MaxLogprobs}, got {p.Logprobs}.", nameof(p));
+        if (p.N > _options.MaxNumSeqs) throw new ArgumentException($"N = {p.N} exceeds EngineOptions.MaxNumSeqs = {_options.MaxNumSeqs}.", nameof(p));
+        if (p.StopStrings.Count > 0 && _detokenizerFactory is null)
+            throw new ArgumentException("StopStrings need a detokenizer: the model directory has no tokenizer.json and EngineOptions.DetokenizerFactory is not set.", nameof(p));
+        int total = (int)Math.Min((long)promptIds.Length + p.MaxTokens, MaxModelLen);
+        int needed = _scheduler.Kv.BlocksFor(total);
+        if (needed > _cache.NumBlocks)
+            throw new ArgumentException($"The request needs up to {needed} KV blocks ({total} tokens) but the cache has {_cache.NumBlocks}; raise EngineOptions.KvCacheBytes or NumKvBlocks, or lower MaxTokens.", nameof(p));
+
+        long id2 = Interlocked.Increment(ref _nextRequestId);
+        var req = new RequestState(id2);
+        var root = _options.EnablePrefixCaching ? BlockHash.Root(p.CacheSalt) : BlockHash.Private(id2);
+        long seed = p.Seed ?? Random.Shared.NextInt64();
+        var seqs = new Sequence[p.N];
+        for (int i = 0; i < p.N; i++)
+        {
+            var detok = _detokenizerFactory?.Invoke();
+            var stops = p.StopStrings.Count > 0 ? new StopStringMatcher(p.StopStrings) : null;
+            seqs[i] = new Sequence(id2, i, promptIds, p, root, total, _options.BlockSize)
+            {
+                Owner = new SequenceState(req, new SamplingRng(seed, i), detok, stops, p.Logprobs),
+            };
+        }
+        req.Sequences = seqs;
+        req.Remaining = seqs.Length;
+        return req;
+    }
+
+    private void Abort(RequestState req)
+    {
+        if (!req.TryRequestAbort()) return;
+        _aborts.Enqueue(req);
+        _wake.Set();
+    }
+
+    private void Loop()
+    {
         try
         {
-            if (_disposed) return;
-            _disposed = true;
-            _cache.Dispose();
-            _model.Dispose();
+            while (!_stopping)
+            {
+                while (_inbox.TryDequeue(out var req))
+                    foreach (var seq in req.Sequences) _scheduler.Add(seq);
+                while (_aborts.TryDequeue(out var req)) EndRequest(req, null);
+                if (!_scheduler.HasWork)
+                {
+                    _wake.WaitOne();
+                    continue;
+                }
+                long start = Stopwatch.GetTimestamp();
+                Step();
+                Interlocked.Add(ref _busyTicks, Stopwatch.GetTimestamp() - start);
+            }
         }
-        finally { _gate.Release(); }
+        catch (Exception ex)
+        {
+            // Only a bug in the engine itself lands here; fail everything rather than hang the callers.
+            _logger.LogError(ex, "The engine step loop failed; all pending requests are failed.");
+            FailAll(ex);
+        }
+        finally
+        {
+            _stopped.TrySetResult();
+        }
     }
+
+    private void Step()
+    {
+        var output = _scheduler.Schedule();
+        if (output.Count == 0) return;
+        BatchBuilder.Build(output, _batch, _options.BlockSize);
+        try
+        {
+            _model.Forward(_batch, _cache, _logits);
+        }
+        catch (Exception ex)
+        {
+            // The whole step is lost: fail its requests, keep serving the others.
+            _logger.LogError(ex, "A forward pass failed; the {Count} requests in that step are failed.", output.Count);
+            for (int i = 0; i < output.Count; i++) EndRequest(((SequenceState)output.Seq(i).Owner!).Request, ex);
+            return;
+        }
+        _scheduler.CommitStep(output);
+        Interlocked.Increment(ref _steps);
+        Interlocked.Add(ref _computedTokens, output.TotalTokens);
+        for (int i = 0; i < output.Count; i++)
+        {
+            var seq = output.Seq(i);
+            if (seq.IsFinished || seq.NumComputedTokens != seq.NumTokens) continue; // mid-prompt chunk: nothing to sample
+            var state = (SequenceState)seq.Owner!;
+            try
+            {
+                EmitToken(seq, state, _logits.AsSpan(i * _vocab, _vocab));
+            }
+            catch (Exception ex)
+            {
+                _logger.LogError(ex, "Request {RequestId} failed while sampling.", seq.RequestId);
+                EndRequest(state.Request, ex);
+            }
+        }
+    }
+
+    private void EmitToken(Sequence seq, SequenceState state, Span<float> logits)
+    {
+        var p = seq.Params;
+        int token = _sampler.Sample(logits, p, seq.PromptTokens, seq.OutputTokens, ref state.Rng, _eos, state.TopLogprobs, out float logprob);
+        var reason = _scheduler.AppendToken(seq, token);
+        Interlocked.Increment(ref _generatedTokens);
+        string? text = null;
+        if (state.Detokenizer is { } detok)
+        {
+            // An eos or stop token ends the text; it is not rendered itself.
+            text = reason == FinishReason.Stop ? string.Empty : detok.Append(token);
+            if (state.Stops is { } stops)
+            {
+                text = stops.Push(text, out bool stopped);
+                if (stopped) reason = FinishReason.Stop;
+                else if (reason is not null) text += detok.Flush() is { Length: > 0 } rest ? stops.Push(rest, out _) + stops.Flush() : stops.Flush();
+            }
+            else if (reason is not null) text += detok.Flush();
+        }
+        var o = new GenerationOutput(token, seq.NumOutputTokens - 1, reason)
+        {
+            SequenceIndex = seq.Index,
+            TextDelta = text,
+            CachedTokens = seq.NumCachedTokens,
+            Logprob = logprob,
+            TopLogprobs = state.TopLogprobs.Length > 0 ? (TokenLogprob[])state.TopLogprobs.Clone() : null,
+        };
+        var req = state.Request;
+        req.Channel.Writer.TryWrite(o);
+        if (reason is null) return;
+        _scheduler.Finish(seq, reason);
+        if (--req.Remaining == 0 && !req.Done)
+        {
+            req.Done = true;
+            req.Channel.Writer.TryComplete();
+        }
+    }
+
+    // Ends a request early: aborted (error null) or failed. Frees its blocks now.
+    private void EndRequest(RequestState req, Exception? error)
+    {
+        if (req.Done) return;
+        req.Done = true;
+        foreach (var seq in req.Sequences) _scheduler.Finish(seq, null);
+        req.Channel.Writer.TryComplete(error);
+    }
+
+    private void FailAll(Exception ex)
+    {
+        while (_inbox.TryDequeue(out var req)) EndRequest(req, ex);
+        foreach (var seq in _scheduler.Running.Concat(_scheduler.Waiting).ToList())
+            EndRequest(((SequenceState)seq.Owner!).Request, ex);
+    }
+
+    /// <summary>Stops the step loop, fails requests still pending with <see cref="ObjectDisposedException"/>, and frees the cache and model.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        _stopping = true;
+        _wake.Set();
+        await _stopped.Task.ConfigureAwait(false);
+        FailAll(new ObjectDisposedException(nameof(LlmEngine), "The engine was disposed while the request was running."));
+        _cache.Dispose();
+        _model.Dispose();
+        // _wake is not disposed: a late consumer's abort may still Set it.
+    }
+
+    /// <summary>Stops the step loop and releases the model and cache (blocks until the current step ends).</summary>
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 }

@@ -88,7 +88,7 @@ internal sealed class SliceExpr(Expr target, Expr? start, Expr? stop, Expr? step
 }
 
 /// <summary>Positional and keyword arguments of a call, filter or test.</summary>
-internal sealed class Arguments(List<Expr> positional, List<(string Name, Expr Value)> keywords)
+internal sealed class Arguments(List<Expr> positional, List<(string Name, Expr Value)> keywords, Expr? starArgs = null, Expr? starKwargs = null)
 {
     public static readonly Arguments None = new([], []);
 
@@ -101,14 +101,20 @@ internal sealed class Arguments(List<Expr> positional, List<(string Name, Expr V
         var list = new List<object?>(Positional.Count + 1);
         if (hasFirst) list.Add(first);
         foreach (var e in Positional) list.Add(e.Eval(scope, state));
+        if (starArgs is not null) list.AddRange(PyOps.Iterate(starArgs.Eval(scope, state)));
         return list;
     }
 
     public List<KeyValuePair<string, object?>>? EvalKeywords(Scope scope, RenderState state)
     {
-        if (Keywords.Count == 0) return null;
+        if (Keywords.Count == 0 && starKwargs is null) return null;
         var list = new List<KeyValuePair<string, object?>>(Keywords.Count);
         foreach (var (n, e) in Keywords) list.Add(new(n, e.Eval(scope, state)));
+        if (starKwargs is not null)
+        {
+            if (starKwargs.Eval(scope, state) is not PyDict d) throw PyOps.Fail("argument after ** must be a mapping");
+            foreach (var kv in d.Items) list.Add(new(PyFormat.Str(kv.Key), kv.Value));
+        }
         return list;
     }
 }

@@ -168,8 +168,17 @@ internal static partial class Filters
         {
             "ceil" => Math.Ceiling(x * f) / f,
             "floor" => Math.Floor(x * f) / f,
-            _ => Math.Round(x, (int)Math.Clamp(precision, 0, 15), MidpointRounding.ToEven),
+            _ => RoundHalfEven(x, (int)Math.Clamp(precision, 0, 15)),
         };
+    }
+
+    // Python rounds the exact binary value (2.45 is 2.4500000000000001776...), so round its exact decimal expansion.
+    private static double RoundHalfEven(double x, int digits)
+    {
+        if (!double.IsFinite(x) || Math.Abs(x) >= 1e15) return x;
+        string text = x.ToString("F25", CultureInfo.InvariantCulture);
+        var exact = decimal.Parse(text[..Math.Min(28, text.Length)], CultureInfo.InvariantCulture); // decimal holds ~28 digits
+        return (double)Math.Round(exact, digits, MidpointRounding.ToEven);
     }
 
     public static string Center(string s, long width)

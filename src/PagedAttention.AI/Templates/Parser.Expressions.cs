@@ -255,11 +255,14 @@ internal sealed partial class Parser
         Expect(TokenKind.Operator, "(");
         var pos = new List<Expr>();
         var kw = new List<(string, Expr)>();
+        Expr? star = null, starStar = null;
         while (!SkipOp(")"))
         {
-            if (pos.Count + kw.Count > 0) Expect(TokenKind.Operator, ",");
+            if (pos.Count + kw.Count > 0 || star is not null || starStar is not null) Expect(TokenKind.Operator, ",");
             if (SkipOp(")")) break;
-            if (Cur.Kind == TokenKind.Name && Peek().IsOp("="))
+            if (SkipOp("*")) star = ParseExpression();
+            else if (SkipOp("**")) starStar = ParseExpression();
+            else if (Cur.Kind == TokenKind.Name && Peek().IsOp("="))
             {
                 var n = Next().Value;
                 _i++;
@@ -271,7 +274,7 @@ internal sealed partial class Parser
                 pos.Add(ParseExpression());
             }
         }
-        return new Arguments(pos, kw);
+        return new Arguments(pos, kw, star, starStar);
     }
 
     private Expr ParseFilterExpr(Expr node)
@@ -301,7 +304,6 @@ internal sealed partial class Parser
         bool negated = SkipName("not");
         var t = Expect(TokenKind.Name);
         var name = t.Value;
-        if (name is "none" or "true" or "false") { } // Jinja lexes these as names; they are tests here
         Arguments args = Arguments.None;
         if (Cur.IsOp("(")) args = ParseArgs();
         else if ((Cur.Kind is TokenKind.Name or TokenKind.String or TokenKind.Integer or TokenKind.Float || Cur.IsOp("[") || Cur.IsOp("{"))

@@ -166,9 +166,7 @@ internal sealed partial class Parser
     private Stmt ParseFor()
     {
         var targets = new List<string> { Expect(TokenKind.Name).Value };
-        bool paren = false;
         while (SkipOp(",")) targets.Add(Expect(TokenKind.Name).Value);
-        _ = paren;
         if (!SkipName("in")) throw Error("expected 'in'");
         var iter = ParseTuple(withCondExpr: false, extraEnd: "recursive");
         Expr? filter = null;

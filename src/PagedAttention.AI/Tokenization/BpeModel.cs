@@ -22,6 +22,7 @@ internal sealed class BpeModel
     private readonly int[] _charIds = new int[128]; // ASCII single-char symbols, -1 if absent (hot path for byte-level)
 
     [ThreadStatic] private static MergeScratch? t_scratch;
+    private int _cacheSize;
 
     public BpeModel(Dictionary<string, int> vocab, List<(string A, string B)> merges, string? unkToken,
         string? continuingSubwordPrefix, string? endOfWordSuffix, bool fuseUnk, bool byteFallback, bool ignoreMerges)
@@ -83,14 +84,15 @@ internal sealed class BpeModel
         MergeAll(s);
         int start = output.Count;
         for (int i = 0; i != -1 && s.Count > 0; i = s.Next[i]) output.Add(s.Ids[i]);
-        if (word.Length <= MaxCachedWordLength && _cache.Count < CacheCapacity)
-            _cache.TryAdd(word.ToString(), output.Span[start..].ToArray());
+        // ConcurrentDictionary.Count takes every lock, so the size is tracked separately.
+        if (word.Length <= MaxCachedWordLength && Volatile.Read(ref _cacheSize) < CacheCapacity &&
+            _cache.TryAdd(word.ToString(), output.Span[start..].ToArray()))
+            Interlocked.Increment(ref _cacheSize);
     }
 
     private void BuildSymbols(ReadOnlySpan<char> w, MergeScratch s)
     {
         int unkLen = 0; // >0 while an unk run is pending (Rust keeps (id,len) and flushes lazily)
-        Span<char> tmp = stackalloc char[64];
         for (int i = 0; i < w.Length;)
         {
             int n = char.IsHighSurrogate(w[i]) && i + 1 < w.Length && char.IsLowSurrogate(w[i + 1]) ? 2 : 1;
@@ -117,7 +119,7 @@ internal sealed class BpeModel
                 s.Add(id);
                 continue;
             }
-            if (ByteFallback && TryAddBytes(sym, s, ref unkLen, tmp)) continue;
+            if (ByteFallback && TryAddBytes(sym, s, ref unkLen)) continue;
             if (UnkToken is not null)
             {
                 if (UnkId < 0) throw new InvalidOperationException($"The unk token '{UnkToken}' is not in the vocabulary.");
@@ -128,7 +130,7 @@ internal sealed class BpeModel
         if (unkLen > 0) s.Add(UnkId);
     }
 
-    private bool TryAddBytes(ReadOnlySpan<char> sym, MergeScratch s, ref int unkLen, Span<char> tmp)
+    private bool TryAddBytes(ReadOnlySpan<char> sym, MergeScratch s, ref int unkLen)
     {
         Span<byte> bytes = stackalloc byte[256];
         int nb = Encoding.UTF8.GetBytes(sym, bytes);

@@ -1,0 +1,73 @@
+// Tokenizer encode throughput (MB/s of UTF-8 input, one thread) vs. the Rust HF tokenizers through its Node binding.
+// usage: dotnet run -c Release --project bench/TokenizerBench -- <fixtures dir> [runs]
+//   <fixtures dir> holds <name>/tokenizer.json (tools/tokenizer-goldens/fetch-fixtures.sh fills ~/.cache/pagedattention/tokenizers).
+//   The peer needs node and the npm package tokenizers@0.23.2 (set TOKENIZERS_NODE_MODULE to its folder if not resolvable).
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using PagedAttention.AI.Tokenization;
+
+string fixtures = args.Length > 0 ? args[0] : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "pagedattention", "tokenizers");
+int runs = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 3;
+string here = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..")); // bench/TokenizerBench
+string repo = Path.GetFullPath(Path.Combine(here, "..", ".."));
+
+// Corpus: the golden texts (many scripts, emoji, code, whitespace) interleaved with English prose, to >= 1 MB,
+// cut into ~64 KB chunks at text boundaries (same chunks for both sides).
+string[] texts = JsonSerializer.Deserialize<string[]>(File.ReadAllText(Path.Combine(repo, "tools", "tokenizer-goldens", "texts.json")))!;
+const string prose = "The scheduler admits new requests while earlier ones are still decoding, so the batch never drains. ";
+var chunks = new List<string>();
+var sb = new StringBuilder();
+long bytes = 0;
+for (int i = 0; bytes < 1_100_000; i++)
+{
+    string t = (i % 3 == 0 ? prose : texts[i % texts.Length]) + "\n";
+    sb.Append(t);
+    bytes += Encoding.UTF8.GetByteCount(t);
+    if (sb.Length > 64 * 1024) { chunks.Add(sb.ToString()); sb.Clear(); }
+}
+if (sb.Length > 0) chunks.Add(sb.ToString());
+string corpusFile = Path.Combine(Path.GetTempPath(), "tokenizer-bench-corpus.json");
+File.WriteAllText(corpusFile, JsonSerializer.Serialize(chunks));
+double mb = bytes / 1e6;
+Console.WriteLine($"corpus: {mb:F2} MB UTF-8 in {chunks.Count} chunks; best of {runs} runs after a warm-up; one thread");
+Console.WriteLine("| tokenizer | PagedAttention.AI MB/s | HF tokenizers (Rust, Node) MB/s | ratio | ids equal |");
+Console.WriteLine("|---|---:|---:|---:|---|");
+foreach (string name in new[] { "llama3", "qwen3", "gemma3", "llama2", "gpt2" })
+{
+    string file = Path.Combine(fixtures, name, "tokenizer.json");
+    if (!File.Exists(file)) { Console.WriteLine($"| {name} | (missing {file}) | | | |"); continue; }
+    var tok = Tokenizer.FromFile(file);
+    long ids = 0;
+    double best = double.MaxValue;
+    for (int r = 0; r <= runs; r++)
+    {
+        var sw = Stopwatch.StartNew();
+        long n = 0;
+        foreach (string c in chunks) n += tok.Encode(c, addSpecialTokens: false).Length;
+        sw.Stop();
+        if (r > 0) best = Math.Min(best, sw.Elapsed.TotalSeconds);
+        ids = n;
+    }
+    var (peerSec, peerIds) = RunPeer(file);
+    string peer = peerSec > 0 ? $"{mb / peerSec:F1}" : "n/a";
+    string ratio = peerSec > 0 ? $"{peerSec / best:F2}x" : "";
+    Console.WriteLine($"| {name} | {mb / best:F1} | {peer} | {ratio} | {(peerIds == ids ? "yes" : $"NO ({ids} vs {peerIds})")} |");
+}
+
+(double Seconds, long Ids) RunPeer(string tokenizerJson)
+{
+    try
+    {
+        var psi = new ProcessStartInfo("node", [Path.Combine(here, "peer.js"), tokenizerJson, corpusFile, runs.ToString(System.Globalization.CultureInfo.InvariantCulture)])
+        { RedirectStandardOutput = true, RedirectStandardError = true };
+        using var p = Process.Start(psi)!;
+        string output = p.StandardOutput.ReadToEnd();
+        string err = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0) { Console.Error.WriteLine("peer failed: " + err); return (-1, -1); }
+        var parts = output.Trim().Split(' ');
+        return (double.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture), long.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture));
+    }
+    catch (System.ComponentModel.Win32Exception e) { Console.Error.WriteLine("node not found: " + e.Message); return (-1, -1); }
+}

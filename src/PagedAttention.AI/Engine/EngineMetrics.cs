@@ -1,0 +1,47 @@
+namespace PagedAttention.AI.Engine;
+
+/// <summary>A snapshot of an <see cref="LlmEngine"/>'s load and counters since it started.</summary>
+public sealed record EngineMetrics
+{
+    /// <summary>Sequences holding KV blocks and advancing.</summary>
+    public int Running { get; init; }
+
+    /// <summary>Sequences queued (new or preempted).</summary>
+    public int Waiting { get; init; }
+
+    /// <summary>KV blocks in the cache.</summary>
+    public int KvBlocksTotal { get; init; }
+
+    /// <summary>KV blocks referenced by sequences.</summary>
+    public int KvBlocksUsed => KvBlocksTotal - KvBlocksFree;
+
+    /// <summary>KV blocks with no reference (some still hold reusable prefixes).</summary>
+    public int KvBlocksFree { get; init; }
+
+    /// <summary>Blocks registered in the prefix cache.</summary>
+    public int KvBlocksCached { get; init; }
+
+    /// <summary>Prompt tokens looked up in the prefix cache.</summary>
+    public long PrefixQueryTokens { get; init; }
+
+    /// <summary>Prompt tokens served from the prefix cache.</summary>
+    public long PrefixHitTokens { get; init; }
+
+    /// <summary><see cref="PrefixHitTokens"/> / <see cref="PrefixQueryTokens"/> (0 before any lookup).</summary>
+    public double PrefixHitRate => PrefixQueryTokens == 0 ? 0 : (double)PrefixHitTokens / PrefixQueryTokens;
+
+    /// <summary>Sequences preempted (and later recomputed) because KV blocks ran out.</summary>
+    public long Preemptions { get; init; }
+
+    /// <summary>Engine steps run.</summary>
+    public long Steps { get; init; }
+
+    /// <summary>Tokens fed through the model (prompt chunks, recomputation and decodes).</summary>
+    public long ComputedTokens { get; init; }
+
+    /// <summary>Tokens generated.</summary>
+    public long GeneratedTokens { get; init; }
+
+    /// <summary>Generated tokens per second of step-loop busy time.</summary>
+    public double GeneratedTokensPerSecond { get; init; }
+}

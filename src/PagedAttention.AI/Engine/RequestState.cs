@@ -1,0 +1,34 @@
+using System.Threading.Channels;
+using PagedAttention.AI.Scheduling;
+
+namespace PagedAttention.AI.Engine;
+
+/// <summary>
+/// One submitted request: its n sequences and the channel its outputs stream through. The step loop is the only
+/// writer; the consumer may ask for an abort from any thread, which the loop carries out at its next step.
+/// </summary>
+internal sealed class RequestState
+{
+    private int _abortRequested;
+
+    public RequestState(long id)
+    {
+        Id = id;
+        Channel = System.Threading.Channels.Channel.CreateUnbounded<GenerationOutput>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
+    }
+
+    public long Id { get; }
+
+    public Channel<GenerationOutput> Channel { get; }
+
+    public Sequence[] Sequences { get; set; } = [];
+
+    /// <summary>Sequences not finished yet; the channel completes when this reaches 0.</summary>
+    public int Remaining { get; set; }
+
+    /// <summary>True once finished, aborted or failed: the loop ignores it from then on.</summary>
+    public bool Done { get; set; }
+
+    /// <summary>Marks the request for abort; true only for the first call.</summary>
+    public bool TryRequestAbort() => Interlocked.Exchange(ref _abortRequested, 1) == 0;
+}

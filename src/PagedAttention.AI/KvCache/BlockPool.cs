@@ -1,0 +1,111 @@
+namespace PagedAttention.AI.KvCache;
+
+/// <summary>
+/// Owns every KV block: reference counts, the LRU free queue and the prefix-cache map (hash → block).
+/// Free blocks may still hold a cached prefix; they are evicted only when popped from the head of the free
+/// queue for a new allocation. Not thread-safe: the engine's step loop is its only user.
+/// </summary>
+internal sealed class BlockPool
+{
+    private readonly KvBlock[] _blocks;
+    private readonly FreeBlockQueue _free;
+    private readonly Dictionary<BlockHash, KvBlock> _cached;
+
+    public BlockPool(int numBlocks, int blockSize)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(numBlocks);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(blockSize);
+        NumBlocks = numBlocks;
+        BlockSize = blockSize;
+        _blocks = new KvBlock[numBlocks];
+        for (int i = 0; i < numBlocks; i++) _blocks[i] = new KvBlock(i);
+        _free = new FreeBlockQueue(_blocks);
+        _cached = new Dictionary<BlockHash, KvBlock>(numBlocks);
+    }
+
+    /// <summary>Total number of blocks.</summary>
+    public int NumBlocks { get; }
+
+    /// <summary>Tokens per block.</summary>
+    public int BlockSize { get; }
+
+    /// <summary>Blocks with reference count 0 (some may still hold a reusable cached prefix).</summary>
+    public int NumFree => _free.Count;
+
+    /// <summary>Blocks currently registered in the prefix cache (free or in use).</summary>
+    public int NumCached => _cached.Count;
+
+    /// <summary>Blocks evicted from the prefix cache so far.</summary>
+    public long NumEvictions { get; private set; }
+
+    /// <summary>The block with id <paramref name="id"/>.</summary>
+    public KvBlock this[int id] => _blocks[id];
+
+    /// <summary>Free-queue order, head (next evicted) first. Diagnostics and tests only.</summary>
+    public List<int> FreeQueueIds() => _free.ToIdList();
+
+    /// <summary>The registered block for <paramref name="hash"/>, or null.</summary>
+    public KvBlock? Lookup(in BlockHash hash) => _cached.TryGetValue(hash, out var b) ? b : null;
+
+    /// <summary>A prefix hit: takes a reference, pulling the block out of the free queue if it was free.</summary>
+    public void Touch(KvBlock block)
+    {
+        if (block.RefCount == 0) _free.Remove(block);
+        block.RefCount++;
+    }
+
+    /// <summary>Pops the head of the free queue (evicting its cached prefix if any) with reference count 1.</summary>
+    public KvBlock AllocateOne()
+    {
+        var b = _free.PopFront();
+        if (b.HasHash)
+        {
+            Unregister(b);
+            NumEvictions++;
+        }
+        b.IsComputed = false;
+        b.RefCount = 1;
+        return b;
+    }
+
+    /// <summary>
+    /// Drops one reference. At zero the block goes to the free-queue tail; a block whose KV was never fully
+    /// computed is unregistered first, since nobody may ever reuse its content.
+    /// </summary>
+    public void Release(KvBlock block)
+    {
+        if (block.RefCount <= 0) throw new InvalidOperationException($"{block}: reference count would go negative.");
+        block.RefCount--;
+        if (block.RefCount > 0) return;
+        if (block.HasHash && !block.IsComputed) Unregister(block);
+        _free.Append(block);
+    }
+
+    /// <summary>
+    /// Registers a full (or about to be full) block under <paramref name="hash"/>. Returns false when another
+    /// block already holds that content; the block then stays private (block tables are append-only, so we keep
+    /// the duplicate rather than remapping).
+    /// </summary>
+    public bool Register(KvBlock block, in BlockHash hash)
+    {
+        if (block.HasHash) return block.Hash == hash;
+        if (!_cached.TryAdd(hash, block)) return false;
+        block.Hash = hash;
+        block.HasHash = true;
+        return true;
+    }
+
+    /// <summary>Drops every cached prefix of free blocks (e.g. after weights change). Blocks in use keep theirs.</summary>
+    public void ResetPrefixCache()
+    {
+        foreach (var b in _blocks)
+            if (b.HasHash && b.RefCount == 0) Unregister(b);
+    }
+
+    private void Unregister(KvBlock b)
+    {
+        if (_cached.TryGetValue(b.Hash, out var owner) && ReferenceEquals(owner, b)) _cached.Remove(b.Hash);
+        b.HasHash = false;
+        b.Hash = default;
+    }
+}

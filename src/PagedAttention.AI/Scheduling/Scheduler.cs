@@ -1,0 +1,181 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using PagedAttention.AI.KvCache;
+using PagedAttention.AI.Engine;
+using PagedAttention.AI.Sampling;
+
+namespace PagedAttention.AI.Scheduling;
+
+/// <summary>
+/// vLLM-v1-style scheduler. There is no prefill or decode phase: every sequence has tokens whose KV is not computed
+/// yet, and each step hands out a token budget, running sequences first (oldest first), then waiting ones (FCFS).
+/// A prompt longer than the budget advances in chunks over several steps, next to other sequences' decodes. When
+/// blocks run out, the newest running sequence is preempted (blocks freed, recomputed later). Knows no tensors.
+/// </summary>
+internal sealed class Scheduler
+{
+    private readonly SchedulerOptions _options;
+    private readonly ILogger _logger;
+    private readonly List<Sequence> _running;
+    private readonly List<Sequence> _waiting = new();
+    private readonly List<KvBlock> _hits = new();
+    private readonly HashSet<int> _eos;
+    private readonly SchedulerOutput _output;
+    private long _arrivals;
+
+    public Scheduler(SchedulerOptions options, KvCacheManager kv, IReadOnlyCollection<int> eosTokenIds, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(kv);
+        options.Validate();
+        _options = options;
+        Kv = kv;
+        _eos = new HashSet<int>(eosTokenIds);
+        _logger = logger ?? NullLogger.Instance;
+        _running = new List<Sequence>(options.MaxNumSeqs);
+        _output = new SchedulerOutput(options.MaxNumSeqs);
+    }
+
+    public KvCacheManager Kv { get; }
+
+    public int NumRunning => _running.Count;
+
+    public int NumWaiting => _waiting.Count;
+
+    /// <summary>Preemptions since start.</summary>
+    public long NumPreemptions { get; private set; }
+
+    public bool HasWork => _running.Count + _waiting.Count > 0;
+
+    /// <summary>Running sequences, oldest first (read-only view for diagnostics).</summary>
+    public IReadOnlyList<Sequence> Running => _running;
+
+    /// <summary>Waiting sequences in admission order.</summary>
+    public IReadOnlyList<Sequence> Waiting => _waiting;
+
+    /// <summary>Queues a new sequence. It must fit the cache on its own (the engine checks at submission).</summary>
+    public void Add(Sequence seq)
+    {
+        if (Kv.BlocksFor(seq.MaxTotalTokens) > Kv.Pool.NumBlocks)
+            throw new ArgumentException($"A sequence of up to {seq.MaxTotalTokens} tokens needs more than the {Kv.Pool.NumBlocks} KV blocks of the cache.", nameof(seq));
+        seq.Status = SequenceStatus.Waiting;
+        seq.ArrivalOrder = _arrivals++;
+        _waiting.Add(seq);
+    }
+
+    /// <summary>Decides the next step. The result is reused by the next call.</summary>
+    public SchedulerOutput Schedule()
+    {
+        var output = _output;
+        output.Clear();
+        int budget = _options.MaxNumBatchedTokens;
+
+        // Running first, oldest first; preempt the newest when the pool is short.
+        for (int i = 0; i < _running.Count && budget > 0;)
+        {
+            var seq = _running[i];
+            int n = Math.Min(ChunkFor(seq.NumTokens - seq.NumComputedTokens), budget);
+            bool selfPreempted = false;
+            while (!Kv.AllocateSlots(seq, n))
+            {
+                var victim = _running[^1];
+                Preempt(victim);
+                output.NumPreempted++;
+                if (ReferenceEquals(victim, seq)) { selfPreempted = true; break; }
+            }
+            if (selfPreempted) break;
+            output.Add(seq, n);
+            budget -= n;
+            i++;
+        }
+
+        // Then waiting, FCFS, unless this step already had to preempt (memory is tight).
+        if (output.NumPreempted == 0)
+        {
+            for (int w = 0; w < _waiting.Count && budget > 0 && _running.Count < _options.MaxNumSeqs;)
+            {
+                var seq = _waiting[w];
+                int cached = Kv.FindCachedPrefix(seq, _hits, out bool pending);
+                if (pending)
+                {
+                    // Another sequence is computing this very prefix in this step: take it from the cache next step.
+                    w++;
+                    continue;
+                }
+                int n = Math.Min(ChunkFor(seq.NumTokens - cached), budget);
+                if (!Kv.AllocateSlots(seq, n, _hits)) break; // FCFS: nobody overtakes the head for memory.
+                Kv.RecordLookup(seq.NumTokens, cached);
+                seq.NumCachedTokens = cached;
+                _waiting.RemoveAt(w);
+                seq.Status = SequenceStatus.Running;
+                _running.Add(seq);
+                output.Add(seq, n);
+                budget -= n;
+            }
+        }
+        _hits.Clear();
+        return output;
+    }
+
+    /// <summary>After the forward pass of <paramref name="output"/>: advances computed tokens and marks full blocks computed.</summary>
+    public void CommitStep(SchedulerOutput output)
+    {
+        for (int i = 0; i < output.Count; i++)
+        {
+            var seq = output.Seq(i);
+            if (seq.Status == SequenceStatus.Running) Kv.CommitComputed(seq, output.NumTokens(i));
+        }
+    }
+
+    /// <summary>
+    /// Appends a sampled token and applies the token-level stop rules (eos unless IgnoreEos, stop token ids,
+    /// MinTokens, MaxTokens, maximum length). Returns the finish reason, or null to continue. Does not free.
+    /// </summary>
+    public FinishReason? AppendToken(Sequence seq, int token)
+    {
+        seq.AppendToken(token);
+        var p = seq.Params;
+        int outLen = seq.NumOutputTokens;
+        if (outLen >= p.MinTokens)
+        {
+            if (!p.IgnoreEos && _eos.Contains(token)) return FinishReason.Stop;
+            var stops = p.StopTokenIds;
+            for (int i = 0; i < stops.Count; i++) if (stops[i] == token) return FinishReason.Stop;
+        }
+        if (outLen >= p.MaxTokens || seq.NumTokens >= seq.MaxTotalTokens) return FinishReason.Length;
+        return null;
+    }
+
+    /// <summary>Ends <paramref name="seq"/> and frees its blocks; a null reason means aborted or failed. Idempotent.</summary>
+    public void Finish(Sequence seq, FinishReason? reason)
+    {
+        if (seq.IsFinished) return;
+        if (seq.Status == SequenceStatus.Running) _running.Remove(seq);
+        else _waiting.Remove(seq);
+        Kv.Free(seq);
+        seq.Status = SequenceStatus.Finished;
+        seq.FinishReason = reason;
+    }
+
+    private int ChunkFor(int remaining)
+    {
+        int cap = _options.LongPrefillTokenThreshold;
+        return cap > 0 && remaining > cap ? cap : remaining;
+    }
+
+    private void Preempt(Sequence victim)
+    {
+        _running.RemoveAt(_running.Count - 1);
+        Kv.Free(victim);
+        victim.Status = SequenceStatus.Waiting;
+        victim.NumPreemptions++;
+        NumPreemptions++;
+        // Preempted sequences are older than anything waiting: they go first, oldest first.
+        int at = 0;
+        while (at < _waiting.Count && _waiting[at].ArrivalOrder < victim.ArrivalOrder) at++;
+        _waiting.Insert(at, victim);
+        _logger.LogWarning(
+            "Sequence {RequestId}.{Index} was preempted (recompute) because the KV cache ran out of blocks ({Total} blocks, {Preemptions} preemptions so far). Raise {Option} or lower MaxNumSeqs / MaxNumBatchedTokens to avoid the recomputation.",
+            victim.RequestId, victim.Index, Kv.Pool.NumBlocks, NumPreemptions, _options.KvCacheOptionName);
+    }
+}

@@ -1,0 +1,14 @@
+namespace PagedAttention.AI.Scheduling;
+
+/// <summary>Where a sequence is in its life.</summary>
+internal enum SequenceStatus
+{
+    /// <summary>Queued; holds no blocks (new, or preempted and to be recomputed).</summary>
+    Waiting,
+
+    /// <summary>Holds blocks and advances every step it is scheduled.</summary>
+    Running,
+
+    /// <summary>Done (stopped, length, aborted or failed); its blocks are freed.</summary>
+    Finished,
+}

@@ -1,0 +1,199 @@
+using PagedAttention.AI.Engine;
+using PagedAttention.AI.Sampling;
+
+namespace PagedAttention.Tests.Engine;
+
+public class EngineTests
+{
+    private static readonly string ModelDir = TestData.Model("llama");
+
+    private static Task<LlmEngine> Load(int? blocks = 256, bool prefix = true, int budget = 256, int maxSeqs = 64, Func<IStreamingDetokenizer>? detok = null) =>
+        LlmEngine.LoadAsync(new EngineOptions { ModelPath = ModelDir, NumKvBlocks = blocks, EnablePrefixCaching = prefix, MaxNumBatchedTokens = budget, MaxNumSeqs = maxSeqs, DetokenizerFactory = detok });
+
+    private static SamplingParams Greedy(int max = 20) => new() { Temperature = 0, MaxTokens = max, IgnoreEos = true };
+
+    private static async Task<List<GenerationOutput>> Collect(LlmEngine e, int[] prompt, SamplingParams p, CancellationToken ct = default)
+    {
+        var list = new List<GenerationOutput>();
+        await foreach (var o in e.GenerateAsync(prompt, p, ct)) list.Add(o);
+        return list;
+    }
+
+    private static async Task<int[]> Tokens(LlmEngine e, int[] prompt, SamplingParams p) => (await Collect(e, prompt, p)).Select(o => o.TokenId).ToArray();
+
+    /// <summary>64 prompts sharing a 40-token preamble, with distinct tails of varying length.</summary>
+    private static int[][] Prompts(int count = 64)
+    {
+        var rnd = new Random(11);
+        var preamble = Enumerable.Range(0, 40).Select(_ => rnd.Next(3, 384)).ToArray();
+        return Enumerable.Range(0, count).Select(i => preamble.Concat(Enumerable.Range(0, 1 + i % 23).Select(_ => rnd.Next(3, 384))).ToArray()).ToArray();
+    }
+
+    private static async Task WaitAllFree(LlmEngine e)
+    {
+        for (int i = 0; i < 500; i++)
+        {
+            var m = e.GetMetrics();
+            if (m.KvBlocksFree == m.KvBlocksTotal && m.Running == 0 && m.Waiting == 0) return;
+            await Task.Delay(10);
+        }
+        Assert.Fail($"blocks not freed: {e.GetMetrics()}");
+    }
+
+    [Fact]
+    public async Task Greedy_IsIdentical_AloneOrBatched_WithOrWithoutPrefixCache_AndUnderPreemption()
+    {
+        var prompts = Prompts();
+        var expected = new int[prompts.Length][];
+        await using (var alone = await Load(prefix: false))
+            for (int i = 0; i < prompts.Length; i++) expected[i] = await Tokens(alone, prompts[i], Greedy());
+
+        await using (var batched = await Load(prefix: true))
+        {
+            var got = await Task.WhenAll(prompts.Select(p => Tokens(batched, p, Greedy())));
+            for (int i = 0; i < prompts.Length; i++) Assert.True(expected[i].SequenceEqual(got[i]), $"prompt {i} differs with prefix cache in a batch of 64");
+            var m = batched.GetMetrics();
+            Assert.True(m.PrefixHitTokens >= 63 * 32, $"expected the shared preamble to be reused: {m}");
+            Assert.Equal(m.KvBlocksTotal, m.KvBlocksFree);
+            Assert.True(m.GeneratedTokensPerSecond > 0);
+        }
+
+        await using (var tiny = await Load(blocks: 12, prefix: true, budget: 64, maxSeqs: 16))
+        {
+            var got = await Task.WhenAll(prompts.Select(p => Tokens(tiny, p, Greedy())));
+            for (int i = 0; i < prompts.Length; i++) Assert.True(expected[i].SequenceEqual(got[i]), $"prompt {i} differs under preemption");
+            var m = tiny.GetMetrics();
+            Assert.True(m.Preemptions > 0, $"the tiny cache should force preemption: {m}");
+            Assert.Equal(m.KvBlocksTotal, m.KvBlocksFree);
+        }
+
+        await using (var noCache = await Load(prefix: false, budget: 48))
+        {
+            var got = await Task.WhenAll(prompts.Select(p => Tokens(noCache, p, Greedy())));
+            for (int i = 0; i < prompts.Length; i++) Assert.True(expected[i].SequenceEqual(got[i]), $"prompt {i} differs batched with chunked prefill and no prefix cache");
+            Assert.Equal(0, noCache.GetMetrics().PrefixHitTokens);
+        }
+    }
+
+    [Fact]
+    public async Task CachedTokens_AreReported()
+    {
+        await using var e = await Load();
+        var prompt = Prompts(1)[0];
+        var first = await Collect(e, prompt, Greedy(3));
+        var second = await Collect(e, prompt, Greedy(3));
+        Assert.Equal(0, first[0].CachedTokens);
+        Assert.Equal((prompt.Length - 1) / 16 * 16, second[0].CachedTokens);
+        Assert.Equal(first.Select(o => o.TokenId), second.Select(o => o.TokenId));
+        Assert.Equal(FinishReason.Length, second[^1].FinishReason);
+        Assert.Equal([0, 1, 2], second.Select(o => o.Index));
+    }
+
+    [Fact]
+    public async Task Cancellation_AndAbandonedEnumerator_FreeBlocks()
+    {
+        await using var e = await Load();
+        using var cts = new CancellationTokenSource();
+        int seen = 0;
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        {
+            await foreach (var o in e.GenerateAsync(Prompts(1)[0], Greedy(400), cts.Token))
+                if (++seen == 3) cts.Cancel();
+        });
+        Assert.Equal(3, seen);
+        await WaitAllFree(e);
+
+        await foreach (var o in e.GenerateAsync(Prompts(2)[1], Greedy(400)))
+            if (o.Index == 1) break;
+        await WaitAllFree(e);
+    }
+
+    [Fact]
+    public async Task BadRequests_FailAlone_OthersComplete()
+    {
+        await using var e = await Load();
+        var good = Prompts(8);
+        var goodTasks = good.Select(p => Tokens(e, p, Greedy())).ToArray();
+        var tooLong = Tokens(e, Enumerable.Repeat(5, 600).ToArray(), Greedy());
+        var badId = Tokens(e, [1, 2, 384], Greedy());
+        var badParams = Tokens(e, [1, 2, 3], new SamplingParams { TopP = 0 });
+        var empty = Tokens(e, [], Greedy());
+        var stopNeedsDetok = Tokens(e, [1, 2, 3], new SamplingParams { StopStrings = ["x"] });
+
+        Assert.Contains("at most 511", (await Assert.ThrowsAsync<ArgumentException>(() => tooLong)).Message);
+        Assert.Contains("outside the vocabulary", (await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => badId)).Message);
+        Assert.Contains("TopP", (await Assert.ThrowsAsync<ArgumentException>(() => badParams)).Message);
+        Assert.Contains("empty", (await Assert.ThrowsAsync<ArgumentException>(() => empty)).Message);
+        Assert.Contains("DetokenizerFactory", (await Assert.ThrowsAsync<ArgumentException>(() => stopNeedsDetok)).Message);
+        foreach (var t in goodTasks) Assert.Equal(20, (await t).Length);
+        await WaitAllFree(e);
+
+        await using var small = await Load(blocks: 8);
+        var tooManyBlocks = Tokens(small, [1, 2, 3], new SamplingParams { MaxTokens = 200 }); // 13 blocks > 8
+        Assert.Contains("NumKvBlocks", (await Assert.ThrowsAsync<ArgumentException>(() => tooManyBlocks)).Message);
+        Assert.Equal(5, (await Tokens(small, [1, 2, 3], Greedy(5))).Length);
+    }
+
+    [Fact]
+    public async Task Seeded_Sampling_IsReproducible_AloneOrInBatch_AndNSharesThePrompt()
+    {
+        var prompt = Prompts(1)[0];
+        var p = new SamplingParams { Temperature = 1f, TopP = 0.9f, Seed = 1234, MaxTokens = 16, IgnoreEos = true, N = 4 };
+        await using var e = await Load(prefix: false);
+        var alone = await Collect(e, prompt, p);
+        var noise = Prompts(20).Select(q => Tokens(e, q, new SamplingParams { Temperature = 0.7f, MaxTokens = 16 })).ToArray();
+        var batched = await Collect(e, prompt, p);
+        await Task.WhenAll(noise);
+
+        int[] Seq(List<GenerationOutput> outs, int i) => outs.Where(o => o.SequenceIndex == i).Select(o => o.TokenId).ToArray();
+        for (int i = 0; i < 4; i++)
+        {
+            Assert.Equal(16, Seq(alone, i).Length);
+            Assert.Equal(Seq(alone, i), Seq(batched, i));
+        }
+        Assert.True(Enumerable.Range(1, 3).Any(i => !Seq(alone, i).SequenceEqual(Seq(alone, 0))), "n samples should differ");
+        // Siblings take the prompt's full blocks from the first sequence even with the prefix cache off.
+        int shared = (prompt.Length - 1) / 16 * 16;
+        Assert.All(alone.Where(o => o.SequenceIndex > 0), o => Assert.Equal(shared, o.CachedTokens));
+        await WaitAllFree(e);
+    }
+
+    [Fact]
+    public async Task StopStrings_CutTextAcrossTokens_AndLogprobsAreReturned()
+    {
+        await using var e = await Load(detok: () => new FakeDetokenizer());
+        var prompt = Prompts(1)[0];
+        var full = await Collect(e, prompt, Greedy(12));
+        string fullText = string.Concat(full.Select(o => o.TextDelta));
+        Assert.Equal(string.Concat(full.Select(o => $"<{o.TokenId}>")), fullText);
+        // Stop at the middle of the 5th token's text: "<12" of "<123>" spans a token boundary with the 4th.
+        int k = 4;
+        string stop = $"{full[k - 1].TokenId}><{full[k].TokenId}";
+        var cut = await Collect(e, prompt, new SamplingParams { Temperature = 0, MaxTokens = 12, IgnoreEos = true, StopStrings = [stop], Logprobs = 3 });
+        string text = string.Concat(cut.Select(o => o.TextDelta));
+        Assert.Equal(fullText[..fullText.IndexOf(stop, StringComparison.Ordinal)], text);
+        Assert.Equal(FinishReason.Stop, cut[^1].FinishReason);
+        Assert.All(cut, o => Assert.Equal(3, o.TopLogprobs!.Length));
+        Assert.All(cut, o => Assert.Equal(o.TokenId, o.TopLogprobs![0].TokenId)); // greedy picks the raw best
+        Assert.All(cut, o => Assert.True(o.Logprob <= 0 && o.Logprob == o.TopLogprobs![0].Logprob));
+    }
+
+    [Fact]
+    public async Task Dispose_FailsPendingRequests()
+    {
+        var e = await Load();
+        var pending = Tokens(e, Prompts(1)[0], Greedy(100_000 / 1000 * 4));
+        var started = e.GenerateAsync(Prompts(2)[1], Greedy(400)).GetAsyncEnumerator();
+        Assert.True(await started.MoveNextAsync());
+        await e.DisposeAsync();
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => { while (await started.MoveNextAsync()) { } });
+        try { await pending; } catch (ObjectDisposedException) { }
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => Tokens(e, [1, 2], Greedy()));
+    }
+
+    private sealed class FakeDetokenizer : IStreamingDetokenizer
+    {
+        public string Append(int tokenId) => $"<{tokenId}>";
+        public string Flush() => "";
+    }
+}

@@ -1,0 +1,197 @@
+using PagedAttention.AI.Sampling;
+
+namespace PagedAttention.Tests.Sampling;
+
+public class SamplerTests
+{
+    private static readonly int[] Eos = [3];
+
+    private static float[] LogProbs(params double[] p) => p.Select(x => (float)Math.Log(x)).ToArray();
+
+    private static int Draw(Sampler s, float[] logits, SamplingParams p, ref SamplingRng rng, int[]? output = null) =>
+        s.Sample((float[])logits.Clone(), p, [], output ?? [], ref rng, Eos, default, out _);
+
+    private static double[] Histogram(float[] logits, SamplingParams p, int draws = 40000, long seed = 1)
+    {
+        var s = new Sampler(logits.Length);
+        var rng = new SamplingRng(seed);
+        var counts = new double[logits.Length];
+        var row = new float[logits.Length];
+        for (int i = 0; i < draws; i++)
+        {
+            logits.CopyTo(row, 0);
+            counts[s.Sample(row, p, [], [], ref rng, Eos, default, out _)]++;
+        }
+        return counts.Select(c => c / draws).ToArray();
+    }
+
+    [Fact]
+    public void Greedy_IsArgmax()
+    {
+        var s = new Sampler(4);
+        var rng = new SamplingRng(0);
+        Assert.Equal(2, Draw(s, [0.1f, 0.5f, 0.9f, 0.2f], new SamplingParams { Temperature = 0 }, ref rng));
+    }
+
+    [Fact]
+    public void Temperature1_MatchesSoftmax()
+    {
+        var h = Histogram(LogProbs(0.5, 0.3, 0.2, 1e-9), new SamplingParams { Temperature = 1 });
+        Assert.Equal(0.5, h[0], 0.015);
+        Assert.Equal(0.3, h[1], 0.015);
+        Assert.Equal(0.2, h[2], 0.015);
+    }
+
+    [Fact]
+    public void Temperature_SharpensAndFlattens()
+    {
+        // p^(1/T) renormalized: T = 0.5 squares the probabilities.
+        var h = Histogram(LogProbs(0.6, 0.4, 1e-9, 1e-9), new SamplingParams { Temperature = 0.5f });
+        Assert.Equal(0.36 / 0.52, h[0], 0.015);
+    }
+
+    [Fact]
+    public void TopK_TopP_MinP_CutTheTail()
+    {
+        var logits = LogProbs(0.5, 0.3, 0.15, 0.05);
+        var k = Histogram(logits, new SamplingParams { TopK = 2 });
+        Assert.Equal(0.625, k[0], 0.015);
+        Assert.Equal(0, k[2] + k[3]);
+        var p = Histogram(logits, new SamplingParams { TopP = 0.6f }); // 0.5 < 0.6, 0.5 + 0.3 >= 0.6
+        Assert.Equal(0.625, p[0], 0.015);
+        Assert.Equal(0, p[2] + p[3]);
+        var p2 = Histogram(logits, new SamplingParams { TopP = 0.9f });
+        Assert.Equal(0.15 / 0.95, p2[2], 0.015);
+        Assert.Equal(0, p2[3]);
+        var m = Histogram(logits, new SamplingParams { MinP = 0.25f }); // keep p >= 0.125
+        Assert.Equal(0.15 / 0.95, m[2], 0.015);
+        Assert.Equal(0, m[3]);
+    }
+
+    [Fact]
+    public void Penalties_AreAppliedExactly()
+    {
+        var s = new Sampler(4);
+        var rng = new SamplingRng(0);
+        float[] logits = [2.0f, 1.9f, 0f, -1f];
+        int[] twice = [0, 0];
+        Assert.Equal(0, Draw(s, logits, new SamplingParams { Temperature = 0 }, ref rng, twice));
+        Assert.Equal(1, Draw(s, logits, new SamplingParams { Temperature = 0, FrequencyPenalty = 0.1f }, ref rng, twice)); // 2.0 - 0.2 < 1.9
+        Assert.Equal(0, Draw(s, logits, new SamplingParams { Temperature = 0, PresencePenalty = 0.05f }, ref rng, twice)); // 1.95 > 1.9
+        Assert.Equal(1, Draw(s, logits, new SamplingParams { Temperature = 0, PresencePenalty = 0.2f }, ref rng, twice));
+
+        var row = (float[])logits.Clone();
+        s.Sample(row, new SamplingParams { Temperature = 0, RepetitionPenalty = 2f }, [0, 3], [3], ref rng, Eos, default, out _);
+        Assert.Equal([1.0f, 1.9f, 0f, -2f], row); // positive divided, negative multiplied, each token once
+        row = (float[])logits.Clone();
+        s.Sample(row, new SamplingParams { Temperature = 0, FrequencyPenalty = 0.5f, PresencePenalty = 0.25f }, [1], [2, 2, 2, 0], ref rng, Eos, default, out _);
+        Assert.Equal([1.25f, 1.9f, -1.75f, -1f], row); // prompt tokens untouched by additive penalties
+    }
+
+    [Fact]
+    public void MinTokens_MasksEosAndStopIds_UnlessReached()
+    {
+        var s = new Sampler(5);
+        var rng = new SamplingRng(0);
+        float[] logits = [0, 0, 0, 9, 8];
+        var p = new SamplingParams { Temperature = 0, MinTokens = 2, StopTokenIds = [4] };
+        Assert.Equal(0, Draw(s, logits, p, ref rng, [1]));
+        Assert.Equal(3, Draw(s, logits, p, ref rng, [1, 1]));
+        // IgnoreEos: eos is an ordinary token, but stop id 4 is still masked before MinTokens.
+        Assert.Equal(3, Draw(s, logits, new SamplingParams { Temperature = 0, MinTokens = 2, IgnoreEos = true, StopTokenIds = [4] }, ref rng, [1]));
+        Assert.Equal(4, Draw(s, [0, 0, 0, 1, 8], new SamplingParams { Temperature = 0, MinTokens = 2, IgnoreEos = true, StopTokenIds = [4] }, ref rng, [1, 1]));
+    }
+
+    [Fact]
+    public void SameSeed_SameStream_DifferentSeedsDiffer()
+    {
+        var logits = LogProbs(0.25, 0.25, 0.25, 0.25);
+        var s = new Sampler(4);
+        int[] Run(long seed, int stream)
+        {
+            var rng = new SamplingRng(seed, stream);
+            return Enumerable.Range(0, 64).Select(_ => Draw(s, logits, new SamplingParams(), ref rng)).ToArray();
+        }
+        Assert.Equal(Run(42, 0), Run(42, 0));
+        Assert.NotEqual(Run(42, 0), Run(43, 0));
+        Assert.NotEqual(Run(42, 0), Run(42, 1));
+    }
+
+    [Fact]
+    public void Logprobs_AreRawTopKAndChosen()
+    {
+        var s = new Sampler(4);
+        var rng = new SamplingRng(0);
+        var logits = LogProbs(0.1, 0.6, 0.1, 0.2);
+        var top = new TokenLogprob[2];
+        int t = s.Sample((float[])logits.Clone(), new SamplingParams { Temperature = 0, RepetitionPenalty = 4f }, [1], [], ref rng, Eos, top, out float lp);
+        Assert.Equal(1, top[0].TokenId);
+        Assert.Equal(Math.Log(0.6), top[0].Logprob, 4);
+        Assert.Equal(3, top[1].TokenId);
+        Assert.Equal(Math.Log(0.2), top[1].Logprob, 4);
+        Assert.Equal(3, t); // the penalty moved the choice, logprobs stay raw
+        Assert.Equal(Math.Log(0.2), lp, 4);
+    }
+
+    [Fact]
+    public void NucleusCut_MatchesSortReference()
+    {
+        var rnd = new Random(7);
+        for (int trial = 0; trial < 200; trial++)
+        {
+            int n = rnd.Next(1, 300);
+            var prob = Enumerable.Range(0, n).Select(_ => (float)Math.Round(rnd.NextDouble(), 2)).ToArray();
+            double total = prob.Sum(x => (double)x);
+            double target = rnd.NextDouble() * total;
+            var idx = Enumerable.Range(0, n).ToArray();
+            int cut = Sampler.NucleusCut(idx, prob, target);
+            var kept = idx.Take(cut).Select(i => prob[i]).ToArray();
+            double keptMass = kept.Sum(x => (double)x);
+            Assert.True(keptMass >= target - 1e-6, $"mass {keptMass} < {target}");
+            float minKept = kept.Min();
+            Assert.All(idx.Skip(cut), i => Assert.True(prob[i] <= minKept));
+            // Minimal up to ties: without the smallest kept value's whole tie group the mass would be short.
+            double withoutTies = kept.Where(x => x > minKept).Sum(x => (double)x);
+            Assert.True(withoutTies < target + 1e-6);
+        }
+    }
+
+    [Fact]
+    public void SelectTop_PutsLargestFirst()
+    {
+        var rnd = new Random(3);
+        for (int trial = 0; trial < 100; trial++)
+        {
+            int n = rnd.Next(2, 500), k = rnd.Next(1, n);
+            var key = Enumerable.Range(0, n).Select(_ => (float)rnd.Next(50)).ToArray();
+            var idx = Enumerable.Range(0, n).ToArray();
+            Sampler.SelectTop(idx, key, k);
+            float minTop = idx.Take(k).Min(i => key[i]);
+            Assert.All(idx.Skip(k), i => Assert.True(key[i] <= minTop));
+        }
+    }
+
+    [Fact]
+    public void Sample_AllocatesNothingPerToken()
+    {
+        const int V = 4096;
+        var s = new Sampler(V);
+        var rng = new SamplingRng(5);
+        var rnd = new Random(1);
+        var logits = Enumerable.Range(0, V).Select(_ => (float)rnd.NextDouble() * 8).ToArray();
+        var row = new float[V];
+        int[] prompt = Enumerable.Range(0, 300).ToArray();
+        int[] output = Enumerable.Range(100, 50).ToArray();
+        var top = new TokenLogprob[5];
+        var p = new SamplingParams { Temperature = 0.8f, TopK = 50, TopP = 0.9f, MinP = 0.05f, RepetitionPenalty = 1.1f, FrequencyPenalty = 0.2f, PresencePenalty = 0.1f, StopTokenIds = [7], MinTokens = 100 };
+        var p2 = new SamplingParams { Temperature = 0.7f, TopP = 0.5f };
+        for (int warm = 0; warm < 3; warm++) { logits.CopyTo(row, 0); s.Sample(row, p, prompt, output, ref rng, Eos, top, out _); }
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 200; i++)
+        {
+            logits.CopyTo(row, 0);
+            s.Sample(row, i % 2 == 0 ? p : p2, prompt, output, ref rng, Eos, top, out _);
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+}
