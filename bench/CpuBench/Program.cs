@@ -5,7 +5,9 @@ using PagedAttention.Kernels.Cpu;
 
 // CPU benchmark: memory bandwidth (STREAM-like), GEMV bandwidth vs. that bandwidth, and single-stream decode
 // (kernel-level simulation and the real engine) vs. the roofline bandwidth / weight bytes per token.
-// Usage: dotnet run -c Release --project bench/CpuBench -- [--sections stream,gemv,sim,engine] [--reps N] [--steps N]
+// Usage: dotnet run -c Release --project bench/CpuBench -- [--sections stream,gemv,sim,engine] [--reps N] [--steps N] [--rounds N]
+// Diagnostic sections (not in the default list): gemvx (bf16 vs f32 on a 256 MiB matrix), incache (compute rate with
+// weights in L2), alias (power-of-two row stride vs padded). Results and their reading: docs/benchmarks.md.
 var sections = Arg("--sections", "stream,gemv,sim,engine").Split(',');
 int reps = int.Parse(Arg("--reps", "15"));
 int steps = int.Parse(Arg("--steps", "48"));
