@@ -44,6 +44,10 @@ var engineOptions = new EngineOptions
     BlockSize = opt.BlockSize,
     MaxModelLen = opt.MaxModelLen,
 };
+// CUDA-only options (EngineOptions.GpuMemoryUtilization, EnforceEager) are set by name so that this program also
+// builds against engines without them.
+SetIfPresent(engineOptions, "GpuMemoryUtilization", opt.GpuMemoryUtilization);
+if (opt.EnforceEager) SetIfPresent(engineOptions, "EnforceEager", true);
 var load = Stopwatch.StartNew();
 await using var engine = await LlmEngine.LoadAsync(engineOptions);
 Console.WriteLine($"loaded {opt.Model} on {opt.Device} in {load.Elapsed.TotalSeconds:F1} s; {engine.NumKvBlocks} KV blocks of {opt.BlockSize}; max seqs {opt.MaxNumSeqs}, max batched tokens {opt.MaxNumBatchedTokens}, prefix cache {(opt.NoPrefixCache ? "off" : "on")}");
@@ -71,7 +75,7 @@ var result = new JsonObject
     ["num_requests"] = workload.Requests.Count,
     ["seed"] = workload.Seed,
     ["prefix_cache"] = !opt.NoPrefixCache,
-    ["engine"] = new JsonObject { ["max_num_seqs"] = opt.MaxNumSeqs, ["max_num_batched_tokens"] = opt.MaxNumBatchedTokens, ["kv_blocks"] = engine.NumKvBlocks, ["block_size"] = opt.BlockSize },
+    ["engine"] = new JsonObject { ["gpu_memory_utilization"] = opt.GpuMemoryUtilization, ["enforce_eager"] = opt.EnforceEager, ["max_num_seqs"] = opt.MaxNumSeqs, ["max_num_batched_tokens"] = opt.MaxNumBatchedTokens, ["kv_blocks"] = engine.NumKvBlocks, ["block_size"] = opt.BlockSize },
     ["load_s"] = load.Elapsed.TotalSeconds,
 };
 
@@ -122,6 +126,14 @@ static bool IsHalf(string dir)
     catch (Exception) { return false; }
 }
 
+static void SetIfPresent(EngineOptions o, string name, object? value)
+{
+    if (value is null) return;
+    var p = typeof(EngineOptions).GetProperty(name);
+    if (p is null) { Console.WriteLine($"note: EngineOptions.{name} does not exist in this build; ignored"); return; }
+    p.SetValue(o, Convert.ChangeType(value, p.PropertyType, CultureInfo.InvariantCulture));
+}
+
 static void Save(string path, JsonObject o)
 {
     var dir = Path.GetDirectoryName(Path.GetFullPath(path));
@@ -139,13 +151,15 @@ sealed class Options
                    [--requests workload.json] [--write-requests workload.json] [--vocab V] [--api tokens|chat]
                    [--max-num-seqs 256] [--max-num-batched-tokens 8192] [--kv-blocks N | --kv-cache-gib G]
                    [--block-size 16] [--max-model-len L] [--bandwidth-gbs B]
+                   [--gpu-memory-utilization 0.9] [--enforce-eager]
         Without --model, --write-requests with --vocab only writes the request list.
         """;
     public bool Help;
     public string? Model, Output, Requests, WriteRequests;
     public string Device = "cpu", Mode = "offline", Workload = "sharegpt", Api = "tokens";
     public int? NumRequests, Vocab, KvBlocks, MaxModelLen;
-    public double? BandwidthGBs;
+    public double? BandwidthGBs, GpuMemoryUtilization;
+    public bool EnforceEager;
     public int Seed, InputLen = 1024, OutputLen = 128, MaxNumSeqs = 256, MaxNumBatchedTokens = 8192, BlockSize = 16;
     public double KvCacheGiB = 1;
     public List<double> Rates = [double.PositiveInfinity];
@@ -188,6 +202,8 @@ sealed class Options
                 case "--block-size": o.BlockSize = Int(); break;
                 case "--max-model-len": o.MaxModelLen = Int(); break;
                 case "--bandwidth-gbs": o.BandwidthGBs = Dbl(); break;
+                case "--gpu-memory-utilization": o.GpuMemoryUtilization = Dbl(); break;
+                case "--enforce-eager": o.EnforceEager = true; break;
                 default: throw new ArgumentException($"Unknown option {a[i]}.\n{Usage}");
             }
         }
