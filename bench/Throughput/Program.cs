@@ -13,24 +13,30 @@ using PagedAttention.Bench.Throughput;
 var opt = Options.Parse(args);
 if (opt.Help) { Console.WriteLine(Options.Usage); return 0; }
 
-Workload workload;
+var workloads = new List<Workload>();
 ModelConfig? config = opt.Model is null ? null : ModelConfig.Load(opt.Model);
-if (opt.Requests is not null) workload = Workload.Load(opt.Requests);
+if (opt.Requests is not null) workloads.AddRange(opt.Requests.Split(',').Select(Workload.Load));
 else
 {
     int vocab = opt.Vocab ?? config?.VocabSize ?? throw new ArgumentException("--model or --vocab is needed to create a workload.");
     int maxLen = opt.MaxModelLen ?? config?.MaxPositionEmbeddings ?? 4096;
-    workload = Workload.Create(opt.Workload, opt.NumRequests ?? DefaultCount(opt.Workload), opt.Seed, vocab, maxLen, opt.InputLen, opt.OutputLen);
+    workloads.Add(Workload.Create(opt.Workload, opt.NumRequests ?? DefaultCount(opt.Workload), opt.Seed, vocab, maxLen, opt.InputLen, opt.OutputLen));
 }
-if (opt.NumRequests is int take && take < workload.Requests.Count) workload.Requests = workload.Requests.Take(take).ToList();
-Console.WriteLine($"workload {workload.Name}: {workload.Requests.Count} requests, mean input {workload.Requests.Average(r => r.Prompt.Length):F1}, mean output {workload.Requests.Average(r => r.OutputLen):F1}, seed {workload.Seed}");
+foreach (var w in workloads)
+{
+    if (opt.NumRequests is int take && take < w.Requests.Count) w.Requests = w.Requests.Take(take).ToList();
+    Console.WriteLine($"workload {w.Name}: {w.Requests.Count} requests, mean input {w.Requests.Average(r => r.Prompt.Length):F1}, mean output {w.Requests.Average(r => r.OutputLen):F1}, seed {w.Seed}");
+}
 if (opt.WriteRequests is not null)
 {
-    workload.Save(opt.WriteRequests);
+    workloads[0].Save(opt.WriteRequests);
     Console.WriteLine($"wrote {opt.WriteRequests}");
     if (opt.Model is null) return 0;
 }
 if (opt.Model is null || config is null) { Console.Error.WriteLine("--model DIR is required to run."); return 2; }
+foreach (var w in workloads)
+    if (w.Requests.SelectMany(r => r.Prompt).Any(id => id >= config.VocabSize))
+    { Console.Error.WriteLine($"workload {w.Name} was made for vocab {w.Vocab}; the model's vocab is {config.VocabSize}."); return 2; }
 
 var engineOptions = new EngineOptions
 {
@@ -60,7 +66,7 @@ double bw = opt.BandwidthGBs ?? (cuda ? 3350 : Roofline.MeasureHostCopyGBs());
 string bwSource = opt.BandwidthGBs is not null ? "--bandwidth-gbs" : cuda ? "H100 SXM datasheet (3.35 TB/s)" : "host copy measured in this run";
 
 var runner = new Runner(engine, opt);
-await runner.WarmUpAsync(workload);
+await runner.WarmUpAsync(workloads[0]);
 
 var result = new JsonObject
 {
@@ -70,47 +76,58 @@ var result = new JsonObject
     ["machine"] = $"{Environment.MachineName}, {Environment.ProcessorCount} cores, .NET {Environment.Version}",
     ["model"] = opt.Model,
     ["device"] = opt.Device,
-    ["workload"] = workload.Name,
-    ["workload_description"] = workload.Description,
-    ["num_requests"] = workload.Requests.Count,
-    ["seed"] = workload.Seed,
     ["prefix_cache"] = !opt.NoPrefixCache,
     ["engine"] = new JsonObject { ["gpu_memory_utilization"] = opt.GpuMemoryUtilization, ["enforce_eager"] = opt.EnforceEager, ["max_num_seqs"] = opt.MaxNumSeqs, ["max_num_batched_tokens"] = opt.MaxNumBatchedTokens, ["kv_blocks"] = engine.NumKvBlocks, ["block_size"] = opt.BlockSize },
     ["load_s"] = load.Elapsed.TotalSeconds,
+    ["api"] = opt.Api,
+    ["roofline_inputs"] = new JsonObject { ["bandwidth_gbs"] = bw, ["source"] = bwSource, ["weight_bytes_per_step"] = weightBytes, ["kv_bytes_per_token"] = kvPerToken },
 };
-
-if (opt.Mode == "offline")
+var allRuns = new JsonArray();
+result["runs"] = allRuns;
+int k = 0;
+foreach (var workload in workloads)
 {
-    var r = await runner.RunAsync(workload, rate: double.PositiveInfinity, salt: "offline");
-    int batch = Math.Min(workload.Requests.Count, opt.MaxNumSeqs);
-    double meanCtx = workload.Requests.Average(q => q.Prompt.Length + q.OutputLen / 2.0);
-    var roof = new Roofline { BandwidthGBs = bw, BandwidthSource = bwSource, WeightBytes = weightBytes, KvBytesPerToken = kvPerToken, Batch = batch, MeanContext = meanCtx };
-    double decodeTokS = r.SteadyDecodeTokS;
-    roof.PercentReached = 100 * (double.IsFinite(decodeTokS) ? decodeTokS : r.OutputTokS) / roof.OutputTokS;
-    var o = r.ToJson();
-    o["roofline"] = JsonSerializer.SerializeToNode(roof);
-    result["offline"] = o;
-    Console.WriteLine($"offline: {r.Seconds:F2} s, {r.RequestsPerS:F2} req/s, {r.OutputTokS:F0} output tok/s, {r.TotalTokS:F0} total tok/s; steady decode {decodeTokS:F0} tok/s at batch {batch}; roofline {roof.OutputTokS:F0} tok/s ({roof.StepMs:F3} ms/step) -> {roof.PercentReached:F0}%");
-    Console.WriteLine($"  TTFT {r.Latency.Ttft}  TPOT {r.Latency.Tpot}  E2E {r.Latency.E2e} (ms); prefix hit rate {r.Metrics.PrefixHitRate:P0}, preemptions {r.Metrics.Preemptions}, failed {r.Failed}");
-}
-else
-{
-    var runs = new JsonArray();
-    int k = 0;
-    foreach (double rate in opt.Rates)
+    var run = new JsonObject
     {
-        var r = await runner.RunAsync(workload, rate, salt: $"serving{k++}");
+        ["workload"] = workload.Name,
+        ["workload_description"] = workload.Description,
+        ["num_requests"] = workload.Requests.Count,
+        ["seed"] = workload.Seed,
+        ["mean_input_len"] = workload.Requests.Average(r => r.Prompt.Length),
+        ["mean_output_len"] = workload.Requests.Average(r => r.OutputLen),
+    };
+    allRuns.Add(run);
+    if (opt.Mode == "offline")
+    {
+        var r = await runner.RunAsync(workload, rate: double.PositiveInfinity, salt: $"offline{k++}");
+        int batch = Math.Min(workload.Requests.Count, opt.MaxNumSeqs);
+        double meanCtx = workload.Requests.Average(q => q.Prompt.Length + q.OutputLen / 2.0);
+        var roof = new Roofline { BandwidthGBs = bw, BandwidthSource = bwSource, WeightBytes = weightBytes, KvBytesPerToken = kvPerToken, Batch = batch, MeanContext = meanCtx };
+        double decodeTokS = r.SteadyDecodeTokS;
+        roof.PercentReached = 100 * (double.IsFinite(decodeTokS) ? decodeTokS : r.OutputTokS) / roof.OutputTokS;
         var o = r.ToJson();
-        o["rate"] = double.IsInfinity(rate) ? "inf" : rate;
-        runs.Add(o);
-        Console.WriteLine($"rate {rate}: {r.Seconds:F2} s, {r.RequestsPerS:F2} req/s, {r.OutputTokS:F0} output tok/s; TTFT {r.Latency.Ttft}; TPOT {r.Latency.Tpot}; ITL {r.Latency.Itl}; E2E {r.Latency.E2e} (ms); failed {r.Failed}");
-        if (opt.Output is not null) { result["serving"] = runs.DeepClone(); Save(opt.Output, result); }
+        o["roofline"] = JsonSerializer.SerializeToNode(roof);
+        run["offline"] = o;
+        Console.WriteLine($"[{workload.Name}] offline: {r.Seconds:F2} s, {r.RequestsPerS:F2} req/s, {r.OutputTokS:F0} output tok/s, {r.TotalTokS:F0} total tok/s; steady decode {decodeTokS:F0} tok/s at batch {batch}; roofline {roof.OutputTokS:F0} tok/s ({roof.StepMs:F3} ms/step) -> {roof.PercentReached:F0}%");
+        Console.WriteLine($"  TTFT {r.Latency.Ttft}  TPOT {r.Latency.Tpot}  ITL {r.Latency.Itl}  E2E {r.Latency.E2e} (ms); prefix hit rate {r.Metrics.PrefixHitRate:P0}, preemptions {r.Metrics.Preemptions}, steps {r.Metrics.Steps}, failed {r.Failed}");
     }
-    result["serving"] = runs;
-    result["api"] = opt.Api;
+    else
+    {
+        var runs = new JsonArray();
+        run["serving"] = runs;
+        foreach (double rate in opt.Rates)
+        {
+            var r = await runner.RunAsync(workload, rate, salt: $"serving{k++}");
+            var o = r.ToJson();
+            o["rate"] = double.IsInfinity(rate) ? "inf" : rate;
+            runs.Add(o);
+            Console.WriteLine($"[{workload.Name}] rate {rate}: {r.Seconds:F2} s, {r.RequestsPerS:F2} req/s, {r.OutputTokS:F0} output tok/s; TTFT {r.Latency.Ttft}; TPOT {r.Latency.Tpot}; ITL {r.Latency.Itl}; E2E {r.Latency.E2e} (ms); prefix hit rate {r.Metrics.PrefixHitRate:P0}, preemptions {r.Metrics.Preemptions}, failed {r.Failed}");
+            if (opt.Output is not null) Save(opt.Output, result);
+        }
+    }
+    if (opt.Output is not null) Save(opt.Output, result);
 }
-result["roofline_inputs"] = new JsonObject { ["bandwidth_gbs"] = bw, ["source"] = bwSource, ["weight_bytes_per_step"] = weightBytes, ["kv_bytes_per_token"] = kvPerToken };
-if (opt.Output is not null) { Save(opt.Output, result); Console.WriteLine($"wrote {opt.Output}"); }
+if (opt.Output is not null) Console.WriteLine($"wrote {opt.Output}");
 return 0;
 
 static int DefaultCount(string w) => w switch { "shared-prefix" => 64, "alpaca" => 1000, _ => 256 };
@@ -148,7 +165,7 @@ sealed class Options
         Throughput --model DIR [--device cpu|cuda] [--mode offline|serving]
                    [--workload sharegpt|alpaca|shared-prefix|fixed] [--input-len 1024 --output-len 128]
                    [--num-requests N] [--rate R[,R...]|inf] [--seed S] [--no-prefix-cache] [--output results.json]
-                   [--requests workload.json] [--write-requests workload.json] [--vocab V] [--api tokens|chat]
+                   [--requests a.json[,b.json...]] [--write-requests workload.json] [--vocab V] [--api tokens|chat]
                    [--max-num-seqs 256] [--max-num-batched-tokens 8192] [--kv-blocks N | --kv-cache-gib G]
                    [--block-size 16] [--max-model-len L] [--bandwidth-gbs B]
                    [--gpu-memory-utilization 0.9] [--enforce-eager]

@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 namespace PagedAttention.Bench.Throughput;
 
 /// <summary>Mean, median and 99th percentile of a sample, in milliseconds.</summary>
+[JsonNumberHandling(JsonNumberHandling.AllowNamedFloatingPointLiterals)]
 public sealed record Summary(
     [property: JsonPropertyName("mean")] double Mean,
     [property: JsonPropertyName("p50")] double P50,
