@@ -32,6 +32,26 @@ internal static class EngineChecks
 
     private static int Prefix(int[] a, int[] b) { int i = 0; while (i < a.Length && i < b.Length && a[i] == b[i]) i++; return i; }
 
+    /// <summary>The small-batch GEMV kernel against cuBLAS (both fp32 accumulation).</summary>
+    public static void CheckGemv(PagedAttention.Kernels.Cuda.CudaDevice d, Report rep)
+    {
+        using var kernels = new PagedAttention.Kernels.Cuda.CudaKernels(d, 64, 8);
+        var r = new Random(3);
+        foreach (var (m, n, k) in new[] { (1, 1000, 2048), (3, 3072, 512), (4, 517, 8192) })
+        {
+            var (_, xb) = Rand.Bf16(r, m * k);
+            var (_, wb) = Rand.Bf16(r, n * k);
+            using var x = d.Allocate(xb.Length * 2L); x.Upload<ushort>(xb);
+            using var w = d.Allocate(wb.Length * 2L); w.Upload<ushort>(wb);
+            using var y1 = d.Allocate(m * n * 4L);
+            using var y2 = d.Allocate(m * n * 4L);
+            kernels.Gemv(x.Ptr, w.Ptr, y1.Ptr, m, n, k);
+            d.Blas.Gemm(x.Ptr, w.Ptr, y2.Ptr, m, n, k);
+            float err = Rand.RelErr(y1.ToArray<float>(), y2.ToArray<float>());
+            rep.Check($"gemv m={m} n={n} k={k} vs cuBLAS", err < 1e-4f, $"rel err {err:E2}");
+        }
+    }
+
     public static void Run(string modelsDir, Report rep)
     {
         foreach (var dir in Directory.GetDirectories(modelsDir).Order())
@@ -44,9 +64,13 @@ internal static class EngineChecks
     private static void CheckModel(string dir, string name, Report rep)
     {
         var r = new Random(7);
-        int[][] prompts = Enumerable.Range(0, 9).Select(i => Enumerable.Range(0, 3 + 11 * i).Select(_ => r.Next(1, 500)).ToArray()).ToArray();
-        int[][] cpu;
-        using (var e = Load(dir, "cpu")) cpu = All(e, prompts, _ => Greedy);
+        int[][] prompts, cpu;
+        using (var e = Load(dir, "cpu"))
+        {
+            int vocab = e.Model.Config.VocabSize;
+            prompts = Enumerable.Range(0, 9).Select(i => Enumerable.Range(0, 3 + 11 * i).Select(_ => r.Next(1, vocab)).ToArray()).ToArray();
+            cpu = All(e, prompts, _ => Greedy);
+        }
         using var g = Load(dir, "cuda");
         using var eager = Load(dir, "cuda", eager: true);
         Console.WriteLine($"engine {name}: cuda KV blocks {g.NumKvBlocks}");

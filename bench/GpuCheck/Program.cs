@@ -25,6 +25,7 @@ internal static class Program
         var rep = new Report();
         if (args.Contains("--kernels")) KernelChecks.Run(d, rep);
         if (Arg("--models") is { } models) ModelChecks.Run(d, models, rep);
+        if (args.Contains("--gemv")) rep.Run("gemv", () => EngineChecks.CheckGemv(d, rep));
         if (Arg("--engine") is { } engineModels) EngineChecks.Run(engineModels, rep);
         if (Arg("--engine-bench") is { } eb)
         {

@@ -12,7 +12,7 @@ public sealed unsafe class CudaKernels : IDisposable
 {
     private readonly CudaDevice _device;
     private nint _module;
-    private readonly nint _embedding, _addRmsNorm, _rope, _siluMul, _attention, _attentionMerge, _argmax, _penalties, _sample;
+    private readonly nint _embedding, _addRmsNorm, _rope, _siluMul, _attention, _attentionMerge, _argmax, _penalties, _sample, _gemv;
 
     /// <summary>Compiles (or loads from the disk cache) and loads the kernels for <paramref name="headDim"/> and <paramref name="group"/>.</summary>
     /// <param name="device">The device to load into.</param>
@@ -45,6 +45,7 @@ public sealed unsafe class CudaKernels : IDisposable
         _argmax = Function("argmax_rows");
         _penalties = Function("apply_penalties");
         _sample = Function("sample_rows");
+        _gemv = Function("gemv_bf16");
     }
 
     /// <summary>Elements per head.</summary>
@@ -156,6 +157,21 @@ public sealed unsafe class CudaKernels : IDisposable
     {
         void** a = stackalloc void*[] { &logits, &vocab, &ids };
         Launch(_argmax, (uint)rows, 1, 1, 1024, a, "argmax_rows");
+    }
+
+    /// <summary>Most rows <see cref="Gemv"/> takes.</summary>
+    public const int GemvMaxRows = 4;
+
+    /// <summary>
+    /// y [m, n] fp32 = x [m, k] bf16 · wᵀ, w [n, k] bf16, for m ≤ <see cref="GemvMaxRows"/> and k a multiple of 8: one
+    /// warp per output column, the weights read once (the batch-1 decode path instead of cuBLAS).
+    /// </summary>
+    public void Gemv(ulong x, ulong w, ulong y, int m, int n, int k)
+    {
+        if (m is < 1 or > GemvMaxRows) throw new ArgumentOutOfRangeException(nameof(m));
+        if (k % 8 != 0) throw new ArgumentException("k must be a multiple of 8.", nameof(k));
+        void** a = stackalloc void*[] { &x, &w, &y, &m, &n, &k };
+        Launch(_gemv, (uint)((n + 7) / 8), 1, 1, 256, a, "gemv_bf16");
     }
 
     /// <summary>Bytes of one row's parameters for <see cref="SampleRows"/> (the kernel's SampleRow struct).</summary>

@@ -262,7 +262,7 @@ public sealed class CudaLlamaModel : IDecoderModel, IDisposable
     {
         var c = Config;
         int h = c.HiddenSize, qDim = c.NumHeads * c.HeadDim, qkvDim = qDim + 2 * c.NumKvHeads * c.HeadDim, inter = c.IntermediateSize;
-        var blas = _device.Blas;
+        var blas = new SmallBatchGemm(_device.Blas, SmallBatchGemv ? _kernels : null);
         _kernels.Embedding(b.TokenIds, _embed.Ptr, b.Hidden.Ptr, n, h);
         for (int l = 0; l < _layers.Length; l++)
         {
@@ -283,6 +283,18 @@ public sealed class CudaLlamaModel : IDecoderModel, IDisposable
         // Last MLP output + final norm, only for each sequence's last token (row QueryStarts[s + 1] - 1).
         _kernels.FusedAddRmsNorm(b.Hidden.Ptr, b.Delta.Ptr, 0, _finalNorm.Ptr, b.Last.Ptr, b.QueryStarts + 4, seqs, h, c.RmsNormEps);
         blas.Gemm(b.Last.Ptr, (_lmHead ?? _embed).Ptr, b.Logits.Ptr, seqs, c.VocabSize, h);
+    }
+
+    /// <summary>Whether steps of at most 4 rows use the custom GEMV kernel instead of cuBLAS (default on).</summary>
+    public bool SmallBatchGemv { get; set; } = true;
+
+    private readonly struct SmallBatchGemm(CudaBlas blas, CudaKernels? kernels)
+    {
+        public void Gemm(ulong x, ulong w, ulong y, int m, int n, int k)
+        {
+            if (kernels is not null && m <= CudaKernels.GemvMaxRows && k % 8 == 0) kernels.Gemv(x, w, y, m, n, k);
+            else blas.Gemm(x, w, y, m, n, k);
+        }
     }
 
     private void DisposeGraphs()

@@ -100,13 +100,28 @@ __device__ unsigned radix_threshold(const float* row, int vocab, unsigned floor_
     {
         for (int b = threadIdx.x; b < 256; b += blockDim.x) hist[b] = 0ull;
         __syncthreads();
-        for (int i = threadIdx.x; i < vocab; i += blockDim.x)
+        // Nearby logits share their high key bytes, so most of a warp often lands in one bin: add the warp's sum with
+        // one atomic then (shared-memory atomics on one address serialise), else one atomic per lane.
+        for (int base = 0; base < vocab; base += blockDim.x)
         {
-            float v = row[i];
+            int i = base + threadIdx.x;
+            float v = i < vocab ? row[i] : neg_inf();
             unsigned k = sort_key(v);
-            if (k < floor_key || (k & mask) != prefix) continue;
-            unsigned long long w = weight_mode == 0 ? 1ull : (unsigned long long)(expf((v - mx) * inv_t) * MASS_ONE);
-            if (w) atomicAdd(&hist[(k >> shift) & 255u], w);
+            unsigned long long w = 0ull;
+            if (i < vocab && k >= floor_key && (k & mask) == prefix)
+                w = weight_mode == 0 ? 1ull : (unsigned long long)(expf((v - mx) * inv_t) * MASS_ONE);
+            const bool valid = w != 0ull;
+            const unsigned bin = (k >> shift) & 255u;
+            const unsigned valid_mask = __ballot_sync(0xffffffffu, valid);
+            if (valid_mask == 0u) continue;
+            const unsigned peers = __match_any_sync(0xffffffffu, valid ? bin : 0xffffffffu);
+            if (__all_sync(0xffffffffu, !valid || peers == valid_mask))
+            {
+#pragma unroll
+                for (int o = 16; o > 0; o >>= 1) w += __shfl_xor_sync(0xffffffffu, w, o);
+                if ((threadIdx.x & 31) == __ffs(valid_mask) - 1) atomicAdd(&hist[bin], w);
+            }
+            else if (valid) atomicAdd(&hist[bin], w);
         }
         __syncthreads();
         if (threadIdx.x == 0)
