@@ -25,6 +25,16 @@ internal static unsafe class GemvBench
         return new Row(name, dtype, rows, n, k, pool.ThreadCount, s);
     }
 
+    /// <summary>Seconds for 200 GEMVs of a 64 x 1024 matrix that stays in L2 (compute rate, not bandwidth).</summary>
+    public static double InCache(DType dt, CpuWorkerPool pool, int reps)
+    {
+        using var wb = NativeBuffer.RandomWeights(dt, 64L * 1024, 3);
+        var w = new WeightMatrix((nint)wb.Pointer, dt, 64, 1024);
+        var x = new float[1024];
+        var y = new float[64];
+        return Timing.MedianSeconds(() => { for (int i = 0; i < 200; i++) CpuOps.MatMul(x, 1, w, y, pool); }, reps);
+    }
+
     /// <summary>The same bf16 matrix widened to f32 once (the "convert at load" alternative).</summary>
     public static NativeBuffer WidenToF32(NativeBuffer bf16, long elements)
     {

@@ -5,7 +5,9 @@ using PagedAttention.Kernels.Cpu;
 
 // CPU benchmark: memory bandwidth (STREAM-like), GEMV bandwidth vs. that bandwidth, and single-stream decode
 // (kernel-level simulation and the real engine) vs. the roofline bandwidth / weight bytes per token.
-// Usage: dotnet run -c Release --project bench/CpuBench -- [--sections stream,gemv,sim,engine] [--reps N] [--steps N]
+// Usage: dotnet run -c Release --project bench/CpuBench -- [--sections stream,gemv,sim,engine] [--reps N] [--steps N] [--rounds N]
+// Diagnostic sections (not in the default list): gemvx (bf16 vs f32 on a 256 MiB matrix), incache (compute rate with
+// weights in L2), alias (power-of-two row stride vs padded). Results and their reading: docs/benchmarks.md.
 var sections = Arg("--sections", "stream,gemv,sim,engine").Split(',');
 int reps = int.Parse(Arg("--reps", "15"));
 int steps = int.Parse(Arg("--steps", "48"));
@@ -66,11 +68,36 @@ if (sections.Contains("gemvx"))
 int rounds = int.Parse(Arg("--rounds", "7"));
 double MeasureBw() => StreamBench.Run(pool, 32L << 20, 3).ReadGBs;
 
+if (sections.Contains("incache"))
+{
+    // Diagnostic: compute rate with the weights in L2 (64 x 1024), 1 thread, repeated 200 times per sample.
+    foreach (var dt in new[] { DType.BF16, DType.F32, DType.F16, DType.BF16, DType.F32 })
+    {
+        double s = GemvBench.InCache(dt, pool1, reps);
+        Console.WriteLine($"{dt}: {s / 200 * 1e9 / (64.0 * 1024 / 16):F2} ns per 16-element vector, {64.0 * 1024 * 200 / s / 1e9:F1} G elements/s");
+    }
+}
+
+if (sections.Contains("alias"))
+{
+    // Diagnostic: power-of-two row stride (K = 4096) vs. a padded stride, alternated in one process.
+    foreach (var p in new[] { pool1, pool })
+        for (int round = 0; round < 3; round++)
+            foreach (int k in new[] { 4096, 4160 })
+            {
+                var r = GemvBench.Measure("alias", DType.BF16, 1, 8192, k, p, reps);
+                Console.WriteLine($"threads {p.ThreadCount} K {k}: {r.Seconds * 1e3:F3} ms  {r.GBs:F1} GB/s");
+            }
+}
+
 if (sections.Contains("sim"))
 {
     Console.WriteLine($"\n## Decode, kernel-level simulation (bf16, {shape})\n");
     var r = DecodeSim.Run(shape, rounds, steps, pool, MeasureBw);
-    PrintDecode("kernel simulation", r, 2);
+    PrintDecode($"kernel simulation, {pool.ThreadCount} threads", r, 2);
+    // The same on one thread: on an oversubscribed machine a preempted worker holding a task stalls the step.
+    r = DecodeSim.Run(shape, rounds, steps, pool1, MeasureBw);
+    PrintDecode("kernel simulation, 1 thread", r, 2);
 }
 
 if (sections.Contains("engine"))

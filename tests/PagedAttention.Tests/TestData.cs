@@ -5,4 +5,15 @@ internal static class TestData
     public static string Root => Path.Combine(AppContext.BaseDirectory, "Data");
 
     public static string Model(string name) => Path.Combine(Root, "models", name);
+
+    /// <summary>The repository root (holds Provider.sln), found from the test binary's location.</summary>
+    public static string RepoRoot
+    {
+        get
+        {
+            for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+                if (File.Exists(Path.Combine(d.FullName, "Provider.sln"))) return d.FullName;
+            throw new InvalidOperationException("Provider.sln not found above " + AppContext.BaseDirectory);
+        }
+    }
 }

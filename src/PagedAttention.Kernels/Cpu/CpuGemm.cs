@@ -6,7 +6,8 @@ namespace PagedAttention.Kernels.Cpu;
 /// <summary>
 /// y[r, o] = dot(x[r, :], w[o, :]) with weights widened to float32 on the fly, split over the worker pool by
 /// ranges of output features. Register-blocked tiles of 4 input rows x 4 weight rows let each widened weight
-/// vector feed 4 FMAs (prefill and batched decode) and keep 4 independent weight streams in flight (GEMV).
+/// vector feed 4 FMAs (prefill and batched decode); a single row (GEMV) uses 1 x 8 tiles, because 8 concurrent
+/// weight streams keep more cache misses in flight per core than 4 (decode is bound by memory-level parallelism).
 /// </summary>
 /// <remarks>
 /// Determinism: every dot product is accumulated in one Vector512 over k in steps of 16, reduced with
@@ -94,6 +95,7 @@ internal static unsafe partial class CpuGemm
                 float* xr = j.X + (long)r * k;
                 float* yr = j.Y + (long)r * n;
                 int o = oc;
+                for (; o + 8 <= oe; o += 8) Tile1x8<TW>(xr, k, j.W + o * wStride, wStride, yr + o);
                 for (; o + 4 <= oe; o += 4) Tile1x4<TW>(xr, k, j.W + o * wStride, wStride, yr + o);
                 for (; o < oe; o++) yr[o] = Tile1x1<TW>(xr, k, j.W + o * wStride);
             }
@@ -166,6 +168,30 @@ internal static unsafe partial class CpuGemm
         y[n] = Finish<TW>(c1, x1, w0, i, k);
         y[2 * n] = Finish<TW>(c2, x2, w0, i, k);
         y[3 * n] = Finish<TW>(c3, x3, w0, i, k);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile1x8<TW>(float* x, int k, byte* w0, long ws, float* y) where TW : struct, IWeightWidener
+    {
+        byte* w1 = w0 + ws, w2 = w1 + ws, w3 = w2 + ws, w4 = w3 + ws, w5 = w4 + ws, w6 = w5 + ws, w7 = w6 + ws;
+        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
+        int kv = k & ~15, i = 0;
+        for (; i < kv; i += 16)
+        {
+            var a = Vector512.Load(x + i);
+            c0 = Vector512.FusedMultiplyAdd(a, TW.Load16(w0, i), c0);
+            c1 = Vector512.FusedMultiplyAdd(a, TW.Load16(w1, i), c1);
+            c2 = Vector512.FusedMultiplyAdd(a, TW.Load16(w2, i), c2);
+            c3 = Vector512.FusedMultiplyAdd(a, TW.Load16(w3, i), c3);
+            c4 = Vector512.FusedMultiplyAdd(a, TW.Load16(w4, i), c4);
+            c5 = Vector512.FusedMultiplyAdd(a, TW.Load16(w5, i), c5);
+            c6 = Vector512.FusedMultiplyAdd(a, TW.Load16(w6, i), c6);
+            c7 = Vector512.FusedMultiplyAdd(a, TW.Load16(w7, i), c7);
+        }
+        y[0] = Finish<TW>(c0, x, w0, i, k); y[1] = Finish<TW>(c1, x, w1, i, k);
+        y[2] = Finish<TW>(c2, x, w2, i, k); y[3] = Finish<TW>(c3, x, w3, i, k);
+        y[4] = Finish<TW>(c4, x, w4, i, k); y[5] = Finish<TW>(c5, x, w5, i, k);
+        y[6] = Finish<TW>(c6, x, w6, i, k); y[7] = Finish<TW>(c7, x, w7, i, k);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

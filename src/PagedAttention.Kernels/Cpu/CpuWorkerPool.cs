@@ -39,8 +39,11 @@ public sealed unsafe class CpuWorkerPool : IDisposable
 
     /// <summary>Creates a pool whose jobs run on <paramref name="threads"/> threads, the caller included.</summary>
     /// <param name="threads">Total parallelism including the dispatching thread (1 = everything inline).</param>
-    /// <param name="spinIterations">How many <see cref="Thread.SpinWait(int)"/> rounds an idle worker polls before it sleeps.</param>
-    public CpuWorkerPool(int threads, int spinIterations = 2000)
+    /// <param name="spinIterations">
+    /// How many <see cref="Thread.SpinWait(int)"/>(20) rounds an idle worker polls before it sleeps (200 is roughly
+    /// 0.1–0.2 ms: longer than the gap between two kernels of a decode step, short enough not to burn a shared core).
+    /// </param>
+    public CpuWorkerPool(int threads, int spinIterations = 200)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(threads);
         ArgumentOutOfRangeException.ThrowIfNegative(spinIterations);
@@ -60,12 +63,19 @@ public sealed unsafe class CpuWorkerPool : IDisposable
 
     /// <summary>
     /// The process-wide pool used by <see cref="CpuOps"/>. Its size is <see cref="Environment.ProcessorCount"/>
-    /// unless the environment variable <c>PAGEDATTENTION_CPU_THREADS</c> names another count.
+    /// unless the environment variable <c>PAGEDATTENTION_CPU_THREADS</c> names another count;
+    /// <c>PAGEDATTENTION_CPU_SPIN</c> overrides the idle spin (see the constructor).
     /// </summary>
-    public static CpuWorkerPool Shared { get; } = new(DefaultThreadCount());
+    public static CpuWorkerPool Shared { get; } = new(DefaultThreadCount(), DefaultSpin());
 
     /// <summary>Total parallelism of a job, the dispatching thread included.</summary>
     public int ThreadCount => _threads.Length + 1;
+
+    private static int DefaultSpin()
+    {
+        var env = Environment.GetEnvironmentVariable("PAGEDATTENTION_CPU_SPIN");
+        return int.TryParse(env, out int n) && n >= 0 ? n : 200;
+    }
 
     private static int DefaultThreadCount()
     {

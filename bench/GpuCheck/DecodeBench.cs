@@ -1,0 +1,41 @@
+using System.Diagnostics;
+using PagedAttention.AI.Models.Cuda;
+using PagedAttention.Kernels.Cuda;
+
+namespace GpuCheck;
+
+/// <summary>Decode throughput of a checkpoint: prefill B random prompts, then time greedy decode steps (eager launches,
+/// one host sync per step, as the engine would run it today), next to the weight-bandwidth roofline.</summary>
+internal static class DecodeBench
+{
+    public static void Run(CudaDevice d, string dir, int[] batches, int prompt, int steps, double bandwidthTBs)
+    {
+        var sw = Stopwatch.StartNew();
+        using var m = CudaLlamaModel.Load(dir, d);
+        Console.WriteLine($"bench: loaded {dir} in {sw.Elapsed.TotalSeconds:F1} s; weights on device {m.WeightBytes / 1e9:F3} GB; kernels {m.KernelArch}");
+        var c = m.Config;
+        long kvPerToken = 2L * c.NumLayers * c.NumKvHeads * c.HeadDim * 2;
+        foreach (int b in batches)
+        {
+            var r = new Random(b);
+            var prompts = Enumerable.Range(0, b).Select(_ => Enumerable.Range(0, prompt).Select(_ => r.Next(c.VocabSize)).ToArray()).ToArray();
+            var st = new Steps(prompts, 16, prompt + steps + 8);
+            using var cache = m.CreateKvCache(st.NumBlocks, 16);
+            var ids = new int[b];
+            sw.Restart();
+            m.ForwardGreedy(st.Next(), cache, ids);
+            double prefillMs = sw.Elapsed.TotalMilliseconds;
+            st.Append(ids);
+            for (int i = 0; i < 3; i++) { m.ForwardGreedy(st.Next(), cache, ids); st.Append(ids); } // warm-up
+            sw.Restart();
+            for (int i = 0; i < steps; i++) { m.ForwardGreedy(st.Next(), cache, ids); st.Append(ids); }
+            double stepMs = sw.Elapsed.TotalMilliseconds / steps;
+            double ctx = prompt + 3 + steps / 2.0;
+            double bytes = m.WeightBytes + b * ctx * kvPerToken;
+            double rooflineMs = bytes / (bandwidthTBs * 1e12) * 1e3;
+            Console.WriteLine($"RESULT batch={b} prompt={prompt} decode_steps={steps}: prefill {prefillMs:F1} ms ({b * prompt / prefillMs * 1e3:F0} tok/s, first call incl.), " +
+                $"decode {stepMs:F3} ms/step = {b / stepMs * 1e3:F0} tok/s; roofline {rooflineMs:F3} ms/step = {b / rooflineMs * 1e3:F0} tok/s " +
+                $"({bytes / 1e9:F3} GB/step at {bandwidthTBs} TB/s) -> {rooflineMs / stepMs:P0} of roofline");
+        }
+    }
+}

@@ -1,0 +1,214 @@
+using PagedAttention.Kernels;
+using PagedAttention.Kernels.Cpu;
+using PagedAttention.Kernels.Cuda;
+
+namespace GpuCheck;
+
+/// <summary>Each CUDA kernel (and the cuBLAS GEMM) against the CPU reference (CpuOps) on seeded random inputs.</summary>
+internal static unsafe class KernelChecks
+{
+    // bf16 has an 8-bit mantissa: a rounded output is within 2^-8 relative of the exact value.
+    private const float Bf16Rel = 1f / 128;
+
+    public static void Run(CudaDevice d, Report rep)
+    {
+        rep.Run("gemm", () => Gemm(d, rep));
+        foreach (var (hd, g) in new[] { (16, 2), (32, 2), (64, 8), (128, 4), (128, 1) })
+        {
+            using var k = new CudaKernels(d, hd, g);
+            rep.Run($"embedding hd={hd}", () => Embedding(d, k, rep));
+            rep.Run($"add_rmsnorm hd={hd}", () => AddRmsNorm(d, k, rep));
+            rep.Run($"rope_kv hd={hd} g={g}", () => RopeKv(d, k, rep, hd, g));
+            rep.Run($"silu_mul hd={hd}", () => SiluMul(d, k, rep));
+            rep.Run($"argmax hd={hd}", () => Argmax(d, k, rep));
+            foreach (int splits in new[] { 1, 3 })
+            {
+                rep.Run($"attention decode hd={hd} g={g} splits={splits}", () => Attention(d, k, rep, hd, g, [1, 17, 300, 1000], [1, 1, 1, 1], splits));
+                rep.Run($"attention prefill hd={hd} g={g} splits={splits}", () => Attention(d, k, rep, hd, g, [33, 40, 5], [33, 5, 5], splits));
+            }
+        }
+    }
+
+    private static DeviceBuffer Up<T>(CudaDevice d, T[] a) where T : unmanaged
+    {
+        var b = d.Allocate(Math.Max(1, a.Length) * (long)sizeof(T));
+        b.Upload<T>(a);
+        return b;
+    }
+
+    private static void Gemm(CudaDevice d, Report rep)
+    {
+        var r = new Random(1);
+        foreach (var (m, n, k) in new[] { (1, 384, 256), (7, 1000, 320), (64, 512, 2048) })
+        {
+            var (xf, xb) = Rand.Bf16(r, m * k);
+            var (wf, wb) = Rand.Bf16(r, n * k);
+            var want = new float[m * n];
+            fixed (float* wp = wf) CpuOps.MatMul(xf, m, new WeightMatrix((nint)wp, DType.F32, n, k), want);
+            using var x = Up(d, xb);
+            using var w = Up(d, wb);
+            using var y = d.Allocate(m * n * 4L);
+            d.Blas.Gemm(x.Ptr, w.Ptr, y.Ptr, m, n, k);
+            var got = y.ToArray<float>();
+            float e = Rand.RelErr(got, want);
+            rep.Check($"gemm m={m} n={n} k={k}", e < 1e-4f, $"rel err {e:E2} (fp32 accumulation, order differs)");
+        }
+    }
+
+    private static void Embedding(CudaDevice d, CudaKernels k, Report rep)
+    {
+        var r = new Random(2);
+        int vocab = 300, h = 96, n = 9;
+        var (tf, tb) = Rand.Bf16(r, vocab * h);
+        var ids = Enumerable.Range(0, n).Select(_ => r.Next(vocab)).ToArray();
+        var want = new float[n * h];
+        fixed (float* tp = tf) CpuOps.Embedding(ids, new WeightMatrix((nint)tp, DType.F32, vocab, h), want);
+        using var dIds = Up(d, ids); using var dt = Up(d, tb); using var o = d.Allocate(n * h * 4L);
+        k.Embedding(dIds.Ptr, dt.Ptr, o.Ptr, n, h);
+        rep.Check("embedding", Rand.MaxAbs(o.ToArray<float>(), want) == 0, "exact");
+    }
+
+    private static void AddRmsNorm(CudaDevice d, CudaKernels k, Report rep)
+    {
+        var r = new Random(3);
+        int n = 5, h = 200;
+        var res = Rand.Floats(r, n * h, 3); var delta = Rand.Floats(r, n * h); var bias = Rand.Floats(r, h, 0.1f); var w = Rand.Floats(r, h);
+        var sum = new float[n * h];
+        for (int i = 0; i < sum.Length; i++) sum[i] = res[i] + delta[i] + bias[i % h];
+        var want = new float[n * h];
+        CpuOps.RmsNorm(sum, w, 1e-5f, want);
+        using var dr = Up(d, res); using var dd = Up(d, delta); using var db = Up(d, bias); using var dw = Up(d, w);
+        using var o = d.Allocate(n * h * 2L);
+        k.FusedAddRmsNorm(dr.Ptr, dd.Ptr, db.Ptr, dw.Ptr, o.Ptr, 0, n, h, 1e-5f);
+        float eRes = Rand.MaxAbs(dr.ToArray<float>(), sum), eOut = Rand.RelErr(Rand.Widen(o.ToArray<ushort>()), want);
+        rep.Check("fused_add_rms_norm", eRes < 1e-6f && eOut <= Bf16Rel, $"residual max err {eRes:E1}, output rel err {eOut:E2} (bf16 out)");
+        // Row-gather mode: rows 2 and 4 (row_ends 3 and 5), no delta.
+        using var ends = Up(d, new[] { 3, 5 });
+        using var o2 = d.Allocate(2 * h * 2L);
+        k.FusedAddRmsNorm(dr.Ptr, 0, 0, dw.Ptr, o2.Ptr, ends.Ptr, 2, h, 1e-5f);
+        var got2 = Rand.Widen(o2.ToArray<ushort>());
+        var want2 = want.AsSpan(2 * h, h).ToArray().Concat(want.AsSpan(4 * h, h).ToArray()).ToArray();
+        float e2 = Rand.RelErr(got2, want2);
+        rep.Check("fused_add_rms_norm last rows", e2 <= Bf16Rel, $"rel err {e2:E2}");
+    }
+
+    private static void RopeKv(CudaDevice d, CudaKernels k, Report rep, int hd, int g)
+    {
+        var r = new Random(4);
+        int nkv = 2, nh = nkv * g, n = 6, bs = 4, blocks = 5, width = (nh + 2 * nkv) * hd;
+        var qkv = Rand.Floats(r, n * width, 2); var bias = Rand.Floats(r, width, 0.2f);
+        var qn = Rand.Floats(r, hd); var kn = Rand.Floats(r, hd);
+        var inv = Enumerable.Range(0, hd / 2).Select(i => 1f / MathF.Pow(10000f, 2f * i / hd)).ToArray();
+        int[] pos = [0, 1, 2, 7, 100, 4000], slots = [13, 2, -1, 19, 0, 8];
+        // CPU: split, bias, per-head norm, rope, write.
+        var q = new float[n * nh * hd]; var kk = new float[n * nkv * hd]; var v = new float[n * nkv * hd];
+        for (int t = 0; t < n; t++)
+            for (int c = 0; c < width; c++)
+            {
+                float x = qkv[t * width + c] + bias[c];
+                if (c < nh * hd) q[t * nh * hd + c] = x;
+                else if (c < (nh + nkv) * hd) kk[t * nkv * hd + c - nh * hd] = x;
+                else v[t * nkv * hd + c - (nh + nkv) * hd] = x;
+            }
+        CpuOps.RmsNorm(q, qn, 1e-6f, q); CpuOps.RmsNorm(kk, kn, 1e-6f, kk);
+        CpuOps.Rope(q, nh, hd, pos, inv); CpuOps.Rope(kk, nkv, hd, pos, inv);
+        using var dq = Up(d, qkv); using var db = Up(d, bias); using var dqn = Up(d, qn); using var dkn = Up(d, kn); using var di = Up(d, inv);
+        using var dp = Up(d, pos); using var ds = Up(d, slots); using var qo = d.Allocate(n * nh * hd * 4L);
+        using var kc = d.Allocate(blocks * bs * nkv * hd * 2L); using var vc = d.Allocate(blocks * bs * nkv * hd * 2L);
+        kc.Clear(); vc.Clear();
+        k.RopeQkvWrite(dq.Ptr, db.Ptr, dqn.Ptr, dkn.Ptr, di.Ptr, dp.Ptr, ds.Ptr, qo.Ptr, kc.Ptr, vc.Ptr, n, nh, nkv, bs, 1e-6f);
+        float eq = Rand.RelErr(qo.ToArray<float>(), q);
+        var gk = kc.ToArray<ushort>(); var gv = vc.ToArray<ushort>();
+        float ek = 0; int written = 0;
+        var touched = new bool[gk.Length];
+        for (int t = 0; t < n; t++)
+        {
+            if (slots[t] < 0) continue;
+            int blk = slots[t] / bs, off = slots[t] % bs;
+            for (int h = 0; h < nkv; h++)
+                for (int i = 0; i < hd; i++)
+                {
+                    int at = ((blk * nkv + h) * bs + off) * hd + i;
+                    touched[at] = true;
+                    ek = MathF.Max(ek, MathF.Abs(Rand.FromBf16(gk[at]) - kk[(t * nkv + h) * hd + i]) / (MathF.Abs(kk[(t * nkv + h) * hd + i]) + 1e-3f));
+                    ek = MathF.Max(ek, MathF.Abs(Rand.FromBf16(gv[at]) - v[(t * nkv + h) * hd + i]) / (MathF.Abs(v[(t * nkv + h) * hd + i]) + 1e-3f));
+                    written++;
+                }
+        }
+        bool untouchedZero = Enumerable.Range(0, gk.Length).All(i => touched[i] || (gk[i] == 0 && gv[i] == 0));
+        rep.Check("rope_qkv_write q", eq < 1e-4f, $"rel err {eq:E2} (positions up to 4000)");
+        rep.Check("rope_qkv_write kv", ek <= Bf16Rel && untouchedZero, $"{written} cache values, rel err {ek:E2}; slot -1 and unused slots untouched: {untouchedZero}");
+    }
+
+    private static void SiluMul(CudaDevice d, CudaKernels k, Report rep)
+    {
+        var r = new Random(5);
+        int n = 3, inter = 333;
+        var gu = Rand.Floats(r, n * 2 * inter, 6);
+        var gate = new float[n * inter]; var up = new float[n * inter]; var want = new float[n * inter];
+        for (int t = 0; t < n; t++)
+            for (int i = 0; i < inter; i++) { gate[t * inter + i] = gu[t * 2 * inter + i]; up[t * inter + i] = gu[t * 2 * inter + inter + i]; }
+        CpuOps.SiluMul(gate, up, want);
+        using var dg = Up(d, gu); using var o = d.Allocate(n * inter * 2L);
+        k.SiluMul(dg.Ptr, o.Ptr, n, inter);
+        float e = Rand.RelErr(Rand.Widen(o.ToArray<ushort>()), want);
+        rep.Check("silu_mul", e <= Bf16Rel, $"rel err {e:E2}");
+    }
+
+    private static void Argmax(CudaDevice d, CudaKernels k, Report rep)
+    {
+        var r = new Random(6);
+        int rows = 4, vocab = 50000;
+        var logits = Rand.Floats(r, rows * vocab, 10);
+        logits[1 * vocab + 40000] = 50; logits[1 * vocab + 30000] = 50; // a tie: the lower index wins
+        logits[3 * vocab + vocab - 1] = 60;
+        var want = new int[rows];
+        for (int i = 0; i < rows; i++)
+        {
+            var row = logits.AsSpan(i * vocab, vocab);
+            int best = 0;
+            for (int j = 1; j < vocab; j++) if (row[j] > row[best]) best = j;
+            want[i] = best;
+        }
+        using var dl = Up(d, logits); using var ids = d.Allocate(rows * 4L);
+        k.Argmax(dl.Ptr, ids.Ptr, rows, vocab);
+        var got = ids.ToArray<int>();
+        rep.Check("argmax_rows", got.SequenceEqual(want), $"got [{string.Join(",", got)}] want [{string.Join(",", want)}]");
+    }
+
+    /// <summary>Several sequences with given context and query lengths, random non-contiguous block tables.</summary>
+    private static void Attention(CudaDevice d, CudaKernels k, Report rep, int hd, int g, int[] ctx, int[] qlens, int splits)
+    {
+        var r = new Random(7 + hd + splits);
+        int nkv = 2, nh = nkv * g, bs = 16, seqs = ctx.Length;
+        int maxBlocks = ctx.Max() / bs + 1, numBlocks = seqs * maxBlocks + 3, n = qlens.Sum();
+        var perm = Enumerable.Range(0, numBlocks).OrderBy(_ => r.Next()).ToArray();
+        var tables = new int[seqs * maxBlocks];
+        for (int i = 0; i < tables.Length; i++) tables[i] = perm[i];
+        var (kf, kb) = Rand.Bf16(r, numBlocks * bs * nkv * hd);
+        var (vf, vb) = Rand.Bf16(r, numBlocks * bs * nkv * hd);
+        var q = Rand.Floats(r, n * nh * hd, 2);
+        var qs = new int[seqs + 1];
+        for (int s = 0; s < seqs; s++) qs[s + 1] = qs[s] + qlens[s];
+        // CPU cache holds the same values in its [blocks, bs, nkv, hd] layout; the GPU's is [blocks, nkv, bs, hd].
+        using var cpu = new CpuKvCache(1, numBlocks, bs, nkv, hd);
+        var layer = cpu.Layer(0);
+        for (int slot = 0; slot < numBlocks * bs; slot++)
+            for (int h = 0; h < nkv; h++)
+                for (int i = 0; i < hd; i++)
+                {
+                    int gpu = (((slot / bs) * nkv + h) * bs + slot % bs) * hd + i;
+                    layer.KeyRow(slot)[h * hd + i] = kf[gpu];
+                    layer.ValueRow(slot)[h * hd + i] = vf[gpu];
+                }
+        float scale = 1f / MathF.Sqrt(hd);
+        var want = new float[n * nh * hd];
+        CpuOps.PagedAttention(q, want, nh, qs, ctx, tables, maxBlocks, layer, scale);
+        using var dq = Up(d, q); using var dk = Up(d, kb); using var dv = Up(d, vb); using var dqs = Up(d, qs);
+        using var dc = Up(d, ctx); using var dt = Up(d, tables); using var o = d.Allocate(n * nh * hd * 2L);
+        using var ws = d.Allocate(Math.Max(1, k.AttentionWorkspaceBytes(n, nh, splits)));
+        k.PagedAttention(dq.Ptr, o.Ptr, dk.Ptr, dv.Ptr, dqs.Ptr, dc.Ptr, dt.Ptr, n, seqs, nh, nkv, bs, maxBlocks, scale, splits, ws.Ptr);
+        float e = Rand.RelErr(Rand.Widen(o.ToArray<ushort>()), want);
+        rep.Check($"paged_attention hd={hd} g={g} ctx=[{string.Join(",", ctx)}] q=[{string.Join(",", qlens)}] splits={splits}", e <= Bf16Rel, $"rel err {e:E2}");
+    }
+}

@@ -1,0 +1,36 @@
+using PagedAttention.Kernels.Cuda;
+using PagedAttention.Kernels.Cuda.Interop;
+
+namespace GpuCheck;
+
+/// <summary>
+/// GPU checks for the CUDA backend, run on the GPU machine (which has no .NET SDK, so no xunit): kernels against the
+/// CPU reference, tiny checkpoints against transformers goldens, and an optional decode benchmark.
+/// Usage: GpuCheck [--kernels] [--models DIR] [--bench MODEL_DIR [--batches 1,64] [--prompt 128] [--steps 128]]
+/// Prints PASS/FAIL lines; the exit code is the number of failures.
+/// </summary>
+internal static class Program
+{
+    private static int Main(string[] args)
+    {
+        string? Arg(string name) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : null; }
+        if (!CudaDevice.IsAvailable)
+        {
+            Console.WriteLine("SKIP no CUDA device (libcuda.so.1 missing or no GPU)");
+            return 0;
+        }
+        using var d = CudaDevice.Open();
+        var (maj, min) = NvrtcCompiler.Version;
+        Console.WriteLine($"device: {d}; NVRTC {maj}.{min}; kernel cache {Environment.GetEnvironmentVariable("PAGEDATTENTION_KERNEL_CACHE") ?? "(default)"}");
+        var rep = new Report();
+        if (args.Contains("--kernels")) KernelChecks.Run(d, rep);
+        if (Arg("--models") is { } models) ModelChecks.Run(d, models, rep);
+        if (Arg("--bench") is { } bench)
+        {
+            var batches = (Arg("--batches") ?? "1,64").Split(',').Select(int.Parse).ToArray();
+            rep.Run("bench", () => DecodeBench.Run(d, bench, batches, int.Parse(Arg("--prompt") ?? "128"), int.Parse(Arg("--steps") ?? "128"), 3.35));
+        }
+        Console.WriteLine($"SUMMARY passed={rep.Passed} failed={rep.Failed}");
+        return rep.Failed;
+    }
+}

@@ -1,0 +1,195 @@
+using PagedAttention.Kernels.Cuda;
+
+namespace PagedAttention.AI.Models.Cuda;
+
+/// <summary>
+/// The Llama-family decoder (Llama, Mistral, Qwen2, Qwen3) on an NVIDIA GPU, with the contract of
+/// <see cref="LlamaModel.Forward"/>: weights in bf16 (f32/f16 checkpoints rounded at load), merged QKV and gate|up
+/// GEMMs through cuBLAS with fp32 accumulation, an fp32 residual stream, and a bf16 paged KV cache.
+/// Not thread-safe: one caller at a time (the engine's step loop).
+/// </summary>
+public sealed class CudaLlamaModel : IDisposable
+{
+    private readonly CudaDevice _device;
+    private readonly bool _ownsDevice;
+    private readonly CudaKernels _kernels;
+    private readonly DeviceBuffer _embed;
+    private readonly DeviceBuffer? _lmHead;
+    private readonly DeviceBuffer _finalNorm;
+    private readonly DeviceBuffer _invFreq;
+    private readonly CudaLayer[] _layers;
+    private readonly float _scale;
+    private CudaStepBuffers? _buffers;
+
+    private CudaLlamaModel(string dir, ModelConfig config, CudaDevice device, bool ownsDevice)
+    {
+        Directory = dir;
+        Config = config;
+        _device = device;
+        _ownsDevice = ownsDevice;
+        var layers = new List<CudaLayer>();
+        using var tensors = CheckpointTensors.Open(dir);
+        try
+        {
+            _kernels = new CudaKernels(device, config.HeadDim, config.NumHeads / config.NumKvHeads);
+            var embed = tensors.Matrix("model.embed_tokens.weight", config.VocabSize, config.HiddenSize);
+            _embed = CudaWeights.Matrix(device, embed);
+            _lmHead = config.TieWordEmbeddings && !tensors.Contains("lm_head.weight")
+                ? null
+                : CudaWeights.Matrix(device, tensors.Matrix("lm_head.weight", config.VocabSize, config.HiddenSize));
+            _finalNorm = CudaWeights.Vector(device, tensors.Vector("model.norm.weight", config.HiddenSize));
+            _invFreq = CudaWeights.Vector(device, config.Rope.InverseFrequencies(config.HeadDim));
+            for (int l = 0; l < config.NumLayers; l++) layers.Add(CudaLayer.Upload(device, LayerWeights.Load(tensors, config, l)));
+            _layers = [.. layers];
+        }
+        catch
+        {
+            foreach (var l in layers) l.Dispose();
+            _kernels?.Dispose();
+            _embed?.Dispose();
+            _lmHead?.Dispose();
+            _finalNorm?.Dispose();
+            _invFreq?.Dispose();
+            throw;
+        }
+        _scale = 1f / MathF.Sqrt(config.HeadDim);
+    }
+
+    /// <summary>The model directory.</summary>
+    public string Directory { get; }
+
+    /// <summary>The parsed configuration.</summary>
+    public ModelConfig Config { get; }
+
+    /// <summary>The GPU the model lives on.</summary>
+    public CudaDevice Device => _device;
+
+    /// <summary>The NVRTC target the kernels were built for (e.g. sm_90a).</summary>
+    public string KernelArch => _kernels.Arch;
+
+    /// <summary>Bytes of weights on the device (what one decode step reads at least once).</summary>
+    public long WeightBytes =>
+        _embed.Bytes + (_lmHead?.Bytes ?? 0) + _layers.Sum(l => l.Qkv.Bytes + l.O.Bytes + l.GateUp.Bytes + l.Down.Bytes);
+
+    /// <summary>
+    /// Loads a Hugging Face model directory onto <paramref name="device"/> (which the caller keeps owning), or onto
+    /// device 0 when null (then owned and disposed by the model).
+    /// </summary>
+    /// <exception cref="ModelLoadException">The directory is missing, corrupt or unsupported.</exception>
+    /// <exception cref="Kernels.Cuda.Interop.CudaException">No usable CUDA device or library, or a CUDA call failed.</exception>
+    public static CudaLlamaModel Load(string modelDir, CudaDevice? device = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(modelDir);
+        if (!System.IO.Directory.Exists(modelDir)) throw new ModelLoadException(modelDir, null, "model directory not found.");
+        var config = ModelConfig.Load(modelDir);
+        bool owns = device is null;
+        var d = device ?? CudaDevice.Open();
+        try { return new CudaLlamaModel(modelDir, config, d, owns); }
+        catch { if (owns) d.Dispose(); throw; }
+    }
+
+    /// <summary>Allocates a device KV cache shaped for this model.</summary>
+    public CudaKvCache CreateKvCache(int numBlocks, int blockSize) =>
+        new(_device, Config.NumLayers, numBlocks, blockSize, Config.NumKvHeads, Config.HeadDim);
+
+    /// <summary>Bytes of KV cache one block takes across all layers (bf16).</summary>
+    public long KvBytesPerBlock(int blockSize) =>
+        CudaKvCache.BytesPerBlock(Config.NumLayers, blockSize, Config.NumKvHeads, Config.HeadDim);
+
+    /// <summary>
+    /// Runs one step: writes the new tokens' K/V into <paramref name="cache"/> and puts the logits of the last query
+    /// token of each sequence into <paramref name="logits"/> ([NumSeqs, VocabSize]).
+    /// </summary>
+    public void Forward(ForwardBatch batch, CudaKvCache cache, Span<float> logits)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (logits.Length < batch.NumSeqs * Config.VocabSize) throw new ArgumentException("logits is shorter than NumSeqs * VocabSize.", nameof(logits));
+        var b = Run(batch, cache);
+        int count = batch.NumSeqs * Config.VocabSize;
+        b.Staging.CopyFromDeviceAsync(b.Logits.Ptr, count * 4L);
+        _device.Synchronize();
+        b.Staging.AsSpan<float>(0, count).CopyTo(logits);
+    }
+
+    /// <summary>
+    /// Runs one step like <see cref="Forward"/> and picks each sequence's next token greedily on the GPU: only the
+    /// ids ([NumSeqs]) come back to the host.
+    /// </summary>
+    public void ForwardGreedy(ForwardBatch batch, CudaKvCache cache, Span<int> tokenIds)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (tokenIds.Length < batch.NumSeqs) throw new ArgumentException("tokenIds is shorter than NumSeqs.", nameof(tokenIds));
+        var b = Run(batch, cache);
+        _kernels.Argmax(b.Logits.Ptr, b.Ids.Ptr, batch.NumSeqs, Config.VocabSize);
+        b.Staging.CopyFromDeviceAsync(b.Ids.Ptr, batch.NumSeqs * 4L);
+        _device.Synchronize();
+        b.Staging.AsSpan<int>(0, batch.NumSeqs).CopyTo(tokenIds);
+    }
+
+    private CudaStepBuffers Run(ForwardBatch batch, CudaKvCache cache)
+    {
+        ArgumentNullException.ThrowIfNull(cache);
+        var c = Config;
+        if (cache.NumLayers != c.NumLayers || cache.NumKvHeads != c.NumKvHeads || cache.HeadDim != c.HeadDim)
+            throw new ArgumentException("The KV cache was not made for this model.", nameof(cache));
+        batch.Validate(c.VocabSize, cache.NumBlocks, cache.BlockSize);
+        _device.MakeCurrent();
+        int n = batch.NumTokens, seqs = batch.NumSeqs;
+        if (_buffers is null || !_buffers.Fits(n, seqs, batch.MaxBlocksPerSeq))
+        {
+            int tokens = Math.Max(n, _buffers?.Tokens ?? 0);
+            _buffers?.Dispose();
+            _buffers = null; // a failed allocation below must not leave a disposed set behind
+            _buffers = new CudaStepBuffers(_device, c, tokens, Math.Max(seqs, batch.MaxSeqs), batch.MaxBlocksPerSeq);
+        }
+        var b = _buffers;
+        b.Stage(batch);
+
+        int maxCtx = 0;
+        for (int s = 0; s < seqs; s++) maxCtx = Math.Max(maxCtx, batch.ContextLens[s]);
+        int splits = _kernels.PlanSplits(n, c.NumKvHeads, maxCtx);
+        long ws = _kernels.AttentionWorkspaceBytes(n, c.NumHeads, splits);
+        if (ws > (b.AttentionWorkspace?.Bytes ?? 0))
+        {
+            b.AttentionWorkspace?.Dispose();
+            b.AttentionWorkspace = _device.Allocate(ws);
+        }
+
+        int h = c.HiddenSize, qDim = c.NumHeads * c.HeadDim, qkvDim = qDim + 2 * c.NumKvHeads * c.HeadDim, inter = c.IntermediateSize;
+        var blas = _device.Blas;
+        _kernels.Embedding(b.TokenIds, _embed.Ptr, b.Hidden.Ptr, n, h);
+        for (int l = 0; l < _layers.Length; l++)
+        {
+            var w = _layers[l];
+            // The previous layer's MLP output joins the residual here, fused with this layer's input norm.
+            _kernels.FusedAddRmsNorm(b.Hidden.Ptr, l == 0 ? 0 : b.Delta.Ptr, 0, w.InputNorm.Ptr, b.X.Ptr, 0, n, h, c.RmsNormEps);
+            blas.Gemm(b.X.Ptr, w.Qkv.Ptr, b.Qkv.Ptr, n, qkvDim, h);
+            _kernels.RopeQkvWrite(b.Qkv.Ptr, CudaWeights.Ptr(w.QkvBias), CudaWeights.Ptr(w.QNorm), CudaWeights.Ptr(w.KNorm), _invFreq.Ptr,
+                b.Positions, b.Slots, b.Q.Ptr, cache.Keys(l), cache.Values(l), n, c.NumHeads, c.NumKvHeads, cache.BlockSize, c.RmsNormEps);
+            _kernels.PagedAttention(b.Q.Ptr, b.X.Ptr, cache.Keys(l), cache.Values(l), b.QueryStarts, b.ContextLens, b.BlockTables,
+                n, seqs, c.NumHeads, c.NumKvHeads, cache.BlockSize, batch.MaxBlocksPerSeq, _scale, splits, b.AttentionWorkspace?.Ptr ?? 0);
+            blas.Gemm(b.X.Ptr, w.O.Ptr, b.Delta.Ptr, n, h, qDim);
+            _kernels.FusedAddRmsNorm(b.Hidden.Ptr, b.Delta.Ptr, CudaWeights.Ptr(w.OBias), w.PostAttentionNorm.Ptr, b.X.Ptr, 0, n, h, c.RmsNormEps);
+            blas.Gemm(b.X.Ptr, w.GateUp.Ptr, b.GateUp.Ptr, n, 2 * inter, h);
+            _kernels.SiluMul(b.GateUp.Ptr, b.Act.Ptr, n, inter);
+            blas.Gemm(b.Act.Ptr, w.Down.Ptr, b.Delta.Ptr, n, h, inter);
+        }
+        // Last MLP output + final norm, only for each sequence's last token (row QueryStarts[s + 1] - 1).
+        _kernels.FusedAddRmsNorm(b.Hidden.Ptr, b.Delta.Ptr, 0, _finalNorm.Ptr, b.Last.Ptr, b.QueryStarts + 4, seqs, h, c.RmsNormEps);
+        blas.Gemm(b.Last.Ptr, (_lmHead ?? _embed).Ptr, b.Logits.Ptr, seqs, c.VocabSize, h);
+        return b;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _buffers?.Dispose();
+        foreach (var l in _layers) l.Dispose();
+        _embed.Dispose();
+        _lmHead?.Dispose();
+        _finalNorm.Dispose();
+        _invFreq.Dispose();
+        _kernels.Dispose();
+        if (_ownsDevice) _device.Dispose();
+    }
+}

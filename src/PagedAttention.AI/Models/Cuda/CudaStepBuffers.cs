@@ -1,0 +1,79 @@
+using PagedAttention.Kernels.Cuda;
+
+namespace PagedAttention.AI.Models.Cuda;
+
+/// <summary>
+/// Device activations for steps of up to <see cref="Tokens"/> tokens in <see cref="Seqs"/> sequences, and the pinned
+/// staging buffer for the step's integer inputs. Grown (never shrunk) when a larger step arrives.
+/// </summary>
+internal sealed class CudaStepBuffers : IDisposable
+{
+    public CudaStepBuffers(CudaDevice d, ModelConfig c, int tokens, int seqs, int maxBlocksPerSeq)
+    {
+        Tokens = tokens;
+        Seqs = seqs;
+        MaxBlocksPerSeq = maxBlocksPerSeq;
+        int qDim = c.NumHeads * c.HeadDim, qkvDim = qDim + 2 * c.NumKvHeads * c.HeadDim, h = c.HiddenSize, inter = c.IntermediateSize;
+        IntCount = 3 * tokens + (seqs + 1) + seqs + seqs * maxBlocksPerSeq;
+        Ints = d.Allocate(IntCount * 4L);
+        Staging = new PinnedHostBuffer(d, Math.Max(IntCount * 4L, (long)seqs * c.VocabSize * 4));
+        Hidden = d.Allocate((long)tokens * h * 4);
+        X = d.Allocate((long)tokens * Math.Max(h, qDim) * 2);
+        Qkv = d.Allocate((long)tokens * qkvDim * 4);
+        Q = d.Allocate((long)tokens * qDim * 4);
+        Delta = d.Allocate((long)tokens * h * 4);
+        GateUp = d.Allocate((long)tokens * 2 * inter * 4);
+        Act = d.Allocate((long)tokens * inter * 2);
+        Last = d.Allocate((long)seqs * h * 2);
+        Logits = d.Allocate((long)seqs * c.VocabSize * 4);
+        Ids = d.Allocate(seqs * 4L);
+    }
+
+    public int Tokens { get; }
+    public int Seqs { get; }
+    public int MaxBlocksPerSeq { get; }
+    public int IntCount { get; }
+
+    /// <summary>[ids | positions | slots | queryStarts | contextLens | blockTables], one upload per step.</summary>
+    public DeviceBuffer Ints { get; }
+    public PinnedHostBuffer Staging { get; }
+    public DeviceBuffer Hidden { get; }
+    public DeviceBuffer X { get; }
+    public DeviceBuffer Qkv { get; }
+    public DeviceBuffer Q { get; }
+    public DeviceBuffer Delta { get; }
+    public DeviceBuffer GateUp { get; }
+    public DeviceBuffer Act { get; }
+    public DeviceBuffer Last { get; }
+    public DeviceBuffer Logits { get; }
+    public DeviceBuffer Ids { get; }
+    public DeviceBuffer? AttentionWorkspace { get; set; }
+
+    public ulong TokenIds => Ints.Ptr;
+    public ulong Positions => Ints.Ptr + (ulong)Tokens * 4;
+    public ulong Slots => Ints.Ptr + (ulong)Tokens * 8;
+    public ulong QueryStarts => Ints.Ptr + (ulong)Tokens * 12;
+    public ulong ContextLens => QueryStarts + (ulong)(Seqs + 1) * 4;
+    public ulong BlockTables => ContextLens + (ulong)Seqs * 4;
+
+    public bool Fits(int tokens, int seqs, int maxBlocksPerSeq) => tokens <= Tokens && seqs <= Seqs && maxBlocksPerSeq == MaxBlocksPerSeq;
+
+    /// <summary>Copies the batch's integer inputs into the pinned buffer at this layout and queues the upload.</summary>
+    public void Stage(ForwardBatch b)
+    {
+        int n = b.NumTokens, s = b.NumSeqs;
+        var all = Staging.AsSpan<int>(0, IntCount);
+        b.TokenIds.AsSpan(0, n).CopyTo(all);
+        b.Positions.AsSpan(0, n).CopyTo(all[Tokens..]);
+        b.SlotMapping.AsSpan(0, n).CopyTo(all[(2 * Tokens)..]);
+        b.QueryStarts.AsSpan(0, s + 1).CopyTo(all[(3 * Tokens)..]);
+        b.ContextLens.AsSpan(0, s).CopyTo(all[(3 * Tokens + Seqs + 1)..]);
+        b.BlockTables.AsSpan(0, s * MaxBlocksPerSeq).CopyTo(all[(3 * Tokens + 2 * Seqs + 1)..]);
+        Staging.CopyToDeviceAsync(Ints, IntCount * 4L);
+    }
+
+    public void Dispose()
+    {
+        foreach (var b in new IDisposable?[] { Ints, Staging, Hidden, X, Qkv, Q, Delta, GateUp, Act, Last, Logits, Ids, AttentionWorkspace }) b?.Dispose();
+    }
+}

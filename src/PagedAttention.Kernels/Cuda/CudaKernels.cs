@@ -1,0 +1,166 @@
+using PagedAttention.Kernels.Cuda.Interop;
+
+namespace PagedAttention.Kernels.Cuda;
+
+/// <summary>
+/// The NVRTC-compiled kernels of one model shape (head size and query heads per KV head are compile-time constants),
+/// loaded into a <see cref="CudaDevice"/>. Every method queues one launch on the device's stream; all pointers are
+/// device addresses and shapes follow <see cref="Cpu.CpuOps"/>, except that the KV cache is laid out
+/// [numBlocks, numKvHeads, blockSize, headDim] (see <see cref="CudaKvCache"/>).
+/// </summary>
+public sealed unsafe class CudaKernels : IDisposable
+{
+    private readonly CudaDevice _device;
+    private nint _module;
+    private readonly nint _embedding, _addRmsNorm, _rope, _siluMul, _attention, _attentionMerge, _argmax;
+
+    /// <summary>Compiles (or loads from the disk cache) and loads the kernels for <paramref name="headDim"/> and <paramref name="group"/>.</summary>
+    /// <param name="device">The device to load into.</param>
+    /// <param name="headDim">Elements per head: 16, 32, 64, 128 or 256.</param>
+    /// <param name="group">Query heads per KV head, 1..16.</param>
+    public CudaKernels(CudaDevice device, int headDim, int group)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        if (headDim is not (16 or 32 or 64 or 128 or 256)) throw new ArgumentOutOfRangeException(nameof(headDim), headDim, "The CUDA kernels support head sizes 16, 32, 64, 128 and 256.");
+        if (group is < 1 or > 16) throw new ArgumentOutOfRangeException(nameof(group), group, "The CUDA kernels support 1..16 query heads per KV head.");
+        _device = device;
+        HeadDim = headDim;
+        Group = group;
+        var (major, minor) = device.ComputeCapability;
+        // sm_90a unlocks wgmma/setmaxnreg on Hopper; NVRTC 11.x knows only sm_90.
+        Arch = major == 9 && minor == 0 && NvrtcCompiler.Version.Major >= 12 ? "sm_90a" : $"sm_{major}{minor}";
+        var defines = new Dictionary<string, string> { ["HEAD_DIM"] = headDim.ToString(), ["GROUP"] = group.ToString() };
+        var image = KernelCache.GetOrCompile(CudaKernelSources.ModuleSource, "pagedattention", Arch, defines, out bool cached);
+        LoadedFromCache = cached;
+        device.MakeCurrent();
+        nint module;
+        fixed (byte* p = image) CuDriver.Check(CuDriver.Fn.cuModuleLoadData(&module, p), $"cuModuleLoadData({Arch})");
+        _module = module;
+        _embedding = Function("embedding_gather");
+        _addRmsNorm = Function("fused_add_rms_norm");
+        _rope = Function("rope_qkv_write");
+        _siluMul = Function("silu_mul");
+        _attention = Function("paged_attention");
+        _attentionMerge = Function("paged_attention_merge");
+        _argmax = Function("argmax_rows");
+    }
+
+    /// <summary>Elements per head.</summary>
+    public int HeadDim { get; }
+
+    /// <summary>Query heads per KV head.</summary>
+    public int Group { get; }
+
+    /// <summary>The NVRTC target, e.g. sm_90a.</summary>
+    public string Arch { get; }
+
+    /// <summary>Whether the image came from the disk cache rather than a fresh compilation.</summary>
+    public bool LoadedFromCache { get; }
+
+    private nint Function(string name)
+    {
+        nint f;
+        var bytes = System.Text.Encoding.ASCII.GetBytes(name + "\0");
+        fixed (byte* p = bytes) CuDriver.Check(CuDriver.Fn.cuModuleGetFunction(&f, _module, p), $"cuModuleGetFunction({name})");
+        return f;
+    }
+
+    private void Launch(nint f, uint gx, uint gy, uint gz, uint block, void** args, string name)
+    {
+        ObjectDisposedException.ThrowIf(_module == 0, this);
+        if (gx == 0 || gy == 0 || gz == 0) return;
+        CuDriver.Check(CuDriver.Fn.cuLaunchKernel(f, gx, gy, gz, block, 1, 1, 0, _device.Stream, args, null), $"cuLaunchKernel({name})");
+    }
+
+    /// <summary>hidden[t, :] = fp32(table[ids[t], :]) for <paramref name="tokens"/> tokens; table is [vocab, d] bf16.</summary>
+    public void Embedding(ulong ids, ulong table, ulong hidden, int tokens, int d)
+    {
+        void** a = stackalloc void*[] { &ids, &table, &hidden, &d };
+        Launch(_embedding, (uint)tokens, 1, 1, 256, a, "embedding_gather");
+    }
+
+    /// <summary>
+    /// residual += delta (+ bias) and out = bf16(RMSNorm(residual) · weight), per row of <paramref name="d"/>.
+    /// <paramref name="delta"/> and <paramref name="bias"/> may be 0. With <paramref name="rowEnds"/> (int[rows]),
+    /// output row r is computed from residual row rowEnds[r] − 1 (the last token of each sequence).
+    /// </summary>
+    public void FusedAddRmsNorm(ulong residual, ulong delta, ulong bias, ulong weight, ulong output, ulong rowEnds, int rows, int d, float eps)
+    {
+        void** a = stackalloc void*[] { &residual, &delta, &bias, &weight, &output, &rowEnds, &d, &eps };
+        Launch(_addRmsNorm, (uint)rows, 1, 1, (uint)Math.Clamp((d / 4 + 31) / 32 * 32, 32, 1024), a, "fused_add_rms_norm");
+    }
+
+    /// <summary>
+    /// Splits the merged QKV GEMM output [tokens, (nh + 2·nkv)·HeadDim] (fp32): adds <paramref name="bias"/>, applies the
+    /// per-head q/k norms (both 0 when absent), rotates q and k, writes q (fp32, [tokens, nh, HeadDim]) and stores K/V
+    /// (bf16) at each token's slot of the cache; slot −1 writes nothing.
+    /// </summary>
+    public void RopeQkvWrite(ulong qkv, ulong bias, ulong qNorm, ulong kNorm, ulong invFreq, ulong positions, ulong slots,
+        ulong qOut, ulong kCache, ulong vCache, int tokens, int nh, int nkv, int blockSize, float eps)
+    {
+        void** a = stackalloc void*[] { &qkv, &bias, &qNorm, &kNorm, &invFreq, &positions, &slots, &qOut, &kCache, &vCache, &nh, &nkv, &blockSize, &eps };
+        uint warps = (uint)Math.Min(nh + 2 * nkv, 8);
+        Launch(_rope, (uint)tokens, 1, 1, warps * 32, a, "rope_qkv_write");
+    }
+
+    /// <summary>out[t, i] = bf16(silu(gu[t, i]) · gu[t, inter + i]) for the merged gate|up output gu [tokens, 2·inter] fp32.</summary>
+    public void SiluMul(ulong gateUp, ulong output, int tokens, int inter)
+    {
+        long total = (long)tokens * inter;
+        void** a = stackalloc void*[] { &gateUp, &output, &inter, &total };
+        uint blocks = (uint)Math.Min((total + 255) / 256, _device.MultiprocessorCount * 16L);
+        Launch(_siluMul, blocks, 1, 1, 256, a, "silu_mul");
+    }
+
+    /// <summary>
+    /// How many KV splits <see cref="PagedAttention"/> should use: enough CTAs to fill the GPU when few (token, KV head)
+    /// pairs are in the batch and contexts are long, at least 256 keys per split, at most 16 splits.
+    /// </summary>
+    public int PlanSplits(int tokens, int nkv, int maxContext)
+    {
+        int ctas = tokens * nkv, target = 2 * _device.MultiprocessorCount;
+        if (ctas >= target || maxContext < 512) return 1;
+        return Math.Clamp(Math.Min((target + ctas - 1) / ctas, maxContext / 256), 1, 16);
+    }
+
+    /// <summary>Bytes of workspace <see cref="PagedAttention"/> needs for <paramref name="splits"/> splits (0 for one).</summary>
+    public long AttentionWorkspaceBytes(int tokens, int nh, int splits) =>
+        splits <= 1 ? 0 : (long)tokens * nh * splits * (HeadDim + 1) * sizeof(float);
+
+    /// <summary>
+    /// Causal paged attention: q [tokens, nh, HeadDim] fp32 (unscaled) → out [tokens, nh·HeadDim] bf16, over the cache
+    /// through queryStarts [seqs+1], contextLens [seqs] and blockTables [seqs, maxBlocksPerSeq] (all int).
+    /// With <paramref name="splits"/> &gt; 1, <paramref name="workspace"/> must hold <see cref="AttentionWorkspaceBytes"/>.
+    /// </summary>
+    public void PagedAttention(ulong q, ulong output, ulong kCache, ulong vCache, ulong queryStarts, ulong contextLens, ulong blockTables,
+        int tokens, int seqs, int nh, int nkv, int blockSize, int maxBlocksPerSeq, float scale, int splits = 1, ulong workspace = 0)
+    {
+        if (nh != nkv * Group) throw new ArgumentException($"nh ({nh}) must be nkv ({nkv}) x {Group}, the group these kernels were compiled for.");
+        if (splits < 1) throw new ArgumentOutOfRangeException(nameof(splits));
+        if (splits > 1 && workspace == 0) throw new ArgumentException("A split-KV launch needs a workspace.", nameof(workspace));
+        ulong partO = splits > 1 ? workspace : 0;
+        ulong partLse = splits > 1 ? workspace + (ulong)((long)tokens * nh * splits * HeadDim * sizeof(float)) : 0;
+        void** a = stackalloc void*[] { &q, &output, &partO, &partLse, &kCache, &vCache, &queryStarts, &contextLens, &blockTables, &seqs, &nh, &nkv, &blockSize, &maxBlocksPerSeq, &scale };
+        Launch(_attention, (uint)tokens, (uint)nkv, (uint)splits, 128, a, "paged_attention");
+        if (splits > 1)
+        {
+            void** b = stackalloc void*[] { &partO, &partLse, &output, &splits };
+            Launch(_attentionMerge, (uint)(tokens * nh), 1, 1, (uint)HeadDim, b, "paged_attention_merge");
+        }
+    }
+
+    /// <summary>ids[r] = argmax of logits row r ([rows, vocab] fp32), lowest index on ties.</summary>
+    public void Argmax(ulong logits, ulong ids, int rows, int vocab)
+    {
+        void** a = stackalloc void*[] { &logits, &vocab, &ids };
+        Launch(_argmax, (uint)rows, 1, 1, 1024, a, "argmax_rows");
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (_module == 0) return;
+        if (!_device.IsDisposed) { _device.MakeCurrent(); CuDriver.Fn.cuModuleUnload(_module); }
+        _module = 0;
+    }
+}

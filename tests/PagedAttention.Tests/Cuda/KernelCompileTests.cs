@@ -1,0 +1,66 @@
+using System.Text;
+using System.Text.RegularExpressions;
+using PagedAttention.Kernels.Cuda;
+using PagedAttention.Kernels.Cuda.Interop;
+
+namespace PagedAttention.Tests.Cuda;
+
+/// <summary>Every embedded kernel compiles with NVRTC for Ampere and Hopper PTX; no GPU needed.</summary>
+public class KernelCompileTests
+{
+    public static TheoryData<string, string> FilesAndArchs()
+    {
+        var d = new TheoryData<string, string>();
+        foreach (var f in CudaKernelSources.Files)
+            foreach (var arch in new[] { "compute_80", "compute_90" }) d.Add(f, arch);
+        return d;
+    }
+
+    public static TheoryData<int, int> Shapes => new() { { 16, 2 }, { 32, 2 }, { 64, 4 }, { 64, 8 }, { 128, 1 }, { 128, 4 }, { 128, 8 }, { 256, 2 } };
+
+    [Fact]
+    public void AllKernelFilesAreEmbedded()
+    {
+        Assert.Equal(["embedding.cu", "paged_attention.cu", "rmsnorm.cu", "rope_kv.cu", "sampling.cu", "silu_mul.cu"], CudaKernelSources.Files);
+        Assert.Contains("f2bf", CudaKernelSources.Read(CudaKernelSources.Prelude));
+    }
+
+    [NvrtcTheory]
+    [MemberData(nameof(FilesAndArchs))]
+    public void EachFileCompilesToPtx(string file, string arch)
+    {
+        var ptx = Encoding.ASCII.GetString(NvrtcCompiler.Compile(CudaKernelSources.Unit(file), file, arch));
+        Assert.Contains($".target sm_{arch["compute_".Length..]}", ptx);
+        // Every extern "C" kernel of the file is an entry point of the PTX.
+        var names = Regex.Matches(CudaKernelSources.Read(file), @"__global__\s+void\s+(?:__launch_bounds__\([^)]*\)\s*)?(\w+)\s*\(");
+        Assert.NotEmpty(names);
+        foreach (Match name in names) Assert.Contains($".entry {name.Groups[1].Value}(", ptx);
+    }
+
+    [NvrtcTheory]
+    [MemberData(nameof(Shapes))]
+    public void ModuleCompilesForEveryModelShape(int headDim, int group)
+    {
+        var defines = new Dictionary<string, string> { ["HEAD_DIM"] = headDim.ToString(), ["GROUP"] = group.ToString() };
+        var ptx = Encoding.ASCII.GetString(NvrtcCompiler.Compile(CudaKernelSources.ModuleSource, "module.cu", "compute_90", defines));
+        foreach (var k in new[] { "embedding_gather", "fused_add_rms_norm", "rope_qkv_write", "silu_mul", "paged_attention", "paged_attention_merge", "argmax_rows" })
+            Assert.Contains($".entry {k}(", ptx);
+        // Register arrays indexed only by unrolled constants: no local-memory stack frame in the attention kernel.
+        int entry = ptx.IndexOf(".entry paged_attention(", StringComparison.Ordinal);
+        int next = ptx.IndexOf(".entry", entry + 10, StringComparison.Ordinal);
+        Assert.DoesNotContain(".local", ptx[entry..(next < 0 ? ptx.Length : next)]);
+    }
+
+    [NvrtcFact]
+    public void CompileErrorsCarryTheNvrtcLog()
+    {
+        var e = Assert.Throws<CudaException>(() => NvrtcCompiler.Compile("extern \"C\" __global__ void k() { undefined_thing(); }", "bad.cu", "compute_80"));
+        Assert.Equal("nvrtcCompileProgram", e.Call);
+        Assert.Equal("NVRTC_ERROR_COMPILATION", e.ErrorName);
+        Assert.Contains("undefined_thing", e.Message);
+    }
+
+    [Fact]
+    public void RejectsUnknownArchitectureSpelling() =>
+        Assert.Throws<ArgumentException>(() => NvrtcCompiler.Compile("x", "x.cu", "ampere"));
+}
