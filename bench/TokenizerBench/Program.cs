@@ -30,33 +30,42 @@ if (sb.Length > 0) chunks.Add(sb.ToString());
 string corpusFile = Path.Combine(Path.GetTempPath(), "tokenizer-bench-corpus.json");
 File.WriteAllText(corpusFile, JsonSerializer.Serialize(chunks));
 double mb = bytes / 1e6;
-Console.WriteLine($"corpus: {mb:F2} MB UTF-8 in {chunks.Count} chunks; best of {runs} runs after a warm-up; one thread");
-Console.WriteLine("| tokenizer | PagedAttention.AI MB/s | HF tokenizers (Rust, Node) MB/s | ratio | ids equal |");
-Console.WriteLine("|---|---:|---:|---:|---|");
-foreach (string name in new[] { "llama3", "qwen3", "gemma3", "llama2", "gpt2" })
+Console.WriteLine($"corpus: {mb:F2} MB UTF-8 in {chunks.Count} chunks; median of {runs} runs after a warm-up, each side; one thread");
+Console.WriteLine("| tokenizer | PagedAttention.AI MB/s | HF tokenizers (Rust, Node) MB/s | ratio | alloc / MB input | ids equal |");
+Console.WriteLine("|---|---:|---:|---:|---:|---|");
+string[] names = Environment.GetEnvironmentVariable("TOKENIZER_BENCH_ONLY") is { Length: > 0 } only
+    ? only.Split(',') : ["llama3", "qwen3", "gemma3", "llama2", "gpt2"];
+foreach (string name in names)
 {
     string file = Path.Combine(fixtures, name, "tokenizer.json");
     if (!File.Exists(file)) { Console.WriteLine($"| {name} | (missing {file}) | | | |"); continue; }
     var tok = Tokenizer.FromFile(file);
     long ids = 0;
-    double best = double.MaxValue;
+    var times = new List<double>();
+    long allocated = 0;
     for (int r = 0; r <= runs; r++)
     {
+        long a0 = GC.GetAllocatedBytesForCurrentThread();
         var sw = Stopwatch.StartNew();
         long n = 0;
         foreach (string c in chunks) n += tok.Encode(c, addSpecialTokens: false).Length;
         sw.Stop();
-        if (r > 0) best = Math.Min(best, sw.Elapsed.TotalSeconds);
+        if (r > 0) { times.Add(sw.Elapsed.TotalSeconds); allocated = GC.GetAllocatedBytesForCurrentThread() - a0; }
         ids = n;
     }
+    times.Sort();
+    double median = times[times.Count / 2];
     var (peerSec, peerIds) = RunPeer(file);
     string peer = peerSec > 0 ? $"{mb / peerSec:F1}" : "n/a";
-    string ratio = peerSec > 0 ? $"{peerSec / best:F2}x" : "";
-    Console.WriteLine($"| {name} | {mb / best:F1} | {peer} | {ratio} | {(peerIds == ids ? "yes" : $"NO ({ids} vs {peerIds})")} |");
+    string ratio = peerSec > 0 ? $"{peerSec / median:F2}x" : "";
+    // Allocation of a steady-state run (warm caches), per MB of UTF-8 input; includes the returned int[]s.
+    string alloc = $"{allocated / mb / 1024:F0} KB";
+    Console.WriteLine($"| {name} | {mb / median:F2} | {(peerSec > 0 ? $"{mb / peerSec:F2}" : peer)} | {ratio} | {alloc} | {(peerIds == ids ? "yes" : $"NO ({ids} vs {peerIds})")} |");
 }
 
 (double Seconds, long Ids) RunPeer(string tokenizerJson)
 {
+    if (Environment.GetEnvironmentVariable("TOKENIZER_BENCH_NO_PEER") == "1") return (-1, -1); // profiling ours alone
     try
     {
         var psi = new ProcessStartInfo("node", [Path.Combine(here, "peer.js"), tokenizerJson, corpusFile, runs.ToString(System.Globalization.CultureInfo.InvariantCulture)])

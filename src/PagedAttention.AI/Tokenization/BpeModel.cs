@@ -15,7 +15,7 @@ internal sealed class BpeModel
 
     private readonly Dictionary<string, int> _vocab;
     private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _vocabSpan;
-    private readonly Dictionary<long, long> _merges; // (left<<32 | right) -> (rank<<32 | newId)
+    private readonly PairMap _merges; // (left, right) -> (rank<<32 | newId)
     private readonly ConcurrentDictionary<string, int[]> _cache = new();
     private readonly ConcurrentDictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> _cacheSpan;
     private readonly int[] _byteIds = new int[256];
@@ -46,7 +46,7 @@ internal sealed class BpeModel
         for (int b = 0; b < 256; b++) _byteIds[b] = vocab.TryGetValue($"<0x{b:X2}>", out int id) ? id : -1;
         for (int c = 0; c < 128; c++) _charIds[c] = vocab.TryGetValue(((char)c).ToString(), out int id) ? id : -1;
 
-        _merges = new Dictionary<long, long>(merges.Count);
+        _merges = new PairMap(merges.Count);
         int prefixLen = Prefix?.Length ?? 0;
         for (int rank = 0; rank < merges.Count; rank++)
         {
@@ -55,7 +55,7 @@ internal sealed class BpeModel
             if (!vocab.TryGetValue(b, out int ib)) throw new TokenizerLoadException($"model.merges[{rank}]: token '{b}' is not in the vocab");
             string merged = string.Concat(a, b.AsSpan(Math.Min(prefixLen, b.Length)));
             if (!vocab.TryGetValue(merged, out int im)) throw new TokenizerLoadException($"model.merges[{rank}]: merged token '{merged}' is not in the vocab");
-            _merges.TryAdd(((long)ia << 32) | (uint)ib, ((long)rank << 32) | (uint)im);
+            _merges.TryAdd(ia, ib, rank, im);
         }
     }
 
@@ -150,7 +150,8 @@ internal sealed class BpeModel
             if (s.Ids[pos] < 0) continue;             // left symbol was merged away
             int right = s.Next[pos];
             if (right < 0) continue;
-            if (!_merges.TryGetValue(((long)s.Ids[pos] << 32) | (uint)s.Ids[right], out long m) || (int)(m >> 32) != rank) continue; // stale
+            long m = _merges.Get(s.Ids[pos], s.Ids[right]);
+            if (m < 0 || (int)(m >> 32) != rank) continue; // stale
             s.Ids[pos] = (int)m;
             s.Ids[right] = -1;
             int rr = s.Next[right];
@@ -163,7 +164,8 @@ internal sealed class BpeModel
 
     private void PushPair(MergeScratch s, int left, int right)
     {
-        if (_merges.TryGetValue(((long)s.Ids[left] << 32) | (uint)s.Ids[right], out long m))
+        long m = _merges.Get(s.Ids[left], s.Ids[right]);
+        if (m >= 0)
             s.Heap.Enqueue(left, (m & ~0xFFFFFFFFL) | (uint)left); // rank first, then position: leftmost wins ties
     }
 
