@@ -140,33 +140,79 @@ internal sealed class BpeModel
         return true;
     }
 
+    // Heap entries are rank << 32 | position of the left symbol: the lowest rank first, the leftmost on ties.
     private void MergeAll(MergeScratch s)
     {
-        var heap = s.Heap;
-        for (int i = 0; i + 1 < s.Count; i++) PushPair(s, i, i + 1);
-        while (heap.TryDequeue(out int pos, out long prio))
+        int[] ids = s.Ids, prev = s.Prev, next = s.Next;
+        s.EnsureHeap(s.Count);
+        long[] heap = s.Heap;
+        int n = 0;
+        for (int i = 0; i + 1 < s.Count; i++)
         {
-            int rank = (int)(prio >> 32);
-            if (s.Ids[pos] < 0) continue;             // left symbol was merged away
-            int right = s.Next[pos];
+            long m = _merges.Get(ids[i], ids[i + 1]);
+            if (m >= 0) heap[n++] = (m & ~0xFFFFFFFFL) | (uint)i;
+        }
+        for (int i = (n >> 1) - 1; i >= 0; i--) SiftDown(heap, n, i, heap[i]);
+        while (n > 0)
+        {
+            long top = heap[0];
+            n--;
+            if (n > 0) SiftDown(heap, n, 0, heap[n]);
+            int pos = (int)top;
+            if (ids[pos] < 0) continue;             // left symbol was merged away
+            int right = next[pos];
             if (right < 0) continue;
-            long m = _merges.Get(s.Ids[pos], s.Ids[right]);
-            if (m < 0 || (int)(m >> 32) != rank) continue; // stale
-            s.Ids[pos] = (int)m;
-            s.Ids[right] = -1;
-            int rr = s.Next[right];
-            s.Next[pos] = rr;
-            if (rr >= 0) s.Prev[rr] = pos;
-            if (s.Prev[pos] >= 0) PushPair(s, s.Prev[pos], pos);
-            if (rr >= 0) PushPair(s, pos, rr);
+            long m = _merges.Get(ids[pos], ids[right]);
+            if (m < 0 || (m >> 32) != (top >> 32)) continue; // stale: the pair at pos changed
+            ids[pos] = (int)m;
+            ids[right] = -1;
+            int rr = next[right];
+            next[pos] = rr;
+            if (rr >= 0) prev[rr] = pos;
+            int pl = prev[pos];
+            if (pl >= 0)
+            {
+                long ml = _merges.Get(ids[pl], ids[pos]);
+                if (ml >= 0) n = Push(heap, n, (ml & ~0xFFFFFFFFL) | (uint)pl);
+            }
+            if (rr >= 0)
+            {
+                long mr = _merges.Get(ids[pos], ids[rr]);
+                if (mr >= 0) n = Push(heap, n, (mr & ~0xFFFFFFFFL) | (uint)pos);
+            }
         }
     }
 
-    private void PushPair(MergeScratch s, int left, int right)
+    // Heap size bound: Count - 1 initial entries; a successful merge pops one and pushes at most two (net +1), and there
+    // are at most Count - 1 merges, so the heap never exceeds 2 * Count entries (EnsureHeap's size).
+    private static int Push(long[] heap, int n, long item)
     {
-        long m = _merges.Get(s.Ids[left], s.Ids[right]);
-        if (m >= 0)
-            s.Heap.Enqueue(left, (m & ~0xFFFFFFFFL) | (uint)left); // rank first, then position: leftmost wins ties
+        int i = n;
+        while (i > 0)
+        {
+            int parent = (i - 1) >> 1;
+            long p = heap[parent];
+            if (p <= item) break;
+            heap[i] = p;
+            i = parent;
+        }
+        heap[i] = item;
+        return n + 1;
+    }
+
+    private static void SiftDown(long[] heap, int n, int i, long item)
+    {
+        while (true)
+        {
+            int child = 2 * i + 1;
+            if (child >= n) break;
+            long c = heap[child];
+            if (child + 1 < n && heap[child + 1] < c) c = heap[++child];
+            if (item <= c) break;
+            heap[i] = c;
+            i = child;
+        }
+        heap[i] = item;
     }
 
     private sealed class MergeScratch
@@ -175,9 +221,14 @@ internal sealed class BpeModel
         public int[] Prev = new int[64];
         public int[] Next = new int[64];
         public int Count;
-        public readonly PriorityQueue<int, long> Heap = new();
+        public long[] Heap = new long[128];
 
-        public void Reset() { Count = 0; Heap.Clear(); }
+        public void Reset() => Count = 0;
+
+        public void EnsureHeap(int count)
+        {
+            if (Heap.Length < 2 * count + 2) Heap = new long[Math.Max(2 * count + 2, Heap.Length * 2)];
+        }
 
         public void Add(int id)
         {

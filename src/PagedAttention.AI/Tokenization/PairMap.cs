@@ -11,16 +11,20 @@ namespace PagedAttention.AI.Tokenization;
 /// </summary>
 internal sealed class PairMap
 {
-    private readonly ulong[] _keys;   // (left << 32 | right) + 1; 0 = empty
-    private readonly long[] _values;  // rank << 32 | mergedId
+    private struct Entry
+    {
+        public ulong Key;   // (left << 32 | right) + 1; 0 = empty
+        public long Value;  // rank << 32 | mergedId
+    }
+
+    private readonly Entry[] _entries; // key and value side by side: one cache miss per probe
     private readonly int _shift;
     private readonly int _mask;
 
     public PairMap(int capacity)
     {
         int size = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(16, capacity * 2));
-        _keys = new ulong[size];
-        _values = new long[size];
+        _entries = new Entry[size];
         _mask = size - 1;
         _shift = 64 - BitOperations.Log2((uint)size);
     }
@@ -32,14 +36,14 @@ internal sealed class PairMap
     {
         ulong key = Key(left, right);
         int i = Slot(key);
-        while (_keys[i] != 0)
+        while (_entries[i].Key != 0)
         {
-            if (_keys[i] == key) return false;
+            if (_entries[i].Key == key) return false;
             i = (i + 1) & _mask;
         }
-        if ((Count + 1) * 2 > _keys.Length) throw new InvalidOperationException("PairMap is full.");
-        _keys[i] = key;
-        _values[i] = ((long)rank << 32) | (uint)mergedId;
+        if ((Count + 1) * 2 > _entries.Length) throw new InvalidOperationException("PairMap is full.");
+        _entries[i].Key = key;
+        _entries[i].Value = ((long)rank << 32) | (uint)mergedId;
         Count++;
         return true;
     }
@@ -49,12 +53,13 @@ internal sealed class PairMap
     public long Get(int left, int right)
     {
         ulong key = Key(left, right);
-        ulong[] keys = _keys;
+        Entry[] entries = _entries;
         int i = Slot(key);
         while (true)
         {
-            ulong k = keys[i];
-            if (k == key) return _values[i];
+            ref Entry e = ref entries[i];
+            ulong k = e.Key;
+            if (k == key) return e.Value;
             if (k == 0) return -1;
             i = (i + 1) & _mask;
         }
