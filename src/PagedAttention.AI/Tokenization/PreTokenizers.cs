@@ -19,6 +19,10 @@ internal enum SplitBehavior { Removed, Isolated, MergedWithPrevious, MergedWithN
 /// <summary>The Split pre-tokenizer (and the splitting core of the others), mirroring Rust's NormalizedString::split.</summary>
 internal sealed class SplitPreTokenizer(IPatternMatcher matcher, SplitBehavior behavior, bool invert) : PreTokenizer
 {
+    public IPatternMatcher Matcher => matcher;
+    public SplitBehavior Behavior => behavior;
+    public bool Invert => invert;
+
     [ThreadStatic] private static List<(int Start, int End, bool IsMatch)>? t_pieces;
     [ThreadStatic] private static List<(int Start, int End)>? t_matches;
 
@@ -89,7 +93,9 @@ internal sealed class SplitPreTokenizer(IPatternMatcher matcher, SplitBehavior b
 /// <summary>ByteLevel: optional prefix space, optional GPT-2 regex split, then bytes mapped to the printable alphabet.</summary>
 internal sealed class ByteLevelPreTokenizer(bool addPrefixSpace, bool useRegex) : PreTokenizer
 {
-    private static readonly IPatternMatcher Gpt2 = PatternMatchers.ForRegex(PatternMatchers.Gpt2Pattern);
+    public static readonly IPatternMatcher Gpt2 = PatternMatchers.ForRegex(PatternMatchers.Gpt2Pattern);
+    public bool AddPrefixSpace => addPrefixSpace;
+    public bool UseRegex => useRegex;
     [ThreadStatic] private static List<PreSplit>? t_tmp;
 
     public override void Split(PreSplit split, List<PreSplit> output)
@@ -172,6 +178,8 @@ internal sealed class WhitespacePreTokenizer(bool splitOnly) : PreTokenizer
 
 internal sealed class SequencePreTokenizer(PreTokenizer[] items) : PreTokenizer
 {
+    public PreTokenizer[] Items => items;
+
     public override void Split(PreSplit split, List<PreSplit> output)
     {
         var current = new List<PreSplit> { split };

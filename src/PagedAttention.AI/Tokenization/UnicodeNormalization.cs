@@ -19,7 +19,7 @@ internal static unsafe class UnicodeNormalization
     public static string Normalize(string s, NormalizationForm form)
     {
         if (s.Length == 0 || IsAscii(s)) return s; // ASCII is invariant under all four forms.
-        if (RuntimeWorks) return s.Normalize(form);
+        if (RuntimeWorks) return s.IsNormalized(form) ? s : s.Normalize(form);
         if (Icu is null)
             throw new PlatformNotSupportedException(
                 "Unicode normalization is unavailable: globalization-invariant mode is on and ICU (libicuuc) was not found.");
@@ -32,6 +32,7 @@ internal static unsafe class UnicodeNormalization
     {
         private readonly delegate* unmanaged<int*, nint> _getNfc, _getNfd, _getNfkc, _getNfkd;
         private readonly delegate* unmanaged<nint, char*, int, char*, int, int*, int> _normalize;
+        private readonly delegate* unmanaged<nint, char*, int, int*, int> _spanQuickCheckYes; // null if not exported
 
         private IcuNormalizer(nint lib, string suffix)
         {
@@ -40,6 +41,8 @@ internal static unsafe class UnicodeNormalization
             _getNfkc = (delegate* unmanaged<int*, nint>)NativeLibrary.GetExport(lib, "unorm2_getNFKCInstance" + suffix);
             _getNfkd = (delegate* unmanaged<int*, nint>)NativeLibrary.GetExport(lib, "unorm2_getNFKDInstance" + suffix);
             _normalize = (delegate* unmanaged<nint, char*, int, char*, int, int*, int>)NativeLibrary.GetExport(lib, "unorm2_normalize" + suffix);
+            if (NativeLibrary.TryGetExport(lib, "unorm2_spanQuickCheckYes" + suffix, out nint qc))
+                _spanQuickCheckYes = (delegate* unmanaged<nint, char*, int, int*, int>)qc;
         }
 
         public static IcuNormalizer? TryCreate()
@@ -68,18 +71,30 @@ internal static unsafe class UnicodeNormalization
                 _ => _getNfkd(&err),
             };
             if (err > 0) throw new InvalidOperationException($"ICU normalizer instance failed ({err}).");
+            if (_spanQuickCheckYes != null)
+            {
+                // Already normalized (the common case for real text): return the input, allocating nothing.
+                int end;
+                fixed (char* src = s) end = _spanQuickCheckYes(inst, src, s.Length, &err);
+                if (err <= 0 && end == s.Length) return s;
+                err = 0;
+            }
             int cap = s.Length * 3 + 16; // NFKD of a BMP char is at most 18 code units; grow if ICU says so.
             while (true)
             {
-                char[] buf = new char[cap];
-                err = 0;
-                int n;
-                fixed (char* src = s)
-                fixed (char* dst = buf)
-                    n = _normalize(inst, src, s.Length, dst, cap, &err);
-                if (err == 15 /* U_BUFFER_OVERFLOW_ERROR */) { cap = n + 1; continue; }
-                if (err > 0) throw new InvalidOperationException($"ICU normalization failed ({err}).");
-                return new string(buf, 0, n);
+                char[] buf = System.Buffers.ArrayPool<char>.Shared.Rent(cap);
+                try
+                {
+                    err = 0;
+                    int n;
+                    fixed (char* src = s)
+                    fixed (char* dst = buf)
+                        n = _normalize(inst, src, s.Length, dst, buf.Length, &err);
+                    if (err == 15 /* U_BUFFER_OVERFLOW_ERROR */) { cap = n + 1; continue; }
+                    if (err > 0) throw new InvalidOperationException($"ICU normalization failed ({err}).");
+                    return new string(buf, 0, n);
+                }
+                finally { System.Buffers.ArrayPool<char>.Shared.Return(buf); }
             }
         }
     }
