@@ -21,12 +21,12 @@ public sealed class Tokenizer
     // Byte-level fast path (GPT-2, Llama 3, Qwen): the pre-tokenizer is "split with this pattern (Isolated), then map
     // each piece's UTF-8 bytes to the byte-level alphabet". Pieces are then mapped into a reused char buffer and handed
     // to the model as spans, with no string per piece. Null for any other pre-tokenizer.
-    private readonly IPatternMatcher? _byteLevelSplitter;
+    private IPatternMatcher? _byteLevelSplitter;
 
     // SentencePiece-style fast path (Llama 2 / Mistral, Gemma): the normalizer is [Prepend(p),] Replace(one char c ->
     // content) and the pre-tokenizer is none, or a literal Split on c that can no longer match after the replace.
     // The model then sees p' + piece with c replaced, built in a reused char buffer instead of new strings.
-    private readonly SentencePieceFastPath? _spFast;
+    private SentencePieceFastPath? _spFast;
 
     private sealed record SentencePieceFastPath(string Prefix, char From, string To);
 
@@ -58,6 +58,15 @@ public sealed class Tokenizer
         };
         _spFast = DetectSentencePieceFastPath(pipeline);
     }
+
+    /// <summary>Tests: encode through the general normalizer / pre-tokenizer pipeline only (call before sharing the instance).</summary>
+    internal void DisableFastPaths()
+    {
+        _byteLevelSplitter = null;
+        _spFast = null;
+    }
+
+    internal bool HasFastPath => _byteLevelSplitter is not null || _spFast is not null;
 
     private static SentencePieceFastPath? DetectSentencePieceFastPath(TokenizerPipeline p)
     {

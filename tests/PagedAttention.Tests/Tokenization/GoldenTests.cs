@@ -51,6 +51,27 @@ public sealed class GoldenTests
         Report(name, "Encode", failures, cases.Count);
     }
 
+    /// <summary>The span fast paths (byte-level, SentencePiece-style) must not be the only thing the goldens check:
+    /// the general normalizer / pre-tokenizer pipeline, used by every other tokenizer.json shape, gives the same ids.</summary>
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void GeneralPipelineMatchesRustTokenizer(string name)
+    {
+        var fast = TokenizerFixtures.Get(name);
+        Assert.True(fast.HasFastPath, $"{name}: expected a fast path");
+        var tok = Tokenizer.FromFile(TokenizerFixtures.Directory(name));
+        tok.DisableFastPaths();
+        var cases = Load(name);
+        var failures = new List<string>();
+        foreach (var c in cases)
+        {
+            int[] ids = tok.Encode(c.Text, c.AddSpecialTokens);
+            if (!ids.AsSpan().SequenceEqual(c.Ids))
+                failures.Add($"  {Show(c.Text)} special={c.AddSpecialTokens}\n    want [{string.Join(",", c.Ids.Take(30))}]\n    got  [{string.Join(",", ids.Take(30))}]");
+        }
+        Report(name, "Encode (general pipeline)", failures, cases.Count);
+    }
+
     [Theory]
     [MemberData(nameof(Names))]
     public void DecodeMatchesRustTokenizer(string name)
