@@ -21,6 +21,12 @@ internal sealed class BpeModel
     private readonly int[] _byteIds = new int[256];
     private readonly int[] _charIds = new int[128]; // ASCII single-char symbols, -1 if absent (hot path for byte-level)
 
+    // Segmenting a SentencePiece-style word at '▁' (see TokenizeSegmented): null when it is not exact for this model,
+    // else the chars after which a '▁' still may not start a new segment (a merge (a, b) with b starting with '▁'
+    // and a ending with that char, e.g. Gemma 3's ('>', '▁</')).
+    private readonly HashSet<char>? _noSegmentAfter;
+    public const char Metaspace = '\u2581';
+
     [ThreadStatic] private static MergeScratch? t_scratch;
     private int _cacheSize;
 
@@ -57,6 +63,14 @@ internal sealed class BpeModel
             if (!vocab.TryGetValue(merged, out int im)) throw new TokenizerLoadException($"model.merges[{rank}]: merged token '{merged}' is not in the vocab");
             _merges.TryAdd(ia, ib, rank, im);
         }
+
+        if (Prefix is null && Suffix is null && !IgnoreMerges && vocab.ContainsKey(Metaspace.ToString()))
+        {
+            _noSegmentAfter = new HashSet<char>();
+            foreach (var (a, b) in merges)
+                if (b.Length > 0 && b[0] == Metaspace && (a.Length == 0 || a[^1] != Metaspace))
+                    _noSegmentAfter.Add(a.Length == 0 ? Metaspace : a[^1]);
+        }
     }
 
     public string? Prefix { get; }
@@ -89,6 +103,37 @@ internal sealed class BpeModel
             _cache.TryAdd(word.ToString(), output.Span[start..].ToArray()))
             Interlocked.Increment(ref _cacheSize);
     }
+
+    /// <summary>
+    /// Same ids as <see cref="Tokenize"/> on the whole word, for a word in which spaces are '▁' (Llama 2 / Mistral, Gemma):
+    /// cut before each '▁' that follows a char c other than '▁', when no merge can ever join across that cut, and
+    /// tokenize the segments separately (so they are short and cached). No merge joins across: the left symbol always
+    /// ends with c's own token (c is a single vocab token, so not byte fallback or unk), the right one always starts
+    /// with the '▁' token, and no merge (a, b) has b starting with '▁' and a ending with c (checked at load). Merges on
+    /// either side then never interact, and the heap order restricted to a segment is that segment's own order.
+    /// </summary>
+    public void TokenizeSegmented(ReadOnlySpan<char> word, IdBuffer output)
+    {
+        if (_noSegmentAfter is null || word.Length <= MaxCachedWordLength) { Tokenize(word, output); return; }
+        int start = 0;
+        int i = 1;
+        while (i < word.Length)
+        {
+            int k = word[i..].IndexOf(Metaspace);
+            if (k < 0) break;
+            i += k;
+            char c = word[i - 1];
+            if (c != Metaspace && !char.IsSurrogate(c) && !_noSegmentAfter.Contains(c) && IsSingleCharToken(c))
+            {
+                Tokenize(word[start..i], output);
+                start = i;
+            }
+            i++;
+        }
+        Tokenize(word[start..], output);
+    }
+
+    private bool IsSingleCharToken(char c) => c < 128 ? _charIds[c] >= 0 : _vocabSpan.ContainsKey(new ReadOnlySpan<char>(in c));
 
     private void BuildSymbols(ReadOnlySpan<char> w, MergeScratch s)
     {

@@ -267,7 +267,9 @@ public sealed class Tokenizer
                 n += f.To.Length;
             }
         }
-        if (n > 0) _p.Model.Tokenize(dst[..n], s.Ids);
+        if (n == 0) return;
+        if (f.To is [BpeModel.Metaspace]) _p.Model.TokenizeSegmented(dst[..n], s.Ids);
+        else _p.Model.Tokenize(dst[..n], s.Ids);
     }
 
     // Same result as SplitPreTokenizer.Apply (Isolated, not inverted: gaps and matches in order, empty ones dropped)
