@@ -11,6 +11,8 @@ internal abstract class Normalizer
 
 internal sealed class UnicodeNormalizer(NormalizationForm form) : Normalizer
 {
+    public NormalizationForm Form => form;
+
     public override string Normalize(string s) => UnicodeNormalization.Normalize(s, form);
 }
 

@@ -216,6 +216,12 @@ public sealed class Tokenizer
             if (token is not null) { s.Ids.Add(token.Id); continue; }
             if (_p.Normalizer is null && _normalizedMatcher.IsEmpty) { EncodeText(text, start, end, start == 0, s); continue; }
             if (_spFast is not null) { EncodeSentencePiece(text.AsSpan(start, end - start), _spFast, s); continue; }
+            if (_byteLevelSplitter is not null && _p.Normalizer is UnicodeNormalizer un && _normalizedMatcher.IsEmpty)
+            {
+                // Qwen: NFC into a per-thread buffer (or the input itself when already NFC), then the byte-level path.
+                EncodeByteLevel(UnicodeNormalization.NormalizeToScratch(text.AsSpan(start, end - start), un.Form), _byteLevelSplitter, s);
+                continue;
+            }
             string piece = start == 0 && end == text.Length ? text : text[start..end];
             if (_p.Normalizer is not null) piece = _p.Normalizer.Normalize(piece);
             if (_normalizedMatcher.IsEmpty) { EncodeText(piece, 0, piece.Length, start == 0, s); continue; }
