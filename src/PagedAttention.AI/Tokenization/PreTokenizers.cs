@@ -25,6 +25,7 @@ internal sealed class SplitPreTokenizer(IPatternMatcher matcher, SplitBehavior b
 
     [ThreadStatic] private static List<(int Start, int End, bool IsMatch)>? t_pieces;
     [ThreadStatic] private static List<(int Start, int End)>? t_matches;
+    [ThreadStatic] private static List<(int Start, int End)>? t_kept;
 
     public override void Split(PreSplit split, List<PreSplit> output) => Apply(matcher, behavior, invert, split, output);
 
@@ -47,7 +48,8 @@ internal sealed class SplitPreTokenizer(IPatternMatcher matcher, SplitBehavior b
         if (prev != s.Length) pieces.Add((prev, s.Length, invert));
 
         // Each behaviour folds (range, isMatch) into kept ranges, exactly as the Rust fold does.
-        var kept = new List<(int Start, int End)>(pieces.Count);
+        var kept = t_kept ??= new();
+        kept.Clear();
         bool previousMatch = false;
         switch (behavior)
         {
@@ -182,8 +184,11 @@ internal sealed class SequencePreTokenizer(PreTokenizer[] items) : PreTokenizer
 
     public override void Split(PreSplit split, List<PreSplit> output)
     {
-        var current = new List<PreSplit> { split };
-        var next = new List<PreSplit>();
+        var pool = t_pool ??= new();
+        var current = pool.Count > 0 ? pool.Pop() : new List<PreSplit>();
+        var next = pool.Count > 0 ? pool.Pop() : new List<PreSplit>();
+        current.Clear();
+        current.Add(split);
         foreach (var pt in items)
         {
             next.Clear();
@@ -191,5 +196,12 @@ internal sealed class SequencePreTokenizer(PreTokenizer[] items) : PreTokenizer
             (current, next) = (next, current);
         }
         output.AddRange(current);
+        current.Clear();
+        next.Clear();
+        pool.Push(current);
+        pool.Push(next);
     }
+
+    // Lists reused per thread; a stack, since a Sequence may hold a Sequence.
+    [ThreadStatic] private static Stack<List<PreSplit>>? t_pool;
 }
