@@ -57,6 +57,9 @@ public sealed class PagedAttentionChatClient : IChatClient
         if (options?.ToolMode is RequiredChatToolMode && ChatContextBuilder.ToolsOffered(options))
             throw new NotSupportedException("ChatOptions.ToolMode RequireAny/RequireSpecific needs constrained decoding, which PagedAttention.AI does not implement yet; use ChatToolMode.Auto.");
 
+        if (options?.ResponseFormat is ChatResponseFormatJson)
+            throw new NotSupportedException("ChatOptions.ResponseFormat JSON needs constrained decoding, which PagedAttention.AI does not implement yet; ask for JSON in the prompt instead (e.g. GetResponseAsync<T>(..., useJsonSchemaResponseFormat: false)).");
+
         var context = ChatContextBuilder.Build(messages, options, _tokenizer.BosToken, _tokenizer.EosToken);
         string prompt = _template.Render(context);
         int[] promptIds = _tokenizer.Encode(prompt, addSpecialTokens: false);

@@ -220,6 +220,8 @@ public sealed class ChatClientTests : IAsyncLifetime
         var tool = AIFunctionFactory.Create(() => 1, "f");
         var e = await Assert.ThrowsAsync<NotSupportedException>(() => _client.GetResponseAsync("x", new ChatOptions { Tools = [tool], ToolMode = ChatToolMode.RequireAny }));
         Assert.Contains("RequireAny", e.Message);
+        await Assert.ThrowsAsync<NotSupportedException>(() => _client.GetResponseAsync("x", new ChatOptions { ResponseFormat = ChatResponseFormat.Json }));
+        Assert.NotNull(await _client.GetResponseAsync("x", new ChatOptions { ResponseFormat = ChatResponseFormat.Text, MaxOutputTokens = 2 }));
     }
 
     [Fact]
