@@ -42,7 +42,8 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
     private long _nextRequestId;
     private volatile bool _stopping;
     private int _disposed;
-    private long _steps, _computedTokens, _generatedTokens, _busyTicks;
+    private long _steps, _computedTokens, _generatedTokens, _busyTicks, _stepAllocatedBytes, _channelAllocatedBytes;
+    private volatile Exception? _loopFailure;
 
     private LlmEngine(IModelRunner runner, EngineOptions options, ModelAssets assets)
     {
@@ -99,6 +100,21 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
     /// <summary>Number of KV blocks in the cache.</summary>
     public int NumKvBlocks => _runner.NumKvBlocks;
 
+    /// <summary>
+    /// Test/debug hook: the loop checks the scheduler's and block pool's invariants after every step and whenever it
+    /// goes idle (O(blocks + sequences), allocates). A violation fails the loop like any engine bug (<see cref="LoopFailure"/>).
+    /// </summary>
+    internal bool VerifyInvariants { get; set; }
+
+    /// <summary>The exception that stopped the step loop (an engine bug), or null while it runs.</summary>
+    internal Exception? LoopFailure => _loopFailure;
+
+    /// <summary>Bytes the loop thread allocated inside steps (scheduling, forward, sampling, emission) since start.</summary>
+    internal long StepAllocatedBytes => Interlocked.Read(ref _stepAllocatedBytes);
+
+    /// <summary>Of <see cref="StepAllocatedBytes"/>, bytes allocated by writes to the requests' output channels.</summary>
+    internal long ChannelAllocatedBytes => Interlocked.Read(ref _channelAllocatedBytes);
+
     /// <summary>Loads the model named by <paramref name="options"/> and starts the step loop.</summary>
     /// <exception cref="ModelLoadException">The model directory cannot be loaded.</exception>
     public static async Task<LlmEngine> LoadAsync(EngineOptions options, CancellationToken cancellationToken = default)
@@ -144,8 +160,9 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
         var req = CreateRequest(promptIds, samplingParams);
         _inbox.Enqueue(req);
         _wake.Set();
-        // Lost race with DisposeAsync: the loop may never see this request.
+        // Lost race with DisposeAsync (or a dead loop): the loop may never see this request.
         if (_disposed != 0) req.Channel.Writer.TryComplete(new ObjectDisposedException(nameof(LlmEngine)));
+        else if (_loopFailure is { } failure) req.Channel.Writer.TryComplete(new InvalidOperationException("The engine's step loop has failed.", failure));
         bool completed = false;
         using var registration = cancellationToken.Register(static s => ((LlmEngine)((object[])s!)[0]).Abort((RequestState)((object[])s!)[1]), new object[] { this, req });
         try
@@ -243,17 +260,22 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
                 while (_aborts.TryDequeue(out var req)) EndRequest(req, null);
                 if (!_scheduler.HasWork)
                 {
+                    if (VerifyInvariants) _scheduler.CheckInvariants();
                     _wake.WaitOne();
                     continue;
                 }
                 long start = Stopwatch.GetTimestamp();
+                long allocated = GC.GetAllocatedBytesForCurrentThread();
                 Step();
+                Interlocked.Add(ref _stepAllocatedBytes, GC.GetAllocatedBytesForCurrentThread() - allocated);
                 Interlocked.Add(ref _busyTicks, Stopwatch.GetTimestamp() - start);
+                if (VerifyInvariants) _scheduler.CheckInvariants();
             }
         }
         catch (Exception ex)
         {
             // Only a bug in the engine itself lands here; fail everything rather than hang the callers.
+            _loopFailure = ex;
             _logger.LogError(ex, "The engine step loop failed; all pending requests are failed.");
             FailAll(ex);
         }
@@ -346,7 +368,9 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
             TopLogprobs = state.TopLogprobs.Length > 0 ? (TokenLogprob[])state.TopLogprobs.Clone() : null,
         };
         var req = state.Request;
+        long allocated = GC.GetAllocatedBytesForCurrentThread();
         req.Channel.Writer.TryWrite(o);
+        _channelAllocatedBytes += GC.GetAllocatedBytesForCurrentThread() - allocated;
         if (reason is null) return;
         _scheduler.Finish(seq, reason);
         if (--req.Remaining == 0 && !req.Done)
