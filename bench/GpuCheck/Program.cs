@@ -6,7 +6,7 @@ namespace GpuCheck;
 /// <summary>
 /// GPU checks for the CUDA backend, run on the GPU machine (which has no .NET SDK, so no xunit): kernels against the
 /// CPU reference, tiny checkpoints against transformers goldens, and an optional decode benchmark.
-/// Usage: GpuCheck [--kernels] [--models DIR] [--bench MODEL_DIR [--batches 1,64] [--prompt 128] [--steps 128]]
+/// Usage: GpuCheck [--kernels] [--models DIR] [--engine DIR] [--engine-bench MODEL_DIR] [--bench MODEL_DIR [--batches 1,64] [--prompt 128] [--steps 128]]
 /// Prints PASS/FAIL lines; the exit code is the number of failures.
 /// </summary>
 internal static class Program
@@ -25,6 +25,13 @@ internal static class Program
         var rep = new Report();
         if (args.Contains("--kernels")) KernelChecks.Run(d, rep);
         if (Arg("--models") is { } models) ModelChecks.Run(d, models, rep);
+        if (args.Contains("--gemv")) rep.Run("gemv", () => EngineChecks.CheckGemv(d, rep));
+        if (Arg("--engine") is { } engineModels) EngineChecks.Run(engineModels, rep);
+        if (Arg("--engine-bench") is { } eb)
+        {
+            var batches = (Arg("--batches") ?? "1,64").Split(',').Select(int.Parse).ToArray();
+            rep.Run("engine-bench", () => EngineChecks.Bench(eb, batches, int.Parse(Arg("--prompt") ?? "128"), int.Parse(Arg("--steps") ?? "128"), rep));
+        }
         if (Arg("--bench") is { } bench)
         {
             var batches = (Arg("--batches") ?? "1,64").Split(',').Select(int.Parse).ToArray();

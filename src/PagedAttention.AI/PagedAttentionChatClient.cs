@@ -54,6 +54,12 @@ public sealed class PagedAttentionChatClient : IChatClient
         if (options?.ModelId is { } requested && !string.Equals(requested, ModelId, StringComparison.Ordinal))
             throw new InvalidOperationException($"Model '{requested}' is not served by this client; it serves '{ModelId}'.");
 
+        if (options?.ToolMode is RequiredChatToolMode && ChatContextBuilder.ToolsOffered(options))
+            throw new NotSupportedException("ChatOptions.ToolMode RequireAny/RequireSpecific needs constrained decoding, which PagedAttention.AI does not implement yet; use ChatToolMode.Auto.");
+
+        if (options?.ResponseFormat is ChatResponseFormatJson)
+            throw new NotSupportedException("ChatOptions.ResponseFormat JSON needs constrained decoding, which PagedAttention.AI does not implement yet; ask for JSON in the prompt instead (e.g. GetResponseAsync<T>(..., useJsonSchemaResponseFormat: false)).");
+
         var context = ChatContextBuilder.Build(messages, options, _tokenizer.BosToken, _tokenizer.EosToken);
         string prompt = _template.Render(context);
         int[] promptIds = _tokenizer.Encode(prompt, addSpecialTokens: false);

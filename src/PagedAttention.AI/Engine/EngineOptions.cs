@@ -18,6 +18,16 @@ public sealed class EngineOptions
     /// <summary>Bytes given to the KV cache on the CPU; ignored when <see cref="NumKvBlocks"/> is set.</summary>
     public long KvCacheBytes { get; set; } = 1L << 30;
 
+    /// <summary>
+    /// With <see cref="Device"/> "cuda": the fraction of the GPU's memory this engine may use (weights, activations,
+    /// KV cache, and what other processes already hold); the KV cache gets what is left after the weights and a
+    /// profiling step of <see cref="MaxNumBatchedTokens"/> tokens. Ignored when <see cref="NumKvBlocks"/> is set.
+    /// </summary>
+    public double GpuMemoryUtilization { get; set; } = 0.9;
+
+    /// <summary>With <see cref="Device"/> "cuda": launch every step eagerly instead of replaying CUDA graphs for decode steps.</summary>
+    public bool EnforceEager { get; set; }
+
     /// <summary>Exact number of KV blocks; overrides <see cref="KvCacheBytes"/>.</summary>
     public int? NumKvBlocks { get; set; }
 
@@ -53,6 +63,7 @@ public sealed class EngineOptions
         if (Device is not ("cpu" or "cuda")) throw new ArgumentException($"EngineOptions.Device must be \"cpu\" or \"cuda\", got \"{Device}\".", nameof(Device));
         if (BlockSize is < 1 or > 1024) throw new ArgumentException($"EngineOptions.BlockSize must be in 1..1024, got {BlockSize}.", nameof(BlockSize));
         if (KvCacheBytes <= 0) throw new ArgumentException("EngineOptions.KvCacheBytes must be positive.", nameof(KvCacheBytes));
+        if (!(GpuMemoryUtilization > 0 && GpuMemoryUtilization <= 1)) throw new ArgumentException($"EngineOptions.GpuMemoryUtilization must be in (0, 1], got {GpuMemoryUtilization}.", nameof(GpuMemoryUtilization));
         if (NumKvBlocks is <= 0) throw new ArgumentException("EngineOptions.NumKvBlocks must be positive.", nameof(NumKvBlocks));
         if (MaxNumSeqs < 1) throw new ArgumentException("EngineOptions.MaxNumSeqs must be >= 1.", nameof(MaxNumSeqs));
         if (MaxNumBatchedTokens < 1) throw new ArgumentException("EngineOptions.MaxNumBatchedTokens must be >= 1.", nameof(MaxNumBatchedTokens));

@@ -9,7 +9,6 @@ using PagedAttention.AI.Sampling;
 using PagedAttention.AI.Scheduling;
 using PagedAttention.AI.Templates;
 using PagedAttention.AI.Tokenization;
-using PagedAttention.Kernels.Cpu;
 
 namespace PagedAttention.AI.Engine;
 
@@ -24,8 +23,7 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
     /// <summary>Most top logprobs a request may ask for.</summary>
     public const int MaxLogprobs = 20;
 
-    private readonly LlamaModel _model;
-    private readonly CpuKvCache _cache;
+    private readonly IModelRunner _runner;
     private readonly EngineOptions _options;
     private readonly Func<IStreamingDetokenizer>? _detokenizerFactory;
     private readonly ILogger _logger;
@@ -33,6 +31,7 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
     private readonly Sampler _sampler;
     private readonly ForwardBatch _batch;
     private readonly float[] _logits;
+    private readonly int[] _deviceTokens;
     private readonly ConcurrentQueue<RequestState> _inbox = new();
     private readonly ConcurrentQueue<RequestState> _aborts = new();
     private readonly AutoResetEvent _wake = new(false);
@@ -43,11 +42,12 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
     private long _nextRequestId;
     private volatile bool _stopping;
     private int _disposed;
-    private long _steps, _computedTokens, _generatedTokens, _busyTicks;
+    private long _steps, _computedTokens, _generatedTokens, _busyTicks, _stepAllocatedBytes, _channelAllocatedBytes;
+    private volatile Exception? _loopFailure;
 
-    private LlmEngine(LlamaModel model, EngineOptions options, ModelAssets assets)
+    private LlmEngine(IModelRunner runner, EngineOptions options, ModelAssets assets)
     {
-        _model = model;
+        _runner = runner;
         Tokenizer = assets.Tokenizer;
         ChatTemplate = assets.ChatTemplate;
         ModelId = assets.ModelId;
@@ -55,30 +55,35 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
             : StreamingDecoderDetokenizer.Factory(assets.Tokenizer, skipSpecialTokens: true, keepSpecialTokens: ModelAssets.StructuralTokens));
         _options = options;
         _logger = options.Logger ?? NullLogger.Instance;
-        var c = model.Config;
+        var c = runner.Model.Config;
         _vocab = c.VocabSize;
         _eos = c.EosTokenIds;
         MaxModelLen = Math.Min(options.MaxModelLen ?? int.MaxValue, c.MaxPositionEmbeddings);
-        int blocks = options.NumKvBlocks ?? (int)Math.Clamp(options.KvCacheBytes / model.KvBytesPerBlock(options.BlockSize), 1, int.MaxValue);
-        _cache = model.CreateKvCache(blocks, options.BlockSize);
+        int blocks = runner.NumKvBlocks;
         var kv = new KvCacheManager(blocks, options.BlockSize);
         _scheduler = new Scheduler(new SchedulerOptions
         {
             MaxNumBatchedTokens = options.MaxNumBatchedTokens,
             MaxNumSeqs = options.MaxNumSeqs,
             LongPrefillTokenThreshold = options.LongPrefillTokenThreshold,
-            KvCacheOptionName = "EngineOptions.KvCacheBytes (or NumKvBlocks)",
+            KvCacheOptionName = KvOptionName,
         }, kv, _eos, _logger);
         _sampler = new Sampler(_vocab);
         int maxBlocksPerSeq = Math.Min(kv.BlocksFor(MaxModelLen), blocks);
         _batch = new ForwardBatch(options.MaxNumBatchedTokens, options.MaxNumSeqs, maxBlocksPerSeq);
         _logits = new float[options.MaxNumSeqs * _vocab];
+        _deviceTokens = new int[options.MaxNumSeqs];
         _thread = new Thread(Loop) { IsBackground = true, Name = "PagedAttention step loop" };
         _thread.Start();
     }
 
     /// <summary>The loaded model.</summary>
-    public LlamaModel Model => _model;
+    public IDecoderModel Model => _runner.Model;
+
+    /// <summary>The device the model runs on: "cpu" or "cuda".</summary>
+    public string Device => _runner.Device;
+
+    private string KvOptionName => _runner.Device == "cuda" ? "EngineOptions.GpuMemoryUtilization (or NumKvBlocks)" : "EngineOptions.KvCacheBytes (or NumKvBlocks)";
 
     /// <summary>Longest prompt + output a request may have.</summary>
     public int MaxModelLen { get; }
@@ -93,7 +98,22 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
     public string ModelId { get; }
 
     /// <summary>Number of KV blocks in the cache.</summary>
-    public int NumKvBlocks => _cache.NumBlocks;
+    public int NumKvBlocks => _runner.NumKvBlocks;
+
+    /// <summary>
+    /// Test/debug hook: the loop checks the scheduler's and block pool's invariants after every step and whenever it
+    /// goes idle (O(blocks + sequences), allocates). A violation fails the loop like any engine bug (<see cref="LoopFailure"/>).
+    /// </summary>
+    internal bool VerifyInvariants { get; set; }
+
+    /// <summary>The exception that stopped the step loop (an engine bug), or null while it runs.</summary>
+    internal Exception? LoopFailure => _loopFailure;
+
+    /// <summary>Bytes the loop thread allocated inside steps (scheduling, forward, sampling, emission) since start.</summary>
+    internal long StepAllocatedBytes => Interlocked.Read(ref _stepAllocatedBytes);
+
+    /// <summary>Of <see cref="StepAllocatedBytes"/>, bytes allocated by writes to the requests' output channels.</summary>
+    internal long ChannelAllocatedBytes => Interlocked.Read(ref _channelAllocatedBytes);
 
     /// <summary>Loads the model named by <paramref name="options"/> and starts the step loop.</summary>
     /// <exception cref="ModelLoadException">The model directory cannot be loaded.</exception>
@@ -101,15 +121,28 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        if (options.Device == "cuda") throw new NotSupportedException("Device \"cuda\" is not available in this build; use \"cpu\".");
-        var (model, assets) = await Task.Run(() =>
+        var (runner, assets) = await Task.Run(() =>
         {
-            var m = LlamaModel.Load(options.ModelPath);
-            try { return (m, ModelAssets.Load(options.ModelPath)); }
-            catch { m.Dispose(); throw; }
+            var r = CreateRunner(options);
+            try { return (r, ModelAssets.Load(options.ModelPath)); }
+            catch { r.Dispose(); throw; }
         }, cancellationToken).ConfigureAwait(false);
-        try { return new LlmEngine(model, options, assets); }
-        catch { model.Dispose(); throw; }
+        try { return new LlmEngine(runner, options, assets); }
+        catch { runner.Dispose(); throw; }
+    }
+
+    private static IModelRunner CreateRunner(EngineOptions o)
+    {
+        if (o.Device == "cuda")
+        {
+            // Fail before touching the GPU when CUDA is missing, naming what is missing; a bad directory fails the same way as on the CPU.
+            Models.Cuda.CudaModelRunner.CheckCudaPresent();
+            return Models.Cuda.CudaModelRunner.Create(o.ModelPath, o.BlockSize, o.MaxNumSeqs, o.MaxNumBatchedTokens, o.MaxModelLen ?? int.MaxValue,
+                o.NumKvBlocks, o.GpuMemoryUtilization, cudaGraphs: !o.EnforceEager);
+        }
+        var m = LlamaModel.Load(o.ModelPath);
+        try { return new CpuModelRunner(m, o.NumKvBlocks ?? CpuModelRunner.BlocksFor(m, o.KvCacheBytes, o.BlockSize), o.BlockSize); }
+        catch { m.Dispose(); throw; }
     }
 
     /// <summary>
@@ -127,8 +160,9 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
         var req = CreateRequest(promptIds, samplingParams);
         _inbox.Enqueue(req);
         _wake.Set();
-        // Lost race with DisposeAsync: the loop may never see this request.
+        // Lost race with DisposeAsync (or a dead loop): the loop may never see this request.
         if (_disposed != 0) req.Channel.Writer.TryComplete(new ObjectDisposedException(nameof(LlmEngine)));
+        else if (_loopFailure is { } failure) req.Channel.Writer.TryComplete(new InvalidOperationException("The engine's step loop has failed.", failure));
         bool completed = false;
         using var registration = cancellationToken.Register(static s => ((LlmEngine)((object[])s!)[0]).Abort((RequestState)((object[])s!)[1]), new object[] { this, req });
         try
@@ -186,8 +220,8 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
             throw new ArgumentException("StopStrings need a detokenizer: the model directory has no tokenizer.json and EngineOptions.DetokenizerFactory is not set.", nameof(p));
         int total = (int)Math.Min((long)promptIds.Length + p.MaxTokens, MaxModelLen);
         int needed = _scheduler.Kv.BlocksFor(total);
-        if (needed > _cache.NumBlocks)
-            throw new ArgumentException($"The request needs up to {needed} KV blocks ({total} tokens) but the cache has {_cache.NumBlocks}; raise EngineOptions.KvCacheBytes or NumKvBlocks, or lower MaxTokens.", nameof(p));
+        if (needed > _runner.NumKvBlocks)
+            throw new ArgumentException($"The request needs up to {needed} KV blocks ({total} tokens) but the cache has {_runner.NumKvBlocks}; raise {KvOptionName.Replace(" (or NumKvBlocks)", " or NumKvBlocks", StringComparison.Ordinal)}, or lower MaxTokens.", nameof(p));
 
         long id2 = Interlocked.Increment(ref _nextRequestId);
         var req = new RequestState(id2);
@@ -226,17 +260,22 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
                 while (_aborts.TryDequeue(out var req)) EndRequest(req, null);
                 if (!_scheduler.HasWork)
                 {
+                    if (VerifyInvariants) _scheduler.CheckInvariants();
                     _wake.WaitOne();
                     continue;
                 }
                 long start = Stopwatch.GetTimestamp();
+                long allocated = GC.GetAllocatedBytesForCurrentThread();
                 Step();
+                Interlocked.Add(ref _stepAllocatedBytes, GC.GetAllocatedBytesForCurrentThread() - allocated);
                 Interlocked.Add(ref _busyTicks, Stopwatch.GetTimestamp() - start);
+                if (VerifyInvariants) _scheduler.CheckInvariants();
             }
         }
         catch (Exception ex)
         {
             // Only a bug in the engine itself lands here; fail everything rather than hang the callers.
+            _loopFailure = ex;
             _logger.LogError(ex, "The engine step loop failed; all pending requests are failed.");
             FailAll(ex);
         }
@@ -251,9 +290,25 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
         var output = _scheduler.Schedule();
         if (output.Count == 0) return;
         BatchBuilder.Build(output, _batch, _options.BlockSize);
+        bool onDevice = _runner.DeviceSampler is not null, hostRows = false;
         try
         {
-            _model.Forward(_batch, _cache, _logits);
+            if (_runner.DeviceSampler is { } ds)
+            {
+                // Only token ids come back, except for rows the GPU sampler cannot serve (logprobs): then this step's logits too.
+                ds.Begin(output.Count);
+                for (int i = 0; i < output.Count; i++)
+                {
+                    var seq = output.Seq(i);
+                    if (seq.IsFinished || seq.NumComputedTokens + output.NumTokens(i) != seq.NumTokens) continue;
+                    var st = (SequenceState)seq.Owner!;
+                    if (st.TopLogprobs.Length > 0) { hostRows = true; continue; }
+                    var keyRng = st.Rng; // a copy: the sequence's stream key, never advanced for GPU-sampled rows
+                    ds.SetRow(i, seq.Params, keyRng.NextUInt64(), seq.NumOutputTokens, seq.PromptTokens, seq.OutputTokens, _eos);
+                }
+                _runner.ForwardSample(_batch, _deviceTokens, hostRows ? _logits : default);
+            }
+            else _runner.Forward(_batch, _logits);
         }
         catch (Exception ex)
         {
@@ -272,7 +327,7 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
             var state = (SequenceState)seq.Owner!;
             try
             {
-                EmitToken(seq, state, _logits.AsSpan(i * _vocab, _vocab));
+                EmitToken(seq, state, _logits.AsSpan(i * _vocab, _vocab), onDevice && state.TopLogprobs.Length == 0 ? _deviceTokens[i] : -1);
             }
             catch (Exception ex)
             {
@@ -282,10 +337,13 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
         }
     }
 
-    private void EmitToken(Sequence seq, SequenceState state, Span<float> logits)
+    // deviceToken >= 0: the token the device sampled; otherwise sample on the host from logits.
+    private void EmitToken(Sequence seq, SequenceState state, Span<float> logits, int deviceToken = -1)
     {
         var p = seq.Params;
-        int token = _sampler.Sample(logits, p, seq.PromptTokens, seq.OutputTokens, ref state.Rng, _eos, state.TopLogprobs, out float logprob);
+        float logprob = float.NaN;
+        int token = deviceToken >= 0 ? deviceToken
+            : _sampler.Sample(logits, p, seq.PromptTokens, seq.OutputTokens, ref state.Rng, _eos, state.TopLogprobs, out logprob);
         var reason = _scheduler.AppendToken(seq, token);
         Interlocked.Increment(ref _generatedTokens);
         string? text = null;
@@ -310,7 +368,9 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
             TopLogprobs = state.TopLogprobs.Length > 0 ? (TokenLogprob[])state.TopLogprobs.Clone() : null,
         };
         var req = state.Request;
+        long allocated = GC.GetAllocatedBytesForCurrentThread();
         req.Channel.Writer.TryWrite(o);
+        _channelAllocatedBytes += GC.GetAllocatedBytesForCurrentThread() - allocated;
         if (reason is null) return;
         _scheduler.Finish(seq, reason);
         if (--req.Remaining == 0 && !req.Done)
@@ -344,8 +404,7 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
         _wake.Set();
         await _stopped.Task.ConfigureAwait(false);
         FailAll(new ObjectDisposedException(nameof(LlmEngine), "The engine was disposed while the request was running."));
-        _cache.Dispose();
-        _model.Dispose();
+        _runner.Dispose();
         // _wake is not disposed: a late consumer's abort may still Set it.
     }
 

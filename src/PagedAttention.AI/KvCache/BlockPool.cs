@@ -102,6 +102,35 @@ internal sealed class BlockPool
             if (b.HasHash && b.RefCount == 0) Unregister(b);
     }
 
+    /// <summary>
+    /// Verifies the pool's internal consistency and throws <see cref="InvalidOperationException"/> naming the first
+    /// violation: no negative reference count; the free queue holds exactly the ref-0 blocks, each once; every
+    /// prefix-cache entry points at a block registered under that hash; a free registered block is computed
+    /// (a pending block is unregistered when its last reference goes). O(blocks); for tests and debug runs.
+    /// </summary>
+    internal void CheckInvariants()
+    {
+        int refZero = 0;
+        foreach (var b in _blocks)
+        {
+            if (b.RefCount < 0) throw new InvalidOperationException($"{b}: negative reference count.");
+            bool linked = FreeBlockQueue.Contains(b);
+            if ((b.RefCount == 0) != linked)
+                throw new InvalidOperationException($"{b}: {(linked ? "in the free queue while referenced" : "unreferenced but not in the free queue")}.");
+            if (b.RefCount == 0)
+            {
+                refZero++;
+                if (b.HasHash && !b.IsComputed) throw new InvalidOperationException($"{b}: free, registered and never computed.");
+            }
+            if (b.HasHash && (!_cached.TryGetValue(b.Hash, out var owner) || !ReferenceEquals(owner, b)))
+                throw new InvalidOperationException($"{b}: has a hash but is not the prefix cache's entry for it.");
+        }
+        if (refZero != _free.Count) throw new InvalidOperationException($"Free queue counts {_free.Count} blocks but {refZero} have reference count 0.");
+        if (_free.ToIdList().Count != refZero) throw new InvalidOperationException("Free queue links disagree with its count.");
+        foreach (var (hash, b) in _cached)
+            if (!b.HasHash || b.Hash != hash) throw new InvalidOperationException($"Prefix cache entry points at {b}, which is not registered under that hash.");
+    }
+
     private void Unregister(KvBlock b)
     {
         if (_cached.TryGetValue(b.Hash, out var owner) && ReferenceEquals(owner, b)) _cached.Remove(b.Hash);

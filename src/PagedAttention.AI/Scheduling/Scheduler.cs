@@ -157,6 +157,32 @@ internal sealed class Scheduler
         seq.FinishReason = reason;
     }
 
+    /// <summary>
+    /// Verifies the block pool (<see cref="BlockPool.CheckInvariants"/>) and that each block's reference count equals
+    /// the number of running block tables holding it (waiting and finished sequences hold none), that every running
+    /// sequence has blocks for its computed tokens, and that no sequence is both running and waiting. Throws
+    /// <see cref="InvalidOperationException"/>. Allocates; for tests and debug runs only.
+    /// </summary>
+    internal void CheckInvariants()
+    {
+        var pool = Kv.Pool;
+        pool.CheckInvariants();
+        var refs = new int[pool.NumBlocks];
+        foreach (var seq in _running)
+        {
+            if (seq.Status != SequenceStatus.Running) throw new InvalidOperationException($"{seq} is in the running list.");
+            if (Kv.BlocksFor(seq.NumComputedTokens) > seq.Blocks.Count) throw new InvalidOperationException($"{seq} has fewer blocks than its computed tokens need.");
+            foreach (var b in seq.Blocks) refs[b.Id]++;
+        }
+        foreach (var seq in _waiting)
+        {
+            if (seq.Status != SequenceStatus.Waiting) throw new InvalidOperationException($"{seq} is in the waiting list.");
+            if (seq.Blocks.Count != 0 || seq.NumComputedTokens != 0) throw new InvalidOperationException($"{seq} is waiting but holds blocks.");
+        }
+        for (int i = 0; i < refs.Length; i++)
+            if (refs[i] != pool[i].RefCount) throw new InvalidOperationException($"{pool[i]}: {refs[i]} running block tables hold it.");
+    }
+
     private int ChunkFor(int remaining)
     {
         int cap = _options.LongPrefillTokenThreshold;

@@ -15,11 +15,17 @@ internal sealed class BpeModel
 
     private readonly Dictionary<string, int> _vocab;
     private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _vocabSpan;
-    private readonly Dictionary<long, long> _merges; // (left<<32 | right) -> (rank<<32 | newId)
+    private readonly PairMap _merges; // (left, right) -> (rank<<32 | newId)
     private readonly ConcurrentDictionary<string, int[]> _cache = new();
     private readonly ConcurrentDictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> _cacheSpan;
     private readonly int[] _byteIds = new int[256];
     private readonly int[] _charIds = new int[128]; // ASCII single-char symbols, -1 if absent (hot path for byte-level)
+
+    // Segmenting a SentencePiece-style word at '▁' (see TokenizeSegmented): null when it is not exact for this model,
+    // else the chars after which a '▁' still may not start a new segment (a merge (a, b) with b starting with '▁'
+    // and a ending with that char, e.g. Gemma 3's ('>', '▁</')).
+    private readonly HashSet<char>? _noSegmentAfter;
+    public const char Metaspace = '\u2581';
 
     [ThreadStatic] private static MergeScratch? t_scratch;
     private int _cacheSize;
@@ -46,7 +52,7 @@ internal sealed class BpeModel
         for (int b = 0; b < 256; b++) _byteIds[b] = vocab.TryGetValue($"<0x{b:X2}>", out int id) ? id : -1;
         for (int c = 0; c < 128; c++) _charIds[c] = vocab.TryGetValue(((char)c).ToString(), out int id) ? id : -1;
 
-        _merges = new Dictionary<long, long>(merges.Count);
+        _merges = new PairMap(merges.Count);
         int prefixLen = Prefix?.Length ?? 0;
         for (int rank = 0; rank < merges.Count; rank++)
         {
@@ -55,7 +61,15 @@ internal sealed class BpeModel
             if (!vocab.TryGetValue(b, out int ib)) throw new TokenizerLoadException($"model.merges[{rank}]: token '{b}' is not in the vocab");
             string merged = string.Concat(a, b.AsSpan(Math.Min(prefixLen, b.Length)));
             if (!vocab.TryGetValue(merged, out int im)) throw new TokenizerLoadException($"model.merges[{rank}]: merged token '{merged}' is not in the vocab");
-            _merges.TryAdd(((long)ia << 32) | (uint)ib, ((long)rank << 32) | (uint)im);
+            _merges.TryAdd(ia, ib, rank, im);
+        }
+
+        if (Prefix is null && Suffix is null && !IgnoreMerges && vocab.ContainsKey(Metaspace.ToString()))
+        {
+            _noSegmentAfter = new HashSet<char>();
+            foreach (var (a, b) in merges)
+                if (b.Length > 0 && b[0] == Metaspace && (a.Length == 0 || a[^1] != Metaspace))
+                    _noSegmentAfter.Add(a.Length == 0 ? Metaspace : a[^1]);
         }
     }
 
@@ -89,6 +103,37 @@ internal sealed class BpeModel
             _cache.TryAdd(word.ToString(), output.Span[start..].ToArray()))
             Interlocked.Increment(ref _cacheSize);
     }
+
+    /// <summary>
+    /// Same ids as <see cref="Tokenize"/> on the whole word, for a word in which spaces are '▁' (Llama 2 / Mistral, Gemma):
+    /// cut before each '▁' that follows a char c other than '▁', when no merge can ever join across that cut, and
+    /// tokenize the segments separately (so they are short and cached). No merge joins across: the left symbol always
+    /// ends with c's own token (c is a single vocab token, so not byte fallback or unk), the right one always starts
+    /// with the '▁' token, and no merge (a, b) has b starting with '▁' and a ending with c (checked at load). Merges on
+    /// either side then never interact, and the heap order restricted to a segment is that segment's own order.
+    /// </summary>
+    public void TokenizeSegmented(ReadOnlySpan<char> word, IdBuffer output)
+    {
+        if (_noSegmentAfter is null || word.Length <= MaxCachedWordLength) { Tokenize(word, output); return; }
+        int start = 0;
+        int i = 1;
+        while (i < word.Length)
+        {
+            int k = word[i..].IndexOf(Metaspace);
+            if (k < 0) break;
+            i += k;
+            char c = word[i - 1];
+            if (c != Metaspace && !char.IsSurrogate(c) && !_noSegmentAfter.Contains(c) && IsSingleCharToken(c))
+            {
+                Tokenize(word[start..i], output);
+                start = i;
+            }
+            i++;
+        }
+        Tokenize(word[start..], output);
+    }
+
+    private bool IsSingleCharToken(char c) => c < 128 ? _charIds[c] >= 0 : _vocabSpan.ContainsKey(new ReadOnlySpan<char>(in c));
 
     private void BuildSymbols(ReadOnlySpan<char> w, MergeScratch s)
     {
@@ -140,31 +185,79 @@ internal sealed class BpeModel
         return true;
     }
 
+    // Heap entries are rank << 32 | position of the left symbol: the lowest rank first, the leftmost on ties.
     private void MergeAll(MergeScratch s)
     {
-        var heap = s.Heap;
-        for (int i = 0; i + 1 < s.Count; i++) PushPair(s, i, i + 1);
-        while (heap.TryDequeue(out int pos, out long prio))
+        int[] ids = s.Ids, prev = s.Prev, next = s.Next;
+        s.EnsureHeap(s.Count);
+        long[] heap = s.Heap;
+        int n = 0;
+        for (int i = 0; i + 1 < s.Count; i++)
         {
-            int rank = (int)(prio >> 32);
-            if (s.Ids[pos] < 0) continue;             // left symbol was merged away
-            int right = s.Next[pos];
+            long m = _merges.Get(ids[i], ids[i + 1]);
+            if (m >= 0) heap[n++] = (m & ~0xFFFFFFFFL) | (uint)i;
+        }
+        for (int i = (n >> 1) - 1; i >= 0; i--) SiftDown(heap, n, i, heap[i]);
+        while (n > 0)
+        {
+            long top = heap[0];
+            n--;
+            if (n > 0) SiftDown(heap, n, 0, heap[n]);
+            int pos = (int)top;
+            if (ids[pos] < 0) continue;             // left symbol was merged away
+            int right = next[pos];
             if (right < 0) continue;
-            if (!_merges.TryGetValue(((long)s.Ids[pos] << 32) | (uint)s.Ids[right], out long m) || (int)(m >> 32) != rank) continue; // stale
-            s.Ids[pos] = (int)m;
-            s.Ids[right] = -1;
-            int rr = s.Next[right];
-            s.Next[pos] = rr;
-            if (rr >= 0) s.Prev[rr] = pos;
-            if (s.Prev[pos] >= 0) PushPair(s, s.Prev[pos], pos);
-            if (rr >= 0) PushPair(s, pos, rr);
+            long m = _merges.Get(ids[pos], ids[right]);
+            if (m < 0 || (m >> 32) != (top >> 32)) continue; // stale: the pair at pos changed
+            ids[pos] = (int)m;
+            ids[right] = -1;
+            int rr = next[right];
+            next[pos] = rr;
+            if (rr >= 0) prev[rr] = pos;
+            int pl = prev[pos];
+            if (pl >= 0)
+            {
+                long ml = _merges.Get(ids[pl], ids[pos]);
+                if (ml >= 0) n = Push(heap, n, (ml & ~0xFFFFFFFFL) | (uint)pl);
+            }
+            if (rr >= 0)
+            {
+                long mr = _merges.Get(ids[pos], ids[rr]);
+                if (mr >= 0) n = Push(heap, n, (mr & ~0xFFFFFFFFL) | (uint)pos);
+            }
         }
     }
 
-    private void PushPair(MergeScratch s, int left, int right)
+    // Heap size bound: Count - 1 initial entries; a successful merge pops one and pushes at most two (net +1), and there
+    // are at most Count - 1 merges, so the heap never exceeds 2 * Count entries (EnsureHeap's size).
+    private static int Push(long[] heap, int n, long item)
     {
-        if (_merges.TryGetValue(((long)s.Ids[left] << 32) | (uint)s.Ids[right], out long m))
-            s.Heap.Enqueue(left, (m & ~0xFFFFFFFFL) | (uint)left); // rank first, then position: leftmost wins ties
+        int i = n;
+        while (i > 0)
+        {
+            int parent = (i - 1) >> 1;
+            long p = heap[parent];
+            if (p <= item) break;
+            heap[i] = p;
+            i = parent;
+        }
+        heap[i] = item;
+        return n + 1;
+    }
+
+    private static void SiftDown(long[] heap, int n, int i, long item)
+    {
+        while (true)
+        {
+            int child = 2 * i + 1;
+            if (child >= n) break;
+            long c = heap[child];
+            if (child + 1 < n && heap[child + 1] < c) c = heap[++child];
+            if (item <= c) break;
+            heap[i] = c;
+            i = child;
+        }
+        heap[i] = item;
     }
 
     private sealed class MergeScratch
@@ -173,9 +266,14 @@ internal sealed class BpeModel
         public int[] Prev = new int[64];
         public int[] Next = new int[64];
         public int Count;
-        public readonly PriorityQueue<int, long> Heap = new();
+        public long[] Heap = new long[128];
 
-        public void Reset() { Count = 0; Heap.Clear(); }
+        public void Reset() => Count = 0;
+
+        public void EnsureHeap(int count)
+        {
+            if (Heap.Length < 2 * count + 2) Heap = new long[Math.Max(2 * count + 2, Heap.Length * 2)];
+        }
 
         public void Add(int id)
         {

@@ -34,7 +34,7 @@ internal sealed class ByteLevelFamilyMatcher : IPatternMatcher
 
     private enum Kind : byte { Letter, Number, Space, Other }
 
-    private static Kind KindAt(string s, int i, out int width)
+    private static Kind KindAt(ReadOnlySpan<char> s, int i, out int width)
     {
         char c = s[i];
         width = 1;
@@ -54,7 +54,7 @@ internal sealed class ByteLevelFamilyMatcher : IPatternMatcher
         return Rune.IsWhiteSpace(r) ? Kind.Space : Kind.Other;
     }
 
-    public void FindMatches(string s, List<(int Start, int End)> matches)
+    public void FindMatches(ReadOnlySpan<char> s, List<(int Start, int End)> matches)
     {
         int i = 0;
         while (i < s.Length)
@@ -65,20 +65,20 @@ internal sealed class ByteLevelFamilyMatcher : IPatternMatcher
         }
     }
 
-    private int Skip(string s, int i, Kind kind, int max = int.MaxValue)
+    private int Skip(ReadOnlySpan<char> s, int i, Kind kind, int max = int.MaxValue)
     {
         int n = 0;
         while (i < s.Length && n < max && KindAt(s, i, out int w) == kind) { i += w; n++; }
         return i;
     }
 
-    private int SkipOther(string s, int i)
+    private int SkipOther(ReadOnlySpan<char> s, int i)
     {
         while (i < s.Length && KindAt(s, i, out int w) == Kind.Other) i += w;
         return i;
     }
 
-    private int Match(string s, int i)
+    private int Match(ReadOnlySpan<char> s, int i)
     {
         // 'contractions (case-insensitive in the Llama 3 / Qwen patterns)
         if (s[i] == '\'' && i + 1 < s.Length)
@@ -122,7 +122,7 @@ internal sealed class ByteLevelFamilyMatcher : IPatternMatcher
     }
 
     // \s+(?!\S) | \s+ over the whitespace run [i, e).
-    private static int SpaceRun(string s, int i, int e)
+    private static int SpaceRun(ReadOnlySpan<char> s, int i, int e)
     {
         if (e == i) return i + (char.IsHighSurrogate(s[i]) && i + 1 < s.Length ? 2 : 1); // not reached for valid input
         if (e == s.Length || e - i == 1) return e;

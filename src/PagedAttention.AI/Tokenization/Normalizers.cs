@@ -11,18 +11,26 @@ internal abstract class Normalizer
 
 internal sealed class UnicodeNormalizer(NormalizationForm form) : Normalizer
 {
+    public NormalizationForm Form => form;
+
     public override string Normalize(string s) => UnicodeNormalization.Normalize(s, form);
 }
 
 /// <summary>Prepend: only non-empty strings get the prefix (Rust checks <c>!normalized.is_empty()</c>).</summary>
 internal sealed class PrependNormalizer(string prepend) : Normalizer
 {
+    public string Prepend => prepend;
+
     public override string Normalize(string s) => s.Length == 0 ? s : prepend + s;
 }
 
 /// <summary>Replace with a literal string or a regex pattern; shared with the Replace decoder.</summary>
 internal sealed class ReplaceNormalizer(string? literal, Regex? regex, string content) : Normalizer
 {
+    /// <summary>The literal pattern, or null for a regex.</summary>
+    public string? Literal => literal;
+    public string Content => content;
+
     public override string Normalize(string s)
     {
         if (literal is not null) return literal.Length == 0 ? s : s.Replace(literal, content, StringComparison.Ordinal);
@@ -50,6 +58,8 @@ internal sealed class StripNormalizer(bool left, bool right) : Normalizer
 
 internal sealed class SequenceNormalizer(Normalizer[] items) : Normalizer
 {
+    public Normalizer[] Items => items;
+
     public override string Normalize(string s)
     {
         foreach (var n in items) s = n.Normalize(s);

@@ -6,7 +6,7 @@ namespace PagedAttention.AI.Tokenization;
 /// <summary>Finds the non-overlapping matches of a Split pattern in a string (UTF-16 ranges, ascending).</summary>
 internal interface IPatternMatcher
 {
-    void FindMatches(string s, List<(int Start, int End)> matches);
+    void FindMatches(ReadOnlySpan<char> s, List<(int Start, int End)> matches);
 }
 
 internal static class PatternMatchers
@@ -22,7 +22,7 @@ internal static class PatternMatchers
 
 internal sealed class RegexMatcher(Regex regex) : IPatternMatcher
 {
-    public void FindMatches(string s, List<(int Start, int End)> matches)
+    public void FindMatches(ReadOnlySpan<char> s, List<(int Start, int End)> matches)
     {
         foreach (var m in regex.EnumerateMatches(s)) matches.Add((m.Index, m.Index + m.Length));
     }
@@ -30,22 +30,31 @@ internal sealed class RegexMatcher(Regex regex) : IPatternMatcher
 
 internal sealed class LiteralMatcher(string literal) : IPatternMatcher
 {
-    public void FindMatches(string s, List<(int Start, int End)> matches)
+    public string Literal => literal;
+
+    public void FindMatches(ReadOnlySpan<char> s, List<(int Start, int End)> matches)
     {
         if (literal.Length == 0) return;
         int i = 0;
-        while ((i = s.IndexOf(literal, i, StringComparison.Ordinal)) >= 0) { matches.Add((i, i + literal.Length)); i += literal.Length; }
+        while (true)
+        {
+            int j = s[i..].IndexOf(literal.AsSpan(), StringComparison.Ordinal);
+            if (j < 0) break;
+            i += j;
+            matches.Add((i, i + literal.Length));
+            i += literal.Length;
+        }
     }
 }
 
 /// <summary>Each code point satisfying the predicate is one match (Rust's <c>impl Pattern for Fn(char) -&gt; bool</c>).</summary>
 internal sealed class CharPredicateMatcher(Func<Rune, bool> predicate) : IPatternMatcher
 {
-    public void FindMatches(string s, List<(int Start, int End)> matches)
+    public void FindMatches(ReadOnlySpan<char> s, List<(int Start, int End)> matches)
     {
         for (int i = 0; i < s.Length;)
         {
-            Rune.DecodeFromUtf16(s.AsSpan(i), out Rune r, out int n);
+            Rune.DecodeFromUtf16(s[i..], out Rune r, out int n);
             if (predicate(r)) matches.Add((i, i + n));
             i += n;
         }

@@ -19,8 +19,13 @@ internal enum SplitBehavior { Removed, Isolated, MergedWithPrevious, MergedWithN
 /// <summary>The Split pre-tokenizer (and the splitting core of the others), mirroring Rust's NormalizedString::split.</summary>
 internal sealed class SplitPreTokenizer(IPatternMatcher matcher, SplitBehavior behavior, bool invert) : PreTokenizer
 {
+    public IPatternMatcher Matcher => matcher;
+    public SplitBehavior Behavior => behavior;
+    public bool Invert => invert;
+
     [ThreadStatic] private static List<(int Start, int End, bool IsMatch)>? t_pieces;
     [ThreadStatic] private static List<(int Start, int End)>? t_matches;
+    [ThreadStatic] private static List<(int Start, int End)>? t_kept;
 
     public override void Split(PreSplit split, List<PreSplit> output) => Apply(matcher, behavior, invert, split, output);
 
@@ -43,7 +48,8 @@ internal sealed class SplitPreTokenizer(IPatternMatcher matcher, SplitBehavior b
         if (prev != s.Length) pieces.Add((prev, s.Length, invert));
 
         // Each behaviour folds (range, isMatch) into kept ranges, exactly as the Rust fold does.
-        var kept = new List<(int Start, int End)>(pieces.Count);
+        var kept = t_kept ??= new();
+        kept.Clear();
         bool previousMatch = false;
         switch (behavior)
         {
@@ -89,7 +95,9 @@ internal sealed class SplitPreTokenizer(IPatternMatcher matcher, SplitBehavior b
 /// <summary>ByteLevel: optional prefix space, optional GPT-2 regex split, then bytes mapped to the printable alphabet.</summary>
 internal sealed class ByteLevelPreTokenizer(bool addPrefixSpace, bool useRegex) : PreTokenizer
 {
-    private static readonly IPatternMatcher Gpt2 = PatternMatchers.ForRegex(PatternMatchers.Gpt2Pattern);
+    public static readonly IPatternMatcher Gpt2 = PatternMatchers.ForRegex(PatternMatchers.Gpt2Pattern);
+    public bool AddPrefixSpace => addPrefixSpace;
+    public bool UseRegex => useRegex;
     [ThreadStatic] private static List<PreSplit>? t_tmp;
 
     public override void Split(PreSplit split, List<PreSplit> output)
@@ -172,10 +180,15 @@ internal sealed class WhitespacePreTokenizer(bool splitOnly) : PreTokenizer
 
 internal sealed class SequencePreTokenizer(PreTokenizer[] items) : PreTokenizer
 {
+    public PreTokenizer[] Items => items;
+
     public override void Split(PreSplit split, List<PreSplit> output)
     {
-        var current = new List<PreSplit> { split };
-        var next = new List<PreSplit>();
+        var pool = t_pool ??= new();
+        var current = pool.Count > 0 ? pool.Pop() : new List<PreSplit>();
+        var next = pool.Count > 0 ? pool.Pop() : new List<PreSplit>();
+        current.Clear();
+        current.Add(split);
         foreach (var pt in items)
         {
             next.Clear();
@@ -183,5 +196,12 @@ internal sealed class SequencePreTokenizer(PreTokenizer[] items) : PreTokenizer
             (current, next) = (next, current);
         }
         output.AddRange(current);
+        current.Clear();
+        next.Clear();
+        pool.Push(current);
+        pool.Push(next);
     }
+
+    // Lists reused per thread; a stack, since a Sequence may hold a Sequence.
+    [ThreadStatic] private static Stack<List<PreSplit>>? t_pool;
 }

@@ -18,6 +18,18 @@ public sealed class Tokenizer
 
     [ThreadStatic] private static EncodeScratch? t_scratch;
 
+    // Byte-level fast path (GPT-2, Llama 3, Qwen): the pre-tokenizer is "split with this pattern (Isolated), then map
+    // each piece's UTF-8 bytes to the byte-level alphabet". Pieces are then mapped into a reused char buffer and handed
+    // to the model as spans, with no string per piece. Null for any other pre-tokenizer.
+    private IPatternMatcher? _byteLevelSplitter;
+
+    // SentencePiece-style fast path (Llama 2 / Mistral, Gemma): the normalizer is [Prepend(p),] Replace(one char c ->
+    // content) and the pre-tokenizer is none, or a literal Split on c that can no longer match after the replace.
+    // The model then sees p' + piece with c replaced, built in a reused char buffer instead of new strings.
+    private SentencePieceFastPath? _spFast;
+
+    private sealed record SentencePieceFastPath(string Prefix, char From, string To);
+
     private Tokenizer(TokenizerPipeline pipeline)
     {
         _p = pipeline;
@@ -34,6 +46,47 @@ public sealed class Tokenizer
         int max = pipeline.Model.IdToToken.Length - 1;
         foreach (var t in pipeline.AddedTokens) max = Math.Max(max, t.Id);
         VocabSize = max + 1;
+        _byteLevelSplitter = pipeline.PreTokenizer switch
+        {
+            ByteLevelPreTokenizer { AddPrefixSpace: false, UseRegex: true } => ByteLevelPreTokenizer.Gpt2,
+            SequencePreTokenizer
+            {
+                Items: [SplitPreTokenizer { Behavior: SplitBehavior.Isolated, Invert: false } split,
+                        ByteLevelPreTokenizer { AddPrefixSpace: false, UseRegex: false }]
+            } => split.Matcher,
+            _ => null,
+        };
+        _spFast = DetectSentencePieceFastPath(pipeline);
+    }
+
+    /// <summary>Tests: encode through the general normalizer / pre-tokenizer pipeline only (call before sharing the instance).</summary>
+    internal void DisableFastPaths()
+    {
+        _byteLevelSplitter = null;
+        _spFast = null;
+    }
+
+    internal bool HasFastPath => _byteLevelSplitter is not null || _spFast is not null;
+
+    private static SentencePieceFastPath? DetectSentencePieceFastPath(TokenizerPipeline p)
+    {
+        (PrependNormalizer? prepend, ReplaceNormalizer? replace) = p.Normalizer switch
+        {
+            ReplaceNormalizer r => ((PrependNormalizer?)null, r),
+            SequenceNormalizer { Items: [PrependNormalizer pr, ReplaceNormalizer r] } => (pr, r),
+            _ => (null, null),
+        };
+        if (replace?.Literal is not { Length: 1 } literal || replace.Content.Contains(literal[0])) return null;
+        bool preTokenizerIsNoOp = p.PreTokenizer switch
+        {
+            null => true,
+            // No match is left after the replace: every behaviour then yields the whole (non-empty) piece.
+            SplitPreTokenizer { Invert: false, Matcher: LiteralMatcher { Literal: var l } } => l == literal,
+            _ => false,
+        };
+        if (!preTokenizerIsNoOp || !p.AddedTokens.All(t => !t.Normalized)) return null;
+        string prefix = prepend is null ? "" : prepend.Prepend.Replace(literal, replace.Content, StringComparison.Ordinal);
+        return new SentencePieceFastPath(prefix, literal[0], replace.Content);
     }
 
     /// <summary>Number of ids: one more than the largest id of the model vocabulary or the added tokens.</summary>
@@ -161,28 +214,110 @@ public sealed class Tokenizer
         {
             var (start, end, token) = raw[r];
             if (token is not null) { s.Ids.Add(token.Id); continue; }
+            if (_p.Normalizer is null && _normalizedMatcher.IsEmpty) { EncodeText(text, start, end, start == 0, s); continue; }
+            if (_spFast is not null) { EncodeSentencePiece(text.AsSpan(start, end - start), _spFast, s); continue; }
+            if (_byteLevelSplitter is not null && _p.Normalizer is UnicodeNormalizer un && _normalizedMatcher.IsEmpty)
+            {
+                // Qwen: NFC into a per-thread buffer (or the input itself when already NFC), then the byte-level path.
+                EncodeByteLevel(UnicodeNormalization.NormalizeToScratch(text.AsSpan(start, end - start), un.Form), _byteLevelSplitter, s);
+                continue;
+            }
             string piece = start == 0 && end == text.Length ? text : text[start..end];
             if (_p.Normalizer is not null) piece = _p.Normalizer.Normalize(piece);
-            if (_normalizedMatcher.IsEmpty) { EncodeText(piece, start == 0, s); continue; }
+            if (_normalizedMatcher.IsEmpty) { EncodeText(piece, 0, piece.Length, start == 0, s); continue; }
             var norm = s.NormSplits;
             norm.Clear();
             _normalizedMatcher.Split(piece, norm);
             foreach (var (ns, ne, nt) in norm)
             {
                 if (nt is not null) s.Ids.Add(nt.Id);
-                else EncodeText(piece[ns..ne], start == 0 && ns == 0, s);
+                else EncodeText(piece, ns, ne, start == 0 && ns == 0, s);
             }
         }
     }
 
-    private void EncodeText(string piece, bool atStart, EncodeScratch s)
+    /// <summary>Pre-tokenizes and encodes <c>text[start..end]</c>.</summary>
+    private void EncodeText(string text, int start, int end, bool atStart, EncodeScratch s)
     {
-        if (piece.Length == 0) return;
-        if (_p.PreTokenizer is null) { _p.Model.Tokenize(piece, s.Ids); return; }
+        if (end <= start) return;
+        ReadOnlySpan<char> span = text.AsSpan(start, end - start);
+        if (_p.PreTokenizer is null) { _p.Model.Tokenize(span, s.Ids); return; }
+        if (_byteLevelSplitter is not null) { EncodeByteLevel(span, _byteLevelSplitter, s); return; }
+        string piece = start == 0 && end == text.Length ? text : text[start..end];
         var splits = s.Splits;
         splits.Clear();
         _p.PreTokenizer.Split(new PreSplit(piece, atStart), splits);
         foreach (var sp in splits) _p.Model.Tokenize(sp.Text, s.Ids);
+    }
+
+    // Same result as the normalizer (Prepend only when non-empty, then Replace) followed by the no-op pre-tokenizer.
+    private void EncodeSentencePiece(ReadOnlySpan<char> piece, SentencePieceFastPath f, EncodeScratch s)
+    {
+        if (piece.IsEmpty) return;
+        int max = f.Prefix.Length + piece.Length * Math.Max(1, f.To.Length);
+        if (s.Chars.Length < max) s.Chars = new char[Math.Max(max, s.Chars.Length * 2)];
+        Span<char> dst = s.Chars;
+        f.Prefix.CopyTo(dst);
+        int n = f.Prefix.Length;
+        if (f.To.Length == 1)
+        {
+            piece.Replace(dst.Slice(n, piece.Length), f.From, f.To[0]);
+            n += piece.Length;
+        }
+        else
+        {
+            foreach (char c in piece)
+            {
+                if (c != f.From) { dst[n++] = c; continue; }
+                f.To.CopyTo(dst[n..]);
+                n += f.To.Length;
+            }
+        }
+        if (n == 0) return;
+        if (f.To is [BpeModel.Metaspace]) _p.Model.TokenizeSegmented(dst[..n], s.Ids);
+        else _p.Model.Tokenize(dst[..n], s.Ids);
+    }
+
+    // Same result as SplitPreTokenizer.Apply (Isolated, not inverted: gaps and matches in order, empty ones dropped)
+    // followed by ByteLevelPreTokenizer.ToByteLevel on each piece.
+    private void EncodeByteLevel(ReadOnlySpan<char> piece, IPatternMatcher matcher, EncodeScratch s)
+    {
+        var matches = s.Matches;
+        matches.Clear();
+        matcher.FindMatches(piece, matches);
+        int prev = 0;
+        foreach (var (start, end) in matches)
+        {
+            if (end == start) continue;
+            if (prev != start) TokenizeByteLevel(piece.Slice(prev, start - prev), s);
+            TokenizeByteLevel(piece.Slice(start, end - start), s);
+            prev = end;
+        }
+        if (prev != piece.Length) TokenizeByteLevel(piece[prev..], s);
+    }
+
+    private void TokenizeByteLevel(ReadOnlySpan<char> word, EncodeScratch s)
+    {
+        char[] map = ByteLevelAlphabet.ByteToChar;
+        int n;
+        if (System.Text.Ascii.IsValid(word))
+        {
+            if (s.Chars.Length < word.Length) s.Chars = new char[Math.Max(word.Length, s.Chars.Length * 2)];
+            Span<char> dst = s.Chars.AsSpan(0, word.Length);
+            for (int i = 0; i < dst.Length; i++) dst[i] = map[word[i]];
+            n = word.Length;
+        }
+        else
+        {
+            int max = System.Text.Encoding.UTF8.GetMaxByteCount(word.Length);
+            if (s.Bytes.Length < max) s.Bytes = new byte[Math.Max(max, s.Bytes.Length * 2)];
+            n = System.Text.Encoding.UTF8.GetBytes(word, s.Bytes);
+            if (s.Chars.Length < n) s.Chars = new char[Math.Max(n, s.Chars.Length * 2)];
+            Span<char> dst = s.Chars.AsSpan(0, n);
+            ReadOnlySpan<byte> src = s.Bytes.AsSpan(0, n);
+            for (int i = 0; i < dst.Length; i++) dst[i] = map[src[i]];
+        }
+        _p.Model.Tokenize(s.Chars.AsSpan(0, n), s.Ids);
     }
 
     /// <summary>Decodes ids to text, as the Rust library's <c>decode(ids, skip_special_tokens)</c>. Unknown ids are ignored.</summary>
@@ -215,5 +350,8 @@ public sealed class Tokenizer
         public readonly List<(int, int, AddedTokenInfo?)> RawSplits = new();
         public readonly List<(int, int, AddedTokenInfo?)> NormSplits = new();
         public readonly List<PreSplit> Splits = new();
+        public readonly List<(int Start, int End)> Matches = new();
+        public char[] Chars = new char[256];
+        public byte[] Bytes = new byte[1024];
     }
 }

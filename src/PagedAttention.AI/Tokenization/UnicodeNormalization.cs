@@ -19,12 +19,36 @@ internal static unsafe class UnicodeNormalization
     public static string Normalize(string s, NormalizationForm form)
     {
         if (s.Length == 0 || IsAscii(s)) return s; // ASCII is invariant under all four forms.
-        if (RuntimeWorks) return s.Normalize(form);
+        if (RuntimeWorks) return s.IsNormalized(form) ? s : s.Normalize(form);
         if (Icu is null)
             throw new PlatformNotSupportedException(
                 "Unicode normalization is unavailable: globalization-invariant mode is on and ICU (libicuuc) was not found.");
-        return Icu.Normalize(s, form);
+        char[] buffer = t_buffer ?? [];
+        bool changed = Icu.Normalize(s, form, ref buffer, out int n);
+        string result = changed ? new string(buffer, 0, n) : s;
+        t_buffer = buffer.Length <= MaxKeptBuffer ? buffer : null;
+        return result;
     }
+
+    /// <summary>
+    /// Normalizes into a per-thread buffer: returns <paramref name="s"/> itself when ASCII or already normalized,
+    /// else a span of the buffer, valid until the next call on this thread.
+    /// </summary>
+    public static ReadOnlySpan<char> NormalizeToScratch(ReadOnlySpan<char> s, NormalizationForm form)
+    {
+        if (s.IsEmpty || System.Text.Ascii.IsValid(s)) return s;
+        if (RuntimeWorks) return s.ToString().Normalize(form);
+        if (Icu is null)
+            throw new PlatformNotSupportedException(
+                "Unicode normalization is unavailable: globalization-invariant mode is on and ICU (libicuuc) was not found.");
+        char[] buffer = t_buffer ?? [];
+        bool changed = Icu.Normalize(s, form, ref buffer, out int n);
+        t_buffer = buffer; // the caller still reads it; a huge one is dropped by the next string Normalize
+        return changed ? buffer.AsSpan(0, n) : s;
+    }
+
+    private const int MaxKeptBuffer = 1 << 20;
+    [ThreadStatic] private static char[]? t_buffer;
 
     private static bool IsAscii(string s) => System.Text.Ascii.IsValid(s);
 
@@ -32,6 +56,7 @@ internal static unsafe class UnicodeNormalization
     {
         private readonly delegate* unmanaged<int*, nint> _getNfc, _getNfd, _getNfkc, _getNfkd;
         private readonly delegate* unmanaged<nint, char*, int, char*, int, int*, int> _normalize;
+        private readonly delegate* unmanaged<nint, char*, int, int*, int> _spanQuickCheckYes; // null if not exported
 
         private IcuNormalizer(nint lib, string suffix)
         {
@@ -40,6 +65,8 @@ internal static unsafe class UnicodeNormalization
             _getNfkc = (delegate* unmanaged<int*, nint>)NativeLibrary.GetExport(lib, "unorm2_getNFKCInstance" + suffix);
             _getNfkd = (delegate* unmanaged<int*, nint>)NativeLibrary.GetExport(lib, "unorm2_getNFKDInstance" + suffix);
             _normalize = (delegate* unmanaged<nint, char*, int, char*, int, int*, int>)NativeLibrary.GetExport(lib, "unorm2_normalize" + suffix);
+            if (NativeLibrary.TryGetExport(lib, "unorm2_spanQuickCheckYes" + suffix, out nint qc))
+                _spanQuickCheckYes = (delegate* unmanaged<nint, char*, int, int*, int>)qc;
         }
 
         public static IcuNormalizer? TryCreate()
@@ -57,7 +84,9 @@ internal static unsafe class UnicodeNormalization
             return null;
         }
 
-        public string Normalize(string s, NormalizationForm form)
+        /// <summary>False when the input is already normalized (quick check), else true with the normalized text in
+        /// <c>buffer[..length]</c> (the buffer grown as needed).</summary>
+        public bool Normalize(ReadOnlySpan<char> s, NormalizationForm form, ref char[] buffer, out int length)
         {
             int err = 0;
             nint inst = form switch
@@ -68,18 +97,27 @@ internal static unsafe class UnicodeNormalization
                 _ => _getNfkd(&err),
             };
             if (err > 0) throw new InvalidOperationException($"ICU normalizer instance failed ({err}).");
+            if (_spanQuickCheckYes != null)
+            {
+                // Already normalized (the common case for real text): return the input, allocating nothing.
+                int end;
+                fixed (char* src = s) end = _spanQuickCheckYes(inst, src, s.Length, &err);
+                if (err <= 0 && end == s.Length) { length = s.Length; return false; }
+                err = 0;
+            }
             int cap = s.Length * 3 + 16; // NFKD of a BMP char is at most 18 code units; grow if ICU says so.
             while (true)
             {
-                char[] buf = new char[cap];
+                if (buffer.Length < cap) buffer = new char[cap];
                 err = 0;
                 int n;
                 fixed (char* src = s)
-                fixed (char* dst = buf)
-                    n = _normalize(inst, src, s.Length, dst, cap, &err);
+                fixed (char* dst = buffer)
+                    n = _normalize(inst, src, s.Length, dst, buffer.Length, &err);
                 if (err == 15 /* U_BUFFER_OVERFLOW_ERROR */) { cap = n + 1; continue; }
                 if (err > 0) throw new InvalidOperationException($"ICU normalization failed ({err}).");
-                return new string(buf, 0, n);
+                length = n;
+                return true;
             }
         }
     }

@@ -63,6 +63,21 @@ public sealed unsafe class CudaDevice : IDisposable
         }
     }
 
+    /// <summary>
+    /// What of CUDA is missing for this library: null when the driver loads and reports a GPU and NVRTC and cuBLAS
+    /// load; otherwise a sentence naming the first missing piece. Never throws.
+    /// </summary>
+    public static string? MissingComponent()
+    {
+        if (!CuDriver.IsLibraryPresent()) return "libcuda.so.1 could not be loaded (no NVIDIA driver on this machine)";
+        if (!IsAvailable) return "the NVIDIA driver is present but reports no usable GPU";
+        try { _ = NvrtcCompiler.Version; }
+        catch (Exception ex) { return $"NVRTC could not be loaded ({ex.Message})"; }
+        try { _ = CublasNative.Instance; }
+        catch (Exception ex) { return $"cuBLAS could not be loaded ({ex.Message})"; }
+        return null;
+    }
+
     /// <summary>Opens device <paramref name="ordinal"/>.</summary>
     /// <exception cref="CudaException">No driver, no such device, or a driver call failed; the message says which.</exception>
     public static CudaDevice Open(int ordinal = 0)

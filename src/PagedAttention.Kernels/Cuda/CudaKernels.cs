@@ -12,7 +12,7 @@ public sealed unsafe class CudaKernels : IDisposable
 {
     private readonly CudaDevice _device;
     private nint _module;
-    private readonly nint _embedding, _addRmsNorm, _rope, _siluMul, _attention, _attentionMerge, _argmax;
+    private readonly nint _embedding, _addRmsNorm, _rope, _siluMul, _attention, _attentionMerge, _argmax, _penalties, _sample, _gemv;
 
     /// <summary>Compiles (or loads from the disk cache) and loads the kernels for <paramref name="headDim"/> and <paramref name="group"/>.</summary>
     /// <param name="device">The device to load into.</param>
@@ -43,6 +43,9 @@ public sealed unsafe class CudaKernels : IDisposable
         _attention = Function("paged_attention");
         _attentionMerge = Function("paged_attention_merge");
         _argmax = Function("argmax_rows");
+        _penalties = Function("apply_penalties");
+        _sample = Function("sample_rows");
+        _gemv = Function("gemv_bf16");
     }
 
     /// <summary>Elements per head.</summary>
@@ -154,6 +157,45 @@ public sealed unsafe class CudaKernels : IDisposable
     {
         void** a = stackalloc void*[] { &logits, &vocab, &ids };
         Launch(_argmax, (uint)rows, 1, 1, 1024, a, "argmax_rows");
+    }
+
+    /// <summary>Most rows <see cref="Gemv"/> takes.</summary>
+    public const int GemvMaxRows = 4;
+
+    /// <summary>
+    /// y [m, n] fp32 = x [m, k] bf16 · wᵀ, w [n, k] bf16, for m ≤ <see cref="GemvMaxRows"/> and k a multiple of 8: one
+    /// warp per output column, the weights read once (the batch-1 decode path instead of cuBLAS).
+    /// </summary>
+    public void Gemv(ulong x, ulong w, ulong y, int m, int n, int k)
+    {
+        if (m is < 1 or > GemvMaxRows) throw new ArgumentOutOfRangeException(nameof(m));
+        if (k % 8 != 0) throw new ArgumentException("k must be a multiple of 8.", nameof(k));
+        void** a = stackalloc void*[] { &x, &w, &y, &m, &n, &k };
+        Launch(_gemv, (uint)((n + 7) / 8), 1, 1, 256, a, "gemv_bf16");
+    }
+
+    /// <summary>Bytes of one row's parameters for <see cref="SampleRows"/> (the kernel's SampleRow struct).</summary>
+    public const int SampleRowBytes = 48;
+
+    /// <summary>
+    /// Applies repetition/frequency/presence penalties and min-tokens masking in place: <paramref name="entries"/> is
+    /// int4 [count] of (row, token, output count, flags: 1 = seen, 2 = mask), distinct per row; <paramref name="rows"/>
+    /// holds each row's <see cref="SampleRowBytes"/>-byte parameters.
+    /// </summary>
+    public void ApplyPenalties(ulong logits, int vocab, ulong rows, ulong entries, int count)
+    {
+        void** a = stackalloc void*[] { &logits, &vocab, &rows, &entries, &count };
+        Launch(_penalties, (uint)((count + 255) / 256), 1, 1, 256, a, "apply_penalties");
+    }
+
+    /// <summary>
+    /// ids[r] = a token of row r: argmax when its temperature is below 1e-5, else a draw after top-k, min-p and top-p
+    /// (Gumbel-max with Philox keyed by the row's key and step). <paramref name="logits"/> is read only.
+    /// </summary>
+    public void SampleRows(ulong logits, int vocab, ulong rows, ulong ids, int count)
+    {
+        void** a = stackalloc void*[] { &logits, &vocab, &rows, &ids };
+        Launch(_sample, (uint)count, 1, 1, 1024, a, "sample_rows");
     }
 
     /// <inheritdoc />

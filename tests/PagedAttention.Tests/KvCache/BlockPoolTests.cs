@@ -92,4 +92,29 @@ public class BlockPoolTests
         Assert.NotEqual(BlockHash.Compute(p1, t), BlockHash.Compute(p2, t));
         Assert.NotEqual(BlockHash.Private(1), BlockHash.Private(2));
     }
+
+    [Fact]
+    public void CheckInvariants_PassesOnValidStates_AndNamesCorruption()
+    {
+        var pool = new BlockPool(4, 16);
+        pool.CheckInvariants();
+        var a = pool.AllocateOne();
+        var b = pool.AllocateOne();
+        pool.Register(a, new BlockHash(1, 2));
+        pool.CheckInvariants();
+        a.IsComputed = true;
+        pool.Touch(a);
+        pool.Release(a);
+        pool.Release(a);
+        pool.Release(b);
+        pool.CheckInvariants(); // a is free and still cached
+
+        pool[3].RefCount = -1;
+        Assert.Contains("negative", Assert.Throws<InvalidOperationException>(pool.CheckInvariants).Message);
+        pool[3].RefCount = 1;
+        Assert.Contains("in the free queue while referenced", Assert.Throws<InvalidOperationException>(pool.CheckInvariants).Message);
+        pool[3].RefCount = 0;
+        a.IsComputed = false;
+        Assert.Contains("never computed", Assert.Throws<InvalidOperationException>(pool.CheckInvariants).Message);
+    }
 }

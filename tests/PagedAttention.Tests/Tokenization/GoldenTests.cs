@@ -51,6 +51,48 @@ public sealed class GoldenTests
         Report(name, "Encode", failures, cases.Count);
     }
 
+    /// <summary>The span fast paths (byte-level, SentencePiece-style) must not be the only thing the goldens check:
+    /// the general normalizer / pre-tokenizer pipeline, used by every other tokenizer.json shape, gives the same ids.</summary>
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void GeneralPipelineMatchesRustTokenizer(string name)
+    {
+        var fast = TokenizerFixtures.Get(name);
+        Assert.True(fast.HasFastPath, $"{name}: expected a fast path");
+        var tok = Tokenizer.FromFile(TokenizerFixtures.Directory(name));
+        tok.DisableFastPaths();
+        var cases = Load(name);
+        var failures = new List<string>();
+        foreach (var c in cases)
+        {
+            int[] ids = tok.Encode(c.Text, c.AddSpecialTokens);
+            if (!ids.AsSpan().SequenceEqual(c.Ids))
+                failures.Add($"  {Show(c.Text)} special={c.AddSpecialTokens}\n    want [{string.Join(",", c.Ids.Take(30))}]\n    got  [{string.Join(",", ids.Take(30))}]");
+        }
+        Report(name, "Encode (general pipeline)", failures, cases.Count);
+    }
+
+    /// <summary>Long inputs (all golden texts joined, ~1 MB-style chunks as in the benchmark) give the same ids through the
+    /// fast paths — including the '▁' segmentation of long SentencePiece words — as through the general pipeline,
+    /// whose BPE merges each whole word with the heap like the Rust library.</summary>
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void FastPathsMatchGeneralPipelineOnLongText(string name)
+    {
+        var fast = TokenizerFixtures.Get(name);
+        var general = Tokenizer.FromFile(TokenizerFixtures.Directory(name));
+        general.DisableFastPaths();
+        var texts = Load(name).Where(c => !c.AddSpecialTokens).Select(c => c.Text).ToList();
+        texts.Add("<p>a</p> </p> <b> </b>> </b>\u2581</i> x> </y>"); // Gemma 3 merges ('>', '▁</') across a '▁'
+        foreach (string sep in new[] { "\n", " ", "" })
+        {
+            string text = string.Join(sep, texts);
+            int[] want = general.Encode(text, addSpecialTokens: false);
+            int[] got = fast.Encode(text, addSpecialTokens: false);
+            Assert.True(want.AsSpan().SequenceEqual(got), $"{name}: fast path differs on the joined texts (separator {JsonSerializer.Serialize(sep)})");
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Names))]
     public void DecodeMatchesRustTokenizer(string name)

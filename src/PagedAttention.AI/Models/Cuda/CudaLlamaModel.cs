@@ -8,7 +8,7 @@ namespace PagedAttention.AI.Models.Cuda;
 /// GEMMs through cuBLAS with fp32 accumulation, an fp32 residual stream, and a bf16 paged KV cache.
 /// Not thread-safe: one caller at a time (the engine's step loop).
 /// </summary>
-public sealed class CudaLlamaModel : IDisposable
+public sealed class CudaLlamaModel : IDecoderModel, IDisposable
 {
     private readonly CudaDevice _device;
     private readonly bool _ownsDevice;
@@ -105,10 +105,7 @@ public sealed class CudaLlamaModel : IDisposable
         ArgumentNullException.ThrowIfNull(batch);
         if (logits.Length < batch.NumSeqs * Config.VocabSize) throw new ArgumentException("logits is shorter than NumSeqs * VocabSize.", nameof(logits));
         var b = Run(batch, cache);
-        int count = batch.NumSeqs * Config.VocabSize;
-        b.Staging.CopyFromDeviceAsync(b.Logits.Ptr, count * 4L);
-        _device.Synchronize();
-        b.Staging.AsSpan<float>(0, count).CopyTo(logits);
+        CopyLogits(b, batch.NumSeqs, logits);
     }
 
     /// <summary>
@@ -126,6 +123,81 @@ public sealed class CudaLlamaModel : IDisposable
         b.Staging.AsSpan<int>(0, batch.NumSeqs).CopyTo(tokenIds);
     }
 
+    /// <summary>
+    /// Runs one step and samples each sequence's next token on the GPU with <paramref name="sampler"/> (whose rows
+    /// the caller filled for this batch): only the ids come back. When <paramref name="logits"/> is not empty it also
+    /// receives the raw logits ([NumSeqs, VocabSize], before penalties), for the host to sample rows the GPU cannot.
+    /// </summary>
+    internal void ForwardSample(ForwardBatch batch, CudaKvCache cache, CudaSampler sampler, Span<int> tokenIds, Span<float> logits)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ArgumentNullException.ThrowIfNull(sampler);
+        int seqs = batch.NumSeqs, vocab = Config.VocabSize;
+        if (tokenIds.Length < seqs) throw new ArgumentException("tokenIds is shorter than NumSeqs.", nameof(tokenIds));
+        if (!logits.IsEmpty && logits.Length < seqs * vocab) throw new ArgumentException("logits is shorter than NumSeqs * VocabSize.", nameof(logits));
+        var b = Run(batch, cache);
+        if (!logits.IsEmpty)
+        {
+            b.Staging.CopyFromDeviceAsync(b.Logits.Ptr, (long)seqs * vocab * 4);
+            _device.Synchronize();
+            b.Staging.AsSpan<float>(0, seqs * vocab).CopyTo(logits);
+        }
+        sampler.Launch(_kernels, b.Logits.Ptr, vocab, b.Ids.Ptr, seqs);
+        b.Staging.CopyFromDeviceAsync(b.Ids.Ptr, seqs * 4L);
+        _device.Synchronize();
+        b.Staging.AsSpan<int>(0, seqs).CopyTo(tokenIds);
+    }
+
+    private void CopyLogits(CudaStepBuffers b, int seqs, Span<float> logits)
+    {
+        int count = seqs * Config.VocabSize;
+        b.Staging.CopyFromDeviceAsync(b.Logits.Ptr, count * 4L);
+        _device.Synchronize();
+        b.Staging.AsSpan<float>(0, count).CopyTo(logits);
+    }
+
+    /// <summary>
+    /// Allocates the step buffers once for the largest step the engine will run, and turns CUDA graphs for decode steps
+    /// on or off. With graphs, a decode-only step (one token per sequence) is padded to the next batch size in
+    /// 1, 2, 4, 8, … (capped at <paramref name="maxSeqs"/>) and replayed from a graph captured on its first use;
+    /// prefill and mixed steps launch eagerly.
+    /// </summary>
+    public void ConfigureSteps(int maxTokens, int maxSeqs, int maxBlocksPerSeq, int maxContext, bool cudaGraphs)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxTokens);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxSeqs);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxBlocksPerSeq);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxContext);
+        DisposeGraphs();
+        _device.MakeCurrent();
+        _buffers?.Dispose();
+        _buffers = null;
+        _buffers = new CudaStepBuffers(_device, Config, Math.Max(maxTokens, maxSeqs), maxSeqs, maxBlocksPerSeq);
+        // The largest split-KV workspace any step of at most maxTokens tokens can ask for, allocated now so that its
+        // address is stable for the graphs.
+        long ws = 0;
+        for (int t = 1; t <= Math.Min(_buffers.Tokens, 4 * _device.MultiprocessorCount); t++)
+            ws = Math.Max(ws, _kernels.AttentionWorkspaceBytes(t, Config.NumHeads, _kernels.PlanSplits(t, Config.NumKvHeads, maxContext)));
+        if (ws > 0) _buffers.AttentionWorkspace = _device.Allocate(ws);
+        UseCudaGraphs = cudaGraphs;
+    }
+
+    /// <summary>Whether decode steps replay CUDA graphs (see <see cref="ConfigureSteps"/>).</summary>
+    public bool UseCudaGraphs { get; private set; }
+
+    /// <summary>Number of CUDA graphs captured so far.</summary>
+    public int NumCapturedGraphs => _graphs.Count;
+
+    private readonly Dictionary<(int Batch, int Splits), CudaGraph> _graphs = [];
+    private CudaKvCache? _graphCache;
+
+    private static int PadBatch(int seqs, int max)
+    {
+        int p = 1;
+        while (p < seqs) p <<= 1;
+        return Math.Min(p, max);
+    }
+
     private CudaStepBuffers Run(ForwardBatch batch, CudaKvCache cache)
     {
         ArgumentNullException.ThrowIfNull(cache);
@@ -137,26 +209,60 @@ public sealed class CudaLlamaModel : IDisposable
         int n = batch.NumTokens, seqs = batch.NumSeqs;
         if (_buffers is null || !_buffers.Fits(n, seqs, batch.MaxBlocksPerSeq))
         {
+            DisposeGraphs(); // they point into the old buffers
             int tokens = Math.Max(n, _buffers?.Tokens ?? 0);
             _buffers?.Dispose();
             _buffers = null; // a failed allocation below must not leave a disposed set behind
             _buffers = new CudaStepBuffers(_device, c, tokens, Math.Max(seqs, batch.MaxSeqs), batch.MaxBlocksPerSeq);
         }
         var b = _buffers;
-        b.Stage(batch);
-
         int maxCtx = 0;
         for (int s = 0; s < seqs; s++) maxCtx = Math.Max(maxCtx, batch.ContextLens[s]);
-        int splits = _kernels.PlanSplits(n, c.NumKvHeads, maxCtx);
-        long ws = _kernels.AttentionWorkspaceBytes(n, c.NumHeads, splits);
-        if (ws > (b.AttentionWorkspace?.Bytes ?? 0))
+
+        if (UseCudaGraphs && n == seqs)
         {
-            b.AttentionWorkspace?.Dispose();
-            b.AttentionWorkspace = _device.Allocate(ws);
+            int padded = PadBatch(seqs, b.Seqs);
+            if (padded <= b.Tokens)
+            {
+                int gSplits = _kernels.PlanSplits(padded, c.NumKvHeads, maxCtx);
+                if (EnsureWorkspace(b, padded, gSplits))
+                {
+                    if (!ReferenceEquals(_graphCache, cache)) { DisposeGraphs(); _graphCache = cache; }
+                    b.StagePadded(batch, padded);
+                    if (_graphs.TryGetValue((padded, gSplits), out var graph)) graph.Launch();
+                    else
+                    {
+                        // First use of this shape: run it eagerly (which also loads every kernel and cuBLAS algorithm
+                        // it needs), then capture the same launches for the next steps.
+                        Launch(b, cache, padded, padded, gSplits, batch.MaxBlocksPerSeq);
+                        _graphs[(padded, gSplits)] = _device.Capture(() => Launch(b, cache, padded, padded, gSplits, batch.MaxBlocksPerSeq));
+                    }
+                    return b;
+                }
+            }
         }
 
+        b.Stage(batch);
+        int splits = _kernels.PlanSplits(n, c.NumKvHeads, maxCtx);
+        if (!EnsureWorkspace(b, n, splits))
+        {
+            DisposeGraphs();
+            b.AttentionWorkspace?.Dispose();
+            b.AttentionWorkspace = null;
+            b.AttentionWorkspace = _device.Allocate(_kernels.AttentionWorkspaceBytes(n, c.NumHeads, splits));
+        }
+        Launch(b, cache, n, seqs, splits, batch.MaxBlocksPerSeq);
+        return b;
+    }
+
+    private bool EnsureWorkspace(CudaStepBuffers b, int tokens, int splits) =>
+        _kernels.AttentionWorkspaceBytes(tokens, Config.NumHeads, splits) <= (b.AttentionWorkspace?.Bytes ?? 0);
+
+    private void Launch(CudaStepBuffers b, CudaKvCache cache, int n, int seqs, int splits, int maxBlocksPerSeq)
+    {
+        var c = Config;
         int h = c.HiddenSize, qDim = c.NumHeads * c.HeadDim, qkvDim = qDim + 2 * c.NumKvHeads * c.HeadDim, inter = c.IntermediateSize;
-        var blas = _device.Blas;
+        var blas = new SmallBatchGemm(_device.Blas, SmallBatchGemv ? _kernels : null);
         _kernels.Embedding(b.TokenIds, _embed.Ptr, b.Hidden.Ptr, n, h);
         for (int l = 0; l < _layers.Length; l++)
         {
@@ -167,7 +273,7 @@ public sealed class CudaLlamaModel : IDisposable
             _kernels.RopeQkvWrite(b.Qkv.Ptr, CudaWeights.Ptr(w.QkvBias), CudaWeights.Ptr(w.QNorm), CudaWeights.Ptr(w.KNorm), _invFreq.Ptr,
                 b.Positions, b.Slots, b.Q.Ptr, cache.Keys(l), cache.Values(l), n, c.NumHeads, c.NumKvHeads, cache.BlockSize, c.RmsNormEps);
             _kernels.PagedAttention(b.Q.Ptr, b.X.Ptr, cache.Keys(l), cache.Values(l), b.QueryStarts, b.ContextLens, b.BlockTables,
-                n, seqs, c.NumHeads, c.NumKvHeads, cache.BlockSize, batch.MaxBlocksPerSeq, _scale, splits, b.AttentionWorkspace?.Ptr ?? 0);
+                n, seqs, c.NumHeads, c.NumKvHeads, cache.BlockSize, maxBlocksPerSeq, _scale, splits, b.AttentionWorkspace?.Ptr ?? 0);
             blas.Gemm(b.X.Ptr, w.O.Ptr, b.Delta.Ptr, n, h, qDim);
             _kernels.FusedAddRmsNorm(b.Hidden.Ptr, b.Delta.Ptr, CudaWeights.Ptr(w.OBias), w.PostAttentionNorm.Ptr, b.X.Ptr, 0, n, h, c.RmsNormEps);
             blas.Gemm(b.X.Ptr, w.GateUp.Ptr, b.GateUp.Ptr, n, 2 * inter, h);
@@ -177,12 +283,31 @@ public sealed class CudaLlamaModel : IDisposable
         // Last MLP output + final norm, only for each sequence's last token (row QueryStarts[s + 1] - 1).
         _kernels.FusedAddRmsNorm(b.Hidden.Ptr, b.Delta.Ptr, 0, _finalNorm.Ptr, b.Last.Ptr, b.QueryStarts + 4, seqs, h, c.RmsNormEps);
         blas.Gemm(b.Last.Ptr, (_lmHead ?? _embed).Ptr, b.Logits.Ptr, seqs, c.VocabSize, h);
-        return b;
+    }
+
+    /// <summary>Whether steps of at most 4 rows use the custom GEMV kernel instead of cuBLAS (default on).</summary>
+    public bool SmallBatchGemv { get; set; } = true;
+
+    private readonly struct SmallBatchGemm(CudaBlas blas, CudaKernels? kernels)
+    {
+        public void Gemm(ulong x, ulong w, ulong y, int m, int n, int k)
+        {
+            if (kernels is not null && m <= CudaKernels.GemvMaxRows && k % 8 == 0) kernels.Gemv(x, w, y, m, n, k);
+            else blas.Gemm(x, w, y, m, n, k);
+        }
+    }
+
+    private void DisposeGraphs()
+    {
+        foreach (var g in _graphs.Values) g.Dispose();
+        _graphs.Clear();
+        _graphCache = null;
     }
 
     /// <inheritdoc />
     public void Dispose()
     {
+        DisposeGraphs();
         _buffers?.Dispose();
         foreach (var l in _layers) l.Dispose();
         _embed.Dispose();

@@ -72,6 +72,29 @@ internal sealed class CudaStepBuffers : IDisposable
         Staging.CopyToDeviceAsync(Ints, IntCount * 4L);
     }
 
+    /// <summary>
+    /// Stages a decode batch (one token per sequence) padded to <paramref name="padded"/> sequences: padding rows read
+    /// one key of block 0, write no K/V (slot −1) and their logits are ignored.
+    /// </summary>
+    public void StagePadded(ForwardBatch b, int padded)
+    {
+        int s = b.NumSeqs;
+        var all = Staging.AsSpan<int>(0, IntCount);
+        b.TokenIds.AsSpan(0, s).CopyTo(all);
+        all.Slice(s, padded - s).Clear();
+        b.Positions.AsSpan(0, s).CopyTo(all[Tokens..]);
+        all.Slice(Tokens + s, padded - s).Clear();
+        b.SlotMapping.AsSpan(0, s).CopyTo(all[(2 * Tokens)..]);
+        all.Slice(2 * Tokens + s, padded - s).Fill(-1);
+        var qs = all.Slice(3 * Tokens, padded + 1);
+        for (int i = 0; i <= padded; i++) qs[i] = i;
+        b.ContextLens.AsSpan(0, s).CopyTo(all[(3 * Tokens + Seqs + 1)..]);
+        all.Slice(3 * Tokens + Seqs + 1 + s, padded - s).Fill(1);
+        b.BlockTables.AsSpan(0, s * MaxBlocksPerSeq).CopyTo(all[(3 * Tokens + 2 * Seqs + 1)..]);
+        all.Slice(3 * Tokens + 2 * Seqs + 1 + s * MaxBlocksPerSeq, (padded - s) * MaxBlocksPerSeq).Clear();
+        Staging.CopyToDeviceAsync(Ints, IntCount * 4L);
+    }
+
     public void Dispose()
     {
         foreach (var b in new IDisposable?[] { Ints, Staging, Hidden, X, Qkv, Q, Delta, GateUp, Act, Last, Logits, Ids, AttentionWorkspace }) b?.Dispose();

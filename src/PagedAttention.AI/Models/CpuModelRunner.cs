@@ -1,0 +1,40 @@
+using PagedAttention.Kernels.Cpu;
+
+namespace PagedAttention.AI.Models;
+
+/// <summary>The CPU runner: <see cref="LlamaModel"/> over a <see cref="CpuKvCache"/>; sampling stays on the host.</summary>
+internal sealed class CpuModelRunner : IModelRunner
+{
+    private readonly LlamaModel _model;
+    private readonly CpuKvCache _cache;
+
+    /// <summary>Takes ownership of <paramref name="model"/>; the cache gets <paramref name="numBlocks"/> blocks.</summary>
+    public CpuModelRunner(LlamaModel model, int numBlocks, int blockSize)
+    {
+        _model = model;
+        _cache = model.CreateKvCache(numBlocks, blockSize);
+    }
+
+    /// <summary>Blocks that <paramref name="kvCacheBytes"/> hold for <paramref name="model"/> (at least one).</summary>
+    public static int BlocksFor(LlamaModel model, long kvCacheBytes, int blockSize) =>
+        (int)Math.Clamp(kvCacheBytes / model.KvBytesPerBlock(blockSize), 1, int.MaxValue);
+
+    public IDecoderModel Model => _model;
+    public string Device => "cpu";
+    public int NumKvBlocks => _cache.NumBlocks;
+    public int BlockSize => _cache.BlockSize;
+    public IDeviceSampler? DeviceSampler => null;
+
+    public void Forward(ForwardBatch batch, Span<float> logits) => _model.Forward(batch, _cache, logits);
+
+    public void ForwardSample(ForwardBatch batch, Span<int> tokens, Span<float> logits) =>
+        throw new NotSupportedException("The CPU runner samples on the host.");
+
+    public void CopyBlock(int src, int dst) => _cache.CopyBlock(src, dst);
+
+    public void Dispose()
+    {
+        _cache.Dispose();
+        _model.Dispose();
+    }
+}

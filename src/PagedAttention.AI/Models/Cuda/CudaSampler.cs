@@ -1,0 +1,107 @@
+using System.Runtime.InteropServices;
+using PagedAttention.AI.Sampling;
+using PagedAttention.Kernels.Cuda;
+
+namespace PagedAttention.AI.Models.Cuda;
+
+/// <summary>
+/// Per-step inputs of the GPU sampler (kernels <c>apply_penalties</c> and <c>sample_rows</c>): one parameter row per
+/// sequence and a list of (row, token, output count, flags) entries for penalties and min-tokens masking, built on
+/// the host from the sequence's tokens and uploaded with one copy. Random draws are Philox keyed by the sequence's key
+/// and counted by its output position, so a seeded request gets the same tokens whatever else is in the batch.
+/// Not thread-safe.
+/// </summary>
+internal sealed class CudaSampler : IDisposable
+{
+    private readonly CudaDevice _device;
+    private readonly Dictionary<int, (int Count, int Flags)> _distinct = [];
+    private SampleRow[] _rows = new SampleRow[64];
+    private readonly List<int> _entries = [];
+    private int _numRows;
+    private PinnedHostBuffer? _staging;
+    private DeviceBuffer? _buffer;
+
+    public CudaSampler(CudaDevice device) => _device = device;
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct SampleRow
+    {
+        public float Temperature, TopP, MinP, Repetition, Frequency, Presence;
+        public int TopK, Step;
+        public uint KeyLo, KeyHi;
+        public int Pad0, Pad1;
+    }
+
+    /// <summary>Starts a step of <paramref name="rows"/> rows, all greedy until set.</summary>
+    public void Begin(int rows)
+    {
+        if (_rows.Length < rows) _rows = new SampleRow[Math.Max(rows, 2 * _rows.Length)];
+        _numRows = rows;
+        _entries.Clear();
+        for (int r = 0; r < rows; r++) _rows[r] = new SampleRow { Temperature = 0, TopP = 1, Repetition = 1 };
+    }
+
+    /// <summary>
+    /// Sets row <paramref name="row"/>: <paramref name="p"/>'s temperature, top-k/p, min-p and penalties over
+    /// <paramref name="prompt"/> and <paramref name="output"/>; eos and stop ids are masked while the output is shorter
+    /// than MinTokens. <paramref name="key"/> and <paramref name="step"/> select the random stream.
+    /// </summary>
+    public void SetRow(int row, SamplingParams p, ulong key, int step, ReadOnlySpan<int> prompt, ReadOnlySpan<int> output, IReadOnlyList<int> eos)
+    {
+        ArgumentNullException.ThrowIfNull(p);
+        if ((uint)row >= (uint)_numRows) throw new ArgumentOutOfRangeException(nameof(row));
+        bool greedy = p.Temperature < Sampler.GreedyEpsilon;
+        _rows[row] = new SampleRow
+        {
+            Temperature = greedy ? 0 : p.Temperature, TopP = p.TopP, MinP = p.MinP, TopK = p.TopK,
+            Repetition = p.RepetitionPenalty, Frequency = p.FrequencyPenalty, Presence = p.PresencePenalty,
+            Step = step, KeyLo = (uint)key, KeyHi = (uint)(key >> 32),
+        };
+        bool rep = p.RepetitionPenalty != 1f, freq = p.FrequencyPenalty != 0f || p.PresencePenalty != 0f, mask = output.Length < p.MinTokens;
+        if (!rep && !freq && !mask) return;
+        _distinct.Clear();
+        if (rep) foreach (int t in prompt) _distinct[t] = (0, 1);
+        if (rep || freq)
+            foreach (int t in output)
+            {
+                _distinct.TryGetValue(t, out var e);
+                _distinct[t] = (freq ? e.Count + 1 : 0, e.Flags | (rep ? 1 : 0));
+            }
+        if (mask)
+        {
+            if (!p.IgnoreEos) foreach (int t in eos) { _distinct.TryGetValue(t, out var e); _distinct[t] = (e.Count, e.Flags | 2); }
+            foreach (int t in p.StopTokenIds) { _distinct.TryGetValue(t, out var e); _distinct[t] = (e.Count, e.Flags | 2); }
+        }
+        foreach (var (t, e) in _distinct)
+        {
+            _entries.Add(row); _entries.Add(t); _entries.Add(e.Count); _entries.Add(e.Flags);
+        }
+    }
+
+    /// <summary>Uploads the step's rows and entries, applies penalties to <paramref name="logits"/> in place and writes one id per row.</summary>
+    public void Launch(CudaKernels kernels, ulong logits, int vocab, ulong ids, int rows)
+    {
+        if (rows != _numRows) throw new InvalidOperationException($"The sampler was set up for {_numRows} rows, not {rows}.");
+        long rowBytes = (long)rows * CudaKernels.SampleRowBytes, entryBytes = _entries.Count * 4L, total = rowBytes + entryBytes;
+        if (_staging is null || _staging.Bytes < total)
+        {
+            long size = Math.Max(total * 2, 1 << 16);
+            _staging?.Dispose(); _staging = null;
+            _buffer?.Dispose(); _buffer = null;
+            _staging = new PinnedHostBuffer(_device, size);
+            _buffer = _device.Allocate(size);
+        }
+        MemoryMarshal.AsBytes(_rows.AsSpan(0, rows)).CopyTo(_staging.AsSpan<byte>(0, (int)rowBytes));
+        CollectionsMarshal.AsSpan(_entries).CopyTo(_staging.AsSpan<int>(rowBytes, _entries.Count));
+        _staging.CopyToDeviceAsync(_buffer!, total);
+        ulong rowPtr = _buffer!.Ptr, entryPtr = rowPtr + (ulong)rowBytes;
+        if (_entries.Count > 0) kernels.ApplyPenalties(logits, vocab, rowPtr, entryPtr, _entries.Count / 4);
+        kernels.SampleRows(logits, vocab, rowPtr, ids, rows);
+    }
+
+    public void Dispose()
+    {
+        _staging?.Dispose();
+        _buffer?.Dispose();
+    }
+}

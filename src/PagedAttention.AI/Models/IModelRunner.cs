@@ -1,0 +1,49 @@
+using PagedAttention.AI.Sampling;
+
+namespace PagedAttention.AI.Models;
+
+/// <summary>
+/// What the engine's step loop needs from a device: one forward pass over a <see cref="ForwardBatch"/> against the
+/// runner's own paged KV cache, giving either logits (sampled on the host) or, where the device samples itself, token
+/// ids; plus the cache's size and block copies. Not thread-safe: the step loop is the only caller.
+/// </summary>
+internal interface IModelRunner : IDisposable
+{
+    /// <summary>The model.</summary>
+    IDecoderModel Model { get; }
+
+    /// <summary>"cpu" or "cuda".</summary>
+    string Device { get; }
+
+    /// <summary>Blocks in the KV cache.</summary>
+    int NumKvBlocks { get; }
+
+    /// <summary>Tokens per KV block.</summary>
+    int BlockSize { get; }
+
+    /// <summary>The device-side sampler, or null when tokens are sampled on the host from <see cref="Forward"/>'s logits.</summary>
+    IDeviceSampler? DeviceSampler { get; }
+
+    /// <summary>Runs one step; <paramref name="logits"/> receives [NumSeqs, VocabSize], each sequence's last token.</summary>
+    void Forward(ForwardBatch batch, Span<float> logits);
+
+    /// <summary>
+    /// Runs one step and samples every sequence's next token on the device with the rows set on
+    /// <see cref="DeviceSampler"/>. When <paramref name="logits"/> is not empty it also receives the raw logits, for
+    /// rows the host must sample itself (logprobs).
+    /// </summary>
+    void ForwardSample(ForwardBatch batch, Span<int> tokens, Span<float> logits);
+
+    /// <summary>Copies every layer's K/V of block <paramref name="src"/> to block <paramref name="dst"/>.</summary>
+    void CopyBlock(int src, int dst);
+}
+
+/// <summary>Per-step sampling rows of a device sampler (see <see cref="IModelRunner.ForwardSample"/>).</summary>
+internal interface IDeviceSampler
+{
+    /// <summary>Starts a step of <paramref name="rows"/> rows, all greedy until set.</summary>
+    void Begin(int rows);
+
+    /// <summary>Sets one row's parameters, random stream (key, step) and the tokens its penalties look at.</summary>
+    void SetRow(int row, SamplingParams p, ulong key, int step, ReadOnlySpan<int> prompt, ReadOnlySpan<int> output, IReadOnlyList<int> eos);
+}
