@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""Teacher-forced top-1 agreement between the CUDA backend and transformers bf16 on the same GPU (issue 6).
+
+  python3 teacher_forced.py prepare MODEL_DIR tokens.json ref.json [--seqs 4 --len 80 --seed 0]
+      random token sequences (seeded) -> tokens.json; transformers bf16 logits -> argmax and top-1/top-2 margin -> ref.json
+  dotnet GpuFidelity.dll --model MODEL_DIR --tokens tokens.json --out engine.json
+  python3 teacher_forced.py compare ref.json engine.json [result.json]
+      top-1 agreement over all positions, and over positions where transformers' own margin exceeds 0.1
+"""
+import json, sys
+
+
+def prepare(model_dir, tokens_path, ref_path, seqs=4, length=80, seed=0):
+    import torch
+    from transformers import AutoModelForCausalLM
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16).cuda().eval()
+    vocab = model.config.vocab_size
+    g = torch.Generator().manual_seed(seed)
+    tokens = torch.randint(0, vocab, (seqs, length), generator=g)
+    with torch.no_grad():
+        logits = model(tokens.cuda()).logits.float()
+    top2 = torch.topk(logits, 2, dim=-1)
+    ref = {"top1": top2.indices[..., 0].tolist(), "margin": (top2.values[..., 0] - top2.values[..., 1]).tolist(),
+           "dtype": "bfloat16", "attn": model.config._attn_implementation}
+    json.dump({"sequences": tokens.tolist()}, open(tokens_path, "w"))
+    json.dump(ref, open(ref_path, "w"))
+    print(f"prepared {seqs} x {length} positions; mean transformers top-1 margin {sum(map(sum, ref['margin'])) / (seqs * length):.3f}")
+
+
+def compare(ref_path, engine_path, out_path=None):
+    ref, eng = json.load(open(ref_path)), json.load(open(engine_path))
+    total = agree = clear = clear_agree = 0
+    for rs, es, ms in zip(ref["top1"], eng["top1"], ref["margin"]):
+        for r, e, m in zip(rs, es, ms):
+            total += 1
+            agree += r == e
+            if m > 0.1:
+                clear += 1
+                clear_agree += r == e
+    res = {"positions": total, "top1_agreement": agree / total, "clear_positions": clear,
+           "clear_top1_agreement": clear_agree / max(clear, 1)}
+    print(json.dumps(res))
+    if out_path:
+        json.dump(res, open(out_path, "w"))
+
+
+if __name__ == "__main__":
+    cmd = sys.argv[1]
+    if cmd == "prepare":
+        a = sys.argv[2:]
+        kw = {}
+        for i in range(3, len(a), 2):
+            kw[{"--seqs": "seqs", "--len": "length", "--seed": "seed"}[a[i]]] = int(a[i + 1])
+        prepare(a[0], a[1], a[2], **kw)
+    elif cmd == "compare":
+        compare(*sys.argv[2:5])
+    else:
+        sys.exit(__doc__)
