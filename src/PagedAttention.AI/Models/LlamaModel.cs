@@ -72,7 +72,8 @@ public sealed class LlamaModel : IDecoderModel, IDisposable
         batch.Validate(c.VocabSize, cache.NumBlocks, cache.BlockSize);
         if (logits.Length < batch.NumSeqs * c.VocabSize) throw new ArgumentException("logits is shorter than NumSeqs * VocabSize.", nameof(logits));
         int n = batch.NumTokens, h = c.HiddenSize, qDim = c.NumHeads * c.HeadDim, kvDim = c.NumKvHeads * c.HeadDim;
-        var s = _scratch is { } existing && existing.Tokens >= n ? existing : (_scratch = new Scratch(c, Math.Max(n, batch.MaxSeqs)));
+        // Sized once for the batch's capacity (MaxNumBatchedTokens in the engine), so no step ever reallocates.
+        var s = _scratch is { } existing && existing.Tokens >= n ? existing : (_scratch = new Scratch(c, Math.Max(batch.MaxTokens, batch.MaxSeqs)));
 
         var hidden = s.Hidden.AsSpan(0, n * h);
         var x = s.X.AsSpan(0, n * h);
