@@ -136,16 +136,20 @@ public sealed unsafe class CudaKernels : IDisposable
     /// Causal paged attention: q [tokens, nh, HeadDim] fp32 (unscaled) → out [tokens, nh·HeadDim] bf16, over the cache
     /// through queryStarts [seqs+1], contextLens [seqs] and blockTables [seqs, maxBlocksPerSeq] (all int).
     /// With <paramref name="splits"/> &gt; 1, <paramref name="workspace"/> must hold <see cref="AttentionWorkspaceBytes"/>.
+    /// With <paramref name="skipPrefill"/>, rows of sequences with more than one query token are left alone (with splits,
+    /// the merge then writes garbage there): run <see cref="PrefillAttention"/> afterwards for them.
     /// </summary>
     public void PagedAttention(ulong q, ulong output, ulong kCache, ulong vCache, ulong queryStarts, ulong contextLens, ulong blockTables,
-        int tokens, int seqs, int nh, int nkv, int blockSize, int maxBlocksPerSeq, float scale, int splits = 1, ulong workspace = 0)
+        int tokens, int seqs, int nh, int nkv, int blockSize, int maxBlocksPerSeq, float scale, int splits = 1, ulong workspace = 0,
+        bool skipPrefill = false)
     {
         if (nh != nkv * Group) throw new ArgumentException($"nh ({nh}) must be nkv ({nkv}) x {Group}, the group these kernels were compiled for.");
         if (splits < 1) throw new ArgumentOutOfRangeException(nameof(splits));
         if (splits > 1 && workspace == 0) throw new ArgumentException("A split-KV launch needs a workspace.", nameof(workspace));
+        int skip = skipPrefill ? 1 : 0;
         ulong partO = splits > 1 ? workspace : 0;
         ulong partLse = splits > 1 ? workspace + (ulong)((long)tokens * nh * splits * HeadDim * sizeof(float)) : 0;
-        void** a = stackalloc void*[] { &q, &output, &partO, &partLse, &kCache, &vCache, &queryStarts, &contextLens, &blockTables, &seqs, &nh, &nkv, &blockSize, &maxBlocksPerSeq, &scale };
+        void** a = stackalloc void*[] { &q, &output, &partO, &partLse, &kCache, &vCache, &queryStarts, &contextLens, &blockTables, &seqs, &nh, &nkv, &blockSize, &maxBlocksPerSeq, &scale, &skip };
         Launch(_attention, (uint)tokens, (uint)nkv, (uint)splits, 128, a, "paged_attention");
         if (splits > 1)
         {
@@ -168,16 +172,20 @@ public sealed unsafe class CudaKernels : IDisposable
     /// <see cref="PagedAttention"/> (q [tokens, nh, HeadDim] fp32, out bf16), one CTA per (64 packed rows of
     /// token × group head, sequence, KV head), K/V tiles of 64 positions read once per CTA. Any mix of query lengths works
     /// (decode rows too, one mostly empty tile each); <paramref name="maxQueryLen"/> is the longest query of the step.
-    /// q is rounded to bf16 (after scaling) and the probabilities to bf16 before P·V, as in FlashAttention.
+    /// With <paramref name="precise"/> (default) q and the probabilities are each split into bf16 hi + lo parts (2x the
+    /// tensor-core work), so rows agree with <see cref="PagedAttention"/>'s fp32 math up to the bf16 output rounding;
+    /// without, they are rounded to bf16 once, as in FlashAttention. <paramref name="skipDecode"/> leaves sequences with
+    /// one query token to a preceding <see cref="PagedAttention"/> launch with skipPrefill.
     /// </summary>
     public void PrefillAttention(ulong q, ulong output, ulong kCache, ulong vCache, ulong queryStarts, ulong contextLens, ulong blockTables,
-        int seqs, int maxQueryLen, int nh, int nkv, int blockSize, int maxBlocksPerSeq, float scale)
+        int seqs, int maxQueryLen, int nh, int nkv, int blockSize, int maxBlocksPerSeq, float scale, bool precise = true, bool skipDecode = false)
     {
         if (!SupportsPrefillAttention) throw new NotSupportedException($"prefill_attention needs sm_80+ and head size 16, 32, 64 or 128 (got {HeadDim}).");
         if (nh != nkv * Group) throw new ArgumentException($"nh ({nh}) must be nkv ({nkv}) x {Group}, the group these kernels were compiled for.");
         ArgumentOutOfRangeException.ThrowIfNegative(maxQueryLen);
         float scaleLog2 = scale * 1.44269504088896341f;
-        void** a = stackalloc void*[] { &q, &output, &kCache, &vCache, &queryStarts, &contextLens, &blockTables, &nh, &nkv, &blockSize, &maxBlocksPerSeq, &scaleLog2 };
+        int prec = precise ? 1 : 0, skip = skipDecode ? 1 : 0;
+        void** a = stackalloc void*[] { &q, &output, &kCache, &vCache, &queryStarts, &contextLens, &blockTables, &nh, &nkv, &blockSize, &maxBlocksPerSeq, &scaleLog2, &prec, &skip };
         uint tiles = (uint)(((long)maxQueryLen * Group + PrefillTileRows - 1) / PrefillTileRows);
         Launch(_prefill, tiles, (uint)seqs, (uint)nkv, 128, a, "prefill_attention");
     }

@@ -8,6 +8,9 @@
 // q: [n, nh, HEAD_DIM] fp32 (unscaled); cache: [num_blocks, nkv, block_size, HEAD_DIM] bf16; out: [n, nh * HEAD_DIM] bf16.
 // scale_log2 = softmax scale * log2(e): q is rounded to bf16 after scaling and the softmax runs in base 2.
 // Pipeline (one K and one V buffer): K[j+1] loads while the softmax and P.V of tile j run, V[j+1] while S[j+1] runs.
+// precise != 0: q and P are each split into bf16 hi + lo parts and multiplied twice (2x the mma work), which makes the
+// result agree with the fp32 decode kernel to about fp32 accuracy (bf16 output rounding aside). skip_decode != 0:
+// sequences with one query token are left to paged_attention (mixed steps stay batch-invariant for decode rows).
 // Needs sm_80+ and HEAD_DIM a multiple of 16, at most 128 (48 KB of static shared memory); otherwise the kernel is an
 // empty stub and the host uses paged_attention.
 #ifndef HEAD_DIM
@@ -81,7 +84,7 @@ __device__ __forceinline__ float pf_ex2(float x)
 extern "C" __global__ void __launch_bounds__(128) prefill_attention(
     const float* __restrict__ q, bf16* __restrict__ out, const bf16* __restrict__ k_cache, const bf16* __restrict__ v_cache,
     const int* __restrict__ query_starts, const int* __restrict__ context_lens, const int* __restrict__ block_tables,
-    int nh, int nkv, int block_size, int max_blocks_per_seq, float scale_log2)
+    int nh, int nkv, int block_size, int max_blocks_per_seq, float scale_log2, int precise, int skip_decode)
 {
 #if PF_ENABLED
     __shared__ __align__(128) bf16 sq[PF_BQ * HEAD_DIM];
@@ -90,7 +93,7 @@ extern "C" __global__ void __launch_bounds__(128) prefill_attention(
     const int s = blockIdx.y, kvh = blockIdx.z;
     const int r0 = (gridDim.x - 1 - blockIdx.x) * PF_BQ; // the longest (last) tiles start first
     const int q0 = query_starts[s], qlen = query_starts[s + 1] - q0, rows = qlen * GROUP;
-    if (r0 >= rows) return;
+    if (r0 >= rows || (skip_decode && qlen == 1)) return;
     const int prefix = context_lens[s] - qlen; // cached keys before the first query token
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t4 = lane & 3;
     const int* table = block_tables + (long long)s * max_blocks_per_seq;
@@ -99,23 +102,31 @@ extern "C" __global__ void __launch_bounds__(128) prefill_attention(
     const int mask_from = r0 + PF_BQ <= rows ? prefix + r0 / GROUP + 1 : 0;          // keys every row of the tile sees
     const int ntiles = (kv_end + PF_BK - 1) / PF_BK;
 
-    // Q tile: fp32 -> bf16 (scaled), swizzled; rows past the sequence are zero.
-    for (int e = tid; e < PF_BQ * PF_CH; e += 128)
-    {
-        const int r = e / PF_CH, c = e % PF_CH, pr = r0 + r;
-        uint4 w;
-        w.x = w.y = w.z = w.w = 0u;
-        if (pr < rows)
-        {
-            const float4* src = (const float4*)(q + ((long long)(q0 + pr / GROUP) * nh + kvh * GROUP + pr % GROUP) * HEAD_DIM + c * 8);
-            float4 a = src[0], b = src[1];
-            w.x = pf_pack(a.x * scale_log2, a.y * scale_log2);
-            w.y = pf_pack(a.z * scale_log2, a.w * scale_log2);
-            w.z = pf_pack(b.x * scale_log2, b.y * scale_log2);
-            w.w = pf_pack(b.z * scale_log2, b.w * scale_log2);
-        }
-        *(uint4*)(sq + pf_off(r, c)) = w;
+    // Q tile: fp32 -> bf16 (scaled), swizzled; rows past the sequence are zero. pass 0 writes bf16(x); pass 1 (precise
+    // mode) writes the remainder bf16(x - bf16(x)), so that Q = hi + lo to about 16 bits.
+#define PF_LOAD_Q(pass)                                                                                                 \
+    for (int e = tid; e < PF_BQ * PF_CH; e += 128)                                                                      \
+    {                                                                                                                   \
+        const int r = e / PF_CH, c = e % PF_CH, pr = r0 + r;                                                            \
+        uint4 w;                                                                                                        \
+        w.x = w.y = w.z = w.w = 0u;                                                                                     \
+        if (pr < rows)                                                                                                  \
+        {                                                                                                               \
+            const float4* src = (const float4*)(q + ((long long)(q0 + pr / GROUP) * nh + kvh * GROUP + pr % GROUP) * HEAD_DIM + c * 8); \
+            float4 a = src[0], b = src[1];                                                                              \
+            float x[8] = { a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w };                                                    \
+            unsigned u[4];                                                                                              \
+            for (int i = 0; i < 4; i++)                                                               \
+            {                                                                                                           \
+                float x0 = x[2 * i] * scale_log2, x1 = x[2 * i + 1] * scale_log2;                                       \
+                unsigned hi = pf_pack(x0, x1);                                                                          \
+                u[i] = (pass) == 0 ? hi : pf_pack(x0 - __uint_as_float(hi << 16), x1 - __uint_as_float(hi & 0xffff0000u)); \
+            }                                                                                                           \
+            w.x = u[0]; w.y = u[1]; w.z = u[2]; w.w = u[3];                                                             \
+        }                                                                                                               \
+        *(uint4*)(sq + pf_off(r, c)) = w;                                                                               \
     }
+    PF_LOAD_Q(0)
 
     // 16-byte chunks of a 64-position tile, gathered through the block table; positions >= kv_end are zero-filled.
     const unsigned sk0 = pf_smem(sk), sv0 = pf_smem(sv);
@@ -140,6 +151,12 @@ extern "C" __global__ void __launch_bounds__(128) prefill_attention(
 #pragma unroll
     for (int kk = 0; kk < HEAD_DIM / 16; kk++)
         pf_ldsm(sq0 + 2u * pf_off(warp * 16 + (lane & 15), kk * 2 + (lane >> 4)), qf[kk][0], qf[kk][1], qf[kk][2], qf[kk][3]);
+    if (precise)
+    {
+        __syncthreads(); // every warp holds its hi fragments; sq now takes the lo part (read from shared memory per tile)
+        PF_LOAD_Q(1)
+    } // made visible by the first __syncthreads of the loop
+#undef PF_LOAD_Q
 
     // This thread's rows: warp * 16 + g and + 8. Row limit: keys [0, lim) are visible; rows past the sequence see none.
     int lim[2];
@@ -174,6 +191,19 @@ extern "C" __global__ void __launch_bounds__(128) prefill_attention(
                 pf_ldsm(sk0 + 2u * pf_off(nn * 16 + (mi >> 1) * 8 + (lane & 7), kk * 2 + (mi & 1)), b0, b1, b2, b3);
                 pf_mma(sc[2 * nn], qf[kk], b0, b1);
                 pf_mma(sc[2 * nn + 1], qf[kk], b2, b3);
+            }
+            if (precise)
+            {
+                unsigned ql[4];
+                pf_ldsm(sq0 + 2u * pf_off(warp * 16 + (lane & 15), kk * 2 + (lane >> 4)), ql[0], ql[1], ql[2], ql[3]);
+#pragma unroll
+                for (int nn = 0; nn < PF_BK / 16; nn++)
+                {
+                    unsigned b0, b1, b2, b3;
+                    pf_ldsm(sk0 + 2u * pf_off(nn * 16 + (mi >> 1) * 8 + (lane & 7), kk * 2 + (mi & 1)), b0, b1, b2, b3);
+                    pf_mma(sc[2 * nn], ql, b0, b1);
+                    pf_mma(sc[2 * nn + 1], ql, b2, b3);
+                }
             }
         }
         __syncthreads(); // every warp is done with K[j]
@@ -230,6 +260,23 @@ extern "C" __global__ void __launch_bounds__(128) prefill_attention(
                 pf_ldsm_t(sv0 + 2u * pf_off(kk * 16 + (mi & 1) * 8 + (lane & 7), dn * 2 + (mi >> 1)), b0, b1, b2, b3);
                 pf_mma(o[2 * dn], a, b0, b1);
                 pf_mma(o[2 * dn + 1], a, b2, b3);
+            }
+            if (precise)
+            {
+                // P = hi + lo: the part of each probability that bf16 rounding dropped.
+                unsigned al[4];
+                al[0] = pf_pack(sc[2 * kk][0] - __uint_as_float(a[0] << 16), sc[2 * kk][1] - __uint_as_float(a[0] & 0xffff0000u));
+                al[1] = pf_pack(sc[2 * kk][2] - __uint_as_float(a[1] << 16), sc[2 * kk][3] - __uint_as_float(a[1] & 0xffff0000u));
+                al[2] = pf_pack(sc[2 * kk + 1][0] - __uint_as_float(a[2] << 16), sc[2 * kk + 1][1] - __uint_as_float(a[2] & 0xffff0000u));
+                al[3] = pf_pack(sc[2 * kk + 1][2] - __uint_as_float(a[3] << 16), sc[2 * kk + 1][3] - __uint_as_float(a[3] & 0xffff0000u));
+#pragma unroll
+                for (int dn = 0; dn < HEAD_DIM / 16; dn++)
+                {
+                    unsigned b0, b1, b2, b3;
+                    pf_ldsm_t(sv0 + 2u * pf_off(kk * 16 + (mi & 1) * 8 + (lane & 7), dn * 2 + (mi >> 1)), b0, b1, b2, b3);
+                    pf_mma(o[2 * dn], al, b0, b1);
+                    pf_mma(o[2 * dn + 1], al, b2, b3);
+                }
             }
         }
         __syncthreads(); // every warp is done with V[j]
