@@ -6,7 +6,7 @@ namespace GpuCheck;
 /// <summary>
 /// GPU checks for the CUDA backend, run on the GPU machine (which has no .NET SDK, so no xunit): kernels against the
 /// CPU reference, tiny checkpoints against transformers goldens, and an optional decode benchmark.
-/// Usage: GpuCheck [--kernels] [--models DIR] [--engine DIR] [--engine-bench MODEL_DIR] [--bench MODEL_DIR [--batches 1,64] [--prompt 128] [--steps 128]]
+/// Usage: GpuCheck [--prefill] [--kernels] [--models DIR] [--engine DIR] [--engine-bench MODEL_DIR] [--bench MODEL_DIR [--batches 1,64] [--prompt 128] [--steps 128]] [--prefill-bench MODEL_DIR [--batches 1,64] [--prompt 1024]]
 /// Prints PASS/FAIL lines; the exit code is the number of failures.
 /// </summary>
 internal static class Program
@@ -23,6 +23,7 @@ internal static class Program
         var (maj, min) = NvrtcCompiler.Version;
         Console.WriteLine($"device: {d}; NVRTC {maj}.{min}; kernel cache {Environment.GetEnvironmentVariable("PAGEDATTENTION_KERNEL_CACHE") ?? "(default)"}");
         var rep = new Report();
+        if (args.Contains("--prefill")) PrefillChecks.Run(d, rep);
         if (args.Contains("--kernels")) KernelChecks.Run(d, rep);
         if (Arg("--models") is { } models) ModelChecks.Run(d, models, rep);
         if (args.Contains("--gemv")) rep.Run("gemv", () => EngineChecks.CheckGemv(d, rep));
@@ -36,6 +37,11 @@ internal static class Program
         {
             var batches = (Arg("--batches") ?? "1,64").Split(',').Select(int.Parse).ToArray();
             rep.Run("bench", () => DecodeBench.Run(d, bench, batches, int.Parse(Arg("--prompt") ?? "128"), int.Parse(Arg("--steps") ?? "128"), 3.35));
+        }
+        if (Arg("--prefill-bench") is { } pb)
+        {
+            var batches = (Arg("--batches") ?? "1,64").Split(',').Select(int.Parse).ToArray();
+            rep.Run("prefill-bench", () => PrefillChecks.Bench(d, pb, batches, int.Parse(Arg("--prompt") ?? "1024"), rep));
         }
         Console.WriteLine($"SUMMARY passed={rep.Passed} failed={rep.Failed}");
         return rep.Failed;

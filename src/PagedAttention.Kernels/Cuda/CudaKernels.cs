@@ -12,7 +12,7 @@ public sealed unsafe class CudaKernels : IDisposable
 {
     private readonly CudaDevice _device;
     private nint _module;
-    private readonly nint _embedding, _addRmsNorm, _rope, _siluMul, _attention, _attentionMerge, _argmax, _penalties, _sample, _gemv;
+    private readonly nint _embedding, _addRmsNorm, _rope, _siluMul, _attention, _attentionMerge, _prefill, _argmax, _penalties, _sample, _gemv;
 
     /// <summary>Compiles (or loads from the disk cache) and loads the kernels for <paramref name="headDim"/> and <paramref name="group"/>.</summary>
     /// <param name="device">The device to load into.</param>
@@ -42,6 +42,8 @@ public sealed unsafe class CudaKernels : IDisposable
         _siluMul = Function("silu_mul");
         _attention = Function("paged_attention");
         _attentionMerge = Function("paged_attention_merge");
+        _prefill = Function("prefill_attention");
+        SupportsPrefillAttention = headDim is 16 or 32 or 64 or 128 && major >= 8;
         _argmax = Function("argmax_rows");
         _penalties = Function("apply_penalties");
         _sample = Function("sample_rows");
@@ -134,22 +136,58 @@ public sealed unsafe class CudaKernels : IDisposable
     /// Causal paged attention: q [tokens, nh, HeadDim] fp32 (unscaled) → out [tokens, nh·HeadDim] bf16, over the cache
     /// through queryStarts [seqs+1], contextLens [seqs] and blockTables [seqs, maxBlocksPerSeq] (all int).
     /// With <paramref name="splits"/> &gt; 1, <paramref name="workspace"/> must hold <see cref="AttentionWorkspaceBytes"/>.
+    /// With <paramref name="skipPrefill"/>, rows of sequences with more than one query token are left alone (with splits,
+    /// the merge then writes garbage there): run <see cref="PrefillAttention"/> afterwards for them.
     /// </summary>
     public void PagedAttention(ulong q, ulong output, ulong kCache, ulong vCache, ulong queryStarts, ulong contextLens, ulong blockTables,
-        int tokens, int seqs, int nh, int nkv, int blockSize, int maxBlocksPerSeq, float scale, int splits = 1, ulong workspace = 0)
+        int tokens, int seqs, int nh, int nkv, int blockSize, int maxBlocksPerSeq, float scale, int splits = 1, ulong workspace = 0,
+        bool skipPrefill = false)
     {
         if (nh != nkv * Group) throw new ArgumentException($"nh ({nh}) must be nkv ({nkv}) x {Group}, the group these kernels were compiled for.");
         if (splits < 1) throw new ArgumentOutOfRangeException(nameof(splits));
         if (splits > 1 && workspace == 0) throw new ArgumentException("A split-KV launch needs a workspace.", nameof(workspace));
+        int skip = skipPrefill ? 1 : 0;
         ulong partO = splits > 1 ? workspace : 0;
         ulong partLse = splits > 1 ? workspace + (ulong)((long)tokens * nh * splits * HeadDim * sizeof(float)) : 0;
-        void** a = stackalloc void*[] { &q, &output, &partO, &partLse, &kCache, &vCache, &queryStarts, &contextLens, &blockTables, &seqs, &nh, &nkv, &blockSize, &maxBlocksPerSeq, &scale };
+        void** a = stackalloc void*[] { &q, &output, &partO, &partLse, &kCache, &vCache, &queryStarts, &contextLens, &blockTables, &seqs, &nh, &nkv, &blockSize, &maxBlocksPerSeq, &scale, &skip };
         Launch(_attention, (uint)tokens, (uint)nkv, (uint)splits, 128, a, "paged_attention");
         if (splits > 1)
         {
             void** b = stackalloc void*[] { &partO, &partLse, &output, &splits };
             Launch(_attentionMerge, (uint)(tokens * nh), 1, 1, (uint)HeadDim, b, "paged_attention_merge");
         }
+    }
+
+    /// <summary>
+    /// Whether <see cref="PrefillAttention"/> can run: tensor cores (sm_80+) and a head size of 16, 32, 64 or 128
+    /// (otherwise its kernel is an empty stub).
+    /// </summary>
+    public bool SupportsPrefillAttention { get; }
+
+    /// <summary>Query rows (token × query head of one KV head's group) per CTA of <see cref="PrefillAttention"/>.</summary>
+    public const int PrefillTileRows = 64;
+
+    /// <summary>
+    /// Causal paged attention for prefill/append steps on tensor cores (prefill_attention.cu): same inputs and output as
+    /// <see cref="PagedAttention"/> (q [tokens, nh, HeadDim] fp32, out bf16), one CTA per (64 packed rows of
+    /// token × group head, sequence, KV head), K/V tiles of 64 positions read once per CTA. Any mix of query lengths works
+    /// (decode rows too, one mostly empty tile each); <paramref name="maxQueryLen"/> is the longest query of the step.
+    /// With <paramref name="precise"/> (default) q and the probabilities are each split into bf16 hi + lo parts (2x the
+    /// tensor-core work), so rows agree with <see cref="PagedAttention"/>'s fp32 math up to the bf16 output rounding;
+    /// without, they are rounded to bf16 once, as in FlashAttention. <paramref name="skipDecode"/> leaves sequences with
+    /// one query token to a preceding <see cref="PagedAttention"/> launch with skipPrefill.
+    /// </summary>
+    public void PrefillAttention(ulong q, ulong output, ulong kCache, ulong vCache, ulong queryStarts, ulong contextLens, ulong blockTables,
+        int seqs, int maxQueryLen, int nh, int nkv, int blockSize, int maxBlocksPerSeq, float scale, bool precise = true, bool skipDecode = false)
+    {
+        if (!SupportsPrefillAttention) throw new NotSupportedException($"prefill_attention needs sm_80+ and head size 16, 32, 64 or 128 (got {HeadDim}).");
+        if (nh != nkv * Group) throw new ArgumentException($"nh ({nh}) must be nkv ({nkv}) x {Group}, the group these kernels were compiled for.");
+        ArgumentOutOfRangeException.ThrowIfNegative(maxQueryLen);
+        float scaleLog2 = scale * 1.44269504088896341f;
+        int prec = precise ? 1 : 0, skip = skipDecode ? 1 : 0;
+        void** a = stackalloc void*[] { &q, &output, &kCache, &vCache, &queryStarts, &contextLens, &blockTables, &nh, &nkv, &blockSize, &maxBlocksPerSeq, &scaleLog2, &prec, &skip };
+        uint tiles = (uint)(((long)maxQueryLen * Group + PrefillTileRows - 1) / PrefillTileRows);
+        Launch(_prefill, tiles, (uint)seqs, (uint)nkv, 128, a, "prefill_attention");
     }
 
     /// <summary>ids[r] = argmax of logits row r ([rows, vocab] fp32), lowest index on ties.</summary>

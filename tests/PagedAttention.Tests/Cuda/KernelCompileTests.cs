@@ -21,7 +21,7 @@ public class KernelCompileTests
     [Fact]
     public void AllKernelFilesAreEmbedded()
     {
-        Assert.Equal(["embedding.cu", "gemv.cu", "paged_attention.cu", "rmsnorm.cu", "rope_kv.cu", "sampling.cu", "silu_mul.cu"], CudaKernelSources.Files);
+        Assert.Equal(["embedding.cu", "gemv.cu", "paged_attention.cu", "prefill_attention.cu", "rmsnorm.cu", "rope_kv.cu", "sampling.cu", "silu_mul.cu"], CudaKernelSources.Files);
         Assert.Contains("f2bf", CudaKernelSources.Read(CudaKernelSources.Prelude));
     }
 
@@ -43,12 +43,44 @@ public class KernelCompileTests
     {
         var defines = new Dictionary<string, string> { ["HEAD_DIM"] = headDim.ToString(), ["GROUP"] = group.ToString() };
         var ptx = Encoding.ASCII.GetString(NvrtcCompiler.Compile(CudaKernelSources.ModuleSource, "module.cu", "compute_90", defines));
-        foreach (var k in new[] { "embedding_gather", "fused_add_rms_norm", "rope_qkv_write", "silu_mul", "paged_attention", "paged_attention_merge", "argmax_rows" })
+        foreach (var k in new[] { "embedding_gather", "fused_add_rms_norm", "rope_qkv_write", "silu_mul", "paged_attention", "paged_attention_merge", "prefill_attention", "argmax_rows" })
             Assert.Contains($".entry {k}(", ptx);
         // Register arrays indexed only by unrolled constants: no local-memory stack frame in the attention kernel.
         int entry = ptx.IndexOf(".entry paged_attention(", StringComparison.Ordinal);
         int next = ptx.IndexOf(".entry", entry + 10, StringComparison.Ordinal);
         Assert.DoesNotContain(".local", ptx[entry..(next < 0 ? ptx.Length : next)]);
+    }
+
+    [NvrtcTheory]
+    [InlineData(16, 2, "compute_80")]
+    [InlineData(32, 2, "compute_90")]
+    [InlineData(64, 1, "compute_80")]
+    [InlineData(64, 8, "compute_90")]
+    [InlineData(128, 1, "compute_90")]
+    [InlineData(128, 4, "compute_80")]
+    [InlineData(128, 4, "compute_90")]
+    [InlineData(128, 8, "compute_90")]
+    public void PrefillAttentionCompilesToTensorCoreCode(int headDim, int group, string arch)
+    {
+        var defines = new Dictionary<string, string> { ["HEAD_DIM"] = headDim.ToString(), ["GROUP"] = group.ToString() };
+        var ptx = Encoding.ASCII.GetString(NvrtcCompiler.Compile(CudaKernelSources.Unit("prefill_attention.cu"), "prefill_attention.cu", arch, defines));
+        int entry = ptx.IndexOf(".entry prefill_attention(", StringComparison.Ordinal);
+        Assert.True(entry >= 0);
+        var body = ptx[entry..];
+        Assert.Contains("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32", body);
+        Assert.Contains("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16", body);
+        Assert.Contains("cp.async.cg.shared.global", body);
+        // Fragments and accumulators stay in registers (all indices unrolled constants).
+        Assert.DoesNotContain(".local", body);
+    }
+
+    [NvrtcFact]
+    public void PrefillAttentionIsAStubForHeadSize256()
+    {
+        var defines = new Dictionary<string, string> { ["HEAD_DIM"] = "256", ["GROUP"] = "2" };
+        var ptx = Encoding.ASCII.GetString(NvrtcCompiler.Compile(CudaKernelSources.Unit("prefill_attention.cu"), "prefill_attention.cu", "compute_90", defines));
+        Assert.Contains(".entry prefill_attention(", ptx);
+        Assert.DoesNotContain("mma.sync", ptx);
     }
 
     [NvrtcFact]

@@ -216,8 +216,15 @@ public sealed class CudaLlamaModel : IDecoderModel, IDisposable
             _buffers = new CudaStepBuffers(_device, c, tokens, Math.Max(seqs, batch.MaxSeqs), batch.MaxBlocksPerSeq);
         }
         var b = _buffers;
-        int maxCtx = 0;
-        for (int s = 0; s < seqs; s++) maxCtx = Math.Max(maxCtx, batch.ContextLens[s]);
+        int maxCtx = 0, maxQuery = 0;
+        bool hasDecodeRows = false;
+        for (int s = 0; s < seqs; s++)
+        {
+            int ql = batch.QueryStarts[s + 1] - batch.QueryStarts[s];
+            maxCtx = Math.Max(maxCtx, batch.ContextLens[s]);
+            maxQuery = Math.Max(maxQuery, ql);
+            hasDecodeRows |= ql == 1;
+        }
 
         if (UseCudaGraphs && n == seqs)
         {
@@ -251,15 +258,19 @@ public sealed class CudaLlamaModel : IDecoderModel, IDisposable
             b.AttentionWorkspace = null;
             b.AttentionWorkspace = _device.Allocate(_kernels.AttentionWorkspaceBytes(n, c.NumHeads, splits));
         }
-        Launch(b, cache, n, seqs, splits, batch.MaxBlocksPerSeq);
+        Launch(b, cache, n, seqs, splits, batch.MaxBlocksPerSeq, maxQuery, hasDecodeRows);
         return b;
     }
 
     private bool EnsureWorkspace(CudaStepBuffers b, int tokens, int splits) =>
         _kernels.AttentionWorkspaceBytes(tokens, Config.NumHeads, splits) <= (b.AttentionWorkspace?.Bytes ?? 0);
 
-    private void Launch(CudaStepBuffers b, CudaKvCache cache, int n, int seqs, int splits, int maxBlocksPerSeq)
+    private void Launch(CudaStepBuffers b, CudaKvCache cache, int n, int seqs, int splits, int maxBlocksPerSeq, int maxQuery = 1, bool hasDecodeRows = true)
     {
+        // Rows of sequences with a query length > 1 (prefill/append) run on the tensor-core prefill kernel; decode rows
+        // (one query token) always keep the split-KV decode kernel, so a decode row gives the same result whatever else
+        // is in the step. Decode-only steps (and graphs) launch only the decode kernel.
+        bool tiled = maxQuery > 1 && TensorCorePrefill && _kernels.SupportsPrefillAttention;
         var c = Config;
         int h = c.HiddenSize, qDim = c.NumHeads * c.HeadDim, qkvDim = qDim + 2 * c.NumKvHeads * c.HeadDim, inter = c.IntermediateSize;
         var blas = new SmallBatchGemm(_device.Blas, SmallBatchGemv ? _kernels : null);
@@ -272,8 +283,12 @@ public sealed class CudaLlamaModel : IDecoderModel, IDisposable
             blas.Gemm(b.X.Ptr, w.Qkv.Ptr, b.Qkv.Ptr, n, qkvDim, h);
             _kernels.RopeQkvWrite(b.Qkv.Ptr, CudaWeights.Ptr(w.QkvBias), CudaWeights.Ptr(w.QNorm), CudaWeights.Ptr(w.KNorm), _invFreq.Ptr,
                 b.Positions, b.Slots, b.Q.Ptr, cache.Keys(l), cache.Values(l), n, c.NumHeads, c.NumKvHeads, cache.BlockSize, c.RmsNormEps);
-            _kernels.PagedAttention(b.Q.Ptr, b.X.Ptr, cache.Keys(l), cache.Values(l), b.QueryStarts, b.ContextLens, b.BlockTables,
-                n, seqs, c.NumHeads, c.NumKvHeads, cache.BlockSize, maxBlocksPerSeq, _scale, splits, b.AttentionWorkspace?.Ptr ?? 0);
+            if (!tiled || hasDecodeRows)
+                _kernels.PagedAttention(b.Q.Ptr, b.X.Ptr, cache.Keys(l), cache.Values(l), b.QueryStarts, b.ContextLens, b.BlockTables,
+                    n, seqs, c.NumHeads, c.NumKvHeads, cache.BlockSize, maxBlocksPerSeq, _scale, splits, b.AttentionWorkspace?.Ptr ?? 0, skipPrefill: tiled);
+            if (tiled)
+                _kernels.PrefillAttention(b.Q.Ptr, b.X.Ptr, cache.Keys(l), cache.Values(l), b.QueryStarts, b.ContextLens, b.BlockTables,
+                    seqs, maxQuery, c.NumHeads, c.NumKvHeads, cache.BlockSize, maxBlocksPerSeq, _scale, !FastPrefill, skipDecode: true);
             blas.Gemm(b.X.Ptr, w.O.Ptr, b.Delta.Ptr, n, h, qDim);
             _kernels.FusedAddRmsNorm(b.Hidden.Ptr, b.Delta.Ptr, CudaWeights.Ptr(w.OBias), w.PostAttentionNorm.Ptr, b.X.Ptr, 0, n, h, c.RmsNormEps);
             blas.Gemm(b.X.Ptr, w.GateUp.Ptr, b.GateUp.Ptr, n, 2 * inter, h);
@@ -284,6 +299,21 @@ public sealed class CudaLlamaModel : IDecoderModel, IDisposable
         _kernels.FusedAddRmsNorm(b.Hidden.Ptr, b.Delta.Ptr, 0, _finalNorm.Ptr, b.Last.Ptr, b.QueryStarts + 4, seqs, h, c.RmsNormEps);
         blas.Gemm(b.Last.Ptr, (_lmHead ?? _embed).Ptr, b.Logits.Ptr, seqs, c.VocabSize, h);
     }
+
+    /// <summary>
+    /// Whether steps with prefill/append rows use the tiled tensor-core attention kernel (prefill_attention.cu) instead
+    /// of the decode kernel (which re-reads K/V once per query token). On by default; the environment variable
+    /// PAGEDATTENTION_PREFILL_KERNEL=0 turns it off (debugging fallback). Ignored where the kernel is unsupported
+    /// (head size 256, pre-sm_80).
+    /// </summary>
+    public bool TensorCorePrefill { get; set; } = Environment.GetEnvironmentVariable("PAGEDATTENTION_PREFILL_KERNEL") != "0";
+
+    /// <summary>
+    /// Whether the prefill kernel rounds q and the probabilities to bf16 once (FlashAttention's precision, about 2x
+    /// faster) instead of splitting them into bf16 hi + lo parts (the default: prefill rows then match the fp32 decode
+    /// kernel up to the bf16 output rounding, which keeps "decode step = prefill" checks tight).
+    /// </summary>
+    public bool FastPrefill { get; set; } = Environment.GetEnvironmentVariable("PAGEDATTENTION_PREFILL_FAST") == "1";
 
     /// <summary>
     /// Whether steps of at most 4 rows use the custom GEMV kernel instead of cuBLAS. Off by default: on the H100 it was

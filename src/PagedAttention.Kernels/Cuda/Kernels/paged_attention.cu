@@ -40,7 +40,7 @@ extern "C" __global__ void __launch_bounds__(128) paged_attention(
     const float* __restrict__ q, bf16* __restrict__ out, float* __restrict__ part_o, float* __restrict__ part_lse,
     const bf16* __restrict__ k_cache, const bf16* __restrict__ v_cache,
     const int* __restrict__ query_starts, const int* __restrict__ context_lens, const int* __restrict__ block_tables,
-    int num_seqs, int nh, int nkv, int block_size, int max_blocks_per_seq, float scale)
+    int num_seqs, int nh, int nkv, int block_size, int max_blocks_per_seq, float scale, int skip_prefill)
 {
     __shared__ float sm_m[ATT_WARPS][GROUP], sm_l[ATT_WARPS][GROUP];
     __shared__ float sm_acc[ATT_WARPS][GROUP][HEAD_DIM];
@@ -50,6 +50,7 @@ extern "C" __global__ void __launch_bounds__(128) paged_attention(
     int lo = 0, hi = num_seqs - 1; // the sequence that owns token t
     while (lo < hi) { int mid = (lo + hi + 1) >> 1; if (query_starts[mid] <= t) lo = mid; else hi = mid - 1; }
     const int s = lo, q0 = query_starts[s], qlen = query_starts[s + 1] - q0;
+    if (skip_prefill && qlen > 1) return; // rows that prefill_attention computes (the whole CTA leaves together)
     const int visible = context_lens[s] - qlen + (t - q0) + 1;
     const int chunk = (visible + nsplit - 1) / nsplit;
     const int begin = split * chunk, end = min(visible, begin + chunk);

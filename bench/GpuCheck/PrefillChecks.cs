@@ -1,0 +1,165 @@
+using System.Diagnostics;
+using PagedAttention.AI.Models.Cuda;
+using PagedAttention.Kernels.Cpu;
+using PagedAttention.Kernels.Cuda;
+
+namespace GpuCheck;
+
+/// <summary>
+/// The tensor-core prefill attention kernel (prefill_attention.cu) against CpuOps.PagedAttention, its timing next to the
+/// decode-style kernel, and model prefill time with the kernel on and off (--prefill, --prefill-bench).
+/// </summary>
+internal static unsafe class PrefillChecks
+{
+    private const float Bf16Rel = 1f / 128;
+
+    private static DeviceBuffer Up<T>(CudaDevice d, T[] a) where T : unmanaged
+    {
+        var b = d.Allocate(Math.Max(1, a.Length) * (long)sizeof(T));
+        b.Upload<T>(a);
+        return b;
+    }
+
+    public static void Run(CudaDevice d, Report rep)
+    {
+        // Several sequences per launch: a full prefill, appends over a cached prefix (ctx > q), a decode row, partial
+        // last blocks, a query tile boundary crossed, and a longer append.
+        int[] ctx = [300, 77, 1, 130, 64, 520, 16], q = [300, 20, 1, 65, 17, 333, 16];
+        foreach (var (hd, g) in new[] { (64, 1), (64, 4), (64, 8), (128, 1), (128, 4), (128, 8), (16, 2), (32, 2) })
+        {
+            using var k = new CudaKernels(d, hd, g);
+            if (!k.SupportsPrefillAttention) { rep.Check($"prefill_attention hd={hd} g={g}", false, "not supported on this device"); continue; }
+            foreach (bool precise in new[] { true, false })
+                rep.Run($"prefill hd={hd} g={g} precise={precise}", () => Check(d, k, rep, hd, g, ctx, q, 16, precise, false));
+            rep.Run($"prefill hd={hd} g={g} mixed launch", () => Check(d, k, rep, hd, g, ctx, q, 16, true, true));
+            if (hd == 128 && g == 4)
+            {
+                rep.Run($"prefill hd={hd} g={g} bs=8", () => Check(d, k, rep, hd, g, [200, 1000, 33], [200, 1000, 9], 8, true, false));
+                rep.Run($"prefill hd={hd} g={g} bs=32", () => Check(d, k, rep, hd, g, [95, 1, 700], [95, 1, 64], 32, false, false));
+            }
+        }
+        // Timing: causal prefill, 8B shape (32 heads, 8 KV heads, d 128) 4 x 4096, and 1B shape (d 64) 64 x 1024.
+        rep.Run("prefill timing 8B", () => Time(d, rep, 128, 32, 8, 4, 4096));
+        rep.Run("prefill timing 1B", () => Time(d, rep, 64, 32, 8, 64, 1024));
+    }
+
+    /// <summary>mixed: decode rows through paged_attention (skipPrefill, 3 splits), then the rest through prefill_attention (skipDecode).</summary>
+    private static void Check(CudaDevice d, CudaKernels k, Report rep, int hd, int g, int[] ctx, int[] qlens, int bs, bool precise, bool mixed)
+    {
+        var r = new Random(11 + hd * 3 + g + bs);
+        int nkv = 2, nh = nkv * g, seqs = ctx.Length;
+        int maxBlocks = ctx.Max() / bs + 1, numBlocks = seqs * maxBlocks + 3, n = qlens.Sum();
+        var perm = Enumerable.Range(0, numBlocks).OrderBy(_ => r.Next()).ToArray();
+        var tables = new int[seqs * maxBlocks];
+        for (int i = 0; i < tables.Length; i++) tables[i] = perm[i];
+        var (kf, kb) = Rand.Bf16(r, numBlocks * bs * nkv * hd);
+        var (vf, vb) = Rand.Bf16(r, numBlocks * bs * nkv * hd);
+        var qv = Rand.Floats(r, n * nh * hd, 2);
+        var qs = new int[seqs + 1];
+        for (int s = 0; s < seqs; s++) qs[s + 1] = qs[s] + qlens[s];
+        using var cpu = new CpuKvCache(1, numBlocks, bs, nkv, hd);
+        var layer = cpu.Layer(0);
+        for (int slot = 0; slot < numBlocks * bs; slot++)
+            for (int h = 0; h < nkv; h++)
+                for (int i = 0; i < hd; i++)
+                {
+                    int gpu = (((slot / bs) * nkv + h) * bs + slot % bs) * hd + i;
+                    layer.KeyRow(slot)[h * hd + i] = kf[gpu];
+                    layer.ValueRow(slot)[h * hd + i] = vf[gpu];
+                }
+        float scale = 1f / MathF.Sqrt(hd);
+        var want = new float[n * nh * hd];
+        CpuOps.PagedAttention(qv, want, nh, qs, ctx, tables, maxBlocks, layer, scale);
+        using var dq = Up(d, qv); using var dk = Up(d, kb); using var dv = Up(d, vb); using var dqs = Up(d, qs);
+        using var dc = Up(d, ctx); using var dt = Up(d, tables); using var o = d.Allocate(n * nh * hd * 2L);
+        o.Upload(Enumerable.Repeat((ushort)0x7fc0, n * nh * hd).ToArray()); // NaN: every row must be written
+        using var ws = d.Allocate(Math.Max(1, k.AttentionWorkspaceBytes(n, nh, 3)));
+        if (mixed) k.PagedAttention(dq.Ptr, o.Ptr, dk.Ptr, dv.Ptr, dqs.Ptr, dc.Ptr, dt.Ptr, n, seqs, nh, nkv, bs, maxBlocks, scale, 3, ws.Ptr, skipPrefill: true);
+        k.PrefillAttention(dq.Ptr, o.Ptr, dk.Ptr, dv.Ptr, dqs.Ptr, dc.Ptr, dt.Ptr, seqs, qlens.Max(), nh, nkv, bs, maxBlocks, scale, precise, skipDecode: mixed);
+        var got = Rand.Widen(o.ToArray<ushort>());
+        bool finite = got.All(float.IsFinite);
+        float e = Rand.RelErr(got, want);
+        // Worst row, relative to that row's own scale (long contexts average V towards 0).
+        float worstRow = 0;
+        for (int row = 0; row < n * nh; row++)
+            worstRow = MathF.Max(worstRow, Rand.RelErr(got.AsSpan(row * hd, hd), want.AsSpan(row * hd, hd)));
+        // Precise mode should match the fp32 reference up to the bf16 output rounding (2^-9 of each value).
+        float bound = precise ? 1f / 256 : Bf16Rel;
+        rep.Check($"prefill_attention {(mixed ? "mixed+decode " : "")}{(precise ? "precise" : "fast")} hd={hd} g={g} bs={bs} ctx=[{string.Join(",", ctx)}] q=[{string.Join(",", qlens)}]",
+            finite && e <= bound, $"rel err {e:E2} (bound {bound:E2}) (worst row, own scale {worstRow:E2}); all finite: {finite}");
+    }
+
+    private static void Time(CudaDevice d, Report rep, int hd, int nh, int nkv, int seqs, int len)
+    {
+        using var k = new CudaKernels(d, hd, nh / nkv);
+        int bs = 16, maxBlocks = len / bs, n = seqs * len;
+        var r = new Random(5);
+        var qs = Enumerable.Range(0, seqs + 1).Select(s => s * len).ToArray();
+        var ctx = Enumerable.Repeat(len, seqs).ToArray();
+        var tables = Enumerable.Range(0, seqs * maxBlocks).OrderBy(_ => r.Next()).ToArray();
+        var qChunk = Rand.Floats(r, nh * hd * 64, 2);
+        var qv = new float[(long)n * nh * hd];
+        for (long i = 0; i < qv.LongLength; i += qChunk.Length) Array.Copy(qChunk, 0, qv, i, Math.Min(qChunk.Length, qv.LongLength - i));
+        var (_, kvb) = Rand.Bf16(r, 1 << 20);
+        long cacheElems = (long)seqs * maxBlocks * bs * nkv * hd;
+        var kb = new ushort[cacheElems];
+        for (long i = 0; i < cacheElems; i += kvb.Length) Array.Copy(kvb, 0, kb, i, Math.Min(kvb.Length, cacheElems - i));
+        using var dq = Up(d, qv); using var dk = Up(d, kb); using var dqs = Up(d, qs); using var dc = Up(d, ctx); using var dt = Up(d, tables);
+        using var o = d.Allocate((long)n * nh * hd * 2);
+        float scale = 1f / MathF.Sqrt(hd);
+        double flops = 4.0 * hd * nh * seqs * (len * (len + 1.0) / 2);
+        void Tc() => k.PrefillAttention(dq.Ptr, o.Ptr, dk.Ptr, dk.Ptr, dqs.Ptr, dc.Ptr, dt.Ptr, seqs, len, nh, nkv, bs, maxBlocks, scale, true);
+        void Fast() => k.PrefillAttention(dq.Ptr, o.Ptr, dk.Ptr, dk.Ptr, dqs.Ptr, dc.Ptr, dt.Ptr, seqs, len, nh, nkv, bs, maxBlocks, scale, false);
+        void Old() => k.PagedAttention(dq.Ptr, o.Ptr, dk.Ptr, dk.Ptr, dqs.Ptr, dc.Ptr, dt.Ptr, n, seqs, nh, nkv, bs, maxBlocks, scale);
+        d.Time(Tc);
+        float tc = Enumerable.Range(0, 5).Select(_ => d.Time(Tc)).Min();
+        d.Time(Fast);
+        float fast = Enumerable.Range(0, 5).Select(_ => d.Time(Fast)).Min();
+        d.Time(Old);
+        float old = d.Time(Old);
+        rep.Check($"prefill timing hd={hd} nh={nh} nkv={nkv} {seqs}x{len} causal", true,
+            $"tensor-core fast (bf16 q, P) {fast:F3} ms = {flops / fast / 1e9:F0} TFLOP/s; precise (hi+lo) {tc:F3} ms = {flops / tc / 1e9:F0} TFLOP/s; decode-style kernel {old:F3} ms = {flops / old / 1e9:F1} TFLOP/s; speed-up {old / tc:F1}x");
+        Console.WriteLine($"RESULT prefill_attention hd={hd} nh={nh} nkv={nkv} {seqs}x{len}: fast {fast:F3} ms ({flops / fast / 1e9:F0} TFLOP/s), precise {tc:F3} ms ({flops / tc / 1e9:F0} TFLOP/s) vs paged_attention {old:F3} ms");
+    }
+
+    /// <summary>Model prefill of B prompts in one step, tensor-core kernel on vs off, and the first tokens of both.</summary>
+    public static void Bench(CudaDevice d, string dir, int[] batches, int prompt, Report rep)
+    {
+        using var m = CudaLlamaModel.Load(dir, d);
+        var c = m.Config;
+        foreach (int b in batches)
+        {
+            var r = new Random(b);
+            var prompts = Enumerable.Range(0, b).Select(_ => Enumerable.Range(0, prompt).Select(_ => r.Next(c.VocabSize)).ToArray()).ToArray();
+            var probe = new Steps(prompts, 16, prompt + 8);
+            m.ConfigureSteps(probe.Batch.MaxTokens, b, probe.Batch.MaxBlocksPerSeq, prompt + 8, false);
+            using var cache = m.CreateKvCache(probe.NumBlocks, 16);
+            var ms = new Dictionary<string, double>();
+            var ids = new Dictionary<string, int[]>();
+            foreach (var (mode, on, fast) in new[] { ("precise", true, false), ("fast", true, true), ("off", false, false) })
+            {
+                m.TensorCorePrefill = on;
+                m.FastPrefill = fast;
+                var got = new int[b];
+                m.ForwardGreedy(new Steps(prompts, 16, prompt + 8).Next(), cache, got); // warm-up (kernels, cuBLAS)
+                double best = double.MaxValue;
+                for (int rep2 = 0; rep2 < 2; rep2++)
+                {
+                    var batch = new Steps(prompts, 16, prompt + 8).Next();
+                    var sw = Stopwatch.StartNew();
+                    m.ForwardGreedy(batch, cache, got);
+                    best = Math.Min(best, sw.Elapsed.TotalMilliseconds);
+                }
+                ms[mode] = best;
+                ids[mode] = got;
+            }
+            m.TensorCorePrefill = true;
+            m.FastPrefill = false;
+            int same = ids["precise"].Zip(ids["off"]).Count(p => p.First == p.Second), sameFast = ids["fast"].Zip(ids["off"]).Count(p => p.First == p.Second);
+            string Rate(string mode) => $"{ms[mode]:F1} ms ({b * prompt / ms[mode] * 1e3:F0} tok/s)";
+            Console.WriteLine($"RESULT prefill batch={b} prompt={prompt} (one step, greedy first token): tensor-core precise {Rate("precise")}, " +
+                $"tensor-core fast {Rate("fast")}, decode-style kernel {Rate("off")}; first tokens = off: precise {same}/{b}, fast {sameFast}/{b}");
+            rep.Check($"prefill bench batch={b} first tokens precise = off", same >= b * 9 / 10, $"{same}/{b} equal");
+        }
+    }
+}

@@ -1,0 +1,302 @@
+// Tiled prefill/append attention over the paged KV cache on tensor cores (FlashAttention-2 style, mma.sync m16n8k16
+// bf16 with fp32 accumulation, ldmatrix fragments, cp.async K/V tiles).
+// One CTA per (64-row tile of packed query rows, sequence, KV head). Packed row r of a sequence is query token r / GROUP,
+// query head kvh * GROUP + r % GROUP (FlashInfer's GQA packing): all GROUP heads sharing a KV head are rows of the same
+// tile, so each K/V tile is read from the cache once per CTA. 4 warps, 16 rows each. Keys go by tiles of 64 positions
+// through the block table (any block size; positions past the causal limit are zero-filled and masked).
+// Row of token i sees keys [0, ctx - qlen + i + 1); KV tiles past the tile's last row's limit are skipped.
+// q: [n, nh, HEAD_DIM] fp32 (unscaled); cache: [num_blocks, nkv, block_size, HEAD_DIM] bf16; out: [n, nh * HEAD_DIM] bf16.
+// scale_log2 = softmax scale * log2(e): q is rounded to bf16 after scaling and the softmax runs in base 2.
+// Pipeline (one K and one V buffer): K[j+1] loads while the softmax and P.V of tile j run, V[j+1] while S[j+1] runs.
+// precise != 0: q and P are each split into bf16 hi + lo parts and multiplied twice (2x the mma work), which makes the
+// result agree with the fp32 decode kernel to about fp32 accuracy (bf16 output rounding aside). skip_decode != 0:
+// sequences with one query token are left to paged_attention (mixed steps stay batch-invariant for decode rows).
+// Needs sm_80+ and HEAD_DIM a multiple of 16, at most 128 (48 KB of static shared memory); otherwise the kernel is an
+// empty stub and the host uses paged_attention.
+#ifndef HEAD_DIM
+#define HEAD_DIM 128
+#endif
+#ifndef GROUP
+#define GROUP 4
+#endif
+#define PF_BQ 64
+#define PF_BK 64
+#define PF_CH (HEAD_DIM / 8)
+#define PF_SWZ ((PF_CH < 8 ? PF_CH : 8) - 1)
+
+#if HEAD_DIM % 16 == 0 && HEAD_DIM <= 128 && (!defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800)
+#define PF_ENABLED 1
+#else
+#define PF_ENABLED 0
+#endif
+
+#if PF_ENABLED
+__device__ __forceinline__ unsigned pf_smem(const void* p)
+{
+    unsigned r;
+    asm volatile("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(r) : "l"(p));
+    return r;
+}
+
+// Element offset of 16-byte chunk `chunk` of row `row` in a [rows, HEAD_DIM] tile, chunks XOR-swizzled by the row so
+// that ldmatrix's 8 row addresses hit different banks.
+__device__ __forceinline__ int pf_off(int row, int chunk) { return row * HEAD_DIM + ((chunk ^ (row & PF_SWZ)) << 3); }
+
+__device__ __forceinline__ void pf_cp16(unsigned dst, const void* src, bool pred)
+{
+    int n = pred ? 16 : 0; // src-size 0: the 16 bytes are zero-filled
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(n) : "memory");
+}
+__device__ __forceinline__ void pf_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+__device__ __forceinline__ void pf_wait1() { asm volatile("cp.async.wait_group 1;\n" ::: "memory"); }
+
+__device__ __forceinline__ void pf_ldsm(unsigned addr, unsigned& r0, unsigned& r1, unsigned& r2, unsigned& r3)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3) : "r"(addr) : "memory");
+}
+__device__ __forceinline__ void pf_ldsm_t(unsigned addr, unsigned& r0, unsigned& r1, unsigned& r2, unsigned& r3)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3) : "r"(addr) : "memory");
+}
+__device__ __forceinline__ void pf_mma(float* d, const unsigned* a, unsigned b0, unsigned b1)
+{
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+// Two floats -> bf16x2 (round to nearest even), lo in the low half.
+__device__ __forceinline__ unsigned pf_pack(float lo, float hi)
+{
+    unsigned r;
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
+    return r;
+}
+__device__ __forceinline__ float pf_ex2(float x)
+{
+    float r;
+    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(r) : "f"(x));
+    return r;
+}
+#endif
+
+extern "C" __global__ void __launch_bounds__(128) prefill_attention(
+    const float* __restrict__ q, bf16* __restrict__ out, const bf16* __restrict__ k_cache, const bf16* __restrict__ v_cache,
+    const int* __restrict__ query_starts, const int* __restrict__ context_lens, const int* __restrict__ block_tables,
+    int nh, int nkv, int block_size, int max_blocks_per_seq, float scale_log2, int precise, int skip_decode)
+{
+#if PF_ENABLED
+    __shared__ __align__(128) bf16 sq[PF_BQ * HEAD_DIM];
+    __shared__ __align__(128) bf16 sk[PF_BK * HEAD_DIM];
+    __shared__ __align__(128) bf16 sv[PF_BK * HEAD_DIM];
+    const int s = blockIdx.y, kvh = blockIdx.z;
+    const int r0 = (gridDim.x - 1 - blockIdx.x) * PF_BQ; // the longest (last) tiles start first
+    const int q0 = query_starts[s], qlen = query_starts[s + 1] - q0, rows = qlen * GROUP;
+    if (r0 >= rows || (skip_decode && qlen == 1)) return;
+    const int prefix = context_lens[s] - qlen; // cached keys before the first query token
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t4 = lane & 3;
+    const int* table = block_tables + (long long)s * max_blocks_per_seq;
+    const int last_row = min(rows, r0 + PF_BQ) - 1;
+    const int kv_end = prefix + last_row / GROUP + 1;                               // keys the tile's last row sees
+    const int mask_from = r0 + PF_BQ <= rows ? prefix + r0 / GROUP + 1 : 0;          // keys every row of the tile sees
+    const int ntiles = (kv_end + PF_BK - 1) / PF_BK;
+
+    // Q tile: fp32 -> bf16 (scaled), swizzled; rows past the sequence are zero. pass 0 writes bf16(x); pass 1 (precise
+    // mode) writes the remainder bf16(x - bf16(x)), so that Q = hi + lo to about 16 bits.
+#define PF_LOAD_Q(pass)                                                                                                 \
+    for (int e = tid; e < PF_BQ * PF_CH; e += 128)                                                                      \
+    {                                                                                                                   \
+        const int r = e / PF_CH, c = e % PF_CH, pr = r0 + r;                                                            \
+        uint4 w;                                                                                                        \
+        w.x = w.y = w.z = w.w = 0u;                                                                                     \
+        if (pr < rows)                                                                                                  \
+        {                                                                                                               \
+            const float4* src = (const float4*)(q + ((long long)(q0 + pr / GROUP) * nh + kvh * GROUP + pr % GROUP) * HEAD_DIM + c * 8); \
+            float4 a = src[0], b = src[1];                                                                              \
+            float x[8] = { a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w };                                                    \
+            unsigned u[4];                                                                                              \
+            for (int i = 0; i < 4; i++)                                                               \
+            {                                                                                                           \
+                float x0 = x[2 * i] * scale_log2, x1 = x[2 * i + 1] * scale_log2;                                       \
+                unsigned hi = pf_pack(x0, x1);                                                                          \
+                u[i] = (pass) == 0 ? hi : pf_pack(x0 - __uint_as_float(hi << 16), x1 - __uint_as_float(hi & 0xffff0000u)); \
+            }                                                                                                           \
+            w.x = u[0]; w.y = u[1]; w.z = u[2]; w.w = u[3];                                                             \
+        }                                                                                                               \
+        *(uint4*)(sq + pf_off(r, c)) = w;                                                                               \
+    }
+    PF_LOAD_Q(0)
+
+    // 16-byte chunks of a 64-position tile, gathered through the block table; positions >= kv_end are zero-filled.
+    const unsigned sk0 = pf_smem(sk), sv0 = pf_smem(sv);
+#define PF_LOAD(dst0, cache, kv0)                                                                                       \
+    for (int e = tid; e < PF_BK * PF_CH; e += 128)                                                                      \
+    {                                                                                                                   \
+        const int r = e / PF_CH, c = e % PF_CH, p = (kv0) + r;                                                          \
+        const bool ok = p < kv_end;                                                                                     \
+        const bf16* src = cache;                                                                                        \
+        if (ok) src = cache + (((long long)table[p / block_size] * nkv + kvh) * block_size + p % block_size) * HEAD_DIM + c * 8; \
+        pf_cp16((dst0) + 2u * pf_off(r, c), src, ok);                                                                   \
+    }
+
+    PF_LOAD(sk0, k_cache, 0)
+    pf_commit();
+    PF_LOAD(sv0, v_cache, 0)
+    pf_commit();
+    __syncthreads(); // Q tile written
+
+    unsigned qf[HEAD_DIM / 16][4];
+    const unsigned sq0 = pf_smem(sq);
+#pragma unroll
+    for (int kk = 0; kk < HEAD_DIM / 16; kk++)
+        pf_ldsm(sq0 + 2u * pf_off(warp * 16 + (lane & 15), kk * 2 + (lane >> 4)), qf[kk][0], qf[kk][1], qf[kk][2], qf[kk][3]);
+    if (precise)
+    {
+        __syncthreads(); // every warp holds its hi fragments; sq now takes the lo part (read from shared memory per tile)
+        PF_LOAD_Q(1)
+    } // made visible by the first __syncthreads of the loop
+#undef PF_LOAD_Q
+
+    // This thread's rows: warp * 16 + g and + 8. Row limit: keys [0, lim) are visible; rows past the sequence see none.
+    int lim[2];
+#pragma unroll
+    for (int h = 0; h < 2; h++)
+    {
+        const int pr = r0 + warp * 16 + g + h * 8;
+        lim[h] = pr < rows ? prefix + pr / GROUP + 1 : 0;
+    }
+
+    float o[HEAD_DIM / 8][4];
+#pragma unroll
+    for (int i = 0; i < HEAD_DIM / 8; i++) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.f;
+    float m[2] = { neg_inf(), neg_inf() }, l[2] = { 0.f, 0.f };
+    const int mi = lane >> 3;
+
+    for (int j = 0; j < ntiles; j++)
+    {
+        const int kv0 = j * PF_BK;
+        pf_wait1(); // K[j] landed (V[j] may still be in flight)
+        __syncthreads();
+        float sc[PF_BK / 8][4];
+#pragma unroll
+        for (int i = 0; i < PF_BK / 8; i++) sc[i][0] = sc[i][1] = sc[i][2] = sc[i][3] = 0.f;
+#pragma unroll
+        for (int kk = 0; kk < HEAD_DIM / 16; kk++)
+        {
+#pragma unroll
+            for (int nn = 0; nn < PF_BK / 16; nn++)
+            {
+                unsigned b0, b1, b2, b3;
+                pf_ldsm(sk0 + 2u * pf_off(nn * 16 + (mi >> 1) * 8 + (lane & 7), kk * 2 + (mi & 1)), b0, b1, b2, b3);
+                pf_mma(sc[2 * nn], qf[kk], b0, b1);
+                pf_mma(sc[2 * nn + 1], qf[kk], b2, b3);
+            }
+            if (precise)
+            {
+                unsigned ql[4];
+                pf_ldsm(sq0 + 2u * pf_off(warp * 16 + (lane & 15), kk * 2 + (lane >> 4)), ql[0], ql[1], ql[2], ql[3]);
+#pragma unroll
+                for (int nn = 0; nn < PF_BK / 16; nn++)
+                {
+                    unsigned b0, b1, b2, b3;
+                    pf_ldsm(sk0 + 2u * pf_off(nn * 16 + (mi >> 1) * 8 + (lane & 7), kk * 2 + (mi & 1)), b0, b1, b2, b3);
+                    pf_mma(sc[2 * nn], ql, b0, b1);
+                    pf_mma(sc[2 * nn + 1], ql, b2, b3);
+                }
+            }
+        }
+        __syncthreads(); // every warp is done with K[j]
+        if (j + 1 < ntiles) { PF_LOAD(sk0, k_cache, kv0 + PF_BK) }
+        pf_commit();
+
+        if (kv0 + PF_BK > mask_from)
+        {
+#pragma unroll
+            for (int nt = 0; nt < PF_BK / 8; nt++)
+#pragma unroll
+                for (int e = 0; e < 4; e++)
+                    if (kv0 + nt * 8 + t4 * 2 + (e & 1) >= lim[e >> 1]) sc[nt][e] = neg_inf();
+        }
+        // Online softmax (base 2); l holds this thread's partial row sums, reduced over the quad at the end.
+#pragma unroll
+        for (int h = 0; h < 2; h++)
+        {
+            float mx = m[h];
+#pragma unroll
+            for (int nt = 0; nt < PF_BK / 8; nt++) mx = fmaxf(mx, fmaxf(sc[nt][2 * h], sc[nt][2 * h + 1]));
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+            const float base = mx == neg_inf() ? 0.f : mx;
+            const float corr = pf_ex2(m[h] - base);
+            m[h] = mx;
+            float sum = 0.f;
+#pragma unroll
+            for (int nt = 0; nt < PF_BK / 8; nt++)
+            {
+                sc[nt][2 * h] = pf_ex2(sc[nt][2 * h] - base);
+                sc[nt][2 * h + 1] = pf_ex2(sc[nt][2 * h + 1] - base);
+                sum += sc[nt][2 * h] + sc[nt][2 * h + 1];
+            }
+            l[h] = l[h] * corr + sum;
+#pragma unroll
+            for (int dn = 0; dn < HEAD_DIM / 8; dn++) { o[dn][2 * h] *= corr; o[dn][2 * h + 1] *= corr; }
+        }
+
+        pf_wait1(); // V[j] landed (K[j+1] may still be in flight)
+        __syncthreads();
+#pragma unroll
+        for (int kk = 0; kk < PF_BK / 16; kk++)
+        {
+            unsigned a[4];
+            a[0] = pf_pack(sc[2 * kk][0], sc[2 * kk][1]);
+            a[1] = pf_pack(sc[2 * kk][2], sc[2 * kk][3]);
+            a[2] = pf_pack(sc[2 * kk + 1][0], sc[2 * kk + 1][1]);
+            a[3] = pf_pack(sc[2 * kk + 1][2], sc[2 * kk + 1][3]);
+#pragma unroll
+            for (int dn = 0; dn < HEAD_DIM / 16; dn++)
+            {
+                unsigned b0, b1, b2, b3;
+                pf_ldsm_t(sv0 + 2u * pf_off(kk * 16 + (mi & 1) * 8 + (lane & 7), dn * 2 + (mi >> 1)), b0, b1, b2, b3);
+                pf_mma(o[2 * dn], a, b0, b1);
+                pf_mma(o[2 * dn + 1], a, b2, b3);
+            }
+            if (precise)
+            {
+                // P = hi + lo: the part of each probability that bf16 rounding dropped.
+                unsigned al[4];
+                al[0] = pf_pack(sc[2 * kk][0] - __uint_as_float(a[0] << 16), sc[2 * kk][1] - __uint_as_float(a[0] & 0xffff0000u));
+                al[1] = pf_pack(sc[2 * kk][2] - __uint_as_float(a[1] << 16), sc[2 * kk][3] - __uint_as_float(a[1] & 0xffff0000u));
+                al[2] = pf_pack(sc[2 * kk + 1][0] - __uint_as_float(a[2] << 16), sc[2 * kk + 1][1] - __uint_as_float(a[2] & 0xffff0000u));
+                al[3] = pf_pack(sc[2 * kk + 1][2] - __uint_as_float(a[3] << 16), sc[2 * kk + 1][3] - __uint_as_float(a[3] & 0xffff0000u));
+#pragma unroll
+                for (int dn = 0; dn < HEAD_DIM / 16; dn++)
+                {
+                    unsigned b0, b1, b2, b3;
+                    pf_ldsm_t(sv0 + 2u * pf_off(kk * 16 + (mi & 1) * 8 + (lane & 7), dn * 2 + (mi >> 1)), b0, b1, b2, b3);
+                    pf_mma(o[2 * dn], al, b0, b1);
+                    pf_mma(o[2 * dn + 1], al, b2, b3);
+                }
+            }
+        }
+        __syncthreads(); // every warp is done with V[j]
+        if (j + 1 < ntiles) { PF_LOAD(sv0, v_cache, kv0 + PF_BK) }
+        pf_commit();
+    }
+#undef PF_LOAD
+
+#pragma unroll
+    for (int h = 0; h < 2; h++)
+    {
+        float sum = l[h];
+        sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+        sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+        const int pr = r0 + warp * 16 + g + h * 8;
+        if (pr >= rows) continue;
+        const float inv = sum > 0.f ? 1.f / sum : 0.f;
+        bf16* dst = out + ((long long)(q0 + pr / GROUP) * nh + kvh * GROUP + pr % GROUP) * HEAD_DIM + t4 * 2;
+#pragma unroll
+        for (int dn = 0; dn < HEAD_DIM / 8; dn++) *(unsigned*)(dst + dn * 8) = pf_pack(o[dn][2 * h] * inv, o[dn][2 * h + 1] * inv);
+    }
+#endif
+}
