@@ -21,7 +21,7 @@ internal static unsafe class KernelChecks
             rep.Run($"rope_kv hd={hd} g={g}", () => RopeKv(d, k, rep, hd, g));
             rep.Run($"silu_mul hd={hd}", () => SiluMul(d, k, rep));
             rep.Run($"argmax hd={hd}", () => Argmax(d, k, rep));
-            for (int variant = 0; variant <= 3; variant++)
+            for (int variant = 0; variant <= 4; variant++)
             {
                 k.AttentionVariant = variant;
                 foreach (int splits in new[] { 1, 3, 16 })

@@ -181,16 +181,25 @@ template <int U>
 __device__ __forceinline__ void att_load_tile(uint4* kr, uint4* vr, const bf16* __restrict__ k_cache, const bf16* __restrict__ v_cache,
                                               const int* __restrict__ table, int p0, int end, int ty, int tx, int nkv, int kvh, int block_size)
 {
-    int blk[U];
+    // Page index and offset by shift and mask when the page size is a power of two (16 in practice), else by division.
+    int blk[U], off[U];
+    const int bshift = (block_size & (block_size - 1)) == 0 ? __ffs(block_size) - 1 : -1;
 #pragma unroll
-    for (int u = 0; u < U; u++) { const int p = p0 + u * ATT_TPW + ty; blk[u] = p < end ? table[p / block_size] : 0; }
+    for (int u = 0; u < U; u++)
+    {
+        const int p = p0 + u * ATT_TPW + ty;
+        int bi;
+        if (bshift >= 0) { bi = p >> bshift; off[u] = p & (block_size - 1); }
+        else { bi = p / block_size; off[u] = p - bi * block_size; }
+        blk[u] = p < end ? table[bi] : 0;
+    }
 #pragma unroll
     for (int u = 0; u < U; u++)
     {
         const int p = p0 + u * ATT_TPW + ty;
         if (p < end)
         {
-            const long long base = (((long long)blk[u] * nkv + kvh) * block_size + p % block_size) * HEAD_DIM + tx * ATT_VEC;
+            const long long base = (((long long)blk[u] * nkv + kvh) * block_size + off[u]) * HEAD_DIM + tx * ATT_VEC;
             kr[u] = *(const uint4*)(k_cache + base);
             vr[u] = *(const uint4*)(v_cache + base);
         }
@@ -369,10 +378,11 @@ __device__ __forceinline__ void paged_attention_body(
 #define ATT_ARGS q, out, part_o, part_lse, k_cache, v_cache, query_starts, context_lens, block_tables, num_seqs, nh, nkv, block_size, \
     max_blocks_per_seq, scale, skip_prefill
 
-// The default decode kernel, and two variants the microbenchmark compares (same arguments, same results).
+// The default decode kernel, and three variants the microbenchmark compares (same arguments, same results).
 extern "C" __global__ void __launch_bounds__(128) paged_attention(ATT_PARAMS) { paged_attention_body<ATT_U, ATT_PF>(ATT_ARGS); }
 extern "C" __global__ void __launch_bounds__(128) paged_attention_u8(ATT_PARAMS) { paged_attention_body<8, false>(ATT_ARGS); }
 extern "C" __global__ void __launch_bounds__(128) paged_attention_u2pf(ATT_PARAMS) { paged_attention_body<2, true>(ATT_ARGS); }
+extern "C" __global__ void __launch_bounds__(128, 4) paged_attention_u4lb(ATT_PARAMS) { paged_attention_body<4, true>(ATT_ARGS); }
 
 // Combines the splits of each (token, head) row: out = sum_s exp(lse_s - M) o_s / sum_s exp(lse_s - M).
 // One CTA of HEAD_DIM threads per row.
