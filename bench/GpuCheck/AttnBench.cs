@@ -25,7 +25,7 @@ internal static unsafe class AttnBench
         foreach (var buf in new[] { kc, vc })
             for (long off = 0; off < kvBytes; off += chunk.Length * 2L)
                 buf.Upload<ushort>(chunk.AsSpan(0, (int)Math.Min(chunk.Length, (kvBytes - off) / 2)), off);
-        Console.WriteLine($"attn-bench: hd={hd} g={g} nkv={nkv} bs={bs}; {2 * kvBytes / 1e9:F2} GB of K+V on device; variants v0=tiled U4+prefetch (default) v1=old v2=U8 v3=U2+prefetch v4=v0 at <=128 regs");
+        Console.WriteLine($"attn-bench: hd={hd} g={g} nkv={nkv} bs={bs}; {2 * kvBytes / 1e9:F2} GB of K+V on device; variants v0=tiled U8 (default) v1=old v2=U4+prefetch v3=U2+prefetch v4=v2 at <=128 regs");
         foreach (int b in batches)
             foreach (int ctx in contexts)
             {

@@ -12,7 +12,7 @@ public sealed unsafe class CudaKernels : IDisposable
 {
     private readonly CudaDevice _device;
     private nint _module;
-    private readonly nint _embedding, _addRmsNorm, _rope, _siluMul, _attention, _attentionV1, _attentionU8, _attentionU2Pf, _attentionU4Lb, _attentionMerge, _prefill, _argmax, _penalties, _sample, _gemv;
+    private readonly nint _embedding, _addRmsNorm, _rope, _siluMul, _attention, _attentionV1, _attentionU4Pf, _attentionU2Pf, _attentionU4Lb, _attentionMerge, _prefill, _argmax, _penalties, _sample, _gemv;
 
     /// <summary>Compiles (or loads from the disk cache) and loads the kernels for <paramref name="headDim"/> and <paramref name="group"/>.</summary>
     /// <param name="device">The device to load into.</param>
@@ -42,7 +42,7 @@ public sealed unsafe class CudaKernels : IDisposable
         _siluMul = Function("silu_mul");
         _attention = Function("paged_attention");
         _attentionV1 = Function("paged_attention_v1");
-        _attentionU8 = Function("paged_attention_u8");
+        _attentionU4Pf = Function("paged_attention_u4pf");
         _attentionU2Pf = Function("paged_attention_u2pf");
         _attentionU4Lb = Function("paged_attention_u4lb");
         _attentionMerge = Function("paged_attention_merge");
@@ -133,9 +133,10 @@ public sealed unsafe class CudaKernels : IDisposable
     }
 
     /// <summary>
-    /// Which decode kernel <see cref="PagedAttention"/> launches: 0 (default) the tiled <c>paged_attention</c>, 1 the
-    /// previous one-key-per-lane kernel (<c>paged_attention_v1</c>), 2 tiles of 8 loads per lane without prefetch,
-    /// 3 tiles of 2 loads with the next tile prefetched, 4 the default's tiles held to 128 registers (4 CTAs per SM). All give the same results; 1–4 exist for the microbenchmark.
+    /// Which decode kernel <see cref="PagedAttention"/> launches: 0 (default) the tiled <c>paged_attention</c> (tiles of 8
+    /// 16-byte K/V loads per lane, 4 when GROUP &gt; 4), 1 the previous one-key-per-lane kernel (<c>paged_attention_v1</c>),
+    /// 2 tiles of 4 loads with the next tile prefetched, 3 tiles of 2 loads with prefetch (fastest at batch 64 on the H100),
+    /// 4 variant 2 held to 128 registers. All give the same results; 1–4 exist for the microbenchmark.
     /// </summary>
     public int AttentionVariant { get; set; }
 
@@ -161,7 +162,7 @@ public sealed unsafe class CudaKernels : IDisposable
         ulong partO = splits > 1 ? workspace : 0;
         ulong partLse = splits > 1 ? workspace + (ulong)((long)tokens * nh * splits * HeadDim * sizeof(float)) : 0;
         void** a = stackalloc void*[] { &q, &output, &partO, &partLse, &kCache, &vCache, &queryStarts, &contextLens, &blockTables, &seqs, &nh, &nkv, &blockSize, &maxBlocksPerSeq, &scale, &skip };
-        nint f = AttentionVariant switch { 1 => _attentionV1, 2 => _attentionU8, 3 => _attentionU2Pf, 4 => _attentionU4Lb, _ => _attention };
+        nint f = AttentionVariant switch { 1 => _attentionV1, 2 => _attentionU4Pf, 3 => _attentionU2Pf, 4 => _attentionU4Lb, _ => _attention };
         Launch(f, (uint)tokens, (uint)nkv, (uint)splits, 128, a, "paged_attention");
         if (splits > 1)
         {

@@ -157,11 +157,14 @@ extern "C" __global__ void __launch_bounds__(128) paged_attention_v1(
 // the current tile's math), so a lane keeps up to 4U loads in flight instead of 2; the online softmax rescales once
 // per tile per head (U + 1 exponentials instead of 2U), in the log2 domain (q pre-scaled by log2 e, exp2f).
 // Split chunks are rounded up to 64 keys so tiles stay aligned with 16-key pages.
+// Default tile (H100, 1B shape, GpuCheck --attn-bench): U = 8 without prefetch was fastest at batch 256 and batch 1
+// (2.16 / 2.62 / 2.85 TB/s at batch 256, contexts 512 / 2048 / 8192); U = 2 with prefetch was fastest at batch 64.
+// For GROUP > 4 the q and accumulator registers leave room for U = 4 only.
 #ifndef ATT_U
-#define ATT_U 4
+#define ATT_U (GROUP <= 4 ? 8 : 4)
 #endif
 #ifndef ATT_PF
-#define ATT_PF (GROUP <= 4)
+#define ATT_PF false
 #endif
 #define ATT_LOG2E 1.4426950408889634f
 #define ATT_LN2 0.6931471805599453f
@@ -380,7 +383,7 @@ __device__ __forceinline__ void paged_attention_body(
 
 // The default decode kernel, and three variants the microbenchmark compares (same arguments, same results).
 extern "C" __global__ void __launch_bounds__(128) paged_attention(ATT_PARAMS) { paged_attention_body<ATT_U, ATT_PF>(ATT_ARGS); }
-extern "C" __global__ void __launch_bounds__(128) paged_attention_u8(ATT_PARAMS) { paged_attention_body<8, false>(ATT_ARGS); }
+extern "C" __global__ void __launch_bounds__(128) paged_attention_u4pf(ATT_PARAMS) { paged_attention_body<4, true>(ATT_ARGS); }
 extern "C" __global__ void __launch_bounds__(128) paged_attention_u2pf(ATT_PARAMS) { paged_attention_body<2, true>(ATT_ARGS); }
 extern "C" __global__ void __launch_bounds__(128, 4) paged_attention_u4lb(ATT_PARAMS) { paged_attention_body<4, true>(ATT_ARGS); }
 
