@@ -21,11 +21,16 @@ internal static unsafe class KernelChecks
             rep.Run($"rope_kv hd={hd} g={g}", () => RopeKv(d, k, rep, hd, g));
             rep.Run($"silu_mul hd={hd}", () => SiluMul(d, k, rep));
             rep.Run($"argmax hd={hd}", () => Argmax(d, k, rep));
-            foreach (int splits in new[] { 1, 3 })
+            for (int variant = 0; variant <= 4; variant++)
             {
-                rep.Run($"attention decode hd={hd} g={g} splits={splits}", () => Attention(d, k, rep, hd, g, [1, 17, 300, 1000], [1, 1, 1, 1], splits));
-                rep.Run($"attention prefill hd={hd} g={g} splits={splits}", () => Attention(d, k, rep, hd, g, [33, 40, 5], [33, 5, 5], splits));
+                k.AttentionVariant = variant;
+                foreach (int splits in new[] { 1, 3, 16 })
+                {
+                    rep.Run($"attention decode hd={hd} g={g} splits={splits} v{variant}", () => Attention(d, k, rep, hd, g, [1, 17, 300, 1000, 2100], [1, 1, 1, 1, 1], splits));
+                    rep.Run($"attention prefill hd={hd} g={g} splits={splits} v{variant}", () => Attention(d, k, rep, hd, g, [33, 40, 5], [33, 5, 5], splits));
+                }
             }
+            k.AttentionVariant = 0;
         }
     }
 
@@ -209,6 +214,6 @@ internal static unsafe class KernelChecks
         using var ws = d.Allocate(Math.Max(1, k.AttentionWorkspaceBytes(n, nh, splits)));
         k.PagedAttention(dq.Ptr, o.Ptr, dk.Ptr, dv.Ptr, dqs.Ptr, dc.Ptr, dt.Ptr, n, seqs, nh, nkv, bs, maxBlocks, scale, splits, ws.Ptr);
         float e = Rand.RelErr(Rand.Widen(o.ToArray<ushort>()), want);
-        rep.Check($"paged_attention hd={hd} g={g} ctx=[{string.Join(",", ctx)}] q=[{string.Join(",", qlens)}] splits={splits}", e <= Bf16Rel, $"rel err {e:E2}");
+        rep.Check($"paged_attention v{k.AttentionVariant} hd={hd} g={g} ctx=[{string.Join(",", ctx)}] q=[{string.Join(",", qlens)}] splits={splits}", e <= Bf16Rel, $"rel err {e:E2}");
     }
 }

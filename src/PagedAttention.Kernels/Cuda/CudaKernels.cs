@@ -12,7 +12,7 @@ public sealed unsafe class CudaKernels : IDisposable
 {
     private readonly CudaDevice _device;
     private nint _module;
-    private readonly nint _embedding, _addRmsNorm, _rope, _siluMul, _attention, _attentionMerge, _prefill, _argmax, _penalties, _sample, _gemv;
+    private readonly nint _embedding, _addRmsNorm, _rope, _siluMul, _attention, _attentionV1, _attentionU4Pf, _attentionU2Pf, _attentionU4Lb, _attentionMerge, _prefill, _argmax, _penalties, _sample, _gemv;
 
     /// <summary>Compiles (or loads from the disk cache) and loads the kernels for <paramref name="headDim"/> and <paramref name="group"/>.</summary>
     /// <param name="device">The device to load into.</param>
@@ -41,6 +41,10 @@ public sealed unsafe class CudaKernels : IDisposable
         _rope = Function("rope_qkv_write");
         _siluMul = Function("silu_mul");
         _attention = Function("paged_attention");
+        _attentionV1 = Function("paged_attention_v1");
+        _attentionU4Pf = Function("paged_attention_u4pf");
+        _attentionU2Pf = Function("paged_attention_u2pf");
+        _attentionU4Lb = Function("paged_attention_u4lb");
         _attentionMerge = Function("paged_attention_merge");
         _prefill = Function("prefill_attention");
         SupportsPrefillAttention = headDim is 16 or 32 or 64 or 128 && major >= 8;
@@ -118,15 +122,23 @@ public sealed unsafe class CudaKernels : IDisposable
     }
 
     /// <summary>
-    /// How many KV splits <see cref="PagedAttention"/> should use: enough CTAs to fill the GPU when few (token, KV head)
-    /// pairs are in the batch and contexts are long, at least 256 keys per split, at most 16 splits.
+    /// How many KV splits <see cref="PagedAttention"/> should use: none when (token, KV head) pairs already give 2 CTAs per
+    /// SM; otherwise enough to reach about 4 CTAs per SM, at least 128 keys per split, at most 32 splits.
     /// </summary>
     public int PlanSplits(int tokens, int nkv, int maxContext)
     {
-        int ctas = tokens * nkv, target = 2 * _device.MultiprocessorCount;
-        if (ctas >= target || maxContext < 512) return 1;
-        return Math.Clamp(Math.Min((target + ctas - 1) / ctas, maxContext / 256), 1, 16);
+        int ctas = tokens * nkv, sms = _device.MultiprocessorCount;
+        if (ctas >= 2 * sms || maxContext < 256) return 1;
+        return Math.Clamp(Math.Min((4 * sms + ctas - 1) / ctas, maxContext / 128), 1, 32);
     }
+
+    /// <summary>
+    /// Which decode kernel <see cref="PagedAttention"/> launches: 0 (default) the tiled <c>paged_attention</c> (tiles of 8
+    /// 16-byte K/V loads per lane, 4 when GROUP &gt; 4), 1 the previous one-key-per-lane kernel (<c>paged_attention_v1</c>),
+    /// 2 tiles of 4 loads with the next tile prefetched, 3 tiles of 2 loads with prefetch (fastest at batch 64 on the H100),
+    /// 4 variant 2 held to 128 registers. All give the same results; 1–4 exist for the microbenchmark.
+    /// </summary>
+    public int AttentionVariant { get; set; }
 
     /// <summary>Bytes of workspace <see cref="PagedAttention"/> needs for <paramref name="splits"/> splits (0 for one).</summary>
     public long AttentionWorkspaceBytes(int tokens, int nh, int splits) =>
@@ -150,7 +162,8 @@ public sealed unsafe class CudaKernels : IDisposable
         ulong partO = splits > 1 ? workspace : 0;
         ulong partLse = splits > 1 ? workspace + (ulong)((long)tokens * nh * splits * HeadDim * sizeof(float)) : 0;
         void** a = stackalloc void*[] { &q, &output, &partO, &partLse, &kCache, &vCache, &queryStarts, &contextLens, &blockTables, &seqs, &nh, &nkv, &blockSize, &maxBlocksPerSeq, &scale, &skip };
-        Launch(_attention, (uint)tokens, (uint)nkv, (uint)splits, 128, a, "paged_attention");
+        nint f = AttentionVariant switch { 1 => _attentionV1, 2 => _attentionU4Pf, 3 => _attentionU2Pf, 4 => _attentionU4Lb, _ => _attention };
+        Launch(f, (uint)tokens, (uint)nkv, (uint)splits, 128, a, "paged_attention");
         if (splits > 1)
         {
             void** b = stackalloc void*[] { &partO, &partLse, &output, &splits };

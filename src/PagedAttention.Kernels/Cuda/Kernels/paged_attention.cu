@@ -36,7 +36,8 @@ __device__ __forceinline__ void merge_state(float& m, float& l, float* acc, floa
     m = mn;
 }
 
-extern "C" __global__ void __launch_bounds__(128) paged_attention(
+// v1 (kept for comparison, CudaKernels.AttentionVariant = 1): one key per lane per step, online softmax per key.
+extern "C" __global__ void __launch_bounds__(128) paged_attention_v1(
     const float* __restrict__ q, bf16* __restrict__ out, float* __restrict__ part_o, float* __restrict__ part_lse,
     const bf16* __restrict__ k_cache, const bf16* __restrict__ v_cache,
     const int* __restrict__ query_starts, const int* __restrict__ context_lens, const int* __restrict__ block_tables,
@@ -150,6 +151,241 @@ extern "C" __global__ void __launch_bounds__(128) paged_attention(
         }
     }
 }
+
+// v2 (the default, `paged_attention`): the same CTA/lane mapping, but each warp streams a tile of ATT_TPW x U keys:
+// all 2U 16-byte K/V loads of a tile are issued before any math (and with PF, the next tile's loads are issued before
+// the current tile's math), so a lane keeps up to 4U loads in flight instead of 2; the online softmax rescales once
+// per tile per head (U + 1 exponentials instead of 2U), in the log2 domain (q pre-scaled by log2 e, exp2f).
+// Split chunks are rounded up to 64 keys so tiles stay aligned with 16-key pages.
+// Default tile (H100, 1B shape, GpuCheck --attn-bench): U = 8 without prefetch was fastest at batch 256 and batch 1
+// (2.16 / 2.62 / 2.85 TB/s at batch 256, contexts 512 / 2048 / 8192); U = 2 with prefetch was fastest at batch 64.
+// For GROUP > 4 the q and accumulator registers leave room for U = 4 only.
+#ifndef ATT_U
+#define ATT_U (GROUP <= 4 ? 8 : 4)
+#endif
+#ifndef ATT_PF
+#define ATT_PF false
+#endif
+#define ATT_LOG2E 1.4426950408889634f
+#define ATT_LN2 0.6931471805599453f
+
+__device__ __forceinline__ void merge_state2(float& m, float& l, float* acc, float m2, float l2, const float* acc2)
+{
+    float mn = fmaxf(m, m2);
+    if (mn == neg_inf()) return;
+    float c1 = m == neg_inf() ? 0.f : exp2f(m - mn), c2 = m2 == neg_inf() ? 0.f : exp2f(m2 - mn);
+    l = l * c1 + l2 * c2;
+#pragma unroll
+    for (int i = 0; i < ATT_VEC; i++) acc[i] = acc[i] * c1 + acc2[i] * c2;
+    m = mn;
+}
+
+template <int U>
+__device__ __forceinline__ void att_load_tile(uint4* kr, uint4* vr, const bf16* __restrict__ k_cache, const bf16* __restrict__ v_cache,
+                                              const int* __restrict__ table, int p0, int end, int ty, int tx, int nkv, int kvh, int block_size)
+{
+    // Page index and offset by shift and mask when the page size is a power of two (16 in practice), else by division.
+    int blk[U], off[U];
+    const int bshift = (block_size & (block_size - 1)) == 0 ? __ffs(block_size) - 1 : -1;
+#pragma unroll
+    for (int u = 0; u < U; u++)
+    {
+        const int p = p0 + u * ATT_TPW + ty;
+        int bi;
+        if (bshift >= 0) { bi = p >> bshift; off[u] = p & (block_size - 1); }
+        else { bi = p / block_size; off[u] = p - bi * block_size; }
+        blk[u] = p < end ? table[bi] : 0;
+    }
+#pragma unroll
+    for (int u = 0; u < U; u++)
+    {
+        const int p = p0 + u * ATT_TPW + ty;
+        if (p < end)
+        {
+            const long long base = (((long long)blk[u] * nkv + kvh) * block_size + off[u]) * HEAD_DIM + tx * ATT_VEC;
+            kr[u] = *(const uint4*)(k_cache + base);
+            vr[u] = *(const uint4*)(v_cache + base);
+        }
+        else kr[u] = vr[u] = make_uint4(0u, 0u, 0u, 0u);
+    }
+}
+
+template <int U, bool PF>
+__device__ __forceinline__ void paged_attention_body(
+    const float* __restrict__ q, bf16* __restrict__ out, float* __restrict__ part_o, float* __restrict__ part_lse,
+    const bf16* __restrict__ k_cache, const bf16* __restrict__ v_cache,
+    const int* __restrict__ query_starts, const int* __restrict__ context_lens, const int* __restrict__ block_tables,
+    int num_seqs, int nh, int nkv, int block_size, int max_blocks_per_seq, float scale, int skip_prefill)
+{
+    __shared__ float sm_m[ATT_WARPS][GROUP], sm_l[ATT_WARPS][GROUP];
+    __shared__ float sm_acc[ATT_WARPS][GROUP][HEAD_DIM];
+    const int t = blockIdx.x, kvh = blockIdx.y, split = blockIdx.z, nsplit = gridDim.z;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, tx = lane % ATT_BDX, ty = lane / ATT_BDX;
+    const int TILE = ATT_TPW * U;
+
+    int lo = 0, hi = num_seqs - 1; // the sequence that owns token t
+    while (lo < hi) { int mid = (lo + hi + 1) >> 1; if (query_starts[mid] <= t) lo = mid; else hi = mid - 1; }
+    const int s = lo, q0 = query_starts[s], qlen = query_starts[s + 1] - q0;
+    if (skip_prefill && qlen > 1) return; // rows that prefill_attention computes (the whole CTA leaves together)
+    const int visible = context_lens[s] - qlen + (t - q0) + 1;
+    const int chunk = ((visible + nsplit - 1) / nsplit + 63) & ~63;
+    const int begin = split * chunk, end = min(visible, begin + chunk);
+    const int* table = block_tables + (long long)s * max_blocks_per_seq;
+
+    const int stride = ATT_WARPS * TILE;
+    int p0 = begin + warp * TILE;
+    uint4 kr[U], vr[U];
+    if (PF && p0 < end) att_load_tile<U>(kr, vr, k_cache, v_cache, table, p0, end, ty, tx, nkv, kvh, block_size);
+
+    float qr[GROUP][ATT_VEC], acc[GROUP][ATT_VEC], m[GROUP], l[GROUP];
+    const float qs = scale * ATT_LOG2E;
+#pragma unroll
+    for (int g = 0; g < GROUP; g++)
+    {
+        const float4* qp = (const float4*)(q + ((long long)t * nh + kvh * GROUP + g) * HEAD_DIM + tx * ATT_VEC);
+        float4 a = qp[0], b = qp[1];
+        qr[g][0] = a.x * qs; qr[g][1] = a.y * qs; qr[g][2] = a.z * qs; qr[g][3] = a.w * qs;
+        qr[g][4] = b.x * qs; qr[g][5] = b.y * qs; qr[g][6] = b.z * qs; qr[g][7] = b.w * qs;
+#pragma unroll
+        for (int i = 0; i < ATT_VEC; i++) acc[g][i] = 0.f;
+        m[g] = neg_inf();
+        l[g] = 0.f;
+    }
+
+    // The loop bound is the same for all lanes of a warp, so the shuffles below never diverge.
+    for (; p0 < end; p0 += stride)
+    {
+        if (!PF) att_load_tile<U>(kr, vr, k_cache, v_cache, table, p0, end, ty, tx, nkv, kvh, block_size);
+        uint4 kc[U], vc[U];
+#pragma unroll
+        for (int u = 0; u < U; u++) { kc[u] = kr[u]; vc[u] = vr[u]; }
+        if (PF && p0 + stride < end) att_load_tile<U>(kr, vr, k_cache, v_cache, table, p0 + stride, end, ty, tx, nkv, kvh, block_size);
+
+        float sc[GROUP][U];
+#pragma unroll
+        for (int u = 0; u < U; u++)
+        {
+            float kf[ATT_VEC];
+            unpack8(kc[u], kf);
+#pragma unroll
+            for (int g = 0; g < GROUP; g++)
+            {
+                float d = 0.f;
+#pragma unroll
+                for (int i = 0; i < ATT_VEC; i++) d += qr[g][i] * kf[i];
+                sc[g][u] = d;
+            }
+        }
+#pragma unroll
+        for (int o = ATT_BDX / 2; o > 0; o >>= 1)
+#pragma unroll
+            for (int g = 0; g < GROUP; g++)
+#pragma unroll
+                for (int u = 0; u < U; u++) sc[g][u] += __shfl_xor_sync(0xffffffffu, sc[g][u], o);
+#pragma unroll
+        for (int g = 0; g < GROUP; g++)
+        {
+            float mt = m[g];
+#pragma unroll
+            for (int u = 0; u < U; u++)
+            {
+                if (p0 + u * ATT_TPW + ty >= end) sc[g][u] = neg_inf();
+                mt = fmaxf(mt, sc[g][u]);
+            }
+            if (mt != neg_inf())
+            {
+                const float c = exp2f(m[g] - mt); // m = -inf gives 0
+                l[g] *= c;
+#pragma unroll
+                for (int i = 0; i < ATT_VEC; i++) acc[g][i] *= c;
+                m[g] = mt;
+#pragma unroll
+                for (int u = 0; u < U; u++) sc[g][u] = exp2f(sc[g][u] - mt), l[g] += sc[g][u];
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < U; u++)
+        {
+            float vf[ATT_VEC];
+            unpack8(vc[u], vf);
+#pragma unroll
+            for (int g = 0; g < GROUP; g++)
+                if (m[g] != neg_inf())
+                {
+#pragma unroll
+                    for (int i = 0; i < ATT_VEC; i++) acc[g][i] += sc[g][u] * vf[i];
+                }
+        }
+    }
+
+    // Merge the keys-in-flight of one warp (lanes with equal tx), then the warps through shared memory.
+#pragma unroll
+    for (int g = 0; g < GROUP; g++)
+    {
+#pragma unroll
+        for (int o = ATT_BDX; o < 32; o <<= 1)
+        {
+            float m2 = __shfl_xor_sync(0xffffffffu, m[g], o), l2 = __shfl_xor_sync(0xffffffffu, l[g], o), a2[ATT_VEC];
+#pragma unroll
+            for (int i = 0; i < ATT_VEC; i++) a2[i] = __shfl_xor_sync(0xffffffffu, acc[g][i], o);
+            merge_state2(m[g], l[g], acc[g], m2, l2, a2);
+        }
+        if (ty == 0)
+        {
+            if (tx == 0) { sm_m[warp][g] = m[g]; sm_l[warp][g] = l[g]; }
+#pragma unroll
+            for (int i = 0; i < ATT_VEC; i++) sm_acc[warp][g][tx * ATT_VEC + i] = acc[g][i];
+        }
+    }
+    __syncthreads();
+    // The final merge and the stores are spread over the warps: warp w finishes heads g = w, w + 4, ...
+    if (ty != 0) return;
+#pragma unroll
+    for (int g = 0; g < GROUP; g++)
+    {
+        if (g % ATT_WARPS != warp) continue;
+        float mm = sm_m[0][g], ll = sm_l[0][g], aa[ATT_VEC];
+#pragma unroll
+        for (int i = 0; i < ATT_VEC; i++) aa[i] = sm_acc[0][g][tx * ATT_VEC + i];
+#pragma unroll
+        for (int w = 1; w < ATT_WARPS; w++)
+        {
+            float a2[ATT_VEC];
+#pragma unroll
+            for (int i = 0; i < ATT_VEC; i++) a2[i] = sm_acc[w][g][tx * ATT_VEC + i];
+            merge_state2(mm, ll, aa, sm_m[w][g], sm_l[w][g], a2);
+        }
+        const long long row = (long long)t * nh + kvh * GROUP + g;
+        const float inv = ll > 0.f ? 1.f / ll : 0.f;
+        if (nsplit == 1)
+        {
+            unsigned w4[4];
+#pragma unroll
+            for (int i = 0; i < 4; i++) w4[i] = (unsigned)f2bf(aa[2 * i] * inv) | ((unsigned)f2bf(aa[2 * i + 1] * inv) << 16);
+            *(uint4*)(out + row * HEAD_DIM + tx * ATT_VEC) = make_uint4(w4[0], w4[1], w4[2], w4[3]);
+        }
+        else
+        {
+            float4* po = (float4*)(part_o + (row * nsplit + split) * HEAD_DIM + tx * ATT_VEC);
+            po[0] = make_float4(aa[0] * inv, aa[1] * inv, aa[2] * inv, aa[3] * inv);
+            po[1] = make_float4(aa[4] * inv, aa[5] * inv, aa[6] * inv, aa[7] * inv);
+            if (tx == 0) part_lse[row * nsplit + split] = ll > 0.f ? (mm + log2f(ll)) * ATT_LN2 : neg_inf();
+        }
+    }
+}
+
+#define ATT_PARAMS const float* __restrict__ q, bf16* __restrict__ out, float* __restrict__ part_o, float* __restrict__ part_lse, \
+    const bf16* __restrict__ k_cache, const bf16* __restrict__ v_cache, const int* __restrict__ query_starts,                \
+    const int* __restrict__ context_lens, const int* __restrict__ block_tables, int num_seqs, int nh, int nkv, int block_size, \
+    int max_blocks_per_seq, float scale, int skip_prefill
+#define ATT_ARGS q, out, part_o, part_lse, k_cache, v_cache, query_starts, context_lens, block_tables, num_seqs, nh, nkv, block_size, \
+    max_blocks_per_seq, scale, skip_prefill
+
+// The default decode kernel, and three variants the microbenchmark compares (same arguments, same results).
+extern "C" __global__ void __launch_bounds__(128) paged_attention(ATT_PARAMS) { paged_attention_body<ATT_U, ATT_PF>(ATT_ARGS); }
+extern "C" __global__ void __launch_bounds__(128) paged_attention_u4pf(ATT_PARAMS) { paged_attention_body<4, true>(ATT_ARGS); }
+extern "C" __global__ void __launch_bounds__(128) paged_attention_u2pf(ATT_PARAMS) { paged_attention_body<2, true>(ATT_ARGS); }
+extern "C" __global__ void __launch_bounds__(128, 4) paged_attention_u4lb(ATT_PARAMS) { paged_attention_body<4, true>(ATT_ARGS); }
 
 // Combines the splits of each (token, head) row: out = sum_s exp(lse_s - M) o_s / sum_s exp(lse_s - M).
 // One CTA of HEAD_DIM threads per row.

@@ -1,0 +1,65 @@
+using PagedAttention.Kernels.Cuda;
+
+namespace GpuCheck;
+
+/// <summary>
+/// Microbenchmark of the paged decode attention kernel alone, Llama-3.2-1B shape (32 q / 8 KV heads, head dim 64,
+/// bf16 KV, 16-token pages, shuffled block tables): TB/s of K+V read (context × 8 heads × 64 × 2 B × 2 per sequence,
+/// over the kernel time incl. the split merge) for batch 1/64/256 at contexts 512/2048/8192, per kernel variant.
+/// Small cases (under ~50 MB of K+V) partly hit in the 50 MB L2.
+/// </summary>
+internal static unsafe class AttnBench
+{
+    public static void Run(CudaDevice d)
+    {
+        const int hd = 64, g = 4, nkv = 8, nh = nkv * g, bs = 16;
+        int[] batches = [1, 64, 256], contexts = [512, 2048, 8192];
+        long maxBlocks = (long)batches.Max() * (contexts.Max() / bs + 1);
+        long kvBytes = maxBlocks * bs * nkv * hd * 2;
+        using var k = new CudaKernels(d, hd, g);
+        using var kc = d.Allocate(kvBytes);
+        using var vc = d.Allocate(kvBytes);
+        var r = new Random(1);
+        var chunk = new ushort[8 << 20];
+        for (int i = 0; i < chunk.Length; i++) chunk[i] = (ushort)(0x3c00 + r.Next(0x0800) - 0x0400 + (r.Next(2) << 15)); // |x| in ~[2^-8, 2^8)
+        foreach (var buf in new[] { kc, vc })
+            for (long off = 0; off < kvBytes; off += chunk.Length * 2L)
+                buf.Upload<ushort>(chunk.AsSpan(0, (int)Math.Min(chunk.Length, (kvBytes - off) / 2)), off);
+        Console.WriteLine($"attn-bench: hd={hd} g={g} nkv={nkv} bs={bs}; {2 * kvBytes / 1e9:F2} GB of K+V on device; variants v0=tiled U8 (default) v1=old v2=U4+prefetch v3=U2+prefetch v4=v2 at <=128 regs");
+        foreach (int b in batches)
+            foreach (int ctx in contexts)
+            {
+                int blocksPerSeq = ctx / bs + 1;
+                var perm = Enumerable.Range(0, (int)Math.Min(maxBlocks, (long)b * blocksPerSeq * 2)).OrderBy(_ => r.Next()).ToArray();
+                var tables = new int[b * blocksPerSeq];
+                for (int i = 0; i < tables.Length; i++) tables[i] = perm[i];
+                var qs = Enumerable.Range(0, b + 1).ToArray();
+                var ctxs = Enumerable.Repeat(ctx, b).ToArray();
+                var q = new float[b * nh * hd];
+                for (int i = 0; i < q.Length; i++) q[i] = (float)(r.NextDouble() * 2 - 1);
+                using var dq = d.Allocate(q.Length * 4L); dq.Upload<float>(q);
+                using var dqs = d.Allocate(qs.Length * 4L); dqs.Upload<int>(qs);
+                using var dc = d.Allocate(ctxs.Length * 4L); dc.Upload<int>(ctxs);
+                using var dt = d.Allocate(tables.Length * 4L); dt.Upload<int>(tables);
+                using var o = d.Allocate(b * nh * hd * 2L);
+                int newSplits = k.PlanSplits(b, nkv, ctx);
+                // The planner before this change: split only below 2 CTAs/SM, >= 256 keys per split, <= 16 splits.
+                int oldSplits = b * nkv >= 2 * d.MultiprocessorCount || ctx < 512 ? 1 : Math.Clamp(Math.Min((2 * d.MultiprocessorCount + b * nkv - 1) / (b * nkv), ctx / 256), 1, 16);
+                using var ws = d.Allocate(Math.Max(1, k.AttentionWorkspaceBytes(b, nh, Math.Max(newSplits, oldSplits))));
+                double bytes = (double)b * ctx * nkv * hd * 2 * 2;
+                var line = new System.Text.StringBuilder($"attn-bench b={b,3} ctx={ctx,4}:");
+                foreach (int v in new[] { 1, 0, 2, 3, 4 })
+                {
+                    k.AttentionVariant = v;
+                    int splits = v == 1 ? oldSplits : newSplits;
+                    void Once() => k.PagedAttention(dq.Ptr, o.Ptr, kc.Ptr, vc.Ptr, dqs.Ptr, dc.Ptr, dt.Ptr, b, b, nh, nkv, bs, blocksPerSeq, 0.125f, splits, ws.Ptr);
+                    Once(); Once();
+                    int iters = 20;
+                    float ms = d.Time(() => { for (int i = 0; i < iters; i++) Once(); }) / iters;
+                    line.Append($"  v{v}(s={splits}) {ms * 1e3,7:F1} us {bytes / (ms * 1e-3) / 1e12,5:F2} TB/s");
+                }
+                k.AttentionVariant = 0;
+                Console.WriteLine(line);
+            }
+    }
+}
