@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Stages everything the one-command GPU run (bench/peers/run-all.sh) needs into <repo>/.gpu (git-ignored), from the
+# main checkout (../shared/gpu/stage.sh does not work inside a git worktree). Keeps the travelling tree < 64 MiB:
+# the .NET runtime (~26 MB), three published programs (~7 MB) and the gzipped request lists (~1.5 MB).
+# Usage, from the repo root:  bash bench/peers/stage-gpu.sh    then run:  bash .gpu/run-all.sh  with carry [".gpu"]
+set -euo pipefail
+top=$(git rev-parse --show-toplevel); cd "$top"
+grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
+rm -rf .gpu && mkdir -p .gpu/app .gpu/wl
+root=$(dirname "$(readlink -f "$(command -v dotnet)")")
+tar -C "$root" -cJf .gpu/dotnet-runtime.tar.xz dotnet host shared/Microsoft.NETCore.App
+cp ../shared/gpu/on-device.sh .gpu/on-device.sh 2>/dev/null || cp /work/shared/gpu/on-device.sh .gpu/on-device.sh
+for p in bench/GpuCheck/GpuCheck.csproj bench/Throughput/Throughput.csproj bench/GpuFidelity/GpuFidelity.csproj; do
+  dotnet publish "$p" -c Release -o .gpu/app --no-self-contained -p:UseAppHost=false -v quiet   # one folder: shared DLLs once
+done
+tp="dotnet .gpu/app/Throughput.dll --vocab 128256 --seed 0"
+$tp --workload sharegpt --num-requests 256 --write-requests .gpu/wl/sharegpt.json
+$tp --workload fixed --input-len 512 --output-len 256 --num-requests 256 --write-requests .gpu/wl/fixed-512-256.json
+$tp --workload fixed --input-len 1024 --output-len 128 --num-requests 256 --write-requests .gpu/wl/fixed-1024-128.json
+$tp --workload shared-prefix --num-requests 128 --write-requests .gpu/wl/shared-prefix.json
+gzip -9 .gpu/wl/*.json
+cp bench/peers/run-all.sh bench/peers/make_checkpoint.py bench/peers/hf_peers.py .gpu/
+du -sh .gpu
