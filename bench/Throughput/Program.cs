@@ -109,7 +109,7 @@ foreach (var workload in workloads)
         o["roofline"] = JsonSerializer.SerializeToNode(roof);
         run["offline"] = o;
         Console.WriteLine($"[{workload.Name}] offline: {r.Seconds:F2} s, {r.RequestsPerS:F2} req/s, {r.OutputTokS:F0} output tok/s, {r.TotalTokS:F0} total tok/s; steady decode {decodeTokS:F0} tok/s at batch {batch}; roofline {roof.OutputTokS:F0} tok/s ({roof.StepMs:F3} ms/step) -> {roof.PercentReached:F0}%");
-        Console.WriteLine($"  TTFT {r.Latency.Ttft}  TPOT {r.Latency.Tpot}  ITL {r.Latency.Itl}  E2E {r.Latency.E2e} (ms); prefix hit rate {r.Metrics.PrefixHitRate:P0}, preemptions {r.Metrics.Preemptions}, steps {r.Metrics.Steps}, failed {r.Failed}");
+        Console.WriteLine($"  TTFT {r.Latency.Ttft}  TPOT {r.Latency.Tpot}  ITL {r.Latency.Itl}  E2E {r.Latency.E2e} (ms); prefix hit rate {r.Metrics.PrefixHitRate:P0}, preemptions {r.Metrics.Preemptions}, steps {r.Metrics.Steps} (forward {1e3 * r.Metrics.ForwardSeconds / Math.Max(1, r.Metrics.Steps):F2} ms, host {1e3 * (r.Metrics.BusySeconds - r.Metrics.ForwardSeconds) / Math.Max(1, r.Metrics.Steps):F2} ms per step), failed {r.Failed}");
     }
     else
     {

@@ -40,6 +40,11 @@ public sealed class RunResult
         ["preemptions"] = Metrics.Preemptions,
         ["steps"] = Metrics.Steps,
         ["computed_tokens"] = Metrics.ComputedTokens,
+        // Step-loop time split: inside the forward call (GPU busy) vs host work between steps (GPU idle).
+        ["busy_s"] = Metrics.BusySeconds,
+        ["forward_s"] = Metrics.ForwardSeconds,
+        ["host_ms_per_step"] = Metrics.Steps == 0 ? null : 1e3 * (Metrics.BusySeconds - Metrics.ForwardSeconds) / Metrics.Steps,
+        ["forward_ms_per_step"] = Metrics.Steps == 0 ? null : 1e3 * Metrics.ForwardSeconds / Metrics.Steps,
     };
 }
 
@@ -136,5 +141,7 @@ internal sealed class Runner(LlmEngine engine, Options opt)
         Steps = b.Steps - a.Steps,
         ComputedTokens = b.ComputedTokens - a.ComputedTokens,
         GeneratedTokens = b.GeneratedTokens - a.GeneratedTokens,
+        BusySeconds = b.BusySeconds - a.BusySeconds,
+        ForwardSeconds = b.ForwardSeconds - a.ForwardSeconds,
     };
 }

@@ -15,6 +15,7 @@ for p in bench/GpuCheck/GpuCheck.csproj bench/Throughput/Throughput.csproj bench
 done
 tp="dotnet .gpu/app/Throughput.dll --vocab 128256 --seed 0"
 $tp --workload sharegpt --num-requests 256 --write-requests .gpu/wl/sharegpt.json
+$tp --workload sharegpt --num-requests 1000 --write-requests .gpu/wl/sharegpt-1000.json
 $tp --workload fixed --input-len 512 --output-len 256 --num-requests 256 --write-requests .gpu/wl/fixed-512-256.json
 $tp --workload fixed --input-len 1024 --output-len 128 --num-requests 256 --write-requests .gpu/wl/fixed-1024-128.json
 $tp --workload shared-prefix --num-requests 128 --write-requests .gpu/wl/shared-prefix.json

@@ -6,6 +6,10 @@
   dotnet GpuFidelity.dll --model MODEL_DIR --tokens tokens.json --out engine.json
   python3 teacher_forced.py compare ref.json engine.json [result.json]
       top-1 agreement over all positions, and over positions where transformers' own margin exceeds 0.1
+
+prepare also runs the same bf16 weights in fp32 (transformers, eager upcast), the precision floor: compare reports how
+often transformers bf16 itself agrees with that fp32 reference next to how often the engine does. On random weights
+the top-1/top-2 logit gaps are tiny, so bf16 rounding alone flips a few percent of positions in either system.
 """
 import json, sys
 
@@ -22,6 +26,12 @@ def prepare(model_dir, tokens_path, ref_path, seqs=4, length=80, seed=0):
     top2 = torch.topk(logits, 2, dim=-1)
     ref = {"top1": top2.indices[..., 0].tolist(), "margin": (top2.values[..., 0] - top2.values[..., 1]).tolist(),
            "dtype": "bfloat16", "attn": model.config._attn_implementation}
+    model = model.float()  # the same (bf16-valued) weights, computed in fp32
+    with torch.no_grad():
+        logits32 = model(tokens.cuda()).logits.float()
+    top2 = torch.topk(logits32, 2, dim=-1)
+    ref["fp32_top1"] = top2.indices[..., 0].tolist()
+    ref["fp32_margin"] = (top2.values[..., 0] - top2.values[..., 1]).tolist()
     json.dump({"sequences": tokens.tolist()}, open(tokens_path, "w"))
     json.dump(ref, open(ref_path, "w"))
     print(f"prepared {seqs} x {length} positions; mean transformers top-1 margin {sum(map(sum, ref['margin'])) / (seqs * length):.3f}")
@@ -39,6 +49,12 @@ def compare(ref_path, engine_path, out_path=None):
                 clear_agree += r == e
     res = {"positions": total, "top1_agreement": agree / total, "clear_positions": clear,
            "clear_top1_agreement": clear_agree / max(clear, 1)}
+    if "fp32_top1" in ref:
+        def rate(a, b):
+            pairs = [(x, y) for xs, ys in zip(a, b) for x, y in zip(xs, ys)]
+            return sum(x == y for x, y in pairs) / len(pairs)
+        res["engine_vs_fp32_top1_agreement"] = rate(eng["top1"], ref["fp32_top1"])
+        res["transformers_bf16_vs_fp32_top1_agreement"] = rate(ref["top1"], ref["fp32_top1"])
     print(json.dumps(res))
     if out_path:
         json.dump(res, open(out_path, "w"))

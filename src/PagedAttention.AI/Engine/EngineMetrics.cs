@@ -42,6 +42,15 @@ public sealed record EngineMetrics
     /// <summary>Tokens generated.</summary>
     public long GeneratedTokens { get; init; }
 
+    /// <summary>Seconds the step loop spent running steps (scheduling, forward passes, sampling, emitting tokens).</summary>
+    public double BusySeconds { get; init; }
+
+    /// <summary>
+    /// Seconds of <see cref="BusySeconds"/> spent inside the model runner's forward call (on a GPU: staging, launches
+    /// and the wait for the step's results). The rest is host work between forward passes, during which the GPU idles.
+    /// </summary>
+    public double ForwardSeconds { get; init; }
+
     /// <summary>Generated tokens per second of step-loop busy time.</summary>
     public double GeneratedTokensPerSecond { get; init; }
 }

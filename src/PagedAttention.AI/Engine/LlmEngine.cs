@@ -42,7 +42,7 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
     private long _nextRequestId;
     private volatile bool _stopping;
     private int _disposed;
-    private long _steps, _computedTokens, _generatedTokens, _busyTicks, _stepAllocatedBytes, _channelAllocatedBytes;
+    private long _steps, _computedTokens, _generatedTokens, _busyTicks, _forwardTicks, _stepAllocatedBytes, _channelAllocatedBytes;
     private volatile Exception? _loopFailure;
 
     private LlmEngine(IModelRunner runner, EngineOptions options, ModelAssets assets)
@@ -200,6 +200,8 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
             Steps = Interlocked.Read(ref _steps),
             ComputedTokens = Interlocked.Read(ref _computedTokens),
             GeneratedTokens = generated,
+            BusySeconds = busy / (double)Stopwatch.Frequency,
+            ForwardSeconds = Interlocked.Read(ref _forwardTicks) / (double)Stopwatch.Frequency,
             GeneratedTokensPerSecond = busy == 0 ? 0 : generated / (busy / (double)Stopwatch.Frequency),
         };
     }
@@ -291,6 +293,7 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
         if (output.Count == 0) return;
         BatchBuilder.Build(output, _batch, _options.BlockSize);
         bool onDevice = _runner.DeviceSampler is not null, hostRows = false;
+        long forwardStart = 0;
         try
         {
             if (_runner.DeviceSampler is { } ds)
@@ -306,9 +309,15 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
                     var keyRng = st.Rng; // a copy: the sequence's stream key, never advanced for GPU-sampled rows
                     ds.SetRow(i, seq.Params, keyRng.NextUInt64(), seq.NumOutputTokens, seq.PromptTokens, seq.OutputTokens, _eos);
                 }
+                forwardStart = Stopwatch.GetTimestamp();
                 _runner.ForwardSample(_batch, _deviceTokens, hostRows ? _logits : default);
             }
-            else _runner.Forward(_batch, _logits);
+            else
+            {
+                forwardStart = Stopwatch.GetTimestamp();
+                _runner.Forward(_batch, _logits);
+            }
+            Interlocked.Add(ref _forwardTicks, Stopwatch.GetTimestamp() - forwardStart);
         }
         catch (Exception ex)
         {
