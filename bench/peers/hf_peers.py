@@ -95,7 +95,7 @@ def make_cb_config(settings):
     return ContinuousBatchingConfig(**used), used, ignored
 
 
-def run_generate_batch(model, reqs, settings):
+def run_generate_batch(model, reqs, settings, limit_s=float("inf")):
     cbc, used, ignored = make_cb_config(settings)
     gc = gen_config(max_new_tokens=max(r["output_len"] for r in reqs), eos_token_id=-1)
     per_request = True
@@ -124,7 +124,14 @@ def run_generate_batch(model, reqs, settings):
             per_request = False
             manager.add_requests(inputs=[r["prompt"] for r in reqs], max_new_tokens=gc.max_new_tokens)
         finished = 0
+        done_useful = 0
         while finished < len(reqs):
+            if time.perf_counter() - t0 > limit_s:
+                # Not finished in time: report what finished (a lower bound on the peer's rate) and say so.
+                dt = time.perf_counter() - t0
+                return dict(seconds=dt, requests=finished, output_tokens=done_useful, generated_tokens=total,
+                            input_tokens=None, per_request_max_new_tokens=per_request, settings=used,
+                            ignored_settings=ignored, complete=False, limit_s=limit_s)
             res = manager.get_result(timeout=5)
             if res is None:
                 if not manager.is_running():
@@ -133,6 +140,7 @@ def run_generate_batch(model, reqs, settings):
             if res.is_finished():
                 finished += 1
                 total += len(res.generated_tokens)
+                done_useful += len(res.generated_tokens)
         torch.cuda.synchronize()
         dt = time.perf_counter() - t0
     useful = sum(r["output_len"] for r in reqs)
@@ -209,9 +217,9 @@ def main():
                 attn = cfg.pop("attn", "paged|sdpa") if isinstance(cfg, dict) else "paged|sdpa"
                 try:
                     model.set_attn_implementation(attn)
-                    r = run_generate_batch(model, reqs, cfg)
+                    r = run_generate_batch(model, reqs, cfg, a.job_limit_s)
                     r["output_tok_s"] = r["output_tokens"] / r["seconds"]
-                    r["total_tok_s"] = (r["output_tokens"] + r["input_tokens"]) / r["seconds"]
+                    r["total_tok_s"] = (r["output_tokens"] + (r["input_tokens"] or 0)) / r["seconds"]
                     r["requests_per_s"] = r["requests"] / r["seconds"]
                     emit(a.out, dict(base, peer="generate_batch", attn=attn, **r))
                 except Exception as e:

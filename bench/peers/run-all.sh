@@ -25,10 +25,14 @@ if [ "$PART" = a ]; then
   step engine_1000 100 $TP --max-num-seqs 512 --requests $W/sharegpt-1000.json --output "$R/engine_${SHAPE}_sharegpt1000.json"
   step engine_noprefix 60 $TP --max-num-seqs 256 --requests $W/shared-prefix.json --no-prefix-cache --output "$R/engine_${SHAPE}_noprefix.json"
   step single_stream 60 $D .gpu/app/GpuCheck.dll --bench $M --batches 1,64 --steps 64 --prompt 1024
-  step peer_generate_batch 230 python3 .gpu/hf_peers.py --shape $SHAPE --requests $W/sharegpt.json --out "$R/peers_$SHAPE.jsonl" --peers generate_batch --cb-configs '[{"max_memory_percent": 0.9, "max_batch_tokens": 8192, "use_async_batching": true}]' --budget-s 10
 else
-  step peer_generate_fixed 170 python3 .gpu/hf_peers.py --shape $SHAPE --requests $W/fixed-512-256.json --out "$R/peers_$SHAPE.jsonl" --peers generate --batch-sizes 256 --budget-s 160 --job-limit-s 140
-  step peer_generate_sharegpt 330 python3 .gpu/hf_peers.py --shape $SHAPE --requests $W/sharegpt.json --out "$R/peers_$SHAPE.jsonl" --peers generate --batch-sizes ${GEN_BS:-128} --budget-s 300 --job-limit-s 280
+  # Static batches: 256 for fixed lengths (the best in the earlier sweeps); ShareGPT-like at 256 (1B) or 128 (8B: a
+  # padded batch of 256 x (1024 + 1481) tokens does not fit). generate_batch with its default config (the tuned
+  # max_batch_tokens / async settings tried before were slower or did not finish); reported partial past 200 s.
+  [ "$SHAPE" = 8b ] && BS=128 || BS=256
+  step peer_generate_fixed 110 python3 .gpu/hf_peers.py --shape $SHAPE --requests $W/fixed-512-256.json --out "$R/peers_$SHAPE.jsonl" --peers generate --batch-sizes 256 --budget-s 100 --job-limit-s 90
+  step peer_generate_sharegpt 200 python3 .gpu/hf_peers.py --shape $SHAPE --requests $W/sharegpt.json --out "$R/peers_$SHAPE.jsonl" --peers generate --batch-sizes $BS --budget-s 190 --job-limit-s 170
+  step peer_generate_batch 240 python3 .gpu/hf_peers.py --shape $SHAPE --requests $W/sharegpt.json --out "$R/peers_$SHAPE.jsonl" --peers generate_batch --cb-configs '[{}]' --budget-s 10 --job-limit-s 200
 fi
 echo "run-all $SHAPE $PART finished t=$((SECONDS - S))s" | tee -a "$LOG"
 tar -C $R -czf "$OUT/results-$SHAPE-$PART.tgz" .
