@@ -15,8 +15,8 @@ step() { local name=$1 t=$2; shift 2; local l=$((LIMIT - (SECONDS - S))); if [ $
 { date -u; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv; } > "$R/machine-$SHAPE-$PART.txt" 2>&1
 M=/tmp/m$SHAPE; W=.gpu/wl; D="bash .gpu/on-device.sh dotnet"
 TP="$D .gpu/app/Throughput.dll --device cuda --max-num-batched-tokens 8192 --gpu-memory-utilization 0.9 --model $M"
-[ -f $M/config.json ] || step ckpt 120 python3 .gpu/make_checkpoint.py $SHAPE $M
 if [ "$PART" = a ]; then
+  [ -f $M/config.json ] || step ckpt 120 python3 .gpu/make_checkpoint.py $SHAPE $M   # the peers build the same model in memory
   if [ "$SHAPE" = 1b ]; then
     step checks 120 $D .gpu/app/GpuCheck.dll --kernels --models tests/PagedAttention.Tests/Data/models --engine tests/PagedAttention.Tests/Data/models
     step fidelity 150 bash -c "python3 tools/fidelity/teacher_forced.py prepare $M /tmp/tf.json $R/tf_ref.json --seqs 4 --len 80 && $D .gpu/app/GpuFidelity.dll --model $M --tokens /tmp/tf.json --out $R/tf_engine.json && python3 tools/fidelity/teacher_forced.py compare $R/tf_ref.json $R/tf_engine.json $R/tf_result.json"
