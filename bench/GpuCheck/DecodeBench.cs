@@ -15,10 +15,15 @@ internal static class DecodeBench
         Console.WriteLine($"bench: loaded {dir} in {sw.Elapsed.TotalSeconds:F1} s; weights on device {m.WeightBytes / 1e9:F3} GB; kernels {m.KernelArch}");
         var c = m.Config;
         long kvPerToken = 2L * c.NumLayers * c.NumKvHeads * c.HeadDim * 2;
-        foreach (var (graphs, gemv) in new[] { (false, false), (true, false), (true, true) })
+        bool pdlDefault = m.ProgrammaticLaunch;
+        // Eager, graphs, graphs with the GEMV kernel, and (where programmatic dependent launch is on) graphs without it.
+        var variants = new List<(bool Graphs, bool Gemv, bool Pdl)> { (false, false, pdlDefault), (true, false, pdlDefault), (true, true, pdlDefault) };
+        if (pdlDefault) variants.Add((true, false, false));
+        foreach (var (graphs, gemv, pdl) in variants)
         foreach (int b in batches)
         {
             m.SmallBatchGemv = gemv;
+            m.ProgrammaticLaunch = pdl;
             var r = new Random(b);
             var prompts = Enumerable.Range(0, b).Select(_ => Enumerable.Range(0, prompt).Select(_ => r.Next(c.VocabSize)).ToArray()).ToArray();
             var st = new Steps(prompts, 16, prompt + steps + 8);
@@ -36,7 +41,7 @@ internal static class DecodeBench
             double ctx = prompt + 3 + steps / 2.0;
             double bytes = m.WeightBytes + b * ctx * kvPerToken;
             double rooflineMs = bytes / (bandwidthTBs * 1e12) * 1e3;
-            Console.WriteLine($"RESULT {(graphs ? "graphs" : "eager")}{(gemv ? "+gemv" : "")} batch={b} prompt={prompt} decode_steps={steps}: prefill {prefillMs:F1} ms ({b * prompt / prefillMs * 1e3:F0} tok/s, first call incl.), " +
+            Console.WriteLine($"RESULT {(graphs ? "graphs" : "eager")}{(gemv ? "+gemv" : "")}{(pdl ? "+pdl" : "")} batch={b} prompt={prompt} decode_steps={steps}: prefill {prefillMs:F1} ms ({b * prompt / prefillMs * 1e3:F0} tok/s, first call incl.), " +
                 $"decode {stepMs:F3} ms/step = {b / stepMs * 1e3:F0} tok/s; roofline {rooflineMs:F3} ms/step = {b / rooflineMs * 1e3:F0} tok/s " +
                 $"({bytes / 1e9:F3} GB/step at {bandwidthTBs} TB/s) -> {rooflineMs / stepMs:P0} of roofline");
         }

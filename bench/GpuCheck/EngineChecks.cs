@@ -85,6 +85,13 @@ internal static class EngineChecks
             $"{gAll.Zip(gOne).Count(p => p.First.SequenceEqual(p.Second))}/{prompts.Length} identical");
         rep.Check($"engine {name} cuda graphs = eager", gAll.Zip(eAll).All(p => p.First.SequenceEqual(p.Second)),
             $"{gAll.Zip(eAll).Count(p => p.First.SequenceEqual(p.Second))}/{prompts.Length} identical");
+        // Programmatic dependent launch changes only when kernels are scheduled, never what they compute.
+        Environment.SetEnvironmentVariable("PAGEDATTENTION_PDL", "0");
+        int[][] noPdl;
+        try { using var np = Load(dir, "cuda"); noPdl = All(np, prompts, _ => Greedy); }
+        finally { Environment.SetEnvironmentVariable("PAGEDATTENTION_PDL", null); }
+        rep.Check($"engine {name} cuda programmatic launch = plain launch", gAll.Zip(noPdl).All(p => p.First.SequenceEqual(p.Second)),
+            $"{gAll.Zip(noPdl).Count(p => p.First.SequenceEqual(p.Second))}/{prompts.Length} identical");
 
         var seeded = new SamplingParams { Temperature = 0.8f, TopK = 50, TopP = 0.9f, MinP = 0.02f, RepetitionPenalty = 1.1f, FrequencyPenalty = 0.2f, PresencePenalty = 0.1f, Seed = 1234, MaxTokens = 24, IgnoreEos = true };
         SamplingParams Other(int i) => new() { Temperature = 1f, TopP = i % 2 == 0 ? 0.95f : 1f, TopK = i % 3 == 0 ? 20 : 0, Seed = 100 + i, MaxTokens = 24, IgnoreEos = true };

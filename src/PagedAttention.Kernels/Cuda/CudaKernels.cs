@@ -52,6 +52,8 @@ public sealed unsafe class CudaKernels : IDisposable
         _penalties = Function("apply_penalties");
         _sample = Function("sample_rows");
         _gemv = Function("gemv_bf16");
+        SupportsProgrammaticLaunch = major >= 9 && CuDriver.Fn.cuLaunchKernelEx != null;
+        ProgrammaticLaunch = SupportsProgrammaticLaunch && Environment.GetEnvironmentVariable("PAGEDATTENTION_PDL") != "0";
     }
 
     /// <summary>Elements per head.</summary>
@@ -74,10 +76,43 @@ public sealed unsafe class CudaKernels : IDisposable
         return f;
     }
 
+    /// <summary>
+    /// Whether launches allow programmatic dependent launch (Hopper and later, driver with cuLaunchKernelEx): a kernel
+    /// may be scheduled while the previous one drains, and waits in <c>pdl_begin()</c> (common.cu) for its results.
+    /// On by default where supported; the environment variable PAGEDATTENTION_PDL=0 turns it off.
+    /// </summary>
+    public bool ProgrammaticLaunch
+    {
+        get => _programmaticLaunch;
+        set
+        {
+            if (value && !SupportsProgrammaticLaunch) throw new NotSupportedException("Programmatic dependent launch needs sm_90+ and a driver with cuLaunchKernelEx.");
+            _programmaticLaunch = value;
+        }
+    }
+
+    private bool _programmaticLaunch;
+
+    /// <summary>Whether the device (sm_90+) and driver (cuLaunchKernelEx) support <see cref="ProgrammaticLaunch"/>.</summary>
+    public bool SupportsProgrammaticLaunch { get; }
+
     private void Launch(nint f, uint gx, uint gy, uint gz, uint block, void** args, string name)
     {
         ObjectDisposedException.ThrowIf(_module == 0, this);
         if (gx == 0 || gy == 0 || gz == 0) return;
+        if (ProgrammaticLaunch)
+        {
+            LaunchAttribute attr = default;
+            attr.Id = LaunchAttribute.ProgrammaticStreamSerialization;
+            attr.Value = 1;
+            var cfg = new LaunchConfig
+            {
+                GridX = gx, GridY = gy, GridZ = gz, BlockX = block, BlockY = 1, BlockZ = 1,
+                Stream = _device.Stream, Attributes = &attr, NumAttributes = 1,
+            };
+            CuDriver.Check(CuDriver.Fn.cuLaunchKernelEx(&cfg, f, args, null), $"cuLaunchKernelEx({name})");
+            return;
+        }
         CuDriver.Check(CuDriver.Fn.cuLaunchKernel(f, gx, gy, gz, block, 1, 1, 0, _device.Stream, args, null), $"cuLaunchKernel({name})");
     }
 

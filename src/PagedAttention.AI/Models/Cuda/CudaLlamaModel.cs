@@ -182,6 +182,22 @@ public sealed class CudaLlamaModel : IDecoderModel, IDisposable
         UseCudaGraphs = cudaGraphs;
     }
 
+    /// <summary>
+    /// Whether kernels launch with programmatic dependent launch (on by default on Hopper; see
+    /// <see cref="CudaKernels.ProgrammaticLaunch"/>). Changing it drops the captured graphs, which embed the launch mode.
+    /// </summary>
+    public bool ProgrammaticLaunch
+    {
+        get => _kernels.ProgrammaticLaunch;
+        set
+        {
+            if (value == _kernels.ProgrammaticLaunch) return;
+            if (value && !_kernels.SupportsProgrammaticLaunch) throw new NotSupportedException("Programmatic dependent launch needs sm_90+ and a driver with cuLaunchKernelEx.");
+            DisposeGraphs();
+            _kernels.ProgrammaticLaunch = value;
+        }
+    }
+
     /// <summary>Whether decode steps replay CUDA graphs (see <see cref="ConfigureSteps"/>).</summary>
     public bool UseCudaGraphs { get; private set; }
 

@@ -75,6 +75,8 @@ internal static unsafe class CuDriver
         public delegate* unmanaged<nint*, nint, byte*, int> cuModuleGetFunction;
         public delegate* unmanaged<nint, int, int, int> cuFuncSetAttribute;
         public delegate* unmanaged<nint, uint, uint, uint, uint, uint, uint, uint, nint, void**, void**, int> cuLaunchKernel;
+        /// <summary>cuLaunchKernelEx (CUDA 12+), or null on older drivers.</summary>
+        public delegate* unmanaged<LaunchConfig*, nint, void**, void**, int> cuLaunchKernelEx;
         public delegate* unmanaged<nint, int, int> cuStreamBeginCapture;
         public delegate* unmanaged<nint, nint*, int> cuStreamEndCapture;
         public delegate* unmanaged<nint*, nint, ulong, int> cuGraphInstantiateWithFlags;
@@ -125,6 +127,7 @@ internal static unsafe class CuDriver
                 cuModuleGetFunction = (delegate* unmanaged<nint*, nint, byte*, int>)E("cuModuleGetFunction"),
                 cuFuncSetAttribute = (delegate* unmanaged<nint, int, int, int>)E("cuFuncSetAttribute"),
                 cuLaunchKernel = (delegate* unmanaged<nint, uint, uint, uint, uint, uint, uint, uint, nint, void**, void**, int>)E("cuLaunchKernel"),
+                cuLaunchKernelEx = (delegate* unmanaged<LaunchConfig*, nint, void**, void**, int>)(NativeLibrary.TryGetExport(lib, "cuLaunchKernelEx", out var ex) ? ex : 0),
                 cuStreamBeginCapture = (delegate* unmanaged<nint, int, int>)E("cuStreamBeginCapture_v2"),
                 cuStreamEndCapture = (delegate* unmanaged<nint, nint*, int>)E("cuStreamEndCapture"),
                 cuGraphInstantiateWithFlags = (delegate* unmanaged<nint*, nint, ulong, int>)E("cuGraphInstantiateWithFlags"),

@@ -13,6 +13,18 @@ __device__ __forceinline__ bf16 f2bf(float f)
     return (bf16)(u >> 16);
 }
 
+// Programmatic dependent launch (Hopper). Every kernel calls pdl_begin() first: it waits until the previous grid in
+// the stream has finished and its writes are visible (so nothing may be read or written before it), then lets the
+// next grid be scheduled while this one's last CTAs run, which hides the launch gap between small decode kernels.
+// Both instructions are no-ops before sm_90 and when the launch did not ask for programmatic serialization.
+__device__ __forceinline__ void pdl_begin()
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
 __device__ __forceinline__ float neg_inf() { return __int_as_float(0xff800000); }
 
 __device__ __forceinline__ float warp_sum(float v)

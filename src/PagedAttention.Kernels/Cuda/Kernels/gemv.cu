@@ -13,6 +13,7 @@ __device__ __forceinline__ void gemv_unpack8(uint4 r, float* f)
 extern "C" __global__ void __launch_bounds__(256) gemv_bf16(const bf16* __restrict__ x, const bf16* __restrict__ w,
                                                             float* __restrict__ y, int m, int n, int k)
 {
+    pdl_begin();
     const int j = (int)((blockIdx.x * (long long)blockDim.x + threadIdx.x) >> 5), lane = threadIdx.x & 31;
     if (j >= n) return;
     const bf16* wr = w + (long long)j * k;

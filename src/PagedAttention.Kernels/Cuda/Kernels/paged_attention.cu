@@ -43,6 +43,7 @@ extern "C" __global__ void __launch_bounds__(128) paged_attention_v1(
     const int* __restrict__ query_starts, const int* __restrict__ context_lens, const int* __restrict__ block_tables,
     int num_seqs, int nh, int nkv, int block_size, int max_blocks_per_seq, float scale, int skip_prefill)
 {
+    pdl_begin();
     __shared__ float sm_m[ATT_WARPS][GROUP], sm_l[ATT_WARPS][GROUP];
     __shared__ float sm_acc[ATT_WARPS][GROUP][HEAD_DIM];
     const int t = blockIdx.x, kvh = blockIdx.y, split = blockIdx.z, nsplit = gridDim.z;
@@ -217,6 +218,7 @@ __device__ __forceinline__ void paged_attention_body(
     const int* __restrict__ query_starts, const int* __restrict__ context_lens, const int* __restrict__ block_tables,
     int num_seqs, int nh, int nkv, int block_size, int max_blocks_per_seq, float scale, int skip_prefill)
 {
+    pdl_begin();
     __shared__ float sm_m[ATT_WARPS][GROUP], sm_l[ATT_WARPS][GROUP];
     __shared__ float sm_acc[ATT_WARPS][GROUP][HEAD_DIM];
     const int t = blockIdx.x, kvh = blockIdx.y, split = blockIdx.z, nsplit = gridDim.z;
@@ -392,6 +394,7 @@ extern "C" __global__ void __launch_bounds__(128, 4) paged_attention_u4lb(ATT_PA
 extern "C" __global__ void paged_attention_merge(const float* __restrict__ part_o, const float* __restrict__ part_lse,
                                                  bf16* __restrict__ out, int nsplit)
 {
+    pdl_begin();
     const long long row = blockIdx.x;
     const int i = threadIdx.x;
     float mx = neg_inf();

@@ -86,6 +86,7 @@ extern "C" __global__ void __launch_bounds__(128) prefill_attention(
     const int* __restrict__ query_starts, const int* __restrict__ context_lens, const int* __restrict__ block_tables,
     int nh, int nkv, int block_size, int max_blocks_per_seq, float scale_log2, int precise, int skip_decode)
 {
+    pdl_begin();
 #if PF_ENABLED
     __shared__ __align__(128) bf16 sq[PF_BQ * HEAD_DIM];
     __shared__ __align__(128) bf16 sk[PF_BK * HEAD_DIM];

@@ -5,6 +5,7 @@ extern "C" __global__ void fused_add_rms_norm(float* __restrict__ residual, cons
                                               const float* __restrict__ bias, const float* __restrict__ weight,
                                               bf16* __restrict__ out, const int* __restrict__ row_ends, int d, float eps)
 {
+    pdl_begin();
     __shared__ float red[32];
     long long src = row_ends ? (long long)(row_ends[blockIdx.x] - 1) : (long long)blockIdx.x;
     float* x = residual + src * d;

@@ -16,6 +16,7 @@ extern "C" __global__ void rope_qkv_write(const float* __restrict__ qkv, const f
                                           bf16* __restrict__ k_cache, bf16* __restrict__ v_cache,
                                           int nh, int nkv, int block_size, float eps)
 {
+    pdl_begin();
     const int t = blockIdx.x, lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
     const int heads = nh + 2 * nkv;
     const float* row = qkv + (long long)t * heads * HEAD_DIM;

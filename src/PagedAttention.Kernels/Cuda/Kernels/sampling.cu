@@ -1,6 +1,7 @@
 // Greedy sampling: out[r] = argmax(logits[r, :]), the lowest index on ties (torch.argmax's rule). One CTA per row.
 extern "C" __global__ void argmax_rows(const float* __restrict__ logits, int vocab, int* __restrict__ out)
 {
+    pdl_begin();
     __shared__ float sv[32];
     __shared__ int si[32];
     const float* row = logits + (long long)blockIdx.x * vocab;
@@ -53,6 +54,7 @@ struct SampleRow
 extern "C" __global__ void apply_penalties(float* __restrict__ logits, int vocab, const SampleRow* __restrict__ rows,
                                            const int4* __restrict__ entries, int num_entries)
 {
+    pdl_begin();
     int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= num_entries) return;
     int4 e = entries[i];
@@ -154,6 +156,7 @@ __device__ unsigned radix_threshold(const float* row, int vocab, unsigned floor_
 extern "C" __global__ void __launch_bounds__(SAMPLE_THREADS) sample_rows(const float* __restrict__ logits, int vocab,
                                                                          const SampleRow* __restrict__ rows, int* __restrict__ out)
 {
+    pdl_begin();
     __shared__ unsigned long long hist[256];
     __shared__ unsigned sh[4];
     __shared__ float sv[32];
