@@ -204,7 +204,7 @@ public sealed class CudaLlamaModel : IDecoderModel, IDisposable
     /// <summary>Number of CUDA graphs captured so far.</summary>
     public int NumCapturedGraphs => _graphs.Count;
 
-    private readonly Dictionary<(int Batch, int Splits), CudaGraph> _graphs = [];
+    private readonly Dictionary<(int Batch, int Splits, int TableStride), CudaGraph> _graphs = [];
     private CudaKvCache? _graphCache;
 
     private static int PadBatch(int seqs, int max)
@@ -232,6 +232,7 @@ public sealed class CudaLlamaModel : IDecoderModel, IDisposable
             _buffers = new CudaStepBuffers(_device, c, tokens, Math.Max(seqs, batch.MaxSeqs), batch.MaxBlocksPerSeq);
         }
         var b = _buffers;
+        int stride = b.TableStride(batch, cache.BlockSize);
         int maxCtx = 0, maxQuery = 0;
         bool hasDecodeRows = false;
         for (int s = 0; s < seqs; s++)
@@ -251,21 +252,21 @@ public sealed class CudaLlamaModel : IDecoderModel, IDisposable
                 if (EnsureWorkspace(b, padded, gSplits))
                 {
                     if (!ReferenceEquals(_graphCache, cache)) { DisposeGraphs(); _graphCache = cache; }
-                    b.StagePadded(batch, padded);
-                    if (_graphs.TryGetValue((padded, gSplits), out var graph)) graph.Launch();
+                    b.StagePadded(batch, padded, stride);
+                    if (_graphs.TryGetValue((padded, gSplits, stride), out var graph)) graph.Launch();
                     else
                     {
                         // First use of this shape: run it eagerly (which also loads every kernel and cuBLAS algorithm
                         // it needs), then capture the same launches for the next steps.
-                        Launch(b, cache, padded, padded, gSplits, batch.MaxBlocksPerSeq);
-                        _graphs[(padded, gSplits)] = _device.Capture(() => Launch(b, cache, padded, padded, gSplits, batch.MaxBlocksPerSeq));
+                        Launch(b, cache, padded, padded, gSplits, stride);
+                        _graphs[(padded, gSplits, stride)] = _device.Capture(() => Launch(b, cache, padded, padded, gSplits, stride));
                     }
                     return b;
                 }
             }
         }
 
-        b.Stage(batch);
+        b.Stage(batch, stride);
         int splits = _kernels.PlanSplits(n, c.NumKvHeads, maxCtx);
         if (!EnsureWorkspace(b, n, splits))
         {
@@ -274,13 +275,14 @@ public sealed class CudaLlamaModel : IDecoderModel, IDisposable
             b.AttentionWorkspace = null;
             b.AttentionWorkspace = _device.Allocate(_kernels.AttentionWorkspaceBytes(n, c.NumHeads, splits));
         }
-        Launch(b, cache, n, seqs, splits, batch.MaxBlocksPerSeq, maxQuery, hasDecodeRows);
+        Launch(b, cache, n, seqs, splits, stride, maxQuery, hasDecodeRows);
         return b;
     }
 
     private bool EnsureWorkspace(CudaStepBuffers b, int tokens, int splits) =>
         _kernels.AttentionWorkspaceBytes(tokens, Config.NumHeads, splits) <= (b.AttentionWorkspace?.Bytes ?? 0);
 
+    // maxBlocksPerSeq: the row stride of the staged block table (CudaStepBuffers.TableStride).
     private void Launch(CudaStepBuffers b, CudaKvCache cache, int n, int seqs, int splits, int maxBlocksPerSeq, int maxQuery = 1, bool hasDecodeRows = true)
     {
         // Rows of sequences with a query length > 1 (prefill/append) run on the tensor-core prefill kernel; decode rows

@@ -58,8 +58,25 @@ internal sealed class CudaStepBuffers : IDisposable
 
     public bool Fits(int tokens, int seqs, int maxBlocksPerSeq) => tokens <= Tokens && seqs <= Seqs && maxBlocksPerSeq == MaxBlocksPerSeq;
 
-    /// <summary>Copies the batch's integer inputs into the pinned buffer at this layout and queues the upload.</summary>
-    public void Stage(ForwardBatch b)
+    /// <summary>
+    /// The block-table row stride for a step: the most blocks any of its sequences uses, rounded up to a power of two
+    /// (so that decode graphs are reused across steps) and capped at <see cref="MaxBlocksPerSeq"/>. Only these columns
+    /// are staged and uploaded: a model with 128k positions would otherwise move seqs × 8,192 ints every step.
+    /// </summary>
+    public int TableStride(ForwardBatch b, int blockSize)
+    {
+        int used = 1;
+        for (int i = 0; i < b.NumSeqs; i++) used = Math.Max(used, (b.ContextLens[i] + blockSize - 1) / blockSize);
+        int stride = 8;
+        while (stride < used) stride <<= 1;
+        return Math.Min(stride, MaxBlocksPerSeq);
+    }
+
+    /// <summary>
+    /// Copies the batch's integer inputs into the pinned buffer at this layout, the block table compacted to
+    /// <paramref name="stride"/> columns, and queues the upload of what is used.
+    /// </summary>
+    public void Stage(ForwardBatch b, int stride)
     {
         int n = b.NumTokens, s = b.NumSeqs;
         var all = Staging.AsSpan<int>(0, IntCount);
@@ -68,15 +85,16 @@ internal sealed class CudaStepBuffers : IDisposable
         b.SlotMapping.AsSpan(0, n).CopyTo(all[(2 * Tokens)..]);
         b.QueryStarts.AsSpan(0, s + 1).CopyTo(all[(3 * Tokens)..]);
         b.ContextLens.AsSpan(0, s).CopyTo(all[(3 * Tokens + Seqs + 1)..]);
-        b.BlockTables.AsSpan(0, s * MaxBlocksPerSeq).CopyTo(all[(3 * Tokens + 2 * Seqs + 1)..]);
-        Staging.CopyToDeviceAsync(Ints, IntCount * 4L);
+        int tables = 3 * Tokens + 2 * Seqs + 1;
+        CopyTables(b, s, stride, all[tables..]);
+        Staging.CopyToDeviceAsync(Ints, (tables + (long)s * stride) * 4);
     }
 
     /// <summary>
     /// Stages a decode batch (one token per sequence) padded to <paramref name="padded"/> sequences: padding rows read
     /// one key of block 0, write no K/V (slot −1) and their logits are ignored.
     /// </summary>
-    public void StagePadded(ForwardBatch b, int padded)
+    public void StagePadded(ForwardBatch b, int padded, int stride)
     {
         int s = b.NumSeqs;
         var all = Staging.AsSpan<int>(0, IntCount);
@@ -90,9 +108,22 @@ internal sealed class CudaStepBuffers : IDisposable
         for (int i = 0; i <= padded; i++) qs[i] = i;
         b.ContextLens.AsSpan(0, s).CopyTo(all[(3 * Tokens + Seqs + 1)..]);
         all.Slice(3 * Tokens + Seqs + 1 + s, padded - s).Fill(1);
-        b.BlockTables.AsSpan(0, s * MaxBlocksPerSeq).CopyTo(all[(3 * Tokens + 2 * Seqs + 1)..]);
-        all.Slice(3 * Tokens + 2 * Seqs + 1 + s * MaxBlocksPerSeq, (padded - s) * MaxBlocksPerSeq).Clear();
-        Staging.CopyToDeviceAsync(Ints, IntCount * 4L);
+        int tables = 3 * Tokens + 2 * Seqs + 1;
+        CopyTables(b, s, stride, all[tables..]);
+        all.Slice(tables + s * stride, (padded - s) * stride).Clear();
+        Staging.CopyToDeviceAsync(Ints, (tables + (long)padded * stride) * 4);
+    }
+
+    // Row i's first min(stride, used) entries; columns past a sequence's last block are never read by the kernels.
+    private void CopyTables(ForwardBatch b, int seqs, int stride, Span<int> dst)
+    {
+        if (stride == b.MaxBlocksPerSeq)
+        {
+            b.BlockTables.AsSpan(0, seqs * stride).CopyTo(dst);
+            return;
+        }
+        for (int i = 0; i < seqs; i++)
+            b.BlockTables.AsSpan(i * b.MaxBlocksPerSeq, stride).CopyTo(dst.Slice(i * stride, stride));
     }
 
     public void Dispose()
