@@ -101,7 +101,7 @@ internal static unsafe class KernelChecks
     {
         var r = new Random(4);
         int nkv = 2, nh = nkv * g, n = 6, bs = 4, blocks = 5, width = (nh + 2 * nkv) * hd;
-        var qkv = Rand.Floats(r, n * width, 2); var bias = Rand.Floats(r, width, 0.2f);
+        var (qkv, qkvBits) = Rand.Bf16(r, n * width, 2); var bias = Rand.Floats(r, width, 0.2f); // the QKV GEMM writes bf16
         var qn = Rand.Floats(r, hd); var kn = Rand.Floats(r, hd);
         var inv = Enumerable.Range(0, hd / 2).Select(i => 1f / MathF.Pow(10000f, 2f * i / hd)).ToArray();
         int[] pos = [0, 1, 2, 7, 100, 4000], slots = [13, 2, -1, 19, 0, 8];
@@ -117,7 +117,7 @@ internal static unsafe class KernelChecks
             }
         CpuOps.RmsNorm(q, qn, 1e-6f, q); CpuOps.RmsNorm(kk, kn, 1e-6f, kk);
         CpuOps.Rope(q, nh, hd, pos, inv); CpuOps.Rope(kk, nkv, hd, pos, inv);
-        using var dq = Up(d, qkv); using var db = Up(d, bias); using var dqn = Up(d, qn); using var dkn = Up(d, kn); using var di = Up(d, inv);
+        using var dq = Up(d, qkvBits); using var db = Up(d, bias); using var dqn = Up(d, qn); using var dkn = Up(d, kn); using var di = Up(d, inv);
         using var dp = Up(d, pos); using var ds = Up(d, slots); using var qo = d.Allocate(n * nh * hd * 4L);
         using var kc = d.Allocate(blocks * bs * nkv * hd * 2L); using var vc = d.Allocate(blocks * bs * nkv * hd * 2L);
         kc.Clear(); vc.Clear();
@@ -149,12 +149,12 @@ internal static unsafe class KernelChecks
     {
         var r = new Random(5);
         int n = 3, inter = 333;
-        var gu = Rand.Floats(r, n * 2 * inter, 6);
+        var (gu, guBits) = Rand.Bf16(r, n * 2 * inter, 6); // the gate|up GEMM writes bf16
         var gate = new float[n * inter]; var up = new float[n * inter]; var want = new float[n * inter];
         for (int t = 0; t < n; t++)
             for (int i = 0; i < inter; i++) { gate[t * inter + i] = gu[t * 2 * inter + i]; up[t * inter + i] = gu[t * 2 * inter + inter + i]; }
         CpuOps.SiluMul(gate, up, want);
-        using var dg = Up(d, gu); using var o = d.Allocate(n * inter * 2L);
+        using var dg = Up(d, guBits); using var o = d.Allocate(n * inter * 2L);
         k.SiluMul(dg.Ptr, o.Ptr, n, inter);
         float e = Rand.RelErr(Rand.Widen(o.ToArray<ushort>()), want);
         rep.Check("silu_mul", e <= Bf16Rel, $"rel err {e:E2}");

@@ -6,7 +6,7 @@ namespace GpuCheck;
 /// <summary>
 /// GPU checks for the CUDA backend, run on the GPU machine (which has no .NET SDK, so no xunit): kernels against the
 /// CPU reference, tiny checkpoints against transformers goldens, and an optional decode benchmark.
-/// Usage: GpuCheck [--prefill] [--kernels] [--models DIR] [--engine DIR] [--engine-bench MODEL_DIR] [--bench MODEL_DIR [--batches 1,64] [--prompt 128] [--steps 128]] [--prefill-bench MODEL_DIR [--batches 1,64] [--prompt 1024]] [--attn-bench]
+/// Usage: GpuCheck [--prefill] [--kernels] [--models DIR] [--engine DIR] [--engine-bench MODEL_DIR] [--bench MODEL_DIR [--batches 1,64] [--prompt 128] [--steps 128]] [--prefill-bench MODEL_DIR [--batches 1,64] [--prompt 1024]] [--attn-bench] [--gemm-bench]
 /// Prints PASS/FAIL lines; the exit code is the number of failures.
 /// </summary>
 internal static class Program
@@ -34,6 +34,7 @@ internal static class Program
             rep.Run("engine-bench", () => EngineChecks.Bench(eb, batches, int.Parse(Arg("--prompt") ?? "128"), int.Parse(Arg("--steps") ?? "128"), rep));
         }
         if (args.Contains("--attn-bench")) rep.Run("attn-bench", () => AttnBench.Run(d));
+        if (args.Contains("--gemm-bench")) rep.Run("gemm-bench", () => GemmBench.Run(d));
         if (Arg("--bench") is { } bench)
         {
             var batches = (Arg("--batches") ?? "1,64").Split(',').Select(int.Parse).ToArray();

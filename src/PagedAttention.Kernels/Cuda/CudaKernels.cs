@@ -135,7 +135,7 @@ public sealed unsafe class CudaKernels : IDisposable
     }
 
     /// <summary>
-    /// Splits the merged QKV GEMM output [tokens, (nh + 2·nkv)·HeadDim] (fp32): adds <paramref name="bias"/>, applies the
+    /// Splits the merged QKV GEMM output [tokens, (nh + 2·nkv)·HeadDim] (bf16): adds <paramref name="bias"/>, applies the
     /// per-head q/k norms (both 0 when absent), rotates q and k, writes q (fp32, [tokens, nh, HeadDim]) and stores K/V
     /// (bf16) at each token's slot of the cache; slot −1 writes nothing.
     /// </summary>
@@ -147,7 +147,7 @@ public sealed unsafe class CudaKernels : IDisposable
         Launch(_rope, (uint)tokens, 1, 1, warps * 32, a, "rope_qkv_write");
     }
 
-    /// <summary>out[t, i] = bf16(silu(gu[t, i]) · gu[t, inter + i]) for the merged gate|up output gu [tokens, 2·inter] fp32.</summary>
+    /// <summary>out[t, i] = bf16(silu(gu[t, i]) · gu[t, inter + i]) for the merged gate|up output gu [tokens, 2·inter] bf16.</summary>
     public void SiluMul(ulong gateUp, ulong output, int tokens, int inter)
     {
         long total = (long)tokens * inter;

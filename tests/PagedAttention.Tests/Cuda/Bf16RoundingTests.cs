@@ -62,6 +62,7 @@ public class Bf16RoundingTests(ITestOutputHelper output)
             {
                 CpuOps.RmsNorm(hid, w.InputNorm, c.RmsNormEps, x); Round(x);
                 MatMulBf16(x, n, w.Q, q); MatMulBf16(x, n, w.K, k); MatMulBf16(x, n, w.V, v);
+                Round(q); Round(k); Round(v); // the merged QKV GEMM writes bf16
                 if (w.QBias is not null) { CpuOps.AddBias(q, w.QBias); CpuOps.AddBias(k, w.KBias!); CpuOps.AddBias(v, w.VBias!); }
                 if (w.QNorm is not null) { CpuOps.RmsNorm(q, w.QNorm, c.RmsNormEps, q); CpuOps.RmsNorm(k, w.KNorm!, c.RmsNormEps, k); }
                 CpuOps.Rope(q, c.NumHeads, c.HeadDim, pos, inv); CpuOps.Rope(k, c.NumKvHeads, c.HeadDim, pos, inv);
@@ -71,7 +72,8 @@ public class Bf16RoundingTests(ITestOutputHelper output)
                 Round(att);
                 MatMulBf16(att, n, w.O, x); if (w.OBias is not null) CpuOps.AddBias(x, w.OBias); CpuOps.Add(x, hid);
                 CpuOps.RmsNorm(hid, w.PostAttentionNorm, c.RmsNormEps, x); Round(x);
-                MatMulBf16(x, n, w.Gate, g); MatMulBf16(x, n, w.Up, u); CpuOps.SiluMul(g, u, g); Round(g);
+                MatMulBf16(x, n, w.Gate, g); MatMulBf16(x, n, w.Up, u); Round(g); Round(u); // the gate|up GEMM writes bf16
+                CpuOps.SiluMul(g, u, g); Round(g);
                 MatMulBf16(g, n, w.Down, x); CpuOps.Add(x, hid);
             }
             var last = hid.AsSpan((n - 1) * h, h).ToArray();

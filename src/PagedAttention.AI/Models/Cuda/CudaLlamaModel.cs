@@ -5,7 +5,8 @@ namespace PagedAttention.AI.Models.Cuda;
 /// <summary>
 /// The Llama-family decoder (Llama, Mistral, Qwen2, Qwen3) on an NVIDIA GPU, with the contract of
 /// <see cref="LlamaModel.Forward"/>: weights in bf16 (f32/f16 checkpoints rounded at load), merged QKV and gate|up
-/// GEMMs through cuBLAS with fp32 accumulation, an fp32 residual stream, and a bf16 paged KV cache.
+/// GEMMs through cuBLAS with fp32 accumulation and bf16 outputs (as transformers' bf16 Linear rounds them), an fp32
+/// residual stream (the O and down projections write fp32 deltas), and a bf16 paged KV cache.
 /// Not thread-safe: one caller at a time (the engine's step loop).
 /// </summary>
 public sealed class CudaLlamaModel : IDecoderModel, IDisposable
@@ -298,7 +299,7 @@ public sealed class CudaLlamaModel : IDecoderModel, IDisposable
             var w = _layers[l];
             // The previous layer's MLP output joins the residual here, fused with this layer's input norm.
             _kernels.FusedAddRmsNorm(b.Hidden.Ptr, l == 0 ? 0 : b.Delta.Ptr, 0, w.InputNorm.Ptr, b.X.Ptr, 0, n, h, c.RmsNormEps);
-            blas.Gemm(b.X.Ptr, w.Qkv.Ptr, b.Qkv.Ptr, n, qkvDim, h);
+            blas.Gemm(b.X.Ptr, w.Qkv.Ptr, b.Qkv.Ptr, n, qkvDim, h, outputF32: false);
             _kernels.RopeQkvWrite(b.Qkv.Ptr, CudaWeights.Ptr(w.QkvBias), CudaWeights.Ptr(w.QNorm), CudaWeights.Ptr(w.KNorm), _invFreq.Ptr,
                 b.Positions, b.Slots, b.Q.Ptr, cache.Keys(l), cache.Values(l), n, c.NumHeads, c.NumKvHeads, cache.BlockSize, c.RmsNormEps);
             if (!tiled || hasDecodeRows)
@@ -309,7 +310,7 @@ public sealed class CudaLlamaModel : IDecoderModel, IDisposable
                     seqs, maxQuery, c.NumHeads, c.NumKvHeads, cache.BlockSize, maxBlocksPerSeq, _scale, !FastPrefill, skipDecode: true);
             blas.Gemm(b.X.Ptr, w.O.Ptr, b.Delta.Ptr, n, h, qDim);
             _kernels.FusedAddRmsNorm(b.Hidden.Ptr, b.Delta.Ptr, CudaWeights.Ptr(w.OBias), w.PostAttentionNorm.Ptr, b.X.Ptr, 0, n, h, c.RmsNormEps);
-            blas.Gemm(b.X.Ptr, w.GateUp.Ptr, b.GateUp.Ptr, n, 2 * inter, h);
+            blas.Gemm(b.X.Ptr, w.GateUp.Ptr, b.GateUp.Ptr, n, 2 * inter, h, outputF32: false);
             _kernels.SiluMul(b.GateUp.Ptr, b.Act.Ptr, n, inter);
             blas.Gemm(b.Act.Ptr, w.Down.Ptr, b.Delta.Ptr, n, h, inter);
         }
@@ -342,10 +343,11 @@ public sealed class CudaLlamaModel : IDecoderModel, IDisposable
 
     private readonly struct SmallBatchGemm(CudaBlas blas, CudaKernels? kernels)
     {
-        public void Gemm(ulong x, ulong w, ulong y, int m, int n, int k)
+        public void Gemm(ulong x, ulong w, ulong y, int m, int n, int k, bool outputF32 = true)
         {
-            if (kernels is not null && m <= CudaKernels.GemvMaxRows && k % 8 == 0) kernels.Gemv(x, w, y, m, n, k);
-            else blas.Gemm(x, w, y, m, n, k);
+            // The GEMV kernel writes fp32 only.
+            if (outputF32 && kernels is not null && m <= CudaKernels.GemvMaxRows && k % 8 == 0) kernels.Gemv(x, w, y, m, n, k);
+            else blas.Gemm(x, w, y, m, n, k, outputF32);
         }
     }
 

@@ -19,10 +19,10 @@ internal sealed class CudaStepBuffers : IDisposable
         Staging = new PinnedHostBuffer(d, Math.Max(IntCount * 4L, (long)seqs * c.VocabSize * 4));
         Hidden = d.Allocate((long)tokens * h * 4);
         X = d.Allocate((long)tokens * Math.Max(h, qDim) * 2);
-        Qkv = d.Allocate((long)tokens * qkvDim * 4);
+        Qkv = d.Allocate((long)tokens * qkvDim * 2); // bf16 GEMM output
         Q = d.Allocate((long)tokens * qDim * 4);
         Delta = d.Allocate((long)tokens * h * 4);
-        GateUp = d.Allocate((long)tokens * 2 * inter * 4);
+        GateUp = d.Allocate((long)tokens * 2 * inter * 2); // bf16 GEMM output
         Act = d.Allocate((long)tokens * inter * 2);
         Last = d.Allocate((long)seqs * h * 2);
         Logits = d.Allocate((long)seqs * c.VocabSize * 4);

@@ -1,7 +1,7 @@
 // After the merged QKV GEMM: per token, add the q/k/v biases (Qwen2), apply the per-head q/k RMSNorm (Qwen3), rotate q
 // and k (GPT-NeoX rotate_half pairs (i, i + HEAD_DIM/2) by position * inv_freq[i]), write q as fp32 for attention
 // and k, v as bf16 into the paged cache at the token's slot (slot < 0: padding, nothing written).
-// qkv: [n, (nh + 2 nkv) * HEAD_DIM] fp32. Cache layout: [num_blocks, nkv, block_size, HEAD_DIM] bf16, so that one
+// qkv: [n, (nh + 2 nkv) * HEAD_DIM] bf16 (the merged QKV GEMM's output, rounded like transformers' bf16 Linear). Cache layout: [num_blocks, nkv, block_size, HEAD_DIM] bf16, so that one
 // (block, kv head) is one contiguous run for the attention kernels. One CTA per token, one warp per head.
 #ifndef HEAD_DIM
 #define HEAD_DIM 128
@@ -9,7 +9,7 @@
 #define ROPE_HALF (HEAD_DIM / 2)
 #define ROPE_PER_LANE ((ROPE_HALF + 31) / 32)
 
-extern "C" __global__ void rope_qkv_write(const float* __restrict__ qkv, const float* __restrict__ bias,
+extern "C" __global__ void rope_qkv_write(const bf16* __restrict__ qkv, const float* __restrict__ bias,
                                           const float* __restrict__ q_norm, const float* __restrict__ k_norm,
                                           const float* __restrict__ inv_freq, const int* __restrict__ positions,
                                           const int* __restrict__ slots, float* __restrict__ q_out,
@@ -19,7 +19,7 @@ extern "C" __global__ void rope_qkv_write(const float* __restrict__ qkv, const f
     pdl_begin();
     const int t = blockIdx.x, lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
     const int heads = nh + 2 * nkv;
-    const float* row = qkv + (long long)t * heads * HEAD_DIM;
+    const bf16* row = qkv + (long long)t * heads * HEAD_DIM;
     const float pos = (float)positions[t];
     const int slot = slots[t];
     for (int h = warp; h < heads; h += warps)
@@ -35,8 +35,8 @@ extern "C" __global__ void rope_qkv_write(const float* __restrict__ qkv, const f
             a[k] = b[k] = 0.f;
             if (i < ROPE_HALF)
             {
-                a[k] = row[h * HEAD_DIM + i];
-                b[k] = row[h * HEAD_DIM + i + ROPE_HALF];
+                a[k] = bf2f(row[h * HEAD_DIM + i]);
+                b[k] = bf2f(row[h * HEAD_DIM + i + ROPE_HALF]);
                 if (bias) { a[k] += bias[h * HEAD_DIM + i]; b[k] += bias[h * HEAD_DIM + i + ROPE_HALF]; }
                 ss += a[k] * a[k] + b[k] * b[k];
             }
