@@ -63,13 +63,16 @@ internal sealed class CudaStepBuffers : IDisposable
     /// (so that decode graphs are reused across steps) and capped at <see cref="MaxBlocksPerSeq"/>. Only these columns
     /// are staged and uploaded: a model with 128k positions would otherwise move seqs × 8,192 ints every step.
     /// </summary>
-    public int TableStride(ForwardBatch b, int blockSize)
+    public int TableStride(ForwardBatch b, int blockSize) => TableStride(b.ContextLens.AsSpan(0, b.NumSeqs), blockSize, MaxBlocksPerSeq);
+
+    /// <summary>The stride rule of <see cref="TableStride(ForwardBatch, int)"/> for the given context lengths.</summary>
+    internal static int TableStride(ReadOnlySpan<int> contextLens, int blockSize, int maxBlocksPerSeq)
     {
         int used = 1;
-        for (int i = 0; i < b.NumSeqs; i++) used = Math.Max(used, (b.ContextLens[i] + blockSize - 1) / blockSize);
+        foreach (int len in contextLens) used = Math.Max(used, (len + blockSize - 1) / blockSize);
         int stride = 8;
         while (stride < used) stride <<= 1;
-        return Math.Min(stride, MaxBlocksPerSeq);
+        return Math.Min(stride, maxBlocksPerSeq);
     }
 
     /// <summary>
