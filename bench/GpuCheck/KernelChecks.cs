@@ -17,9 +17,11 @@ internal static unsafe class KernelChecks
         {
             using var k = new CudaKernels(d, hd, g);
             rep.Run($"embedding hd={hd}", () => Embedding(d, k, rep));
-            rep.Run($"add_rmsnorm hd={hd}", () => AddRmsNorm(d, k, rep));
+            foreach (int h in new[] { 200, 203 }) // float4 path and scalar path
+                rep.Run($"add_rmsnorm hd={hd} d={h}", () => AddRmsNorm(d, k, rep, h));
             rep.Run($"rope_kv hd={hd} g={g}", () => RopeKv(d, k, rep, hd, g));
-            rep.Run($"silu_mul hd={hd}", () => SiluMul(d, k, rep));
+            foreach (int inter in new[] { 333, 336 }) // scalar path and 16-byte path
+                rep.Run($"silu_mul hd={hd} inter={inter}", () => SiluMul(d, k, rep, inter));
             rep.Run($"argmax hd={hd}", () => Argmax(d, k, rep));
             for (int variant = 0; variant <= 4; variant++)
             {
@@ -73,10 +75,10 @@ internal static unsafe class KernelChecks
         rep.Check("embedding", Rand.MaxAbs(o.ToArray<float>(), want) == 0, "exact");
     }
 
-    private static void AddRmsNorm(CudaDevice d, CudaKernels k, Report rep)
+    private static void AddRmsNorm(CudaDevice d, CudaKernels k, Report rep, int h)
     {
         var r = new Random(3);
-        int n = 5, h = 200;
+        int n = 5;
         var res = Rand.Floats(r, n * h, 3); var delta = Rand.Floats(r, n * h); var bias = Rand.Floats(r, h, 0.1f); var w = Rand.Floats(r, h);
         var sum = new float[n * h];
         for (int i = 0; i < sum.Length; i++) sum[i] = res[i] + delta[i] + bias[i % h];
@@ -86,7 +88,7 @@ internal static unsafe class KernelChecks
         using var o = d.Allocate(n * h * 2L);
         k.FusedAddRmsNorm(dr.Ptr, dd.Ptr, db.Ptr, dw.Ptr, o.Ptr, 0, n, h, 1e-5f);
         float eRes = Rand.MaxAbs(dr.ToArray<float>(), sum), eOut = Rand.RelErr(Rand.Widen(o.ToArray<ushort>()), want);
-        rep.Check("fused_add_rms_norm", eRes < 1e-6f && eOut <= Bf16Rel, $"residual max err {eRes:E1}, output rel err {eOut:E2} (bf16 out)");
+        rep.Check($"fused_add_rms_norm d={h}", eRes < 1e-6f && eOut <= Bf16Rel, $"residual max err {eRes:E1}, output rel err {eOut:E2} (bf16 out)");
         // Row-gather mode: rows 2 and 4 (row_ends 3 and 5), no delta.
         using var ends = Up(d, new[] { 3, 5 });
         using var o2 = d.Allocate(2 * h * 2L);
@@ -94,7 +96,7 @@ internal static unsafe class KernelChecks
         var got2 = Rand.Widen(o2.ToArray<ushort>());
         var want2 = want.AsSpan(2 * h, h).ToArray().Concat(want.AsSpan(4 * h, h).ToArray()).ToArray();
         float e2 = Rand.RelErr(got2, want2);
-        rep.Check("fused_add_rms_norm last rows", e2 <= Bf16Rel, $"rel err {e2:E2}");
+        rep.Check($"fused_add_rms_norm last rows d={h}", e2 <= Bf16Rel, $"rel err {e2:E2}");
     }
 
     private static void RopeKv(CudaDevice d, CudaKernels k, Report rep, int hd, int g)
@@ -145,10 +147,10 @@ internal static unsafe class KernelChecks
         rep.Check("rope_qkv_write kv", ek <= Bf16Rel && untouchedZero, $"{written} cache values, rel err {ek:E2}; slot -1 and unused slots untouched: {untouchedZero}");
     }
 
-    private static void SiluMul(CudaDevice d, CudaKernels k, Report rep)
+    private static void SiluMul(CudaDevice d, CudaKernels k, Report rep, int inter)
     {
         var r = new Random(5);
-        int n = 3, inter = 333;
+        int n = 3;
         var (gu, guBits) = Rand.Bf16(r, n * 2 * inter, 6); // the gate|up GEMM writes bf16
         var gate = new float[n * inter]; var up = new float[n * inter]; var want = new float[n * inter];
         for (int t = 0; t < n; t++)
@@ -157,7 +159,7 @@ internal static unsafe class KernelChecks
         using var dg = Up(d, guBits); using var o = d.Allocate(n * inter * 2L);
         k.SiluMul(dg.Ptr, o.Ptr, n, inter);
         float e = Rand.RelErr(Rand.Widen(o.ToArray<ushort>()), want);
-        rep.Check("silu_mul", e <= Bf16Rel, $"rel err {e:E2}");
+        rep.Check($"silu_mul inter={inter}", e <= Bf16Rel, $"rel err {e:E2}");
     }
 
     private static void Argmax(CudaDevice d, CudaKernels k, Report rep)

@@ -1,6 +1,7 @@
 // residual[r] += delta[r] (+ bias); out[r] = residual[r] / sqrt(mean(residual[r]^2) + eps) * weight, as bf16.
 // delta and bias may be null. When row_ends is given, CTA r works on row row_ends[r] - 1 and writes out row r: the
 // final norm only for each sequence's last token. One CTA per row; the row is read twice, the second time from L1/L2.
+// When d % 4 == 0 (every real model) threads move float4s: a quarter of the instructions for the same bytes.
 extern "C" __global__ void fused_add_rms_norm(float* __restrict__ residual, const float* __restrict__ delta,
                                               const float* __restrict__ bias, const float* __restrict__ weight,
                                               bf16* __restrict__ out, const int* __restrict__ row_ends, int d, float eps)
@@ -10,7 +11,34 @@ extern "C" __global__ void fused_add_rms_norm(float* __restrict__ residual, cons
     long long src = row_ends ? (long long)(row_ends[blockIdx.x] - 1) : (long long)blockIdx.x;
     float* x = residual + src * d;
     const float* dx = delta ? delta + src * d : 0;
+    bf16* o = out + (long long)blockIdx.x * d;
     float ss = 0.f;
+    if ((d & 3) == 0)
+    {
+        const int d4 = d >> 2;
+        float4* x4 = (float4*)x;
+        const float4* dx4 = (const float4*)dx;
+        const float4* b4 = (const float4*)bias;
+        for (int i = threadIdx.x; i < d4; i += blockDim.x)
+        {
+            float4 v = x4[i];
+            if (dx4) { float4 a = dx4[i]; v.x += a.x; v.y += a.y; v.z += a.z; v.w += a.w; }
+            if (b4) { float4 a = b4[i]; v.x += a.x; v.y += a.y; v.z += a.z; v.w += a.w; }
+            if (dx4 || b4) x4[i] = v;
+            ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
+        }
+        float inv = rsqrtf(block_sum(ss, red) / d + eps);
+        const float4* w4 = (const float4*)weight;
+        for (int i = threadIdx.x; i < d4; i += blockDim.x)
+        {
+            float4 v = x4[i], w = w4[i];
+            uint2 p;
+            p.x = (unsigned)f2bf(v.x * inv * w.x) | ((unsigned)f2bf(v.y * inv * w.y) << 16);
+            p.y = (unsigned)f2bf(v.z * inv * w.z) | ((unsigned)f2bf(v.w * inv * w.w) << 16);
+            *(uint2*)(o + 4 * i) = p;
+        }
+        return;
+    }
     for (int i = threadIdx.x; i < d; i += blockDim.x)
     {
         float v = x[i];
@@ -20,6 +48,5 @@ extern "C" __global__ void fused_add_rms_norm(float* __restrict__ residual, cons
         ss += v * v;
     }
     float inv = rsqrtf(block_sum(ss, red) / d + eps);
-    bf16* o = out + (long long)blockIdx.x * d;
     for (int i = threadIdx.x; i < d; i += blockDim.x) o[i] = f2bf(x[i] * inv * weight[i]);
 }
