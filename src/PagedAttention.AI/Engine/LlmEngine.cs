@@ -293,7 +293,6 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
         if (output.Count == 0) return;
         BatchBuilder.Build(output, _batch, _options.BlockSize);
         bool onDevice = _runner.DeviceSampler is not null, hostRows = false;
-        long forwardStart = 0;
         try
         {
             if (_runner.DeviceSampler is { } ds)
@@ -309,14 +308,10 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
                     var keyRng = st.Rng; // a copy: the sequence's stream key, never advanced for GPU-sampled rows
                     ds.SetRow(i, seq.Params, keyRng.NextUInt64(), seq.NumOutputTokens, seq.PromptTokens, seq.OutputTokens, _eos);
                 }
-                forwardStart = Stopwatch.GetTimestamp();
-                _runner.ForwardSample(_batch, _deviceTokens, hostRows ? _logits : default);
             }
-            else
-            {
-                forwardStart = Stopwatch.GetTimestamp();
-                _runner.Forward(_batch, _logits);
-            }
+            long forwardStart = Stopwatch.GetTimestamp();
+            if (onDevice) _runner.ForwardSample(_batch, _deviceTokens, hostRows ? _logits : default);
+            else _runner.Forward(_batch, _logits);
             Interlocked.Add(ref _forwardTicks, Stopwatch.GetTimestamp() - forwardStart);
         }
         catch (Exception ex)

@@ -193,9 +193,8 @@ public sealed class CudaLlamaModel : IDecoderModel, IDisposable
         set
         {
             if (value == _kernels.ProgrammaticLaunch) return;
-            if (value && !_kernels.SupportsProgrammaticLaunch) throw new NotSupportedException("Programmatic dependent launch needs sm_90+ and a driver with cuLaunchKernelEx.");
+            _kernels.ProgrammaticLaunch = value; // throws where unsupported
             DisposeGraphs();
-            _kernels.ProgrammaticLaunch = value;
         }
     }
 
