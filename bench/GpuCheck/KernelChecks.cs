@@ -45,20 +45,41 @@ internal static unsafe class KernelChecks
 
     private static void Gemm(CudaDevice d, Report rep)
     {
-        var r = new Random(1);
-        foreach (var (m, n, k) in new[] { (1, 384, 256), (7, 1000, 320), (64, 512, 2048) })
+        // Every GEMM path: cublasGemmEx, cuBLASLt with the heuristic's choice per bucket, cuBLASLt with the timed search.
+        // Rows are visited so that some calls reuse an algorithm chosen for a larger M of the same bucket (512 -> 300,
+        // 8 -> 7 -> 5) and fp32 and bf16 outputs are both checked.
+        var blas = d.Blas;
+        bool lt0 = blas.UseLt, timed0 = blas.TimedAlgorithmSearch;
+        try
         {
-            var (xf, xb) = Rand.Bf16(r, m * k);
-            var (wf, wb) = Rand.Bf16(r, n * k);
-            var want = new float[m * n];
-            fixed (float* wp = wf) CpuOps.MatMul(xf, m, new WeightMatrix((nint)wp, DType.F32, n, k), want);
-            using var x = Up(d, xb);
-            using var w = Up(d, wb);
-            using var y = d.Allocate(m * n * 4L);
-            d.Blas.Gemm(x.Ptr, w.Ptr, y.Ptr, m, n, k);
-            var got = y.ToArray<float>();
-            float e = Rand.RelErr(got, want);
-            rep.Check($"gemm m={m} n={n} k={k}", e < 1e-4f, $"rel err {e:E2} (fp32 accumulation, order differs)");
+            foreach (var (mode, useLt, timed) in new[] { ("cublasGemmEx", false, false), ("cuBLASLt heuristic", true, false), ("cuBLASLt timed", true, true) })
+            {
+                blas.UseLt = useLt;
+                blas.TimedAlgorithmSearch = timed;
+                var r = new Random(1);
+                foreach (var (m, n, k) in new[] { (1, 384, 256), (8, 1000, 320), (7, 1000, 320), (5, 1000, 320), (64, 512, 2048), (512, 768, 512), (300, 768, 512) })
+                    foreach (bool f32 in new[] { true, false })
+                    {
+                        var (xf, xb) = Rand.Bf16(r, m * k);
+                        var (wf, wb) = Rand.Bf16(r, n * k);
+                        var want = new float[m * n];
+                        fixed (float* wp = wf) CpuOps.MatMul(xf, m, new WeightMatrix((nint)wp, DType.F32, n, k), want);
+                        using var x = Up(d, xb);
+                        using var w = Up(d, wb);
+                        using var y = d.Allocate(m * n * 4L);
+                        blas.Gemm(x.Ptr, w.Ptr, y.Ptr, m, n, k, f32);
+                        float[] got = f32 ? y.ToArray<float>() : Rand.Widen(y.ToArray<ushort>()[..(m * n)]);
+                        float e = Rand.RelErr(got, want);
+                        float tol = f32 ? 1e-4f : 4e-3f; // bf16 output: one rounding, 2^-9 relative per element
+                        rep.Check($"gemm {mode} m={m} n={n} k={k} out={(f32 ? "f32" : "bf16")}", e < tol, $"rel err {e:E2} (fp32 accumulation, order differs; tolerance {tol:E0})");
+                    }
+                if (useLt) Console.WriteLine($"INFO {mode}: {blas.NumPlans} plans: {string.Join("; ", blas.DescribePlans())}");
+            }
+        }
+        finally
+        {
+            blas.UseLt = lt0;
+            blas.TimedAlgorithmSearch = timed0;
         }
     }
 

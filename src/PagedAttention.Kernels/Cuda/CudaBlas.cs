@@ -3,16 +3,27 @@ using PagedAttention.Kernels.Cuda.Interop;
 namespace PagedAttention.Kernels.Cuda;
 
 /// <summary>
-/// bf16 GEMMs through cuBLAS with fp32 accumulation, in the row-major convention of PyTorch's <c>Linear</c>:
-/// <c>Y[m, n] = X[m, k] · W[n, k]ᵀ (+ beta · Y)</c>. One handle, bound to the device's stream, with its own 32 MiB
-/// workspace so that calls can be captured into CUDA graphs.
+/// bf16 GEMMs with fp32 accumulation, in the row-major convention of PyTorch's <c>Linear</c>:
+/// <c>Y[m, n] = X[m, k] · W[n, k]ᵀ (+ beta · Y)</c>, through cuBLASLt with the algorithm chosen once per shape bucket
+/// (<see cref="GemmBucket"/>: M rounded up to a power of two, × N × K × output type) and cached. One 32 MiB workspace,
+/// allocated before any capture, serves every call, so GEMMs can be captured into CUDA graphs.
 /// </summary>
+/// <remarks>
+/// By default the bucket's algorithm is cuBLASLt's first heuristic choice for the bucket's largest M: a pure function of
+/// the shape, so every process rounds the same way. <see cref="TimedAlgorithmSearch"/> instead times the heuristic's top
+/// candidates once per bucket and keeps the fastest (faster where the heuristic misjudges, but two processes may then
+/// pick different algorithms and differ in the last bits). <see cref="UseLt"/> = false goes back to plain
+/// <c>cublasGemmEx</c>.
+/// </remarks>
 public sealed unsafe class CudaBlas : IDisposable
 {
-    private const long WorkspaceBytes = 32L << 20;
+    internal const long WorkspaceBytes = 32L << 20;
+    private const int SearchCandidates = 8;
     private readonly CudaDevice _device;
     private readonly DeviceBuffer _workspace;
-    private nint _handle;
+    private readonly Dictionary<GemmKey, GemmPlan> _plans = [];
+    private nint _handle, _lt, _preference;
+    private bool _useLt, _timed;
 
     internal CudaBlas(CudaDevice device)
     {
@@ -21,10 +32,63 @@ public sealed unsafe class CudaBlas : IDisposable
         nint h;
         b.Check(b.cublasCreate(&h), "cublasCreate");
         _handle = h;
-        b.Check(b.cublasSetStream(h, device.Stream), "cublasSetStream");
-        _workspace = device.Allocate(WorkspaceBytes);
-        b.Check(b.cublasSetWorkspace(h, _workspace.Ptr, (nuint)WorkspaceBytes), "cublasSetWorkspace");
+        try
+        {
+            b.Check(b.cublasSetStream(h, device.Stream), "cublasSetStream");
+            _workspace = device.Allocate(WorkspaceBytes);
+            b.Check(b.cublasSetWorkspace(h, _workspace.Ptr, (nuint)WorkspaceBytes), "cublasSetWorkspace");
+            var lt = CublasLtNative.Instance;
+            nint l, p;
+            lt.Check(lt.cublasLtCreate(&l), "cublasLtCreate");
+            _lt = l;
+            lt.Check(lt.cublasLtMatmulPreferenceCreate(&p), "cublasLtMatmulPreferenceCreate");
+            _preference = p;
+            ulong ws = WorkspaceBytes;
+            lt.Check(lt.cublasLtMatmulPreferenceSetAttribute(p, CublasLtNative.MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ulong)), "cublasLtMatmulPreferenceSetAttribute");
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+        _useLt = Environment.GetEnvironmentVariable("PAGEDATTENTION_CUBLASLT") != "0";
+        _timed = Environment.GetEnvironmentVariable("PAGEDATTENTION_GEMM_SEARCH") == "1";
     }
+
+    /// <summary>
+    /// Whether GEMMs go through cuBLASLt with cached per-bucket algorithms (default; the environment variable
+    /// PAGEDATTENTION_CUBLASLT=0 turns it off) or through <c>cublasGemmEx</c>, which lets cuBLAS choose per exact shape.
+    /// Graphs captured before a change keep the GEMMs they captured.
+    /// </summary>
+    public bool UseLt
+    {
+        get => _useLt;
+        set => _useLt = value;
+    }
+
+    /// <summary>
+    /// Whether a bucket's algorithm is the fastest of cuBLASLt's top heuristic candidates, timed once on the first call's
+    /// operands (opt-in: PAGEDATTENTION_GEMM_SEARCH=1), instead of the first candidate. Changing it forgets the cached
+    /// choices.
+    /// </summary>
+    public bool TimedAlgorithmSearch
+    {
+        get => _timed;
+        set
+        {
+            if (value == _timed) return;
+            _timed = value;
+            ClearPlans();
+        }
+    }
+
+    /// <summary>Number of cached (bucket, N, K, output type) plans.</summary>
+    public int NumPlans => _plans.Count;
+
+    /// <summary>One line per cached plan: the bucket, shape, output type and how its algorithm was chosen.</summary>
+    public IReadOnlyList<string> DescribePlans() =>
+        [.. _plans.Values.OrderBy(p => (p.Key.N, p.Key.K, p.Key.Bucket)).Select(p =>
+            $"m<={p.Key.Bucket} n={p.Key.N} k={p.Key.K} out={(p.Key.OutputF32 ? "f32" : "bf16")}: {p.How}")];
 
     /// <summary>
     /// Y = X · Wᵀ + beta · Y with X [m, k] bf16, W [n, k] bf16 (row-major) and Y [m, n] in fp32
@@ -37,6 +101,67 @@ public sealed unsafe class CudaBlas : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(k);
         if (x == 0 || w == 0 || y == 0) throw new ArgumentException("GEMM operands must be device addresses.");
         ObjectDisposedException.ThrowIf(_handle == 0, this);
+        if (!_useLt) { GemmEx(x, w, y, m, n, k, outputF32, beta); return; }
+
+        var key = new GemmKey(GemmBucket.Of(m), n, k, outputF32);
+        if (!_plans.TryGetValue(key, out var plan))
+        {
+            plan = new GemmPlan(key);
+            try { Choose(plan, x, w, y, m, beta); }
+            catch { plan.Dispose(); throw; }
+            _plans[key] = plan;
+        }
+        plan.SetRows(m);
+        int index = plan.AlgorithmFor(m, _lt, _preference);
+        if (index == GemmPlan.GemmExFallback) { GemmEx(x, w, y, m, n, k, outputF32, beta); return; }
+        Matmul(plan, plan.Algorithm(index), x, w, y, beta);
+    }
+
+    private void Matmul(GemmPlan plan, CublasLtAlgo algo, ulong x, ulong w, ulong y, float beta)
+    {
+        var lt = CublasLtNative.Instance;
+        float alpha = 1f;
+        lt.Check(lt.cublasLtMatmul(_lt, plan.Desc, &alpha, w, plan.A, x, plan.B, &beta, y, plan.D, y, plan.D, &algo,
+            _workspace.Ptr, (nuint)WorkspaceBytes, _device.Stream), "cublasLtMatmul", plan.Key.ToString());
+    }
+
+    // Picks the bucket's algorithm: the heuristic's first choice for the bucket's largest M or, with the timed search,
+    // the fastest of its top candidates on this call's operands (never while a graph is being captured, and not when
+    // beta != 0, where the trial runs would accumulate into Y).
+    private void Choose(GemmPlan plan, ulong x, ulong w, ulong y, int m, float beta)
+    {
+        bool timed = _timed && beta == 0f && !_device.IsCapturing;
+        var candidates = plan.Candidates(_lt, _preference, timed ? SearchCandidates : 1);
+        if (candidates.Length == 0) { plan.ChooseForBucket(null, ""); return; }
+        if (!timed || candidates.Length == 1) { plan.ChooseForBucket(candidates[0].Algo, "heuristic"); return; }
+
+        plan.SetRows(m);
+        int best = -1;
+        float bestMs = float.MaxValue, firstMs = float.NaN;
+        for (int i = 0; i < candidates.Length; i++)
+        {
+            var algo = candidates[i].Algo;
+            if (!Accepts(plan, algo)) continue;
+            Matmul(plan, algo, x, w, y, 0f); // warm-up (and module load) outside the timing
+            const int reps = 5;
+            float ms = _device.Time(() => { for (int r = 0; r < reps; r++) Matmul(plan, algo, x, w, y, 0f); }) / reps;
+            if (i == 0) firstMs = ms;
+            if (ms < bestMs) { bestMs = ms; best = i; }
+        }
+        if (best < 0) { plan.ChooseForBucket(candidates[0].Algo, "heuristic"); return; }
+        plan.ChooseForBucket(candidates[best].Algo,
+            $"timed at m={m}: candidate {best + 1}/{candidates.Length}, {bestMs * 1e3:F1} us (heuristic's first {firstMs * 1e3:F1} us)");
+    }
+
+    private bool Accepts(GemmPlan plan, CublasLtAlgo algo)
+    {
+        CublasLtHeuristicResult check;
+        return CublasLtNative.Instance.cublasLtMatmulAlgoCheck(_lt, plan.Desc, plan.A, plan.B, plan.D, plan.D, &algo, &check) == 0
+            && check.State == 0 && (long)check.WorkspaceSize <= WorkspaceBytes;
+    }
+
+    private void GemmEx(ulong x, ulong w, ulong y, int m, int n, int k, bool outputF32, float beta)
+    {
         var b = CublasNative.Instance;
         float alpha = 1f;
         // Column-major view: Yᵀ[n, m] = W[k, n]ᵀ · Xᵀ[k, m], i.e. op(A) = T on W and op(B) = N on X.
@@ -47,12 +172,22 @@ public sealed unsafe class CudaBlas : IDisposable
             "cublasGemmEx", $"m={m} n={n} k={k}");
     }
 
+    private void ClearPlans()
+    {
+        foreach (var p in _plans.Values) p.Dispose();
+        _plans.Clear();
+    }
+
     /// <inheritdoc />
     public void Dispose()
     {
         if (_handle == 0) return;
+        ClearPlans();
+        if (_preference != 0) CublasLtNative.Instance.cublasLtMatmulPreferenceDestroy(_preference);
+        if (_lt != 0) CublasLtNative.Instance.cublasLtDestroy(_lt);
+        _preference = _lt = 0;
         CublasNative.Instance.cublasDestroy(_handle);
         _handle = 0;
-        _workspace.Dispose();
+        _workspace?.Dispose();
     }
 }

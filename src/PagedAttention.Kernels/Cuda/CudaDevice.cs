@@ -64,8 +64,8 @@ public sealed unsafe class CudaDevice : IDisposable
     }
 
     /// <summary>
-    /// What of CUDA is missing for this library: null when the driver loads and reports a GPU and NVRTC and cuBLAS
-    /// load; otherwise a sentence naming the first missing piece. Never throws.
+    /// What of CUDA is missing for this library: null when the driver loads and reports a GPU and NVRTC, cuBLAS and
+    /// cuBLASLt load; otherwise a sentence naming the first missing piece. Never throws.
     /// </summary>
     public static string? MissingComponent()
     {
@@ -75,6 +75,8 @@ public sealed unsafe class CudaDevice : IDisposable
         catch (Exception ex) { return $"NVRTC could not be loaded ({ex.Message})"; }
         try { _ = CublasNative.Instance; }
         catch (Exception ex) { return $"cuBLAS could not be loaded ({ex.Message})"; }
+        try { _ = CublasLtNative.Instance; }
+        catch (Exception ex) { return $"cuBLASLt could not be loaded ({ex.Message})"; }
         return null;
     }
 
@@ -171,6 +173,9 @@ public sealed unsafe class CudaDevice : IDisposable
         }
     }
 
+    /// <summary>Whether <see cref="Capture"/> is recording (work queued now is not run).</summary>
+    public bool IsCapturing { get; private set; }
+
     /// <summary>
     /// Records the kernels and copies that <paramref name="work"/> queues on <see cref="Stream"/> into a CUDA graph
     /// instead of running them; replay it with <see cref="CudaGraph.Launch"/>. Pointers and scalars are frozen.
@@ -182,8 +187,13 @@ public sealed unsafe class CudaDevice : IDisposable
         var f = CuDriver.Fn;
         CuDriver.Check(f.cuStreamBeginCapture(_stream, 1 /* CU_STREAM_CAPTURE_MODE_THREAD_LOCAL */), "cuStreamBeginCapture");
         nint graph = 0;
+        IsCapturing = true;
         try { work(); }
-        finally { CuDriver.Check(f.cuStreamEndCapture(_stream, &graph), "cuStreamEndCapture"); }
+        finally
+        {
+            IsCapturing = false;
+            CuDriver.Check(f.cuStreamEndCapture(_stream, &graph), "cuStreamEndCapture");
+        }
         nint exec;
         try { CuDriver.Check(f.cuGraphInstantiateWithFlags(&exec, graph, 0), "cuGraphInstantiateWithFlags"); }
         finally { f.cuGraphDestroy(graph); }
