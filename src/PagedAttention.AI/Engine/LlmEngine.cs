@@ -32,6 +32,10 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
     private readonly ForwardBatch _batch;
     private readonly float[] _logits;
     private readonly int[] _deviceTokens;
+    private readonly PendingOutput[] _pending;
+    private readonly List<Sequence> _pendingStops;
+    private int _numPending;
+    private readonly bool _overlap;
     private readonly ConcurrentQueue<RequestState> _inbox = new();
     private readonly ConcurrentQueue<RequestState> _aborts = new();
     private readonly AutoResetEvent _wake = new(false);
@@ -73,6 +77,10 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
         _batch = new ForwardBatch(options.MaxNumBatchedTokens, options.MaxNumSeqs, maxBlocksPerSeq);
         _logits = new float[options.MaxNumSeqs * _vocab];
         _deviceTokens = new int[options.MaxNumSeqs];
+        _pending = new PendingOutput[options.MaxNumSeqs];
+        _pendingStops = new List<Sequence>(options.MaxNumSeqs);
+        // PAGEDATTENTION_OVERLAP=0: deliver outputs before the forward instead of while the device computes (for A/B runs).
+        _overlap = runner.CanLaunchAsync && Environment.GetEnvironmentVariable("PAGEDATTENTION_OVERLAP") != "0";
         _thread = new Thread(Loop) { IsBackground = true, Name = "PagedAttention step loop" };
         _thread.Start();
     }
@@ -262,6 +270,9 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
                 while (_aborts.TryDequeue(out var req)) EndRequest(req, null);
                 if (!_scheduler.HasWork)
                 {
+                    // Nothing to overlap with: deliver the last step's tokens now.
+                    DeliverPending();
+                    FinishPendingStops();
                     if (VerifyInvariants) _scheduler.CheckInvariants();
                     _wake.WaitOne();
                     continue;
@@ -273,6 +284,7 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
                 Interlocked.Add(ref _busyTicks, Stopwatch.GetTimestamp() - start);
                 if (VerifyInvariants) _scheduler.CheckInvariants();
             }
+            DeliverPending(); // tokens computed before the stop still reach their callers
         }
         catch (Exception ex)
         {
@@ -287,10 +299,18 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
         }
     }
 
+    // One step. The host work of delivering the previous step's tokens (detokenizing, stop strings, writing to the
+    // request channels) runs after this step is queued on the device, while the GPU computes it. Stop strings found
+    // then end their sequence after this step: the token this step computed for it is dropped.
     private void Step()
     {
         var output = _scheduler.Schedule();
-        if (output.Count == 0) return;
+        if (output.Count == 0)
+        {
+            DeliverPending();
+            FinishPendingStops();
+            return;
+        }
         BatchBuilder.Build(output, _batch, _options.BlockSize);
         bool onDevice = _runner.DeviceSampler is not null, hostRows = false;
         try
@@ -309,18 +329,31 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
                     ds.SetRow(i, seq.Params, keyRng.NextUInt64(), seq.NumOutputTokens, seq.PromptTokens, seq.OutputTokens, _eos);
                 }
             }
-            long forwardStart = Stopwatch.GetTimestamp();
-            if (onDevice) _runner.ForwardSample(_batch, _deviceTokens, hostRows ? _logits : default);
-            else _runner.Forward(_batch, _logits);
-            Interlocked.Add(ref _forwardTicks, Stopwatch.GetTimestamp() - forwardStart);
+            long forwardStart = Stopwatch.GetTimestamp(), delivered;
+            if (onDevice && !hostRows && _overlap)
+            {
+                _runner.LaunchSample(_batch);
+                delivered = DeliverPending();
+                _runner.WaitSample(_deviceTokens);
+            }
+            else
+            {
+                delivered = DeliverPending();
+                if (onDevice) _runner.ForwardSample(_batch, _deviceTokens, hostRows ? _logits : default);
+                else _runner.Forward(_batch, _logits);
+            }
+            Interlocked.Add(ref _forwardTicks, Stopwatch.GetTimestamp() - forwardStart - delivered);
         }
         catch (Exception ex)
         {
             // The whole step is lost: fail its requests, keep serving the others.
             _logger.LogError(ex, "A forward pass failed; the {Count} requests in that step are failed.", output.Count);
             for (int i = 0; i < output.Count; i++) EndRequest(((SequenceState)output.Seq(i).Owner!).Request, ex);
+            DeliverPending();
+            FinishPendingStops();
             return;
         }
+        FinishPendingStops();
         _scheduler.CommitStep(output);
         Interlocked.Increment(ref _steps);
         Interlocked.Add(ref _computedTokens, output.TotalTokens);
@@ -331,7 +364,7 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
             var state = (SequenceState)seq.Owner!;
             try
             {
-                EmitToken(seq, state, _logits.AsSpan(i * _vocab, _vocab), onDevice && state.TopLogprobs.Length == 0 ? _deviceTokens[i] : -1);
+                AcceptToken(seq, state, _logits.AsSpan(i * _vocab, _vocab), onDevice && state.TopLogprobs.Length == 0 ? _deviceTokens[i] : -1);
             }
             catch (Exception ex)
             {
@@ -341,8 +374,10 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
         }
     }
 
+    // Appends the step's token to the sequence now (the next step is scheduled from it) and applies the token-level
+    // stop rules, freeing a finished sequence's blocks at once; its output is delivered later (DeliverPending).
     // deviceToken >= 0: the token the device sampled; otherwise sample on the host from logits.
-    private void EmitToken(Sequence seq, SequenceState state, Span<float> logits, int deviceToken = -1)
+    private void AcceptToken(Sequence seq, SequenceState state, Span<float> logits, int deviceToken = -1)
     {
         var p = seq.Params;
         float logprob = float.NaN;
@@ -350,39 +385,81 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
             : _sampler.Sample(logits, p, seq.PromptTokens, seq.OutputTokens, ref state.Rng, _eos, state.TopLogprobs, out logprob);
         var reason = _scheduler.AppendToken(seq, token);
         Interlocked.Increment(ref _generatedTokens);
+        _pending[_numPending++] = new PendingOutput(seq, token, seq.NumOutputTokens - 1, reason, seq.NumCachedTokens, logprob,
+            state.TopLogprobs.Length > 0 ? (TokenLogprob[])state.TopLogprobs.Clone() : null);
+        if (reason is not null) _scheduler.Finish(seq, reason);
+    }
+
+    // Turns the accepted tokens into outputs: text, stop strings, the request's channel. Returns the ticks it took.
+    private long DeliverPending()
+    {
+        if (_numPending == 0) return 0;
+        long start = Stopwatch.GetTimestamp();
+        for (int i = 0; i < _numPending; i++)
+        {
+            var o = _pending[i];
+            _pending[i] = default;
+            var state = (SequenceState)o.Seq.Owner!;
+            if (state.Request.Done) continue; // aborted or failed meanwhile
+            try { Deliver(o, state); }
+            catch (Exception ex)
+            {
+                _logger.LogError(ex, "Request {RequestId} failed while delivering its output.", o.Seq.RequestId);
+                EndRequest(state.Request, ex);
+            }
+        }
+        _numPending = 0;
+        return Stopwatch.GetTimestamp() - start;
+    }
+
+    private void Deliver(in PendingOutput o, SequenceState state)
+    {
+        var reason = o.Reason;
         string? text = null;
         if (state.Detokenizer is { } detok)
         {
             // An eos or stop token ends the text; it is not rendered itself.
-            text = reason == FinishReason.Stop ? string.Empty : detok.Append(token);
+            text = reason == FinishReason.Stop ? string.Empty : detok.Append(o.Token);
             if (state.Stops is { } stops)
             {
                 text = stops.Push(text, out bool stopped);
-                if (stopped) reason = FinishReason.Stop;
+                if (stopped && reason is null)
+                {
+                    reason = FinishReason.Stop;
+                    _pendingStops.Add(o.Seq); // still scheduled; ends once the step in flight is done
+                }
                 else if (reason is not null) text += detok.Flush() is { Length: > 0 } rest ? stops.Push(rest, out _) + stops.Flush() : stops.Flush();
             }
             else if (reason is not null) text += detok.Flush();
         }
-        var o = new GenerationOutput(token, seq.NumOutputTokens - 1, reason)
+        var output = new GenerationOutput(o.Token, o.Index, reason)
         {
-            SequenceIndex = seq.Index,
+            SequenceIndex = o.Seq.Index,
             TextDelta = text,
-            CachedTokens = seq.NumCachedTokens,
-            Logprob = logprob,
-            TopLogprobs = state.TopLogprobs.Length > 0 ? (TokenLogprob[])state.TopLogprobs.Clone() : null,
+            CachedTokens = o.CachedTokens,
+            Logprob = o.Logprob,
+            TopLogprobs = o.TopLogprobs,
         };
         var req = state.Request;
         long allocated = GC.GetAllocatedBytesForCurrentThread();
-        req.Channel.Writer.TryWrite(o);
+        req.Channel.Writer.TryWrite(output);
         _channelAllocatedBytes += GC.GetAllocatedBytesForCurrentThread() - allocated;
         if (reason is null) return;
-        _scheduler.Finish(seq, reason);
         if (--req.Remaining == 0 && !req.Done)
         {
             req.Done = true;
             req.Channel.Writer.TryComplete();
         }
     }
+
+    // Sequences whose stop string showed up while a step that includes them was in flight: ended now that it is done.
+    private void FinishPendingStops()
+    {
+        foreach (var seq in _pendingStops) _scheduler.Finish(seq, FinishReason.Stop);
+        _pendingStops.Clear();
+    }
+
+    private readonly record struct PendingOutput(Sequence Seq, int Token, int Index, FinishReason? Reason, int CachedTokens, float Logprob, TokenLogprob[]? TopLogprobs);
 
     // Ends a request early: aborted (error null) or failed. Frees its blocks now.
     private void EndRequest(RequestState req, Exception? error)

@@ -30,6 +30,12 @@ internal sealed class CpuModelRunner : IModelRunner
     public void ForwardSample(ForwardBatch batch, Span<int> tokens, Span<float> logits) =>
         throw new NotSupportedException("The CPU runner samples on the host.");
 
+    public bool CanLaunchAsync => false;
+
+    public void LaunchSample(ForwardBatch batch) => throw new NotSupportedException("The CPU runner computes synchronously.");
+
+    public void WaitSample(Span<int> tokens) => throw new NotSupportedException("The CPU runner computes synchronously.");
+
     public void CopyBlock(int src, int dst) => _cache.CopyBlock(src, dst);
 
     public void Dispose()

@@ -34,6 +34,18 @@ internal interface IModelRunner : IDisposable
     /// </summary>
     void ForwardSample(ForwardBatch batch, Span<int> tokens, Span<float> logits);
 
+    /// <summary>Whether <see cref="LaunchSample"/> / <see cref="WaitSample"/> work (the device computes asynchronously).</summary>
+    bool CanLaunchAsync { get; }
+
+    /// <summary>
+    /// Queues what <see cref="ForwardSample"/> does (token ids only, no host logits) and returns without waiting, so that
+    /// the host can work while the device computes. Exactly one <see cref="WaitSample"/> must follow.
+    /// </summary>
+    void LaunchSample(ForwardBatch batch);
+
+    /// <summary>Waits for the step <see cref="LaunchSample"/> queued and copies its token ids.</summary>
+    void WaitSample(Span<int> tokens);
+
     /// <summary>Copies every layer's K/V of block <paramref name="src"/> to block <paramref name="dst"/>.</summary>
     void CopyBlock(int src, int dst);
 }

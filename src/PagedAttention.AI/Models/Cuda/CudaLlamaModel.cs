@@ -149,6 +149,35 @@ public sealed class CudaLlamaModel : IDecoderModel, IDisposable
         b.Staging.AsSpan<int>(0, seqs).CopyTo(tokenIds);
     }
 
+    /// <summary>
+    /// Queues one step and its GPU sampling like <see cref="ForwardSample"/> (without host logits) and returns without
+    /// waiting, so the caller can do host work while the GPU computes; <see cref="WaitSample"/> then gives the ids.
+    /// </summary>
+    internal void LaunchSample(ForwardBatch batch, CudaKvCache cache, CudaSampler sampler)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ArgumentNullException.ThrowIfNull(sampler);
+        if (_pendingSeqs > 0) throw new InvalidOperationException("The previous LaunchSample was not waited for.");
+        var b = Run(batch, cache);
+        int seqs = batch.NumSeqs;
+        sampler.Launch(_kernels, b.Logits.Ptr, Config.VocabSize, b.Ids.Ptr, seqs);
+        b.Staging.CopyFromDeviceAsync(b.Ids.Ptr, seqs * 4L);
+        _pendingSeqs = seqs;
+    }
+
+    /// <summary>Waits for the step <see cref="LaunchSample"/> queued and copies its token ids ([NumSeqs]).</summary>
+    internal void WaitSample(Span<int> tokenIds)
+    {
+        int seqs = _pendingSeqs;
+        if (seqs == 0) throw new InvalidOperationException("No LaunchSample is pending.");
+        if (tokenIds.Length < seqs) throw new ArgumentException("tokenIds is shorter than NumSeqs.", nameof(tokenIds));
+        _pendingSeqs = 0;
+        _device.Synchronize();
+        _buffers!.Staging.AsSpan<int>(0, seqs).CopyTo(tokenIds);
+    }
+
+    private int _pendingSeqs;
+
     private void CopyLogits(CudaStepBuffers b, int seqs, Span<float> logits)
     {
         int count = seqs * Config.VocabSize;

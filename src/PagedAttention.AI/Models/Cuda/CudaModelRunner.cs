@@ -134,6 +134,12 @@ internal sealed class CudaModelRunner : IModelRunner, IDeviceSampler
     public void ForwardSample(ForwardBatch batch, Span<int> tokens, Span<float> logits) =>
         _model.ForwardSample(batch, _cache, _sampler, tokens, logits);
 
+    public bool CanLaunchAsync => true;
+
+    public void LaunchSample(ForwardBatch batch) => _model.LaunchSample(batch, _cache, _sampler);
+
+    public void WaitSample(Span<int> tokens) => _model.WaitSample(tokens);
+
     public void Begin(int rows) => _sampler.Begin(rows);
 
     public void SetRow(int row, SamplingParams p, ulong key, int step, ReadOnlySpan<int> prompt, ReadOnlySpan<int> output, IReadOnlyList<int> eos) =>
