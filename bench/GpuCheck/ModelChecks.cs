@@ -83,8 +83,9 @@ internal static class ModelChecks
         int same = cases.Select((_, i) => alone[i].SequenceEqual(batched[i]) ? 1 : 0).Sum();
         rep.Check($"{name} greedy batch of {cases.Length} = one at a time", same == cases.Length, $"{same}/{cases.Length} sequences identical over {newTokens} tokens");
         int exact = cases.Select((c, i) => alone[i].SequenceEqual(c.Greedy) ? 1 : 0).Sum();
-        double prefix = cases.Select((c, i) => (double)alone[i].Zip(c.Greedy).TakeWhile(p => p.First == p.Second).Count()).Average();
-        Console.WriteLine($"INFO {name} greedy vs transformers (fp32): {exact}/{cases.Length} identical over {newTokens} tokens; mean agreeing prefix {prefix:F1} tokens");
+        var prefixes = cases.Select((c, i) => alone[i].Zip(c.Greedy).TakeWhile(p => p.First == p.Second).Count()).ToArray();
+        Console.WriteLine($"INFO {name} greedy vs transformers (fp32): {exact}/{cases.Length} identical over {newTokens} tokens; " +
+            $"{prefixes.Count(p => p >= 16)}/{cases.Length} agree for >= 16 tokens; mean agreeing prefix {prefixes.Average():F1} tokens");
         rep.Check($"{name} first greedy token vs transformers", cases.Select((c, i) => alone[i][0] == c.Greedy[0] || Margin(c.Logits) < 2 * worst * c.Logits.Max(MathF.Abs)).All(b => b),
             $"{cases.Select((c, i) => alone[i][0] == c.Greedy[0] ? 1 : 0).Sum()}/{cases.Length} equal; every difference is a near-tie (golden top-2 margin < 2x the observed logit error)");
     }

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Teacher-forced top-1 agreement between the CUDA backend and transformers bf16 on the same GPU (issue 6).
 
-  python3 teacher_forced.py prepare MODEL_DIR tokens.json ref.json [--seqs 4 --len 80 --seed 0]
-      random token sequences (seeded) -> tokens.json; transformers bf16 logits -> argmax and top-1/top-2 margin -> ref.json
+  python3 teacher_forced.py prepare MODEL_DIR tokens.json ref.json [--seqs 4 --len 80 --seed 0] [--text FILE]
+      random token sequences (seeded), or with --text consecutive windows of FILE tokenized by the model's own
+      tokenizer (for a trained model, whose predictions on real text are confident) -> tokens.json; transformers bf16 logits -> argmax and top-1/top-2 margin -> ref.json
   dotnet GpuFidelity.dll --model MODEL_DIR --tokens tokens.json --out engine.json
   python3 teacher_forced.py compare ref.json engine.json [result.json]
       top-1 agreement over all positions, and over positions where transformers' own margin exceeds 0.1
@@ -14,13 +15,20 @@ the top-1/top-2 logit gaps are tiny, so bf16 rounding alone flips a few percent 
 import json, sys
 
 
-def prepare(model_dir, tokens_path, ref_path, seqs=4, length=80, seed=0):
+def prepare(model_dir, tokens_path, ref_path, seqs=4, length=80, seed=0, text=None):
     import torch
     from transformers import AutoModelForCausalLM
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16).cuda().eval()
     vocab = model.config.vocab_size
-    g = torch.Generator().manual_seed(seed)
-    tokens = torch.randint(0, vocab, (seqs, length), generator=g)
+    if text:
+        from transformers import AutoTokenizer
+        ids = AutoTokenizer.from_pretrained(model_dir)(open(text).read())["input_ids"]
+        if len(ids) < seqs * length:
+            sys.exit(f"{text} has {len(ids)} tokens; {seqs} x {length} are needed")
+        tokens = torch.tensor(ids[:seqs * length]).view(seqs, length)
+    else:
+        g = torch.Generator().manual_seed(seed)
+        tokens = torch.randint(0, vocab, (seqs, length), generator=g)
     with torch.no_grad():
         logits = model(tokens.cuda()).logits.float()
     top2 = torch.topk(logits, 2, dim=-1)
@@ -66,7 +74,8 @@ if __name__ == "__main__":
         a = sys.argv[2:]
         kw = {}
         for i in range(3, len(a), 2):
-            kw[{"--seqs": "seqs", "--len": "length", "--seed": "seed"}[a[i]]] = int(a[i + 1])
+            key = {"--seqs": "seqs", "--len": "length", "--seed": "seed", "--text": "text"}[a[i]]
+            kw[key] = a[i + 1] if key == "text" else int(a[i + 1])
         prepare(a[0], a[1], a[2], **kw)
     elif cmd == "compare":
         compare(*sys.argv[2:5])
