@@ -36,6 +36,10 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
     private readonly List<Sequence> _pendingStops;
     private int _numPending;
     private readonly bool _overlap;
+    private readonly SchedulerOutput[] _outputs;
+    private readonly bool[] _inflightSamples;
+    private SchedulerOutput? _inflight;
+    private int _nextOutput;
     private readonly ConcurrentQueue<RequestState> _inbox = new();
     private readonly ConcurrentQueue<RequestState> _aborts = new();
     private readonly AutoResetEvent _wake = new(false);
@@ -81,6 +85,8 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
         _pendingStops = new List<Sequence>(options.MaxNumSeqs);
         // PAGEDATTENTION_OVERLAP=0: deliver outputs before the forward instead of while the device computes (for A/B runs).
         _overlap = runner.CanLaunchAsync && Environment.GetEnvironmentVariable("PAGEDATTENTION_OVERLAP") != "0";
+        _outputs = [new SchedulerOutput(options.MaxNumSeqs), new SchedulerOutput(options.MaxNumSeqs)];
+        _inflightSamples = new bool[options.MaxNumSeqs];
         _thread = new Thread(Loop) { IsBackground = true, Name = "PagedAttention step loop" };
         _thread.Start();
     }
@@ -137,6 +143,15 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
         }, cancellationToken).ConfigureAwait(false);
         try { return new LlmEngine(runner, options, assets); }
         catch { runner.Dispose(); throw; }
+    }
+
+    /// <summary>An engine over a given runner (tests: e.g. a host runner that launches asynchronously).</summary>
+    internal static LlmEngine Create(IModelRunner runner, EngineOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(runner);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        return new LlmEngine(runner, options, ModelAssets.Load(options.ModelPath));
     }
 
     private static IModelRunner CreateRunner(EngineOptions o)
@@ -268,7 +283,7 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
                 while (_inbox.TryDequeue(out var req))
                     foreach (var seq in req.Sequences) _scheduler.Add(seq);
                 while (_aborts.TryDequeue(out var req)) EndRequest(req, null);
-                if (!_scheduler.HasWork)
+                if (!_scheduler.HasWork && _inflight is null)
                 {
                     // Nothing to overlap with: deliver the last step's tokens now.
                     DeliverPending();
@@ -284,6 +299,7 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
                 Interlocked.Add(ref _busyTicks, Stopwatch.GetTimestamp() - start);
                 if (VerifyInvariants) _scheduler.CheckInvariants();
             }
+            Drain();
             DeliverPending(); // tokens computed before the stop still reach their callers
         }
         catch (Exception ex)
@@ -299,10 +315,15 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
         }
     }
 
-    // One step. The host work of delivering the previous step's tokens (detokenizing, stop strings, writing to the
-    // request channels) runs after this step is queued on the device, while the GPU computes it. Stop strings found
-    // then end their sequence after this step: the token this step computed for it is dropped.
     private void Step()
+    {
+        if (_overlap) StepPipelined();
+        else StepSync();
+    }
+
+    // One step, start to finish (CPU, or when overlap is off). Delivering the previous step's outputs (detokenizing,
+    // stop strings, channel writes) runs just before the forward pass.
+    private void StepSync()
     {
         var output = _scheduler.Schedule();
         if (output.Count == 0)
@@ -312,51 +333,30 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
             return;
         }
         BatchBuilder.Build(output, _batch, _options.BlockSize);
+        RunSync(output);
+    }
+
+    // Forward + sampling of a built step, waiting for it, then accepting its tokens.
+    private void RunSync(SchedulerOutput output)
+    {
         bool onDevice = _runner.DeviceSampler is not null, hostRows = false;
         try
         {
-            if (_runner.DeviceSampler is { } ds)
-            {
-                // Only token ids come back, except for rows the GPU sampler cannot serve (logprobs): then this step's logits too.
-                ds.Begin(output.Count);
-                for (int i = 0; i < output.Count; i++)
-                {
-                    var seq = output.Seq(i);
-                    if (seq.IsFinished || seq.NumComputedTokens + output.NumTokens(i) != seq.NumTokens) continue;
-                    var st = (SequenceState)seq.Owner!;
-                    if (st.TopLogprobs.Length > 0) { hostRows = true; continue; }
-                    var keyRng = st.Rng; // a copy: the sequence's stream key, never advanced for GPU-sampled rows
-                    ds.SetRow(i, seq.Params, keyRng.NextUInt64(), seq.NumOutputTokens, seq.PromptTokens, seq.OutputTokens, _eos);
-                }
-            }
-            long forwardStart = Stopwatch.GetTimestamp(), delivered;
-            if (onDevice && !hostRows && _overlap)
-            {
-                _runner.LaunchSample(_batch);
-                delivered = DeliverPending();
-                _runner.WaitSample(_deviceTokens);
-            }
-            else
-            {
-                delivered = DeliverPending();
-                if (onDevice) _runner.ForwardSample(_batch, _deviceTokens, hostRows ? _logits : default);
-                else _runner.Forward(_batch, _logits);
-            }
+            if (onDevice) hostRows = SetSamplerRows(output);
+            long forwardStart = Stopwatch.GetTimestamp();
+            long delivered = DeliverPending();
+            if (onDevice) _runner.ForwardSample(_batch, _deviceTokens, hostRows ? _logits : default);
+            else _runner.Forward(_batch, _logits);
             Interlocked.Add(ref _forwardTicks, Stopwatch.GetTimestamp() - forwardStart - delivered);
         }
         catch (Exception ex)
         {
-            // The whole step is lost: fail its requests, keep serving the others.
-            _logger.LogError(ex, "A forward pass failed; the {Count} requests in that step are failed.", output.Count);
-            for (int i = 0; i < output.Count; i++) EndRequest(((SequenceState)output.Seq(i).Owner!).Request, ex);
-            DeliverPending();
-            FinishPendingStops();
+            FailStep(output, null, ex);
             return;
         }
         FinishPendingStops();
         _scheduler.CommitStep(output);
-        Interlocked.Increment(ref _steps);
-        Interlocked.Add(ref _computedTokens, output.TotalTokens);
+        CountStep(output);
         for (int i = 0; i < output.Count; i++)
         {
             var seq = output.Seq(i);
@@ -374,16 +374,170 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
         }
     }
 
+    // One turn of the pipeline on an asynchronous device: step N is in flight. Its bookkeeping is committed and its
+    // sampled tokens stand as placeholders, so step N+1 is scheduled and flattened, and step N-1's outputs are
+    // delivered, while the GPU computes step N. Then: wait for N, resolve the placeholders (stop rules, freeing what
+    // finished), patch N+1's input ids, set its sampler rows and launch it. A sequence that finished at step N also
+    // sits in step N+1; that row's result is ignored (vLLM's async scheduling makes the same trade). The GPU runs its
+    // steps in stream order, so blocks freed while a step is in flight are only ever rewritten by later steps.
+    private void StepPipelined()
+    {
+        var n = _inflight;
+        if (n is not null)
+        {
+            _scheduler.CommitStep(n);
+            CountStep(n);
+            for (int i = 0; i < n.Count; i++)
+                if (_inflightSamples[i] && n.Seq(i).Status == SequenceStatus.Running) n.Seq(i).AppendPlaceholder();
+        }
+        var next = _outputs[_nextOutput];
+        _nextOutput ^= 1;
+        _scheduler.Schedule(next);
+        if (next.Count > 0) BatchBuilder.Build(next, _batch, _options.BlockSize);
+
+        if (n is not null)
+        {
+            long waitStart = Stopwatch.GetTimestamp();
+            long delivered = DeliverPending(); // step N-1's outputs, while the GPU computes step N
+            try { _runner.WaitSample(_deviceTokens); }
+            catch (Exception ex)
+            {
+                _inflight = null;
+                FailStep(n, next, ex); // next holds placeholders of n's sequences
+                return;
+            }
+            finally { Interlocked.Add(ref _forwardTicks, Stopwatch.GetTimestamp() - waitStart - delivered); }
+            _inflight = null;
+            FinishPendingStops();
+            for (int i = 0; i < n.Count; i++)
+            {
+                if (!_inflightSamples[i]) continue;
+                var seq = n.Seq(i);
+                if (seq.IsFinished || !seq.HasPlaceholder) continue;
+                var state = (SequenceState)seq.Owner!;
+                try { AcceptToken(seq, state, default, _deviceTokens[i], resolve: true); }
+                catch (Exception ex)
+                {
+                    _logger.LogError(ex, "Request {RequestId} failed while sampling.", seq.RequestId);
+                    EndRequest(state.Request, ex);
+                }
+            }
+        }
+        else
+        {
+            DeliverPending();
+            FinishPendingStops();
+        }
+        if (next.Count == 0) return;
+
+        // Decode rows of N+1 read the token N sampled: its id is known now.
+        for (int i = 0; i < next.Count; i++)
+        {
+            int q = _batch.QueryStarts[i];
+            if (next.NumTokens(i) == 1 && _batch.TokenIds[q] == Sequence.Placeholder)
+            {
+                var seq = next.Seq(i);
+                _batch.TokenIds[q] = seq.HasPlaceholder ? 0 : seq.LastToken; // 0: a finished sequence's ignored row
+            }
+        }
+        bool hostRows;
+        long launchStart = Stopwatch.GetTimestamp();
+        try
+        {
+            hostRows = SetSamplerRows(next);
+            if (!hostRows)
+            {
+                for (int i = 0; i < next.Count; i++) _inflightSamples[i] = !next.Seq(i).IsFinished && next.Samples(i);
+                _runner.LaunchSample(_batch);
+                _inflight = next;
+            }
+        }
+        catch (Exception ex)
+        {
+            FailStep(next, null, ex);
+            return;
+        }
+        finally { Interlocked.Add(ref _forwardTicks, Stopwatch.GetTimestamp() - launchStart); }
+        if (hostRows) RunSync(next); // logprobs need this step's logits on the host: no overlap for it
+    }
+
+    // Device sampler rows for a step; true when some row must be sampled on the host (logprobs).
+    private bool SetSamplerRows(SchedulerOutput output)
+    {
+        var ds = _runner.DeviceSampler!;
+        bool hostRows = false;
+        // Only token ids come back, except for rows the GPU sampler cannot serve (logprobs): then this step's logits too.
+        ds.Begin(output.Count);
+        for (int i = 0; i < output.Count; i++)
+        {
+            var seq = output.Seq(i);
+            if (seq.IsFinished || seq.NumComputedTokens + output.NumTokens(i) != seq.NumTokens) continue;
+            var st = (SequenceState)seq.Owner!;
+            if (st.TopLogprobs.Length > 0) { hostRows = true; continue; }
+            var keyRng = st.Rng; // a copy: the sequence's stream key, never advanced for GPU-sampled rows
+            ds.SetRow(i, seq.Params, keyRng.NextUInt64(), seq.NumOutputTokens, seq.PromptTokens, seq.OutputTokens, _eos);
+        }
+        return hostRows;
+    }
+
+    // The whole step is lost: fail its requests (and those of a step scheduled behind it), keep serving the others.
+    private void FailStep(SchedulerOutput output, SchedulerOutput? behind, Exception ex)
+    {
+        _logger.LogError(ex, "A forward pass failed; the {Count} requests in that step are failed.", output.Count + (behind?.Count ?? 0));
+        for (int i = 0; i < output.Count; i++) EndRequest(((SequenceState)output.Seq(i).Owner!).Request, ex);
+        if (behind is not null)
+            for (int i = 0; i < behind.Count; i++) EndRequest(((SequenceState)behind.Seq(i).Owner!).Request, ex);
+        DeliverPending();
+        FinishPendingStops();
+    }
+
+    private void CountStep(SchedulerOutput output)
+    {
+        Interlocked.Increment(ref _steps);
+        Interlocked.Add(ref _computedTokens, output.TotalTokens);
+    }
+
+    // Waits for the step in flight, if any, and takes its tokens (before stopping).
+    private void Drain()
+    {
+        while (_inflight is not null) StepPipelinedDrain();
+    }
+
+    private void StepPipelinedDrain()
+    {
+        var n = _inflight!;
+        _inflight = null;
+        try { _runner.WaitSample(_deviceTokens); }
+        catch (Exception ex)
+        {
+            FailStep(n, null, ex);
+            return;
+        }
+        FinishPendingStops();
+        _scheduler.CommitStep(n);
+        CountStep(n);
+        for (int i = 0; i < n.Count; i++)
+        {
+            if (!_inflightSamples[i]) continue;
+            var seq = n.Seq(i);
+            if (seq.IsFinished) continue;
+            var state = (SequenceState)seq.Owner!;
+            try { AcceptToken(seq, state, default, _deviceTokens[i]); }
+            catch (Exception ex) { EndRequest(state.Request, ex); }
+        }
+    }
+
     // Appends the step's token to the sequence now (the next step is scheduled from it) and applies the token-level
     // stop rules, freeing a finished sequence's blocks at once; its output is delivered later (DeliverPending).
     // deviceToken >= 0: the token the device sampled; otherwise sample on the host from logits.
-    private void AcceptToken(Sequence seq, SequenceState state, Span<float> logits, int deviceToken = -1)
+    // resolve: the token replaces the placeholder appended while its step was in flight.
+    private void AcceptToken(Sequence seq, SequenceState state, Span<float> logits, int deviceToken = -1, bool resolve = false)
     {
         var p = seq.Params;
         float logprob = float.NaN;
         int token = deviceToken >= 0 ? deviceToken
             : _sampler.Sample(logits, p, seq.PromptTokens, seq.OutputTokens, ref state.Rng, _eos, state.TopLogprobs, out logprob);
-        var reason = _scheduler.AppendToken(seq, token);
+        var reason = resolve ? _scheduler.ResolvePlaceholder(seq, token) : _scheduler.AppendToken(seq, token);
         Interlocked.Increment(ref _generatedTokens);
         _pending[_numPending++] = new PendingOutput(seq, token, seq.NumOutputTokens - 1, reason, seq.NumCachedTokens, logprob,
             state.TopLogprobs.Length > 0 ? (TokenLogprob[])state.TopLogprobs.Clone() : null);

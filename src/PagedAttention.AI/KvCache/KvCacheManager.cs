@@ -91,7 +91,8 @@ internal sealed class KvCacheManager
         }
         for (int i = 0; i < needNew; i++) seq.Blocks.Add(Pool.AllocateOne());
 
-        int fullAfterStep = total / BlockSize;
+        // A block holding a placeholder (the token of the step in flight) is registered by a later call, once known.
+        int fullAfterStep = Math.Min(total, seq.NumKnownTokens) / BlockSize;
         for (int i = seq.NumRegisteredBlocks; i < fullAfterStep; i++) Pool.Register(seq.Blocks[i], seq.BlockHashAt(i));
         if (fullAfterStep > seq.NumRegisteredBlocks) seq.NumRegisteredBlocks = fullAfterStep;
         return true;

@@ -64,9 +64,15 @@ internal sealed class Scheduler
     }
 
     /// <summary>Decides the next step. The result is reused by the next call.</summary>
-    public SchedulerOutput Schedule()
+    public SchedulerOutput Schedule() => Schedule(_output);
+
+    /// <summary>
+    /// Decides the next step into <paramref name="output"/> (so that a caller can keep the step in flight while it
+    /// schedules the next one). Running sequences whose last token is a placeholder get their decode row like any other.
+    /// </summary>
+    public SchedulerOutput Schedule(SchedulerOutput output)
     {
-        var output = _output;
+        ArgumentNullException.ThrowIfNull(output);
         output.Clear();
         int budget = _options.MaxNumBatchedTokens;
 
@@ -95,6 +101,12 @@ internal sealed class Scheduler
             for (int w = 0; w < _waiting.Count && budget > 0 && _running.Count < _options.MaxNumSeqs;)
             {
                 var seq = _waiting[w];
+                if (seq.HasPlaceholder)
+                {
+                    // Preempted while its token was in flight: admitted again once that token is known.
+                    w++;
+                    continue;
+                }
                 int cached = Kv.FindCachedPrefix(seq, _hits, out bool pending);
                 if (pending)
                 {
@@ -134,6 +146,21 @@ internal sealed class Scheduler
     public FinishReason? AppendToken(Sequence seq, int token)
     {
         seq.AppendToken(token);
+        return StopReason(seq, token);
+    }
+
+    /// <summary>
+    /// Replaces the placeholder appended while the step was in flight (<see cref="Sequence.AppendPlaceholder"/>) with
+    /// the sampled token and applies the same stop rules as <see cref="AppendToken"/>.
+    /// </summary>
+    public FinishReason? ResolvePlaceholder(Sequence seq, int token)
+    {
+        seq.ResolvePlaceholder(token);
+        return StopReason(seq, token);
+    }
+
+    private FinishReason? StopReason(Sequence seq, int token)
+    {
         var p = seq.Params;
         int outLen = seq.NumOutputTokens;
         if (outLen >= p.MinTokens)

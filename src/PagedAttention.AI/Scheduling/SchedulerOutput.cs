@@ -2,7 +2,7 @@ namespace PagedAttention.AI.Scheduling;
 
 /// <summary>
 /// What one step computes: for each scheduled sequence, how many of its not-yet-computed tokens. Reused from step
-/// to step (no allocation); valid until the next <see cref="Scheduler.Schedule"/>.
+/// to step (no allocation); valid until the next <see cref="Scheduler.Schedule(SchedulerOutput)"/> fills it again.
 /// </summary>
 internal sealed class SchedulerOutput
 {

@@ -91,14 +91,42 @@ internal sealed class Sequence
     /// <summary>Appends a sampled token. Throws when the buffer is full (the caller must stop at MaxTotalTokens).</summary>
     public void AppendToken(int token)
     {
+        if (HasPlaceholder) throw new InvalidOperationException("The last token is still a placeholder.");
         if (NumTokens == _tokens.Length) throw new InvalidOperationException("Sequence is at its maximum length.");
         _tokens[NumTokens++] = token;
     }
 
+    /// <summary>The token id a placeholder holds until <see cref="ResolvePlaceholder"/>.</summary>
+    public const int Placeholder = -1;
+
+    /// <summary>
+    /// True while the last token is a placeholder: the token the step in flight is sampling, appended before it is
+    /// known so that the next step can be scheduled meanwhile. Blocks that contain it are not hashed until it is resolved.
+    /// </summary>
+    public bool HasPlaceholder { get; private set; }
+
+    /// <summary>Appends a placeholder for the token the step in flight samples.</summary>
+    public void AppendPlaceholder()
+    {
+        AppendToken(Placeholder);
+        HasPlaceholder = true;
+    }
+
+    /// <summary>Replaces the placeholder with the sampled token.</summary>
+    public void ResolvePlaceholder(int token)
+    {
+        if (!HasPlaceholder) throw new InvalidOperationException("The sequence has no placeholder.");
+        _tokens[NumTokens - 1] = token;
+        HasPlaceholder = false;
+    }
+
+    /// <summary>Tokens whose ids are known: all of them, or all but a trailing placeholder.</summary>
+    public int NumKnownTokens => HasPlaceholder ? NumTokens - 1 : NumTokens;
+
     /// <summary>Chained hash of full block <paramref name="index"/> (all its tokens must be known). Memoized.</summary>
     public BlockHash BlockHashAt(int index)
     {
-        if ((index + 1) * _blockSize > NumTokens) throw new ArgumentOutOfRangeException(nameof(index), "Block is not full.");
+        if ((index + 1) * _blockSize > NumKnownTokens) throw new ArgumentOutOfRangeException(nameof(index), "Block is not full (or holds a placeholder).");
         while (_numHashes <= index)
         {
             var parent = _numHashes == 0 ? RootHash : _hashes[_numHashes - 1];

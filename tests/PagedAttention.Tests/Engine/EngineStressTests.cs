@@ -31,15 +31,17 @@ public class EngineStressTests(ITestOutputHelper log)
         public Exception? Error { get; set; }
     }
 
-    [Fact]
-    public async Task RandomLoad_WithPreemption_PrefixSharing_CancellationAndN_EndsConsistent()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // the pipelined step of asynchronous devices (AsyncHostRunner)
+    public async Task RandomLoad_WithPreemption_PrefixSharing_CancellationAndN_EndsConsistent(bool pipelined)
     {
         const int seed = 20240611;
         var rnd = new Random(seed);
         var requests = MakeRequests(rnd, 2000);
         var sw = Stopwatch.StartNew();
 
-        var engine = await LlmEngine.LoadAsync(new EngineOptions
+        var options = new EngineOptions
         {
             ModelPath = TestData.Model("llama"),
             BlockSize = 4,
@@ -48,7 +50,10 @@ public class EngineStressTests(ITestOutputHelper log)
             MaxNumBatchedTokens = 48,
             LongPrefillTokenThreshold = 16,
             EnablePrefixCaching = true,
-        });
+        };
+        var engine = pipelined
+            ? LlmEngine.Create(new AsyncHostRunner(options.ModelPath, 40, 4, 16), options)
+            : await LlmEngine.LoadAsync(options);
         engine.VerifyInvariants = true;
         var results = new Result[requests.Length];
         var tasks = new List<Task>(requests.Length);

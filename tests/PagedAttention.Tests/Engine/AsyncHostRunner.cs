@@ -1,0 +1,101 @@
+using PagedAttention.AI.Models;
+using PagedAttention.AI.Sampling;
+
+namespace PagedAttention.Tests.Engine;
+
+/// <summary>
+/// A test runner that behaves like the CUDA runner towards the engine (a device sampler, <see cref="IModelRunner.LaunchSample"/>
+/// then <see cref="IModelRunner.WaitSample"/>) but computes on the CPU, so the engine's pipelined step (step N+1
+/// scheduled while step N is in flight) runs in CI. The whole step is computed at launch from the batch as it is
+/// then, as a GPU would have copied it; greedy rows take the argmax (lowest index on ties), others go through the
+/// host <see cref="Sampler"/> seeded from the row's (key, step).
+/// </summary>
+internal sealed class AsyncHostRunner : IModelRunner, IDeviceSampler
+{
+    private readonly CpuModelRunner _inner;
+    private readonly int _vocab;
+    private readonly Sampler _sampler;
+    private readonly float[] _logits;
+    private readonly int[] _tokens;
+    private readonly Row?[] _rows;
+    private int _pending = -1;
+
+    private sealed record Row(SamplingParams Params, ulong Key, int Step, int[] Prompt, int[] Output, IReadOnlyList<int> Eos);
+
+    public AsyncHostRunner(string modelDir, int numBlocks, int blockSize, int maxSeqs)
+    {
+        var model = LlamaModel.Load(modelDir);
+        _inner = new CpuModelRunner(model, numBlocks, blockSize);
+        _vocab = model.Config.VocabSize;
+        _sampler = new Sampler(_vocab);
+        _logits = new float[maxSeqs * _vocab];
+        _tokens = new int[maxSeqs];
+        _rows = new Row?[maxSeqs];
+    }
+
+    /// <summary>Steps launched so far.</summary>
+    public int Launches { get; private set; }
+
+    public IDecoderModel Model => _inner.Model;
+    public string Device => "cpu-async";
+    public int NumKvBlocks => _inner.NumKvBlocks;
+    public int BlockSize => _inner.BlockSize;
+    public IDeviceSampler? DeviceSampler => this;
+    public bool CanLaunchAsync => true;
+
+    public void Forward(ForwardBatch batch, Span<float> logits) => _inner.Forward(batch, logits);
+
+    public void ForwardSample(ForwardBatch batch, Span<int> tokens, Span<float> logits)
+    {
+        Compute(batch);
+        _tokens.AsSpan(0, batch.NumSeqs).CopyTo(tokens);
+        if (!logits.IsEmpty) _logits.AsSpan(0, batch.NumSeqs * _vocab).CopyTo(logits);
+    }
+
+    public void LaunchSample(ForwardBatch batch)
+    {
+        if (_pending >= 0) throw new InvalidOperationException("The previous step was not waited for.");
+        for (int t = 0; t < batch.NumTokens; t++)
+            if ((uint)batch.TokenIds[t] >= (uint)_vocab) throw new InvalidOperationException($"Launched with token id {batch.TokenIds[t]} at row token {t}.");
+        Compute(batch);
+        _pending = batch.NumSeqs;
+        Launches++;
+    }
+
+    public void WaitSample(Span<int> tokens)
+    {
+        if (_pending < 0) throw new InvalidOperationException("Nothing in flight.");
+        _tokens.AsSpan(0, _pending).CopyTo(tokens);
+        _pending = -1;
+    }
+
+    private void Compute(ForwardBatch batch)
+    {
+        _inner.Forward(batch, _logits);
+        for (int r = 0; r < batch.NumSeqs; r++)
+        {
+            var logits = _logits.AsSpan(r * _vocab, _vocab);
+            if (_rows[r] is not { } row) { _tokens[r] = ArgMax(logits); continue; }
+            var rng = new SamplingRng((long)row.Key, row.Step);
+            var copy = logits.ToArray();
+            _tokens[r] = _sampler.Sample(copy, row.Params, row.Prompt, row.Output, ref rng, row.Eos, [], out _);
+        }
+    }
+
+    private static int ArgMax(ReadOnlySpan<float> x)
+    {
+        int best = 0;
+        for (int i = 1; i < x.Length; i++) if (x[i] > x[best]) best = i;
+        return best;
+    }
+
+    public void Begin(int rows) => Array.Clear(_rows, 0, rows);
+
+    public void SetRow(int row, SamplingParams p, ulong key, int step, ReadOnlySpan<int> prompt, ReadOnlySpan<int> output, IReadOnlyList<int> eos) =>
+        _rows[row] = p.Temperature == 0 && p.RepetitionPenalty == 1 && p.FrequencyPenalty == 0 && p.PresencePenalty == 0 && p.MinTokens == 0
+            ? null : new Row(p, key, step, prompt.ToArray(), output.ToArray(), eos);
+
+    public void CopyBlock(int src, int dst) => _inner.CopyBlock(src, dst);
+
+    public void Dispose() => _inner.Dispose();
+}

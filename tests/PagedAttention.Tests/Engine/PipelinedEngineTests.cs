@@ -1,0 +1,218 @@
+using PagedAttention.AI.Engine;
+using PagedAttention.AI.Sampling;
+
+namespace PagedAttention.Tests.Engine;
+
+/// <summary>
+/// The engine's pipelined step (what it does on CUDA): step N+1 is scheduled, flattened and the outputs of step N-1
+/// delivered while step N is in flight, with step N's tokens standing as placeholders. Run on the CPU through
+/// <see cref="AsyncHostRunner"/>, against the plain synchronous engine as the reference.
+/// </summary>
+public class PipelinedEngineTests
+{
+    private static readonly string ModelDir = TestData.Model("llama");
+
+    private static (LlmEngine Engine, AsyncHostRunner Runner) Pipelined(int blocks = 256, int budget = 256, int maxSeqs = 64, bool prefix = true, int blockSize = 16, Func<IStreamingDetokenizer>? detok = null)
+    {
+        var runner = new AsyncHostRunner(ModelDir, blocks, blockSize, maxSeqs);
+        var e = LlmEngine.Create(runner, new EngineOptions
+        {
+            ModelPath = ModelDir, NumKvBlocks = blocks, BlockSize = blockSize, MaxNumBatchedTokens = budget, MaxNumSeqs = maxSeqs,
+            EnablePrefixCaching = prefix, DetokenizerFactory = detok,
+        });
+        e.VerifyInvariants = true;
+        return (e, runner);
+    }
+
+    private static SamplingParams Greedy(int max = 20) => new() { Temperature = 0, MaxTokens = max, IgnoreEos = true };
+
+    private static async Task<List<GenerationOutput>> Collect(LlmEngine e, int[] prompt, SamplingParams p, CancellationToken ct = default)
+    {
+        var list = new List<GenerationOutput>();
+        await foreach (var o in e.GenerateAsync(prompt, p, ct)) list.Add(o);
+        return list;
+    }
+
+    private static async Task<int[]> Tokens(LlmEngine e, int[] prompt, SamplingParams p) => (await Collect(e, prompt, p)).Select(o => o.TokenId).ToArray();
+
+    private static int[][] Prompts(int count, int seed = 11)
+    {
+        var rnd = new Random(seed);
+        var preamble = Enumerable.Range(0, 40).Select(_ => rnd.Next(3, 384)).ToArray();
+        return Enumerable.Range(0, count).Select(i => preamble.Concat(Enumerable.Range(0, 1 + i % 23).Select(_ => rnd.Next(3, 384))).ToArray()).ToArray();
+    }
+
+    private static async Task WaitAllFree(LlmEngine e)
+    {
+        for (int i = 0; i < 500; i++)
+        {
+            var m = e.GetMetrics();
+            if (m.KvBlocksFree == m.KvBlocksTotal && m.Running == 0 && m.Waiting == 0) return;
+            await Task.Delay(10);
+        }
+        Assert.Fail($"blocks not freed: {e.GetMetrics()}");
+    }
+
+    [Theory]
+    [InlineData(256, 256, true)]   // roomy pool, prefix cache: placeholders next to shared, registered blocks
+    [InlineData(40, 48, true)]     // tight pool and budget: preemption of sequences whose token is in flight
+    [InlineData(40, 48, false)]
+    public async Task GreedyTokens_AreThoseOfTheSynchronousEngine(int blocks, int budget, bool prefix)
+    {
+        var prompts = Prompts(48);
+        var expected = new int[prompts.Length][];
+        await using (var sync = await LlmEngine.LoadAsync(new EngineOptions { ModelPath = ModelDir, NumKvBlocks = 256, EnablePrefixCaching = false }))
+            for (int i = 0; i < prompts.Length; i++) expected[i] = await Tokens(sync, prompts[i], Greedy(24));
+
+        var (e, runner) = Pipelined(blocks, budget, maxSeqs: 16, prefix: prefix, blockSize: 4);
+        await using (e)
+        {
+            var got = await Task.WhenAll(prompts.Select(p => Tokens(e, p, Greedy(24))));
+            for (int i = 0; i < prompts.Length; i++) Assert.True(expected[i].SequenceEqual(got[i]), $"prompt {i} differs in the pipelined engine");
+            await WaitAllFree(e);
+            var m = e.GetMetrics();
+            Assert.True(runner.Launches > 24, $"the pipeline should have launched the steps: {runner.Launches}");
+            if (blocks == 40) Assert.True(m.Preemptions > 0, $"the tight pool should preempt: {m}");
+            if (prefix) Assert.True(m.PrefixHitTokens > 0, $"{m}");
+            Assert.Null(e.LoopFailure);
+        }
+    }
+
+    [Fact]
+    public async Task EosAndMaxTokensEndSequencesWithoutExtraTokens_AndTheLastOutputCarriesTheReason()
+    {
+        var prompts = Prompts(16, seed: 5);
+        var (e, _) = Pipelined();
+        await using (e)
+        {
+            // Every token of a free run is an "eos" for the second pass: each request ends at exactly that token.
+            var free = await Task.WhenAll(prompts.Select(p => Collect(e, p, Greedy(10))));
+            long generated0 = e.GetMetrics().GeneratedTokens;
+            var cut = await Task.WhenAll(prompts.Select((p, i) => Collect(e, p,
+                new SamplingParams { Temperature = 0, MaxTokens = 10, StopTokenIds = [free[i][i % 10].TokenId] })));
+            await WaitAllFree(e);
+            int expectedTokens = 0;
+            for (int i = 0; i < prompts.Length; i++)
+            {
+                int stopAt = free[i].FindIndex(o => o.TokenId == free[i][i % 10].TokenId);
+                Assert.Equal(free[i].Take(stopAt + 1).Select(o => o.TokenId), cut[i].Select(o => o.TokenId));
+                Assert.Equal(FinishReason.Stop, cut[i][^1].FinishReason);
+                Assert.All(cut[i].SkipLast(1), o => Assert.Null(o.FinishReason));
+                Assert.Equal(FinishReason.Length, free[i][^1].FinishReason);
+                expectedTokens += stopAt + 1;
+            }
+            // Tokens computed for a sequence after it ended (the step already scheduled) are dropped, not counted.
+            Assert.Equal(expectedTokens, e.GetMetrics().GeneratedTokens - generated0);
+        }
+    }
+
+    [Fact]
+    public async Task StopStrings_EndTheSequenceWithExactlyTheTokensUpToTheStop()
+    {
+        var prompts = Prompts(8);
+        var (e, _) = Pipelined(detok: () => new FakeDetokenizer());
+        await using (e)
+        {
+            var full = await Collect(e, prompts[0], Greedy(16));
+            var others = new int[prompts.Length][];
+            for (int i = 1; i < prompts.Length; i++) others[i] = await Tokens(e, prompts[i], Greedy(16));
+            foreach (int k in new[] { 0, 4, 11 })
+            {
+                string stop = $"<{full[k].TokenId}>";
+                if (full.Take(k).Any(o => $"<{o.TokenId}>" == stop)) continue;
+                long generated0 = e.GetMetrics().GeneratedTokens;
+                var stopped = Collect(e, prompts[0], new SamplingParams { Temperature = 0, MaxTokens = 16, IgnoreEos = true, StopStrings = [stop] });
+                var rest = prompts.Skip(1).Select(p => Tokens(e, p, Greedy(16))).ToArray();
+                var cut = await stopped;
+                Assert.Equal(full.Take(k + 1).Select(o => o.TokenId), cut.Select(o => o.TokenId));
+                Assert.Equal(FinishReason.Stop, cut[^1].FinishReason);
+                Assert.Equal(string.Concat(full.Take(k).Select(o => $"<{o.TokenId}>")), string.Concat(cut.Select(o => o.TextDelta)));
+                for (int i = 1; i < prompts.Length; i++) Assert.Equal(others[i], await rest[i - 1]);
+                await WaitAllFree(e);
+                Assert.Equal(k + 1 + 7 * 16, e.GetMetrics().GeneratedTokens - generated0);
+            }
+            Assert.Null(e.LoopFailure);
+        }
+    }
+
+    [Fact]
+    public async Task LogprobRequests_RunTheirStepsSynchronously_NextToPipelinedOnes()
+    {
+        var prompts = Prompts(12, seed: 3);
+        var expected = new int[prompts.Length][];
+        await using (var sync = await LlmEngine.LoadAsync(new EngineOptions { ModelPath = ModelDir, NumKvBlocks = 256 }))
+            for (int i = 0; i < prompts.Length; i++) expected[i] = await Tokens(sync, prompts[i], Greedy(12));
+        var (e, _) = Pipelined();
+        await using (e)
+        {
+            var tasks = prompts.Select((p, i) => Collect(e, p, new SamplingParams { Temperature = 0, MaxTokens = 12, IgnoreEos = true, Logprobs = i % 3 == 0 ? 2 : 0 })).ToArray();
+            var got = await Task.WhenAll(tasks);
+            for (int i = 0; i < prompts.Length; i++)
+            {
+                Assert.Equal(expected[i], got[i].Select(o => o.TokenId));
+                if (i % 3 == 0) Assert.All(got[i], o => Assert.Equal(o.TokenId, o.TopLogprobs![0].TokenId));
+                else Assert.All(got[i], o => Assert.Null(o.TopLogprobs));
+            }
+            await WaitAllFree(e);
+        }
+    }
+
+    [Fact]
+    public async Task CancellingWhileStepsAreInFlight_FreesEverything_AndOthersAreUnaffected()
+    {
+        var prompts = Prompts(24, seed: 9);
+        var expected = new int[prompts.Length][];
+        await using (var sync = await LlmEngine.LoadAsync(new EngineOptions { ModelPath = ModelDir, NumKvBlocks = 256, EnablePrefixCaching = false }))
+            for (int i = 0; i < prompts.Length; i += 2) expected[i] = await Tokens(sync, prompts[i], Greedy(30));
+        var (e, _) = Pipelined(blocks: 80, budget: 64, maxSeqs: 16, blockSize: 4);
+        await using (e)
+        {
+            var tasks = prompts.Select(async (p, i) =>
+            {
+                if (i % 2 == 0) return await Tokens(e, p, Greedy(30));
+                using var cts = new CancellationTokenSource();
+                var got = new List<int>();
+                try
+                {
+                    await foreach (var o in e.GenerateAsync(p, Greedy(30), cts.Token))
+                        if (got.Count == i % 7) cts.Cancel(); else got.Add(o.TokenId);
+                }
+                catch (OperationCanceledException) { }
+                return got.ToArray();
+            }).ToArray();
+            var results = await Task.WhenAll(tasks);
+            for (int i = 0; i < prompts.Length; i += 2) Assert.Equal(expected[i], results[i]);
+            await WaitAllFree(e);
+            Assert.Null(e.LoopFailure);
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(8)]
+    public async Task PipelinedDecodeSteps_AllocateNothing_AfterWarmUp(int concurrent)
+    {
+        // As EngineAllocationTests, through the pipelined step (greedy: the test runner itself allocates for sampled rows).
+        var (e, runner) = Pipelined(maxSeqs: 16);
+        await using (e)
+        {
+            e.VerifyInvariants = false; // the invariant check allocates
+            var p = new SamplingParams { Temperature = 0, MaxTokens = 200, IgnoreEos = true };
+            var rnd = new Random(1);
+            int[] Prompt() => Enumerable.Range(0, 20).Select(_ => rnd.Next(3, 384)).ToArray();
+            async Task Drain(int[] prompt) { await foreach (var _ in e.GenerateAsync(prompt, p)) { } }
+            await Task.WhenAll(Enumerable.Range(0, concurrent).Select(_ => Drain(Prompt())));
+            long bytes0 = e.StepAllocatedBytes, channel0 = e.ChannelAllocatedBytes, launches0 = runner.Launches;
+            await Task.WhenAll(Enumerable.Range(0, concurrent).Select(_ => Drain(Prompt())));
+            long channel = e.ChannelAllocatedBytes - channel0, bytes = e.StepAllocatedBytes - bytes0 - channel;
+            Assert.True(runner.Launches - launches0 >= 200, $"{runner.Launches - launches0} launches");
+            Assert.Equal(0, bytes);
+        }
+    }
+
+    private sealed class FakeDetokenizer : IStreamingDetokenizer
+    {
+        public string Append(int tokenId) => $"<{tokenId}>";
+        public string Flush() => "";
+    }
+}
