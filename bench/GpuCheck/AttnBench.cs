@@ -3,8 +3,8 @@ using PagedAttention.Kernels.Cuda;
 namespace GpuCheck;
 
 /// <summary>
-/// Microbenchmark of the paged decode attention kernel alone, Llama-3.2-1B shape (32 q / 8 KV heads, head dim 64,
-/// bf16 KV, 16-token pages, shuffled block tables): TB/s of K+V read (context × 8 heads × 64 × 2 B × 2 per sequence,
+/// Microbenchmark of the paged decode attention kernel alone, Llama-3.2-1B and Llama-3-8B shapes (32 q / 8 KV heads, head dim 64 / 128,
+/// bf16 KV, 16-token pages, shuffled block tables): TB/s of K+V read (context × 8 heads × head dim × 2 B × 2 per sequence,
 /// over the kernel time incl. the split merge) for batch 1/64/256 at contexts 512/2048/8192, per kernel variant.
 /// Small cases (under ~50 MB of K+V) partly hit in the 50 MB L2.
 /// </summary>
@@ -12,7 +12,14 @@ internal static unsafe class AttnBench
 {
     public static void Run(CudaDevice d)
     {
-        const int hd = 64, g = 4, nkv = 8, nh = nkv * g, bs = 16;
+        RunShape(d, 64, 4, 8);   // Llama-3.2-1B
+        RunShape(d, 128, 4, 8);  // Llama-3-8B
+    }
+
+    private static void RunShape(CudaDevice d, int hd, int g, int nkv)
+    {
+        const int bs = 16;
+        int nh = nkv * g;
         int[] batches = [1, 64, 256], contexts = [512, 2048, 8192];
         long maxBlocks = (long)batches.Max() * (contexts.Max() / bs + 1);
         long kvBytes = maxBlocks * bs * nkv * hd * 2;

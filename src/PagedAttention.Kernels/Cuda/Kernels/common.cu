@@ -14,7 +14,8 @@ __device__ __forceinline__ bf16 f2bf(float f)
 }
 
 // Programmatic dependent launch (Hopper). Every kernel calls pdl_begin() first: it waits until the previous grid in
-// the stream has finished and its writes are visible (so nothing may be read or written before it), then lets the
+// the stream has finished and its writes are visible (so nothing the previous kernels write may be read, and nothing
+// written, before it; the step's integer inputs, copied before its first kernel, may be), then lets the
 // next grid be scheduled while this one's last CTAs run, which hides the launch gap between small decode kernels.
 // Both instructions are no-ops before sm_90 and when the launch did not ask for programmatic serialization.
 __device__ __forceinline__ void pdl_begin()

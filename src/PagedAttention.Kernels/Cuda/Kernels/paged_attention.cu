@@ -218,21 +218,31 @@ __device__ __forceinline__ void paged_attention_body(
     const int* __restrict__ query_starts, const int* __restrict__ context_lens, const int* __restrict__ block_tables,
     int num_seqs, int nh, int nkv, int block_size, int max_blocks_per_seq, float scale, int skip_prefill)
 {
-    pdl_begin();
     __shared__ float sm_m[ATT_WARPS][GROUP], sm_l[ATT_WARPS][GROUP];
     __shared__ float sm_acc[ATT_WARPS][GROUP][HEAD_DIM];
     const int t = blockIdx.x, kvh = blockIdx.y, split = blockIdx.z, nsplit = gridDim.z;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, tx = lane % ATT_BDX, ty = lane / ATT_BDX;
     const int TILE = ATT_TPW * U;
 
-    int lo = 0, hi = num_seqs - 1; // the sequence that owns token t
-    while (lo < hi) { int mid = (lo + hi + 1) >> 1; if (query_starts[mid] <= t) lo = mid; else hi = mid - 1; }
-    const int s = lo, q0 = query_starts[s], qlen = query_starts[s + 1] - q0;
+    // The sequence that owns token t. query_starts[t] == t means every sequence before t has one token, so token t
+    // starts sequence t: decode steps need one load here instead of a binary search's chain of dependent loads.
+    // The step's integer inputs were copied before the step's first kernel started, so (unlike q and the K/V cache,
+    // which the previous kernel writes) they may be read before pdl_begin(): this prologue overlaps that kernel's tail.
+    int s;
+    if (t < num_seqs && query_starts[t] == t) s = t;
+    else
+    {
+        int lo = 0, hi = num_seqs - 1;
+        while (lo < hi) { int mid = (lo + hi + 1) >> 1; if (query_starts[mid] <= t) lo = mid; else hi = mid - 1; }
+        s = lo;
+    }
+    const int q0 = query_starts[s], qlen = query_starts[s + 1] - q0;
     if (skip_prefill && qlen > 1) return; // rows that prefill_attention computes (the whole CTA leaves together)
     const int visible = context_lens[s] - qlen + (t - q0) + 1;
     const int chunk = ((visible + nsplit - 1) / nsplit + 63) & ~63;
     const int begin = split * chunk, end = min(visible, begin + chunk);
     const int* table = block_tables + (long long)s * max_blocks_per_seq;
+    pdl_begin();
 
     const int stride = ATT_WARPS * TILE;
     int p0 = begin + warp * TILE;
