@@ -175,7 +175,9 @@ public sealed unsafe class CudaKernels : IDisposable
     /// (<c>paged_attention_v1</c>), 2 tiles of 4 loads with the next tile prefetched, 3 tiles of 2 loads with prefetch,
     /// 4 variant 2 held to 128 registers. All compute the same attention; the summation order differs with the tile.
     /// </summary>
-    public int AttentionVariant { get; set; } = -1;
+    /// <remarks>The environment variable PAGEDATTENTION_ATTN_VARIANT sets the initial value (for A/B runs).</remarks>
+    public int AttentionVariant { get; set; } =
+        int.TryParse(Environment.GetEnvironmentVariable("PAGEDATTENTION_ATTN_VARIANT"), out int v) && v is >= -1 and <= 4 ? v : -1;
 
     /// <summary>Bytes of workspace <see cref="PagedAttention"/> needs for <paramref name="splits"/> splits (0 for one).</summary>
     public long AttentionWorkspaceBytes(int tokens, int nh, int splits) =>
