@@ -32,7 +32,7 @@ internal static unsafe class AttnBench
         foreach (var buf in new[] { kc, vc })
             for (long off = 0; off < kvBytes; off += chunk.Length * 2L)
                 buf.Upload<ushort>(chunk.AsSpan(0, (int)Math.Min(chunk.Length, (kvBytes - off) / 2)), off);
-        Console.WriteLine($"attn-bench: hd={hd} g={g} nkv={nkv} bs={bs}; {2 * kvBytes / 1e9:F2} GB of K+V on device; variants v0=tiled U8 v1=old v2=U4+prefetch v3=U2+prefetch v4=v2 at <=128 regs v-1=auto (default: v3 at <= 4 CTAs/SM without splits, else v0)");
+        Console.WriteLine($"attn-bench: hd={hd} g={g} nkv={nkv} bs={bs}; {2 * kvBytes / 1e9:F2} GB of K+V on device; variants v0=tiled U8 v1=old v2=U4+prefetch v3=U2+prefetch v4=v2 at <=128 regs v-1=auto (v3 at <= 4 CTAs/SM without splits, else v0); default v0");
         foreach (int b in batches)
             foreach (int ctx in contexts)
             {
@@ -65,7 +65,7 @@ internal static unsafe class AttnBench
                     float ms = d.Time(() => { for (int i = 0; i < iters; i++) Once(); }) / iters;
                     line.Append($"  v{v}(s={splits}) {ms * 1e3,7:F1} us {bytes / (ms * 1e-3) / 1e12,5:F2} TB/s");
                 }
-                k.AttentionVariant = -1;
+                k.AttentionVariant = 0;
                 Console.WriteLine(line);
             }
     }

@@ -32,7 +32,7 @@ internal static unsafe class KernelChecks
                     rep.Run($"attention prefill hd={hd} g={g} splits={splits} v{variant}", () => Attention(d, k, rep, hd, g, [33, 40, 5], [33, 5, 5], splits));
                 }
             }
-            k.AttentionVariant = -1;
+            k.AttentionVariant = 0;
         }
     }
 

@@ -168,16 +168,17 @@ public sealed unsafe class CudaKernels : IDisposable
     }
 
     /// <summary>
-    /// Which decode kernel <see cref="PagedAttention"/> launches: −1 (default) picks by occupancy: variant 3 when the
-    /// launch has one KV split and at most 4 CTAs per SM (on the H100 10–17 % faster than variant 0 at batch 64 for both
-    /// head sizes), else variant 0. 0: the tiled <c>paged_attention</c> (tiles of 8 16-byte K/V loads per lane, 4 when
-    /// GROUP &gt; 4; fastest at batch 256 and with splits), 1 the previous one-key-per-lane kernel
-    /// (<c>paged_attention_v1</c>), 2 tiles of 4 loads with the next tile prefetched, 3 tiles of 2 loads with prefetch,
-    /// 4 variant 2 held to 128 registers. All compute the same attention; the summation order differs with the tile.
+    /// Which decode kernel <see cref="PagedAttention"/> launches. 0 (default): the tiled <c>paged_attention</c> (tiles of
+    /// 8 16-byte K/V loads per lane, 4 when GROUP &gt; 4). −1: by occupancy, variant 3 when the launch has one KV split and
+    /// at most 4 CTAs per SM, else 0 (on the H100 7–17 % faster than 0 in the microbenchmark at batch 64 for both head
+    /// sizes, but 1.5 % slower end to end on the 8B ShareGPT-like list, so not the default). 1: the previous
+    /// one-key-per-lane kernel (<c>paged_attention_v1</c>), 2: tiles of 4 loads with the next tile prefetched, 3: tiles of
+    /// 2 loads with prefetch, 4: variant 2 held to 128 registers. All compute the same attention; the summation order
+    /// differs with the tile.
     /// </summary>
     /// <remarks>The environment variable PAGEDATTENTION_ATTN_VARIANT sets the initial value (for A/B runs).</remarks>
     public int AttentionVariant { get; set; } =
-        int.TryParse(Environment.GetEnvironmentVariable("PAGEDATTENTION_ATTN_VARIANT"), out int v) && v is >= -1 and <= 4 ? v : -1;
+        int.TryParse(Environment.GetEnvironmentVariable("PAGEDATTENTION_ATTN_VARIANT"), out int v) && v is >= -1 and <= 4 ? v : 0;
 
     /// <summary>Bytes of workspace <see cref="PagedAttention"/> needs for <paramref name="splits"/> splits (0 for one).</summary>
     public long AttentionWorkspaceBytes(int tokens, int nh, int splits) =>
