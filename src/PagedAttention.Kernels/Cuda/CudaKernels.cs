@@ -52,15 +52,9 @@ public sealed unsafe class CudaKernels : IDisposable
         _penalties = Function("apply_penalties");
         _sample = Function("sample_rows");
         _gemv = Function("gemv_bf16");
-        _mergeCounters = device.Allocate(MergeCounterSlots * sizeof(int));
-        _mergeCounters.Clear(); // zero once; every launch leaves them zero again
         SupportsProgrammaticLaunch = major >= 9 && CuDriver.Fn.cuLaunchKernelEx != null;
         ProgrammaticLaunch = SupportsProgrammaticLaunch && Environment.GetEnvironmentVariable("PAGEDATTENTION_PDL") != "0";
     }
-
-    /// <summary>(token, KV head) pairs a split attention launch may have and still merge in-kernel.</summary>
-    private const int MergeCounterSlots = 4096;
-    private readonly DeviceBuffer _mergeCounters;
 
     /// <summary>Elements per head.</summary>
     public int HeadDim { get; }
@@ -207,15 +201,12 @@ public sealed unsafe class CudaKernels : IDisposable
         int skip = skipPrefill ? 1 : 0;
         ulong partO = splits > 1 ? workspace : 0;
         ulong partLse = splits > 1 ? workspace + (ulong)((long)tokens * nh * splits * HeadDim * sizeof(float)) : 0;
-        // Split launches merge in their last CTA per (token, KV head) when the counters cover the launch (every split
-        // decode launch the planner makes: it splits only below 2 CTAs per SM); otherwise a merge kernel follows.
-        ulong counters = splits > 1 && (long)tokens * nkv <= MergeCounterSlots ? _mergeCounters.Ptr : 0;
-        void** a = stackalloc void*[] { &q, &output, &partO, &partLse, &kCache, &vCache, &queryStarts, &contextLens, &blockTables, &seqs, &nh, &nkv, &blockSize, &maxBlocksPerSeq, &scale, &skip, &counters };
+        void** a = stackalloc void*[] { &q, &output, &partO, &partLse, &kCache, &vCache, &queryStarts, &contextLens, &blockTables, &seqs, &nh, &nkv, &blockSize, &maxBlocksPerSeq, &scale, &skip };
         int variant = AttentionVariant >= 0 ? AttentionVariant
             : splits == 1 && (long)seqs * nkv <= 4L * _device.MultiprocessorCount ? 3 : 0;
         nint f = variant switch { 1 => _attentionV1, 2 => _attentionU4Pf, 3 => _attentionU2Pf, 4 => _attentionU4Lb, _ => _attention };
         Launch(f, (uint)tokens, (uint)nkv, (uint)splits, 128, a, "paged_attention");
-        if (splits > 1 && (counters == 0 || variant == 1)) // variant 1 predates the in-kernel merge
+        if (splits > 1)
         {
             void** b = stackalloc void*[] { &partO, &partLse, &output, &splits };
             Launch(_attentionMerge, (uint)(tokens * nh), 1, 1, (uint)HeadDim, b, "paged_attention_merge");
@@ -304,7 +295,6 @@ public sealed unsafe class CudaKernels : IDisposable
     public void Dispose()
     {
         if (_module == 0) return;
-        _mergeCounters.Dispose();
         if (!_device.IsDisposed) { _device.MakeCurrent(); CuDriver.Fn.cuModuleUnload(_module); }
         _module = 0;
     }

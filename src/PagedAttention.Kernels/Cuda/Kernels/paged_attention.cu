@@ -181,14 +181,6 @@ __device__ __forceinline__ void merge_state2(float& m, float& l, float* acc, flo
     m = mn;
 }
 
-// A load that bypasses L1 (other CTAs' partial results, read after the fence/atomic handshake).
-__device__ __forceinline__ float ld_cg(const float* p)
-{
-    float v;
-    asm volatile("ld.global.cg.f32 %0, [%1];" : "=f"(v) : "l"(p));
-    return v;
-}
-
 template <int U>
 __device__ __forceinline__ void att_load_tile(uint4* kr, uint4* vr, const bf16* __restrict__ k_cache, const bf16* __restrict__ v_cache,
                                               const int* __restrict__ table, int p0, int end, int ty, int tx, int nkv, int kvh, int block_size)
@@ -224,10 +216,9 @@ __device__ __forceinline__ void paged_attention_body(
     const float* __restrict__ q, bf16* __restrict__ out, float* __restrict__ part_o, float* __restrict__ part_lse,
     const bf16* __restrict__ k_cache, const bf16* __restrict__ v_cache,
     const int* __restrict__ query_starts, const int* __restrict__ context_lens, const int* __restrict__ block_tables,
-    int num_seqs, int nh, int nkv, int block_size, int max_blocks_per_seq, float scale, int skip_prefill, int* __restrict__ merge_counters)
+    int num_seqs, int nh, int nkv, int block_size, int max_blocks_per_seq, float scale, int skip_prefill)
 {
     __shared__ float sm_m[ATT_WARPS][GROUP], sm_l[ATT_WARPS][GROUP];
-    __shared__ int sm_last;
     __shared__ float sm_acc[ATT_WARPS][GROUP][HEAD_DIM];
     const int t = blockIdx.x, kvh = blockIdx.y, split = blockIdx.z, nsplit = gridDim.z;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, tx = lane % ATT_BDX, ty = lane / ATT_BDX;
@@ -360,10 +351,11 @@ __device__ __forceinline__ void paged_attention_body(
     }
     __syncthreads();
     // The final merge and the stores are spread over the warps: warp w finishes heads g = w, w + 4, ...
+    if (ty != 0) return;
 #pragma unroll
     for (int g = 0; g < GROUP; g++)
     {
-        if (ty != 0 || g % ATT_WARPS != warp) continue;
+        if (g % ATT_WARPS != warp) continue;
         float mm = sm_m[0][g], ll = sm_l[0][g], aa[ATT_VEC];
 #pragma unroll
         for (int i = 0; i < ATT_VEC; i++) aa[i] = sm_acc[0][g][tx * ATT_VEC + i];
@@ -392,44 +384,14 @@ __device__ __forceinline__ void paged_attention_body(
             if (tx == 0) part_lse[row * nsplit + split] = ll > 0.f ? (mm + log2f(ll)) * ATT_LN2 : neg_inf();
         }
     }
-    if (nsplit == 1 || merge_counters == nullptr) return;
-
-    // Split-KV without a merge launch: the last CTA of this (token, KV head) to finish merges the splits (the
-    // threadFenceReduction pattern: partials made visible device-wide, then counted; the last one resets the counter
-    // for the next launch, so CUDA graphs can replay it).
-    __threadfence();
-    __syncthreads();
-    int* counter = merge_counters + (long long)t * nkv + kvh;
-    if (threadIdx.x == 0) sm_last = atomicAdd(counter, 1) == nsplit - 1;
-    __syncthreads();
-    if (!sm_last) return;
-    __threadfence();
-    if (threadIdx.x == 0) *counter = 0;
-    for (int idx = threadIdx.x; idx < GROUP * HEAD_DIM; idx += blockDim.x)
-    {
-        const int g = idx / HEAD_DIM, i = idx % HEAD_DIM;
-        const long long row = (long long)t * nh + kvh * GROUP + g;
-        float mx = neg_inf();
-        for (int sp = 0; sp < nsplit; sp++) mx = fmaxf(mx, ld_cg(part_lse + row * nsplit + sp));
-        float num = 0.f, den = 0.f;
-        for (int sp = 0; sp < nsplit; sp++)
-        {
-            const float lse = ld_cg(part_lse + row * nsplit + sp);
-            if (lse == neg_inf()) continue;
-            const float w = expf(lse - mx);
-            den += w;
-            num += w * ld_cg(part_o + (row * nsplit + sp) * HEAD_DIM + i);
-        }
-        out[row * HEAD_DIM + i] = f2bf(den > 0.f ? num / den : 0.f);
-    }
 }
 
 #define ATT_PARAMS const float* __restrict__ q, bf16* __restrict__ out, float* __restrict__ part_o, float* __restrict__ part_lse, \
     const bf16* __restrict__ k_cache, const bf16* __restrict__ v_cache, const int* __restrict__ query_starts,                \
     const int* __restrict__ context_lens, const int* __restrict__ block_tables, int num_seqs, int nh, int nkv, int block_size, \
-    int max_blocks_per_seq, float scale, int skip_prefill, int* __restrict__ merge_counters
+    int max_blocks_per_seq, float scale, int skip_prefill
 #define ATT_ARGS q, out, part_o, part_lse, k_cache, v_cache, query_starts, context_lens, block_tables, num_seqs, nh, nkv, block_size, \
-    max_blocks_per_seq, scale, skip_prefill, merge_counters
+    max_blocks_per_seq, scale, skip_prefill
 
 // The default decode kernel, and three variants the microbenchmark compares (same arguments, same results).
 extern "C" __global__ void __launch_bounds__(128) paged_attention(ATT_PARAMS) { paged_attention_body<ATT_U, ATT_PF>(ATT_ARGS); }
