@@ -351,7 +351,7 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
         }
         catch (Exception ex)
         {
-            FailStep(output, null, ex);
+            FailStep(output, ex);
             return;
         }
         FinishPendingStops();
@@ -403,25 +403,13 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
             catch (Exception ex)
             {
                 _inflight = null;
-                FailStep(n, next, ex); // next holds placeholders of n's sequences
+                FailStep(n, ex); // n's sequences end; the others of next are scheduled again next turn
                 return;
             }
             finally { Interlocked.Add(ref _forwardTicks, Stopwatch.GetTimestamp() - waitStart - delivered); }
             _inflight = null;
             FinishPendingStops();
-            for (int i = 0; i < n.Count; i++)
-            {
-                if (!_inflightSamples[i]) continue;
-                var seq = n.Seq(i);
-                if (seq.IsFinished || !seq.HasPlaceholder) continue;
-                var state = (SequenceState)seq.Owner!;
-                try { AcceptToken(seq, state, default, _deviceTokens[i], resolve: true); }
-                catch (Exception ex)
-                {
-                    _logger.LogError(ex, "Request {RequestId} failed while sampling.", seq.RequestId);
-                    EndRequest(state.Request, ex);
-                }
-            }
+            AcceptDeviceTokens(n, resolve: true);
         }
         else
         {
@@ -454,7 +442,7 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
         }
         catch (Exception ex)
         {
-            FailStep(next, null, ex);
+            FailStep(next, ex);
             return;
         }
         finally { Interlocked.Add(ref _forwardTicks, Stopwatch.GetTimestamp() - launchStart); }
@@ -480,13 +468,11 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
         return hostRows;
     }
 
-    // The whole step is lost: fail its requests (and those of a step scheduled behind it), keep serving the others.
-    private void FailStep(SchedulerOutput output, SchedulerOutput? behind, Exception ex)
+    // The whole step is lost: fail its requests, keep serving the others.
+    private void FailStep(SchedulerOutput output, Exception ex)
     {
-        _logger.LogError(ex, "A forward pass failed; the {Count} requests in that step are failed.", output.Count + (behind?.Count ?? 0));
+        _logger.LogError(ex, "A forward pass failed; the {Count} requests in that step are failed.", output.Count);
         for (int i = 0; i < output.Count; i++) EndRequest(((SequenceState)output.Seq(i).Owner!).Request, ex);
-        if (behind is not null)
-            for (int i = 0; i < behind.Count; i++) EndRequest(((SequenceState)behind.Seq(i).Owner!).Request, ex);
         DeliverPending();
         FinishPendingStops();
     }
@@ -497,39 +483,41 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
         Interlocked.Add(ref _computedTokens, output.TotalTokens);
     }
 
-    // Waits for the step in flight, if any, and takes its tokens (before stopping).
+    // Waits for the step in flight, if any, and takes its tokens (before stopping; no placeholders were appended).
     private void Drain()
     {
-        while (_inflight is not null) StepPipelinedDrain();
-    }
-
-    private void StepPipelinedDrain()
-    {
-        var n = _inflight!;
+        if (_inflight is not { } n) return;
         _inflight = null;
         try { _runner.WaitSample(_deviceTokens); }
         catch (Exception ex)
         {
-            FailStep(n, null, ex);
+            FailStep(n, ex);
             return;
         }
         FinishPendingStops();
         _scheduler.CommitStep(n);
         CountStep(n);
+        AcceptDeviceTokens(n, resolve: false);
+    }
+
+    // Takes the device-sampled tokens of the step that was in flight (rows that sampled, sequences still alive).
+    private void AcceptDeviceTokens(SchedulerOutput n, bool resolve)
+    {
         for (int i = 0; i < n.Count; i++)
         {
             if (!_inflightSamples[i]) continue;
             var seq = n.Seq(i);
-            if (seq.IsFinished) continue;
+            if (seq.IsFinished || seq.HasPlaceholder != resolve) continue;
             var state = (SequenceState)seq.Owner!;
-            try { AcceptToken(seq, state, default, _deviceTokens[i]); }
-            catch (Exception ex) { EndRequest(state.Request, ex); }
+            try { AcceptToken(seq, state, default, _deviceTokens[i], resolve); }
+            catch (Exception ex)
+            {
+                _logger.LogError(ex, "Request {RequestId} failed while sampling.", seq.RequestId);
+                EndRequest(state.Request, ex);
+            }
         }
     }
 
-    // Appends the step's token to the sequence now (the next step is scheduled from it) and applies the token-level
-    // stop rules, freeing a finished sequence's blocks at once; its output is delivered later (DeliverPending).
-    // deviceToken >= 0: the token the device sampled; otherwise sample on the host from logits.
     // resolve: the token replaces the placeholder appended while its step was in flight.
     private void AcceptToken(Sequence seq, SequenceState state, Span<float> logits, int deviceToken = -1, bool resolve = false)
     {

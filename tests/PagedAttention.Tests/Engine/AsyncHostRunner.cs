@@ -33,8 +33,20 @@ internal sealed class AsyncHostRunner : IModelRunner, IDeviceSampler
         _rows = new Row?[maxSeqs];
     }
 
+    private volatile int _launches, _failAtSeqs;
+    private bool _failThisWait;
+
     /// <summary>Steps launched so far.</summary>
-    public int Launches { get; private set; }
+    public int Launches => _launches;
+
+    /// <summary>Launches wait while this is reset (lets a test line up requests before the first step runs).</summary>
+    public ManualResetEventSlim Gate { get; } = new(true);
+
+    /// <summary>
+    /// When positive, the wait for the first launch with at least this many sequences throws, as a failed GPU step
+    /// would (once; then it is reset to 0).
+    /// </summary>
+    public int FailFirstStepWithSeqs { get => _failAtSeqs; set => _failAtSeqs = value; }
 
     public IDecoderModel Model => _inner.Model;
     public string Device => "cpu-async";
@@ -54,19 +66,31 @@ internal sealed class AsyncHostRunner : IModelRunner, IDeviceSampler
 
     public void LaunchSample(ForwardBatch batch)
     {
+        Gate.Wait();
         if (_pending >= 0) throw new InvalidOperationException("The previous step was not waited for.");
         for (int t = 0; t < batch.NumTokens; t++)
             if ((uint)batch.TokenIds[t] >= (uint)_vocab) throw new InvalidOperationException($"Launched with token id {batch.TokenIds[t]} at row token {t}.");
         Compute(batch);
         _pending = batch.NumSeqs;
-        Launches++;
+        _launches++;
+        if (_failAtSeqs > 0 && batch.NumSeqs >= _failAtSeqs)
+        {
+            _failAtSeqs = 0;
+            _failThisWait = true;
+        }
     }
 
     public void WaitSample(Span<int> tokens)
     {
         if (_pending < 0) throw new InvalidOperationException("Nothing in flight.");
-        _tokens.AsSpan(0, _pending).CopyTo(tokens);
+        int n = _pending;
         _pending = -1;
+        if (_failThisWait)
+        {
+            _failThisWait = false;
+            throw new InvalidOperationException("injected step failure");
+        }
+        _tokens.AsSpan(0, n).CopyTo(tokens);
     }
 
     private void Compute(ForwardBatch batch)
@@ -97,5 +121,9 @@ internal sealed class AsyncHostRunner : IModelRunner, IDeviceSampler
 
     public void CopyBlock(int src, int dst) => _inner.CopyBlock(src, dst);
 
-    public void Dispose() => _inner.Dispose();
+    public void Dispose()
+    {
+        _inner.Dispose();
+        Gate.Dispose();
+    }
 }

@@ -1,6 +1,8 @@
 using PagedAttention.AI.Engine;
 using PagedAttention.AI.Sampling;
 
+using static PagedAttention.Tests.Engine.EngineTestKit;
+
 namespace PagedAttention.Tests.Engine;
 
 public class EngineTests
@@ -9,36 +11,6 @@ public class EngineTests
 
     private static Task<LlmEngine> Load(int? blocks = 256, bool prefix = true, int budget = 256, int maxSeqs = 64, Func<IStreamingDetokenizer>? detok = null) =>
         LlmEngine.LoadAsync(new EngineOptions { ModelPath = ModelDir, NumKvBlocks = blocks, EnablePrefixCaching = prefix, MaxNumBatchedTokens = budget, MaxNumSeqs = maxSeqs, DetokenizerFactory = detok });
-
-    private static SamplingParams Greedy(int max = 20) => new() { Temperature = 0, MaxTokens = max, IgnoreEos = true };
-
-    private static async Task<List<GenerationOutput>> Collect(LlmEngine e, int[] prompt, SamplingParams p, CancellationToken ct = default)
-    {
-        var list = new List<GenerationOutput>();
-        await foreach (var o in e.GenerateAsync(prompt, p, ct)) list.Add(o);
-        return list;
-    }
-
-    private static async Task<int[]> Tokens(LlmEngine e, int[] prompt, SamplingParams p) => (await Collect(e, prompt, p)).Select(o => o.TokenId).ToArray();
-
-    /// <summary>64 prompts sharing a 40-token preamble, with distinct tails of varying length.</summary>
-    private static int[][] Prompts(int count = 64)
-    {
-        var rnd = new Random(11);
-        var preamble = Enumerable.Range(0, 40).Select(_ => rnd.Next(3, 384)).ToArray();
-        return Enumerable.Range(0, count).Select(i => preamble.Concat(Enumerable.Range(0, 1 + i % 23).Select(_ => rnd.Next(3, 384))).ToArray()).ToArray();
-    }
-
-    private static async Task WaitAllFree(LlmEngine e)
-    {
-        for (int i = 0; i < 500; i++)
-        {
-            var m = e.GetMetrics();
-            if (m.KvBlocksFree == m.KvBlocksTotal && m.Running == 0 && m.Waiting == 0) return;
-            await Task.Delay(10);
-        }
-        Assert.Fail($"blocks not freed: {e.GetMetrics()}");
-    }
 
     [Fact]
     public async Task Greedy_IsIdentical_AloneOrBatched_WithOrWithoutPrefixCache_AndUnderPreemption()
@@ -225,11 +197,5 @@ public class EngineTests
         await Assert.ThrowsAsync<ObjectDisposedException>(async () => { while (await started.MoveNextAsync()) { } });
         try { await pending; } catch (ObjectDisposedException) { }
         await Assert.ThrowsAsync<ObjectDisposedException>(() => Tokens(e, [1, 2], Greedy()));
-    }
-
-    private sealed class FakeDetokenizer : IStreamingDetokenizer
-    {
-        public string Append(int tokenId) => $"<{tokenId}>";
-        public string Flush() => "";
     }
 }

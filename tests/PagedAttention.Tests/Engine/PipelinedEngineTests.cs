@@ -1,6 +1,8 @@
 using PagedAttention.AI.Engine;
 using PagedAttention.AI.Sampling;
 
+using static PagedAttention.Tests.Engine.EngineTestKit;
+
 namespace PagedAttention.Tests.Engine;
 
 /// <summary>
@@ -22,35 +24,6 @@ public class PipelinedEngineTests
         });
         e.VerifyInvariants = true;
         return (e, runner);
-    }
-
-    private static SamplingParams Greedy(int max = 20) => new() { Temperature = 0, MaxTokens = max, IgnoreEos = true };
-
-    private static async Task<List<GenerationOutput>> Collect(LlmEngine e, int[] prompt, SamplingParams p, CancellationToken ct = default)
-    {
-        var list = new List<GenerationOutput>();
-        await foreach (var o in e.GenerateAsync(prompt, p, ct)) list.Add(o);
-        return list;
-    }
-
-    private static async Task<int[]> Tokens(LlmEngine e, int[] prompt, SamplingParams p) => (await Collect(e, prompt, p)).Select(o => o.TokenId).ToArray();
-
-    private static int[][] Prompts(int count, int seed = 11)
-    {
-        var rnd = new Random(seed);
-        var preamble = Enumerable.Range(0, 40).Select(_ => rnd.Next(3, 384)).ToArray();
-        return Enumerable.Range(0, count).Select(i => preamble.Concat(Enumerable.Range(0, 1 + i % 23).Select(_ => rnd.Next(3, 384))).ToArray()).ToArray();
-    }
-
-    private static async Task WaitAllFree(LlmEngine e)
-    {
-        for (int i = 0; i < 500; i++)
-        {
-            var m = e.GetMetrics();
-            if (m.KvBlocksFree == m.KvBlocksTotal && m.Running == 0 && m.Waiting == 0) return;
-            await Task.Delay(10);
-        }
-        Assert.Fail($"blocks not freed: {e.GetMetrics()}");
     }
 
     [Theory]
@@ -187,6 +160,34 @@ public class PipelinedEngineTests
         }
     }
 
+    [Fact]
+    public async Task AFailedStepFailsOnlyItsRequests_AndTheEngineKeepsServing()
+    {
+        var prompts = Prompts(6, seed: 4);
+        var expected = new int[prompts.Length][];
+        await using (var sync = await LlmEngine.LoadAsync(new EngineOptions { ModelPath = ModelDir, NumKvBlocks = 256 }))
+            for (int i = 0; i < prompts.Length; i++) expected[i] = await Tokens(sync, prompts[i], Greedy(8));
+        var (e, runner) = Pipelined();
+        await using (e)
+        {
+            // Two requests run; the first step holding both fails. Requests arriving afterwards are served.
+            runner.FailFirstStepWithSeqs = 2;
+            runner.Gate.Reset(); // both requests are queued before any step runs, so a step holds both
+            var first = prompts.Take(2).Select(p => Tokens(e, p, Greedy(50))).ToArray();
+            runner.Gate.Set();
+            foreach (var t in first)
+            {
+                var ex = await Assert.ThrowsAsync<InvalidOperationException>(() => t);
+                Assert.Contains("injected step failure", ex.Message);
+            }
+            await WaitAllFree(e);
+            var later = await Task.WhenAll(prompts.Skip(2).Select(p => Tokens(e, p, Greedy(8))));
+            for (int i = 2; i < prompts.Length; i++) Assert.Equal(expected[i], later[i - 2]);
+            await WaitAllFree(e);
+            Assert.Null(e.LoopFailure);
+        }
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(8)]
@@ -208,11 +209,5 @@ public class PipelinedEngineTests
             Assert.True(runner.Launches - launches0 >= 200, $"{runner.Launches - launches0} launches");
             Assert.Equal(0, bytes);
         }
-    }
-
-    private sealed class FakeDetokenizer : IStreamingDetokenizer
-    {
-        public string Append(int tokenId) => $"<{tokenId}>";
-        public string Flush() => "";
     }
 }

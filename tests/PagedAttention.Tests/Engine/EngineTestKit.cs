@@ -1,0 +1,46 @@
+using PagedAttention.AI.Engine;
+using PagedAttention.AI.Sampling;
+
+namespace PagedAttention.Tests.Engine;
+
+/// <summary>Helpers shared by the engine tests: greedy parameters, prompts, collecting outputs, waiting for a free pool.</summary>
+internal static class EngineTestKit
+{
+    public static SamplingParams Greedy(int max = 20) => new() { Temperature = 0, MaxTokens = max, IgnoreEos = true };
+
+    public static async Task<List<GenerationOutput>> Collect(LlmEngine e, int[] prompt, SamplingParams p, CancellationToken ct = default)
+    {
+        var list = new List<GenerationOutput>();
+        await foreach (var o in e.GenerateAsync(prompt, p, ct)) list.Add(o);
+        return list;
+    }
+
+    public static async Task<int[]> Tokens(LlmEngine e, int[] prompt, SamplingParams p) => (await Collect(e, prompt, p)).Select(o => o.TokenId).ToArray();
+
+    /// <summary><paramref name="count"/> prompts sharing a 40-token preamble, with distinct tails of varying length.</summary>
+    public static int[][] Prompts(int count = 64, int seed = 11)
+    {
+        var rnd = new Random(seed);
+        var preamble = Enumerable.Range(0, 40).Select(_ => rnd.Next(3, 384)).ToArray();
+        return Enumerable.Range(0, count).Select(i => preamble.Concat(Enumerable.Range(0, 1 + i % 23).Select(_ => rnd.Next(3, 384))).ToArray()).ToArray();
+    }
+
+    /// <summary>Waits until no sequence runs or waits and every KV block is free; fails after 5 s.</summary>
+    public static async Task WaitAllFree(LlmEngine e)
+    {
+        for (int i = 0; i < 500; i++)
+        {
+            var m = e.GetMetrics();
+            if (m.KvBlocksFree == m.KvBlocksTotal && m.Running == 0 && m.Waiting == 0) return;
+            await Task.Delay(10);
+        }
+        Assert.Fail($"blocks not freed: {e.GetMetrics()}");
+    }
+
+    /// <summary>Renders each token as "&lt;id&gt;", so text offsets map to tokens.</summary>
+    public sealed class FakeDetokenizer : IStreamingDetokenizer
+    {
+        public string Append(int tokenId) => $"<{tokenId}>";
+        public string Flush() => "";
+    }
+}
