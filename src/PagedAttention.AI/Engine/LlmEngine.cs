@@ -337,12 +337,13 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
     }
 
     // Forward + sampling of a built step, waiting for it, then accepting its tokens.
-    private void RunSync(SchedulerOutput output)
+    // rowsSet: the caller already set the device sampler rows, and some are host rows.
+    private void RunSync(SchedulerOutput output, bool rowsSet = false)
     {
-        bool onDevice = _runner.DeviceSampler is not null, hostRows = false;
+        bool onDevice = _runner.DeviceSampler is not null, hostRows = rowsSet;
         try
         {
-            if (onDevice) hostRows = SetSamplerRows(output);
+            if (onDevice && !rowsSet) hostRows = SetSamplerRows(output);
             long forwardStart = Stopwatch.GetTimestamp();
             long delivered = DeliverPending();
             if (onDevice) _runner.ForwardSample(_batch, _deviceTokens, hostRows ? _logits : default);
@@ -446,7 +447,7 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
             return;
         }
         finally { Interlocked.Add(ref _forwardTicks, Stopwatch.GetTimestamp() - launchStart); }
-        if (hostRows) RunSync(next); // logprobs need this step's logits on the host: no overlap for it
+        if (hostRows) RunSync(next, rowsSet: true); // logprobs need this step's logits on the host: no overlap for it
     }
 
     // Device sampler rows for a step; true when some row must be sampled on the host (logprobs).
@@ -565,10 +566,11 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
             if (state.Stops is { } stops)
             {
                 text = stops.Push(text, out bool stopped);
-                if (stopped && reason is null)
+                if (stopped)
                 {
+                    // Not finished yet: still scheduled, it ends once the step in flight is done.
+                    if (reason is null) _pendingStops.Add(o.Seq);
                     reason = FinishReason.Stop;
-                    _pendingStops.Add(o.Seq); // still scheduled; ends once the step in flight is done
                 }
                 else if (reason is not null) text += detok.Flush() is { Length: > 0 } rest ? stops.Push(rest, out _) + stops.Flush() : stops.Flush();
             }

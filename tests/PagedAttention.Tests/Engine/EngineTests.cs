@@ -187,6 +187,21 @@ public class EngineTests
     }
 
     [Fact]
+    public async Task AStopStringOnTheLastAllowedToken_EndsWithStopAndCutText()
+    {
+        await using var e = await Load(detok: () => new FakeDetokenizer());
+        var prompt = Prompts(1)[0];
+        var full = await Collect(e, prompt, Greedy(8));
+        int k = 7; // the token that also reaches MaxTokens
+        string stop = $"<{full[k].TokenId}>";
+        if (full.Take(k).Any(o => $"<{o.TokenId}>" == stop)) return; // must first appear at token k
+        var cut = await Collect(e, prompt, new SamplingParams { Temperature = 0, MaxTokens = k + 1, IgnoreEos = true, StopStrings = [stop] });
+        Assert.Equal(full.Select(o => o.TokenId), cut.Select(o => o.TokenId));
+        Assert.Equal(FinishReason.Stop, cut[^1].FinishReason);
+        Assert.Equal(string.Concat(full.Take(k).Select(o => $"<{o.TokenId}>")), string.Concat(cut.Select(o => o.TextDelta)));
+    }
+
+    [Fact]
     public async Task Dispose_FailsPendingRequests()
     {
         var e = await Load();
