@@ -32,7 +32,7 @@ internal static unsafe class AttnBench
         foreach (var buf in new[] { kc, vc })
             for (long off = 0; off < kvBytes; off += chunk.Length * 2L)
                 buf.Upload<ushort>(chunk.AsSpan(0, (int)Math.Min(chunk.Length, (kvBytes - off) / 2)), off);
-        Console.WriteLine($"attn-bench: hd={hd} g={g} nkv={nkv} bs={bs}; {2 * kvBytes / 1e9:F2} GB of K+V on device; variants v0=tiled U8 v1=old v2=U4+prefetch v3=U2+prefetch v4=v2 at <=128 regs v-1=auto (v3 at <= 4 CTAs/SM without splits, else v0); default v0");
+        Console.WriteLine($"attn-bench: hd={hd} g={g} nkv={nkv} bs={bs}; {2 * kvBytes / 1e9:F2} GB of K+V on device; variants v0=tiled U8 v2=U4+prefetch v3=U2+prefetch v4=v2 at <=128 regs v-1=auto (v3 at <= 4 CTAs/SM without splits, else v0); default v0");
         foreach (int b in batches)
             foreach (int ctx in contexts)
             {
@@ -49,16 +49,13 @@ internal static unsafe class AttnBench
                 using var dc = d.Allocate(ctxs.Length * 4L); dc.Upload<int>(ctxs);
                 using var dt = d.Allocate(tables.Length * 4L); dt.Upload<int>(tables);
                 using var o = d.Allocate(b * nh * hd * 2L);
-                int newSplits = k.PlanSplits(b, nkv, ctx);
-                // The planner before this change: split only below 2 CTAs/SM, >= 256 keys per split, <= 16 splits.
-                int oldSplits = b * nkv >= 2 * d.MultiprocessorCount || ctx < 512 ? 1 : Math.Clamp(Math.Min((2 * d.MultiprocessorCount + b * nkv - 1) / (b * nkv), ctx / 256), 1, 16);
-                using var ws = d.Allocate(Math.Max(1, k.AttentionWorkspaceBytes(b, nh, Math.Max(newSplits, oldSplits))));
+                int splits = k.PlanSplits(b, nkv, ctx);
+                using var ws = d.Allocate(Math.Max(1, k.AttentionWorkspaceBytes(b, nh, splits)));
                 double bytes = (double)b * ctx * nkv * hd * 2 * 2;
                 var line = new System.Text.StringBuilder($"attn-bench b={b,3} ctx={ctx,4}:");
-                foreach (int v in new[] { 1, 0, 2, 3, 4, -1 })
+                foreach (int v in new[] { 0, 2, 3, 4, -1 })
                 {
                     k.AttentionVariant = v;
-                    int splits = v == 1 ? oldSplits : newSplits;
                     void Once() => k.PagedAttention(dq.Ptr, o.Ptr, kc.Ptr, vc.Ptr, dqs.Ptr, dc.Ptr, dt.Ptr, b, b, nh, nkv, bs, blocksPerSeq, 0.125f, splits, ws.Ptr);
                     Once(); Once();
                     int iters = 20;

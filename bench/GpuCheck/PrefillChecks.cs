@@ -3,6 +3,8 @@ using PagedAttention.AI.Models.Cuda;
 using PagedAttention.Kernels.Cpu;
 using PagedAttention.Kernels.Cuda;
 
+using static GpuCheck.Buffers;
+
 namespace GpuCheck;
 
 /// <summary>
@@ -12,13 +14,6 @@ namespace GpuCheck;
 internal static unsafe class PrefillChecks
 {
     private const float Bf16Rel = 1f / 128;
-
-    private static DeviceBuffer Up<T>(CudaDevice d, T[] a) where T : unmanaged
-    {
-        var b = d.Allocate(Math.Max(1, a.Length) * (long)sizeof(T));
-        b.Upload<T>(a);
-        return b;
-    }
 
     public static void Run(CudaDevice d, Report rep)
     {
@@ -46,36 +41,14 @@ internal static unsafe class PrefillChecks
     /// <summary>mixed: decode rows through paged_attention (skipPrefill, 3 splits), then the rest through prefill_attention (skipDecode).</summary>
     private static void Check(CudaDevice d, CudaKernels k, Report rep, int hd, int g, int[] ctx, int[] qlens, int bs, bool precise, bool mixed)
     {
-        var r = new Random(11 + hd * 3 + g + bs);
-        int nkv = 2, nh = nkv * g, seqs = ctx.Length;
-        int maxBlocks = ctx.Max() / bs + 1, numBlocks = seqs * maxBlocks + 3, n = qlens.Sum();
-        var perm = Enumerable.Range(0, numBlocks).OrderBy(_ => r.Next()).ToArray();
-        var tables = new int[seqs * maxBlocks];
-        for (int i = 0; i < tables.Length; i++) tables[i] = perm[i];
-        var (kf, kb) = Rand.Bf16(r, numBlocks * bs * nkv * hd);
-        var (vf, vb) = Rand.Bf16(r, numBlocks * bs * nkv * hd);
-        var qv = Rand.Floats(r, n * nh * hd, 2);
-        var qs = new int[seqs + 1];
-        for (int s = 0; s < seqs; s++) qs[s + 1] = qs[s] + qlens[s];
-        using var cpu = new CpuKvCache(1, numBlocks, bs, nkv, hd);
-        var layer = cpu.Layer(0);
-        for (int slot = 0; slot < numBlocks * bs; slot++)
-            for (int h = 0; h < nkv; h++)
-                for (int i = 0; i < hd; i++)
-                {
-                    int gpu = (((slot / bs) * nkv + h) * bs + slot % bs) * hd + i;
-                    layer.KeyRow(slot)[h * hd + i] = kf[gpu];
-                    layer.ValueRow(slot)[h * hd + i] = vf[gpu];
-                }
-        float scale = 1f / MathF.Sqrt(hd);
-        var want = new float[n * nh * hd];
-        CpuOps.PagedAttention(qv, want, nh, qs, ctx, tables, maxBlocks, layer, scale);
-        using var dq = Up(d, qv); using var dk = Up(d, kb); using var dv = Up(d, vb); using var dqs = Up(d, qs);
-        using var dc = Up(d, ctx); using var dt = Up(d, tables); using var o = d.Allocate(n * nh * hd * 2L);
+        using var c = PagedCase.Make(d, new Random(11 + hd * 3 + g + bs), hd, g, ctx, qlens, bs);
+        int n = c.Tokens, nh = c.NumHeads, nkv = PagedCase.NumKvHeads, seqs = c.Seqs;
+        var want = c.Want;
+        using var o = d.Allocate(n * nh * hd * 2L);
         o.Upload(Enumerable.Repeat((ushort)0x7fc0, n * nh * hd).ToArray()); // NaN: every row must be written
         using var ws = d.Allocate(Math.Max(1, k.AttentionWorkspaceBytes(n, nh, 3)));
-        if (mixed) k.PagedAttention(dq.Ptr, o.Ptr, dk.Ptr, dv.Ptr, dqs.Ptr, dc.Ptr, dt.Ptr, n, seqs, nh, nkv, bs, maxBlocks, scale, 3, ws.Ptr, skipPrefill: true);
-        k.PrefillAttention(dq.Ptr, o.Ptr, dk.Ptr, dv.Ptr, dqs.Ptr, dc.Ptr, dt.Ptr, seqs, qlens.Max(), nh, nkv, bs, maxBlocks, scale, precise, skipDecode: mixed);
+        if (mixed) k.PagedAttention(c.Q.Ptr, o.Ptr, c.K.Ptr, c.V.Ptr, c.QueryStarts.Ptr, c.ContextLens.Ptr, c.Tables.Ptr, n, seqs, nh, nkv, bs, c.MaxBlocks, c.Scale, 3, ws.Ptr, skipPrefill: true);
+        k.PrefillAttention(c.Q.Ptr, o.Ptr, c.K.Ptr, c.V.Ptr, c.QueryStarts.Ptr, c.ContextLens.Ptr, c.Tables.Ptr, seqs, qlens.Max(), nh, nkv, bs, c.MaxBlocks, c.Scale, precise, skipDecode: mixed);
         var got = Rand.Widen(o.ToArray<ushort>());
         bool finite = got.All(float.IsFinite);
         float e = Rand.RelErr(got, want);

@@ -12,7 +12,7 @@ public sealed unsafe class CudaKernels : IDisposable
 {
     private readonly CudaDevice _device;
     private nint _module;
-    private readonly nint _embedding, _addRmsNorm, _rope, _siluMul, _attention, _attentionV1, _attentionU4Pf, _attentionU2Pf, _attentionU4Lb, _attentionMerge, _prefill, _argmax, _penalties, _sample, _gemv;
+    private readonly nint _embedding, _addRmsNorm, _rope, _siluMul, _attention, _attentionU4Pf, _attentionU2Pf, _attentionU4Lb, _attentionMerge, _prefill, _argmax, _penalties, _sample, _gemv;
 
     /// <summary>Compiles (or loads from the disk cache) and loads the kernels for <paramref name="headDim"/> and <paramref name="group"/>.</summary>
     /// <param name="device">The device to load into.</param>
@@ -41,7 +41,6 @@ public sealed unsafe class CudaKernels : IDisposable
         _rope = Function("rope_qkv_write");
         _siluMul = Function("silu_mul");
         _attention = Function("paged_attention");
-        _attentionV1 = Function("paged_attention_v1");
         _attentionU4Pf = Function("paged_attention_u4pf");
         _attentionU2Pf = Function("paged_attention_u2pf");
         _attentionU4Lb = Function("paged_attention_u4lb");
@@ -171,14 +170,23 @@ public sealed unsafe class CudaKernels : IDisposable
     /// Which decode kernel <see cref="PagedAttention"/> launches. 0 (default): the tiled <c>paged_attention</c> (tiles of
     /// 8 16-byte K/V loads per lane, 4 when GROUP &gt; 4). −1: by occupancy, variant 3 when the launch has one KV split and
     /// at most 4 CTAs per SM, else 0 (on the H100 7–17 % faster than 0 in the microbenchmark at batch 64 for both head
-    /// sizes, but 1.5 % slower end to end on the 8B ShareGPT-like list, so not the default). 1: the previous
-    /// one-key-per-lane kernel (<c>paged_attention_v1</c>), 2: tiles of 4 loads with the next tile prefetched, 3: tiles of
-    /// 2 loads with prefetch, 4: variant 2 held to 128 registers. All compute the same attention; the summation order
-    /// differs with the tile.
+    /// sizes, but 1.5 % slower end to end on the 8B ShareGPT-like list, so not the default). 2: tiles of 4 loads with the
+    /// next tile prefetched, 3: tiles of 2 loads with prefetch, 4: variant 2 held to 128 registers. (1 was the first,
+    /// one-key-per-lane kernel, since removed.) All compute the same attention; the summation order differs with the tile.
     /// </summary>
     /// <remarks>The environment variable PAGEDATTENTION_ATTN_VARIANT sets the initial value (for A/B runs).</remarks>
-    public int AttentionVariant { get; set; } =
-        int.TryParse(Environment.GetEnvironmentVariable("PAGEDATTENTION_ATTN_VARIANT"), out int v) && v is >= -1 and <= 4 ? v : 0;
+    public int AttentionVariant
+    {
+        get => _attentionVariant;
+        set
+        {
+            if (value is < -1 or > 4 or 1) throw new ArgumentOutOfRangeException(nameof(value), value, "Attention variants are -1, 0, 2, 3 and 4.");
+            _attentionVariant = value;
+        }
+    }
+
+    private int _attentionVariant =
+        int.TryParse(Environment.GetEnvironmentVariable("PAGEDATTENTION_ATTN_VARIANT"), out int v) && v is -1 or 0 or 2 or 3 or 4 ? v : 0;
 
     /// <summary>Bytes of workspace <see cref="PagedAttention"/> needs for <paramref name="splits"/> splits (0 for one).</summary>
     public long AttentionWorkspaceBytes(int tokens, int nh, int splits) =>
@@ -204,7 +212,7 @@ public sealed unsafe class CudaKernels : IDisposable
         void** a = stackalloc void*[] { &q, &output, &partO, &partLse, &kCache, &vCache, &queryStarts, &contextLens, &blockTables, &seqs, &nh, &nkv, &blockSize, &maxBlocksPerSeq, &scale, &skip };
         int variant = AttentionVariant >= 0 ? AttentionVariant
             : splits == 1 && (long)seqs * nkv <= 4L * _device.MultiprocessorCount ? 3 : 0;
-        nint f = variant switch { 1 => _attentionV1, 2 => _attentionU4Pf, 3 => _attentionU2Pf, 4 => _attentionU4Lb, _ => _attention };
+        nint f = variant switch { 2 => _attentionU4Pf, 3 => _attentionU2Pf, 4 => _attentionU4Lb, _ => _attention };
         Launch(f, (uint)tokens, (uint)nkv, (uint)splits, 128, a, "paged_attention");
         if (splits > 1)
         {

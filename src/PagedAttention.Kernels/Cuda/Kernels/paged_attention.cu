@@ -24,139 +24,10 @@ __device__ __forceinline__ void unpack8(uint4 r, float* f)
     for (int i = 0; i < 4; i++) { f[2 * i] = __uint_as_float(w[i] << 16); f[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u); }
 }
 
-// Merges state (m2, l2, acc2) into (m, l, acc); -inf maxima (no keys seen) contribute nothing.
-__device__ __forceinline__ void merge_state(float& m, float& l, float* acc, float m2, float l2, const float* acc2)
-{
-    float mn = fmaxf(m, m2);
-    if (mn == neg_inf()) return;
-    float c1 = m == neg_inf() ? 0.f : expf(m - mn), c2 = m2 == neg_inf() ? 0.f : expf(m2 - mn);
-    l = l * c1 + l2 * c2;
-#pragma unroll
-    for (int i = 0; i < ATT_VEC; i++) acc[i] = acc[i] * c1 + acc2[i] * c2;
-    m = mn;
-}
-
-// v1 (kept for comparison, CudaKernels.AttentionVariant = 1): one key per lane per step, online softmax per key.
-extern "C" __global__ void __launch_bounds__(128) paged_attention_v1(
-    const float* __restrict__ q, bf16* __restrict__ out, float* __restrict__ part_o, float* __restrict__ part_lse,
-    const bf16* __restrict__ k_cache, const bf16* __restrict__ v_cache,
-    const int* __restrict__ query_starts, const int* __restrict__ context_lens, const int* __restrict__ block_tables,
-    int num_seqs, int nh, int nkv, int block_size, int max_blocks_per_seq, float scale, int skip_prefill)
-{
-    pdl_begin();
-    __shared__ float sm_m[ATT_WARPS][GROUP], sm_l[ATT_WARPS][GROUP];
-    __shared__ float sm_acc[ATT_WARPS][GROUP][HEAD_DIM];
-    const int t = blockIdx.x, kvh = blockIdx.y, split = blockIdx.z, nsplit = gridDim.z;
-    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, tx = lane % ATT_BDX, ty = lane / ATT_BDX;
-
-    int lo = 0, hi = num_seqs - 1; // the sequence that owns token t
-    while (lo < hi) { int mid = (lo + hi + 1) >> 1; if (query_starts[mid] <= t) lo = mid; else hi = mid - 1; }
-    const int s = lo, q0 = query_starts[s], qlen = query_starts[s + 1] - q0;
-    if (skip_prefill && qlen > 1) return; // rows that prefill_attention computes (the whole CTA leaves together)
-    const int visible = context_lens[s] - qlen + (t - q0) + 1;
-    const int chunk = (visible + nsplit - 1) / nsplit;
-    const int begin = split * chunk, end = min(visible, begin + chunk);
-    const int* table = block_tables + (long long)s * max_blocks_per_seq;
-
-    float qr[GROUP][ATT_VEC], acc[GROUP][ATT_VEC], m[GROUP], l[GROUP];
-#pragma unroll
-    for (int g = 0; g < GROUP; g++)
-    {
-        const float* qp = q + ((long long)t * nh + kvh * GROUP + g) * HEAD_DIM + tx * ATT_VEC;
-#pragma unroll
-        for (int i = 0; i < ATT_VEC; i++) { qr[g][i] = qp[i] * scale; acc[g][i] = 0.f; }
-        m[g] = neg_inf();
-        l[g] = 0.f;
-    }
-
-    // The loop bound is the same for all lanes of a warp, so the shuffles below never diverge.
-    for (int p0 = begin + warp * ATT_TPW; p0 < end; p0 += ATT_WARPS * ATT_TPW)
-    {
-        const int p = p0 + ty;
-        const bool valid = p < end;
-        float kf[ATT_VEC], vf[ATT_VEC];
-        if (valid)
-        {
-            long long base = (((long long)table[p / block_size] * nkv + kvh) * block_size + p % block_size) * HEAD_DIM + tx * ATT_VEC;
-            unpack8(*(const uint4*)(k_cache + base), kf);
-            unpack8(*(const uint4*)(v_cache + base), vf);
-        }
-        else
-        {
-#pragma unroll
-            for (int i = 0; i < ATT_VEC; i++) kf[i] = vf[i] = 0.f;
-        }
-#pragma unroll
-        for (int g = 0; g < GROUP; g++)
-        {
-            float d = 0.f;
-#pragma unroll
-            for (int i = 0; i < ATT_VEC; i++) d += qr[g][i] * kf[i];
-#pragma unroll
-            for (int o = ATT_BDX / 2; o > 0; o >>= 1) d += __shfl_xor_sync(0xffffffffu, d, o);
-            if (valid)
-            {
-                float mn = fmaxf(m[g], d), c = expf(m[g] - mn), e = expf(d - mn);
-                l[g] = l[g] * c + e;
-#pragma unroll
-                for (int i = 0; i < ATT_VEC; i++) acc[g][i] = acc[g][i] * c + e * vf[i];
-                m[g] = mn;
-            }
-        }
-    }
-
-    // Merge the keys-in-flight of one warp (lanes with equal tx), then the warps through shared memory.
-#pragma unroll
-    for (int g = 0; g < GROUP; g++)
-    {
-#pragma unroll
-        for (int o = ATT_BDX; o < 32; o <<= 1)
-        {
-            float m2 = __shfl_xor_sync(0xffffffffu, m[g], o), l2 = __shfl_xor_sync(0xffffffffu, l[g], o), a2[ATT_VEC];
-#pragma unroll
-            for (int i = 0; i < ATT_VEC; i++) a2[i] = __shfl_xor_sync(0xffffffffu, acc[g][i], o);
-            merge_state(m[g], l[g], acc[g], m2, l2, a2);
-        }
-        if (ty == 0)
-        {
-            if (tx == 0) { sm_m[warp][g] = m[g]; sm_l[warp][g] = l[g]; }
-#pragma unroll
-            for (int i = 0; i < ATT_VEC; i++) sm_acc[warp][g][tx * ATT_VEC + i] = acc[g][i];
-        }
-    }
-    __syncthreads();
-    if (warp != 0 || ty != 0) return;
-#pragma unroll
-    for (int g = 0; g < GROUP; g++)
-    {
-        for (int w = 1; w < ATT_WARPS; w++)
-        {
-            float a2[ATT_VEC];
-#pragma unroll
-            for (int i = 0; i < ATT_VEC; i++) a2[i] = sm_acc[w][g][tx * ATT_VEC + i];
-            merge_state(m[g], l[g], acc[g], sm_m[w][g], sm_l[w][g], a2);
-        }
-        const long long row = (long long)t * nh + kvh * GROUP + g;
-        const float inv = l[g] > 0.f ? 1.f / l[g] : 0.f;
-        if (nsplit == 1)
-        {
-#pragma unroll
-            for (int i = 0; i < ATT_VEC; i++) out[row * HEAD_DIM + tx * ATT_VEC + i] = f2bf(acc[g][i] * inv);
-        }
-        else
-        {
-            float* po = part_o + (row * nsplit + split) * HEAD_DIM + tx * ATT_VEC;
-#pragma unroll
-            for (int i = 0; i < ATT_VEC; i++) po[i] = acc[g][i] * inv;
-            if (tx == 0) part_lse[row * nsplit + split] = l[g] > 0.f ? m[g] + logf(l[g]) : neg_inf();
-        }
-    }
-}
-
-// v2 (the default, `paged_attention`): the same CTA/lane mapping, but each warp streams a tile of ATT_TPW x U keys:
+// The decode kernel (`paged_attention` and the tile variants below): each warp streams a tile of ATT_TPW x U keys:
 // all 2U 16-byte K/V loads of a tile are issued before any math (and with PF, the next tile's loads are issued before
-// the current tile's math), so a lane keeps up to 4U loads in flight instead of 2; the online softmax rescales once
-// per tile per head (U + 1 exponentials instead of 2U), in the log2 domain (q pre-scaled by log2 e, exp2f).
+// the current tile's math), so a lane keeps up to 4U loads in flight (a first version with one key per lane kept 2);
+// the online softmax rescales once per tile per head (U + 1 exponentials instead of 2U), in the log2 domain (q pre-scaled by log2 e, exp2f).
 // Split chunks are rounded up to 64 keys so tiles stay aligned with 16-key pages.
 // Default tile (H100, 1B shape, GpuCheck --attn-bench): U = 8 without prefetch was fastest at batch 256 and batch 1
 // (2.16 / 2.62 / 2.85 TB/s at batch 256, contexts 512 / 2048 / 8192); U = 2 with prefetch was fastest at batch 64.
@@ -170,6 +41,7 @@ extern "C" __global__ void __launch_bounds__(128) paged_attention_v1(
 #define ATT_LOG2E 1.4426950408889634f
 #define ATT_LN2 0.6931471805599453f
 
+// Merges state (m2, l2, acc2) into (m, l, acc) in the log2 domain; -inf maxima (no keys seen) contribute nothing.
 __device__ __forceinline__ void merge_state2(float& m, float& l, float* acc, float m2, float l2, const float* acc2)
 {
     float mn = fmaxf(m, m2);

@@ -185,23 +185,18 @@ extern "C" __global__ void __launch_bounds__(128) prefill_attention(
 #pragma unroll
         for (int kk = 0; kk < HEAD_DIM / 16; kk++)
         {
+            unsigned ql[4];
+            if (precise) pf_ldsm(sq0 + 2u * pf_off(warp * 16 + (lane & 15), kk * 2 + (lane >> 4)), ql[0], ql[1], ql[2], ql[3]);
 #pragma unroll
             for (int nn = 0; nn < PF_BK / 16; nn++)
             {
+                // Each K fragment is loaded once and serves the hi and (when precise) the lo part of q.
                 unsigned b0, b1, b2, b3;
                 pf_ldsm(sk0 + 2u * pf_off(nn * 16 + (mi >> 1) * 8 + (lane & 7), kk * 2 + (mi & 1)), b0, b1, b2, b3);
                 pf_mma(sc[2 * nn], qf[kk], b0, b1);
                 pf_mma(sc[2 * nn + 1], qf[kk], b2, b3);
-            }
-            if (precise)
-            {
-                unsigned ql[4];
-                pf_ldsm(sq0 + 2u * pf_off(warp * 16 + (lane & 15), kk * 2 + (lane >> 4)), ql[0], ql[1], ql[2], ql[3]);
-#pragma unroll
-                for (int nn = 0; nn < PF_BK / 16; nn++)
+                if (precise)
                 {
-                    unsigned b0, b1, b2, b3;
-                    pf_ldsm(sk0 + 2u * pf_off(nn * 16 + (mi >> 1) * 8 + (lane & 7), kk * 2 + (mi & 1)), b0, b1, b2, b3);
                     pf_mma(sc[2 * nn], ql, b0, b1);
                     pf_mma(sc[2 * nn + 1], ql, b2, b3);
                 }
@@ -249,32 +244,29 @@ extern "C" __global__ void __launch_bounds__(128) prefill_attention(
 #pragma unroll
         for (int kk = 0; kk < PF_BK / 16; kk++)
         {
-            unsigned a[4];
+            unsigned a[4], al[4];
             a[0] = pf_pack(sc[2 * kk][0], sc[2 * kk][1]);
             a[1] = pf_pack(sc[2 * kk][2], sc[2 * kk][3]);
             a[2] = pf_pack(sc[2 * kk + 1][0], sc[2 * kk + 1][1]);
             a[3] = pf_pack(sc[2 * kk + 1][2], sc[2 * kk + 1][3]);
-#pragma unroll
-            for (int dn = 0; dn < HEAD_DIM / 16; dn++)
-            {
-                unsigned b0, b1, b2, b3;
-                pf_ldsm_t(sv0 + 2u * pf_off(kk * 16 + (mi & 1) * 8 + (lane & 7), dn * 2 + (mi >> 1)), b0, b1, b2, b3);
-                pf_mma(o[2 * dn], a, b0, b1);
-                pf_mma(o[2 * dn + 1], a, b2, b3);
-            }
             if (precise)
             {
                 // P = hi + lo: the part of each probability that bf16 rounding dropped.
-                unsigned al[4];
                 al[0] = pf_pack(sc[2 * kk][0] - __uint_as_float(a[0] << 16), sc[2 * kk][1] - __uint_as_float(a[0] & 0xffff0000u));
                 al[1] = pf_pack(sc[2 * kk][2] - __uint_as_float(a[1] << 16), sc[2 * kk][3] - __uint_as_float(a[1] & 0xffff0000u));
                 al[2] = pf_pack(sc[2 * kk + 1][0] - __uint_as_float(a[2] << 16), sc[2 * kk + 1][1] - __uint_as_float(a[2] & 0xffff0000u));
                 al[3] = pf_pack(sc[2 * kk + 1][2] - __uint_as_float(a[3] << 16), sc[2 * kk + 1][3] - __uint_as_float(a[3] & 0xffff0000u));
+            }
 #pragma unroll
-                for (int dn = 0; dn < HEAD_DIM / 16; dn++)
+            for (int dn = 0; dn < HEAD_DIM / 16; dn++)
+            {
+                // Each V fragment is loaded once and serves the hi and (when precise) the lo part of P.
+                unsigned b0, b1, b2, b3;
+                pf_ldsm_t(sv0 + 2u * pf_off(kk * 16 + (mi & 1) * 8 + (lane & 7), dn * 2 + (mi >> 1)), b0, b1, b2, b3);
+                pf_mma(o[2 * dn], a, b0, b1);
+                pf_mma(o[2 * dn + 1], a, b2, b3);
+                if (precise)
                 {
-                    unsigned b0, b1, b2, b3;
-                    pf_ldsm_t(sv0 + 2u * pf_off(kk * 16 + (mi & 1) * 8 + (lane & 7), dn * 2 + (mi >> 1)), b0, b1, b2, b3);
                     pf_mma(o[2 * dn], al, b0, b1);
                     pf_mma(o[2 * dn + 1], al, b2, b3);
                 }

@@ -1,4 +1,37 @@
 // Greedy sampling: out[r] = argmax(logits[r, :]), the lowest index on ties (torch.argmax's rule). One CTA per row.
+// Block-wide maximum of the threads' (best, idx) pairs, the lowest index on ties; every thread gets the result.
+// sv / si: 32 entries of shared scratch. The reduction order is fixed (lanes, then warps), so results are reproducible.
+__device__ __forceinline__ void block_argmax(float& best, int& idx, float* sv, int* si)
+{
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1)
+    {
+        float ov = __shfl_xor_sync(0xffffffffu, best, o);
+        int oi = __shfl_xor_sync(0xffffffffu, idx, o);
+        if (ov > best || (ov == best && oi < idx)) { best = ov; idx = oi; }
+    }
+    __syncthreads(); // sv / si may still be read from an earlier call
+    if (lane == 0) { sv[warp] = best; si[warp] = idx; }
+    __syncthreads();
+    if (warp == 0)
+    {
+        best = lane < warps ? sv[lane] : neg_inf();
+        idx = lane < warps ? si[lane] : 0x7fffffff;
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1)
+        {
+            float ov = __shfl_xor_sync(0xffffffffu, best, o);
+            int oi = __shfl_xor_sync(0xffffffffu, idx, o);
+            if (ov > best || (ov == best && oi < idx)) { best = ov; idx = oi; }
+        }
+        if (lane == 0) { sv[0] = best; si[0] = idx; }
+    }
+    __syncthreads();
+    best = sv[0];
+    idx = si[0];
+}
+
 extern "C" __global__ void argmax_rows(const float* __restrict__ logits, int vocab, int* __restrict__ out)
 {
     pdl_begin();
@@ -12,30 +45,8 @@ extern "C" __global__ void argmax_rows(const float* __restrict__ logits, int voc
         float v = row[i];
         if (v > best) { best = v; idx = i; } // strided ascending: the first max a thread sees is its lowest index
     }
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1)
-    {
-        float ov = __shfl_xor_sync(0xffffffffu, best, o);
-        int oi = __shfl_xor_sync(0xffffffffu, idx, o);
-        if (ov > best || (ov == best && oi < idx)) { best = ov; idx = oi; }
-    }
-    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    if (lane == 0) { sv[warp] = best; si[warp] = idx; }
-    __syncthreads();
-    if (warp == 0)
-    {
-        int warps = blockDim.x >> 5;
-        best = lane < warps ? sv[lane] : neg_inf();
-        idx = lane < warps ? si[lane] : 0x7fffffff;
-#pragma unroll
-        for (int o = 16; o > 0; o >>= 1)
-        {
-            float ov = __shfl_xor_sync(0xffffffffu, best, o);
-            int oi = __shfl_xor_sync(0xffffffffu, idx, o);
-            if (ov > best || (ov == best && oi < idx)) { best = ov; idx = oi; }
-        }
-        if (lane == 0) out[blockIdx.x] = idx == 0x7fffffff ? 0 : idx;
-    }
+    block_argmax(best, idx, sv, si);
+    if (threadIdx.x == 0) out[blockIdx.x] = idx == 0x7fffffff ? 0 : idx;
 }
 
 // ---- Random sampling on the GPU (temperature, top-k, top-p, min-p, penalties), seeded per sequence ----------------
@@ -164,35 +175,15 @@ extern "C" __global__ void __launch_bounds__(SAMPLE_THREADS) sample_rows(const f
     const SampleRow p = rows[blockIdx.x];
     const float* row = logits + (long long)blockIdx.x * vocab;
     const bool greedy = !(p.temperature >= 1e-5f);
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    const int lane = threadIdx.x & 31;
 
     // Pass 1: the maximum (and its lowest index, which is the greedy answer).
     float best = neg_inf();
     int idx = 0x7fffffff;
     for (int i = threadIdx.x; i < vocab; i += blockDim.x) { float v = row[i]; if (v > best) { best = v; idx = i; } }
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1)
-    {
-        float ov = __shfl_xor_sync(0xffffffffu, best, o); int oi = __shfl_xor_sync(0xffffffffu, idx, o);
-        if (ov > best || (ov == best && oi < idx)) { best = ov; idx = oi; }
-    }
-    if (lane == 0) { sv[warp] = best; si[warp] = idx; }
-    __syncthreads();
-    if (warp == 0)
-    {
-        best = lane < warps ? sv[lane] : neg_inf(); idx = lane < warps ? si[lane] : 0x7fffffff;
-#pragma unroll
-        for (int o = 16; o > 0; o >>= 1)
-        {
-            float ov = __shfl_xor_sync(0xffffffffu, best, o); int oi = __shfl_xor_sync(0xffffffffu, idx, o);
-            if (ov > best || (ov == best && oi < idx)) { best = ov; idx = oi; }
-        }
-        if (lane == 0) { sv[0] = best; si[0] = idx; }
-    }
-    __syncthreads();
-    const float mx = sv[0];
-    const int top = si[0] == 0x7fffffff ? 0 : si[0];
-    __syncthreads();
+    block_argmax(best, idx, sv, si);
+    const float mx = best;
+    const int top = idx == 0x7fffffff ? 0 : idx;
     if (greedy || mx == neg_inf())
     {
         if (threadIdx.x == 0) out[blockIdx.x] = top;
@@ -244,24 +235,6 @@ extern "C" __global__ void __launch_bounds__(SAMPLE_THREADS) sample_rows(const f
         float s = (v - mx) * inv_t - logf(-logf(u));
         if (s > best) { best = s; idx = i; }
     }
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1)
-    {
-        float ov = __shfl_xor_sync(0xffffffffu, best, o); int oi = __shfl_xor_sync(0xffffffffu, idx, o);
-        if (ov > best || (ov == best && oi < idx)) { best = ov; idx = oi; }
-    }
-    __syncthreads();
-    if (lane == 0) { sv[warp] = best; si[warp] = idx; }
-    __syncthreads();
-    if (warp == 0)
-    {
-        best = lane < warps ? sv[lane] : neg_inf(); idx = lane < warps ? si[lane] : 0x7fffffff;
-#pragma unroll
-        for (int o = 16; o > 0; o >>= 1)
-        {
-            float ov = __shfl_xor_sync(0xffffffffu, best, o); int oi = __shfl_xor_sync(0xffffffffu, idx, o);
-            if (ov > best || (ov == best && oi < idx)) { best = ov; idx = oi; }
-        }
-        if (lane == 0) out[blockIdx.x] = idx == 0x7fffffff ? top : idx;
-    }
+    block_argmax(best, idx, sv, si);
+    if (threadIdx.x == 0) out[blockIdx.x] = idx == 0x7fffffff ? top : idx;
 }
