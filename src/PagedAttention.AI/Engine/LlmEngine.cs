@@ -123,7 +123,7 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
     /// <summary>The exception that stopped the step loop (an engine bug), or null while it runs.</summary>
     internal Exception? LoopFailure => _loopFailure;
 
-    /// <summary>Bytes the loop thread allocated inside steps (scheduling, forward, sampling, emission) since start.</summary>
+    /// <summary>Bytes the loop thread allocated between its waits (admission, scheduling, forward, sampling, emission) since start.</summary>
     internal long StepAllocatedBytes => Interlocked.Read(ref _stepAllocatedBytes);
 
     /// <summary>Of <see cref="StepAllocatedBytes"/>, bytes allocated by writes to the requests' output channels.</summary>
@@ -280,6 +280,8 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
         {
             while (!_stopping)
             {
+                // Everything the loop thread does between waits is measured: admissions, aborts, steps, emission.
+                long allocated = GC.GetAllocatedBytesForCurrentThread();
                 while (_inbox.TryDequeue(out var req))
                     foreach (var seq in req.Sequences) _scheduler.Add(seq);
                 while (_aborts.TryDequeue(out var req)) EndRequest(req, null);
@@ -288,12 +290,12 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
                     // Nothing to overlap with: deliver the last step's tokens now.
                     DeliverPending();
                     FinishPendingStops();
+                    Interlocked.Add(ref _stepAllocatedBytes, GC.GetAllocatedBytesForCurrentThread() - allocated);
                     if (VerifyInvariants) _scheduler.CheckInvariants();
                     _wake.WaitOne();
                     continue;
                 }
                 long start = Stopwatch.GetTimestamp();
-                long allocated = GC.GetAllocatedBytesForCurrentThread();
                 Step();
                 Interlocked.Add(ref _stepAllocatedBytes, GC.GetAllocatedBytesForCurrentThread() - allocated);
                 Interlocked.Add(ref _busyTicks, Stopwatch.GetTimestamp() - start);
@@ -592,8 +594,18 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
         if (--req.Remaining == 0 && !req.Done)
         {
             req.Done = true;
-            req.Channel.Writer.TryComplete();
+            CompleteChannel(req, null);
         }
+    }
+
+    // Completing a channel wakes its reader through the thread pool; when the pool's global queue is backed up
+    // (a busy process) that enqueue may grow the queue by a segment (~4.6 KB). That is the hand-off's cost, not the
+    // step's, so it is counted with the channel writes.
+    private void CompleteChannel(RequestState req, Exception? error)
+    {
+        long allocated = GC.GetAllocatedBytesForCurrentThread();
+        req.Channel.Writer.TryComplete(error);
+        _channelAllocatedBytes += GC.GetAllocatedBytesForCurrentThread() - allocated;
     }
 
     // Sequences whose stop string showed up while a step that includes them was in flight: ended now that it is done.
@@ -611,7 +623,7 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
         if (req.Done) return;
         req.Done = true;
         foreach (var seq in req.Sequences) _scheduler.Finish(seq, null);
-        req.Channel.Writer.TryComplete(error);
+        CompleteChannel(req, error);
     }
 
     private void FailAll(Exception ex)

@@ -9,7 +9,7 @@ namespace PagedAttention.Tests.Engine;
 /// (<c>GC.GetAllocatedBytesForCurrentThread</c>, summed by the engine) are measured over decode-heavy requests
 /// after a warm-up. Without a detokenizer no text strings are made; with one, the text delta string of each token
 /// is the (accepted) exception. Scheduling, batch building, the forward pass and sampling must allocate nothing.
-/// The output channel's writes are counted apart and only reported: each request's unbounded channel grows its
+/// The output channel's writes and completions are counted apart and only reported: each request's unbounded channel grows its
 /// internal queue by doubling segments as the request streams (measured 3.5 KB per 200-token request, 10 KB per
 /// 450-token one: a handful of allocations per request, ~20 bytes/token amortized).
 /// </summary>
@@ -35,12 +35,22 @@ public class EngineAllocationTests(ITestOutputHelper log)
         var p = new SamplingParams { Temperature = 0.8f, TopK = 40, TopP = 0.9f, Seed = 7, MaxTokens = 200, IgnoreEos = true, N = 1 };
         // Warm-up: JIT, scratch buffers, the scheduler's lists at this batch size.
         await Task.WhenAll(Enumerable.Range(0, concurrent).Select(i => Drain(e, Prompt(i, 20), p)));
-        long bytes0 = e.StepAllocatedBytes, channel0 = e.ChannelAllocatedBytes, steps0 = e.GetMetrics().Steps, tokens0 = e.GetMetrics().GeneratedTokens;
-        await Task.WhenAll(Enumerable.Range(0, concurrent).Select(i => Drain(e, Prompt(100 + i, 20), p)));
-        var m = e.GetMetrics();
-        long channel = e.ChannelAllocatedBytes - channel0, bytes = e.StepAllocatedBytes - bytes0 - channel, steps = m.Steps - steps0, tokens = m.GeneratedTokens - tokens0;
-        log.WriteLine($"{concurrent} concurrent, {steps} steps, {tokens} tokens: engine {bytes} bytes; output channel {channel} bytes = {(double)channel / tokens:F1} bytes/token");
-        // New prompts (prefix-cache misses, new block hashes, admissions) and a full decode: nothing allocated.
-        Assert.Equal(0, bytes);
+        // Measured rounds of new prompts (prefix-cache misses, new block hashes, admissions) and a full decode.
+        // A per-token allocation shows in every round. The runtime can charge the loop thread a one-off now and then
+        // (tiering and OSR compiles, thread-pool queue growth while the process is busy: CI runs test classes in
+        // parallel), so a round that allocated is followed by another, up to three, and the last must be clean.
+        var rounds = new List<long>();
+        for (int round = 0; round < 3; round++)
+        {
+            long bytes0 = e.StepAllocatedBytes, channel0 = e.ChannelAllocatedBytes, steps0 = e.GetMetrics().Steps, tokens0 = e.GetMetrics().GeneratedTokens;
+            await Task.WhenAll(Enumerable.Range(0, concurrent).Select(i => Drain(e, Prompt(100 * (round + 1) + i, 20), p)));
+            var m = e.GetMetrics();
+            long channel = e.ChannelAllocatedBytes - channel0, bytes = e.StepAllocatedBytes - bytes0 - channel, steps = m.Steps - steps0, tokens = m.GeneratedTokens - tokens0;
+            log.WriteLine($"round {round}: {concurrent} concurrent, {steps} steps, {tokens} tokens: engine {bytes} bytes; output channel {channel} bytes = {(double)channel / tokens:F1} bytes/token");
+            Assert.Equal(concurrent * p.MaxTokens, tokens);
+            rounds.Add(bytes);
+            if (bytes == 0) break;
+        }
+        Assert.Equal(0, rounds[^1]);
     }
 }
