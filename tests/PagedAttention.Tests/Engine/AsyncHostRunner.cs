@@ -39,7 +39,7 @@ internal sealed class AsyncHostRunner : IModelRunner, IDeviceSampler
     /// <summary>Steps launched so far.</summary>
     public int Launches => _launches;
 
-    /// <summary>Launches wait while this is reset (lets a test line up requests before the first step runs).</summary>
+    /// <summary>Steps wait while this is reset (lets a test line up requests before a step runs, or hold the engine mid-request).</summary>
     public ManualResetEventSlim Gate { get; } = new(true);
 
     /// <summary>
@@ -53,12 +53,20 @@ internal sealed class AsyncHostRunner : IModelRunner, IDeviceSampler
     public int NumKvBlocks => _inner.NumKvBlocks;
     public int BlockSize => _inner.BlockSize;
     public IDeviceSampler? DeviceSampler => this;
-    public bool CanLaunchAsync => true;
+    public bool CanLaunchAsync => !Synchronous;
 
-    public void Forward(ForwardBatch batch, Span<float> logits) => _inner.Forward(batch, logits);
+    /// <summary>When set before the engine is created, the engine takes its synchronous step (as on the CPU runner).</summary>
+    public bool Synchronous { get; init; }
+
+    public void Forward(ForwardBatch batch, Span<float> logits)
+    {
+        Gate.Wait();
+        _inner.Forward(batch, logits);
+    }
 
     public void ForwardSample(ForwardBatch batch, Span<int> tokens, Span<float> logits)
     {
+        Gate.Wait();
         Compute(batch);
         _tokens.AsSpan(0, batch.NumSeqs).CopyTo(tokens);
         if (!logits.IsEmpty) _logits.AsSpan(0, batch.NumSeqs * _vocab).CopyTo(logits);

@@ -1,6 +1,7 @@
 using PagedAttention.AI.Engine;
 using PagedAttention.AI.Sampling;
 using Xunit.Abstractions;
+using static PagedAttention.Tests.Engine.EngineTestKit;
 
 namespace PagedAttention.Tests.Engine;
 
@@ -36,21 +37,12 @@ public class EngineAllocationTests(ITestOutputHelper log)
         // Warm-up: JIT, scratch buffers, the scheduler's lists at this batch size.
         await Task.WhenAll(Enumerable.Range(0, concurrent).Select(i => Drain(e, Prompt(i, 20), p)));
         // Measured rounds of new prompts (prefix-cache misses, new block hashes, admissions) and a full decode.
-        // A per-token allocation shows in every round. The runtime can charge the loop thread a one-off now and then
-        // (tiering and OSR compiles, thread-pool queue growth while the process is busy: CI runs test classes in
-        // parallel), so a round that allocated is followed by another, up to three, and the last must be clean.
-        var rounds = new List<long>();
-        for (int round = 0; round < 3; round++)
+        var rounds = await LoopAllocationsPerRound(e, async r =>
         {
-            long bytes0 = e.StepAllocatedBytes, channel0 = e.ChannelAllocatedBytes, steps0 = e.GetMetrics().Steps, tokens0 = e.GetMetrics().GeneratedTokens;
-            await Task.WhenAll(Enumerable.Range(0, concurrent).Select(i => Drain(e, Prompt(100 * (round + 1) + i, 20), p)));
-            var m = e.GetMetrics();
-            long channel = e.ChannelAllocatedBytes - channel0, bytes = e.StepAllocatedBytes - bytes0 - channel, steps = m.Steps - steps0, tokens = m.GeneratedTokens - tokens0;
-            log.WriteLine($"round {round}: {concurrent} concurrent, {steps} steps, {tokens} tokens: engine {bytes} bytes; output channel {channel} bytes = {(double)channel / tokens:F1} bytes/token");
-            Assert.Equal(concurrent * p.MaxTokens, tokens);
-            rounds.Add(bytes);
-            if (bytes == 0) break;
-        }
+            long tokens0 = e.GetMetrics().GeneratedTokens;
+            await Task.WhenAll(Enumerable.Range(0, concurrent).Select(i => Drain(e, Prompt(100 * (r + 1) + i, 20), p)));
+            Assert.Equal(concurrent * p.MaxTokens, e.GetMetrics().GeneratedTokens - tokens0);
+        }, line => log.WriteLine($"{concurrent} concurrent, {line}"));
         Assert.Equal(0, rounds[^1]);
     }
 }

@@ -204,13 +204,22 @@ public class EngineTests
     [Fact]
     public async Task Dispose_FailsPendingRequests()
     {
-        var e = await Load();
-        var pending = Tokens(e, Prompts(1)[0], Greedy(100_000 / 1000 * 4));
-        var started = e.GenerateAsync(Prompts(2)[1], Greedy(400)).GetAsyncEnumerator();
-        Assert.True(await started.MoveNextAsync());
-        await e.DisposeAsync();
-        await Assert.ThrowsAsync<ObjectDisposedException>(async () => { while (await started.MoveNextAsync()) { } });
-        try { await pending; } catch (ObjectDisposedException) { }
-        await Assert.ThrowsAsync<ObjectDisposedException>(() => Tokens(e, [1, 2], Greedy()));
+        // Steps are held at a gate once the first token has streamed, so neither request can finish before the
+        // dispose, however slowly this test's thread runs (an unheld engine could finish 400 tokens in a stall).
+        foreach (bool synchronous in new[] { true, false })
+        {
+            var runner = new AsyncHostRunner(ModelDir, 256, 16, 64) { Synchronous = synchronous };
+            var e = LlmEngine.Create(runner, new EngineOptions { ModelPath = ModelDir, NumKvBlocks = 256, MaxNumSeqs = 64 });
+            var pending = Tokens(e, Prompts(1)[0], Greedy(400));
+            var started = e.GenerateAsync(Prompts(2)[1], Greedy(400)).GetAsyncEnumerator();
+            Assert.True(await started.MoveNextAsync());
+            runner.Gate.Reset();
+            var disposing = e.DisposeAsync();
+            runner.Gate.Set(); // the step held at the gate (if any) ends; the loop sees the stop and exits
+            await disposing;
+            await Assert.ThrowsAsync<ObjectDisposedException>(async () => { while (await started.MoveNextAsync()) { } });
+            await Assert.ThrowsAsync<ObjectDisposedException>(() => pending);
+            await Assert.ThrowsAsync<ObjectDisposedException>(() => Tokens(e, [1, 2], Greedy()));
+        }
     }
 }
