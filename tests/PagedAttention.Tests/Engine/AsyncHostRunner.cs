@@ -42,6 +42,15 @@ internal sealed class AsyncHostRunner : IModelRunner, IDeviceSampler
     /// <summary>Steps wait while this is reset (lets a test line up requests before a step runs, or hold the engine mid-request).</summary>
     public ManualResetEventSlim Gate { get; } = new(true);
 
+    /// <summary>When set, each step takes one permit first (a test decides exactly how many steps may run).</summary>
+    public SemaphoreSlim? StepPermits { get; init; }
+
+    private void Hold()
+    {
+        Gate.Wait();
+        StepPermits?.Wait();
+    }
+
     /// <summary>
     /// When positive, the wait for the first launch with at least this many sequences throws, as a failed GPU step
     /// would (once; then it is reset to 0).
@@ -60,13 +69,13 @@ internal sealed class AsyncHostRunner : IModelRunner, IDeviceSampler
 
     public void Forward(ForwardBatch batch, Span<float> logits)
     {
-        Gate.Wait();
+        Hold();
         _inner.Forward(batch, logits);
     }
 
     public void ForwardSample(ForwardBatch batch, Span<int> tokens, Span<float> logits)
     {
-        Gate.Wait();
+        Hold();
         Compute(batch);
         _tokens.AsSpan(0, batch.NumSeqs).CopyTo(tokens);
         if (!logits.IsEmpty) _logits.AsSpan(0, batch.NumSeqs * _vocab).CopyTo(logits);
@@ -74,7 +83,7 @@ internal sealed class AsyncHostRunner : IModelRunner, IDeviceSampler
 
     public void LaunchSample(ForwardBatch batch)
     {
-        Gate.Wait();
+        Hold();
         if (_pending >= 0) throw new InvalidOperationException("The previous step was not waited for.");
         for (int t = 0; t < batch.NumTokens; t++)
             if ((uint)batch.TokenIds[t] >= (uint)_vocab) throw new InvalidOperationException($"Launched with token id {batch.TokenIds[t]} at row token {t}.");

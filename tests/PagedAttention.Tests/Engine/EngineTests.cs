@@ -204,18 +204,27 @@ public class EngineTests
     [Fact]
     public async Task Dispose_FailsPendingRequests()
     {
-        // Steps are held at a gate once the first token has streamed, so neither request can finish before the
-        // dispose, however slowly this test's thread runs (an unheld engine could finish 400 tokens in a stall).
+        // Every step takes a permit, handed out one at a time until the second request has streamed a token: neither
+        // request can finish its 400 tokens before the dispose, however slowly this test's thread runs.
         foreach (bool synchronous in new[] { true, false })
         {
-            var runner = new AsyncHostRunner(ModelDir, 256, 16, 64) { Synchronous = synchronous };
+            using var permits = new SemaphoreSlim(0);
+            var runner = new AsyncHostRunner(ModelDir, 256, 16, 64) { Synchronous = synchronous, StepPermits = permits };
             var e = LlmEngine.Create(runner, new EngineOptions { ModelPath = ModelDir, NumKvBlocks = 256, MaxNumSeqs = 64 });
             var pending = Tokens(e, Prompts(1)[0], Greedy(400));
             var started = e.GenerateAsync(Prompts(2)[1], Greedy(400)).GetAsyncEnumerator();
-            Assert.True(await started.MoveNextAsync());
-            runner.Gate.Reset();
+            var first = started.MoveNextAsync().AsTask();
+            int steps = 0;
+            while (!first.IsCompleted)
+            {
+                permits.Release();
+                steps++;
+                await Task.WhenAny(first, Task.Delay(20));
+            }
+            Assert.True(await first);
+            Assert.True(steps < 50, $"{steps} steps before the second request's first token");
             var disposing = e.DisposeAsync();
-            runner.Gate.Set(); // the step held at the gate (if any) ends; the loop sees the stop and exits
+            permits.Release(1000); // the step waiting for a permit (if any) runs; the loop sees the stop and exits
             await disposing;
             await Assert.ThrowsAsync<ObjectDisposedException>(async () => { while (await started.MoveNextAsync()) { } });
             await Assert.ThrowsAsync<ObjectDisposedException>(() => pending);
