@@ -111,6 +111,25 @@ internal static class EngineChecks
         foreach (var o in g.GenerateAsync(prompts[2], new SamplingParams { Temperature = 0, MaxTokens = 20, IgnoreEos = true, Logprobs = 3 }).ToBlockingEnumerable()) lp.Add(o);
         rep.Check($"engine {name} logprobs fallback", lp.Select(o => o.TokenId).SequenceEqual(gAll[2]) && lp.All(o => o.TopLogprobs is { Length: 3 } && !float.IsNaN(o.Logprob)),
             $"greedy with logprobs = greedy on GPU: {lp.Select(o => o.TokenId).SequenceEqual(gAll[2])}; first logprob {lp[0].Logprob:F3}");
+
+        // In a batch, only the logprob rows' logits come to the host (rows 2, 5, 8: not a prefix of the batch); the other
+        // rows keep their GPU-sampled tokens. Logprobs of prompt 2 match those it got alone, up to the bf16 GEMM
+        // differences between batch sizes.
+        async Task<List<GenerationOutput>> Collect(int[] prompt, SamplingParams p)
+        {
+            var list = new List<GenerationOutput>();
+            await foreach (var o in g.GenerateAsync(prompt, p)) list.Add(o);
+            return list;
+        }
+        var mixedLp = Task.WhenAll(prompts.Select((p, i) => Collect(p, new SamplingParams { Temperature = 0, MaxTokens = Greedy.MaxTokens, IgnoreEos = true, Logprobs = i % 3 == 2 ? 3 : 0 })))
+            .GetAwaiter().GetResult();
+        bool tokensSame = mixedLp.Select(l => l.Select(o => o.TokenId).ToArray()).Zip(gAll).All(p => p.First.SequenceEqual(p.Second));
+        bool shapes = mixedLp.Select((l, i) => i % 3 == 2
+            ? l.All(o => o.TopLogprobs is { Length: 3 } t && t[0].TokenId == o.TokenId && float.IsFinite(o.Logprob) && o.Logprob <= 0)
+            : l.All(o => o.TopLogprobs is null)).All(x => x);
+        double maxDiff = lp.Zip(mixedLp[2]).Max(p => Math.Abs(p.First.Logprob - p.Second.Logprob));
+        rep.Check($"engine {name} logprobs rows in a batch", tokensSame && shapes && maxDiff < 0.05,
+            $"tokens = greedy batch: {tokensSame}; logprob rows well formed, others without: {shapes}; prompt 2 logprobs vs alone max |diff| {maxDiff:E2}");
     }
 
     /// <summary>Decode tok/s through the whole engine (scheduler, GPU sampler, graphs or eager) for B concurrent greedy requests.</summary>

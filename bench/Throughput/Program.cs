@@ -168,7 +168,8 @@ sealed class Options
                    [--requests a.json[,b.json...]] [--write-requests workload.json] [--vocab V] [--api tokens|chat]
                    [--max-num-seqs 256] [--max-num-batched-tokens 8192] [--kv-blocks N | --kv-cache-gib G]
                    [--block-size 16] [--max-model-len L] [--bandwidth-gbs B]
-                   [--gpu-memory-utilization 0.9] [--enforce-eager]
+                   [--gpu-memory-utilization 0.9] [--enforce-eager] [--logprobs-every N [--logprobs K]]
+        --logprobs-every N: every Nth request (0, N, 2N, ...) asks for its top-K (default 5) logprobs.
         Without --model, --write-requests with --vocab only writes the request list.
         """;
     public bool Help;
@@ -177,6 +178,7 @@ sealed class Options
     public int? NumRequests, Vocab, KvBlocks, MaxModelLen;
     public double? BandwidthGBs, GpuMemoryUtilization;
     public bool EnforceEager;
+    public int LogprobsEvery, Logprobs = 5;
     public int Seed, InputLen = 1024, OutputLen = 128, MaxNumSeqs = 256, MaxNumBatchedTokens = 8192, BlockSize = 16;
     public double KvCacheGiB = 1;
     public List<double> Rates = [double.PositiveInfinity];
@@ -221,6 +223,8 @@ sealed class Options
                 case "--bandwidth-gbs": o.BandwidthGBs = Dbl(); break;
                 case "--gpu-memory-utilization": o.GpuMemoryUtilization = Dbl(); break;
                 case "--enforce-eager": o.EnforceEager = true; break;
+                case "--logprobs-every": o.LogprobsEvery = Int(); break;
+                case "--logprobs": o.Logprobs = Int(); break;
                 default: throw new ArgumentException($"Unknown option {a[i]}.\n{Usage}");
             }
         }

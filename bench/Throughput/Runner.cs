@@ -85,7 +85,11 @@ internal sealed class Runner(LlmEngine engine, Options opt)
             if (wait > 1) await Task.Delay(TimeSpan.FromMilliseconds(wait)).ConfigureAwait(false);
             tr.ArrivalMs = double.IsFinite(rate) ? arrivals[i] : sw.Elapsed.TotalMilliseconds;
             var q = w.Requests[i];
-            var p = new SamplingParams { Temperature = 0, MaxTokens = q.OutputLen, IgnoreEos = true, CacheSalt = salt };
+            var p = new SamplingParams
+            {
+                Temperature = 0, MaxTokens = q.OutputLen, IgnoreEos = true, CacheSalt = salt,
+                Logprobs = opt.LogprobsEvery > 0 && i % opt.LogprobsEvery == 0 ? opt.Logprobs : 0,
+            };
             try
             {
                 if (opt.Api == "chat")

@@ -32,6 +32,8 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
     private readonly ForwardBatch _batch;
     private readonly float[] _logits;
     private readonly int[] _deviceTokens;
+    private readonly int[] _logitRows; // rows of this step sampled on the host (their logits come back), ascending
+    private int _numLogitRows;
     private readonly PendingOutput[] _pending;
     private readonly List<Sequence> _pendingStops;
     private int _numPending;
@@ -81,6 +83,7 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
         _batch = new ForwardBatch(options.MaxNumBatchedTokens, options.MaxNumSeqs, maxBlocksPerSeq);
         _logits = new float[options.MaxNumSeqs * _vocab];
         _deviceTokens = new int[options.MaxNumSeqs];
+        _logitRows = new int[options.MaxNumSeqs];
         _pending = new PendingOutput[options.MaxNumSeqs];
         _pendingStops = new List<Sequence>(options.MaxNumSeqs);
         // PAGEDATTENTION_OVERLAP=0: deliver outputs before the forward instead of while the device computes (for A/B runs).
@@ -348,7 +351,7 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
             if (onDevice && !rowsSet) hostRows = SetSamplerRows(output);
             long forwardStart = Stopwatch.GetTimestamp();
             long delivered = DeliverPending();
-            if (onDevice) _runner.ForwardSample(_batch, _deviceTokens, hostRows ? _logits : default);
+            if (onDevice) _runner.ForwardSample(_batch, _deviceTokens, _logits, _logitRows.AsSpan(0, hostRows ? _numLogitRows : 0));
             else _runner.Forward(_batch, _logits);
             Interlocked.Add(ref _forwardTicks, Stopwatch.GetTimestamp() - forwardStart - delivered);
         }
@@ -459,12 +462,18 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
         bool hostRows = false;
         // Only token ids come back, except for rows the GPU sampler cannot serve (logprobs): then this step's logits too.
         ds.Begin(output.Count);
+        _numLogitRows = 0;
         for (int i = 0; i < output.Count; i++)
         {
             var seq = output.Seq(i);
             if (seq.IsFinished || seq.NumComputedTokens + output.NumTokens(i) != seq.NumTokens) continue;
             var st = (SequenceState)seq.Owner!;
-            if (st.TopLogprobs.Length > 0) { hostRows = true; continue; }
+            if (st.TopLogprobs.Length > 0)
+            {
+                hostRows = true;
+                _logitRows[_numLogitRows++] = i;
+                continue;
+            }
             var keyRng = st.Rng; // a copy: the sequence's stream key, never advanced for GPU-sampled rows
             ds.SetRow(i, seq.Params, keyRng.NextUInt64(), seq.NumOutputTokens, seq.PromptTokens, seq.OutputTokens, _eos);
         }

@@ -27,7 +27,7 @@ internal sealed class CpuModelRunner : IModelRunner
 
     public void Forward(ForwardBatch batch, Span<float> logits) => _model.Forward(batch, _cache, logits);
 
-    public void ForwardSample(ForwardBatch batch, Span<int> tokens, Span<float> logits) =>
+    public void ForwardSample(ForwardBatch batch, Span<int> tokens, Span<float> logits, ReadOnlySpan<int> logitRows) =>
         throw new NotSupportedException("The CPU runner samples on the host.");
 
     public bool CanLaunchAsync => false;

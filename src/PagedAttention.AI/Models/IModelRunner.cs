@@ -29,10 +29,12 @@ internal interface IModelRunner : IDisposable
 
     /// <summary>
     /// Runs one step and samples every sequence's next token on the device with the rows set on
-    /// <see cref="DeviceSampler"/>. When <paramref name="logits"/> is not empty it also receives the raw logits, for
-    /// rows the host must sample itself (logprobs).
+    /// <see cref="DeviceSampler"/>. The raw logits of the rows listed in <paramref name="logitRows"/> (ascending: rows
+    /// the host must sample itself, for logprobs) are copied into <paramref name="logits"/> at their rows' offsets
+    /// ([NumSeqs, VocabSize] layout); other rows of <paramref name="logits"/> are left as they were, so a step with one
+    /// logprobs request among hundreds moves one row to the host, not all of them.
     /// </summary>
-    void ForwardSample(ForwardBatch batch, Span<int> tokens, Span<float> logits);
+    void ForwardSample(ForwardBatch batch, Span<int> tokens, Span<float> logits, ReadOnlySpan<int> logitRows);
 
     /// <summary>Whether <see cref="LaunchSample"/> / <see cref="WaitSample"/> work (the device computes asynchronously).</summary>
     bool CanLaunchAsync { get; }

@@ -46,13 +46,19 @@ public sealed unsafe class PinnedHostBuffer : IDisposable
     }
 
     /// <summary>Queues a copy of <paramref name="bytes"/> bytes from device address <paramref name="src"/> into this buffer.</summary>
-    public void CopyFromDeviceAsync(ulong src, long bytes)
+    public void CopyFromDeviceAsync(ulong src, long bytes) => CopyFromDeviceAsync(src, bytes, 0);
+
+    /// <summary>
+    /// Queues a copy of <paramref name="bytes"/> bytes from device address <paramref name="src"/> into this buffer at
+    /// <paramref name="byteOffset"/>.
+    /// </summary>
+    public void CopyFromDeviceAsync(ulong src, long bytes, long byteOffset)
     {
         if (src == 0) throw new ArgumentException("Not a device address.", nameof(src));
-        if (bytes < 0 || bytes > Bytes) throw new ArgumentOutOfRangeException(nameof(bytes));
+        if (byteOffset < 0 || bytes < 0 || byteOffset + bytes > Bytes) throw new ArgumentOutOfRangeException(nameof(bytes));
         if (bytes == 0) return;
         _device.MakeCurrent();
-        CuDriver.Check(CuDriver.Fn.cuMemcpyDtoHAsync(_ptr, src, (nuint)bytes, _device.Stream), "cuMemcpyDtoHAsync");
+        CuDriver.Check(CuDriver.Fn.cuMemcpyDtoHAsync((byte*)_ptr + byteOffset, src, (nuint)bytes, _device.Stream), "cuMemcpyDtoHAsync");
     }
 
     /// <inheritdoc />

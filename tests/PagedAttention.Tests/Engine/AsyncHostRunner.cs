@@ -73,13 +73,20 @@ internal sealed class AsyncHostRunner : IModelRunner, IDeviceSampler
         _inner.Forward(batch, logits);
     }
 
-    public void ForwardSample(ForwardBatch batch, Span<int> tokens, Span<float> logits)
+    public void ForwardSample(ForwardBatch batch, Span<int> tokens, Span<float> logits, ReadOnlySpan<int> logitRows)
     {
         Hold();
         Compute(batch);
         _tokens.AsSpan(0, batch.NumSeqs).CopyTo(tokens);
-        if (!logits.IsEmpty) _logits.AsSpan(0, batch.NumSeqs * _vocab).CopyTo(logits);
+        // As a GPU would: only the listed rows come back. The others are poisoned, so an engine that samples a row it
+        // did not ask for gets NaN logits (and fails the test) instead of silently reading a stale row.
+        logits.Slice(0, Math.Min(logits.Length, batch.NumSeqs * _vocab)).Fill(float.NaN);
+        foreach (int row in logitRows) _logits.AsSpan(row * _vocab, _vocab).CopyTo(logits.Slice(row * _vocab, _vocab));
+        LogitRowsCopied += logitRows.Length;
     }
+
+    /// <summary>Logit rows <see cref="ForwardSample"/> has copied to the host so far.</summary>
+    public int LogitRowsCopied { get; private set; }
 
     public void LaunchSample(ForwardBatch batch)
     {

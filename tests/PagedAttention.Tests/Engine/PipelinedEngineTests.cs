@@ -113,20 +113,35 @@ public class PipelinedEngineTests(ITestOutputHelper log)
     public async Task LogprobRequests_RunTheirStepsSynchronously_NextToPipelinedOnes()
     {
         var prompts = Prompts(12, seed: 3);
-        var expected = new int[prompts.Length][];
+        SamplingParams Params(int i) => new() { Temperature = 0, MaxTokens = 12, IgnoreEos = true, Logprobs = i % 3 == 0 ? 2 : 0 };
+        var expected = new List<GenerationOutput>[prompts.Length];
         await using (var sync = await LlmEngine.LoadAsync(new EngineOptions { ModelPath = ModelDir, NumKvBlocks = 256 }))
-            for (int i = 0; i < prompts.Length; i++) expected[i] = await Tokens(sync, prompts[i], Greedy(12));
-        var (e, _) = Pipelined();
+            for (int i = 0; i < prompts.Length; i++) expected[i] = await Collect(sync, prompts[i], Params(i));
+        var (e, runner) = Pipelined();
         await using (e)
         {
-            var tasks = prompts.Select((p, i) => Collect(e, p, new SamplingParams { Temperature = 0, MaxTokens = 12, IgnoreEos = true, Logprobs = i % 3 == 0 ? 2 : 0 })).ToArray();
+            var tasks = prompts.Select((p, i) => Collect(e, p, Params(i))).ToArray();
             var got = await Task.WhenAll(tasks);
             for (int i = 0; i < prompts.Length; i++)
             {
-                Assert.Equal(expected[i], got[i].Select(o => o.TokenId));
-                if (i % 3 == 0) Assert.All(got[i], o => Assert.Equal(o.TokenId, o.TopLogprobs![0].TokenId));
-                else Assert.All(got[i], o => Assert.Null(o.TopLogprobs));
+                Assert.Equal(expected[i].Select(o => o.TokenId), got[i].Select(o => o.TokenId));
+                if (i % 3 != 0)
+                {
+                    Assert.All(got[i], o => Assert.Null(o.TopLogprobs));
+                    continue;
+                }
+                // The host sampled these rows from the logits the runner sent back (the other rows came back as NaN).
+                for (int t = 0; t < got[i].Count; t++)
+                {
+                    var (want, have) = (expected[i][t], got[i][t]);
+                    Assert.Equal(have.TokenId, have.TopLogprobs![0].TokenId);
+                    Assert.Equal(want.Logprob, have.Logprob, 1e-4f);
+                    Assert.Equal(want.TopLogprobs!.Select(x => x.TokenId), have.TopLogprobs.Select(x => x.TokenId));
+                    for (int k = 0; k < want.TopLogprobs!.Length; k++) Assert.Equal(want.TopLogprobs[k].Logprob, have.TopLogprobs[k].Logprob, 1e-4f);
+                }
             }
+            // Only the logprob requests' rows came to the host: one row per token they sampled.
+            Assert.Equal(4 * 12, runner.LogitRowsCopied);
             await WaitAllFree(e);
         }
     }

@@ -129,19 +129,31 @@ public sealed class CudaLlamaModel : IDecoderModel, IDisposable
     /// the caller filled for this batch): only the ids come back. When <paramref name="logits"/> is not empty it also
     /// receives the raw logits ([NumSeqs, VocabSize], before penalties), for the host to sample rows the GPU cannot.
     /// </summary>
-    internal void ForwardSample(ForwardBatch batch, CudaKvCache cache, CudaSampler sampler, Span<int> tokenIds, Span<float> logits)
+    internal void ForwardSample(ForwardBatch batch, CudaKvCache cache, CudaSampler sampler, Span<int> tokenIds, Span<float> logits, ReadOnlySpan<int> logitRows)
     {
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(sampler);
         int seqs = batch.NumSeqs, vocab = Config.VocabSize;
         if (tokenIds.Length < seqs) throw new ArgumentException("tokenIds is shorter than NumSeqs.", nameof(tokenIds));
-        if (!logits.IsEmpty && logits.Length < seqs * vocab) throw new ArgumentException("logits is shorter than NumSeqs * VocabSize.", nameof(logits));
+        for (int i = 0; i < logitRows.Length; i++)
+            if ((uint)logitRows[i] >= (uint)seqs || (i > 0 && logitRows[i] <= logitRows[i - 1]))
+                throw new ArgumentException("logitRows must be ascending rows below NumSeqs.", nameof(logitRows));
+        if (logitRows.Length > 0 && logits.Length < seqs * vocab) throw new ArgumentException("logits is shorter than NumSeqs * VocabSize.", nameof(logits));
         var b = Run(batch, cache);
-        if (!logits.IsEmpty)
+        if (logitRows.Length > 0)
         {
-            b.Staging.CopyFromDeviceAsync(b.Logits.Ptr, (long)seqs * vocab * 4);
+            // One copy per run of consecutive rows, each into its rows' place in the staging buffer.
+            long rowBytes = (long)vocab * 4;
+            for (int i = 0; i < logitRows.Length;)
+            {
+                int first = logitRows[i], count = 1;
+                while (i + count < logitRows.Length && logitRows[i + count] == first + count) count++;
+                b.Staging.CopyFromDeviceAsync(b.Logits.Ptr + (ulong)(first * rowBytes), count * rowBytes, first * rowBytes);
+                i += count;
+            }
             _device.Synchronize();
-            b.Staging.AsSpan<float>(0, seqs * vocab).CopyTo(logits);
+            foreach (int row in logitRows)
+                b.Staging.AsSpan<float>(row * rowBytes, vocab).CopyTo(logits.Slice(row * vocab, vocab));
         }
         sampler.Launch(_kernels, b.Logits.Ptr, vocab, b.Ids.Ptr, seqs);
         b.Staging.CopyFromDeviceAsync(b.Ids.Ptr, seqs * 4L);

@@ -131,8 +131,8 @@ internal sealed class CudaModelRunner : IModelRunner, IDeviceSampler
 
     public void Forward(ForwardBatch batch, Span<float> logits) => _model.Forward(batch, _cache, logits);
 
-    public void ForwardSample(ForwardBatch batch, Span<int> tokens, Span<float> logits) =>
-        _model.ForwardSample(batch, _cache, _sampler, tokens, logits);
+    public void ForwardSample(ForwardBatch batch, Span<int> tokens, Span<float> logits, ReadOnlySpan<int> logitRows) =>
+        _model.ForwardSample(batch, _cache, _sampler, tokens, logits, logitRows);
 
     public bool CanLaunchAsync => true;
 
