@@ -7,7 +7,7 @@ using PagedAttention.Kernels.Cpu;
 // (kernel-level simulation and the real engine) vs. the roofline bandwidth / weight bytes per token.
 // Usage: dotnet run -c Release --project bench/CpuBench -- [--sections stream,gemv,sim,engine] [--reps N] [--steps N] [--rounds N]
 // Diagnostic sections (not in the default list): gemvx (bf16 vs f32 on a 256 MiB matrix), incache (compute rate with
-// weights in L2), alias (power-of-two row stride vs padded). Results and their reading: docs/benchmarks.md.
+// weights in L2), alias (power-of-two row stride vs padded), sampler (host sampling of one 128k-vocabulary row). Results and their reading: docs/benchmarks.md.
 var sections = Arg("--sections", "stream,gemv,sim,engine").Split(',');
 int reps = int.Parse(Arg("--reps", "15"));
 int steps = int.Parse(Arg("--steps", "48"));
@@ -98,6 +98,13 @@ if (sections.Contains("sim"))
     // The same on one thread: on an oversubscribed machine a preempted worker holding a task stalls the step.
     r = DecodeSim.Run(shape, rounds, steps, pool1, MeasureBw);
     PrintDecode("kernel simulation, 1 thread", r, 2);
+}
+
+if (sections.Contains("sampler"))
+{
+    Console.WriteLine("\n## Host sampling of one row (Sampler.Sample, vocabulary 128,256, one thread; includes copying the row)\n");
+    Console.WriteLine("| case | median µs | logits GB/s |\n| --- | --- | --- |");
+    foreach (var r in SamplerBench.Run(128_256, reps)) Console.WriteLine($"| {r.Case} | {r.Micros:F1} | {r.LogitsGBs:F1} |");
 }
 
 if (sections.Contains("engine"))

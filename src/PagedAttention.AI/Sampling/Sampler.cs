@@ -1,9 +1,15 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
 namespace PagedAttention.AI.Sampling;
 
 /// <summary>
 /// Picks the next token of one sequence from its logits row: penalties (repetition, frequency, presence), min-tokens
 /// masking, then greedy argmax or temperature + min-p + top-k + top-p sampling with the sequence's own RNG.
-/// Scratch buffers are sized to the vocabulary once; top-k and top-p use partial selection (expected O(V)), not sorts.
+/// Scratch buffers are sized to the vocabulary once; top-k and top-p use partial selection (expected O(V)), not sorts,
+/// and small top-k sets (logprobs, top-k ≤ 64) come from one vectorized pass against a running threshold.
 /// Runs on the step-loop thread; not thread-safe.
 /// </summary>
 internal sealed class Sampler
@@ -14,6 +20,7 @@ internal sealed class Sampler
     private readonly int[] _idx;
     private readonly int[] _counts;
     private readonly int[] _stamp;
+    private ulong[]? _sortKeys; // only for more than StreamingTopKMax logprobs
     private int _stampValue;
 
     public Sampler(int vocabSize)
@@ -110,8 +117,12 @@ internal sealed class Sampler
         int m;
         if (p.TopK > 0 && p.TopK < _vocab)
         {
-            for (int i = 0; i < _vocab; i++) idx[i] = i;
-            SelectTop(idx, logits, p.TopK);
+            if (p.TopK <= StreamingTopKMax) StreamingTopK(logits, idx[..p.TopK]);
+            else
+            {
+                for (int i = 0; i < _vocab; i++) idx[i] = i;
+                SelectTop(idx, logits, p.TopK);
+            }
             m = p.TopK;
         }
         else
@@ -166,19 +177,80 @@ internal sealed class Sampler
     private void TopK(ReadOnlySpan<float> logits, Span<TokenLogprob> dest, float logZ)
     {
         int k = Math.Min(dest.Length, _vocab);
-        var idx = _idx.AsSpan();
-        for (int i = 0; i < _vocab; i++) idx[i] = i;
-        SelectTop(idx, logits, k);
-        var top = idx[..k];
-        // k is small (a handful of logprobs): an insertion sort of the selected few is cheap.
-        for (int i = 1; i < k; i++)
+        var top = _idx.AsSpan(0, k);
+        if (k <= StreamingTopKMax) StreamingTopK(logits, top);
+        else
         {
-            int t = top[i], j = i - 1;
-            while (j >= 0 && (logits[top[j]] < logits[t] || (logits[top[j]] == logits[t] && top[j] > t))) { top[j + 1] = top[j]; j--; }
-            top[j + 1] = t;
+            var idx = _idx.AsSpan();
+            for (int i = 0; i < _vocab; i++) idx[i] = i;
+            SelectTop(idx, logits, k);
+            // Quickselect keeps an arbitrary part of the tie group at the boundary value: keep its lowest ids instead.
+            float edge = float.PositiveInfinity;
+            for (int i = 0; i < k; i++) edge = MathF.Min(edge, logits[top[i]]);
+            int kept = 0;
+            for (int i = 0; i < k; i++) if (logits[top[i]] > edge) top[kept++] = top[i];
+            for (int i = 0; kept < k && i < _vocab; i++) if (logits[i] == edge) top[kept++] = i;
+            // Best first, ties by the lower token id: one key per entry (descending value bits, then id), sorted.
+            var keys = (_sortKeys ??= new ulong[_vocab]).AsSpan(0, k);
+            for (int i = 0; i < k; i++)
+            {
+                uint bits = BitConverter.SingleToUInt32Bits(logits[top[i]]);
+                uint ascending = (bits & 0x8000_0000u) != 0 ? ~bits : bits | 0x8000_0000u;
+                keys[i] = ((ulong)~ascending << 32) | (uint)top[i];
+            }
+            keys.Sort();
+            for (int i = 0; i < k; i++) top[i] = (int)(uint)keys[i];
         }
         for (int i = 0; i < k; i++) dest[i] = new TokenLogprob(top[i], logits[top[i]] - logZ);
         for (int i = k; i < dest.Length; i++) dest[i] = new TokenLogprob(-1, float.NegativeInfinity);
+    }
+
+    /// <summary>Largest k for which <see cref="StreamingTopK"/> is used (its insertions cost O(k) each).</summary>
+    internal const int StreamingTopKMax = 64;
+
+    /// <summary>
+    /// Writes the ids of the <c>top.Length</c> largest keys to <paramref name="top"/>, best first, ties by the lower id:
+    /// the first k ids are insertion-sorted, then one pass compares 8 keys at a time with the k-th best so far and
+    /// inserts only those above it (after the first few thousand keys, almost none are).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void StreamingTopK(ReadOnlySpan<float> key, Span<int> top)
+    {
+        int k = top.Length, n = key.Length;
+        if (k == 0) return;
+        if (k > n) throw new ArgumentException("More top entries than keys.", nameof(top));
+        Span<float> val = stackalloc float[k];
+        for (int i = 0; i < k; i++) Insert(top, val, i, i, key[i]);
+        float thr = val[k - 1];
+        int j = k;
+        ref float r = ref MemoryMarshal.GetReference(key);
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; j < n && (j & 7) != 0; j++) if (key[j] > thr) thr = Insert(top, val, k - 1, j, key[j]);
+            for (; j <= n - 8; j += 8)
+            {
+                var v = Vector256.LoadUnsafe(ref r, (nuint)j);
+                if (!Vector256.GreaterThanAny(v, Vector256.Create(thr))) continue;
+                for (int l = 0; l < 8; l++) if (key[j + l] > thr) thr = Insert(top, val, k - 1, j + l, key[j + l]);
+            }
+        }
+        for (; j < n; j++) if (key[j] > thr) thr = Insert(top, val, k - 1, j, key[j]);
+    }
+
+    // Puts (id, x) into the sorted prefix at or before position `last` (dropping what was there) and returns the new
+    // k-th value. Equal keys stay behind earlier ones: ids arrive in increasing order, so the lower id wins ties.
+    private static float Insert(Span<int> top, Span<float> val, int last, int id, float x)
+    {
+        int p = last;
+        while (p > 0 && val[p - 1] < x)
+        {
+            val[p] = val[p - 1];
+            top[p] = top[p - 1];
+            p--;
+        }
+        val[p] = x;
+        top[p] = id;
+        return val[^1];
     }
 
     /// <summary>Rearranges <paramref name="idx"/> so its first <paramref name="k"/> entries have the largest keys (quickselect).</summary>
@@ -235,19 +307,69 @@ internal sealed class Sampler
     private static float Median(float a, float b, float c) =>
         a > b ? (b > c ? b : (a > c ? c : a)) : (a > c ? a : (b > c ? c : b));
 
+    /// <summary>Index of the largest value, the first one on ties (NaN is never the largest, as in a plain scan).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static int ArgMax(ReadOnlySpan<float> x)
     {
-        int best = 0;
-        for (int i = 1; i < x.Length; i++) if (x[i] > x[best]) best = i;
-        return best;
+        float max = TensorPrimitives.Max(x);
+        if (float.IsNaN(max))
+        {
+            int best = 0;
+            for (int i = 1; i < x.Length; i++) if (x[i] > x[best]) best = i;
+            return best;
+        }
+        // Second pass: the first position holding the maximum, 8 at a time. (-0 and +0 compare equal, as in a scan.)
+        ref float r = ref MemoryMarshal.GetReference(x);
+        var vmax = Vector256.Create(max);
+        int j = 0;
+        for (; j <= x.Length - 8; j += 8)
+            if (Vector256.EqualsAny(Vector256.LoadUnsafe(ref r, (nuint)j), vmax)) break;
+        for (; j < x.Length; j++) if (x[j] == max) return j;
+        return 0;
     }
 
-    private static float LogSumExp(ReadOnlySpan<float> x)
+    // Fully optimized from the first call: at tier 0 the vector code runs several times slower.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static float LogSumExp(ReadOnlySpan<float> x)
     {
-        float max = float.NegativeInfinity;
-        foreach (float v in x) max = MathF.Max(max, v);
+        float max = TensorPrimitives.Max(x);
+        if (!float.IsFinite(max)) return max; // NaN in, NaN out; all -inf: log 0
+        // exp in float lanes (ExpNonPositive, ~2 ulp), summed in float over blocks of 1,024 terms (each at most 1) and
+        // across blocks in double. (Widening every vector to double instead was 12x slower.)
+        var vmax = Vector256.Create(max);
+        ref float r = ref MemoryMarshal.GetReference(x);
         double sum = 0;
-        foreach (float v in x) sum += Math.Exp(v - max);
+        int i = 0;
+        while (i <= x.Length - 8)
+        {
+            var acc = Vector256<float>.Zero;
+            int end = Math.Min(x.Length - 7, i + 1024);
+            for (; i < end; i += 8) acc += ExpNonPositive(Vector256.LoadUnsafe(ref r, (nuint)i) - vmax);
+            sum += Vector256.Sum(Vector256.WidenLower(acc) + Vector256.WidenUpper(acc));
+        }
+        for (; i < x.Length; i++) sum += Math.Exp(x[i] - max);
         return max + (float)Math.Log(sum);
+    }
+
+    /// <summary>
+    /// e^x for x ≤ 0 (Cephes' expf: x = n ln 2 + r, a degree-6 polynomial for e^r, 2^n from the exponent bits). Below
+    /// −87.3 (and for −∞) it gives e^−87.3 ≈ 1.2e-38 instead of 0, which no sum of terms up to 1 can notice. Written here
+    /// rather than Vector256.Exp, which ran 5x slower when called from optimized code that skipped tiering.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> ExpNonPositive(Vector256<float> x)
+    {
+        x = Vector256.Max(x, Vector256.Create(-87.33654f));
+        var n = Vector256.Floor(x * Vector256.Create(1.44269504088896341f) + Vector256.Create(0.5f));
+        var r = x - n * Vector256.Create(0.693359375f) - n * Vector256.Create(-2.12194440e-4f);
+        var y = Vector256.Create(1.9875691500E-4f);
+        y = y * r + Vector256.Create(1.3981999507E-3f);
+        y = y * r + Vector256.Create(8.3334519073E-3f);
+        y = y * r + Vector256.Create(4.1665795894E-2f);
+        y = y * r + Vector256.Create(1.6666665459E-1f);
+        y = y * r + Vector256.Create(5.0000001201E-1f);
+        y = y * (r * r) + r + Vector256<float>.One;
+        var scale = Vector256.ShiftLeft(Vector256.ConvertToInt32(n) + Vector256.Create(127), 23).AsSingle();
+        return y * scale;
     }
 }

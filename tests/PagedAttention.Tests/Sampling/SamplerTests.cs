@@ -171,6 +171,91 @@ public class SamplerTests
         }
     }
 
+    // Best first, ties by the lower id: the order the streaming top-k and the logprobs promise.
+    private static int[] SortReference(float[] key, int k) =>
+        Enumerable.Range(0, key.Length).OrderByDescending(i => key[i]).ThenBy(i => i).Take(k).ToArray();
+
+    [Fact]
+    public void StreamingTopK_MatchesSortReference_WithTies()
+    {
+        var rnd = new Random(11);
+        for (int trial = 0; trial < 300; trial++)
+        {
+            int n = rnd.Next(1, 600), k = rnd.Next(1, Math.Min(n, Sampler.StreamingTopKMax) + 1);
+            // Few distinct values (many ties), sometimes -inf, sometimes a rising sequence (an insertion at every key).
+            var key = trial % 3 == 2
+                ? Enumerable.Range(0, n).Select(i => (float)i).ToArray()
+                : Enumerable.Range(0, n).Select(_ => rnd.Next(20) == 0 ? float.NegativeInfinity : (float)rnd.Next(trial % 2 == 0 ? 8 : 1000)).ToArray();
+            var top = new int[k];
+            Sampler.StreamingTopK(key, top);
+            Assert.Equal(SortReference(key, k), top);
+        }
+    }
+
+    [Theory]
+    [InlineData(5)]
+    [InlineData(100)] // more than the streaming limit: quickselect, then a sort
+    public void Logprobs_AreTheTopKInOrder_OnALargeVocabulary(int k)
+    {
+        const int vocab = 128_256;
+        var rnd = new Random(k);
+        var logits = Enumerable.Range(0, vocab).Select(_ => (float)Math.Round(rnd.NextDouble() * 16 - 8, 1)).ToArray(); // ties
+        var s = new Sampler(vocab);
+        var rng = new SamplingRng(0);
+        var top = new TokenLogprob[k];
+        int t = s.Sample((float[])logits.Clone(), new SamplingParams { Temperature = 0 }, [], [], ref rng, Eos, top, out float lp);
+        double max = logits.Max(), logZ = max + Math.Log(logits.Sum(x => Math.Exp(x - max)));
+        Assert.Equal(SortReference(logits, k), top.Select(x => x.TokenId));
+        for (int i = 0; i < k; i++) Assert.Equal(logits[top[i].TokenId] - logZ, top[i].Logprob, 4);
+        Assert.Equal(top[0].TokenId, t);
+        Assert.Equal(logits[t] - logZ, lp, 4);
+    }
+
+    [Fact]
+    public void LogSumExp_MatchesDoubleReference()
+    {
+        var rnd = new Random(2);
+        foreach (int n in new[] { 1, 7, 8, 9, 1023, 1024, 1031, 128_256 })
+        {
+            var x = Enumerable.Range(0, n).Select(_ => (float)(rnd.NextDouble() * 60 - 50)).ToArray();
+            if (n > 10) x[3] = float.NegativeInfinity;
+            double max = x.Max(), want = max + Math.Log(x.Sum(v => Math.Exp(v - max)));
+            float got = Sampler.LogSumExp(x);
+            Assert.True(Math.Abs(got - want) <= 1e-6 * Math.Max(1, Math.Abs(want)), $"n {n}: {got} vs {want}");
+        }
+        Assert.True(float.IsNaN(Sampler.LogSumExp([1f, float.NaN, 2f])));
+        Assert.Equal(float.NegativeInfinity, Sampler.LogSumExp([float.NegativeInfinity, float.NegativeInfinity]));
+    }
+
+    [Fact]
+    public void ExpNonPositive_IsWithinTwoUlps()
+    {
+        var rnd = new Random(4);
+        for (int i = 0; i < 20000; i++)
+        {
+            float x = i == 0 ? 0f : (float)(-rnd.NextDouble() * (i % 2 == 0 ? 1 : 87));
+            float got = Sampler.ExpNonPositive(System.Runtime.Intrinsics.Vector256.Create(x))[0];
+            double want = Math.Exp(x);
+            Assert.True(Math.Abs(got - want) <= 2.5e-7 * want, $"exp({x}) = {got}, want {want}");
+        }
+        Assert.True(Sampler.ExpNonPositive(System.Runtime.Intrinsics.Vector256.Create(float.NegativeInfinity))[0] < 1.3e-38f);
+    }
+
+    [Fact]
+    public void ArgMax_IsTheFirstLargest()
+    {
+        var rnd = new Random(9);
+        for (int trial = 0; trial < 200; trial++)
+        {
+            int n = rnd.Next(1, 100);
+            var x = Enumerable.Range(0, n).Select(_ => (float)rnd.Next(5)).ToArray();
+            if (trial % 4 == 0) x[rnd.Next(n)] = float.NaN; // never the largest
+            int want = 0;
+            for (int i = 1; i < n; i++) if (x[i] > x[want]) want = i;
+            Assert.Equal(want, Sampler.ArgMax(x));
+        }
+    }
+
     [Fact]
     public void Sample_AllocatesNothingPerToken()
     {
