@@ -5,7 +5,7 @@ namespace CpuBench;
 /// <summary>
 /// Host sampling of one row (the path of logprobs requests, and of every row on the CPU backend): microseconds per
 /// <see cref="Sampler.Sample"/> call on random logits of a Llama-3 vocabulary (128,256), for greedy, greedy with top-5
-/// logprobs, and temperature + top-k + top-p.
+/// logprobs, temperature + top-k + top-p, top-p alone, plain temperature, and top-p with logprobs.
 /// </summary>
 internal static class SamplerBench
 {
@@ -26,6 +26,8 @@ internal static class SamplerBench
             ("greedy + top-5 logprobs", new SamplingParams { Temperature = 0, Logprobs = 5 }, true),
             ("T 0.8, top-k 50, top-p 0.9", new SamplingParams { Temperature = 0.8f, TopK = 50, TopP = 0.9f, Seed = 1 }, false),
             ("T 1.0, top-p 0.95 (no top-k)", new SamplingParams { Temperature = 1f, TopP = 0.95f, Seed = 1 }, false),
+            ("T 1.0 (whole vocabulary)", new SamplingParams { Temperature = 1f, Seed = 1 }, false),
+            ("T 0.7, top-p 0.9 + top-5 logprobs", new SamplingParams { Temperature = 0.7f, TopP = 0.9f, Seed = 1, Logprobs = 5 }, true),
         };
         foreach (var (name, p, lp) in cases)
         {

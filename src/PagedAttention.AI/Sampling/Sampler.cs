@@ -20,6 +20,7 @@ internal sealed class Sampler
     private readonly int[] _idx;
     private readonly int[] _counts;
     private readonly int[] _stamp;
+    private readonly double[] _binMass = new double[1024];
     private ulong[]? _sortKeys; // only for more than StreamingTopKMax logprobs
     private int _stampValue;
 
@@ -125,11 +126,7 @@ internal sealed class Sampler
             }
             m = p.TopK;
         }
-        else
-        {
-            m = 0;
-            for (int i = 0; i < _vocab; i++) if (!float.IsNegativeInfinity(logits[i])) idx[m++] = i;
-        }
+        else return SampleDense(logits, p, ref rng);
 
         float max = float.NegativeInfinity;
         for (int i = 0; i < m; i++) max = MathF.Max(max, logits[idx[i]]);
@@ -170,6 +167,102 @@ internal sealed class Sampler
         {
             acc += _probs[idx[i]];
             if (u < acc) return idx[i];
+        }
+        return idx[m - 1];
+    }
+
+    // Sampling over the whole vocabulary (no top-k): temperature, min-p, top-p. One vector pass writes every weight
+    // e_i = exp((x_i - max) / T) into _probs (0 where excluded: -inf logits, below min-p) and sums them. Top-p then
+    // needs the smallest set of heaviest weights holding TopP of the mass: a histogram of the weights by their float
+    // bits (1/8 octave per bin, monotonic) finds the bin where that mass is crossed; every weight above it is in, and
+    // only that bin's members go through the exact selection (NucleusCut, ties kept together). Without top-p the draw
+    // walks the dense weights directly.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private int SampleDense(ReadOnlySpan<float> logits, SamplingParams p, ref SamplingRng rng)
+    {
+        float max = TensorPrimitives.Max(logits);
+        if (!float.IsFinite(max)) return ArgMax(logits); // all -inf (or NaN): nothing to weigh
+        var probs = _probs.AsSpan();
+        float invT = 1f / p.Temperature;
+        var vmax = Vector256.Create(max);
+        var vinvT = Vector256.Create(invT);
+        var vfloor = Vector256.Create(p.MinP > 0 ? p.MinP : 1e-37f); // ExpNonPositive's floor (~1.2e-38) counts as 0
+        ref float x0 = ref MemoryMarshal.GetReference(logits);
+        ref float p0 = ref MemoryMarshal.GetReference(probs);
+        double mass = 0;
+        int i = 0;
+        while (i <= _vocab - 8)
+        {
+            var acc = Vector256<float>.Zero;
+            int end = Math.Min(_vocab - 7, i + 1024);
+            for (; i < end; i += 8)
+            {
+                var e = ExpNonPositive((Vector256.LoadUnsafe(ref x0, (nuint)i) - vmax) * vinvT);
+                e = Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(e, vfloor), e, Vector256<float>.Zero);
+                e.StoreUnsafe(ref p0, (nuint)i);
+                acc += e;
+            }
+            mass += Vector256.Sum(Vector256.WidenLower(acc) + Vector256.WidenUpper(acc));
+        }
+        float floor = vfloor[0];
+        for (; i < _vocab; i++)
+        {
+            float e = MathF.Exp((logits[i] - max) * invT);
+            probs[i] = e >= floor ? e : 0f;
+            mass += probs[i];
+        }
+
+        if (p.TopP >= 1f)
+        {
+            double u0 = rng.NextDouble() * mass, run = 0;
+            int last = 0;
+            for (int t = 0; t < _vocab; t++)
+            {
+                if (probs[t] == 0f) continue;
+                last = t;
+                run += probs[t];
+                if (u0 < run) return t;
+            }
+            return last;
+        }
+
+        var bins = _binMass.AsSpan();
+        bins.Clear();
+        for (int t = 0; t < _vocab; t++)
+            if (probs[t] != 0f) bins[(int)(BitConverter.SingleToUInt32Bits(probs[t]) >> 20)] += probs[t];
+        double target = p.TopP * mass, above = 0;
+        int edge = bins.Length - 1;
+        for (; edge > 0; edge--)
+        {
+            if (above + bins[edge] >= target) break;
+            above += bins[edge];
+        }
+        // Weights above the edge bin, in id order, then the edge bin's members (gathered from the back of idx).
+        var idx = _idx.AsSpan();
+        int m = 0, inEdge = 0;
+        // Branch-free (which side a weight falls on is data, not a pattern): both free slots are written, one counter
+        // moves. The front slot never passes the back one, so no member is overwritten.
+        for (int t = 0; t < _vocab; t++)
+        {
+            uint bits = BitConverter.SingleToUInt32Bits(probs[t]);
+            int bin = (int)(bits >> 20);
+            idx[m] = t;
+            idx[_vocab - 1 - inEdge] = t;
+            m += bin > edge ? 1 : 0;
+            inEdge += (bin == edge) & (bits != 0) ? 1 : 0;
+        }
+        var edgeMembers = idx.Slice(_vocab - inEdge, inEdge);
+        edgeMembers.Reverse();
+        edgeMembers.CopyTo(idx.Slice(m, inEdge)); // may overlap: CopyTo moves like memmove
+        int cut = inEdge == 0 ? 0 : NucleusCut(idx.Slice(m, inEdge), probs, target - above);
+        double kept = above; // the bins' sums of everything above the edge
+        for (int t = m; t < m + cut; t++) kept += probs[idx[t]];
+        m += cut;
+        double u = rng.NextDouble() * kept, cum = 0;
+        for (int t = 0; t < m; t++)
+        {
+            cum += probs[idx[t]];
+            if (u < cum) return idx[t];
         }
         return idx[m - 1];
     }

@@ -68,6 +68,43 @@ public class SamplerTests
         Assert.Equal(0, m[3]);
     }
 
+    // The exact distribution of temperature + min-p + top-p over a whole row: weights exp((x - max) / T), those below
+    // MinP dropped, then the smallest set of heaviest weights holding TopP of the mass (a tie group at the edge kept whole).
+    private static double[] NucleusReference(float[] x, float t, float minP, float topP)
+    {
+        double max = x.Max();
+        var w = x.Select(v => float.IsNegativeInfinity(v) ? 0 : Math.Exp((v - max) / t)).Select(e => e >= minP ? e : 0).ToArray();
+        double target = topP * w.Sum(), acc = 0;
+        var keep = new bool[x.Length];
+        foreach (var g in Enumerable.Range(0, x.Length).Where(i => w[i] > 0).GroupBy(i => w[i]).OrderByDescending(g => g.Key))
+        {
+            if (acc >= target && topP < 1) break;
+            foreach (int i in g) { keep[i] = true; acc += w[i]; }
+        }
+        double kept = Enumerable.Range(0, x.Length).Where(i => keep[i]).Sum(i => w[i]);
+        return Enumerable.Range(0, x.Length).Select(i => keep[i] ? w[i] / kept : 0).ToArray();
+    }
+
+    [Theory]
+    [InlineData(1f, 0f, 1f)]
+    [InlineData(0.7f, 0f, 0.8f)]
+    [InlineData(1.3f, 0.02f, 0.9f)]
+    [InlineData(1f, 0.1f, 1f)]
+    public void WholeVocabularySampling_MatchesTheExactDistribution(float t, float minP, float topP)
+    {
+        // 203 tokens (vector blocks and a scalar tail), some ties, a few -inf; weights 1 % apart, so the histogram bin where
+        // top-p's edge falls holds several distinct weights and only the exact cut inside it is right.
+        var rnd = new Random(21);
+        var x = Enumerable.Range(0, 203).Select(i => i % 50 == 7 ? float.NegativeInfinity : (float)Math.Round(rnd.NextDouble() * 6 - 3, 2)).ToArray();
+        var want = NucleusReference(x, t, minP, topP);
+        var got = Histogram(x, new SamplingParams { Temperature = t, MinP = minP, TopP = topP }, draws: 200_000, seed: 3);
+        for (int i = 0; i < x.Length; i++)
+        {
+            if (want[i] == 0) Assert.True(got[i] == 0, $"token {i} is outside the kept set but was drawn ({got[i]})");
+            else Assert.True(Math.Abs(got[i] - want[i]) < 0.004 + 0.1 * want[i], $"token {i}: {got[i]:F4} vs {want[i]:F4}");
+        }
+    }
+
     [Fact]
     public void Penalties_AreAppliedExactly()
     {
