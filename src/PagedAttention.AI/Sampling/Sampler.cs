@@ -8,8 +8,9 @@ namespace PagedAttention.AI.Sampling;
 /// <summary>
 /// Picks the next token of one sequence from its logits row: penalties (repetition, frequency, presence), min-tokens
 /// masking, then greedy argmax or temperature + min-p + top-k + top-p sampling with the sequence's own RNG.
-/// Scratch buffers are sized to the vocabulary once; top-k and top-p use partial selection (expected O(V)), not sorts,
-/// and small top-k sets (logprobs, top-k ≤ 64) come from one vectorized pass against a running threshold.
+/// Scratch buffers are sized to the vocabulary once and nothing is sorted over the vocabulary: small top-k sets
+/// (logprobs, top-k ≤ 64) come from one vectorized pass against a running threshold, larger ones from quickselect, and
+/// top-p without top-k from a histogram of the weights with the exact cut (quickselect on mass) only in its edge bin.
 /// Runs on the step-loop thread; not thread-safe.
 /// </summary>
 internal sealed class Sampler
