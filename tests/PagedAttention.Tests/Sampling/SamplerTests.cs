@@ -307,13 +307,21 @@ public class SamplerTests
         var top = new TokenLogprob[5];
         var p = new SamplingParams { Temperature = 0.8f, TopK = 50, TopP = 0.9f, MinP = 0.05f, RepetitionPenalty = 1.1f, FrequencyPenalty = 0.2f, PresencePenalty = 0.1f, StopTokenIds = [7], MinTokens = 100 };
         var p2 = new SamplingParams { Temperature = 0.7f, TopP = 0.5f };
-        for (int warm = 0; warm < 3; warm++) { logits.CopyTo(row, 0); s.Sample(row, p, prompt, output, ref rng, Eos, top, out _); }
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 200; i++)
+        long Round()
         {
-            logits.CopyTo(row, 0);
-            s.Sample(row, i % 2 == 0 ? p : p2, prompt, output, ref rng, Eos, top, out _);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 200; i++)
+            {
+                logits.CopyTo(row, 0);
+                s.Sample(row, i % 2 == 0 ? p : p2, prompt, output, ref rng, Eos, top, out _);
+            }
+            return GC.GetAllocatedBytesForCurrentThread() - before;
         }
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Round(); // warm-up: both paths
+        // An allocation per call shows in every round. The runtime can charge this thread a one-off while it tiers up
+        // the methods (seen once in ten loaded runs: 5,920 bytes), so a round that allocated is followed by another.
+        long bytes = Round();
+        for (int retry = 0; retry < 2 && bytes != 0; retry++) bytes = Round();
+        Assert.Equal(0, bytes);
     }
 }
