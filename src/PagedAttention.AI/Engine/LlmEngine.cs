@@ -342,16 +342,16 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
     }
 
     // Forward + sampling of a built step, waiting for it, then accepting its tokens.
-    // rowsSet: the caller already set the device sampler rows, and some are host rows.
+    // rowsSet: the caller already set the device sampler rows (and the host rows in _logitRows).
     private void RunSync(SchedulerOutput output, bool rowsSet = false)
     {
-        bool onDevice = _runner.DeviceSampler is not null, hostRows = rowsSet;
+        bool onDevice = _runner.DeviceSampler is not null;
         try
         {
-            if (onDevice && !rowsSet) hostRows = SetSamplerRows(output);
+            if (onDevice && !rowsSet) SetSamplerRows(output);
             long forwardStart = Stopwatch.GetTimestamp();
             long delivered = DeliverPending();
-            if (onDevice) _runner.ForwardSample(_batch, _deviceTokens, _logits, _logitRows.AsSpan(0, hostRows ? _numLogitRows : 0));
+            if (onDevice) _runner.ForwardSample(_batch, _deviceTokens, _logits, _logitRows.AsSpan(0, _numLogitRows));
             else _runner.Forward(_batch, _logits);
             Interlocked.Add(ref _forwardTicks, Stopwatch.GetTimestamp() - forwardStart - delivered);
         }
@@ -360,23 +360,13 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
             FailStep(output, ex);
             return;
         }
-        FinishPendingStops();
-        _scheduler.CommitStep(output);
-        CountStep(output);
+        CommitFinishedStep(output);
         for (int i = 0; i < output.Count; i++)
         {
             var seq = output.Seq(i);
             if (seq.IsFinished || seq.NumComputedTokens != seq.NumTokens) continue; // mid-prompt chunk: nothing to sample
             var state = (SequenceState)seq.Owner!;
-            try
-            {
-                AcceptToken(seq, state, _logits.AsSpan(i * _vocab, _vocab), onDevice && state.TopLogprobs.Length == 0 ? _deviceTokens[i] : -1);
-            }
-            catch (Exception ex)
-            {
-                _logger.LogError(ex, "Request {RequestId} failed while sampling.", seq.RequestId);
-                EndRequest(state.Request, ex);
-            }
+            AcceptToken(seq, state, _logits.AsSpan(i * _vocab, _vocab), onDevice && state.TopLogprobs.Length == 0 ? _deviceTokens[i] : -1);
         }
     }
 
@@ -455,11 +445,11 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
         if (hostRows) RunSync(next, rowsSet: true); // logprobs need this step's logits on the host: no overlap for it
     }
 
-    // Device sampler rows for a step; true when some row must be sampled on the host (logprobs).
+    // Device sampler rows for a step, and in _logitRows the rows that must be sampled on the host (logprobs); true
+    // when there are any.
     private bool SetSamplerRows(SchedulerOutput output)
     {
         var ds = _runner.DeviceSampler!;
-        bool hostRows = false;
         // Only token ids come back, except for rows the GPU sampler cannot serve (logprobs): then this step's logits too.
         ds.Begin(output.Count);
         _numLogitRows = 0;
@@ -470,14 +460,13 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
             var st = (SequenceState)seq.Owner!;
             if (st.TopLogprobs.Length > 0)
             {
-                hostRows = true;
                 _logitRows[_numLogitRows++] = i;
                 continue;
             }
             var keyRng = st.Rng; // a copy: the sequence's stream key, never advanced for GPU-sampled rows
             ds.SetRow(i, seq.Params, keyRng.NextUInt64(), seq.NumOutputTokens, seq.PromptTokens, seq.OutputTokens, _eos);
         }
-        return hostRows;
+        return _numLogitRows > 0;
     }
 
     // The whole step is lost: fail its requests, keep serving the others.
@@ -506,10 +495,16 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
             FailStep(n, ex);
             return;
         }
-        FinishPendingStops();
-        _scheduler.CommitStep(n);
-        CountStep(n);
+        CommitFinishedStep(n);
         AcceptDeviceTokens(n, resolve: false);
+    }
+
+    // A step the device has finished whose bookkeeping was not committed yet (synchronous steps, the drain at stop).
+    private void CommitFinishedStep(SchedulerOutput output)
+    {
+        FinishPendingStops();
+        _scheduler.CommitStep(output);
+        CountStep(output);
     }
 
     // Takes the device-sampled tokens of the step that was in flight (rows that sampled, sequences still alive).
@@ -520,18 +515,23 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
             if (!_inflightSamples[i]) continue;
             var seq = n.Seq(i);
             if (seq.IsFinished || seq.HasPlaceholder != resolve) continue;
-            var state = (SequenceState)seq.Owner!;
-            try { AcceptToken(seq, state, default, _deviceTokens[i], resolve); }
-            catch (Exception ex)
-            {
-                _logger.LogError(ex, "Request {RequestId} failed while sampling.", seq.RequestId);
-                EndRequest(state.Request, ex);
-            }
+            AcceptToken(seq, (SequenceState)seq.Owner!, default, _deviceTokens[i], resolve);
         }
     }
 
-    // resolve: the token replaces the placeholder appended while its step was in flight.
+    // resolve: the token replaces the placeholder appended while its step was in flight. A failure here (sampling,
+    // stop rules) fails only this sequence's request.
     private void AcceptToken(Sequence seq, SequenceState state, Span<float> logits, int deviceToken = -1, bool resolve = false)
+    {
+        try { AcceptTokenCore(seq, state, logits, deviceToken, resolve); }
+        catch (Exception ex)
+        {
+            _logger.LogError(ex, "Request {RequestId} failed while sampling.", seq.RequestId);
+            EndRequest(state.Request, ex);
+        }
+    }
+
+    private void AcceptTokenCore(Sequence seq, SequenceState state, Span<float> logits, int deviceToken, bool resolve)
     {
         var p = seq.Params;
         float logprob = float.NaN;

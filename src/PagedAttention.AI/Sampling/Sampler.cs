@@ -8,8 +8,8 @@ namespace PagedAttention.AI.Sampling;
 /// <summary>
 /// Picks the next token of one sequence from its logits row: penalties (repetition, frequency, presence), min-tokens
 /// masking, then greedy argmax or temperature + min-p + top-k + top-p sampling with the sequence's own RNG.
-/// Scratch buffers are sized to the vocabulary once and nothing is sorted over the vocabulary: small top-k sets
-/// (logprobs, top-k ≤ 64) come from one vectorized pass against a running threshold, larger ones from quickselect, and
+/// Scratch buffers are sized to the vocabulary once and nothing is sorted over the vocabulary: logprobs (at most 64)
+/// and top-k ≤ 64 come from one vectorized pass against a running threshold, larger top-k from quickselect, and
 /// top-p without top-k from a histogram of the weights with the exact cut (quickselect on mass) only in its edge bin.
 /// Runs on the step-loop thread; not thread-safe.
 /// </summary>
@@ -22,7 +22,6 @@ internal sealed class Sampler
     private readonly int[] _counts;
     private readonly int[] _stamp;
     private readonly double[] _binMass = new double[1024];
-    private ulong[]? _sortKeys; // only for more than StreamingTopKMax logprobs
     private int _stampValue;
 
     public Sampler(int vocabSize)
@@ -48,6 +47,7 @@ internal sealed class Sampler
         ref SamplingRng rng, IReadOnlyList<int> eosTokenIds, Span<TokenLogprob> topLogprobs, out float logprob)
     {
         if (logits.Length != _vocab) throw new ArgumentException($"Expected {_vocab} logits, got {logits.Length}.", nameof(logits));
+        if (topLogprobs.Length > StreamingTopKMax) throw new ArgumentException($"At most {StreamingTopKMax} top logprobs, got {topLogprobs.Length}.", nameof(topLogprobs));
         bool wantLogprobs = !topLogprobs.IsEmpty;
         float logZ = 0;
         if (wantLogprobs)
@@ -272,34 +272,15 @@ internal sealed class Sampler
     {
         int k = Math.Min(dest.Length, _vocab);
         var top = _idx.AsSpan(0, k);
-        if (k <= StreamingTopKMax) StreamingTopK(logits, top);
-        else
-        {
-            var idx = _idx.AsSpan();
-            for (int i = 0; i < _vocab; i++) idx[i] = i;
-            SelectTop(idx, logits, k);
-            // Quickselect keeps an arbitrary part of the tie group at the boundary value: keep its lowest ids instead.
-            float edge = float.PositiveInfinity;
-            for (int i = 0; i < k; i++) edge = MathF.Min(edge, logits[top[i]]);
-            int kept = 0;
-            for (int i = 0; i < k; i++) if (logits[top[i]] > edge) top[kept++] = top[i];
-            for (int i = 0; kept < k && i < _vocab; i++) if (logits[i] == edge) top[kept++] = i;
-            // Best first, ties by the lower token id: one key per entry (descending value bits, then id), sorted.
-            var keys = (_sortKeys ??= new ulong[_vocab]).AsSpan(0, k);
-            for (int i = 0; i < k; i++)
-            {
-                uint bits = BitConverter.SingleToUInt32Bits(logits[top[i]]);
-                uint ascending = (bits & 0x8000_0000u) != 0 ? ~bits : bits | 0x8000_0000u;
-                keys[i] = ((ulong)~ascending << 32) | (uint)top[i];
-            }
-            keys.Sort();
-            for (int i = 0; i < k; i++) top[i] = (int)(uint)keys[i];
-        }
+        StreamingTopK(logits, top);
         for (int i = 0; i < k; i++) dest[i] = new TokenLogprob(top[i], logits[top[i]] - logZ);
         for (int i = k; i < dest.Length; i++) dest[i] = new TokenLogprob(-1, float.NegativeInfinity);
     }
 
-    /// <summary>Largest k for which <see cref="StreamingTopK"/> is used (its insertions cost O(k) each).</summary>
+    /// <summary>
+    /// Largest k for which <see cref="StreamingTopK"/> is used (its insertions cost O(k) each): the most logprobs a
+    /// row may ask for (the engine allows 20), and top-k sampling up to this size.
+    /// </summary>
     internal const int StreamingTopKMax = 64;
 
     /// <summary>

@@ -61,6 +61,40 @@ internal static class EngineTestKit
         return rounds;
     }
 
+    /// <summary>
+    /// Stop strings (with <see cref="FakeDetokenizer"/>: "&lt;id&gt;" per token) found at token k of one request while seven
+    /// others run: the caller gets exactly tokens 0..k with Stop on the last and the text up to the stop, the others
+    /// are unaffected, the blocks all come back, and no token computed after the stop is counted.
+    /// </summary>
+    public static async Task AssertStopStringsCutExactly(LlmEngine e, int[] stopAt)
+    {
+        var prompts = Prompts(8);
+        var full = await Collect(e, prompts[0], Greedy(16));
+        var others = new int[prompts.Length][];
+        for (int i = 1; i < prompts.Length; i++) others[i] = await Tokens(e, prompts[i], Greedy(16));
+        await WaitAllFree(e);
+
+        foreach (int k in stopAt)
+        {
+            string stop = $"<{full[k].TokenId}>";
+            if (full.Take(k).Any(o => $"<{o.TokenId}>" == stop)) continue; // the stop must first appear at token k
+            long generated0 = e.GetMetrics().GeneratedTokens;
+            var stopped = Collect(e, prompts[0], new SamplingParams { Temperature = 0, MaxTokens = 16, IgnoreEos = true, StopStrings = [stop] });
+            var rest = prompts.Skip(1).Select(p => Tokens(e, p, Greedy(16))).ToArray();
+            var cut = await stopped;
+            Assert.Equal(full.Take(k + 1).Select(o => o.TokenId), cut.Select(o => o.TokenId));
+            Assert.Equal(Enumerable.Range(0, k + 1), cut.Select(o => o.Index));
+            Assert.Equal(FinishReason.Stop, cut[^1].FinishReason);
+            Assert.All(cut.SkipLast(1), o => Assert.Null(o.FinishReason));
+            Assert.Equal(string.Concat(full.Take(k).Select(o => $"<{o.TokenId}>")), string.Concat(cut.Select(o => o.TextDelta)));
+            for (int i = 1; i < prompts.Length; i++) Assert.Equal(others[i], await rest[i - 1]);
+            await WaitAllFree(e);
+            // The stopped sequence was not decoded further: the token of the step in flight was dropped, not kept.
+            Assert.Equal(k + 1 + 7 * 16, e.GetMetrics().GeneratedTokens - generated0);
+        }
+        Assert.Null(e.LoopFailure);
+    }
+
     /// <summary>Renders each token as "&lt;id&gt;", so text offsets map to tokens.</summary>
     public sealed class FakeDetokenizer : IStreamingDetokenizer
     {

@@ -83,30 +83,8 @@ public class PipelinedEngineTests(ITestOutputHelper log)
     [Fact]
     public async Task StopStrings_EndTheSequenceWithExactlyTheTokensUpToTheStop()
     {
-        var prompts = Prompts(8);
         var (e, _) = Pipelined(detok: () => new FakeDetokenizer());
-        await using (e)
-        {
-            var full = await Collect(e, prompts[0], Greedy(16));
-            var others = new int[prompts.Length][];
-            for (int i = 1; i < prompts.Length; i++) others[i] = await Tokens(e, prompts[i], Greedy(16));
-            foreach (int k in new[] { 0, 4, 11 })
-            {
-                string stop = $"<{full[k].TokenId}>";
-                if (full.Take(k).Any(o => $"<{o.TokenId}>" == stop)) continue;
-                long generated0 = e.GetMetrics().GeneratedTokens;
-                var stopped = Collect(e, prompts[0], new SamplingParams { Temperature = 0, MaxTokens = 16, IgnoreEos = true, StopStrings = [stop] });
-                var rest = prompts.Skip(1).Select(p => Tokens(e, p, Greedy(16))).ToArray();
-                var cut = await stopped;
-                Assert.Equal(full.Take(k + 1).Select(o => o.TokenId), cut.Select(o => o.TokenId));
-                Assert.Equal(FinishReason.Stop, cut[^1].FinishReason);
-                Assert.Equal(string.Concat(full.Take(k).Select(o => $"<{o.TokenId}>")), string.Concat(cut.Select(o => o.TextDelta)));
-                for (int i = 1; i < prompts.Length; i++) Assert.Equal(others[i], await rest[i - 1]);
-                await WaitAllFree(e);
-                Assert.Equal(k + 1 + 7 * 16, e.GetMetrics().GeneratedTokens - generated0);
-            }
-            Assert.Null(e.LoopFailure);
-        }
+        await using (e) await AssertStopStringsCutExactly(e, [0, 4, 11]);
     }
 
     [Fact]

@@ -231,7 +231,7 @@ public class SamplerTests
 
     [Theory]
     [InlineData(5)]
-    [InlineData(100)] // more than the streaming limit: quickselect, then a sort
+    [InlineData(Sampler.StreamingTopKMax)]
     public void Logprobs_AreTheTopKInOrder_OnALargeVocabulary(int k)
     {
         const int vocab = 128_256;
@@ -246,6 +246,15 @@ public class SamplerTests
         for (int i = 0; i < k; i++) Assert.Equal(logits[top[i].TokenId] - logZ, top[i].Logprob, 4);
         Assert.Equal(top[0].TokenId, t);
         Assert.Equal(logits[t] - logZ, lp, 4);
+    }
+
+    [Fact]
+    public void MoreLogprobsThanTheLimit_AreRejected()
+    {
+        var s = new Sampler(128);
+        var rng = new SamplingRng(0);
+        var ex = Assert.Throws<ArgumentException>(() => s.Sample(new float[128], new SamplingParams(), [], [], ref rng, Eos, new TokenLogprob[Sampler.StreamingTopKMax + 1], out _));
+        Assert.Contains("At most 64", ex.Message);
     }
 
     [Fact]
