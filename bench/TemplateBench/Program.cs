@@ -4,7 +4,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
-using PagedAttention.AI.Templates;
+using PagedAttention.Text.Templates;
 
 var seconds = args.Length > 0 ? double.Parse(args[0], CultureInfo.InvariantCulture) : 3.0;
 var root = FindRepoRoot();

@@ -5,7 +5,7 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
-using PagedAttention.AI.Tokenization;
+using PagedAttention.Text.Tokenization;
 
 string fixtures = args.Length > 0 ? args[0] : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "pagedattention", "tokenizers");
 int runs = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 3;

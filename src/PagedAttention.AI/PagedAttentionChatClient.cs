@@ -3,8 +3,8 @@ using System.Text;
 using Microsoft.Extensions.AI;
 using PagedAttention.AI.Chat;
 using PagedAttention.AI.Engine;
-using PagedAttention.AI.Templates;
-using PagedAttention.AI.Tokenization;
+using PagedAttention.Text.Templates;
+using PagedAttention.Text.Tokenization;
 using EngineFinish = PagedAttention.AI.Engine.FinishReason;
 
 namespace PagedAttention.AI;

@@ -7,8 +7,8 @@ using PagedAttention.AI.KvCache;
 using PagedAttention.AI.Models;
 using PagedAttention.AI.Sampling;
 using PagedAttention.AI.Scheduling;
-using PagedAttention.AI.Templates;
-using PagedAttention.AI.Tokenization;
+using PagedAttention.Text.Templates;
+using PagedAttention.Text.Tokenization;
 
 namespace PagedAttention.AI.Engine;
 

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using PagedAttention.AI.Templates;
-using PagedAttention.AI.Tokenization;
+using PagedAttention.Text.Templates;
+using PagedAttention.Text.Tokenization;
 
 namespace PagedAttention.AI.Engine;
 

@@ -2,7 +2,7 @@ using Microsoft.Extensions.AI;
 using PagedAttention.AI;
 using PagedAttention.AI.Engine;
 using PagedAttention.AI.Sampling;
-using PagedAttention.AI.Tokenization;
+using PagedAttention.Text.Tokenization;
 
 namespace PagedAttention.Tests.Chat;
 

@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.AI;
 using PagedAttention.AI.Chat;
-using PagedAttention.AI.Templates;
+using PagedAttention.Text.Templates;
 
 namespace PagedAttention.Tests.Chat;
 

@@ -3,8 +3,8 @@ using System.Text.Json.Nodes;
 using PagedAttention.AI.Engine;
 using PagedAttention.AI.Models;
 using PagedAttention.AI.Sampling;
-using PagedAttention.AI.Templates;
-using PagedAttention.AI.Tokenization;
+using PagedAttention.Text.Templates;
+using PagedAttention.Text.Tokenization;
 
 namespace PagedAttention.Tests.Models;
 

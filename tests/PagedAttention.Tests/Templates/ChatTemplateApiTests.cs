@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using PagedAttention.AI.Templates;
+using PagedAttention.Text.Templates;
 
 namespace PagedAttention.Tests.Templates;
 

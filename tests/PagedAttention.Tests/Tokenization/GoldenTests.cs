@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json;
-using PagedAttention.AI.Tokenization;
+using PagedAttention.Text.Tokenization;
 
 namespace PagedAttention.Tests.Tokenization;
 

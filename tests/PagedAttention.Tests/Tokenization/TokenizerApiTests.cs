@@ -1,4 +1,4 @@
-using PagedAttention.AI.Tokenization;
+using PagedAttention.Text.Tokenization;
 
 namespace PagedAttention.Tests.Tokenization;
 

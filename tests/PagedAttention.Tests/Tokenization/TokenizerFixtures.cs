@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Security.Cryptography;
-using PagedAttention.AI.Tokenization;
+using PagedAttention.Text.Tokenization;
 
 namespace PagedAttention.Tests.Tokenization;
 

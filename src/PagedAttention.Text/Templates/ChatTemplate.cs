@@ -1,0 +1,72 @@
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace PagedAttention.Text.Templates;
+
+/// <summary>
+/// A parsed Hugging Face <c>chat_template</c> (a Jinja2 subset with Python semantics, configured like
+/// transformers' apply_chat_template). Parse once; <see cref="Render(JsonObject)"/> is thread-safe and
+/// can run concurrently, because the parsed tree is immutable and each render gets its own variables.
+/// </summary>
+public sealed class ChatTemplate
+{
+    private readonly List<Stmt> _body;
+
+    private ChatTemplate(string source, List<Stmt> body)
+    {
+        Source = source;
+        _body = body;
+    }
+
+    /// <summary>The template text this instance was parsed from.</summary>
+    public string Source { get; }
+
+    /// <summary>Parses a template string. Throws <see cref="TemplateException"/> (with line and column) on a syntax error.</summary>
+    public static ChatTemplate Parse(string source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        return new ChatTemplate(source, Parser.Parse(source));
+    }
+
+    /// <summary>
+    /// Parses the <c>chat_template</c> value of a tokenizer_config.json: either a string, or a list of
+    /// <c>{"name", "template"}</c> objects from which <paramref name="name"/> is chosen (transformers uses
+    /// "default" unless a named one such as "tool_use" is asked for).
+    /// </summary>
+    public static ChatTemplate Parse(JsonNode chatTemplate, string name = "default")
+    {
+        ArgumentNullException.ThrowIfNull(chatTemplate);
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        if (chatTemplate is JsonValue v && v.TryGetValue<string>(out var s)) return Parse(s);
+        if (chatTemplate is JsonArray list)
+        {
+            var names = new List<string>();
+            foreach (var entry in list)
+            {
+                var entryName = entry?["name"]?.GetValue<string>();
+                if (entryName is null) continue;
+                names.Add(entryName);
+                if (entryName == name)
+                    return Parse(entry!["template"]?.GetValue<string>() ?? throw new ArgumentException($"chat template '{name}' has no template text", nameof(chatTemplate)));
+            }
+            throw new ArgumentException($"No chat template named '{name}'; available: {string.Join(", ", names)}", nameof(name));
+        }
+        throw new ArgumentException("chat_template must be a string or a list of {name, template} objects", nameof(chatTemplate));
+    }
+
+    /// <summary>Renders with the given variables (messages, tools, add_generation_prompt, bos_token, ...).</summary>
+    public string Render(JsonObject context) => Render(context, TimeProvider.System);
+
+    /// <summary>Renders with a clock for <c>strftime_now</c> (pin it to make output reproducible).</summary>
+    public string Render(JsonObject context, TimeProvider clock)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(clock);
+        var vars = new Dictionary<string, object?>(context.Count + 4, StringComparer.Ordinal);
+        foreach (var kv in context) vars[kv.Key] = JsonValues.FromNode(kv.Value);
+        var scope = new Scope(Builtins.Root, vars);
+        var sb = new StringBuilder(1024);
+        Stmt.ExecAll(_body, scope, new RenderState(clock), sb);
+        return sb.ToString();
+    }
+}
