@@ -32,13 +32,14 @@ internal static class SamplerBench
         foreach (var (name, p, lp) in cases)
         {
             var rng = new SamplingRng(1);
+            var row = SamplingRow.From(p);
             const int inner = 20;
             double s = Timing.MedianSeconds(() =>
             {
                 for (int i = 0; i < inner; i++)
                 {
                     source.CopyTo(logits);
-                    sampler.Sample(logits, p, prompt, output, ref rng, [], lp ? top : default, out _);
+                    sampler.Sample(logits, row, prompt, output, [], ref rng, lp ? top : default, out _);
                 }
             }, reps) / inner;
             yield return new Row(name, s * 1e6, vocab * 4.0 / s / 1e9);

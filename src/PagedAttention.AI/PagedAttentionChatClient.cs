@@ -3,9 +3,7 @@ using System.Text;
 using Microsoft.Extensions.AI;
 using PagedAttention.AI.Chat;
 using PagedAttention.AI.Engine;
-using PagedAttention.Text.Templates;
-using PagedAttention.Text.Tokenization;
-using EngineFinish = PagedAttention.AI.Engine.FinishReason;
+using EngineFinish = PagedAttention.AI.Requests.FinishReason;
 
 namespace PagedAttention.AI;
 
@@ -20,8 +18,7 @@ public sealed class PagedAttentionChatClient : IChatClient
     public const string ProviderName = "PagedAttention.AI";
 
     private readonly LlmEngine _engine;
-    private readonly Tokenizer _tokenizer;
-    private readonly ChatTemplate _template;
+    private readonly ChatModelAssets _assets;
     private readonly ChatClientMetadata _metadata;
     private readonly bool _ownsEngine;
 
@@ -29,13 +26,14 @@ public sealed class PagedAttentionChatClient : IChatClient
     /// <param name="engine">The engine; its model directory must hold tokenizer.json and a chat_template.</param>
     /// <param name="modelId">The model id reported and accepted in <see cref="ChatOptions.ModelId"/>; defaults to the model directory's name.</param>
     /// <param name="ownsEngine">Dispose the engine with this client.</param>
+    /// <exception cref="InvalidOperationException">The model directory has no tokenizer.json or no chat template.</exception>
+    /// <exception cref="Models.ModelLoadException">The chat template does not parse.</exception>
     public PagedAttentionChatClient(LlmEngine engine, string? modelId = null, bool ownsEngine = false)
     {
         ArgumentNullException.ThrowIfNull(engine);
         _engine = engine;
-        _tokenizer = engine.Tokenizer ?? throw new InvalidOperationException($"The model in '{engine.Model.Directory}' has no tokenizer.json; a chat client needs one.");
-        _template = engine.ChatTemplate ?? throw new InvalidOperationException($"The model in '{engine.Model.Directory}' has no chat_template in tokenizer_config.json (or chat_template.jinja); a chat client needs one.");
-        ModelId = modelId ?? engine.ModelId;
+        _assets = ChatModelAssets.Load(engine);
+        ModelId = modelId ?? _assets.ModelId;
         _metadata = new ChatClientMetadata(ProviderName, providerUri: null, defaultModelId: ModelId);
         _ownsEngine = ownsEngine;
     }
@@ -60,9 +58,10 @@ public sealed class PagedAttentionChatClient : IChatClient
         if (options?.ResponseFormat is ChatResponseFormatJson)
             throw new NotSupportedException("ChatOptions.ResponseFormat JSON needs constrained decoding, which PagedAttention.AI does not implement yet; ask for JSON in the prompt instead (e.g. GetResponseAsync<T>(..., useJsonSchemaResponseFormat: false)).");
 
-        var context = ChatContextBuilder.Build(messages, options, _tokenizer.BosToken, _tokenizer.EosToken);
-        string prompt = _template.Render(context);
-        int[] promptIds = _tokenizer.Encode(prompt, addSpecialTokens: false);
+        var tokenizer = _assets.Tokenizer;
+        var context = ChatContextBuilder.Build(messages, options, tokenizer.BosToken, tokenizer.EosToken);
+        string prompt = _assets.Template.Render(context);
+        int[] promptIds = tokenizer.Encode(prompt, addSpecialTokens: false);
         var sampling = ChatOptionsMapper.Map(options, this, Math.Max(1, _engine.MaxModelLen - promptIds.Length));
         bool toolsOffered = ChatContextBuilder.ToolsOffered(options);
         bool showReasoning = options?.Reasoning?.Output is not ReasoningOutput.None;
@@ -75,7 +74,7 @@ public sealed class PagedAttentionChatClient : IChatClient
         int outputTokens = 0, cachedTokens = 0;
         EngineFinish? finish = null;
 
-        await foreach (var o in _engine.GenerateAsync(promptIds, sampling, cancellationToken).ConfigureAwait(false))
+        await foreach (var o in _engine.GenerateAsync(promptIds, sampling, _engine.ConfiguredDetokenizer ?? _assets.Detokenizer, cancellationToken).ConfigureAwait(false))
         {
             outputTokens++;
             cachedTokens = o.CachedTokens;
@@ -137,8 +136,8 @@ public sealed class PagedAttentionChatClient : IChatClient
         if (serviceType == typeof(ChatClientMetadata)) return _metadata;
         if (serviceType.IsInstanceOfType(this)) return this;
         if (serviceType.IsInstanceOfType(_engine)) return _engine;
-        if (serviceType.IsInstanceOfType(_tokenizer)) return _tokenizer;
-        if (serviceType.IsInstanceOfType(_template)) return _template;
+        if (serviceType.IsInstanceOfType(_assets.Tokenizer)) return _assets.Tokenizer;
+        if (serviceType.IsInstanceOfType(_assets.Template)) return _assets.Template;
         return null;
     }
 

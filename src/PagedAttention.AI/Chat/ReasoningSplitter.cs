@@ -6,7 +6,7 @@ namespace PagedAttention.AI.Chat;
 /// </summary>
 internal sealed class ReasoningSplitter(bool startInReasoning)
 {
-    private const string Open = "<think>", Close = "</think>";
+    internal const string Open = "<think>", Close = "</think>";
     private string _pending = "";
     private bool _sawAnswer;
 

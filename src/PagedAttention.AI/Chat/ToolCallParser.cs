@@ -12,9 +12,9 @@ namespace PagedAttention.AI.Chat;
 /// </summary>
 internal static class ToolCallParser
 {
-    private const string HermesOpen = "<tool_call>", HermesClose = "</tool_call>";
-    private const string MistralMarker = "[TOOL_CALLS]", MistralArgs = "[ARGS]";
-    private const string PythonTag = "<|python_tag|>";
+    internal const string HermesOpen = "<tool_call>", HermesClose = "</tool_call>";
+    internal const string MistralMarker = "[TOOL_CALLS]", MistralArgs = "[ARGS]";
+    internal const string PythonTag = "<|python_tag|>";
 
     /// <summary>Markers after which text is held back while streaming, because a tool call may follow.</summary>
     public static ReadOnlySpan<string> Markers => new[] { HermesOpen, MistralMarker, PythonTag };

@@ -6,7 +6,7 @@ namespace PagedAttention.AI.Engine;
 /// <summary>Flattens a scheduled step into the model's <see cref="ForwardBatch"/> (reused; allocates nothing).</summary>
 internal static class BatchBuilder
 {
-    public static void Build(SchedulerOutput output, ForwardBatch batch, int blockSize)
+    public static void Build<TSeq>(SchedulerOutput<TSeq> output, ForwardBatch batch, int blockSize) where TSeq : ScheduledSequence
     {
         int t = 0, stride = batch.MaxBlocksPerSeq;
         for (int i = 0; i < output.Count; i++)
@@ -14,7 +14,7 @@ internal static class BatchBuilder
             var seq = output.Seq(i);
             int n = output.NumTokens(i), start = seq.NumComputedTokens;
             var tokens = seq.Tokens;
-            var blocks = seq.Blocks;
+            var blocks = seq.Table.Blocks;
             batch.QueryStarts[i] = t;
             for (int j = 0; j < n; j++, t++)
             {

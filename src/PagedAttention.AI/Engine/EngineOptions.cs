@@ -48,8 +48,9 @@ public sealed class EngineOptions
 
     /// <summary>
     /// Creates one streaming detokenizer per generated sequence; needed for <see cref="GenerationOutput.TextDelta"/>
-    /// and for <see cref="SamplingParams.StopStrings"/>. Null: the model directory's tokenizer.json is used
-    /// (special tokens skipped except tool-call and reasoning markers); without one, outputs carry token ids only.
+    /// and for <see cref="SamplingParams.StopStrings"/>. Null: the model directory's tokenizer.json is used, special
+    /// tokens skipped (the chat client passes its own per request, which keeps the tool-call and reasoning markers its
+    /// parsers read); without one, outputs carry token ids only.
     /// </summary>
     public Func<IStreamingDetokenizer>? DetokenizerFactory { get; set; }
 

@@ -1,3 +1,4 @@
+using PagedAttention.AI.Requests;
 using PagedAttention.AI.Sampling;
 
 namespace PagedAttention.AI.Engine;

@@ -1,5 +1,4 @@
 using System.Threading.Channels;
-using PagedAttention.AI.Scheduling;
 
 namespace PagedAttention.AI.Engine;
 
@@ -21,7 +20,7 @@ internal sealed class RequestState
 
     public Channel<GenerationOutput> Channel { get; }
 
-    public Sequence[] Sequences { get; set; } = [];
+    public EngineSequence[] Sequences { get; set; } = [];
 
     /// <summary>Sequences not finished yet; the channel completes when this reaches 0.</summary>
     public int Remaining { get; set; }

@@ -95,13 +95,6 @@ internal sealed class BlockPool
         return true;
     }
 
-    /// <summary>Drops every cached prefix of free blocks (e.g. after weights change). Blocks in use keep theirs.</summary>
-    public void ResetPrefixCache()
-    {
-        foreach (var b in _blocks)
-            if (b.HasHash && b.RefCount == 0) Unregister(b);
-    }
-
     /// <summary>
     /// Verifies the pool's internal consistency and throws <see cref="InvalidOperationException"/> naming the first
     /// violation: no negative reference count; the free queue holds exactly the ref-0 blocks, each once; every

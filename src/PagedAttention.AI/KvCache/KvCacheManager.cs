@@ -1,11 +1,10 @@
-using PagedAttention.AI.Scheduling;
-
 namespace PagedAttention.AI.KvCache;
 
 /// <summary>
-/// Per-sequence view of the <see cref="BlockPool"/>, after vLLM v1's KVCacheManager: find the cached prefix of a
-/// sequence, allocate slots for the tokens a step will compute, register blocks that will be full after the
-/// step, mark them computed after the forward pass, and free a sequence's blocks tail-first.
+/// Block tables over the <see cref="BlockPool"/>, after vLLM v1's KVCacheManager: find the cached prefix of a token
+/// sequence, allocate slots for the tokens a step will compute, register blocks that will be full after the step,
+/// mark them computed after the forward pass, and free a table tail-first. Knows blocks and tokens, not requests:
+/// callers pass a <see cref="BlockTable"/> and the sequence's token counts.
 /// </summary>
 internal sealed class KvCacheManager
 {
@@ -29,20 +28,20 @@ internal sealed class KvCacheManager
     public int BlocksFor(int numTokens) => (numTokens + BlockSize - 1) / BlockSize;
 
     /// <summary>
-    /// Longest run of computed cached full blocks at the start of <paramref name="seq"/> (a sequence without blocks).
-    /// At least one token is always left to compute, since the step must produce logits. Sets
+    /// Longest run of computed cached full blocks at the start of <paramref name="tokens"/> (a sequence whose table
+    /// holds no blocks). At least one token is always left to compute, since the step must produce logits. Sets
     /// <paramref name="pending"/> when the first missing block is being computed by another sequence right now:
     /// the caller should wait a step instead of computing the same prefix twice.
     /// </summary>
-    public int FindCachedPrefix(Sequence seq, List<KvBlock> hits, out bool pending)
+    public int FindCachedPrefix(BlockTable table, ReadOnlySpan<int> tokens, List<KvBlock> hits, out bool pending)
     {
-        if (seq.Blocks.Count != 0) throw new InvalidOperationException($"{seq} already holds blocks.");
+        if (table.Count != 0) throw new InvalidOperationException($"{table} already holds blocks.");
         hits.Clear();
         pending = false;
-        int maxBlocks = (seq.NumTokens - 1) / BlockSize;
+        int maxBlocks = (tokens.Length - 1) / BlockSize;
         for (int i = 0; i < maxBlocks; i++)
         {
-            var b = Pool.Lookup(seq.BlockHashAt(i));
+            var b = Pool.Lookup(table.HashAt(i, tokens));
             if (b is null) break;
             if (!b.IsComputed)
             {
@@ -63,66 +62,63 @@ internal sealed class KvCacheManager
 
     /// <summary>
     /// Takes the cached <paramref name="hits"/> (if any, only at admission) and allocates blocks so that
-    /// <paramref name="numNewTokens"/> more tokens fit. Returns false, changing nothing, when the pool is short.
-    /// Blocks that will be full after this step are registered in the prefix cache now (as pending) so that
-    /// identical prefixes arriving meanwhile wait for them rather than compute them again.
+    /// <paramref name="numNewTokens"/> more tokens fit after <paramref name="numComputedTokens"/> (the hits count as
+    /// computed: the caller adds <c>hits.Count * BlockSize</c> to its computed tokens). Returns false, changing
+    /// nothing, when the pool is short. Blocks that will be full of <paramref name="knownTokens"/> after this step are
+    /// registered in the prefix cache now (as pending) so that identical prefixes arriving meanwhile wait for them
+    /// rather than compute them again; a block holding a placeholder (the token of the step in flight, beyond
+    /// <paramref name="knownTokens"/>) is registered by a later call, once known.
     /// </summary>
-    public bool AllocateSlots(Sequence seq, int numNewTokens, List<KvBlock>? hits = null)
+    public bool AllocateSlots(BlockTable table, ReadOnlySpan<int> knownTokens, int numTokens, int numComputedTokens, int numNewTokens, List<KvBlock>? hits = null)
     {
         int numHits = hits?.Count ?? 0;
-        if (numHits > 0 && seq.Blocks.Count != 0) throw new InvalidOperationException("Prefix hits are only taken at admission.");
-        int computed = seq.NumComputedTokens + numHits * BlockSize;
+        if (numHits > 0 && table.Count != 0) throw new InvalidOperationException("Prefix hits are only taken at admission.");
+        int computed = numComputedTokens + numHits * BlockSize;
         int total = computed + numNewTokens;
-        if (total > seq.NumTokens) throw new ArgumentOutOfRangeException(nameof(numNewTokens), "Cannot compute tokens that are not known yet.");
-        int needNew = BlocksFor(total) - seq.Blocks.Count - numHits;
+        if (total > numTokens) throw new ArgumentOutOfRangeException(nameof(numNewTokens), "Cannot compute tokens that are not known yet.");
+        int needNew = BlocksFor(total) - table.Count - numHits;
         int hitsLeavingFreeQueue = 0;
         for (int i = 0; i < numHits; i++) if (hits![i].RefCount == 0) hitsLeavingFreeQueue++;
         if (needNew + hitsLeavingFreeQueue > Pool.NumFree) return false;
 
+        var blocks = table.Blocks;
         for (int i = 0; i < numHits; i++)
         {
             Pool.Touch(hits![i]);
-            seq.Blocks.Add(hits[i]);
+            blocks.Add(hits[i]);
         }
-        if (numHits > 0)
-        {
-            seq.NumComputedTokens = computed;
-            seq.NumRegisteredBlocks = seq.NumComputedBlocks = numHits;
-        }
-        for (int i = 0; i < needNew; i++) seq.Blocks.Add(Pool.AllocateOne());
+        if (numHits > 0) table.NumRegistered = table.NumComputed = numHits;
+        for (int i = 0; i < needNew; i++) blocks.Add(Pool.AllocateOne());
 
-        // A block holding a placeholder (the token of the step in flight) is registered by a later call, once known.
-        int fullAfterStep = Math.Min(total, seq.NumKnownTokens) / BlockSize;
-        for (int i = seq.NumRegisteredBlocks; i < fullAfterStep; i++) Pool.Register(seq.Blocks[i], seq.BlockHashAt(i));
-        if (fullAfterStep > seq.NumRegisteredBlocks) seq.NumRegisteredBlocks = fullAfterStep;
+        int fullAfterStep = Math.Min(total, knownTokens.Length) / BlockSize;
+        for (int i = table.NumRegistered; i < fullAfterStep; i++) Pool.Register(blocks[i], table.HashAt(i, knownTokens));
+        if (fullAfterStep > table.NumRegistered) table.NumRegistered = fullAfterStep;
         return true;
     }
 
-    /// <summary>After the forward pass: advances the sequence and marks its newly full blocks computed.</summary>
-    public void CommitComputed(Sequence seq, int numNewTokens)
+    /// <summary>After the forward pass: marks the blocks that <paramref name="numComputedTokens"/> (the new total) fill as computed.</summary>
+    public void CommitComputed(BlockTable table, int numComputedTokens)
     {
-        seq.NumComputedTokens += numNewTokens;
-        int full = seq.NumComputedTokens / BlockSize;
-        for (int i = seq.NumComputedBlocks; i < full; i++)
+        int full = numComputedTokens / BlockSize;
+        for (int i = table.NumComputed; i < full; i++)
         {
-            var b = seq.Blocks[i];
+            var b = table.Blocks[i];
             // Only the registered owner's flag matters; a duplicate block was never registered.
             if (b.HasHash) b.IsComputed = true;
         }
-        if (full > seq.NumComputedBlocks) seq.NumComputedBlocks = full;
+        if (full > table.NumComputed) table.NumComputed = full;
     }
 
     /// <summary>
-    /// Returns every block of <paramref name="seq"/>, last block first: the free queue evicts from its head, so a
-    /// request's tail blocks go before its (likely shared) head.
+    /// Returns every block of <paramref name="table"/>, last block first: the free queue evicts from its head, so a
+    /// sequence's tail blocks go before its (likely shared) head.
     /// </summary>
-    public void Free(Sequence seq)
+    public void Free(BlockTable table)
     {
-        var blocks = seq.Blocks;
+        var blocks = table.Blocks;
         for (int i = blocks.Count - 1; i >= 0; i--) Pool.Release(blocks[i]);
         blocks.Clear();
-        seq.NumComputedTokens = 0;
-        seq.NumRegisteredBlocks = 0;
-        seq.NumComputedBlocks = 0;
+        table.NumRegistered = 0;
+        table.NumComputed = 0;
     }
 }

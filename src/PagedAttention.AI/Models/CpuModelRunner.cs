@@ -1,3 +1,4 @@
+using PagedAttention.AI.Sampling;
 using PagedAttention.Kernels.Cpu;
 
 namespace PagedAttention.AI.Models;

@@ -51,13 +51,3 @@ internal interface IModelRunner : IDisposable
     /// <summary>Copies every layer's K/V of block <paramref name="src"/> to block <paramref name="dst"/>.</summary>
     void CopyBlock(int src, int dst);
 }
-
-/// <summary>Per-step sampling rows of a device sampler (see <see cref="IModelRunner.ForwardSample"/>).</summary>
-internal interface IDeviceSampler
-{
-    /// <summary>Starts a step of <paramref name="rows"/> rows, all greedy until set.</summary>
-    void Begin(int rows);
-
-    /// <summary>Sets one row's parameters, random stream (key, step) and the tokens its penalties look at.</summary>
-    void SetRow(int row, SamplingParams p, ulong key, int step, ReadOnlySpan<int> prompt, ReadOnlySpan<int> output, IReadOnlyList<int> eos);
-}

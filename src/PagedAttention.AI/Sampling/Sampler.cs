@@ -43,8 +43,8 @@ internal sealed class Sampler
     /// <paramref name="topLogprobs"/> is non-empty it receives the most likely tokens of the raw distribution, best first,
     /// and <paramref name="logprob"/> the raw log-probability of the chosen token (NaN otherwise).
     /// </summary>
-    public int Sample(Span<float> logits, SamplingParams p, ReadOnlySpan<int> prompt, ReadOnlySpan<int> output,
-        ref SamplingRng rng, IReadOnlyList<int> eosTokenIds, Span<TokenLogprob> topLogprobs, out float logprob)
+    public int Sample(Span<float> logits, in SamplingRow p, ReadOnlySpan<int> prompt, ReadOnlySpan<int> output,
+        ReadOnlySpan<int> endTokenIds, ref SamplingRng rng, Span<TokenLogprob> topLogprobs, out float logprob)
     {
         if (logits.Length != _vocab) throw new ArgumentException($"Expected {_vocab} logits, got {logits.Length}.", nameof(logits));
         if (topLogprobs.Length > StreamingTopKMax) throw new ArgumentException($"At most {StreamingTopKMax} top logprobs, got {topLogprobs.Length}.", nameof(topLogprobs));
@@ -60,17 +60,16 @@ internal sealed class Sampler
         ApplyPenalties(logits, p, prompt, output);
         if (output.Length < p.MinTokens)
         {
-            // Stop tokens may not end the sequence yet.
-            if (!p.IgnoreEos) for (int i = 0; i < eosTokenIds.Count; i++) logits[eosTokenIds[i]] = float.NegativeInfinity;
-            for (int i = 0; i < p.StopTokenIds.Count; i++) logits[p.StopTokenIds[i]] = float.NegativeInfinity;
+            // End tokens (eos unless ignored, stop ids) may not end the sequence yet.
+            foreach (int t in endTokenIds) logits[t] = float.NegativeInfinity;
         }
 
-        int token = p.Temperature < GreedyEpsilon ? ArgMax(logits) : SampleRandom(logits, p, ref rng);
+        int token = p.IsGreedy ? ArgMax(logits) : SampleRandom(logits, p, ref rng);
         logprob = wantLogprobs ? _raw[token] - logZ : float.NaN;
         return token;
     }
 
-    private void ApplyPenalties(Span<float> logits, SamplingParams p, ReadOnlySpan<int> prompt, ReadOnlySpan<int> output)
+    private void ApplyPenalties(Span<float> logits, in SamplingRow p, ReadOnlySpan<int> prompt, ReadOnlySpan<int> output)
     {
         if (p.RepetitionPenalty != 1f)
         {
@@ -113,7 +112,7 @@ internal sealed class Sampler
         return _stampValue;
     }
 
-    private int SampleRandom(ReadOnlySpan<float> logits, SamplingParams p, ref SamplingRng rng)
+    private int SampleRandom(ReadOnlySpan<float> logits, in SamplingRow p, ref SamplingRng rng)
     {
         var idx = _idx.AsSpan();
         int m;
@@ -179,7 +178,7 @@ internal sealed class Sampler
     // only that bin's members go through the exact selection (NucleusCut, ties kept together). Without top-p the draw
     // walks the dense weights directly.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private int SampleDense(ReadOnlySpan<float> logits, SamplingParams p, ref SamplingRng rng)
+    private int SampleDense(ReadOnlySpan<float> logits, in SamplingRow p, ref SamplingRng rng)
     {
         float max = TensorPrimitives.Max(logits);
         if (!float.IsFinite(max)) return ArgMax(logits); // all -inf (or NaN): nothing to weigh

@@ -1,8 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using PagedAttention.AI.KvCache;
-using PagedAttention.AI.Engine;
-using PagedAttention.AI.Sampling;
+using PagedAttention.AI.Requests;
 
 namespace PagedAttention.AI.Scheduling;
 
@@ -10,30 +9,30 @@ namespace PagedAttention.AI.Scheduling;
 /// vLLM-v1-style scheduler. There is no prefill or decode phase: every sequence has tokens whose KV is not computed
 /// yet, and each step hands out a token budget, running sequences first (oldest first), then waiting ones (FCFS).
 /// A prompt longer than the budget advances in chunks over several steps, next to other sequences' decodes. When
-/// blocks run out, the newest running sequence is preempted (blocks freed, recomputed later). Knows no tensors.
+/// blocks run out, the newest running sequence is preempted (blocks freed, recomputed later). Knows no tensors and
+/// no sampling: the caller appends tokens and decides when a sequence stops (<c>Sampling.StopChecker</c>), then calls
+/// <see cref="Finish"/>. Generic over the caller's sequence type so that it gets its own type back without a cast.
 /// </summary>
-internal sealed class Scheduler
+internal sealed class Scheduler<TSeq> where TSeq : ScheduledSequence
 {
     private readonly SchedulerOptions _options;
     private readonly ILogger _logger;
-    private readonly List<Sequence> _running;
-    private readonly List<Sequence> _waiting = new();
+    private readonly List<TSeq> _running;
+    private readonly List<TSeq> _waiting = new();
     private readonly List<KvBlock> _hits = new();
-    private readonly HashSet<int> _eos;
-    private readonly SchedulerOutput _output;
+    private readonly SchedulerOutput<TSeq> _output;
     private long _arrivals;
 
-    public Scheduler(SchedulerOptions options, KvCacheManager kv, IReadOnlyCollection<int> eosTokenIds, ILogger? logger = null)
+    public Scheduler(SchedulerOptions options, KvCacheManager kv, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(kv);
         options.Validate();
         _options = options;
         Kv = kv;
-        _eos = new HashSet<int>(eosTokenIds);
         _logger = logger ?? NullLogger.Instance;
-        _running = new List<Sequence>(options.MaxNumSeqs);
-        _output = new SchedulerOutput(options.MaxNumSeqs);
+        _running = new List<TSeq>(options.MaxNumSeqs);
+        _output = new SchedulerOutput<TSeq>(options.MaxNumSeqs);
     }
 
     public KvCacheManager Kv { get; }
@@ -48,13 +47,13 @@ internal sealed class Scheduler
     public bool HasWork => _running.Count + _waiting.Count > 0;
 
     /// <summary>Running sequences, oldest first (read-only view for diagnostics).</summary>
-    public IReadOnlyList<Sequence> Running => _running;
+    public IReadOnlyList<TSeq> Running => _running;
 
     /// <summary>Waiting sequences in admission order.</summary>
-    public IReadOnlyList<Sequence> Waiting => _waiting;
+    public IReadOnlyList<TSeq> Waiting => _waiting;
 
     /// <summary>Queues a new sequence. It must fit the cache on its own (the engine checks at submission).</summary>
-    public void Add(Sequence seq)
+    public void Add(TSeq seq)
     {
         if (Kv.BlocksFor(seq.MaxTotalTokens) > Kv.Pool.NumBlocks)
             throw new ArgumentException($"A sequence of up to {seq.MaxTotalTokens} tokens needs more than the {Kv.Pool.NumBlocks} KV blocks of the cache.", nameof(seq));
@@ -64,13 +63,13 @@ internal sealed class Scheduler
     }
 
     /// <summary>Decides the next step. The result is reused by the next call.</summary>
-    public SchedulerOutput Schedule() => Schedule(_output);
+    public SchedulerOutput<TSeq> Schedule() => Schedule(_output);
 
     /// <summary>
     /// Decides the next step into <paramref name="output"/> (so that a caller can keep the step in flight while it
     /// schedules the next one). Running sequences whose last token is a placeholder get their decode row like any other.
     /// </summary>
-    public SchedulerOutput Schedule(SchedulerOutput output)
+    public SchedulerOutput<TSeq> Schedule(SchedulerOutput<TSeq> output)
     {
         ArgumentNullException.ThrowIfNull(output);
         output.Clear();
@@ -82,7 +81,7 @@ internal sealed class Scheduler
             var seq = _running[i];
             int n = Math.Min(ChunkFor(seq.NumTokens - seq.NumComputedTokens), budget);
             bool selfPreempted = false;
-            while (!Kv.AllocateSlots(seq, n))
+            while (!Kv.AllocateSlots(seq.Table, seq.KnownTokens, seq.NumTokens, seq.NumComputedTokens, n))
             {
                 var victim = _running[^1];
                 Preempt(victim);
@@ -107,7 +106,7 @@ internal sealed class Scheduler
                     w++;
                     continue;
                 }
-                int cached = Kv.FindCachedPrefix(seq, _hits, out bool pending);
+                int cached = Kv.FindCachedPrefix(seq.Table, seq.Tokens, _hits, out bool pending);
                 if (pending)
                 {
                     // Another sequence is computing this very prefix in this step: take it from the cache next step.
@@ -115,8 +114,9 @@ internal sealed class Scheduler
                     continue;
                 }
                 int n = Math.Min(ChunkFor(seq.NumTokens - cached), budget);
-                if (!Kv.AllocateSlots(seq, n, _hits)) break; // FCFS: nobody overtakes the head for memory.
+                if (!Kv.AllocateSlots(seq.Table, seq.KnownTokens, seq.NumTokens, 0, n, _hits)) break; // FCFS: nobody overtakes the head for memory.
                 Kv.RecordLookup(seq.NumTokens, cached);
+                seq.NumComputedTokens = cached;
                 seq.NumCachedTokens = cached;
                 _waiting.RemoveAt(w);
                 seq.Status = SequenceStatus.Running;
@@ -130,56 +130,24 @@ internal sealed class Scheduler
     }
 
     /// <summary>After the forward pass of <paramref name="output"/>: advances computed tokens and marks full blocks computed.</summary>
-    public void CommitStep(SchedulerOutput output)
+    public void CommitStep(SchedulerOutput<TSeq> output)
     {
         for (int i = 0; i < output.Count; i++)
         {
             var seq = output.Seq(i);
-            if (seq.Status == SequenceStatus.Running) Kv.CommitComputed(seq, output.NumTokens(i));
+            if (seq.Status != SequenceStatus.Running) continue;
+            seq.NumComputedTokens += output.NumTokens(i);
+            Kv.CommitComputed(seq.Table, seq.NumComputedTokens);
         }
-    }
-
-    /// <summary>
-    /// Appends a sampled token and applies the token-level stop rules (eos unless IgnoreEos, stop token ids,
-    /// MinTokens, MaxTokens, maximum length). Returns the finish reason, or null to continue. Does not free.
-    /// </summary>
-    public FinishReason? AppendToken(Sequence seq, int token)
-    {
-        seq.AppendToken(token);
-        return StopReason(seq, token);
-    }
-
-    /// <summary>
-    /// Replaces the placeholder appended while the step was in flight (<see cref="Sequence.AppendPlaceholder"/>) with
-    /// the sampled token and applies the same stop rules as <see cref="AppendToken"/>.
-    /// </summary>
-    public FinishReason? ResolvePlaceholder(Sequence seq, int token)
-    {
-        seq.ResolvePlaceholder(token);
-        return StopReason(seq, token);
-    }
-
-    private FinishReason? StopReason(Sequence seq, int token)
-    {
-        var p = seq.Params;
-        int outLen = seq.NumOutputTokens;
-        if (outLen >= p.MinTokens)
-        {
-            if (!p.IgnoreEos && _eos.Contains(token)) return FinishReason.Stop;
-            var stops = p.StopTokenIds;
-            for (int i = 0; i < stops.Count; i++) if (stops[i] == token) return FinishReason.Stop;
-        }
-        if (outLen >= p.MaxTokens || seq.NumTokens >= seq.MaxTotalTokens) return FinishReason.Length;
-        return null;
     }
 
     /// <summary>Ends <paramref name="seq"/> and frees its blocks; a null reason means aborted or failed. Idempotent.</summary>
-    public void Finish(Sequence seq, FinishReason? reason)
+    public void Finish(TSeq seq, FinishReason? reason)
     {
         if (seq.IsFinished) return;
         if (seq.Status == SequenceStatus.Running) _running.Remove(seq);
         else _waiting.Remove(seq);
-        Kv.Free(seq);
+        Free(seq);
         seq.Status = SequenceStatus.Finished;
         seq.FinishReason = reason;
     }
@@ -198,16 +166,22 @@ internal sealed class Scheduler
         foreach (var seq in _running)
         {
             if (seq.Status != SequenceStatus.Running) throw new InvalidOperationException($"{seq} is in the running list.");
-            if (Kv.BlocksFor(seq.NumComputedTokens) > seq.Blocks.Count) throw new InvalidOperationException($"{seq} has fewer blocks than its computed tokens need.");
+            if (Kv.BlocksFor(seq.NumComputedTokens) > seq.Table.Count) throw new InvalidOperationException($"{seq} has fewer blocks than its computed tokens need.");
             foreach (var b in seq.Blocks) refs[b.Id]++;
         }
         foreach (var seq in _waiting)
         {
             if (seq.Status != SequenceStatus.Waiting) throw new InvalidOperationException($"{seq} is in the waiting list.");
-            if (seq.Blocks.Count != 0 || seq.NumComputedTokens != 0) throw new InvalidOperationException($"{seq} is waiting but holds blocks.");
+            if (seq.Table.Count != 0 || seq.NumComputedTokens != 0) throw new InvalidOperationException($"{seq} is waiting but holds blocks.");
         }
         for (int i = 0; i < refs.Length; i++)
             if (refs[i] != pool[i].RefCount) throw new InvalidOperationException($"{pool[i]}: {refs[i]} running block tables hold it.");
+    }
+
+    private void Free(TSeq seq)
+    {
+        Kv.Free(seq.Table);
+        seq.NumComputedTokens = 0;
     }
 
     private int ChunkFor(int remaining)
@@ -216,10 +190,10 @@ internal sealed class Scheduler
         return cap > 0 && remaining > cap ? cap : remaining;
     }
 
-    private void Preempt(Sequence victim)
+    private void Preempt(TSeq victim)
     {
         _running.RemoveAt(_running.Count - 1);
-        Kv.Free(victim);
+        Free(victim);
         victim.Status = SequenceStatus.Waiting;
         victim.NumPreemptions++;
         NumPreemptions++;

@@ -1,6 +1,6 @@
 namespace PagedAttention.AI.Scheduling;
 
-/// <summary>Per-step limits of the <see cref="Scheduler"/>.</summary>
+/// <summary>Per-step limits of the <c>Scheduler</c>.</summary>
 internal sealed class SchedulerOptions
 {
     /// <summary>Token budget of one step (prefill chunks + decodes).</summary>

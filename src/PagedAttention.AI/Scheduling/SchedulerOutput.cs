@@ -2,16 +2,16 @@ namespace PagedAttention.AI.Scheduling;
 
 /// <summary>
 /// What one step computes: for each scheduled sequence, how many of its not-yet-computed tokens. Reused from step
-/// to step (no allocation); valid until the next <see cref="Scheduler.Schedule(SchedulerOutput)"/> fills it again.
+/// to step (no allocation); valid until the next <c>Scheduler.Schedule(output)</c> fills it again.
 /// </summary>
-internal sealed class SchedulerOutput
+internal sealed class SchedulerOutput<TSeq> where TSeq : ScheduledSequence
 {
-    private readonly Sequence[] _seqs;
+    private readonly TSeq[] _seqs;
     private readonly int[] _numTokens;
 
     public SchedulerOutput(int maxNumSeqs)
     {
-        _seqs = new Sequence[maxNumSeqs];
+        _seqs = new TSeq[maxNumSeqs];
         _numTokens = new int[maxNumSeqs];
     }
 
@@ -24,7 +24,7 @@ internal sealed class SchedulerOutput
     /// <summary>Sequences preempted while building this step.</summary>
     public int NumPreempted { get; internal set; }
 
-    public Sequence Seq(int i) => _seqs[i];
+    public TSeq Seq(int i) => _seqs[i];
 
     public int NumTokens(int i) => _numTokens[i];
 
@@ -42,7 +42,7 @@ internal sealed class SchedulerOutput
         NumPreempted = 0;
     }
 
-    internal void Add(Sequence seq, int numTokens)
+    internal void Add(TSeq seq, int numTokens)
     {
         _seqs[Count] = seq;
         _numTokens[Count] = numTokens;
@@ -51,7 +51,7 @@ internal sealed class SchedulerOutput
     }
 
     /// <summary>Index of <paramref name="seq"/> in this step, or -1.</summary>
-    public int IndexOf(Sequence seq)
+    public int IndexOf(TSeq seq)
     {
         for (int i = 0; i < Count; i++) if (ReferenceEquals(_seqs[i], seq)) return i;
         return -1;

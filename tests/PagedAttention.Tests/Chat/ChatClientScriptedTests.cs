@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.Extensions.AI;
 using PagedAttention.AI;
 using PagedAttention.AI.Engine;
+using PagedAttention.AI.Requests;
 using PagedAttention.AI.Sampling;
 
 namespace PagedAttention.Tests.Chat;

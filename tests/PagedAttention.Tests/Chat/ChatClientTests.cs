@@ -1,6 +1,7 @@
 using Microsoft.Extensions.AI;
 using PagedAttention.AI;
 using PagedAttention.AI.Engine;
+using PagedAttention.AI.Requests;
 using PagedAttention.AI.Sampling;
 using PagedAttention.Text.Tokenization;
 

@@ -20,7 +20,7 @@ internal sealed class AsyncHostRunner : IModelRunner, IDeviceSampler
     private readonly Row?[] _rows;
     private int _pending = -1;
 
-    private sealed record Row(SamplingParams Params, ulong Key, int Step, int[] Prompt, int[] Output, IReadOnlyList<int> Eos);
+    private sealed record Row(SamplingRow Params, ulong Key, int Step, int[] Prompt, int[] Output, int[] EndTokenIds);
 
     public AsyncHostRunner(string modelDir, int numBlocks, int blockSize, int maxSeqs)
     {
@@ -126,7 +126,7 @@ internal sealed class AsyncHostRunner : IModelRunner, IDeviceSampler
             if (_rows[r] is not { } row) { _tokens[r] = ArgMax(logits); continue; }
             var rng = new SamplingRng((long)row.Key, row.Step);
             var copy = logits.ToArray();
-            _tokens[r] = _sampler.Sample(copy, row.Params, row.Prompt, row.Output, ref rng, row.Eos, [], out _);
+            _tokens[r] = _sampler.Sample(copy, row.Params, row.Prompt, row.Output, row.EndTokenIds, ref rng, [], out _);
         }
     }
 
@@ -139,9 +139,9 @@ internal sealed class AsyncHostRunner : IModelRunner, IDeviceSampler
 
     public void Begin(int rows) => Array.Clear(_rows, 0, rows);
 
-    public void SetRow(int row, SamplingParams p, ulong key, int step, ReadOnlySpan<int> prompt, ReadOnlySpan<int> output, IReadOnlyList<int> eos) =>
+    public void SetRow(int row, in SamplingRow p, ulong key, int step, ReadOnlySpan<int> prompt, ReadOnlySpan<int> output, ReadOnlySpan<int> endTokenIds) =>
         _rows[row] = p.Temperature == 0 && p.RepetitionPenalty == 1 && p.FrequencyPenalty == 0 && p.PresencePenalty == 0 && p.MinTokens == 0
-            ? null : new Row(p, key, step, prompt.ToArray(), output.ToArray(), eos);
+            ? null : new Row(p, key, step, prompt.ToArray(), output.ToArray(), endTokenIds.ToArray());
 
     public void CopyBlock(int src, int dst) => _inner.CopyBlock(src, dst);
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using PagedAttention.AI.Engine;
+using PagedAttention.AI.Requests;
 using PagedAttention.AI.Sampling;
 using Xunit.Abstractions;
 

@@ -1,4 +1,5 @@
 using PagedAttention.AI.Engine;
+using PagedAttention.AI.Requests;
 using PagedAttention.AI.Sampling;
 using Xunit.Abstractions;
 

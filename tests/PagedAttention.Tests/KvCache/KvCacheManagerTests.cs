@@ -5,7 +5,7 @@ namespace PagedAttention.Tests.KvCache;
 
 public class KvCacheManagerTests
 {
-    private static void Admit(KvCacheManager kv, PagedAttention.AI.Scheduling.Sequence s, List<KvBlock> hits)
+    private static void Admit(KvCacheManager kv, TestSeq s, List<KvBlock> hits)
     {
         int cached = kv.FindCachedPrefix(s, hits, out bool pending);
         Assert.False(pending);
@@ -34,7 +34,7 @@ public class KvCacheManagerTests
         Assert.Equal(48, kv.FindCachedPrefix(b, hits, out bool pending));
         Assert.False(pending);
         Assert.True(kv.AllocateSlots(b, 7, hits));
-        Assert.Equal(48, b.NumComputedTokens);
+        Assert.Equal(3, b.Table.NumComputed); // the hits count as computed blocks
         Assert.Equal([0, 1, 2, 4], Ids(b));
         Assert.Equal([2, 2, 2, 1, 1], new[] { 0, 1, 2, 3, 4 }.Select(i => kv.Pool[i].RefCount));
         Assert.Equal([5, 6, 7, 8, 9], kv.Pool.FreeQueueIds());
@@ -130,7 +130,8 @@ public class KvCacheManagerTests
         Assert.False(kv.AllocateSlots(b, 32, hits));
         Assert.Empty(b.Blocks);
         Assert.Equal(4, kv.Pool.NumFree);
-        Assert.Equal(0, b.NumComputedTokens);
+        Assert.Equal(0, b.Table.NumComputed);
+        Assert.Equal(0, b.Table.NumRegistered);
         var c = Make(Range(0, 60)); // 3 hits + 1 new = 4 blocks: fits exactly
         Assert.Equal(48, kv.FindCachedPrefix(c, hits, out _));
         Assert.True(kv.AllocateSlots(c, 12, hits));

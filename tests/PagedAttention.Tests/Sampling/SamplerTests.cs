@@ -6,10 +6,15 @@ public class SamplerTests
 {
     private static readonly int[] Eos = [3];
 
+    // The host sampler reads the flat row and the end tokens the engine derives from the parameters (StopChecker).
+    private static int Sample(Sampler s, Span<float> logits, SamplingParams p, ReadOnlySpan<int> prompt, ReadOnlySpan<int> output,
+        ref SamplingRng rng, Span<TokenLogprob> top, out float logprob) =>
+        s.Sample(logits, SamplingRow.From(p), prompt, output, new StopChecker(p, Eos, int.MaxValue, null).EndTokenIds, ref rng, top, out logprob);
+
     private static float[] LogProbs(params double[] p) => p.Select(x => (float)Math.Log(x)).ToArray();
 
     private static int Draw(Sampler s, float[] logits, SamplingParams p, ref SamplingRng rng, int[]? output = null) =>
-        s.Sample((float[])logits.Clone(), p, [], output ?? [], ref rng, Eos, default, out _);
+        Sample(s, (float[])logits.Clone(), p, [], output ?? [], ref rng, default, out _);
 
     private static double[] Histogram(float[] logits, SamplingParams p, int draws = 40000, long seed = 1)
     {
@@ -20,7 +25,7 @@ public class SamplerTests
         for (int i = 0; i < draws; i++)
         {
             logits.CopyTo(row, 0);
-            counts[s.Sample(row, p, [], [], ref rng, Eos, default, out _)]++;
+            counts[Sample(s, row, p, [], [], ref rng, default, out _)]++;
         }
         return counts.Select(c => c / draws).ToArray();
     }
@@ -118,10 +123,10 @@ public class SamplerTests
         Assert.Equal(1, Draw(s, logits, new SamplingParams { Temperature = 0, PresencePenalty = 0.2f }, ref rng, twice));
 
         var row = (float[])logits.Clone();
-        s.Sample(row, new SamplingParams { Temperature = 0, RepetitionPenalty = 2f }, [0, 3], [3], ref rng, Eos, default, out _);
+        Sample(s, row, new SamplingParams { Temperature = 0, RepetitionPenalty = 2f }, [0, 3], [3], ref rng, default, out _);
         Assert.Equal([1.0f, 1.9f, 0f, -2f], row); // positive divided, negative multiplied, each token once
         row = (float[])logits.Clone();
-        s.Sample(row, new SamplingParams { Temperature = 0, FrequencyPenalty = 0.5f, PresencePenalty = 0.25f }, [1], [2, 2, 2, 0], ref rng, Eos, default, out _);
+        Sample(s, row, new SamplingParams { Temperature = 0, FrequencyPenalty = 0.5f, PresencePenalty = 0.25f }, [1], [2, 2, 2, 0], ref rng, default, out _);
         Assert.Equal([1.25f, 1.9f, -1.75f, -1f], row); // prompt tokens untouched by additive penalties
     }
 
@@ -161,7 +166,7 @@ public class SamplerTests
         var rng = new SamplingRng(0);
         var logits = LogProbs(0.1, 0.6, 0.1, 0.2);
         var top = new TokenLogprob[2];
-        int t = s.Sample((float[])logits.Clone(), new SamplingParams { Temperature = 0, RepetitionPenalty = 4f }, [1], [], ref rng, Eos, top, out float lp);
+        int t = Sample(s, (float[])logits.Clone(), new SamplingParams { Temperature = 0, RepetitionPenalty = 4f }, [1], [], ref rng, top, out float lp);
         Assert.Equal(1, top[0].TokenId);
         Assert.Equal(Math.Log(0.6), top[0].Logprob, 4);
         Assert.Equal(3, top[1].TokenId);
@@ -240,7 +245,7 @@ public class SamplerTests
         var s = new Sampler(vocab);
         var rng = new SamplingRng(0);
         var top = new TokenLogprob[k];
-        int t = s.Sample((float[])logits.Clone(), new SamplingParams { Temperature = 0 }, [], [], ref rng, Eos, top, out float lp);
+        int t = Sample(s, (float[])logits.Clone(), new SamplingParams { Temperature = 0 }, [], [], ref rng, top, out float lp);
         double max = logits.Max(), logZ = max + Math.Log(logits.Sum(x => Math.Exp(x - max)));
         Assert.Equal(SortReference(logits, k), top.Select(x => x.TokenId));
         for (int i = 0; i < k; i++) Assert.Equal(logits[top[i].TokenId] - logZ, top[i].Logprob, 4);
@@ -253,7 +258,7 @@ public class SamplerTests
     {
         var s = new Sampler(128);
         var rng = new SamplingRng(0);
-        var ex = Assert.Throws<ArgumentException>(() => s.Sample(new float[128], new SamplingParams(), [], [], ref rng, Eos, new TokenLogprob[Sampler.StreamingTopKMax + 1], out _));
+        var ex = Assert.Throws<ArgumentException>(() => Sample(s, new float[128], new SamplingParams(), [], [], ref rng, new TokenLogprob[Sampler.StreamingTopKMax + 1], out _));
         Assert.Contains("At most 64", ex.Message);
     }
 
@@ -316,13 +321,17 @@ public class SamplerTests
         var top = new TokenLogprob[5];
         var p = new SamplingParams { Temperature = 0.8f, TopK = 50, TopP = 0.9f, MinP = 0.05f, RepetitionPenalty = 1.1f, FrequencyPenalty = 0.2f, PresencePenalty = 0.1f, StopTokenIds = [7], MinTokens = 100 };
         var p2 = new SamplingParams { Temperature = 0.7f, TopP = 0.5f };
+        var row1 = SamplingRow.From(p);
+        var row2 = SamplingRow.From(p2);
+        int[] end1 = new StopChecker(p, Eos, int.MaxValue, null).EndTokenIds.ToArray(), end2 = new StopChecker(p2, Eos, int.MaxValue, null).EndTokenIds.ToArray();
         long Round()
         {
             long before = GC.GetAllocatedBytesForCurrentThread();
             for (int i = 0; i < 200; i++)
             {
                 logits.CopyTo(row, 0);
-                s.Sample(row, i % 2 == 0 ? p : p2, prompt, output, ref rng, Eos, top, out _);
+                if (i % 2 == 0) s.Sample(row, row1, prompt, output, end1, ref rng, top, out _);
+                else s.Sample(row, row2, prompt, output, end2, ref rng, top, out _);
             }
             return GC.GetAllocatedBytesForCurrentThread() - before;
         }

@@ -1,32 +1,29 @@
 using Microsoft.Extensions.Logging;
 using PagedAttention.AI.KvCache;
-using PagedAttention.AI.Engine;
-using PagedAttention.AI.Sampling;
+using PagedAttention.AI.Requests;
 using PagedAttention.AI.Scheduling;
+using PagedAttention.Tests.KvCache;
 using static PagedAttention.Tests.KvCache.TestSeqs;
 
 namespace PagedAttention.Tests.Scheduling;
 
 public class SchedulerTests
 {
-    private const int Eos = 2;
-
-    private static Scheduler Create(int numBlocks, int budget, int maxSeqs = 16, ILogger? logger = null, int threshold = 0) =>
-        new(new SchedulerOptions { MaxNumBatchedTokens = budget, MaxNumSeqs = maxSeqs, LongPrefillTokenThreshold = threshold }, new KvCacheManager(numBlocks, 16), [Eos], logger);
+    private static Scheduler<TestSeq> Create(int numBlocks, int budget, int maxSeqs = 16, ILogger? logger = null, int threshold = 0) =>
+        new(new SchedulerOptions { MaxNumBatchedTokens = budget, MaxNumSeqs = maxSeqs, LongPrefillTokenThreshold = threshold }, new KvCacheManager(numBlocks, 16), logger);
 
     /// <summary>Runs one step as the engine would: forward (nothing), commit, sample token 7 for every finished chunk.</summary>
-    private static List<(Sequence Seq, int N)> Step(Scheduler s, int token = 7)
+    private static List<(TestSeq Seq, int N)> Step(Scheduler<TestSeq> s, int token = 7)
     {
         var o = s.Schedule();
-        var list = new List<(Sequence, int)>();
+        var list = new List<(TestSeq, int)>();
         for (int i = 0; i < o.Count; i++) list.Add((o.Seq(i), o.NumTokens(i)));
         s.CommitStep(o);
         for (int i = 0; i < o.Count; i++)
         {
             var seq = o.Seq(i);
             if (seq.NumComputedTokens != seq.NumTokens) continue;
-            var r = s.AppendToken(seq, token);
-            if (r is { } reason) s.Finish(seq, reason);
+            if (seq.Append(token) is { } reason) s.Finish(seq, reason);
         }
         return list;
     }
@@ -108,7 +105,7 @@ public class SchedulerTests
     public void ManyRequests_TinyCache_AllFinish_NoStarvation_AllBlocksFreed()
     {
         var s = Create(12, 64, maxSeqs: 8);
-        var seqs = new List<Sequence>();
+        var seqs = new List<TestSeq>();
         for (int i = 0; i < 30; i++)
         {
             var q = Make(Range(i * 37 % 500, 10 + i * 7 % 60), maxTokens: 5 + i % 40);
@@ -163,23 +160,6 @@ public class SchedulerTests
         var st = Step(s);
         Assert.Equal([(a, 1), (b, 4)], st);
         Assert.Equal(96, b.NumCachedTokens);
-    }
-
-    [Fact]
-    public void StopRules_EosStopIdsMinTokensMaxTokensIgnoreEos()
-    {
-        var s = Create(50, 256);
-        var p = new SamplingParams { MaxTokens = 5, MinTokens = 2, StopTokenIds = [42] };
-        var q = Make(Range(0, 4), p: p);
-        Assert.Null(s.AppendToken(q, Eos)); // below MinTokens
-        Assert.Equal(FinishReason.Stop, s.AppendToken(q, Eos));
-        var q2 = Make(Range(0, 4), p: p);
-        s.AppendToken(q2, 9); s.AppendToken(q2, 9);
-        Assert.Equal(FinishReason.Stop, s.AppendToken(q2, 42));
-        var q3 = Make(Range(0, 4), p: new SamplingParams { MaxTokens = 3, IgnoreEos = true });
-        Assert.Null(s.AppendToken(q3, Eos));
-        Assert.Null(s.AppendToken(q3, Eos));
-        Assert.Equal(FinishReason.Length, s.AppendToken(q3, Eos));
     }
 
     [Fact]

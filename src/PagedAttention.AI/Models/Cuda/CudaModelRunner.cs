@@ -142,8 +142,8 @@ internal sealed class CudaModelRunner : IModelRunner, IDeviceSampler
 
     public void Begin(int rows) => _sampler.Begin(rows);
 
-    public void SetRow(int row, SamplingParams p, ulong key, int step, ReadOnlySpan<int> prompt, ReadOnlySpan<int> output, IReadOnlyList<int> eos) =>
-        _sampler.SetRow(row, p, key, step, prompt, output, eos);
+    public void SetRow(int row, in SamplingRow p, ulong key, int step, ReadOnlySpan<int> prompt, ReadOnlySpan<int> output, ReadOnlySpan<int> endTokenIds) =>
+        _sampler.SetRow(row, p, key, step, prompt, output, endTokenIds);
 
     public void CopyBlock(int src, int dst) => _cache.CopyBlock(src, dst);
 

@@ -43,14 +43,13 @@ internal sealed class CudaSampler : IDisposable
 
     /// <summary>
     /// Sets row <paramref name="row"/>: <paramref name="p"/>'s temperature, top-k/p, min-p and penalties over
-    /// <paramref name="prompt"/> and <paramref name="output"/>; eos and stop ids are masked while the output is shorter
-    /// than MinTokens. <paramref name="key"/> and <paramref name="step"/> select the random stream.
+    /// <paramref name="prompt"/> and <paramref name="output"/>; <paramref name="endTokenIds"/> are masked while the
+    /// output is shorter than MinTokens. <paramref name="key"/> and <paramref name="step"/> select the random stream.
     /// </summary>
-    public void SetRow(int row, SamplingParams p, ulong key, int step, ReadOnlySpan<int> prompt, ReadOnlySpan<int> output, IReadOnlyList<int> eos)
+    public void SetRow(int row, in SamplingRow p, ulong key, int step, ReadOnlySpan<int> prompt, ReadOnlySpan<int> output, ReadOnlySpan<int> endTokenIds)
     {
-        ArgumentNullException.ThrowIfNull(p);
         if ((uint)row >= (uint)_numRows) throw new ArgumentOutOfRangeException(nameof(row));
-        bool greedy = p.Temperature < Sampler.GreedyEpsilon;
+        bool greedy = p.IsGreedy;
         _rows[row] = new SampleRow
         {
             Temperature = greedy ? 0 : p.Temperature, TopP = p.TopP, MinP = p.MinP, TopK = p.TopK,
@@ -68,10 +67,7 @@ internal sealed class CudaSampler : IDisposable
                 _distinct[t] = (freq ? e.Count + 1 : 0, e.Flags | (rep ? 1 : 0));
             }
         if (mask)
-        {
-            if (!p.IgnoreEos) foreach (int t in eos) { _distinct.TryGetValue(t, out var e); _distinct[t] = (e.Count, e.Flags | 2); }
-            foreach (int t in p.StopTokenIds) { _distinct.TryGetValue(t, out var e); _distinct[t] = (e.Count, e.Flags | 2); }
-        }
+            foreach (int t in endTokenIds) { _distinct.TryGetValue(t, out var e); _distinct[t] = (e.Count, e.Flags | 2); }
         foreach (var (t, e) in _distinct)
         {
             _entries.Add(row); _entries.Add(t); _entries.Add(e.Count); _entries.Add(e.Flags);

@@ -1,4 +1,4 @@
-namespace PagedAttention.AI.Scheduling;
+namespace PagedAttention.AI.Requests;
 
 /// <summary>Where a sequence is in its life.</summary>
 internal enum SequenceStatus

@@ -1,4 +1,4 @@
-namespace PagedAttention.AI.Engine;
+namespace PagedAttention.AI.Requests;
 
 /// <summary>Why a sequence stopped.</summary>
 public enum FinishReason

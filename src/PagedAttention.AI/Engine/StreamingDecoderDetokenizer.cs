@@ -1,9 +1,10 @@
+using PagedAttention.AI.Sampling;
 using PagedAttention.Text.Tokenization;
 
-namespace PagedAttention.AI.Sampling;
+namespace PagedAttention.AI.Engine;
 
 /// <summary>Adapts the tokenizer's <see cref="StreamingDecoder"/> to the engine's <see cref="IStreamingDetokenizer"/>.</summary>
-public sealed class StreamingDecoderDetokenizer : IStreamingDetokenizer
+internal sealed class StreamingDecoderDetokenizer : IStreamingDetokenizer
 {
     private readonly StreamingDecoder _decoder;
     private readonly Func<int, bool>? _skip;

@@ -1,0 +1,76 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using PagedAttention.AI.Engine;
+using PagedAttention.AI.Models;
+using PagedAttention.AI.Sampling;
+using PagedAttention.Text.Templates;
+using PagedAttention.Text.Tokenization;
+
+namespace PagedAttention.AI.Chat;
+
+/// <summary>
+/// What the chat client needs from a model directory besides the engine: the tokenizer (the engine's), the chat
+/// template (tokenizer_config.json's <c>chat_template</c> or chat_template.jinja, loaded here), the model id, and a
+/// detokenizer that keeps the special tokens the tool-call and reasoning parsers read.
+/// </summary>
+internal sealed class ChatModelAssets
+{
+    /// <summary>Special tokens whose text the tool-call and reasoning parsers need to see in the output.</summary>
+    public static IReadOnlySet<string> StructuralTokens { get; } = new HashSet<string>(StringComparer.Ordinal)
+    {
+        ToolCallParser.MistralMarker, ToolCallParser.MistralArgs, ToolCallParser.HermesOpen, ToolCallParser.HermesClose,
+        ToolCallParser.PythonTag, ReasoningSplitter.Open, ReasoningSplitter.Close,
+    };
+
+    private ChatModelAssets(Tokenizer tokenizer, ChatTemplate template, string modelId)
+    {
+        Tokenizer = tokenizer;
+        Template = template;
+        ModelId = modelId;
+        Detokenizer = StreamingDecoderDetokenizer.Factory(tokenizer, skipSpecialTokens: true, keepSpecialTokens: StructuralTokens);
+    }
+
+    public Tokenizer Tokenizer { get; }
+
+    public ChatTemplate Template { get; }
+
+    /// <summary>The model directory's name.</summary>
+    public string ModelId { get; }
+
+    /// <summary>One detokenizer per generated sequence: special tokens skipped except <see cref="StructuralTokens"/>.</summary>
+    public Func<IStreamingDetokenizer> Detokenizer { get; }
+
+    /// <summary>
+    /// The assets of <paramref name="engine"/>'s model. Throws <see cref="InvalidOperationException"/> when the
+    /// directory has no tokenizer or no template, <see cref="ModelLoadException"/> when the template does not parse.
+    /// </summary>
+    public static ChatModelAssets Load(LlmEngine engine)
+    {
+        string dir = engine.Model.Directory;
+        var tokenizer = engine.Tokenizer ?? throw new InvalidOperationException($"The model in '{dir}' has no tokenizer.json; a chat client needs one.");
+        string id = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir)));
+        // transformers 4.43+ may store the template in chat_template.jinja instead of tokenizer_config.json.
+        string jinja = Path.Combine(dir, "chat_template.jinja");
+        string? source = File.Exists(jinja) ? File.ReadAllText(jinja) : tokenizer.ChatTemplate;
+        if (source is null)
+            throw new InvalidOperationException($"The model in '{dir}' has no chat_template in tokenizer_config.json (or chat_template.jinja); a chat client needs one.");
+        ChatTemplate template;
+        try
+        {
+            template = source.TrimStart().StartsWith('[') && TryParseList(source) is JsonArray list
+                ? ChatTemplate.Parse(list)
+                : ChatTemplate.Parse(source);
+        }
+        catch (TemplateException e)
+        {
+            throw new ModelLoadException(Path.Combine(dir, File.Exists(jinja) ? "chat_template.jinja" : "tokenizer_config.json"), null, $"chat_template: {e.Message}", e);
+        }
+        return new ChatModelAssets(tokenizer, template, id);
+    }
+
+    private static JsonArray? TryParseList(string source)
+    {
+        try { return JsonNode.Parse(source) as JsonArray; }
+        catch (JsonException) { return null; }
+    }
+}

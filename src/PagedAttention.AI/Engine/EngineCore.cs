@@ -1,0 +1,184 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using PagedAttention.AI.Models;
+using PagedAttention.AI.Requests;
+using PagedAttention.AI.Sampling;
+using PagedAttention.AI.Scheduling;
+
+namespace PagedAttention.AI.Engine;
+
+/// <summary>
+/// What both step strategies share: the scheduler, the model runner and the reused step buffers, and the work
+/// around a forward pass — flattening a step, setting device-sampler rows, accepting a sampled token (sampling on
+/// the host if needed, the stop decision, the output), committing a finished step and failing requests. Owned and
+/// called by the step-loop thread only.
+/// </summary>
+internal sealed class EngineCore
+{
+    private readonly ILogger _logger;
+    private readonly Sampler _sampler;
+    private readonly int _blockSize, _vocab;
+    private readonly Action<RequestState, Exception> _failRequest;
+
+    public EngineCore(IModelRunner runner, Scheduler<EngineSequence> scheduler, int maxNumBatchedTokens, int maxNumSeqs, int maxBlocksPerSeq, EngineCounters counters, ILogger logger)
+    {
+        Runner = runner;
+        Scheduler = scheduler;
+        Counters = counters;
+        _logger = logger;
+        _blockSize = scheduler.Kv.BlockSize;
+        _vocab = runner.Model.Config.VocabSize;
+        _sampler = new Sampler(_vocab);
+        Batch = new ForwardBatch(maxNumBatchedTokens, maxNumSeqs, maxBlocksPerSeq);
+        Logits = new float[maxNumSeqs * _vocab];
+        DeviceTokens = new int[maxNumSeqs];
+        _logitRows = new int[maxNumSeqs];
+        Output = new OutputProcessor(maxNumSeqs, counters);
+        _failRequest = (req, ex) =>
+        {
+            _logger.LogError(ex, "Request {RequestId} failed while delivering its output.", req.Id);
+            EndRequest(req, ex);
+        };
+    }
+
+    private readonly int[] _logitRows; // rows of this step sampled on the host (their logits come back), ascending
+    private int _numLogitRows;
+
+    public IModelRunner Runner { get; }
+    public Scheduler<EngineSequence> Scheduler { get; }
+    public EngineCounters Counters { get; }
+    public OutputProcessor Output { get; }
+    public ForwardBatch Batch { get; }
+    public float[] Logits { get; }
+    public int[] DeviceTokens { get; }
+    public bool SamplesOnDevice => Runner.DeviceSampler is not null;
+
+    /// <summary>Flattens <paramref name="output"/> into <see cref="Batch"/>.</summary>
+    public void Build(SchedulerOutput<EngineSequence> output) => BatchBuilder.Build(output, Batch, _blockSize);
+
+    /// <summary>Writes the pending outputs; returns the ticks it took (not counted as forward time).</summary>
+    public long Deliver() => Output.Deliver(_failRequest);
+
+    /// <summary>
+    /// Forward + sampling of a built step, waiting for it, then accepting its tokens. <paramref name="rowsSet"/>: the
+    /// caller already set the device-sampler rows (<see cref="SetSamplerRows"/>).
+    /// </summary>
+    public void RunToCompletion(SchedulerOutput<EngineSequence> output, bool rowsSet = false)
+    {
+        bool onDevice = SamplesOnDevice;
+        try
+        {
+            if (onDevice && !rowsSet) SetSamplerRows(output);
+            long forwardStart = Stopwatch.GetTimestamp();
+            long delivered = Deliver();
+            if (onDevice) Runner.ForwardSample(Batch, DeviceTokens, Logits, _logitRows.AsSpan(0, _numLogitRows));
+            else Runner.Forward(Batch, Logits);
+            Counters.AddForward(Stopwatch.GetTimestamp() - forwardStart - delivered);
+        }
+        catch (Exception ex)
+        {
+            FailStep(output, ex);
+            return;
+        }
+        CommitFinishedStep(output);
+        for (int i = 0; i < output.Count; i++)
+        {
+            var seq = output.Seq(i);
+            if (seq.IsFinished || seq.NumComputedTokens != seq.NumTokens) continue; // mid-prompt chunk: nothing to sample
+            AcceptToken(seq, Logits.AsSpan(i * _vocab, _vocab), onDevice && !seq.NeedsHostSampling ? DeviceTokens[i] : -1);
+        }
+    }
+
+    /// <summary>
+    /// Sets the device sampler's rows for a step; the rows it cannot serve (logprobs) are listed for the host, and
+    /// their logits come back. Returns whether there are any.
+    /// </summary>
+    public bool SetSamplerRows(SchedulerOutput<EngineSequence> output)
+    {
+        var ds = Runner.DeviceSampler!;
+        ds.Begin(output.Count);
+        _numLogitRows = 0;
+        for (int i = 0; i < output.Count; i++)
+        {
+            var seq = output.Seq(i);
+            if (seq.IsFinished || seq.NumComputedTokens + output.NumTokens(i) != seq.NumTokens) continue;
+            if (seq.NeedsHostSampling)
+            {
+                _logitRows[_numLogitRows++] = i;
+                continue;
+            }
+            var keyRng = seq.Rng; // a copy: the sequence's stream key, never advanced for device-sampled rows
+            ds.SetRow(i, in seq.Row, keyRng.NextUInt64(), seq.NumOutputTokens, seq.PromptTokens, seq.OutputTokens, seq.Stop.EndTokenIds);
+        }
+        return _numLogitRows > 0;
+    }
+
+    /// <summary>Bookkeeping of a step the device has finished (synchronous steps, the drain at stop).</summary>
+    public void CommitFinishedStep(SchedulerOutput<EngineSequence> output)
+    {
+        Scheduler.CommitStep(output);
+        Counters.CountStep(output.TotalTokens);
+    }
+
+    /// <summary>Takes the device-sampled tokens of rows that sampled (<paramref name="sampled"/>) of sequences still alive.</summary>
+    public void AcceptDeviceTokens(SchedulerOutput<EngineSequence> output, ReadOnlySpan<bool> sampled, bool resolve)
+    {
+        for (int i = 0; i < output.Count; i++)
+        {
+            if (!sampled[i]) continue;
+            var seq = output.Seq(i);
+            if (seq.IsFinished || seq.HasPlaceholder != resolve) continue;
+            AcceptToken(seq, default, DeviceTokens[i], resolve);
+        }
+    }
+
+    /// <summary>
+    /// Takes one sequence's next token: <paramref name="deviceToken"/>, or sampled on the host from
+    /// <paramref name="logits"/> when it is -1. <paramref name="resolve"/>: it replaces the placeholder appended while
+    /// its step was in flight. The stop checker decides whether the sequence ends (freed now) and the text it adds.
+    /// A failure here fails only this sequence's request.
+    /// </summary>
+    public void AcceptToken(EngineSequence seq, Span<float> logits, int deviceToken, bool resolve = false)
+    {
+        try
+        {
+            float logprob = float.NaN;
+            int token = deviceToken >= 0 ? deviceToken
+                : _sampler.Sample(logits, in seq.Row, seq.PromptTokens, seq.OutputTokens, seq.Stop.EndTokenIds, ref seq.Rng, seq.TopLogprobs, out logprob);
+            if (resolve) seq.ResolvePlaceholder(token);
+            else seq.AppendToken(token);
+            var reason = seq.Stop.Check(token, seq.NumOutputTokens, seq.NumTokens, out string? text);
+            Counters.CountGenerated();
+            Output.Add(seq, token, reason, text, logprob, seq.NeedsHostSampling ? (TokenLogprob[])seq.TopLogprobs.Clone() : null);
+            if (reason is not null) Scheduler.Finish(seq, reason);
+        }
+        catch (Exception ex)
+        {
+            _logger.LogError(ex, "Request {RequestId} failed while sampling.", seq.RequestId);
+            EndRequest(seq.Request, ex);
+        }
+    }
+
+    /// <summary>The whole step is lost: fails its requests and keeps serving the others.</summary>
+    public void FailStep(SchedulerOutput<EngineSequence> output, Exception ex)
+    {
+        _logger.LogError(ex, "A forward pass failed; the {Count} requests in that step are failed.", output.Count);
+        for (int i = 0; i < output.Count; i++) EndRequest(output.Seq(i).Request, ex);
+        Deliver();
+    }
+
+    /// <summary>Ends a request early: aborted (<paramref name="error"/> null) or failed. Frees its blocks now.</summary>
+    public void EndRequest(RequestState req, Exception? error)
+    {
+        if (req.Done) return;
+        req.Done = true;
+        foreach (var seq in req.Sequences) Scheduler.Finish(seq, null);
+        Output.Complete(req, error);
+    }
+
+    /// <summary>Fails every request the scheduler holds.</summary>
+    public void FailAll(Exception ex)
+    {
+        foreach (var seq in Scheduler.Running.Concat(Scheduler.Waiting).ToList()) EndRequest(seq.Request, ex);
+    }
+}

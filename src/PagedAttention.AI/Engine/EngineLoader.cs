@@ -1,0 +1,56 @@
+using PagedAttention.AI.Models;
+using PagedAttention.AI.Models.Cuda;
+using PagedAttention.AI.Sampling;
+using PagedAttention.Text.Tokenization;
+
+namespace PagedAttention.AI.Engine;
+
+/// <summary>
+/// Chooses and loads the backend named by <see cref="EngineOptions.Device"/> (the CPU's <see cref="LlamaModel"/> or the
+/// CUDA runner) and the model directory's tokenizer, which the engine uses only to detokenize its outputs (through
+/// <see cref="IStreamingDetokenizer"/>). The chat template is the chat client's business, not the engine's.
+/// </summary>
+internal static class EngineLoader
+{
+    /// <summary>What <see cref="Load"/> produced; the caller owns the runner.</summary>
+    public sealed record Loaded(IModelRunner Runner, Tokenizer? Tokenizer);
+
+    /// <summary>Loads the runner and the tokenizer (if tokenizer.json exists); disposes the runner when the tokenizer fails.</summary>
+    /// <exception cref="ModelLoadException">The model directory cannot be loaded.</exception>
+    public static Loaded Load(EngineOptions options)
+    {
+        var runner = CreateRunner(options);
+        try { return new Loaded(runner, LoadTokenizer(options.ModelPath)); }
+        catch { runner.Dispose(); throw; }
+    }
+
+    /// <summary>
+    /// The tokenizer of <paramref name="dir"/>, or null when it has no tokenizer.json. A bad tokenizer file is a
+    /// <see cref="ModelLoadException"/> like any other problem of the model directory.
+    /// </summary>
+    public static Tokenizer? LoadTokenizer(string dir)
+    {
+        string file = Path.Combine(dir, "tokenizer.json");
+        if (!File.Exists(file)) return null;
+        try { return Tokenizer.FromFile(dir); }
+        catch (TokenizerLoadException e) { throw new ModelLoadException(file, null, e.Message, e); }
+    }
+
+    /// <summary>The engine's default detokenizer: one streaming decoder per sequence, special tokens skipped.</summary>
+    public static Func<IStreamingDetokenizer>? DefaultDetokenizer(EngineOptions options, Tokenizer? tokenizer) =>
+        options.DetokenizerFactory ?? (tokenizer is null ? null : StreamingDecoderDetokenizer.Factory(tokenizer, skipSpecialTokens: true));
+
+    private static IModelRunner CreateRunner(EngineOptions o)
+    {
+        if (o.Device == "cuda")
+        {
+            // Fail before touching the GPU when CUDA is missing, naming what is missing; a bad directory fails the same way as on the CPU.
+            CudaModelRunner.CheckCudaPresent();
+            return CudaModelRunner.Create(o.ModelPath, o.BlockSize, o.MaxNumSeqs, o.MaxNumBatchedTokens, o.MaxModelLen ?? int.MaxValue,
+                o.NumKvBlocks, o.GpuMemoryUtilization, cudaGraphs: !o.EnforceEager);
+        }
+        var m = LlamaModel.Load(o.ModelPath);
+        try { return new CpuModelRunner(m, o.NumKvBlocks ?? CpuModelRunner.BlocksFor(m, o.KvCacheBytes, o.BlockSize), o.BlockSize); }
+        catch { m.Dispose(); throw; }
+    }
+}
