@@ -20,5 +20,5 @@ $tp --workload fixed --input-len 512 --output-len 256 --num-requests 256 --write
 $tp --workload fixed --input-len 1024 --output-len 128 --num-requests 256 --write-requests .gpu/wl/fixed-1024-128.json
 $tp --workload shared-prefix --num-requests 128 --write-requests .gpu/wl/shared-prefix.json
 gzip -9 .gpu/wl/*.json
-cp bench/peers/run-all.sh bench/peers/make_checkpoint.py bench/peers/hf_peers.py bench/GpuCheck/cublaslt_layout.c .gpu/
+cp bench/peers/run-all.sh bench/peers/ab.sh bench/peers/make_checkpoint.py bench/peers/hf_peers.py bench/GpuCheck/cublaslt_layout.c .gpu/
 du -sh .gpu
