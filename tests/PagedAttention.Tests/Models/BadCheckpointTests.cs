@@ -239,4 +239,13 @@ public sealed class BadCheckpointTests : IDisposable
         var e = await Assert.ThrowsAsync<ModelLoadException>(() => LlmEngine.LoadAsync(new EngineOptions { ModelPath = _dir }));
         Assert.Contains("'vocab_size'", e.Message);
     }
+
+    [Fact]
+    public async Task CorruptTokenizerJson_IsAModelLoadException_NamingTheFile()
+    {
+        File.WriteAllText(Path.Combine(_dir, "tokenizer.json"), "{\"model\": {\"type\": \"BPE\", \"vocab\": ");
+        var e = await Assert.ThrowsAsync<ModelLoadException>(() => LlmEngine.LoadAsync(new EngineOptions { ModelPath = _dir, NumKvBlocks = 8 }));
+        Assert.Contains("tokenizer.json", e.Message);
+        Assert.IsType<PagedAttention.Text.Tokenization.TokenizerLoadException>(e.InnerException);
+    }
 }
