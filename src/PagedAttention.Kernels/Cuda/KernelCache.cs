@@ -5,7 +5,8 @@ using PagedAttention.Kernels.Cuda.Interop;
 namespace PagedAttention.Kernels.Cuda;
 
 /// <summary>
-/// Compiles kernel modules with NVRTC once per (source, target architecture, defines, NVRTC version) and keeps the
+/// Compiles kernel modules with NVRTC once per (source, target architecture, defines — all of them, see
+/// <see cref="CudaKernelSources.Defines"/> — NVRTC version) and keeps the
 /// image on disk, so that a process start costs a file read instead of seconds of compilation.
 /// Directory: <c>$PAGEDATTENTION_KERNEL_CACHE</c>, else <c>~/.cache/PagedAttention/kernels</c>; an unwritable
 /// directory only disables the cache.
