@@ -13,7 +13,7 @@ namespace PagedAttention.Kernels.Cpu;
 /// kernel splits work so that each output element is computed by exactly one task in a fixed order.
 /// If the pool is busy (another thread is dispatching, or a kernel runs inside a task) the job runs inline.
 /// </remarks>
-public sealed unsafe class CpuWorkerPool : IDisposable
+internal unsafe class CpuWorkerPool : IDisposable
 {
     private readonly Thread[] _threads;
     private readonly SemaphoreSlim[] _wake;

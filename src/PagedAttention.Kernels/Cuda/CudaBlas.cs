@@ -15,7 +15,7 @@ namespace PagedAttention.Kernels.Cuda;
 /// pick different algorithms and differ in the last bits). <see cref="UseLt"/> = false goes back to plain
 /// <c>cublasGemmEx</c>.
 /// </remarks>
-public sealed unsafe class CudaBlas : IDisposable
+internal unsafe class CudaBlas : IDisposable
 {
     internal const long WorkspaceBytes = 32L << 20;
     private const int SearchCandidates = 8;

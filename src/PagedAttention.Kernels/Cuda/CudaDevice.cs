@@ -8,7 +8,7 @@ namespace PagedAttention.Kernels.Cuda;
 /// One GPU: its primary context, one non-blocking stream on which all work of this library is queued, and a cuBLAS
 /// handle bound to that stream. Not thread-safe: one caller at a time (the engine's step loop).
 /// </summary>
-public sealed unsafe class CudaDevice : IDisposable
+internal unsafe class CudaDevice : IDisposable
 {
     private const int AttrMultiprocessorCount = 16, AttrCcMajor = 75, AttrCcMinor = 76;
     private readonly int _ordinal;

@@ -7,7 +7,7 @@ namespace PagedAttention.Kernels.Cuda;
 /// The CUDA C++ sources of the kernels, embedded in this assembly (Cuda/Kernels/*.cu). <c>common.cu</c> is a prelude
 /// that every other file needs; <see cref="ModuleSource"/> is the prelude plus all files, compiled as one module.
 /// </summary>
-public static class CudaKernelSources
+internal static class CudaKernelSources
 {
     /// <summary>The prelude file.</summary>
     public const string Prelude = "common.cu";

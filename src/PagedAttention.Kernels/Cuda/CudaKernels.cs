@@ -8,7 +8,7 @@ namespace PagedAttention.Kernels.Cuda;
 /// device addresses and shapes follow <see cref="Cpu.CpuOps"/>, except that the KV cache is laid out
 /// [numBlocks, numKvHeads, blockSize, headDim] (see <see cref="CudaKvCache"/>).
 /// </summary>
-public sealed unsafe class CudaKernels : IDisposable
+internal unsafe class CudaKernels : IDisposable
 {
     private readonly CudaDevice _device;
     private nint _module;

@@ -9,7 +9,7 @@ namespace PagedAttention.AI.Models.Cuda;
 /// residual stream (the O and down projections write fp32 deltas), and a bf16 paged KV cache.
 /// Not thread-safe: one caller at a time (the engine's step loop).
 /// </summary>
-public sealed class CudaLlamaModel : IDecoderModel, IDisposable
+internal sealed class CudaLlamaModel : IDecoderModel, IDisposable
 {
     private readonly CudaDevice _device;
     private readonly bool _ownsDevice;
