@@ -164,7 +164,7 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
             // Fail before touching the GPU when CUDA is missing, naming what is missing; a bad directory fails the same way as on the CPU.
             Models.Cuda.CudaModelRunner.CheckCudaPresent();
             return Models.Cuda.CudaModelRunner.Create(o.ModelPath, o.BlockSize, o.MaxNumSeqs, o.MaxNumBatchedTokens, o.MaxModelLen ?? int.MaxValue,
-                o.NumKvBlocks, o.GpuMemoryUtilization, cudaGraphs: !o.EnforceEager);
+                o.NumKvBlocks, o.GpuMemoryUtilization, cudaGraphs: !o.EnforceEager, PagedAttention.Kernels.RuntimeSwitches.FromEnvironment());
         }
         var m = LlamaModel.Load(o.ModelPath);
         try { return new CpuModelRunner(m, o.NumKvBlocks ?? CpuModelRunner.BlocksFor(m, o.KvCacheBytes, o.BlockSize), o.BlockSize); }

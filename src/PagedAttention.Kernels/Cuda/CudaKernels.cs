@@ -18,9 +18,13 @@ internal unsafe class CudaKernels : IDisposable
     /// <param name="device">The device to load into.</param>
     /// <param name="headDim">Elements per head: 16, 32, 64, 128 or 256.</param>
     /// <param name="group">Query heads per KV head, 1..16.</param>
-    public CudaKernels(CudaDevice device, int headDim, int group)
+    /// <param name="switches">
+    /// The kernel cache directory, and the initial <see cref="ProgrammaticLaunch"/> and <see cref="AttentionVariant"/>.
+    /// </param>
+    public CudaKernels(CudaDevice device, int headDim, int group, RuntimeSwitches switches)
     {
         ArgumentNullException.ThrowIfNull(device);
+        ArgumentNullException.ThrowIfNull(switches);
         if (headDim is not (16 or 32 or 64 or 128 or 256)) throw new ArgumentOutOfRangeException(nameof(headDim), headDim, "The CUDA kernels support head sizes 16, 32, 64, 128 and 256.");
         if (group is < 1 or > 16) throw new ArgumentOutOfRangeException(nameof(group), group, "The CUDA kernels support 1..16 query heads per KV head.");
         _device = device;
@@ -29,7 +33,7 @@ internal unsafe class CudaKernels : IDisposable
         var (major, minor) = device.ComputeCapability;
         // sm_90a unlocks wgmma/setmaxnreg on Hopper; NVRTC 11.x knows only sm_90.
         Arch = major == 9 && minor == 0 && NvrtcCompiler.Version.Major >= 12 ? "sm_90a" : $"sm_{major}{minor}";
-        var image = KernelCache.GetOrCompile(CudaKernelSources.ModuleSource, "pagedattention", Arch, CudaKernelSources.Defines(headDim, group), out bool cached);
+        var image = KernelCache.GetOrCompile(switches, CudaKernelSources.ModuleSource, "pagedattention", Arch, CudaKernelSources.Defines(headDim, group), out bool cached);
         LoadedFromCache = cached;
         device.MakeCurrent();
         nint module;
@@ -51,7 +55,8 @@ internal unsafe class CudaKernels : IDisposable
         _sample = Function("sample_rows");
         _gemv = Function("gemv_bf16");
         SupportsProgrammaticLaunch = major >= 9 && CuDriver.Fn.cuLaunchKernelEx != null;
-        ProgrammaticLaunch = SupportsProgrammaticLaunch && Environment.GetEnvironmentVariable("PAGEDATTENTION_PDL") != "0";
+        ProgrammaticLaunch = SupportsProgrammaticLaunch && switches.ProgrammaticLaunch;
+        AttentionVariant = switches.AttentionVariant;
     }
 
     /// <summary>Elements per head.</summary>
@@ -77,7 +82,7 @@ internal unsafe class CudaKernels : IDisposable
     /// <summary>
     /// Whether launches allow programmatic dependent launch (Hopper and later, driver with cuLaunchKernelEx): a kernel
     /// may be scheduled while the previous one drains, and waits in <c>pdl_begin()</c> (common.cu) for its results.
-    /// On by default where supported; the environment variable PAGEDATTENTION_PDL=0 turns it off.
+    /// On by default where supported; <see cref="RuntimeSwitches.ProgrammaticLaunch"/> (PAGEDATTENTION_PDL=0) turns it off.
     /// </summary>
     public bool ProgrammaticLaunch
     {
@@ -173,7 +178,7 @@ internal unsafe class CudaKernels : IDisposable
     /// next tile prefetched, 3: tiles of 2 loads with prefetch, 4: variant 2 held to 128 registers. (1 was the first,
     /// one-key-per-lane kernel, since removed.) All compute the same attention; the summation order differs with the tile.
     /// </summary>
-    /// <remarks>The environment variable PAGEDATTENTION_ATTN_VARIANT sets the initial value (for A/B runs).</remarks>
+    /// <remarks><see cref="RuntimeSwitches.AttentionVariant"/> (PAGEDATTENTION_ATTN_VARIANT) sets the initial value (for A/B runs).</remarks>
     public int AttentionVariant
     {
         get => _attentionVariant;
@@ -184,8 +189,7 @@ internal unsafe class CudaKernels : IDisposable
         }
     }
 
-    private int _attentionVariant =
-        int.TryParse(Environment.GetEnvironmentVariable("PAGEDATTENTION_ATTN_VARIANT"), out int v) && v is -1 or 0 or 2 or 3 or 4 ? v : 0;
+    private int _attentionVariant;
 
     /// <summary>Bytes of workspace <see cref="PagedAttention"/> needs for <paramref name="splits"/> splits (0 for one).</summary>
     public long AttentionWorkspaceBytes(int tokens, int nh, int splits) =>
