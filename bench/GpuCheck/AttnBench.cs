@@ -23,7 +23,7 @@ internal static unsafe class AttnBench
         int[] batches = [1, 64, 256], contexts = [512, 2048, 8192];
         long maxBlocks = (long)batches.Max() * (contexts.Max() / bs + 1);
         long kvBytes = maxBlocks * bs * nkv * hd * 2;
-        using var k = new CudaKernels(d, hd, g);
+        using var k = new CudaKernels(d, hd, g, Program.Switches);
         using var kc = d.Allocate(kvBytes);
         using var vc = d.Allocate(kvBytes);
         var r = new Random(1);

@@ -11,7 +11,7 @@ internal static class DecodeBench
     public static void Run(CudaDevice d, string dir, int[] batches, int prompt, int steps, double bandwidthTBs)
     {
         var sw = Stopwatch.StartNew();
-        using var m = CudaLlamaModel.Load(dir, d);
+        using var m = CudaLlamaModel.Load(dir, Program.Switches, d);
         Console.WriteLine($"bench: loaded {dir} in {sw.Elapsed.TotalSeconds:F1} s; weights on device {m.WeightBytes / 1e9:F3} GB; kernels {m.KernelArch}");
         var c = m.Config;
         long kvPerToken = 2L * c.NumLayers * c.NumKvHeads * c.HeadDim * 2;

@@ -35,7 +35,7 @@ internal static class EngineChecks
     /// <summary>The small-batch GEMV kernel against cuBLAS (both fp32 accumulation).</summary>
     public static void CheckGemv(PagedAttention.Kernels.Cuda.CudaDevice d, Report rep)
     {
-        using var kernels = new PagedAttention.Kernels.Cuda.CudaKernels(d, 64, 8);
+        using var kernels = new PagedAttention.Kernels.Cuda.CudaKernels(d, 64, 8, Program.Switches);
         var r = new Random(3);
         foreach (var (m, n, k) in new[] { (1, 1000, 2048), (3, 3072, 512), (4, 517, 8192) })
         {

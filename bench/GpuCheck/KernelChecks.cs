@@ -17,7 +17,7 @@ internal static unsafe class KernelChecks
         rep.Run("gemm", () => Gemm(d, rep));
         foreach (var (hd, g) in new[] { (16, 2), (32, 2), (64, 8), (128, 4), (128, 1) })
         {
-            using var k = new CudaKernels(d, hd, g);
+            using var k = new CudaKernels(d, hd, g, Program.Switches);
             rep.Run($"embedding hd={hd}", () => Embedding(d, k, rep));
             foreach (int h in new[] { 200, 203 }) // float4 path and scalar path
                 rep.Run($"add_rmsnorm hd={hd} d={h}", () => AddRmsNorm(d, k, rep, h));

@@ -34,7 +34,7 @@ internal static class ModelChecks
             c.GetProperty("prompt").EnumerateArray().Select(e => e.GetInt32()).ToArray(),
             c.GetProperty("greedy").EnumerateArray().Select(e => e.GetInt32()).ToArray(),
             c.GetProperty("logits").EnumerateArray().Select(e => e.GetSingle()).ToArray())).ToArray();
-        using var gpu = CudaLlamaModel.Load(dir, d);
+        using var gpu = CudaLlamaModel.Load(dir, Program.Switches, d);
         using var cpu = LlamaModel.Load(dir);
         int vocab = gpu.Config.VocabSize;
         int maxLen = cases.Max(c => c.Prompt.Length) + newTokens + 1;

@@ -22,7 +22,7 @@ internal static unsafe class PrefillChecks
         int[] ctx = [300, 77, 1, 130, 64, 520, 16], q = [300, 20, 1, 65, 17, 333, 16];
         foreach (var (hd, g) in new[] { (64, 1), (64, 4), (64, 8), (128, 1), (128, 4), (128, 8), (16, 2), (32, 2) })
         {
-            using var k = new CudaKernels(d, hd, g);
+            using var k = new CudaKernels(d, hd, g, Program.Switches);
             if (!k.SupportsPrefillAttention) { rep.Check($"prefill_attention hd={hd} g={g}", false, "not supported on this device"); continue; }
             foreach (bool precise in new[] { true, false })
                 rep.Run($"prefill hd={hd} g={g} precise={precise}", () => Check(d, k, rep, hd, g, ctx, q, 16, precise, false));
@@ -64,7 +64,7 @@ internal static unsafe class PrefillChecks
 
     private static void Time(CudaDevice d, Report rep, int hd, int nh, int nkv, int seqs, int len)
     {
-        using var k = new CudaKernels(d, hd, nh / nkv);
+        using var k = new CudaKernels(d, hd, nh / nkv, Program.Switches);
         int bs = 16, maxBlocks = len / bs, n = seqs * len;
         var r = new Random(5);
         var qs = Enumerable.Range(0, seqs + 1).Select(s => s * len).ToArray();
@@ -98,7 +98,7 @@ internal static unsafe class PrefillChecks
     /// <summary>Model prefill of B prompts in one step, tensor-core kernel on vs off, and the first tokens of both.</summary>
     public static void Bench(CudaDevice d, string dir, int[] batches, int prompt, Report rep)
     {
-        using var m = CudaLlamaModel.Load(dir, d);
+        using var m = CudaLlamaModel.Load(dir, Program.Switches, d);
         var c = m.Config;
         foreach (int b in batches)
         {

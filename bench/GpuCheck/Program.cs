@@ -1,3 +1,4 @@
+using PagedAttention.Kernels;
 using PagedAttention.Kernels.Cuda;
 using PagedAttention.Kernels.Cuda.Interop;
 
@@ -11,6 +12,9 @@ namespace GpuCheck;
 /// </summary>
 internal static class Program
 {
+    /// <summary>The PAGEDATTENTION_* switches of this run (docs/switches.md), read once.</summary>
+    public static RuntimeSwitches Switches { get; } = RuntimeSwitches.FromEnvironment();
+
     private static int Main(string[] args)
     {
         string? Arg(string name) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : null; }
@@ -19,9 +23,9 @@ internal static class Program
             Console.WriteLine("SKIP no CUDA device (libcuda.so.1 missing or no GPU)");
             return 0;
         }
-        using var d = CudaDevice.Open();
+        using var d = CudaDevice.Open(Switches);
         var (maj, min) = NvrtcCompiler.Version;
-        Console.WriteLine($"device: {d}; NVRTC {maj}.{min}; kernel cache {Environment.GetEnvironmentVariable("PAGEDATTENTION_KERNEL_CACHE") ?? "(default)"}");
+        Console.WriteLine($"device: {d}; NVRTC {maj}.{min}; kernel cache {Switches.KernelCacheDirectory ?? "(default)"}; {Switches}");
         var rep = new Report();
         if (args.Contains("--prefill")) PrefillChecks.Run(d, rep);
         if (args.Contains("--kernels")) KernelChecks.Run(d, rep);

@@ -26,7 +26,7 @@ int n = seqs.Length, len = seqs.Min(s => s.Length);
 const int blockSize = 16;
 int maxBlocks = (len + blockSize) / blockSize + 1;
 
-using var m = CudaLlamaModel.Load(model);
+using var m = CudaLlamaModel.Load(model, PagedAttention.Kernels.RuntimeSwitches.FromEnvironment());
 int vocab = m.Config.VocabSize;
 var batch = new ForwardBatch(n, n, maxBlocks);
 m.ConfigureSteps(n, n, maxBlocks, len + blockSize, cudaGraphs: false);

@@ -1,7 +1,7 @@
 namespace PagedAttention.Kernels;
 
 /// <summary>Element type of a tensor stored in a checkpoint or on a device.</summary>
-public enum DType
+internal enum DType
 {
     /// <summary>IEEE 754 binary32.</summary>
     F32,
@@ -12,7 +12,7 @@ public enum DType
 }
 
 /// <summary>Helpers for <see cref="DType"/>.</summary>
-public static class DTypeExtensions
+internal static class DTypeExtensions
 {
     /// <summary>Bytes per element.</summary>
     public static int SizeInBytes(this DType dtype) => dtype switch

@@ -5,7 +5,7 @@ namespace PagedAttention.Kernels;
 /// PyTorch <c>nn.Linear</c> weight: <see cref="Rows"/> output features by <see cref="Cols"/> input features.
 /// The memory must outlive every kernel call that reads it.
 /// </summary>
-public readonly unsafe struct WeightMatrix
+internal unsafe struct WeightMatrix
 {
     /// <summary>Creates a view over <paramref name="rows"/> x <paramref name="cols"/> elements at <paramref name="data"/>.</summary>
     public WeightMatrix(nint data, DType dtype, int rows, int cols)

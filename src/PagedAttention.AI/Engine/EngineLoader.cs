@@ -1,6 +1,7 @@
 using PagedAttention.AI.Models;
 using PagedAttention.AI.Models.Cuda;
 using PagedAttention.AI.Sampling;
+using PagedAttention.Kernels;
 using PagedAttention.Text.Tokenization;
 
 namespace PagedAttention.AI.Engine;
@@ -13,14 +14,21 @@ namespace PagedAttention.AI.Engine;
 internal static class EngineLoader
 {
     /// <summary>What <see cref="Load"/> produced; the caller owns the runner.</summary>
-    public sealed record Loaded(IModelRunner Runner, Tokenizer? Tokenizer);
+    public sealed record Loaded(IModelRunner Runner, Tokenizer? Tokenizer, RuntimeSwitches Switches);
+
+    /// <summary>
+    /// The switches an engine runs with: <see cref="EngineOptions.Switches"/>, else the environment's, read once here
+    /// and handed to the backend and the engine.
+    /// </summary>
+    public static RuntimeSwitches SwitchesOf(EngineOptions options) => options.Switches ?? RuntimeSwitches.FromEnvironment();
 
     /// <summary>Loads the runner and the tokenizer (if tokenizer.json exists); disposes the runner when the tokenizer fails.</summary>
     /// <exception cref="ModelLoadException">The model directory cannot be loaded.</exception>
     public static Loaded Load(EngineOptions options)
     {
-        var runner = CreateRunner(options);
-        try { return new Loaded(runner, LoadTokenizer(options.ModelPath)); }
+        var switches = SwitchesOf(options);
+        var runner = CreateRunner(options, switches);
+        try { return new Loaded(runner, LoadTokenizer(options.ModelPath), switches); }
         catch { runner.Dispose(); throw; }
     }
 
@@ -40,14 +48,14 @@ internal static class EngineLoader
     public static Func<IStreamingDetokenizer>? DefaultDetokenizer(EngineOptions options, Tokenizer? tokenizer) =>
         options.DetokenizerFactory ?? (tokenizer is null ? null : StreamingDecoderDetokenizer.Factory(tokenizer, skipSpecialTokens: true));
 
-    private static IModelRunner CreateRunner(EngineOptions o)
+    private static IModelRunner CreateRunner(EngineOptions o, RuntimeSwitches switches)
     {
         if (o.Device == "cuda")
         {
             // Fail before touching the GPU when CUDA is missing, naming what is missing; a bad directory fails the same way as on the CPU.
             CudaModelRunner.CheckCudaPresent();
             return CudaModelRunner.Create(o.ModelPath, o.BlockSize, o.MaxNumSeqs, o.MaxNumBatchedTokens, o.MaxModelLen ?? int.MaxValue,
-                o.NumKvBlocks, o.GpuMemoryUtilization, cudaGraphs: !o.EnforceEager);
+                o.NumKvBlocks, o.GpuMemoryUtilization, cudaGraphs: !o.EnforceEager, switches);
         }
         var m = LlamaModel.Load(o.ModelPath);
         try { return new CpuModelRunner(m, o.NumKvBlocks ?? CpuModelRunner.BlocksFor(m, o.KvCacheBytes, o.BlockSize), o.BlockSize); }

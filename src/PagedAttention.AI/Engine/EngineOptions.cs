@@ -57,6 +57,12 @@ public sealed class EngineOptions
     /// <summary>Receives engine warnings (preemptions) and request failures; null logs nothing.</summary>
     public ILogger? Logger { get; set; }
 
+    /// <summary>
+    /// The A/B and debug switches (docs/switches.md) for this engine and its backend; null reads the
+    /// <c>PAGEDATTENTION_*</c> environment variables once at load. Internal: tests and bench programs set it directly.
+    /// </summary>
+    internal Kernels.RuntimeSwitches? Switches { get; set; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option.</summary>
     public void Validate()
     {

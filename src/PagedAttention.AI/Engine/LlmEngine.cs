@@ -6,6 +6,7 @@ using PagedAttention.AI.KvCache;
 using PagedAttention.AI.Models;
 using PagedAttention.AI.Sampling;
 using PagedAttention.AI.Scheduling;
+using PagedAttention.Kernels;
 using PagedAttention.Text.Tokenization;
 
 namespace PagedAttention.AI.Engine;
@@ -36,7 +37,7 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
     private int _disposed;
     private volatile Exception? _loopFailure;
 
-    private LlmEngine(IModelRunner runner, EngineOptions options, Tokenizer? tokenizer)
+    private LlmEngine(IModelRunner runner, EngineOptions options, Tokenizer? tokenizer, RuntimeSwitches switches)
     {
         _runner = runner;
         Tokenizer = tokenizer;
@@ -57,8 +58,8 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
         }, kv, _logger);
         int maxBlocksPerSeq = Math.Min(kv.BlocksFor(MaxModelLen), blocks);
         _core = new EngineCore(runner, scheduler, options.MaxNumBatchedTokens, options.MaxNumSeqs, maxBlocksPerSeq, _counters, _logger);
-        // PAGEDATTENTION_OVERLAP=0: deliver outputs before the forward instead of while the device computes (for A/B runs).
-        bool overlap = runner.CanLaunchAsync && Environment.GetEnvironmentVariable("PAGEDATTENTION_OVERLAP") != "0";
+        // Overlap off (PAGEDATTENTION_OVERLAP=0): deliver outputs before the forward instead of while the device computes (A/B runs).
+        bool overlap = runner.CanLaunchAsync && switches.Overlap;
         _strategy = overlap ? new PipelinedStep(_core, options.MaxNumSeqs) : new SyncStep(_core);
         _thread = new Thread(Loop) { IsBackground = true, Name = "PagedAttention step loop" };
         _thread.Start();
@@ -104,7 +105,7 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         var loaded = await Task.Run(() => EngineLoader.Load(options), cancellationToken).ConfigureAwait(false);
-        try { return new LlmEngine(loaded.Runner, options, loaded.Tokenizer); }
+        try { return new LlmEngine(loaded.Runner, options, loaded.Tokenizer, loaded.Switches); }
         catch { loaded.Runner.Dispose(); throw; }
     }
 
@@ -114,7 +115,7 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
         ArgumentNullException.ThrowIfNull(runner);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        return new LlmEngine(runner, options, EngineLoader.LoadTokenizer(options.ModelPath));
+        return new LlmEngine(runner, options, EngineLoader.LoadTokenizer(options.ModelPath), EngineLoader.SwitchesOf(options));
     }
 
     /// <summary>

@@ -4,7 +4,7 @@ namespace PagedAttention.AI.Models;
 /// The flat inputs of one forward step over several sequences, as a model runner builds them from the scheduled
 /// requests. Reused from step to step so that a step allocates nothing.
 /// </summary>
-public sealed class ForwardBatch
+internal sealed class ForwardBatch
 {
     /// <summary>Allocates room for up to <paramref name="maxTokens"/> tokens in up to <paramref name="maxSeqs"/> sequences.</summary>
     public ForwardBatch(int maxTokens, int maxSeqs, int maxBlocksPerSeq)

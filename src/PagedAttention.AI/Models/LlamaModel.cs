@@ -7,7 +7,7 @@ namespace PagedAttention.AI.Models;
 /// The Llama-family decoder (Llama, Mistral, Qwen2, Qwen3) on the CPU: weights memory-mapped from safetensors,
 /// activations in float32, K/V in a paged cache addressed through block tables.
 /// </summary>
-public sealed class LlamaModel : IDecoderModel, IDisposable
+internal sealed class LlamaModel : IDecoderModel, IDisposable
 {
     private readonly CheckpointTensors _tensors;
     private readonly WeightMatrix _embed;

@@ -6,7 +6,7 @@ namespace PagedAttention.Kernels.Cpu;
 /// Paged K/V storage for all layers in native memory, float32. Blocks are identified by index; which block
 /// belongs to which sequence is decided by the engine's block pool, not here.
 /// </summary>
-public sealed unsafe class CpuKvCache : IDisposable
+internal unsafe class CpuKvCache : IDisposable
 {
     private readonly float*[] _keys;
     private readonly float*[] _values;

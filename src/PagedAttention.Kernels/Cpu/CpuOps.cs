@@ -13,7 +13,7 @@ namespace PagedAttention.Kernels.Cpu;
 /// fixed sequence of operations, so a token's result does not depend on the batch it is in or on the thread count.
 /// See docs/cpu-kernels.md.
 /// </remarks>
-public static unsafe class CpuOps
+internal unsafe class CpuOps
 {
     /// <summary>y[r, o] = sum_i x[r, i] * w[o, i] (a PyTorch Linear without bias).</summary>
     /// <param name="x">Input, <paramref name="rows"/> x <c>w.Cols</c>.</param>

@@ -13,7 +13,7 @@ namespace PagedAttention.Kernels.Cpu;
 /// kernel splits work so that each output element is computed by exactly one task in a fixed order.
 /// If the pool is busy (another thread is dispatching, or a kernel runs inside a task) the job runs inline.
 /// </remarks>
-public sealed unsafe class CpuWorkerPool : IDisposable
+internal unsafe class CpuWorkerPool : IDisposable
 {
     private readonly Thread[] _threads;
     private readonly SemaphoreSlim[] _wake;
@@ -43,7 +43,7 @@ public sealed unsafe class CpuWorkerPool : IDisposable
     /// How many <see cref="Thread.SpinWait(int)"/>(20) rounds an idle worker polls before it sleeps (200 is roughly
     /// 0.1–0.2 ms: longer than the gap between two kernels of a decode step, short enough not to burn a shared core).
     /// </param>
-    public CpuWorkerPool(int threads, int spinIterations = 200)
+    public CpuWorkerPool(int threads, int spinIterations = RuntimeSwitches.DefaultCpuSpinIterations)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(threads);
         ArgumentOutOfRangeException.ThrowIfNegative(spinIterations);
@@ -63,25 +63,25 @@ public sealed unsafe class CpuWorkerPool : IDisposable
 
     /// <summary>
     /// The process-wide pool used by <see cref="CpuOps"/>. Its size is <see cref="Environment.ProcessorCount"/>
-    /// unless the environment variable <c>PAGEDATTENTION_CPU_THREADS</c> names another count;
-    /// <c>PAGEDATTENTION_CPU_SPIN</c> overrides the idle spin (see the constructor).
+    /// unless <see cref="RuntimeSwitches.CpuThreads"/> (<c>PAGEDATTENTION_CPU_THREADS</c>) names another count;
+    /// <see cref="RuntimeSwitches.CpuSpinIterations"/> (<c>PAGEDATTENTION_CPU_SPIN</c>) overrides the idle spin (see
+    /// the constructor).
     /// </summary>
-    public static CpuWorkerPool Shared { get; } = new(DefaultThreadCount(), DefaultSpin());
+    /// <remarks>
+    /// Unlike the CUDA backend, which gets its <see cref="RuntimeSwitches"/> from whoever creates it, this pool takes
+    /// the process-wide <see cref="RuntimeSwitches.FromEnvironment"/> once, when it is first used: it is shared by every
+    /// CPU model (and every engine) of the process and created lazily by the first kernel call, so there is no single
+    /// owner that could pass switches in, and a second engine with other switches could not resize threads that are
+    /// already running. Code that wants another size creates its own pool with the constructor.
+    /// </remarks>
+    public static CpuWorkerPool Shared { get; } = Create(RuntimeSwitches.FromEnvironment());
+
+    /// <summary>A pool sized by <paramref name="switches"/>: <see cref="RuntimeSwitches.CpuThreads"/> (else the processor count) and <see cref="RuntimeSwitches.CpuSpinIterations"/>.</summary>
+    internal static CpuWorkerPool Create(RuntimeSwitches switches) =>
+        new(switches.CpuThreads ?? Environment.ProcessorCount, switches.CpuSpinIterations);
 
     /// <summary>Total parallelism of a job, the dispatching thread included.</summary>
     public int ThreadCount => _threads.Length + 1;
-
-    private static int DefaultSpin()
-    {
-        var env = Environment.GetEnvironmentVariable("PAGEDATTENTION_CPU_SPIN");
-        return int.TryParse(env, out int n) && n >= 0 ? n : 200;
-    }
-
-    private static int DefaultThreadCount()
-    {
-        var env = Environment.GetEnvironmentVariable("PAGEDATTENTION_CPU_THREADS");
-        return int.TryParse(env, out int n) && n > 0 ? n : Environment.ProcessorCount;
-    }
 
     /// <summary>
     /// Runs <paramref name="body"/>(<paramref name="context"/>, i) for every i in [0, <paramref name="taskCount"/>)

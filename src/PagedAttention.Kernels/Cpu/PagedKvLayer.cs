@@ -4,7 +4,7 @@ namespace PagedAttention.Kernels.Cpu;
 /// One layer's view of a <see cref="CpuKvCache"/>: K and V as [numBlocks, blockSize, numKvHeads, headDim] float32.
 /// A slot is block * blockSize + offset within the block.
 /// </summary>
-public readonly unsafe struct PagedKvLayer
+internal unsafe struct PagedKvLayer
 {
     internal PagedKvLayer(float* keys, float* values, int numBlocks, int blockSize, int numKvHeads, int headDim)
     {

@@ -15,7 +15,7 @@ namespace PagedAttention.Kernels.Cuda;
 /// pick different algorithms and differ in the last bits). <see cref="UseLt"/> = false goes back to plain
 /// <c>cublasGemmEx</c>.
 /// </remarks>
-public sealed unsafe class CudaBlas : IDisposable
+internal unsafe class CudaBlas : IDisposable
 {
     internal const long WorkspaceBytes = 32L << 20;
     private const int SearchCandidates = 8;
@@ -25,7 +25,7 @@ public sealed unsafe class CudaBlas : IDisposable
     private nint _handle, _lt, _preference;
     private bool _useLt, _timed;
 
-    internal CudaBlas(CudaDevice device)
+    internal CudaBlas(CudaDevice device, RuntimeSwitches switches)
     {
         _device = device;
         var b = CublasNative.Instance;
@@ -51,13 +51,13 @@ public sealed unsafe class CudaBlas : IDisposable
             Dispose();
             throw;
         }
-        _useLt = Environment.GetEnvironmentVariable("PAGEDATTENTION_CUBLASLT") != "0";
-        _timed = Environment.GetEnvironmentVariable("PAGEDATTENTION_GEMM_SEARCH") == "1";
+        _useLt = switches.CublasLt;
+        _timed = switches.GemmSearch;
     }
 
     /// <summary>
-    /// Whether GEMMs go through cuBLASLt with cached per-bucket algorithms (default; the environment variable
-    /// PAGEDATTENTION_CUBLASLT=0 turns it off) or through <c>cublasGemmEx</c>, which lets cuBLAS choose per exact shape.
+    /// Whether GEMMs go through cuBLASLt with cached per-bucket algorithms (default;
+    /// <see cref="RuntimeSwitches.CublasLt"/>, PAGEDATTENTION_CUBLASLT=0, turns it off) or through <c>cublasGemmEx</c>, which lets cuBLAS choose per exact shape.
     /// Graphs captured before a change keep the GEMMs they captured.
     /// </summary>
     public bool UseLt
@@ -68,7 +68,7 @@ public sealed unsafe class CudaBlas : IDisposable
 
     /// <summary>
     /// Whether a bucket's algorithm is the fastest of cuBLASLt's top heuristic candidates, timed once on the first call's
-    /// operands (opt-in: PAGEDATTENTION_GEMM_SEARCH=1), instead of the first candidate. Changing it forgets the cached
+    /// operands (opt-in: <see cref="RuntimeSwitches.GemmSearch"/>, PAGEDATTENTION_GEMM_SEARCH=1), instead of the first candidate. Changing it forgets the cached
     /// choices.
     /// </summary>
     public bool TimedAlgorithmSearch

@@ -8,7 +8,7 @@ namespace PagedAttention.Kernels.Cuda;
 /// One GPU: its primary context, one non-blocking stream on which all work of this library is queued, and a cuBLAS
 /// handle bound to that stream. Not thread-safe: one caller at a time (the engine's step loop).
 /// </summary>
-public sealed unsafe class CudaDevice : IDisposable
+internal unsafe class CudaDevice : IDisposable
 {
     private const int AttrMultiprocessorCount = 16, AttrCcMajor = 75, AttrCcMinor = 76;
     private readonly int _ordinal;
@@ -16,7 +16,7 @@ public sealed unsafe class CudaDevice : IDisposable
     private nint _stream;
     private bool _disposed;
 
-    private CudaDevice(int ordinal)
+    private CudaDevice(int ordinal, RuntimeSwitches switches)
     {
         var f = CuDriver.Fn;
         int count, dev;
@@ -45,7 +45,7 @@ public sealed unsafe class CudaDevice : IDisposable
         nint stream;
         CuDriver.Check(f.cuStreamCreate(&stream, 1 /* CU_STREAM_NON_BLOCKING */), "cuStreamCreate");
         _stream = stream;
-        Blas = new CudaBlas(this);
+        Blas = new CudaBlas(this, switches);
     }
 
     /// <summary>Whether libcuda.so.1 loads and reports at least one device; never throws.</summary>
@@ -80,12 +80,13 @@ public sealed unsafe class CudaDevice : IDisposable
         return null;
     }
 
-    /// <summary>Opens device <paramref name="ordinal"/>.</summary>
+    /// <summary>Opens device <paramref name="ordinal"/>; <paramref name="switches"/> configure its <see cref="Blas"/>.</summary>
     /// <exception cref="CudaException">No driver, no such device, or a driver call failed; the message says which.</exception>
-    public static CudaDevice Open(int ordinal = 0)
+    public static CudaDevice Open(RuntimeSwitches switches, int ordinal = 0)
     {
+        ArgumentNullException.ThrowIfNull(switches);
         ArgumentOutOfRangeException.ThrowIfNegative(ordinal);
-        return new CudaDevice(ordinal);
+        return new CudaDevice(ordinal, switches);
     }
 
     /// <summary>The device name, e.g. "NVIDIA H100 80GB HBM3".</summary>

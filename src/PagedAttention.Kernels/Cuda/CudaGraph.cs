@@ -3,7 +3,7 @@ using PagedAttention.Kernels.Cuda.Interop;
 namespace PagedAttention.Kernels.Cuda;
 
 /// <summary>An instantiated CUDA graph captured by <see cref="CudaDevice.Capture"/>; each launch replays it on the device's stream.</summary>
-public sealed unsafe class CudaGraph : IDisposable
+internal unsafe class CudaGraph : IDisposable
 {
     private readonly CudaDevice _device;
     private nint _exec;

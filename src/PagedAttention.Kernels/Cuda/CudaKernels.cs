@@ -8,7 +8,7 @@ namespace PagedAttention.Kernels.Cuda;
 /// device addresses and shapes follow <see cref="Cpu.CpuOps"/>, except that the KV cache is laid out
 /// [numBlocks, numKvHeads, blockSize, headDim] (see <see cref="CudaKvCache"/>).
 /// </summary>
-public sealed unsafe class CudaKernels : IDisposable
+internal unsafe class CudaKernels : IDisposable
 {
     private readonly CudaDevice _device;
     private nint _module;
@@ -18,9 +18,13 @@ public sealed unsafe class CudaKernels : IDisposable
     /// <param name="device">The device to load into.</param>
     /// <param name="headDim">Elements per head: 16, 32, 64, 128 or 256.</param>
     /// <param name="group">Query heads per KV head, 1..16.</param>
-    public CudaKernels(CudaDevice device, int headDim, int group)
+    /// <param name="switches">
+    /// The kernel cache directory, and the initial <see cref="ProgrammaticLaunch"/> and <see cref="AttentionVariant"/>.
+    /// </param>
+    public CudaKernels(CudaDevice device, int headDim, int group, RuntimeSwitches switches)
     {
         ArgumentNullException.ThrowIfNull(device);
+        ArgumentNullException.ThrowIfNull(switches);
         if (headDim is not (16 or 32 or 64 or 128 or 256)) throw new ArgumentOutOfRangeException(nameof(headDim), headDim, "The CUDA kernels support head sizes 16, 32, 64, 128 and 256.");
         if (group is < 1 or > 16) throw new ArgumentOutOfRangeException(nameof(group), group, "The CUDA kernels support 1..16 query heads per KV head.");
         _device = device;
@@ -29,8 +33,7 @@ public sealed unsafe class CudaKernels : IDisposable
         var (major, minor) = device.ComputeCapability;
         // sm_90a unlocks wgmma/setmaxnreg on Hopper; NVRTC 11.x knows only sm_90.
         Arch = major == 9 && minor == 0 && NvrtcCompiler.Version.Major >= 12 ? "sm_90a" : $"sm_{major}{minor}";
-        var defines = new Dictionary<string, string> { ["HEAD_DIM"] = headDim.ToString(), ["GROUP"] = group.ToString() };
-        var image = KernelCache.GetOrCompile(CudaKernelSources.ModuleSource, "pagedattention", Arch, defines, out bool cached);
+        var image = KernelCache.GetOrCompile(switches, CudaKernelSources.ModuleSource, "pagedattention", Arch, CudaKernelSources.Defines(headDim, group), out bool cached);
         LoadedFromCache = cached;
         device.MakeCurrent();
         nint module;
@@ -52,7 +55,8 @@ public sealed unsafe class CudaKernels : IDisposable
         _sample = Function("sample_rows");
         _gemv = Function("gemv_bf16");
         SupportsProgrammaticLaunch = major >= 9 && CuDriver.Fn.cuLaunchKernelEx != null;
-        ProgrammaticLaunch = SupportsProgrammaticLaunch && Environment.GetEnvironmentVariable("PAGEDATTENTION_PDL") != "0";
+        ProgrammaticLaunch = SupportsProgrammaticLaunch && switches.ProgrammaticLaunch;
+        AttentionVariant = switches.AttentionVariant;
     }
 
     /// <summary>Elements per head.</summary>
@@ -78,7 +82,7 @@ public sealed unsafe class CudaKernels : IDisposable
     /// <summary>
     /// Whether launches allow programmatic dependent launch (Hopper and later, driver with cuLaunchKernelEx): a kernel
     /// may be scheduled while the previous one drains, and waits in <c>pdl_begin()</c> (common.cu) for its results.
-    /// On by default where supported; the environment variable PAGEDATTENTION_PDL=0 turns it off.
+    /// On by default where supported; <see cref="RuntimeSwitches.ProgrammaticLaunch"/> (PAGEDATTENTION_PDL=0) turns it off.
     /// </summary>
     public bool ProgrammaticLaunch
     {
@@ -174,7 +178,7 @@ public sealed unsafe class CudaKernels : IDisposable
     /// next tile prefetched, 3: tiles of 2 loads with prefetch, 4: variant 2 held to 128 registers. (1 was the first,
     /// one-key-per-lane kernel, since removed.) All compute the same attention; the summation order differs with the tile.
     /// </summary>
-    /// <remarks>The environment variable PAGEDATTENTION_ATTN_VARIANT sets the initial value (for A/B runs).</remarks>
+    /// <remarks><see cref="RuntimeSwitches.AttentionVariant"/> (PAGEDATTENTION_ATTN_VARIANT) sets the initial value (for A/B runs).</remarks>
     public int AttentionVariant
     {
         get => _attentionVariant;
@@ -185,8 +189,7 @@ public sealed unsafe class CudaKernels : IDisposable
         }
     }
 
-    private int _attentionVariant =
-        int.TryParse(Environment.GetEnvironmentVariable("PAGEDATTENTION_ATTN_VARIANT"), out int v) && v is -1 or 0 or 2 or 3 or 4 ? v : 0;
+    private int _attentionVariant;
 
     /// <summary>Bytes of workspace <see cref="PagedAttention"/> needs for <paramref name="splits"/> splits (0 for one).</summary>
     public long AttentionWorkspaceBytes(int tokens, int nh, int splits) =>
@@ -213,7 +216,7 @@ public sealed unsafe class CudaKernels : IDisposable
         int variant = AttentionVariant >= 0 ? AttentionVariant
             : splits == 1 && (long)seqs * nkv <= 4L * _device.MultiprocessorCount ? 3 : 0;
         nint f = variant switch { 2 => _attentionU4Pf, 3 => _attentionU2Pf, 4 => _attentionU4Lb, _ => _attention };
-        Launch(f, (uint)tokens, (uint)nkv, (uint)splits, 128, a, "paged_attention");
+        Launch(f, (uint)tokens, (uint)nkv, (uint)splits, AttentionThreads, a, "paged_attention");
         if (splits > 1)
         {
             void** b = stackalloc void*[] { &partO, &partLse, &output, &splits };
@@ -227,8 +230,17 @@ public sealed unsafe class CudaKernels : IDisposable
     /// </summary>
     public bool SupportsPrefillAttention { get; }
 
-    /// <summary>Query rows (token × query head of one KV head's group) per CTA of <see cref="PrefillAttention"/>.</summary>
+    /// <summary>Threads per CTA of the decode attention kernels (4 warps); <c>ATT_THREADS</c> in paged_attention.cu.</summary>
+    public const int AttentionThreads = 128;
+
+    /// <summary>
+    /// Query rows (token × query head of one KV head's group) per CTA of <see cref="PrefillAttention"/>; <c>PF_BQ</c> in
+    /// prefill_attention.cu, which asserts that it is 16 rows per warp of <see cref="PrefillThreads"/>.
+    /// </summary>
     public const int PrefillTileRows = 64;
+
+    /// <summary>Threads per CTA of <see cref="PrefillAttention"/> (4 warps); <c>PF_THREADS</c> in prefill_attention.cu.</summary>
+    public const int PrefillThreads = 128;
 
     /// <summary>
     /// Causal paged attention for prefill/append steps on tensor cores (prefill_attention.cu): same inputs and output as
@@ -250,7 +262,7 @@ public sealed unsafe class CudaKernels : IDisposable
         int prec = precise ? 1 : 0, skip = skipDecode ? 1 : 0;
         void** a = stackalloc void*[] { &q, &output, &kCache, &vCache, &queryStarts, &contextLens, &blockTables, &nh, &nkv, &blockSize, &maxBlocksPerSeq, &scaleLog2, &prec, &skip };
         uint tiles = (uint)(((long)maxQueryLen * Group + PrefillTileRows - 1) / PrefillTileRows);
-        Launch(_prefill, tiles, (uint)seqs, (uint)nkv, 128, a, "prefill_attention");
+        Launch(_prefill, tiles, (uint)seqs, (uint)nkv, PrefillThreads, a, "prefill_attention");
     }
 
     /// <summary>ids[r] = argmax of logits row r ([rows, vocab] fp32), lowest index on ties.</summary>
@@ -260,8 +272,11 @@ public sealed unsafe class CudaKernels : IDisposable
         Launch(_argmax, (uint)rows, 1, 1, 1024, a, "argmax_rows");
     }
 
-    /// <summary>Most rows <see cref="Gemv"/> takes.</summary>
+    /// <summary>Most rows <see cref="Gemv"/> takes; <c>GEMV_MAX_M</c> in gemv.cu.</summary>
     public const int GemvMaxRows = 4;
+
+    /// <summary>Threads per CTA of <see cref="Gemv"/> (one warp per output column); <c>GEMV_THREADS</c> in gemv.cu.</summary>
+    public const int GemvThreads = 256;
 
     /// <summary>
     /// y [m, n] fp32 = x [m, k] bf16 · wᵀ, w [n, k] bf16, for m ≤ <see cref="GemvMaxRows"/> and k a multiple of 8: one
@@ -272,11 +287,18 @@ public sealed unsafe class CudaKernels : IDisposable
         if (m is < 1 or > GemvMaxRows) throw new ArgumentOutOfRangeException(nameof(m));
         if (k % 8 != 0) throw new ArgumentException("k must be a multiple of 8.", nameof(k));
         void** a = stackalloc void*[] { &x, &w, &y, &m, &n, &k };
-        Launch(_gemv, (uint)((n + 7) / 8), 1, 1, 256, a, "gemv_bf16");
+        const int columnsPerCta = GemvThreads / 32;
+        Launch(_gemv, (uint)((n + columnsPerCta - 1) / columnsPerCta), 1, 1, GemvThreads, a, "gemv_bf16");
     }
 
-    /// <summary>Bytes of one row's parameters for <see cref="SampleRows"/> (the kernel's SampleRow struct).</summary>
+    /// <summary>
+    /// Bytes of one row's parameters for <see cref="SampleRows"/>; <c>SAMPLE_ROW_BYTES</c> in sampling.cu, which asserts
+    /// that its SampleRow struct has this size.
+    /// </summary>
     public const int SampleRowBytes = 48;
+
+    /// <summary>Threads per CTA of <see cref="SampleRows"/>; <c>SAMPLE_THREADS</c> in sampling.cu.</summary>
+    public const int SampleThreads = 1024;
 
     /// <summary>
     /// Applies repetition/frequency/presence penalties and min-tokens masking in place: <paramref name="entries"/> is
@@ -296,7 +318,7 @@ public sealed unsafe class CudaKernels : IDisposable
     public void SampleRows(ulong logits, int vocab, ulong rows, ulong ids, int count)
     {
         void** a = stackalloc void*[] { &logits, &vocab, &rows, &ids };
-        Launch(_sample, (uint)count, 1, 1, 1024, a, "sample_rows");
+        Launch(_sample, (uint)count, 1, 1, SampleThreads, a, "sample_rows");
     }
 
     /// <inheritdoc />

@@ -7,7 +7,7 @@ namespace PagedAttention.Kernels.Cuda;
 /// [numBlocks, numKvHeads, blockSize, headDim]: one (block, KV head) is a contiguous run, which the attention kernels
 /// read with 16-byte loads. A slot is block · blockSize + offset, as in <see cref="Cpu.CpuKvCache"/>.
 /// </summary>
-public sealed unsafe class CudaKvCache : IDisposable
+internal unsafe class CudaKvCache : IDisposable
 {
     private readonly CudaDevice _device;
     private readonly DeviceBuffer _storage;

@@ -6,7 +6,7 @@ namespace PagedAttention.Kernels.Cuda;
 /// A block of device memory (cuMemAlloc). Uploads and downloads are ordered on the device's stream and return when done;
 /// the owning <see cref="CudaDevice"/> must stay alive while the buffer is in use.
 /// </summary>
-public sealed unsafe class DeviceBuffer : IDisposable
+internal unsafe class DeviceBuffer : IDisposable
 {
     private readonly CudaDevice _device;
     private ulong _ptr;

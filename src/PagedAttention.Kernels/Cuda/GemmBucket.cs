@@ -5,7 +5,7 @@ namespace PagedAttention.Kernels.Cuda;
 /// <see cref="LargestPowerOfTwo"/>, then to a multiple of it. Decode steps replayed from CUDA graphs are padded to powers
 /// of two, so their M is always the top of its bucket, the shape the algorithm was chosen for.
 /// </summary>
-public static class GemmBucket
+internal static class GemmBucket
 {
     /// <summary>Buckets above this many rows are multiples of it.</summary>
     public const int LargestPowerOfTwo = 8192;

@@ -5,25 +5,29 @@ using PagedAttention.Kernels.Cuda.Interop;
 namespace PagedAttention.Kernels.Cuda;
 
 /// <summary>
-/// Compiles kernel modules with NVRTC once per (source, target architecture, defines, NVRTC version) and keeps the
+/// Compiles kernel modules with NVRTC once per (source, target architecture, defines — all of them, see
+/// <see cref="CudaKernelSources.Defines"/> — NVRTC version) and keeps the
 /// image on disk, so that a process start costs a file read instead of seconds of compilation.
-/// Directory: <c>$PAGEDATTENTION_KERNEL_CACHE</c>, else <c>~/.cache/PagedAttention/kernels</c>; an unwritable
-/// directory only disables the cache.
+/// Directory: <see cref="RuntimeSwitches.KernelCacheDirectory"/> (<c>$PAGEDATTENTION_KERNEL_CACHE</c>), else
+/// <c>~/.cache/PagedAttention/kernels</c>; an unwritable directory only disables the cache.
 /// </summary>
 internal static class KernelCache
 {
-    public static string Directory =>
-        Environment.GetEnvironmentVariable("PAGEDATTENTION_KERNEL_CACHE") is { Length: > 0 } d ? d
-        : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "PagedAttention", "kernels");
+    public static string DefaultDirectory =>
+        Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "PagedAttention", "kernels");
 
-    public static byte[] GetOrCompile(string source, string name, string arch, IReadOnlyDictionary<string, string> defines, out bool fromCache)
+    /// <summary>The cache directory <paramref name="switches"/> select.</summary>
+    public static string DirectoryFor(RuntimeSwitches switches) => switches.KernelCacheDirectory ?? DefaultDirectory;
+
+    public static byte[] GetOrCompile(RuntimeSwitches switches, string source, string name, string arch, IReadOnlyDictionary<string, string> defines, out bool fromCache)
     {
+        string directory = DirectoryFor(switches);
         var (major, minor) = NvrtcCompiler.Version;
         var key = new StringBuilder().Append(arch).Append('|').Append(major).Append('.').Append(minor);
         foreach (var (k, v) in defines.OrderBy(kv => kv.Key, StringComparer.Ordinal)) key.Append('|').Append(k).Append('=').Append(v);
         key.Append('|').Append(source);
         string hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key.ToString())));
-        string path = Path.Combine(Directory, $"{name}-{arch}-{hash[..24]}.bin");
+        string path = Path.Combine(directory, $"{name}-{arch}-{hash[..24]}.bin");
         try
         {
             if (File.Exists(path)) { fromCache = true; return File.ReadAllBytes(path); }
@@ -34,7 +38,7 @@ internal static class KernelCache
         fromCache = false;
         try
         {
-            System.IO.Directory.CreateDirectory(Directory);
+            Directory.CreateDirectory(directory);
             string tmp = path + "." + Environment.ProcessId + ".tmp";
             File.WriteAllBytes(tmp, image);
             File.Move(tmp, path, overwrite: true);

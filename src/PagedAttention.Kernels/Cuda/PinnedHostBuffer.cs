@@ -6,7 +6,7 @@ namespace PagedAttention.Kernels.Cuda;
 /// Page-locked host memory (cuMemAllocHost): the staging area for asynchronous copies between host and device, so a
 /// step's inputs go up in one copy queued on the device's stream.
 /// </summary>
-public sealed unsafe class PinnedHostBuffer : IDisposable
+internal unsafe class PinnedHostBuffer : IDisposable
 {
     private readonly CudaDevice _device;
     private void* _ptr;

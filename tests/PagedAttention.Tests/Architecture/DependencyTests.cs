@@ -24,7 +24,7 @@ public class DependencyTests
         ["Sampling"] = ["Requests"],
         ["Scheduling"] = ["KvCache", "Requests"],
         ["Models"] = ["Sampling", "Kernels"],
-        ["Engine"] = ["Scheduling", "KvCache", "Models", "Sampling", "Requests", "Text"],
+        ["Engine"] = ["Scheduling", "KvCache", "Models", "Sampling", "Requests", "Text", "Kernels"],
         ["Chat"] = ["Engine", "Models", "Sampling", "Requests", "Text"],
         [""] = ["Chat", "Engine", "Models", "Sampling", "Requests", "Text"],
     };

@@ -1,3 +1,4 @@
+using PagedAttention.Kernels;
 using PagedAttention.Kernels.Cuda;
 using PagedAttention.Kernels.Cuda.Interop;
 
@@ -10,7 +11,7 @@ public class CudaAvailabilityTests
     public void OpeningADeviceWithoutCudaNamesTheMissingLibrary()
     {
         if (CudaDevice.IsAvailable) return; // on a GPU machine the opposite case is covered by CudaModelTests
-        var e = Assert.Throws<CudaException>(() => CudaDevice.Open());
+        var e = Assert.Throws<CudaException>(() => CudaDevice.Open(new RuntimeSwitches()));
         Assert.True(e.Message.Contains("libcuda", StringComparison.Ordinal) || e.Call == "cuInit", e.Message);
     }
 
@@ -24,5 +25,5 @@ public class CudaAvailabilityTests
 
     [Fact]
     public void NegativeDeviceOrdinalIsRejectedBeforeTouchingTheDriver() =>
-        Assert.Throws<ArgumentOutOfRangeException>(() => CudaDevice.Open(-1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => CudaDevice.Open(new RuntimeSwitches(), -1));
 }

@@ -1,3 +1,4 @@
+using PagedAttention.Kernels;
 using PagedAttention.AI.Models;
 using PagedAttention.AI.Models.Cuda;
 
@@ -9,7 +10,7 @@ public class CudaModelTests
     [CudaFact]
     public void GreedyBatchEqualsOneAtATimeAndLogitsStayWithinBf16Tolerance()
     {
-        using var gpu = CudaLlamaModel.Load(TestData.Model("llama-bf16"));
+        using var gpu = CudaLlamaModel.Load(TestData.Model("llama-bf16"), new RuntimeSwitches());
         using var cpu = LlamaModel.Load(TestData.Model("llama-bf16"));
         int vocab = gpu.Config.VocabSize;
         int[] prompt = [1, 17, 42, 99, 5, 300, 7];

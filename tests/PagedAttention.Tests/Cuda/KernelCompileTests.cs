@@ -29,7 +29,7 @@ public class KernelCompileTests
     [MemberData(nameof(FilesAndArchs))]
     public void EachFileCompilesToPtx(string file, string arch)
     {
-        var ptx = Encoding.ASCII.GetString(NvrtcCompiler.Compile(CudaKernelSources.Unit(file), file, arch));
+        var ptx = Encoding.ASCII.GetString(NvrtcCompiler.Compile(CudaKernelSources.Unit(file), file, arch, CudaKernelSources.Defines(128, 4)));
         Assert.Contains($".target sm_{arch["compute_".Length..]}", ptx);
         // Every extern "C" kernel of the file is an entry point of the PTX.
         var names = Regex.Matches(CudaKernelSources.Read(file), @"__global__\s+void\s+(?:__launch_bounds__\([^)]*\)\s*)?(\w+)\s*\(");
@@ -41,7 +41,7 @@ public class KernelCompileTests
     [MemberData(nameof(Shapes))]
     public void ModuleCompilesForEveryModelShape(int headDim, int group)
     {
-        var defines = new Dictionary<string, string> { ["HEAD_DIM"] = headDim.ToString(), ["GROUP"] = group.ToString() };
+        var defines = CudaKernelSources.Defines(headDim, group);
         var ptx = Encoding.ASCII.GetString(NvrtcCompiler.Compile(CudaKernelSources.ModuleSource, "module.cu", "compute_90", defines));
         foreach (var k in new[] { "embedding_gather", "fused_add_rms_norm", "rope_qkv_write", "silu_mul", "paged_attention", "paged_attention_merge", "prefill_attention", "argmax_rows" })
             Assert.Contains($".entry {k}(", ptx);
@@ -62,7 +62,7 @@ public class KernelCompileTests
     [InlineData(128, 8, "compute_90")]
     public void PrefillAttentionCompilesToTensorCoreCode(int headDim, int group, string arch)
     {
-        var defines = new Dictionary<string, string> { ["HEAD_DIM"] = headDim.ToString(), ["GROUP"] = group.ToString() };
+        var defines = CudaKernelSources.Defines(headDim, group);
         var ptx = Encoding.ASCII.GetString(NvrtcCompiler.Compile(CudaKernelSources.Unit("prefill_attention.cu"), "prefill_attention.cu", arch, defines));
         int entry = ptx.IndexOf(".entry prefill_attention(", StringComparison.Ordinal);
         Assert.True(entry >= 0);
@@ -77,10 +77,53 @@ public class KernelCompileTests
     [NvrtcFact]
     public void PrefillAttentionIsAStubForHeadSize256()
     {
-        var defines = new Dictionary<string, string> { ["HEAD_DIM"] = "256", ["GROUP"] = "2" };
+        var defines = CudaKernelSources.Defines(256, 2);
         var ptx = Encoding.ASCII.GetString(NvrtcCompiler.Compile(CudaKernelSources.Unit("prefill_attention.cu"), "prefill_attention.cu", "compute_90", defines));
         Assert.Contains(".entry prefill_attention(", ptx);
         Assert.DoesNotContain("mma.sync", ptx);
+    }
+
+    // The host constants are the only definition: every define a file requires (#ifndef NAME / #error) is one that
+    // CudaKernelSources.Defines supplies, every supplied define is required somewhere, and no file defines one itself.
+    [Fact]
+    public void HostDefinesAreExactlyWhatTheSourcesRequire()
+    {
+        var required = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var f in CudaKernelSources.Files.Append(CudaKernelSources.Prelude))
+        {
+            var text = CudaKernelSources.Read(f);
+            foreach (Match m in Regex.Matches(text, @"#ifndef\s+(\w+)\s*\n#error\s+""\1\b")) required.Add(m.Groups[1].Value);
+            foreach (var name in CudaKernelSources.Defines(128, 4).Keys)
+                Assert.DoesNotMatch(new Regex(@"#define\s+" + name + @"\b"), text);
+        }
+        Assert.Equal(required.ToArray(), CudaKernelSources.Defines(128, 4).Keys.Order(StringComparer.Ordinal).ToArray());
+    }
+
+    public static TheoryData<string> Files() => [.. CudaKernelSources.Files];
+
+    // Without the host's defines a file that needs one does not compile, and NVRTC's log names the missing define.
+    [NvrtcTheory]
+    [MemberData(nameof(Files))]
+    public void CompilingWithoutTheHostDefinesFailsNamingTheDefine(string file)
+    {
+        var needed = Regex.Matches(CudaKernelSources.Read(file), @"#ifndef\s+(\w+)\s*\n#error").Select(m => m.Groups[1].Value).ToArray();
+        if (needed.Length == 0)
+        {
+            NvrtcCompiler.Compile(CudaKernelSources.Unit(file), file, "compute_80");
+            return;
+        }
+        // NVRTC stops at the first #error: with no defines at all, the first one is named.
+        var e = Assert.Throws<CudaException>(() => NvrtcCompiler.Compile(CudaKernelSources.Unit(file), file, "compute_80"));
+        Assert.Equal("NVRTC_ERROR_COMPILATION", e.ErrorName);
+        Assert.Contains($"{needed[0]} (", e.Message);
+        Assert.Contains("is not defined: the host passes it", e.Message);
+        // Any single one left out is enough to fail, naming that one.
+        foreach (var name in needed)
+        {
+            var defines = CudaKernelSources.Defines(128, 4).Where(kv => kv.Key != name);
+            var e2 = Assert.Throws<CudaException>(() => NvrtcCompiler.Compile(CudaKernelSources.Unit(file), file, "compute_80", defines));
+            Assert.Contains($"{name} (", e2.Message);
+        }
     }
 
     [NvrtcFact]

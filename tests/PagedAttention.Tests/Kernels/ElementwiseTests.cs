@@ -94,7 +94,7 @@ public class ElementwiseTests
     [InlineData(DType.F16, 37)]
     [InlineData(DType.BF16, 37)]
     [InlineData(DType.BF16, 2048)]
-    public void EmbeddingGathersWidenedRows(DType dtype, int d)
+    internal void EmbeddingGathersWidenedRows(DType dtype, int d)
     {
         using var table = new TestWeights(dtype, 50, d, new Random(d));
         int[] ids = [3, 0, 49, 3];

@@ -1,3 +1,4 @@
+using PagedAttention.Kernels;
 using PagedAttention.Kernels.Cuda;
 
 namespace PagedAttention.AI.Models.Cuda;
@@ -9,7 +10,7 @@ namespace PagedAttention.AI.Models.Cuda;
 /// residual stream (the O and down projections write fp32 deltas), and a bf16 paged KV cache.
 /// Not thread-safe: one caller at a time (the engine's step loop).
 /// </summary>
-public sealed class CudaLlamaModel : IDecoderModel, IDisposable
+internal sealed class CudaLlamaModel : IDecoderModel, IDisposable
 {
     private readonly CudaDevice _device;
     private readonly bool _ownsDevice;
@@ -22,7 +23,7 @@ public sealed class CudaLlamaModel : IDecoderModel, IDisposable
     private readonly float _scale;
     private CudaStepBuffers? _buffers;
 
-    private CudaLlamaModel(string dir, ModelConfig config, CudaDevice device, bool ownsDevice)
+    private CudaLlamaModel(string dir, ModelConfig config, CudaDevice device, bool ownsDevice, RuntimeSwitches switches)
     {
         Directory = dir;
         Config = config;
@@ -32,7 +33,7 @@ public sealed class CudaLlamaModel : IDecoderModel, IDisposable
         using var tensors = CheckpointTensors.Open(dir);
         try
         {
-            _kernels = new CudaKernels(device, config.HeadDim, config.NumHeads / config.NumKvHeads);
+            _kernels = new CudaKernels(device, config.HeadDim, config.NumHeads / config.NumKvHeads, switches);
             var embed = tensors.Matrix("model.embed_tokens.weight", config.VocabSize, config.HiddenSize);
             _embed = CudaWeights.Matrix(device, embed);
             _lmHead = config.TieWordEmbeddings && !tensors.Contains("lm_head.weight")
@@ -54,6 +55,8 @@ public sealed class CudaLlamaModel : IDecoderModel, IDisposable
             throw;
         }
         _scale = 1f / MathF.Sqrt(config.HeadDim);
+        TensorCorePrefill = switches.TensorCorePrefill;
+        FastPrefill = switches.FastPrefill;
     }
 
     /// <summary>The model directory.</summary>
@@ -74,18 +77,21 @@ public sealed class CudaLlamaModel : IDecoderModel, IDisposable
 
     /// <summary>
     /// Loads a Hugging Face model directory onto <paramref name="device"/> (which the caller keeps owning), or onto
-    /// device 0 when null (then owned and disposed by the model).
+    /// device 0 when null (then owned and disposed by the model, and opened with <paramref name="switches"/>).
+    /// <paramref name="switches"/> also set the kernels' options and the initial <see cref="TensorCorePrefill"/> and
+    /// <see cref="FastPrefill"/>.
     /// </summary>
     /// <exception cref="ModelLoadException">The directory is missing, corrupt or unsupported.</exception>
     /// <exception cref="Kernels.Cuda.Interop.CudaException">No usable CUDA device or library, or a CUDA call failed.</exception>
-    public static CudaLlamaModel Load(string modelDir, CudaDevice? device = null)
+    public static CudaLlamaModel Load(string modelDir, RuntimeSwitches switches, CudaDevice? device = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(modelDir);
+        ArgumentNullException.ThrowIfNull(switches);
         if (!System.IO.Directory.Exists(modelDir)) throw new ModelLoadException(modelDir, null, "model directory not found.");
         var config = ModelConfig.Load(modelDir);
         bool owns = device is null;
-        var d = device ?? CudaDevice.Open();
-        try { return new CudaLlamaModel(modelDir, config, d, owns); }
+        var d = device ?? CudaDevice.Open(switches);
+        try { return new CudaLlamaModel(modelDir, config, d, owns, switches); }
         catch { if (owns) d.Dispose(); throw; }
     }
 
@@ -361,18 +367,19 @@ public sealed class CudaLlamaModel : IDecoderModel, IDisposable
 
     /// <summary>
     /// Whether steps with prefill/append rows use the tiled tensor-core attention kernel (prefill_attention.cu) instead
-    /// of the decode kernel (which re-reads K/V once per query token). On by default; the environment variable
-    /// PAGEDATTENTION_PREFILL_KERNEL=0 turns it off (debugging fallback). Ignored where the kernel is unsupported
-    /// (head size 256, pre-sm_80).
+    /// of the decode kernel (which re-reads K/V once per query token). On by default;
+    /// <see cref="RuntimeSwitches.TensorCorePrefill"/> (PAGEDATTENTION_PREFILL_KERNEL=0) turns it off at load (debugging
+    /// fallback). Ignored where the kernel is unsupported (head size 256, pre-sm_80).
     /// </summary>
-    public bool TensorCorePrefill { get; set; } = Environment.GetEnvironmentVariable("PAGEDATTENTION_PREFILL_KERNEL") != "0";
+    public bool TensorCorePrefill { get; set; }
 
     /// <summary>
     /// Whether the prefill kernel rounds q and the probabilities to bf16 once (FlashAttention's precision, about 2x
     /// faster) instead of splitting them into bf16 hi + lo parts (the default: prefill rows then match the fp32 decode
     /// kernel up to the bf16 output rounding, which keeps "decode step = prefill" checks tight).
+    /// <see cref="RuntimeSwitches.FastPrefill"/> (PAGEDATTENTION_PREFILL_FAST=1) sets it at load.
     /// </summary>
-    public bool FastPrefill { get; set; } = Environment.GetEnvironmentVariable("PAGEDATTENTION_PREFILL_FAST") == "1";
+    public bool FastPrefill { get; set; }
 
     /// <summary>
     /// Whether steps of at most 4 rows use the custom GEMV kernel instead of cuBLAS. Off by default: on the H100 it was

@@ -1,4 +1,5 @@
 using PagedAttention.AI.Sampling;
+using PagedAttention.Kernels;
 using PagedAttention.Kernels.Cuda;
 
 namespace PagedAttention.AI.Models.Cuda;
@@ -33,20 +34,23 @@ internal sealed class CudaModelRunner : IModelRunner, IDeviceSampler
     /// Loads <paramref name="modelPath"/> onto GPU 0, runs one profiling step of <paramref name="maxNumBatchedTokens"/>
     /// tokens, and gives the KV cache <paramref name="numKvBlocks"/> blocks or else what
     /// <paramref name="gpuMemoryUtilization"/> of the GPU's memory leaves after weights, activations and other processes.
+    /// <paramref name="switches"/> configure the device's cuBLAS, the kernels (cache directory, programmatic launch,
+    /// attention variant) and the model's prefill kernel (the engine passes <see cref="RuntimeSwitches.FromEnvironment"/>).
     /// </summary>
     /// <exception cref="NotSupportedException">No NVIDIA driver, GPU, NVRTC or cuBLAS; the message names what is missing.</exception>
     /// <exception cref="InvalidOperationException">The model does not fit; the message gives the numbers.</exception>
     public static CudaModelRunner Create(string modelPath, int blockSize, int maxNumSeqs, int maxNumBatchedTokens, int maxModelLen,
-        int? numKvBlocks, double gpuMemoryUtilization, bool cudaGraphs)
+        int? numKvBlocks, double gpuMemoryUtilization, bool cudaGraphs, RuntimeSwitches switches)
     {
+        ArgumentNullException.ThrowIfNull(switches);
         CheckCudaPresent();
-        var device = CudaDevice.Open();
+        var device = CudaDevice.Open(switches);
         CudaLlamaModel? model = null;
         CudaKvCache? cache = null;
         try
         {
             long total = device.TotalMemory, free0 = device.FreeMemory;
-            model = CudaLlamaModel.Load(modelPath, device);
+            model = CudaLlamaModel.Load(modelPath, switches, device);
             device.Synchronize();
             long free1 = device.FreeMemory, weights = free0 - free1;
             int maxLen = Math.Min(maxModelLen, model.Config.MaxPositionEmbeddings);

@@ -7,7 +7,7 @@ namespace PagedAttention.Kernels.Cuda.Interop;
 /// Compiles header-free CUDA C++ to PTX (for a virtual <c>compute_XX</c> architecture) or to a CUBIN (for a real
 /// <c>sm_XX</c>/<c>sm_90a</c> one) with NVRTC. Needs no GPU; the CUDA driver loads the result.
 /// </summary>
-public static unsafe class NvrtcCompiler
+internal unsafe class NvrtcCompiler
 {
     /// <summary>Whether an NVRTC library can be loaded on this machine.</summary>
     public static bool IsAvailable

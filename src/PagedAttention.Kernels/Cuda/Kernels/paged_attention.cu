@@ -7,15 +7,19 @@
 // normalised partial output and log-sum-exp, and paged_attention_merge combines them.
 // q: [n, nh, HEAD_DIM] fp32; cache: [num_blocks, nkv, block_size, HEAD_DIM] bf16; out: [n, nh * HEAD_DIM] bf16.
 #ifndef HEAD_DIM
-#define HEAD_DIM 128
+#error "HEAD_DIM (elements per head) is not defined: the host passes it (-DHEAD_DIM=..., CudaKernelSources.Defines)"
 #endif
 #ifndef GROUP
-#define GROUP 4
+#error "GROUP (query heads per KV head) is not defined: the host passes it (-DGROUP=..., CudaKernelSources.Defines)"
 #endif
+#ifndef ATT_THREADS
+#error "ATT_THREADS (threads per CTA of the decode kernels, CudaKernels.AttentionThreads) is not defined: the host passes it (-DATT_THREADS=..., CudaKernelSources.Defines)"
+#endif
+static_assert(ATT_THREADS % 32 == 0, "ATT_THREADS must be whole warps");
 #define ATT_VEC 8
 #define ATT_BDX (HEAD_DIM / ATT_VEC)
 #define ATT_TPW (32 / ATT_BDX)
-#define ATT_WARPS 4
+#define ATT_WARPS (ATT_THREADS / 32)
 
 __device__ __forceinline__ void unpack8(uint4 r, float* f)
 {
@@ -266,10 +270,10 @@ __device__ __forceinline__ void paged_attention_body(
     max_blocks_per_seq, scale, skip_prefill
 
 // The default decode kernel, and three variants the microbenchmark compares (same arguments, same results).
-extern "C" __global__ void __launch_bounds__(128) paged_attention(ATT_PARAMS) { paged_attention_body<ATT_U, ATT_PF>(ATT_ARGS); }
-extern "C" __global__ void __launch_bounds__(128) paged_attention_u4pf(ATT_PARAMS) { paged_attention_body<4, true>(ATT_ARGS); }
-extern "C" __global__ void __launch_bounds__(128) paged_attention_u2pf(ATT_PARAMS) { paged_attention_body<2, true>(ATT_ARGS); }
-extern "C" __global__ void __launch_bounds__(128, 4) paged_attention_u4lb(ATT_PARAMS) { paged_attention_body<4, true>(ATT_ARGS); }
+extern "C" __global__ void __launch_bounds__(ATT_THREADS) paged_attention(ATT_PARAMS) { paged_attention_body<ATT_U, ATT_PF>(ATT_ARGS); }
+extern "C" __global__ void __launch_bounds__(ATT_THREADS) paged_attention_u4pf(ATT_PARAMS) { paged_attention_body<4, true>(ATT_ARGS); }
+extern "C" __global__ void __launch_bounds__(ATT_THREADS) paged_attention_u2pf(ATT_PARAMS) { paged_attention_body<2, true>(ATT_ARGS); }
+extern "C" __global__ void __launch_bounds__(ATT_THREADS, 4) paged_attention_u4lb(ATT_PARAMS) { paged_attention_body<4, true>(ATT_ARGS); }
 
 // Combines the splits of each (token, head) row: out = sum_s exp(lse_s - M) o_s / sum_s exp(lse_s - M).
 // One CTA of HEAD_DIM threads per row.

@@ -14,12 +14,18 @@
 // Needs sm_80+ and HEAD_DIM a multiple of 16, at most 128 (48 KB of static shared memory); otherwise the kernel is an
 // empty stub and the host uses paged_attention.
 #ifndef HEAD_DIM
-#define HEAD_DIM 128
+#error "HEAD_DIM (elements per head) is not defined: the host passes it (-DHEAD_DIM=..., CudaKernelSources.Defines)"
 #endif
 #ifndef GROUP
-#define GROUP 4
+#error "GROUP (query heads per KV head) is not defined: the host passes it (-DGROUP=..., CudaKernelSources.Defines)"
 #endif
-#define PF_BQ 64
+#ifndef PF_THREADS
+#error "PF_THREADS (threads per CTA, CudaKernels.PrefillThreads) is not defined: the host passes it (-DPF_THREADS=..., CudaKernelSources.Defines)"
+#endif
+#ifndef PF_BQ
+#error "PF_BQ (packed query rows per CTA, CudaKernels.PrefillTileRows) is not defined: the host passes it (-DPF_BQ=..., CudaKernelSources.Defines)"
+#endif
+static_assert(PF_THREADS % 32 == 0 && PF_THREADS / 32 * 16 == PF_BQ, "each warp owns 16 rows of the PF_BQ-row Q tile");
 #define PF_BK 64
 #define PF_CH (HEAD_DIM / 8)
 #define PF_SWZ ((PF_CH < 8 ? PF_CH : 8) - 1)
@@ -81,7 +87,7 @@ __device__ __forceinline__ float pf_ex2(float x)
 }
 #endif
 
-extern "C" __global__ void __launch_bounds__(128) prefill_attention(
+extern "C" __global__ void __launch_bounds__(PF_THREADS) prefill_attention(
     const float* __restrict__ q, bf16* __restrict__ out, const bf16* __restrict__ k_cache, const bf16* __restrict__ v_cache,
     const int* __restrict__ query_starts, const int* __restrict__ context_lens, const int* __restrict__ block_tables,
     int nh, int nkv, int block_size, int max_blocks_per_seq, float scale_log2, int precise, int skip_decode)
@@ -106,7 +112,7 @@ extern "C" __global__ void __launch_bounds__(128) prefill_attention(
     // Q tile: fp32 -> bf16 (scaled), swizzled; rows past the sequence are zero. pass 0 writes bf16(x); pass 1 (precise
     // mode) writes the remainder bf16(x - bf16(x)), so that Q = hi + lo to about 16 bits.
 #define PF_LOAD_Q(pass)                                                                                                 \
-    for (int e = tid; e < PF_BQ * PF_CH; e += 128)                                                                      \
+    for (int e = tid; e < PF_BQ * PF_CH; e += PF_THREADS)                                                               \
     {                                                                                                                   \
         const int r = e / PF_CH, c = e % PF_CH, pr = r0 + r;                                                            \
         uint4 w;                                                                                                        \
@@ -132,7 +138,7 @@ extern "C" __global__ void __launch_bounds__(128) prefill_attention(
     // 16-byte chunks of a 64-position tile, gathered through the block table; positions >= kv_end are zero-filled.
     const unsigned sk0 = pf_smem(sk), sv0 = pf_smem(sv);
 #define PF_LOAD(dst0, cache, kv0)                                                                                       \
-    for (int e = tid; e < PF_BK * PF_CH; e += 128)                                                                      \
+    for (int e = tid; e < PF_BK * PF_CH; e += PF_THREADS)                                                               \
     {                                                                                                                   \
         const int r = e / PF_CH, c = e % PF_CH, p = (kv0) + r;                                                          \
         const bool ok = p < kv_end;                                                                                     \

@@ -4,7 +4,7 @@
 // qkv: [n, (nh + 2 nkv) * HEAD_DIM] bf16 (the merged QKV GEMM's output, rounded like transformers' bf16 Linear). Cache layout: [num_blocks, nkv, block_size, HEAD_DIM] bf16, so that one
 // (block, kv head) is one contiguous run for the attention kernels. One CTA per token, one warp per head.
 #ifndef HEAD_DIM
-#define HEAD_DIM 128
+#error "HEAD_DIM (elements per head) is not defined: the host passes it (-DHEAD_DIM=..., CudaKernelSources.Defines)"
 #endif
 #define ROPE_HALF (HEAD_DIM / 2)
 #define ROPE_PER_LANE ((ROPE_HALF + 31) / 32)

@@ -58,6 +58,10 @@ struct SampleRow
     unsigned key_lo, key_hi;
     int pad0, pad1;
 };
+#ifndef SAMPLE_ROW_BYTES
+#error "SAMPLE_ROW_BYTES (bytes per SampleRow the host writes, CudaKernels.SampleRowBytes) is not defined: the host passes it (-DSAMPLE_ROW_BYTES=..., CudaKernelSources.Defines)"
+#endif
+static_assert(sizeof(SampleRow) == SAMPLE_ROW_BYTES, "SampleRow must match the host layout (CudaSampler)");
 
 // One thread per (row, token) entry; entries are distinct per row, so no two threads touch the same logit.
 // flags bit 0: the token is in the prompt or output (repetition penalty); bit 1: mask to -inf (min_tokens).
@@ -99,7 +103,11 @@ __device__ __forceinline__ unsigned sort_key(float f)
     return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
 }
 
-#define SAMPLE_THREADS 1024
+#ifndef SAMPLE_THREADS
+#error "SAMPLE_THREADS (threads per CTA of sample_rows, CudaKernels.SampleThreads) is not defined: the host passes it (-DSAMPLE_THREADS=..., CudaKernelSources.Defines)"
+#endif
+static_assert(SAMPLE_THREADS % 32 == 0 && SAMPLE_THREADS >= 256 && SAMPLE_THREADS <= 1024,
+              "sample_rows: whole warps, at least one thread per histogram bin (256), at most 1024 (32 warps for the reductions)");
 #define MASS_ONE 1099511627776.0 // 2^40: probabilities relative to the top token, in fixed point, summed exactly
 
 // Block-wide radix select over 8-bit digits. Finds the largest key T such that the weight of elements with

@@ -1,0 +1,144 @@
+using System.Globalization;
+
+namespace PagedAttention.Kernels;
+
+/// <summary>
+/// The process's <c>PAGEDATTENTION_*</c> environment switches, read once (<see cref="FromEnvironment"/>) and handed to
+/// the layers that use them: the engine (<see cref="Overlap"/>), the CUDA model runner and model
+/// (<see cref="TensorCorePrefill"/>, <see cref="FastPrefill"/>), the CUDA kernels (<see cref="ProgrammaticLaunch"/>,
+/// <see cref="AttentionVariant"/>, <see cref="KernelCacheDirectory"/>), cuBLAS (<see cref="CublasLt"/>,
+/// <see cref="GemmSearch"/>) and the CPU worker pool (<see cref="CpuThreads"/>, <see cref="CpuSpinIterations"/>).
+/// <c>new RuntimeSwitches()</c> holds the defaults, which are what an empty environment gives. docs/switches.md
+/// lists them all.
+/// </summary>
+/// <remarks>
+/// <see cref="FromEnvironment"/> is the only place in the library that reads environment variables. Values that do
+/// not parse, or are out of range, fall back to the default (as before: the switches are for A/B runs and debugging,
+/// and a typo must not stop a server).
+/// </remarks>
+internal sealed record RuntimeSwitches
+{
+    /// <summary>Environment variable of <see cref="Overlap"/>.</summary>
+    public const string OverlapVariable = "PAGEDATTENTION_OVERLAP";
+
+    /// <summary>Environment variable of <see cref="TensorCorePrefill"/>.</summary>
+    public const string PrefillKernelVariable = "PAGEDATTENTION_PREFILL_KERNEL";
+
+    /// <summary>Environment variable of <see cref="FastPrefill"/>.</summary>
+    public const string PrefillFastVariable = "PAGEDATTENTION_PREFILL_FAST";
+
+    /// <summary>Environment variable of <see cref="ProgrammaticLaunch"/>.</summary>
+    public const string PdlVariable = "PAGEDATTENTION_PDL";
+
+    /// <summary>Environment variable of <see cref="AttentionVariant"/>.</summary>
+    public const string AttentionVariantVariable = "PAGEDATTENTION_ATTN_VARIANT";
+
+    /// <summary>Environment variable of <see cref="KernelCacheDirectory"/>.</summary>
+    public const string KernelCacheVariable = "PAGEDATTENTION_KERNEL_CACHE";
+
+    /// <summary>Environment variable of <see cref="CublasLt"/>.</summary>
+    public const string CublasLtVariable = "PAGEDATTENTION_CUBLASLT";
+
+    /// <summary>Environment variable of <see cref="GemmSearch"/>.</summary>
+    public const string GemmSearchVariable = "PAGEDATTENTION_GEMM_SEARCH";
+
+    /// <summary>Environment variable of <see cref="CpuThreads"/>.</summary>
+    public const string CpuThreadsVariable = "PAGEDATTENTION_CPU_THREADS";
+
+    /// <summary>Environment variable of <see cref="CpuSpinIterations"/>.</summary>
+    public const string CpuSpinVariable = "PAGEDATTENTION_CPU_SPIN";
+
+    /// <summary>Every variable <see cref="FromEnvironment"/> reads.</summary>
+    public static IReadOnlyList<string> Variables { get; } =
+    [
+        OverlapVariable, PrefillKernelVariable, PrefillFastVariable, PdlVariable, AttentionVariantVariable,
+        KernelCacheVariable, CublasLtVariable, GemmSearchVariable, CpuThreadsVariable, CpuSpinVariable,
+    ];
+
+    /// <summary>Default of <see cref="CpuSpinIterations"/>.</summary>
+    public const int DefaultCpuSpinIterations = 200;
+
+    /// <summary>
+    /// Engine: pipeline steps on an asynchronous device (host work for step N+1 while step N runs on the GPU).
+    /// Default true; <c>PAGEDATTENTION_OVERLAP=0</c> turns it off.
+    /// </summary>
+    public bool Overlap { get; init; } = true;
+
+    /// <summary>
+    /// CUDA model: steps with prefill rows use the tensor-core prefill kernel. Default true;
+    /// <c>PAGEDATTENTION_PREFILL_KERNEL=0</c> falls back to the decode-style kernel.
+    /// </summary>
+    public bool TensorCorePrefill { get; init; } = true;
+
+    /// <summary>
+    /// CUDA model: the prefill kernel rounds q and P to bf16 once (FlashAttention's precision) instead of hi + lo.
+    /// Default false; <c>PAGEDATTENTION_PREFILL_FAST=1</c> turns it on.
+    /// </summary>
+    public bool FastPrefill { get; init; }
+
+    /// <summary>
+    /// CUDA kernels: programmatic dependent launch where the device and driver support it. Default true;
+    /// <c>PAGEDATTENTION_PDL=0</c> turns it off.
+    /// </summary>
+    public bool ProgrammaticLaunch { get; init; } = true;
+
+    /// <summary>
+    /// CUDA kernels: which decode attention kernel runs (-1, 0, 2, 3 or 4; see <c>CudaKernels.AttentionVariant</c>).
+    /// Default 0; <c>PAGEDATTENTION_ATTN_VARIANT</c> sets it, other values are ignored.
+    /// </summary>
+    public int AttentionVariant { get; init; }
+
+    /// <summary>
+    /// CUDA kernels: the directory of the on-disk kernel cache; null (default) means
+    /// <c>~/.cache/PagedAttention/kernels</c>. <c>PAGEDATTENTION_KERNEL_CACHE</c> sets it (an empty value is the default).
+    /// </summary>
+    public string? KernelCacheDirectory { get; init; }
+
+    /// <summary>
+    /// cuBLAS: GEMMs through cuBLASLt with an algorithm cached per shape bucket. Default true;
+    /// <c>PAGEDATTENTION_CUBLASLT=0</c> uses <c>cublasGemmEx</c>.
+    /// </summary>
+    public bool CublasLt { get; init; } = true;
+
+    /// <summary>
+    /// cuBLAS: time the heuristic's top candidates once per bucket and keep the fastest. Default false;
+    /// <c>PAGEDATTENTION_GEMM_SEARCH=1</c> turns it on.
+    /// </summary>
+    public bool GemmSearch { get; init; }
+
+    /// <summary>
+    /// CPU: threads of the process-wide worker pool, the caller included; null (default) means
+    /// <see cref="Environment.ProcessorCount"/>. <c>PAGEDATTENTION_CPU_THREADS</c> sets it (a positive integer).
+    /// </summary>
+    public int? CpuThreads { get; init; }
+
+    /// <summary>
+    /// CPU: <c>Thread.SpinWait(20)</c> rounds an idle worker of the process-wide pool polls before it sleeps. Default
+    /// 200; <c>PAGEDATTENTION_CPU_SPIN</c> sets it (a non-negative integer).
+    /// </summary>
+    public int CpuSpinIterations { get; init; } = DefaultCpuSpinIterations;
+
+    /// <summary>Reads every switch from the process environment; unset or unparsable variables give the defaults.</summary>
+    public static RuntimeSwitches FromEnvironment()
+    {
+        static string? Get(string name) => Environment.GetEnvironmentVariable(name);
+        var d = new RuntimeSwitches();
+        return new RuntimeSwitches
+        {
+            Overlap = Get(OverlapVariable) != "0",
+            TensorCorePrefill = Get(PrefillKernelVariable) != "0",
+            FastPrefill = Get(PrefillFastVariable) == "1",
+            ProgrammaticLaunch = Get(PdlVariable) != "0",
+            AttentionVariant = ParseInt(Get(AttentionVariantVariable)) is { } v && v is -1 or 0 or 2 or 3 or 4 ? v : d.AttentionVariant,
+            KernelCacheDirectory = Get(KernelCacheVariable) is { Length: > 0 } dir ? dir : null,
+            CublasLt = Get(CublasLtVariable) != "0",
+            GemmSearch = Get(GemmSearchVariable) == "1",
+            CpuThreads = ParseInt(Get(CpuThreadsVariable)) is { } t && t > 0 ? t : null,
+            CpuSpinIterations = ParseInt(Get(CpuSpinVariable)) is { } s && s >= 0 ? s : d.CpuSpinIterations,
+        };
+    }
+
+    // NumberStyles.Integer as int.TryParse(string) had it; the invariant culture (only the minus sign of -1 could
+    // differ between cultures).
+    private static int? ParseInt(string? s) => int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) ? v : null;
+}

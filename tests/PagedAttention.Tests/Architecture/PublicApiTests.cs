@@ -1,0 +1,53 @@
+using PagedAttention.AI.Engine;
+using PagedAttention.Kernels.Cuda.Interop;
+using PagedAttention.Text.Tokenization;
+
+namespace PagedAttention.Tests.Architecture;
+
+/// <summary>
+/// The public surface is small and listed in docs/architecture.md: a type that becomes public (or stops being public)
+/// fails here until the list and the doc agree.
+/// </summary>
+public class PublicApiTests
+{
+    [Fact]
+    public void AiProject_ExportsOnlyTheListedTypes() => AssertExports(typeof(LlmEngine).Assembly,
+    [
+        "PagedAttention.AI.Engine.EngineMetrics",
+        "PagedAttention.AI.Engine.EngineOptions",
+        "PagedAttention.AI.Engine.GenerationOutput",
+        "PagedAttention.AI.Engine.LlmEngine",
+        "PagedAttention.AI.LlmEngineChatClientExtensions",
+        "PagedAttention.AI.Models.IDecoderModel",
+        "PagedAttention.AI.Models.ModelConfig",
+        "PagedAttention.AI.Models.ModelLoadException",
+        "PagedAttention.AI.Models.RopeScaling",
+        "PagedAttention.AI.Models.RopeType",
+        "PagedAttention.AI.PagedAttentionChatClient",
+        "Microsoft.Extensions.DependencyInjection.PagedAttentionServiceCollectionExtensions",
+        "PagedAttention.AI.Requests.FinishReason",
+        "PagedAttention.AI.Sampling.IStreamingDetokenizer",
+        "PagedAttention.AI.Sampling.SamplingParams",
+        "PagedAttention.AI.Sampling.TokenLogprob",
+    ]);
+
+    [Fact]
+    public void KernelsProject_ExportsOnlyTheCudaException() => AssertExports(typeof(CudaException).Assembly,
+    [
+        "PagedAttention.Kernels.Cuda.Interop.CudaException",
+    ]);
+
+    [Fact]
+    public void TextProject_ExportsTheTokenizerAndTemplateApi() => AssertExports(typeof(Tokenizer).Assembly,
+    [
+        "PagedAttention.Text.Templates.ChatTemplate",
+        "PagedAttention.Text.Templates.TemplateException",
+        "PagedAttention.Text.Templates.TemplateRaisedException",
+        "PagedAttention.Text.Tokenization.StreamingDecoder",
+        "PagedAttention.Text.Tokenization.Tokenizer",
+        "PagedAttention.Text.Tokenization.TokenizerLoadException",
+    ]);
+
+    private static void AssertExports(System.Reflection.Assembly asm, string[] expected) =>
+        Assert.Equal(expected.Order(StringComparer.Ordinal), asm.GetExportedTypes().Select(t => t.FullName!).Order(StringComparer.Ordinal));
+}
