@@ -47,9 +47,6 @@ internal interface IModelRunner : IDisposable
 
     /// <summary>Waits for the step <see cref="LaunchSample"/> queued and copies its token ids.</summary>
     void WaitSample(Span<int> tokens);
-
-    /// <summary>Copies every layer's K/V of block <paramref name="src"/> to block <paramref name="dst"/>.</summary>
-    void CopyBlock(int src, int dst);
 }
 
 /// <summary>Per-step sampling rows of a device sampler (see <see cref="IModelRunner.ForwardSample"/>).</summary>
