@@ -37,8 +37,6 @@ internal sealed class CpuModelRunner : IModelRunner
 
     public void WaitSample(Span<int> tokens) => throw new NotSupportedException("The CPU runner computes synchronously.");
 
-    public void CopyBlock(int src, int dst) => _cache.CopyBlock(src, dst);
-
     public void Dispose()
     {
         _cache.Dispose();

@@ -47,7 +47,4 @@ internal interface IModelRunner : IDisposable
 
     /// <summary>Waits for the step <see cref="LaunchSample"/> queued and copies its token ids.</summary>
     void WaitSample(Span<int> tokens);
-
-    /// <summary>Copies every layer's K/V of block <paramref name="src"/> to block <paramref name="dst"/>.</summary>
-    void CopyBlock(int src, int dst);
 }

@@ -10,12 +10,14 @@ namespace PagedAttention.Kernels.Cpu;
 /// weight streams keep more cache misses in flight per core than 4 (decode is bound by memory-level parallelism).
 /// </summary>
 /// <remarks>
-/// Determinism: every dot product is accumulated in one Vector512 over k in steps of 16, reduced with
-/// <see cref="Vector512.Sum{T}(Vector512{T})"/>, and finished with a scalar tail in index order — the same
-/// sequence of operations in every tile shape. A row's output therefore does not depend on how many rows are in
-/// the batch, where in the batch it is, or how the work is split across threads.
+/// Determinism: every dot product is accumulated in one vector over k in steps of its width (Vector512: 16,
+/// Vector256: 8), reduced with <see cref="Vector512.Sum{T}(Vector512{T})"/> / <see cref="Vector256.Sum{T}(Vector256{T})"/>,
+/// and finished with a scalar tail in index order — the same sequence of operations in every tile shape. A row's output
+/// therefore does not depend on how many rows are in the batch, where in the batch it is, or how the work is split
+/// across threads. The tiles are written once, generic over the width (<see cref="IVectorWidth{TV}"/>); the JIT
+/// specialises them per (dtype, width), so each instantiation is the loop a hand-written copy would be.
 /// </remarks>
-internal static unsafe partial class CpuGemm
+internal static unsafe class CpuGemm
 {
     // Kernels are marked AggressiveOptimization: Tier-0 code for Vector512 loops is ~10x slower, and the first
     // tokens an engine produces should not pay for JIT tiering.
@@ -56,23 +58,23 @@ internal static unsafe partial class CpuGemm
             tasks = (n + chunk - 1) / chunk;
         }
         // Without AVX-512, Vector512 is emulated with two 256-bit halves in software (~2.5x slower on prefill),
-        // so such machines get the same tiles written with Vector256.
+        // so such machines get the same tiles instantiated for Vector256.
         bool wide = Vector512.IsHardwareAccelerated || !Vector256.IsHardwareAccelerated;
         delegate*<void*, int, void> body = (w.DType, wide) switch
         {
-            (DType.F32, true) => &Body<F32Widener>,
-            (DType.F16, true) => &Body<F16Widener>,
-            (DType.BF16, true) => &Body<Bf16Widener>,
-            (DType.F32, false) => &Body256<F32Widener>,
-            (DType.F16, false) => &Body256<F16Widener>,
-            (DType.BF16, false) => &Body256<Bf16Widener>,
+            (DType.F32, true) => &Body<F32Widener, Vector512<float>, Width512>,
+            (DType.F16, true) => &Body<F16Widener, Vector512<float>, Width512>,
+            (DType.BF16, true) => &Body<Bf16Widener, Vector512<float>, Width512>,
+            (DType.F32, false) => &Body<F32Widener, Vector256<float>, Width256>,
+            (DType.F16, false) => &Body<F16Widener, Vector256<float>, Width256>,
+            (DType.BF16, false) => &Body<Bf16Widener, Vector256<float>, Width256>,
             _ => throw new NotSupportedException($"Weight dtype {w.DType} is not supported."),
         };
         pool.Run(body, &job, tasks);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Body<TW>(void* context, int task) where TW : struct, IWeightWidener
+    private static void Body<TW, TV, TO>(void* context, int task) where TW : struct, IWeightWidener where TV : struct where TO : struct, IVectorWidth<TV>
     {
         ref Job j = ref *(Job*)context;
         int o0 = task * j.Chunk, o1 = Math.Min(o0 + j.Chunk, j.N);
@@ -87,139 +89,199 @@ internal static unsafe partial class CpuGemm
                 float* xr = j.X + (long)r * k;
                 float* yr = j.Y + (long)r * n;
                 int o = oc;
-                for (; o + 4 <= oe; o += 4) Tile4x4<TW>(xr, k, j.W + o * wStride, wStride, yr + o, n);
-                for (; o < oe; o++) Tile4x1<TW>(xr, k, j.W + o * wStride, yr + o, n);
+                for (; o + 4 <= oe; o += 4) Tile4x4<TW, TV, TO>(xr, k, j.W + o * wStride, wStride, yr + o, n);
+                for (; o < oe; o++) Tile4x1<TW, TV, TO>(xr, k, j.W + o * wStride, yr + o, n);
             }
             for (; r < rows; r++)
             {
                 float* xr = j.X + (long)r * k;
                 float* yr = j.Y + (long)r * n;
                 int o = oc;
-                for (; o + 8 <= oe; o += 8) Tile1x8<TW>(xr, k, j.W + o * wStride, wStride, yr + o);
-                for (; o + 4 <= oe; o += 4) Tile1x4<TW>(xr, k, j.W + o * wStride, wStride, yr + o);
-                for (; o < oe; o++) yr[o] = Tile1x1<TW>(xr, k, j.W + o * wStride);
+                for (; o + 8 <= oe; o += 8) Tile1x8<TW, TV, TO>(xr, k, j.W + o * wStride, wStride, yr + o);
+                for (; o + 4 <= oe; o += 4) Tile1x4<TW, TV, TO>(xr, k, j.W + o * wStride, wStride, yr + o);
+                for (; o < oe; o++) yr[o] = Tile1x1<TW, TV, TO>(xr, k, j.W + o * wStride);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Finish<TW>(Vector512<float> acc, float* x, byte* w, int from, int k) where TW : struct, IWeightWidener
+    private static float Finish<TW, TV, TO>(TV acc, float* x, byte* w, int from, int k) where TW : struct, IWeightWidener where TV : struct where TO : struct, IVectorWidth<TV>
     {
-        float s = Vector512.Sum(acc);
+        float s = TO.Sum(acc);
         for (int i = from; i < k; i++) s += x[i] * TW.Load1(w, i);
         return s;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile4x4<TW>(float* x0, int k, byte* w0, long ws, float* y, int n) where TW : struct, IWeightWidener
+    private static void Tile4x4<TW, TV, TO>(float* x0, int k, byte* w0, long ws, float* y, int n) where TW : struct, IWeightWidener where TV : struct where TO : struct, IVectorWidth<TV>
     {
         float* x1 = x0 + k, x2 = x1 + k, x3 = x2 + k;
         byte* w1 = w0 + ws, w2 = w1 + ws, w3 = w2 + ws;
-        Vector512<float> c00 = default, c01 = default, c02 = default, c03 = default;
-        Vector512<float> c10 = default, c11 = default, c12 = default, c13 = default;
-        Vector512<float> c20 = default, c21 = default, c22 = default, c23 = default;
-        Vector512<float> c30 = default, c31 = default, c32 = default, c33 = default;
-        int kv = k & ~15, i = 0;
-        for (; i < kv; i += 16)
+        TV c00 = default, c01 = default, c02 = default, c03 = default;
+        TV c10 = default, c11 = default, c12 = default, c13 = default;
+        TV c20 = default, c21 = default, c22 = default, c23 = default;
+        TV c30 = default, c31 = default, c32 = default, c33 = default;
+        int kv = k & ~(TO.Count - 1), i = 0;
+        for (; i < kv; i += TO.Count)
         {
-            var b0 = TW.Load16(w0, i);
-            var b1 = TW.Load16(w1, i);
-            var b2 = TW.Load16(w2, i);
-            var b3 = TW.Load16(w3, i);
-            var a = Vector512.Load(x0 + i);
-            c00 = Vector512.FusedMultiplyAdd(a, b0, c00); c01 = Vector512.FusedMultiplyAdd(a, b1, c01);
-            c02 = Vector512.FusedMultiplyAdd(a, b2, c02); c03 = Vector512.FusedMultiplyAdd(a, b3, c03);
-            a = Vector512.Load(x1 + i);
-            c10 = Vector512.FusedMultiplyAdd(a, b0, c10); c11 = Vector512.FusedMultiplyAdd(a, b1, c11);
-            c12 = Vector512.FusedMultiplyAdd(a, b2, c12); c13 = Vector512.FusedMultiplyAdd(a, b3, c13);
-            a = Vector512.Load(x2 + i);
-            c20 = Vector512.FusedMultiplyAdd(a, b0, c20); c21 = Vector512.FusedMultiplyAdd(a, b1, c21);
-            c22 = Vector512.FusedMultiplyAdd(a, b2, c22); c23 = Vector512.FusedMultiplyAdd(a, b3, c23);
-            a = Vector512.Load(x3 + i);
-            c30 = Vector512.FusedMultiplyAdd(a, b0, c30); c31 = Vector512.FusedMultiplyAdd(a, b1, c31);
-            c32 = Vector512.FusedMultiplyAdd(a, b2, c32); c33 = Vector512.FusedMultiplyAdd(a, b3, c33);
+            var b0 = TO.LoadWeights<TW>(w0, i);
+            var b1 = TO.LoadWeights<TW>(w1, i);
+            var b2 = TO.LoadWeights<TW>(w2, i);
+            var b3 = TO.LoadWeights<TW>(w3, i);
+            var a = TO.Load(x0 + i);
+            c00 = TO.FusedMultiplyAdd(a, b0, c00); c01 = TO.FusedMultiplyAdd(a, b1, c01);
+            c02 = TO.FusedMultiplyAdd(a, b2, c02); c03 = TO.FusedMultiplyAdd(a, b3, c03);
+            a = TO.Load(x1 + i);
+            c10 = TO.FusedMultiplyAdd(a, b0, c10); c11 = TO.FusedMultiplyAdd(a, b1, c11);
+            c12 = TO.FusedMultiplyAdd(a, b2, c12); c13 = TO.FusedMultiplyAdd(a, b3, c13);
+            a = TO.Load(x2 + i);
+            c20 = TO.FusedMultiplyAdd(a, b0, c20); c21 = TO.FusedMultiplyAdd(a, b1, c21);
+            c22 = TO.FusedMultiplyAdd(a, b2, c22); c23 = TO.FusedMultiplyAdd(a, b3, c23);
+            a = TO.Load(x3 + i);
+            c30 = TO.FusedMultiplyAdd(a, b0, c30); c31 = TO.FusedMultiplyAdd(a, b1, c31);
+            c32 = TO.FusedMultiplyAdd(a, b2, c32); c33 = TO.FusedMultiplyAdd(a, b3, c33);
         }
         float* y1 = y + n, y2 = y1 + n, y3 = y2 + n;
-        y[0] = Finish<TW>(c00, x0, w0, i, k); y[1] = Finish<TW>(c01, x0, w1, i, k);
-        y[2] = Finish<TW>(c02, x0, w2, i, k); y[3] = Finish<TW>(c03, x0, w3, i, k);
-        y1[0] = Finish<TW>(c10, x1, w0, i, k); y1[1] = Finish<TW>(c11, x1, w1, i, k);
-        y1[2] = Finish<TW>(c12, x1, w2, i, k); y1[3] = Finish<TW>(c13, x1, w3, i, k);
-        y2[0] = Finish<TW>(c20, x2, w0, i, k); y2[1] = Finish<TW>(c21, x2, w1, i, k);
-        y2[2] = Finish<TW>(c22, x2, w2, i, k); y2[3] = Finish<TW>(c23, x2, w3, i, k);
-        y3[0] = Finish<TW>(c30, x3, w0, i, k); y3[1] = Finish<TW>(c31, x3, w1, i, k);
-        y3[2] = Finish<TW>(c32, x3, w2, i, k); y3[3] = Finish<TW>(c33, x3, w3, i, k);
+        y[0] = Finish<TW, TV, TO>(c00, x0, w0, i, k); y[1] = Finish<TW, TV, TO>(c01, x0, w1, i, k);
+        y[2] = Finish<TW, TV, TO>(c02, x0, w2, i, k); y[3] = Finish<TW, TV, TO>(c03, x0, w3, i, k);
+        y1[0] = Finish<TW, TV, TO>(c10, x1, w0, i, k); y1[1] = Finish<TW, TV, TO>(c11, x1, w1, i, k);
+        y1[2] = Finish<TW, TV, TO>(c12, x1, w2, i, k); y1[3] = Finish<TW, TV, TO>(c13, x1, w3, i, k);
+        y2[0] = Finish<TW, TV, TO>(c20, x2, w0, i, k); y2[1] = Finish<TW, TV, TO>(c21, x2, w1, i, k);
+        y2[2] = Finish<TW, TV, TO>(c22, x2, w2, i, k); y2[3] = Finish<TW, TV, TO>(c23, x2, w3, i, k);
+        y3[0] = Finish<TW, TV, TO>(c30, x3, w0, i, k); y3[1] = Finish<TW, TV, TO>(c31, x3, w1, i, k);
+        y3[2] = Finish<TW, TV, TO>(c32, x3, w2, i, k); y3[3] = Finish<TW, TV, TO>(c33, x3, w3, i, k);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile4x1<TW>(float* x0, int k, byte* w0, float* y, int n) where TW : struct, IWeightWidener
+    private static void Tile4x1<TW, TV, TO>(float* x0, int k, byte* w0, float* y, int n) where TW : struct, IWeightWidener where TV : struct where TO : struct, IVectorWidth<TV>
     {
         float* x1 = x0 + k, x2 = x1 + k, x3 = x2 + k;
-        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default;
-        int kv = k & ~15, i = 0;
-        for (; i < kv; i += 16)
+        TV c0 = default, c1 = default, c2 = default, c3 = default;
+        int kv = k & ~(TO.Count - 1), i = 0;
+        for (; i < kv; i += TO.Count)
         {
-            var b = TW.Load16(w0, i);
-            c0 = Vector512.FusedMultiplyAdd(Vector512.Load(x0 + i), b, c0);
-            c1 = Vector512.FusedMultiplyAdd(Vector512.Load(x1 + i), b, c1);
-            c2 = Vector512.FusedMultiplyAdd(Vector512.Load(x2 + i), b, c2);
-            c3 = Vector512.FusedMultiplyAdd(Vector512.Load(x3 + i), b, c3);
+            var b = TO.LoadWeights<TW>(w0, i);
+            c0 = TO.FusedMultiplyAdd(TO.Load(x0 + i), b, c0);
+            c1 = TO.FusedMultiplyAdd(TO.Load(x1 + i), b, c1);
+            c2 = TO.FusedMultiplyAdd(TO.Load(x2 + i), b, c2);
+            c3 = TO.FusedMultiplyAdd(TO.Load(x3 + i), b, c3);
         }
-        y[0] = Finish<TW>(c0, x0, w0, i, k);
-        y[n] = Finish<TW>(c1, x1, w0, i, k);
-        y[2 * n] = Finish<TW>(c2, x2, w0, i, k);
-        y[3 * n] = Finish<TW>(c3, x3, w0, i, k);
+        y[0] = Finish<TW, TV, TO>(c0, x0, w0, i, k);
+        y[n] = Finish<TW, TV, TO>(c1, x1, w0, i, k);
+        y[2 * n] = Finish<TW, TV, TO>(c2, x2, w0, i, k);
+        y[3 * n] = Finish<TW, TV, TO>(c3, x3, w0, i, k);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile1x8<TW>(float* x, int k, byte* w0, long ws, float* y) where TW : struct, IWeightWidener
+    private static void Tile1x8<TW, TV, TO>(float* x, int k, byte* w0, long ws, float* y) where TW : struct, IWeightWidener where TV : struct where TO : struct, IVectorWidth<TV>
     {
         byte* w1 = w0 + ws, w2 = w1 + ws, w3 = w2 + ws, w4 = w3 + ws, w5 = w4 + ws, w6 = w5 + ws, w7 = w6 + ws;
-        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
-        int kv = k & ~15, i = 0;
-        for (; i < kv; i += 16)
+        TV c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
+        int kv = k & ~(TO.Count - 1), i = 0;
+        for (; i < kv; i += TO.Count)
         {
-            var a = Vector512.Load(x + i);
-            c0 = Vector512.FusedMultiplyAdd(a, TW.Load16(w0, i), c0);
-            c1 = Vector512.FusedMultiplyAdd(a, TW.Load16(w1, i), c1);
-            c2 = Vector512.FusedMultiplyAdd(a, TW.Load16(w2, i), c2);
-            c3 = Vector512.FusedMultiplyAdd(a, TW.Load16(w3, i), c3);
-            c4 = Vector512.FusedMultiplyAdd(a, TW.Load16(w4, i), c4);
-            c5 = Vector512.FusedMultiplyAdd(a, TW.Load16(w5, i), c5);
-            c6 = Vector512.FusedMultiplyAdd(a, TW.Load16(w6, i), c6);
-            c7 = Vector512.FusedMultiplyAdd(a, TW.Load16(w7, i), c7);
+            var a = TO.Load(x + i);
+            c0 = TO.FusedMultiplyAdd(a, TO.LoadWeights<TW>(w0, i), c0);
+            c1 = TO.FusedMultiplyAdd(a, TO.LoadWeights<TW>(w1, i), c1);
+            c2 = TO.FusedMultiplyAdd(a, TO.LoadWeights<TW>(w2, i), c2);
+            c3 = TO.FusedMultiplyAdd(a, TO.LoadWeights<TW>(w3, i), c3);
+            c4 = TO.FusedMultiplyAdd(a, TO.LoadWeights<TW>(w4, i), c4);
+            c5 = TO.FusedMultiplyAdd(a, TO.LoadWeights<TW>(w5, i), c5);
+            c6 = TO.FusedMultiplyAdd(a, TO.LoadWeights<TW>(w6, i), c6);
+            c7 = TO.FusedMultiplyAdd(a, TO.LoadWeights<TW>(w7, i), c7);
         }
-        y[0] = Finish<TW>(c0, x, w0, i, k); y[1] = Finish<TW>(c1, x, w1, i, k);
-        y[2] = Finish<TW>(c2, x, w2, i, k); y[3] = Finish<TW>(c3, x, w3, i, k);
-        y[4] = Finish<TW>(c4, x, w4, i, k); y[5] = Finish<TW>(c5, x, w5, i, k);
-        y[6] = Finish<TW>(c6, x, w6, i, k); y[7] = Finish<TW>(c7, x, w7, i, k);
+        y[0] = Finish<TW, TV, TO>(c0, x, w0, i, k); y[1] = Finish<TW, TV, TO>(c1, x, w1, i, k);
+        y[2] = Finish<TW, TV, TO>(c2, x, w2, i, k); y[3] = Finish<TW, TV, TO>(c3, x, w3, i, k);
+        y[4] = Finish<TW, TV, TO>(c4, x, w4, i, k); y[5] = Finish<TW, TV, TO>(c5, x, w5, i, k);
+        y[6] = Finish<TW, TV, TO>(c6, x, w6, i, k); y[7] = Finish<TW, TV, TO>(c7, x, w7, i, k);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile1x4<TW>(float* x, int k, byte* w0, long ws, float* y) where TW : struct, IWeightWidener
+    private static void Tile1x4<TW, TV, TO>(float* x, int k, byte* w0, long ws, float* y) where TW : struct, IWeightWidener where TV : struct where TO : struct, IVectorWidth<TV>
     {
         byte* w1 = w0 + ws, w2 = w1 + ws, w3 = w2 + ws;
-        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default;
-        int kv = k & ~15, i = 0;
-        for (; i < kv; i += 16)
+        TV c0 = default, c1 = default, c2 = default, c3 = default;
+        int kv = k & ~(TO.Count - 1), i = 0;
+        for (; i < kv; i += TO.Count)
         {
-            var a = Vector512.Load(x + i);
-            c0 = Vector512.FusedMultiplyAdd(a, TW.Load16(w0, i), c0);
-            c1 = Vector512.FusedMultiplyAdd(a, TW.Load16(w1, i), c1);
-            c2 = Vector512.FusedMultiplyAdd(a, TW.Load16(w2, i), c2);
-            c3 = Vector512.FusedMultiplyAdd(a, TW.Load16(w3, i), c3);
+            var a = TO.Load(x + i);
+            c0 = TO.FusedMultiplyAdd(a, TO.LoadWeights<TW>(w0, i), c0);
+            c1 = TO.FusedMultiplyAdd(a, TO.LoadWeights<TW>(w1, i), c1);
+            c2 = TO.FusedMultiplyAdd(a, TO.LoadWeights<TW>(w2, i), c2);
+            c3 = TO.FusedMultiplyAdd(a, TO.LoadWeights<TW>(w3, i), c3);
         }
-        y[0] = Finish<TW>(c0, x, w0, i, k);
-        y[1] = Finish<TW>(c1, x, w1, i, k);
-        y[2] = Finish<TW>(c2, x, w2, i, k);
-        y[3] = Finish<TW>(c3, x, w3, i, k);
+        y[0] = Finish<TW, TV, TO>(c0, x, w0, i, k);
+        y[1] = Finish<TW, TV, TO>(c1, x, w1, i, k);
+        y[2] = Finish<TW, TV, TO>(c2, x, w2, i, k);
+        y[3] = Finish<TW, TV, TO>(c3, x, w3, i, k);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Tile1x1<TW>(float* x, int k, byte* w) where TW : struct, IWeightWidener
+    private static float Tile1x1<TW, TV, TO>(float* x, int k, byte* w) where TW : struct, IWeightWidener where TV : struct where TO : struct, IVectorWidth<TV>
     {
-        Vector512<float> c = default;
-        int kv = k & ~15, i = 0;
-        for (; i < kv; i += 16) c = Vector512.FusedMultiplyAdd(Vector512.Load(x + i), TW.Load16(w, i), c);
-        return Finish<TW>(c, x, w, i, k);
+        TV c = default;
+        int kv = k & ~(TO.Count - 1), i = 0;
+        for (; i < kv; i += TO.Count) c = TO.FusedMultiplyAdd(TO.Load(x + i), TO.LoadWeights<TW>(w, i), c);
+        return Finish<TW, TV, TO>(c, x, w, i, k);
     }
+}
+
+/// <summary>
+/// The vector width of the GEMM tiles (<see cref="CpuGemm"/>): the few operations they use, for one vector type.
+/// Implemented by <see cref="Width512"/> (AVX-512) and <see cref="Width256"/> (AVX2); every member is a direct call to
+/// the corresponding <c>Vector512</c>/<c>Vector256</c> operation, inlined.
+/// </summary>
+/// <typeparam name="TV">The vector of floats.</typeparam>
+internal unsafe interface IVectorWidth<TV> where TV : struct
+{
+    /// <summary>Floats per vector.</summary>
+    static abstract int Count { get; }
+
+    /// <summary>Loads <see cref="Count"/> floats at <paramref name="p"/>.</summary>
+    static abstract TV Load(float* p);
+
+    /// <summary>Elements [i, i + <see cref="Count"/>) of a weight row, widened by <typeparamref name="TW"/>.</summary>
+    static abstract TV LoadWeights<TW>(byte* row, int i) where TW : struct, IWeightWidener;
+
+    /// <summary>a · b + c, fused.</summary>
+    static abstract TV FusedMultiplyAdd(TV a, TV b, TV c);
+
+    /// <summary>The sum of the lanes (a fixed reduction tree).</summary>
+    static abstract float Sum(TV v);
+}
+
+/// <summary>The AVX-512 width: <see cref="Vector512{T}"/> of 16 floats.</summary>
+internal readonly unsafe struct Width512 : IVectorWidth<Vector512<float>>
+{
+    public static int Count => Vector512<float>.Count;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Load(float* p) => Vector512.Load(p);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> LoadWeights<TW>(byte* row, int i) where TW : struct, IWeightWidener => TW.Load16(row, i);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> FusedMultiplyAdd(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.FusedMultiplyAdd(a, b, c);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Sum(Vector512<float> v) => Vector512.Sum(v);
+}
+
+/// <summary>The AVX2 width: <see cref="Vector256{T}"/> of 8 floats (machines without AVX-512, where Vector512 is emulated).</summary>
+internal readonly unsafe struct Width256 : IVectorWidth<Vector256<float>>
+{
+    public static int Count => Vector256<float>.Count;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Load(float* p) => Vector256.Load(p);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> LoadWeights<TW>(byte* row, int i) where TW : struct, IWeightWidener => TW.Load8(row, i);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> FusedMultiplyAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.FusedMultiplyAdd(a, b, c);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Sum(Vector256<float> v) => Vector256.Sum(v);
 }

@@ -143,8 +143,6 @@ internal sealed class AsyncHostRunner : IModelRunner, IDeviceSampler
         _rows[row] = p.Temperature == 0 && p.RepetitionPenalty == 1 && p.FrequencyPenalty == 0 && p.PresencePenalty == 0 && p.MinTokens == 0
             ? null : new Row(p, key, step, prompt.ToArray(), output.ToArray(), endTokenIds.ToArray());
 
-    public void CopyBlock(int src, int dst) => _inner.CopyBlock(src, dst);
-
     public void Dispose()
     {
         _inner.Dispose();

@@ -248,9 +248,6 @@ internal sealed class CudaLlamaModel : IDecoderModel, IDisposable
     /// <summary>Whether decode steps replay CUDA graphs (see <see cref="ConfigureSteps"/>).</summary>
     public bool UseCudaGraphs { get; private set; }
 
-    /// <summary>Number of CUDA graphs captured so far.</summary>
-    public int NumCapturedGraphs => _graphs.Count;
-
     private readonly Dictionary<(int Batch, int Splits, int TableStride), CudaGraph> _graphs = [];
     private CudaKvCache? _graphCache;
 

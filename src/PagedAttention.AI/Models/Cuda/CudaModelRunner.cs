@@ -27,9 +27,6 @@ internal sealed class CudaModelRunner : IModelRunner, IDeviceSampler
     /// <summary>What <see cref="Create"/> measured while sizing the KV cache (bytes).</summary>
     public (long Total, long Weights, long Activations, long KvCache) Memory { get; private init; }
 
-    /// <summary>The model on the GPU.</summary>
-    public CudaLlamaModel CudaModel => _model;
-
     /// <summary>
     /// Loads <paramref name="modelPath"/> onto GPU 0, runs one profiling step of <paramref name="maxNumBatchedTokens"/>
     /// tokens, and gives the KV cache <paramref name="numKvBlocks"/> blocks or else what
@@ -148,8 +145,6 @@ internal sealed class CudaModelRunner : IModelRunner, IDeviceSampler
 
     public void SetRow(int row, in SamplingRow p, ulong key, int step, ReadOnlySpan<int> prompt, ReadOnlySpan<int> output, ReadOnlySpan<int> endTokenIds) =>
         _sampler.SetRow(row, p, key, step, prompt, output, endTokenIds);
-
-    public void CopyBlock(int src, int dst) => _cache.CopyBlock(src, dst);
 
     public void Dispose()
     {
