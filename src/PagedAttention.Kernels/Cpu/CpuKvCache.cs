@@ -63,18 +63,6 @@ internal unsafe class CpuKvCache : IDisposable
         return new PagedKvLayer(_keys[layer], _values[layer], NumBlocks, BlockSize, NumKvHeads, HeadDim);
     }
 
-    /// <summary>Copies every layer's K and V of block <paramref name="src"/> to block <paramref name="dst"/> (copy-on-write).</summary>
-    public void CopyBlock(int src, int dst)
-    {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        long n = (long)BlockSize * NumKvHeads * HeadDim;
-        for (int l = 0; l < NumLayers; l++)
-        {
-            new Span<float>(_keys[l] + src * n, (int)n).CopyTo(new Span<float>(_keys[l] + dst * n, (int)n));
-            new Span<float>(_values[l] + src * n, (int)n).CopyTo(new Span<float>(_values[l] + dst * n, (int)n));
-        }
-    }
-
     /// <inheritdoc />
     public void Dispose()
     {

@@ -55,20 +55,6 @@ internal unsafe class CudaKvCache : IDisposable
     /// <summary>Device address of layer <paramref name="layer"/>'s values.</summary>
     public ulong Values(int layer) => Keys(layer) + (ulong)(NumBlocks * BlockBytes);
 
-    /// <summary>Queues a copy of every layer's K and V of block <paramref name="src"/> to block <paramref name="dst"/> (copy-on-write).</summary>
-    public void CopyBlock(int src, int dst)
-    {
-        if ((uint)src >= (uint)NumBlocks) throw new ArgumentOutOfRangeException(nameof(src));
-        if ((uint)dst >= (uint)NumBlocks) throw new ArgumentOutOfRangeException(nameof(dst));
-        _device.MakeCurrent();
-        for (int l = 0; l < NumLayers; l++)
-        {
-            ulong s = (ulong)(src * BlockBytes), d = (ulong)(dst * BlockBytes);
-            CuDriver.Check(CuDriver.Fn.cuMemcpyDtoDAsync(Keys(l) + d, Keys(l) + s, (nuint)BlockBytes, _device.Stream), "cuMemcpyDtoDAsync");
-            CuDriver.Check(CuDriver.Fn.cuMemcpyDtoDAsync(Values(l) + d, Values(l) + s, (nuint)BlockBytes, _device.Stream), "cuMemcpyDtoDAsync");
-        }
-    }
-
     private int CheckLayer(int layer) =>
         (uint)layer < (uint)NumLayers ? layer : throw new ArgumentOutOfRangeException(nameof(layer), layer, $"The cache has {NumLayers} layers.");
 
