@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Text.Json;
 using System.Text;
 using Microsoft.Extensions.AI;
 using PagedAttention.AI.Chat;
@@ -14,6 +16,13 @@ namespace PagedAttention.AI;
 /// </summary>
 public sealed class PagedAttentionChatClient : IChatClient
 {
+    /// <summary>
+    /// <see cref="ChatOptions.AdditionalProperties"/> key: <c>true</c> restores the behaviour before the
+    /// prompt-injection defence — special-token text inside messages becomes control tokens, and any role is rendered.
+    /// Only for callers whose messages are fully trusted (docs/reliability.md).
+    /// </summary>
+    public const string TrustContentKey = "special_tokens_in_content";
+
     /// <summary>The provider name reported in <see cref="ChatClientMetadata"/>.</summary>
     public const string ProviderName = "PagedAttention.AI";
 
@@ -59,9 +68,19 @@ public sealed class PagedAttentionChatClient : IChatClient
             throw new NotSupportedException("ChatOptions.ResponseFormat JSON needs constrained decoding, which PagedAttention.AI does not implement yet; ask for JSON in the prompt instead (e.g. GetResponseAsync<T>(..., useJsonSchemaResponseFormat: false)).");
 
         var tokenizer = _assets.Tokenizer;
-        var context = ChatContextBuilder.Build(messages, options, tokenizer.BosToken, tokenizer.EosToken);
+        bool trusted = options?.AdditionalProperties?.TryGetValue(TrustContentKey, out var t) == true && t is true or JsonElement { ValueKind: JsonValueKind.True };
+        var context = ChatContextBuilder.Build(messages, options, tokenizer.BosToken, tokenizer.EosToken, trusted ? null : _assets.IsKnownRole);
+        // Special-token text inside messages stays text (prompt-injection defence) unless the caller opts out.
+        var markers = trusted ? null : _assets.Guard.Protect(context);
         string prompt = _assets.Template.Render(context);
-        int[] promptIds = tokenizer.Encode(prompt, addSpecialTokens: false);
+        int[] promptIds;
+        if (markers is null) promptIds = tokenizer.Encode(prompt, addSpecialTokens: false);
+        else
+        {
+            var plain = new List<(int Start, int Length)>();
+            prompt = SpecialTokenGuard.Restore(prompt, markers, plain);
+            promptIds = tokenizer.Encode(prompt, addSpecialTokens: false, CollectionsMarshal.AsSpan(plain));
+        }
         var sampling = ChatOptionsMapper.Map(options, this, Math.Max(1, _engine.MaxModelLen - promptIds.Length));
         bool toolsOffered = ChatContextBuilder.ToolsOffered(options);
         bool showReasoning = options?.Reasoning?.Output is not ReasoningOutput.None;

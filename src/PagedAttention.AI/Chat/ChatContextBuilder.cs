@@ -12,7 +12,12 @@ namespace PagedAttention.AI.Chat;
 /// </summary>
 internal static class ChatContextBuilder
 {
-    public static JsonObject Build(IEnumerable<ChatMessage> messages, ChatOptions? options, string? bosToken, string? eosToken)
+    /// <param name="messages">The conversation.</param>
+    /// <param name="options">The request's options.</param>
+    /// <param name="bosToken">The tokenizer's BOS text.</param>
+    /// <param name="eosToken">The tokenizer's EOS text.</param>
+    /// <param name="isKnownRole">Roles accepted besides none: null accepts every role; otherwise an unknown role is an <see cref="ArgumentException"/>.</param>
+    public static JsonObject Build(IEnumerable<ChatMessage> messages, ChatOptions? options, string? bosToken, string? eosToken, Func<string, bool>? isKnownRole = null)
     {
         var list = new JsonArray();
         if (!string.IsNullOrEmpty(options?.Instructions))
@@ -21,6 +26,8 @@ internal static class ChatContextBuilder
         foreach (var m in messages)
         {
             if (m is null) throw new ArgumentException("The messages contain a null entry.", nameof(messages));
+            if (isKnownRole is not null && !isKnownRole(m.Role.Value))
+                throw new ArgumentException($"Message role '{m.Role.Value}' is not one the chat template handles (system, user, assistant, tool, or a role the template names).", nameof(messages));
             AddMessage(list, m, callNames);
         }
         var context = new JsonObject
@@ -98,8 +105,18 @@ internal static class ChatContextBuilder
         string s => s,
         JsonElement e when e.ValueKind == JsonValueKind.String => e.GetString()!,
         JsonElement e => e.GetRawText(),
-        _ => JsonSerializer.Serialize(result, result.GetType()),
+        _ => Serialize(result),
     };
+
+    // Caller objects that System.Text.Json cannot write (cycles, unsupported types) are the caller's error.
+    private static string Serialize(object value)
+    {
+        try { return JsonSerializer.Serialize(value, value.GetType()); }
+        catch (Exception e) when (e is JsonException or NotSupportedException or InvalidOperationException)
+        {
+            throw new ArgumentException($"A {value.GetType().Name} in the messages cannot be written as JSON: {e.Message}", "messages", e);
+        }
+    }
 
     private static JsonNode? ToNode(object? value) => value switch
     {
@@ -113,6 +130,6 @@ internal static class ChatContextBuilder
         double d => JsonValue.Create(d),
         float f => JsonValue.Create(f),
         decimal m => JsonValue.Create(m),
-        _ => JsonNode.Parse(JsonSerializer.Serialize(value, value.GetType())),
+        _ => JsonNode.Parse(Serialize(value)),
     };
 }

@@ -22,11 +22,18 @@ internal sealed class ChatModelAssets
         ToolCallParser.PythonTag, ReasoningSplitter.Open, ReasoningSplitter.Close,
     };
 
-    private ChatModelAssets(Tokenizer tokenizer, ChatTemplate template, string modelId)
+    /// <summary>The roles every chat template handles (OpenAI's).</summary>
+    public static IReadOnlySet<string> StandardRoles { get; } = new HashSet<string>(StringComparer.Ordinal) { "system", "user", "assistant", "tool" };
+
+    private readonly string _source;
+
+    private ChatModelAssets(Tokenizer tokenizer, ChatTemplate template, string source, string modelId)
     {
         Tokenizer = tokenizer;
         Template = template;
+        _source = source;
         ModelId = modelId;
+        Guard = new SpecialTokenGuard(tokenizer);
         Detokenizer = StreamingDecoderDetokenizer.Factory(tokenizer, skipSpecialTokens: true, keepSpecialTokens: StructuralTokens);
     }
 
@@ -36,6 +43,17 @@ internal sealed class ChatModelAssets
 
     /// <summary>The model directory's name.</summary>
     public string ModelId { get; }
+
+    /// <summary>Keeps special-token text inside messages from becoming control tokens.</summary>
+    public SpecialTokenGuard Guard { get; }
+
+    /// <summary>
+    /// Whether a message may have <paramref name="role"/>: a standard role, or one the template names as a string
+    /// literal (e.g. <c>'ipython'</c>, <c>"developer"</c>). Anything else would be rendered as-is into a turn header.
+    /// </summary>
+    public bool IsKnownRole(string role) =>
+        StandardRoles.Contains(role) ||
+        (role.Length > 0 && (_source.Contains($"'{role}'", StringComparison.Ordinal) || _source.Contains($"\"{role}\"", StringComparison.Ordinal)));
 
     /// <summary>One detokenizer per generated sequence: special tokens skipped except <see cref="StructuralTokens"/>.</summary>
     public Func<IStreamingDetokenizer> Detokenizer { get; }
@@ -65,7 +83,7 @@ internal sealed class ChatModelAssets
         {
             throw new ModelLoadException(Path.Combine(dir, File.Exists(jinja) ? "chat_template.jinja" : "tokenizer_config.json"), null, $"chat_template: {e.Message}", e);
         }
-        return new ChatModelAssets(tokenizer, template, id);
+        return new ChatModelAssets(tokenizer, template, source, id);
     }
 
     private static JsonArray? TryParseList(string source)

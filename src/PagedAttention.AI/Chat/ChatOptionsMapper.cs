@@ -75,13 +75,16 @@ internal static class ChatOptionsMapper
         };
     }
 
-    private static float? Float(AdditionalPropertiesDictionary? extra, string key) => Number(extra, key) is double x ? (float)x : null;
+    private static float? Float(AdditionalPropertiesDictionary? extra, string key) =>
+        Number(extra, key) is double x ? (double.IsFinite(x) && Math.Abs(x) <= float.MaxValue ? (float)x : throw Bad(key, x, "a finite number")) : null;
 
     private static int? Int(AdditionalPropertiesDictionary? extra, string key) =>
         Number(extra, key) is double x ? (x == Math.Floor(x) && x is >= int.MinValue and <= int.MaxValue ? (int)x : throw Bad(key, x, "an integer")) : null;
 
     private static long? Long(AdditionalPropertiesDictionary? extra, string key) =>
-        Number(extra, key) is double x ? (x == Math.Floor(x) ? (long)x : throw Bad(key, x, "an integer")) : null;
+        Number(extra, key) is double x
+            ? (x == Math.Floor(x) && x >= -9223372036854775808.0 && x < 9223372036854775808.0 ? (long)x : throw Bad(key, x, "an integer in the range of a 64-bit integer"))
+            : null;
 
     private static bool? Bool(AdditionalPropertiesDictionary? extra, string key)
     {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Numerics.Tensors;
 using Microsoft.Extensions.Logging;
 using PagedAttention.AI.Models;
 using PagedAttention.AI.Requests;
@@ -20,8 +21,12 @@ internal sealed class EngineCore
     private readonly int _blockSize, _vocab;
     private readonly Action<RequestState, Exception> _failRequest;
 
-    public EngineCore(IModelRunner runner, Scheduler<EngineSequence> scheduler, int maxNumBatchedTokens, int maxNumSeqs, int maxBlocksPerSeq, EngineCounters counters, ILogger logger)
+    private readonly bool _checkLogits;
+
+    public EngineCore(IModelRunner runner, Scheduler<EngineSequence> scheduler, EngineOptions options, int maxBlocksPerSeq, EngineCounters counters, ILogger logger)
     {
+        int maxNumBatchedTokens = options.MaxNumBatchedTokens, maxNumSeqs = options.MaxNumSeqs;
+        _checkLogits = options.CheckFirstTokenLogits ?? runner.DeviceSampler is null;
         Runner = runner;
         Scheduler = scheduler;
         Counters = counters;
@@ -33,7 +38,7 @@ internal sealed class EngineCore
         Logits = new float[maxNumSeqs * _vocab];
         DeviceTokens = new int[maxNumSeqs];
         _logitRows = new int[maxNumSeqs];
-        Output = new OutputProcessor(maxNumSeqs, counters);
+        Output = new OutputProcessor(maxNumSeqs, counters, options.MaxBufferedOutputsPerRequest);
         _failRequest = (req, ex) =>
         {
             _logger.LogError(ex, "Request {RequestId} failed while delivering its output.", req.Id);
@@ -85,7 +90,7 @@ internal sealed class EngineCore
         {
             var seq = output.Seq(i);
             if (seq.IsFinished || seq.NumComputedTokens != seq.NumTokens) continue; // mid-prompt chunk: nothing to sample
-            AcceptToken(seq, Logits.AsSpan(i * _vocab, _vocab), onDevice && !seq.NeedsHostSampling ? DeviceTokens[i] : -1);
+            AcceptToken(seq, Logits.AsSpan(i * _vocab, _vocab), onDevice && !SampleOnHost(seq) ? DeviceTokens[i] : -1);
         }
     }
 
@@ -102,7 +107,7 @@ internal sealed class EngineCore
         {
             var seq = output.Seq(i);
             if (seq.IsFinished || seq.NumComputedTokens + output.NumTokens(i) != seq.NumTokens) continue;
-            if (seq.NeedsHostSampling)
+            if (SampleOnHost(seq))
             {
                 _logitRows[_numLogitRows++] = i;
                 continue;
@@ -112,6 +117,9 @@ internal sealed class EngineCore
         }
         return _numLogitRows > 0;
     }
+
+    // Rows the device sampler cannot serve: logprobs, and first tokens whose logits are checked for NaN/Inf.
+    private bool SampleOnHost(EngineSequence seq) => seq.NeedsHostSampling || (_checkLogits && seq.NumOutputTokens == 0);
 
     /// <summary>Bookkeeping of a step the device has finished (synchronous steps, the drain at stop).</summary>
     public void CommitFinishedStep(SchedulerOutput<EngineSequence> output)
@@ -143,6 +151,8 @@ internal sealed class EngineCore
         try
         {
             float logprob = float.NaN;
+            if (deviceToken < 0 && _checkLogits && seq.NumOutputTokens == 0 && !float.IsFinite(TensorPrimitives.MaxMagnitude(logits)))
+                throw new InvalidOperationException($"The model produced non-finite logits (NaN or Inf) for the first token of request {seq.RequestId}: its weights or activations are broken; the request is failed.");
             int token = deviceToken >= 0 ? deviceToken
                 : _sampler.Sample(logits, in seq.Row, seq.PromptTokens, seq.OutputTokens, seq.Stop.EndTokenIds, ref seq.Rng, seq.TopLogprobs, out logprob);
             if (resolve) seq.ResolvePlaceholder(token);

@@ -53,4 +53,7 @@ public sealed record EngineMetrics
 
     /// <summary>Generated tokens per second of step-loop busy time.</summary>
     public double GeneratedTokensPerSecond { get; init; }
+
+    /// <summary>Log calls the host's <c>ILogger</c> threw on (swallowed: a broken logger never fails the engine).</summary>
+    public long DroppedLogCalls { get; init; }
 }

@@ -54,7 +54,21 @@ public sealed class EngineOptions
     /// </summary>
     public Func<IStreamingDetokenizer>? DetokenizerFactory { get; set; }
 
-    /// <summary>Receives engine warnings (preemptions) and request failures; null logs nothing.</summary>
+    /// <summary>
+    /// Most outputs a request's stream may hold unread; when its reader falls this far behind, the request is aborted
+    /// (its stream ends with an <see cref="InvalidOperationException"/> naming this option) and its KV blocks are freed,
+    /// instead of buffering without bound. Default 65,536.
+    /// </summary>
+    public int MaxBufferedOutputsPerRequest { get; set; } = 1 << 16;
+
+    /// <summary>
+    /// Check each request's first-token logits for NaN/Inf and fail the request (<see cref="InvalidOperationException"/>,
+    /// "non-finite logits") instead of emitting garbage. Null (default): on for the CPU, off for CUDA, where it makes
+    /// first-token rows come back to the host and the step with them run unpipelined.
+    /// </summary>
+    public bool? CheckFirstTokenLogits { get; set; }
+
+    /// <summary>Receives engine warnings (preemptions) and request failures; null logs nothing. Whatever it throws is swallowed and counted (<see cref="EngineMetrics.DroppedLogCalls"/>).</summary>
     public ILogger? Logger { get; set; }
 
     /// <summary>
@@ -75,6 +89,7 @@ public sealed class EngineOptions
         if (MaxNumSeqs < 1) throw new ArgumentException("EngineOptions.MaxNumSeqs must be >= 1.", nameof(MaxNumSeqs));
         if (MaxNumBatchedTokens < 1) throw new ArgumentException("EngineOptions.MaxNumBatchedTokens must be >= 1.", nameof(MaxNumBatchedTokens));
         if (LongPrefillTokenThreshold < 0) throw new ArgumentException("EngineOptions.LongPrefillTokenThreshold must be >= 0.", nameof(LongPrefillTokenThreshold));
+        if (MaxBufferedOutputsPerRequest < 1) throw new ArgumentException("EngineOptions.MaxBufferedOutputsPerRequest must be >= 1.", nameof(MaxBufferedOutputsPerRequest));
         if (MaxModelLen is <= 0) throw new ArgumentException("EngineOptions.MaxModelLen must be positive.", nameof(MaxModelLen));
     }
 }

@@ -23,7 +23,7 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
     public const int MaxLogprobs = 20;
 
     private readonly IModelRunner _runner;
-    private readonly ILogger _logger;
+    private readonly GuardedLogger _logger;
     private readonly EngineCore _core;
     private readonly IStepStrategy _strategy;
     private readonly RequestFactory _requests;
@@ -42,7 +42,7 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
         _runner = runner;
         Tokenizer = tokenizer;
         ConfiguredDetokenizer = options.DetokenizerFactory;
-        _logger = options.Logger ?? NullLogger.Instance;
+        _logger = new GuardedLogger(options.Logger ?? NullLogger.Instance);
         var c = runner.Model.Config;
         MaxModelLen = Math.Min(options.MaxModelLen ?? int.MaxValue, c.MaxPositionEmbeddings);
         int blocks = runner.NumKvBlocks;
@@ -57,7 +57,7 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
             KvCacheOptionName = kvOption,
         }, kv, _logger);
         int maxBlocksPerSeq = Math.Min(kv.BlocksFor(MaxModelLen), blocks);
-        _core = new EngineCore(runner, scheduler, options.MaxNumBatchedTokens, options.MaxNumSeqs, maxBlocksPerSeq, _counters, _logger);
+        _core = new EngineCore(runner, scheduler, options, maxBlocksPerSeq, _counters, _logger);
         // Overlap off (PAGEDATTENTION_OVERLAP=0): deliver outputs before the forward instead of while the device computes (A/B runs).
         bool overlap = runner.CanLaunchAsync && switches.Overlap;
         _strategy = overlap ? new PipelinedStep(_core, options.MaxNumSeqs) : new SyncStep(_core);
@@ -149,6 +149,7 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
             while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
                 while (reader.TryRead(out var output))
                 {
+                    req.Read();
                     cancellationToken.ThrowIfCancellationRequested();
                     yield return output;
                 }
@@ -176,6 +177,7 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
             PrefixQueryTokens = kv.PrefixQueryTokens,
             PrefixHitTokens = kv.PrefixHitTokens,
             Preemptions = scheduler.NumPreemptions,
+            DroppedLogCalls = _logger.DroppedCalls,
             Steps = _counters.Steps,
             ComputedTokens = _counters.ComputedTokens,
             GeneratedTokens = generated,

@@ -14,12 +14,14 @@ internal sealed class OutputProcessor
 {
     private readonly PendingOutput[] _pending;
     private readonly EngineCounters _counters;
+    private readonly int _maxBuffered;
     private int _count;
 
-    public OutputProcessor(int maxNumSeqs, EngineCounters counters)
+    public OutputProcessor(int maxNumSeqs, EngineCounters counters, int maxBufferedPerRequest)
     {
         _pending = new PendingOutput[maxNumSeqs];
         _counters = counters;
+        _maxBuffered = maxBufferedPerRequest;
     }
 
     /// <summary>Outputs waiting for <see cref="Deliver"/>.</summary>
@@ -59,7 +61,11 @@ internal sealed class OutputProcessor
             Logprob = o.Logprob,
             TopLogprobs = o.TopLogprobs,
         };
+        // A reader that stopped reading: abort rather than buffer without bound (documented in EngineOptions).
+        if (req.Unread >= _maxBuffered)
+            throw new InvalidOperationException($"Request {req.Id} was aborted: its reader fell {_maxBuffered} outputs behind (EngineOptions.MaxBufferedOutputsPerRequest).");
         long allocated = GC.GetAllocatedBytesForCurrentThread();
+        req.Wrote();
         req.Channel.Writer.TryWrite(output);
         _counters.AddChannelAllocated(GC.GetAllocatedBytesForCurrentThread() - allocated);
         if (o.Reason is null) return;

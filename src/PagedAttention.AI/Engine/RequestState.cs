@@ -28,6 +28,17 @@ internal sealed class RequestState
     /// <summary>True once finished, aborted or failed: the loop ignores it from then on.</summary>
     public bool Done { get; set; }
 
+    private int _unread;
+
+    /// <summary>Outputs written and not read yet (the channel of a single reader cannot count them itself).</summary>
+    public int Unread => Volatile.Read(ref _unread);
+
+    /// <summary>The loop wrote an output.</summary>
+    public void Wrote() => Interlocked.Increment(ref _unread);
+
+    /// <summary>The consumer read an output.</summary>
+    public void Read() => Interlocked.Decrement(ref _unread);
+
     /// <summary>Marks the request for abort; true only for the first call.</summary>
     public bool TryRequestAbort() => Interlocked.Exchange(ref _abortRequested, 1) == 0;
 }

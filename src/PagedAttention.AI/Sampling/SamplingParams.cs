@@ -51,9 +51,21 @@ public sealed class SamplingParams
     /// <summary>Salt folded into the prefix-cache hash so that tenants never share KV blocks.</summary>
     public string? CacheSalt { get; init; }
 
-    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid field.</summary>
+    /// <summary>Largest <see cref="MaxTokens"/> accepted (the model's context length caps it further).</summary>
+    public const int MaxMaxTokens = 1 << 24;
+
+    /// <summary>Largest <see cref="N"/> accepted (<c>EngineOptions.MaxNumSeqs</c> caps it further).</summary>
+    public const int MaxN = 1024;
+
+    /// <summary>Most stop strings per request.</summary>
+    public const int MaxStopStrings = 64;
+
+    /// <summary>Throws <see cref="ArgumentException"/> (<see cref="ArgumentNullException"/> for a null list) naming the first invalid field.</summary>
     public void Validate()
     {
+        if (StopTokenIds is null) throw new ArgumentNullException(nameof(StopTokenIds), "StopTokenIds must not be null (use an empty list).");
+        if (StopStrings is null) throw new ArgumentNullException(nameof(StopStrings), "StopStrings must not be null (use an empty list).");
+        if (CacheSalt is { Length: 0 }) throw new ArgumentException("CacheSalt must not be empty: an empty salt would share the unsalted prefix cache. Use null for no salt.", nameof(CacheSalt));
         if (!(Temperature >= 0) || float.IsInfinity(Temperature)) throw new ArgumentException($"Temperature must be >= 0 and finite, got {Temperature}.", nameof(Temperature));
         if (!(TopP > 0 && TopP <= 1)) throw new ArgumentException($"TopP must be in (0, 1], got {TopP}.", nameof(TopP));
         if (!(MinP >= 0 && MinP <= 1)) throw new ArgumentException($"MinP must be in [0, 1], got {MinP}.", nameof(MinP));
@@ -64,6 +76,9 @@ public sealed class SamplingParams
         if (MinTokens < 0 || MinTokens > MaxTokens) throw new ArgumentException($"MinTokens must be in [0, MaxTokens], got {MinTokens}.", nameof(MinTokens));
         if (Logprobs < 0) throw new ArgumentException($"Logprobs must be >= 0, got {Logprobs}.", nameof(Logprobs));
         if (N < 1) throw new ArgumentException($"N must be >= 1, got {N}.", nameof(N));
+        if (MaxTokens > MaxMaxTokens) throw new ArgumentException($"MaxTokens must be <= {MaxMaxTokens}, got {MaxTokens}.", nameof(MaxTokens));
+        if (N > MaxN) throw new ArgumentException($"N must be <= {MaxN}, got {N}.", nameof(N));
+        if (StopStrings.Count > MaxStopStrings) throw new ArgumentException($"At most {MaxStopStrings} stop strings, got {StopStrings.Count}.", nameof(StopStrings));
         if (StopStrings.Any(string.IsNullOrEmpty)) throw new ArgumentException("StopStrings must not contain empty strings.", nameof(StopStrings));
     }
 }

@@ -39,10 +39,16 @@ internal sealed class AddedTokenMatcher
     public bool IsEmpty { get; } = true;
 
     /// <summary>Splits <paramref name="s"/> into text ranges (Token null) and matched tokens, in order.</summary>
-    public void Split(string s, List<(int Start, int End, AddedTokenInfo? Token)> output)
+    public void Split(string s, List<(int Start, int End, AddedTokenInfo? Token)> output) => Split(s, output, []);
+
+    /// <summary>
+    /// As <see cref="Split(string, List{ValueTuple{int, int, AddedTokenInfo}})"/>, but a special token that starts inside
+    /// one of <paramref name="plainText"/> (sorted (start, length) ranges) is not matched: it stays text.
+    /// </summary>
+    public void Split(string s, List<(int Start, int End, AddedTokenInfo? Token)> output, ReadOnlySpan<(int Start, int Length)> plainText)
     {
         int startOffset = 0;
-        int i = 0;
+        int i = 0, range = 0;
         while (i < s.Length)
         {
             if (!_firstChar[s[i]]) { i++; continue; }
@@ -52,6 +58,11 @@ internal sealed class AddedTokenMatcher
             for (int j = i; j < s.Length && node.Children is not null && node.Children.TryGetValue(s[j], out node); j++)
                 if (node.Token is not null) { found = node.Token; foundEnd = j + 1; }
             if (found is null) { i++; continue; }
+            if (found.Special && plainText.Length > 0)
+            {
+                while (range < plainText.Length && plainText[range].Start + plainText[range].Length <= i) range++;
+                if (range < plainText.Length && plainText[range].Start <= i) { i++; continue; }
+            }
 
             int start = i, stop = foundEnd;
             i = foundEnd;

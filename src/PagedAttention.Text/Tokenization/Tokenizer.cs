@@ -195,21 +195,38 @@ public sealed class Tokenizer
     /// <summary>Encodes text to ids, as the Rust library's <c>encode(text, add_special_tokens)</c>.</summary>
     /// <param name="text">The text; added tokens inside it (e.g. "&lt;|im_start|&gt;") become their ids.</param>
     /// <param name="addSpecialTokens">Apply the post-processor template (e.g. prepend BOS).</param>
-    public int[] Encode(string text, bool addSpecialTokens = true)
+    public int[] Encode(string text, bool addSpecialTokens = true) => Encode(text, addSpecialTokens, []);
+
+    /// <summary>
+    /// Encodes text to ids like <see cref="Encode(string, bool)"/>, except that inside <paramref name="plainTextRanges"/>
+    /// (sorted, non-overlapping (start, length) ranges of <paramref name="text"/>) the text of a <em>special</em> token is
+    /// not turned into its id but encoded as ordinary text — transformers' <c>split_special_tokens</c> for those ranges.
+    /// The chat client marks message contents this way, so that text a user typed cannot forge control tokens.
+    /// </summary>
+    public int[] Encode(string text, bool addSpecialTokens, ReadOnlySpan<(int Start, int Length)> plainTextRanges)
     {
         ArgumentNullException.ThrowIfNull(text);
+        for (int i = 0; i < plainTextRanges.Length; i++)
+        {
+            var (start, length) = plainTextRanges[i];
+            if (start < 0 || length < 0 || start + length > text.Length || (i > 0 && start < plainTextRanges[i - 1].Start + plainTextRanges[i - 1].Length))
+                throw new ArgumentException($"Plain-text range {i} ({start}, {length}) is outside the text or not sorted.", nameof(plainTextRanges));
+        }
         var s = t_scratch ??= new EncodeScratch();
         s.Ids.Clear();
-        EncodeInto(text, s);
+        EncodeInto(text, s, plainTextRanges);
         if (addSpecialTokens) _p.PostProcessor?.Process(s.Ids);
         return s.Ids.Span.ToArray();
     }
 
-    private void EncodeInto(string text, EncodeScratch s)
+    /// <summary>The texts of the special added tokens (e.g. "&lt;|im_start|&gt;").</summary>
+    internal IEnumerable<string> SpecialTokenTexts => _addedById.Values.Where(t => t.Special).Select(t => t.Content);
+
+    private void EncodeInto(string text, EncodeScratch s, ReadOnlySpan<(int Start, int Length)> plainTextRanges = default)
     {
         var raw = s.RawSplits;
         raw.Clear();
-        _rawMatcher.Split(text, raw);
+        _rawMatcher.Split(text, raw, plainTextRanges);
         for (int r = 0; r < raw.Count; r++)
         {
             var (start, end, token) = raw[r];
