@@ -67,20 +67,7 @@ public sealed class PagedAttentionChatClient : IChatClient
         if (options?.ResponseFormat is ChatResponseFormatJson)
             throw new NotSupportedException("ChatOptions.ResponseFormat JSON needs constrained decoding, which PagedAttention.AI does not implement yet; ask for JSON in the prompt instead (e.g. GetResponseAsync<T>(..., useJsonSchemaResponseFormat: false)).");
 
-        var tokenizer = _assets.Tokenizer;
-        bool trusted = options?.AdditionalProperties?.TryGetValue(TrustContentKey, out var t) == true && t is true or JsonElement { ValueKind: JsonValueKind.True };
-        var context = ChatContextBuilder.Build(messages, options, tokenizer.BosToken, tokenizer.EosToken, trusted ? null : _assets.IsKnownRole);
-        // Special-token text inside messages stays text (prompt-injection defence) unless the caller opts out.
-        var markers = trusted ? null : _assets.Guard.Protect(context);
-        string prompt = _assets.Template.Render(context);
-        int[] promptIds;
-        if (markers is null) promptIds = tokenizer.Encode(prompt, addSpecialTokens: false);
-        else
-        {
-            var plain = new List<(int Start, int Length)>();
-            prompt = SpecialTokenGuard.Restore(prompt, markers, plain);
-            promptIds = tokenizer.Encode(prompt, addSpecialTokens: false, CollectionsMarshal.AsSpan(plain));
-        }
+        var (prompt, promptIds) = BuildPrompt(messages, options, cancellationToken);
         var sampling = ChatOptionsMapper.Map(options, this, Math.Max(1, _engine.MaxModelLen - promptIds.Length));
         bool toolsOffered = ChatContextBuilder.ToolsOffered(options);
         bool showReasoning = options?.Reasoning?.Output is not ReasoningOutput.None;
@@ -146,6 +133,25 @@ public sealed class PagedAttentionChatClient : IChatClient
         ModelId = ModelId,
         FinishReason = finish,
     };
+
+    /// <summary>
+    /// Renders and encodes a request's prompt: the template context, the prompt-injection defence (special-token text
+    /// inside messages stays text; unknown roles are rejected) unless <see cref="TrustContentKey"/> is set, the template,
+    /// the tokenizer.
+    /// </summary>
+    internal (string Prompt, int[] Ids) BuildPrompt(IEnumerable<ChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken = default)
+    {
+        var tokenizer = _assets.Tokenizer;
+        bool trusted = options?.AdditionalProperties?.TryGetValue(TrustContentKey, out var t) == true && t is true or JsonElement { ValueKind: JsonValueKind.True };
+        var context = ChatContextBuilder.Build(messages, options, tokenizer.BosToken, tokenizer.EosToken, trusted ? null : _assets.IsKnownRole);
+        var markers = trusted ? null : _assets.Guard.Protect(context);
+        cancellationToken.ThrowIfCancellationRequested();
+        string prompt = _assets.Template.Render(context);
+        if (markers is null) return (prompt, tokenizer.Encode(prompt, addSpecialTokens: false));
+        var plain = new List<(int Start, int Length)>();
+        prompt = SpecialTokenGuard.Restore(prompt, markers, plain);
+        return (prompt, tokenizer.Encode(prompt, addSpecialTokens: false, CollectionsMarshal.AsSpan(plain)));
+    }
 
     /// <inheritdoc />
     public object? GetService(Type serviceType, object? serviceKey = null)

@@ -49,11 +49,11 @@ internal sealed class ChatModelAssets
 
     /// <summary>
     /// Whether a message may have <paramref name="role"/>: a standard role, or one the template names as a string
-    /// literal (e.g. <c>'ipython'</c>, <c>"developer"</c>). Anything else would be rendered as-is into a turn header.
+    /// literal (e.g. <c>'ipython'</c>, <c>"developer"</c>; lower-case letters and '_' only). Anything else would be rendered as-is into a turn header.
     /// </summary>
     public bool IsKnownRole(string role) =>
         StandardRoles.Contains(role) ||
-        (role.Length > 0 && (_source.Contains($"'{role}'", StringComparison.Ordinal) || _source.Contains($"\"{role}\"", StringComparison.Ordinal)));
+        (role.Length is > 0 and <= 32 && role.All(c => c is (>= 'a' and <= 'z') or '_') && (_source.Contains($"'{role}'", StringComparison.Ordinal) || _source.Contains($"\"{role}\"", StringComparison.Ordinal)));
 
     /// <summary>One detokenizer per generated sequence: special tokens skipped except <see cref="StructuralTokens"/>.</summary>
     public Func<IStreamingDetokenizer> Detokenizer { get; }
