@@ -25,7 +25,8 @@ public sealed class ChatTemplate
     public static ChatTemplate Parse(string source)
     {
         ArgumentNullException.ThrowIfNull(source);
-        return new ChatTemplate(source, Parser.Parse(source));
+        try { return new ChatTemplate(source, Parser.Parse(source)); }
+        catch (InsufficientExecutionStackException e) { throw TooDeep(e); }
     }
 
     /// <summary>
@@ -66,7 +67,12 @@ public sealed class ChatTemplate
         foreach (var kv in context) vars[kv.Key] = JsonValues.FromNode(kv.Value);
         var scope = new Scope(Builtins.Root, vars);
         var sb = new StringBuilder(1024);
-        Stmt.ExecAll(_body, scope, new RenderState(clock), sb);
+        try { Stmt.ExecAll(_body, scope, new RenderState(clock), sb); }
+        catch (InsufficientExecutionStackException e) { throw TooDeep(e); }
         return sb.ToString();
     }
+
+    // Python Jinja2 raises RecursionError here; this renderer stops before the thread's stack runs out.
+    private static TemplateException TooDeep(Exception inner) =>
+        new("recursion limit: the template nests or recurses too deeply (a self-recursive macro, or thousands of nested expressions)", 0, 0, inner);
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace PagedAttention.Text.Templates;
 
 /// <summary>An expression node; evaluation is a virtual call (a tree-walking interpreter, no reflection).</summary>
@@ -35,6 +36,7 @@ internal sealed class ListExpr(List<Expr> items, int line, int col) : Expr(line,
 {
     public override object? Eval(Scope scope, RenderState state)
     {
+        RuntimeHelpers.EnsureSufficientExecutionStack();
         var list = new List<object?>(items.Count);
         foreach (var e in items) list.Add(e.Eval(scope, state));
         return list;
@@ -47,6 +49,7 @@ internal sealed class TupleExpr(List<Expr> items, int line, int col) : Expr(line
 
     public override object? Eval(Scope scope, RenderState state)
     {
+        RuntimeHelpers.EnsureSufficientExecutionStack();
         var t = new object?[Items.Count];
         for (int i = 0; i < t.Length; i++) t[i] = Items[i].Eval(scope, state);
         return t;
@@ -57,6 +60,7 @@ internal sealed class DictExpr(List<(Expr Key, Expr Value)> pairs, int line, int
 {
     public override object? Eval(Scope scope, RenderState state)
     {
+        RuntimeHelpers.EnsureSufficientExecutionStack();
         var d = new PyDict(pairs.Count);
         foreach (var (k, v) in pairs)
         {
@@ -73,18 +77,29 @@ internal sealed class GetAttrExpr(Expr target, string name, int line, int col) :
 
     public string Name { get; } = name;
 
-    public override object? Eval(Scope scope, RenderState state) => PyOps.GetAttr(Target.Eval(scope, state), Name);
+    public override object? Eval(Scope scope, RenderState state)
+    {
+        RuntimeHelpers.EnsureSufficientExecutionStack();
+        return PyOps.GetAttr(Target.Eval(scope, state), Name);
+    }
 }
 
 internal sealed class GetItemExpr(Expr target, Expr key, int line, int col) : Expr(line, col)
 {
-    public override object? Eval(Scope scope, RenderState state) => PyOps.GetItem(target.Eval(scope, state), key.Eval(scope, state));
+    public override object? Eval(Scope scope, RenderState state)
+    {
+        RuntimeHelpers.EnsureSufficientExecutionStack();
+        return PyOps.GetItem(target.Eval(scope, state), key.Eval(scope, state));
+    }
 }
 
 internal sealed class SliceExpr(Expr target, Expr? start, Expr? stop, Expr? step, int line, int col) : Expr(line, col)
 {
-    public override object? Eval(Scope scope, RenderState state) =>
-        PyOps.Slice(target.Eval(scope, state), start?.Eval(scope, state), stop?.Eval(scope, state), step?.Eval(scope, state));
+    public override object? Eval(Scope scope, RenderState state)
+    {
+        RuntimeHelpers.EnsureSufficientExecutionStack();
+        return PyOps.Slice(target.Eval(scope, state), start?.Eval(scope, state), stop?.Eval(scope, state), step?.Eval(scope, state));
+    }
 }
 
 /// <summary>Positional and keyword arguments of a call, filter or test.</summary>
@@ -127,6 +142,7 @@ internal sealed class CallExpr(Expr callee, Arguments args, int line, int col) :
 
     public override object? Eval(Scope scope, RenderState state)
     {
+        RuntimeHelpers.EnsureSufficientExecutionStack();
         // Method calls (s.strip('x'), d.items()) dispatch directly instead of allocating a bound method.
         if (Callee is GetAttrExpr ga)
         {
@@ -162,14 +178,20 @@ internal sealed class FilterExpr(Expr? input, string name, Arguments args, int l
 
     public string Name { get; } = name;
 
-    public override object? Eval(Scope scope, RenderState state) =>
-        Filters.Apply(Name, Input!.Eval(scope, state), args.EvalPositional(scope, state), args.EvalKeywords(scope, state), state);
+    public override object? Eval(Scope scope, RenderState state)
+    {
+        RuntimeHelpers.EnsureSufficientExecutionStack();
+        return Filters.Apply(Name, Input!.Eval(scope, state), args.EvalPositional(scope, state), args.EvalKeywords(scope, state), state);
+    }
 }
 
 internal sealed class TestExpr(Expr input, string name, Arguments args, int line, int col) : Expr(line, col)
 {
-    public override object? Eval(Scope scope, RenderState state) =>
-        Tests.Apply(Name, input.Eval(scope, state), args.EvalPositional(scope, state));
+    public override object? Eval(Scope scope, RenderState state)
+    {
+        RuntimeHelpers.EnsureSufficientExecutionStack();
+        return Tests.Apply(Name, input.Eval(scope, state), args.EvalPositional(scope, state));
+    }
 
     private string Name { get; } = name;
 }

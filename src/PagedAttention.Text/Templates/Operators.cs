@@ -1,9 +1,11 @@
+using System.Runtime.CompilerServices;
 namespace PagedAttention.Text.Templates;
 
 internal sealed class BinaryExpr(string op, Expr left, Expr right, int line, int col) : Expr(line, col)
 {
     public override object? Eval(Scope scope, RenderState state)
     {
+        RuntimeHelpers.EnsureSufficientExecutionStack();
         var a = left.Eval(scope, state);
         var b = right.Eval(scope, state);
         return op switch
@@ -20,6 +22,7 @@ internal sealed class CompareExpr(Expr first, List<(string Op, Expr Operand)> re
 {
     public override object? Eval(Scope scope, RenderState state)
     {
+        RuntimeHelpers.EnsureSufficientExecutionStack();
         var left = first.Eval(scope, state);
         foreach (var (op, operand) in rest)
         {
@@ -47,6 +50,7 @@ internal sealed class AndExpr(Expr left, Expr right, int line, int col) : Expr(l
 {
     public override object? Eval(Scope scope, RenderState state)
     {
+        RuntimeHelpers.EnsureSufficientExecutionStack();
         var a = left.Eval(scope, state);
         return PyOps.Truthy(a) ? right.Eval(scope, state) : a;
     }
@@ -56,6 +60,7 @@ internal sealed class OrExpr(Expr left, Expr right, int line, int col) : Expr(li
 {
     public override object? Eval(Scope scope, RenderState state)
     {
+        RuntimeHelpers.EnsureSufficientExecutionStack();
         var a = left.Eval(scope, state);
         return PyOps.Truthy(a) ? a : right.Eval(scope, state);
     }
@@ -63,13 +68,18 @@ internal sealed class OrExpr(Expr left, Expr right, int line, int col) : Expr(li
 
 internal sealed class NotExpr(Expr operand, int line, int col) : Expr(line, col)
 {
-    public override object? Eval(Scope scope, RenderState state) => !PyOps.Truthy(operand.Eval(scope, state));
+    public override object? Eval(Scope scope, RenderState state)
+    {
+        RuntimeHelpers.EnsureSufficientExecutionStack();
+        return !PyOps.Truthy(operand.Eval(scope, state));
+    }
 }
 
 internal sealed class NegExpr(Expr operand, bool negate, int line, int col) : Expr(line, col)
 {
     public override object? Eval(Scope scope, RenderState state)
     {
+        RuntimeHelpers.EnsureSufficientExecutionStack();
         var v = operand.Eval(scope, state);
         if (negate) return PyOps.Negate(v);
         return v is Undefined u ? throw PyOps.UndefinedFail(u) : v;
@@ -78,7 +88,10 @@ internal sealed class NegExpr(Expr operand, bool negate, int line, int col) : Ex
 
 internal sealed class CondExpr(Expr test, Expr then, Expr? otherwise, int line, int col) : Expr(line, col)
 {
-    public override object? Eval(Scope scope, RenderState state) =>
-        PyOps.Truthy(test.Eval(scope, state)) ? then.Eval(scope, state)
+    public override object? Eval(Scope scope, RenderState state)
+    {
+        RuntimeHelpers.EnsureSufficientExecutionStack();
+        return PyOps.Truthy(test.Eval(scope, state)) ? then.Eval(scope, state)
             : otherwise is null ? Undefined.Plain : otherwise.Eval(scope, state);
+    }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Globalization;
 using System.Numerics;
 
@@ -25,6 +26,7 @@ internal sealed partial class Parser
 
     private Expr ParseExpression()
     {
+        RuntimeHelpers.EnsureSufficientExecutionStack();
         var start = Cur;
         var expr = ParseOr();
         while (SkipName("if"))
@@ -60,6 +62,7 @@ internal sealed partial class Parser
 
     private Expr ParseNot()
     {
+        RuntimeHelpers.EnsureSufficientExecutionStack();
         if (Cur.IsName("not"))
         {
             var t = Next();
@@ -137,6 +140,7 @@ internal sealed partial class Parser
 
     private Expr ParseUnary(bool withFilter)
     {
+        RuntimeHelpers.EnsureSufficientExecutionStack();
         var t = Cur;
         Expr node;
         if (t.IsOp("-") || t.IsOp("+"))
@@ -152,6 +156,7 @@ internal sealed partial class Parser
 
     private Expr ParsePrimary()
     {
+        RuntimeHelpers.EnsureSufficientExecutionStack();
         var t = Next();
         switch (t.Kind)
         {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace PagedAttention.Text.Templates;
 
 /// <summary>Recursive-descent parser for the Jinja statements chat templates use (Jinja2's grammar and precedence).</summary>
@@ -52,6 +53,7 @@ internal sealed partial class Parser
     /// <summary>Parses statements until EOF or a block tag this level does not own; returns that tag's name in <paramref name="endTag"/>.</summary>
     private List<Stmt> ParseBody(out string? endTag, params string[] ends)
     {
+        RuntimeHelpers.EnsureSufficientExecutionStack();
         var body = new List<Stmt>();
         while (true)
         {

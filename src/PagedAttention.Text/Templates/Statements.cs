@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace PagedAttention.Text.Templates;
@@ -24,6 +25,7 @@ internal abstract class Stmt
 
     public static Flow ExecAll(List<Stmt> body, Scope scope, RenderState state, StringBuilder sb)
     {
+        RuntimeHelpers.EnsureSufficientExecutionStack(); // macro recursion, nested blocks
         foreach (var s in body)
         {
             var f = s.Exec(scope, state, sb);
