@@ -26,7 +26,7 @@ internal sealed partial class Parser
 
     private Expr ParseExpression()
     {
-        RuntimeHelpers.EnsureSufficientExecutionStack();
+        using var nesting = Nest();
         var start = Cur;
         var expr = ParseOr();
         while (SkipName("if"))
@@ -62,7 +62,7 @@ internal sealed partial class Parser
 
     private Expr ParseNot()
     {
-        RuntimeHelpers.EnsureSufficientExecutionStack();
+        using var nesting = Nest();
         if (Cur.IsName("not"))
         {
             var t = Next();
@@ -140,7 +140,7 @@ internal sealed partial class Parser
 
     private Expr ParseUnary(bool withFilter)
     {
-        RuntimeHelpers.EnsureSufficientExecutionStack();
+        using var nesting = Nest();
         var t = Cur;
         Expr node;
         if (t.IsOp("-") || t.IsOp("+"))
@@ -156,7 +156,7 @@ internal sealed partial class Parser
 
     private Expr ParsePrimary()
     {
-        RuntimeHelpers.EnsureSufficientExecutionStack();
+        using var nesting = Nest();
         var t = Next();
         switch (t.Kind)
         {

@@ -50,10 +50,31 @@ internal sealed partial class Parser
         return true;
     }
 
+    // Python Jinja2 stops at its interpreter's recursion limit; this parser at a fixed nesting depth (far above any
+    // real template's), with the thread's remaining stack checked too, so a hostile template cannot overflow it.
+    private const int MaxNesting = 1000;
+    private int _nesting;
+
+    private NestingScope Nest()
+    {
+        if (++_nesting > MaxNesting)
+        {
+            _nesting--;
+            throw new TemplateException($"recursion limit: expressions and blocks nest deeper than {MaxNesting} levels", Cur.Line, Cur.Column);
+        }
+        RuntimeHelpers.EnsureSufficientExecutionStack();
+        return new NestingScope(this);
+    }
+
+    private readonly ref struct NestingScope(Parser parser)
+    {
+        public void Dispose() => parser._nesting--;
+    }
+
     /// <summary>Parses statements until EOF or a block tag this level does not own; returns that tag's name in <paramref name="endTag"/>.</summary>
     private List<Stmt> ParseBody(out string? endTag, params string[] ends)
     {
-        RuntimeHelpers.EnsureSufficientExecutionStack();
+        using var nesting = Nest();
         var body = new List<Stmt>();
         while (true)
         {
