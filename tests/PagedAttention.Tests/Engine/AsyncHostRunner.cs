@@ -143,6 +143,9 @@ internal sealed class AsyncHostRunner : IModelRunner, IDeviceSampler
         _rows[row] = p.Temperature == 0 && p.RepetitionPenalty == 1 && p.FrequencyPenalty == 0 && p.PresencePenalty == 0 && p.MinTokens == 0
             ? null : new Row(p, key, step, prompt.ToArray(), output.ToArray(), endTokenIds.ToArray());
 
+    public void SetMask(int row, ReadOnlySpan<uint> allowedTokens) =>
+        throw new NotSupportedException("The test runner samples unconstrained rows only.");
+
     public void Dispose()
     {
         _inner.Dispose();

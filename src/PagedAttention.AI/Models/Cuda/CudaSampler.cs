@@ -17,11 +17,16 @@ internal sealed class CudaSampler : IDisposable
     private readonly Dictionary<int, (int Count, int Flags)> _distinct = [];
     private SampleRow[] _rows = new SampleRow[64];
     private readonly List<int> _entries = [];
+    private uint[] _masks = [];
+    private int _numMasks, _maskWords;
     private int _numRows;
     private PinnedHostBuffer? _staging;
     private DeviceBuffer? _buffer;
 
     public CudaSampler(CudaDevice device) => _device = device;
+
+    // Compile-time check (division by a constant zero does not compile): the kernel's empty-mask id is the engine's.
+    private const int EmptyMaskTokensAgree = 1 / (CudaKernels.EmptyMaskToken == IDeviceSampler.EmptyMaskToken ? 1 : 0);
 
     [StructLayout(LayoutKind.Sequential)]
     private struct SampleRow
@@ -29,7 +34,7 @@ internal sealed class CudaSampler : IDisposable
         public float Temperature, TopP, MinP, Repetition, Frequency, Presence;
         public int TopK, Step;
         public uint KeyLo, KeyHi;
-        public int Pad0, Pad1;
+        public int MaskRow, Pad1;
     }
 
     /// <summary>Starts a step of <paramref name="rows"/> rows, all greedy until set.</summary>
@@ -38,7 +43,24 @@ internal sealed class CudaSampler : IDisposable
         if (_rows.Length < rows) _rows = new SampleRow[Math.Max(rows, 2 * _rows.Length)];
         _numRows = rows;
         _entries.Clear();
-        for (int r = 0; r < rows; r++) _rows[r] = new SampleRow { Temperature = 0, TopP = 1, Repetition = 1 };
+        _numMasks = 0;
+        for (int r = 0; r < rows; r++) _rows[r] = new SampleRow { Temperature = 0, TopP = 1, Repetition = 1, MaskRow = -1 };
+    }
+
+    /// <summary>
+    /// Constrains row <paramref name="row"/> (after its <see cref="SetRow"/>) to the tokens <paramref name="allowed"/>
+    /// allows; the kernel reads the bitmask where it reads the logits. Every mask of a step has the same length.
+    /// </summary>
+    public void SetMask(int row, ReadOnlySpan<uint> allowed)
+    {
+        if ((uint)row >= (uint)_numRows) throw new ArgumentOutOfRangeException(nameof(row));
+        if (allowed.IsEmpty) throw new ArgumentException("An allowed-token mask cannot be empty.", nameof(allowed));
+        if (_numMasks > 0 && allowed.Length != _maskWords) throw new ArgumentException($"Masks of one step have {_maskWords} words, not {allowed.Length}.", nameof(allowed));
+        _maskWords = allowed.Length;
+        int need = (_numMasks + 1) * _maskWords;
+        if (_masks.Length < need) Array.Resize(ref _masks, Math.Max(need, 2 * _masks.Length));
+        allowed.CopyTo(_masks.AsSpan(_numMasks * _maskWords));
+        _rows[row].MaskRow = _numMasks++;
     }
 
     /// <summary>
@@ -54,7 +76,7 @@ internal sealed class CudaSampler : IDisposable
         {
             Temperature = greedy ? 0 : p.Temperature, TopP = p.TopP, MinP = p.MinP, TopK = p.TopK,
             Repetition = p.RepetitionPenalty, Frequency = p.FrequencyPenalty, Presence = p.PresencePenalty,
-            Step = step, KeyLo = (uint)key, KeyHi = (uint)(key >> 32),
+            Step = step, KeyLo = (uint)key, KeyHi = (uint)(key >> 32), MaskRow = -1,
         };
         bool rep = p.RepetitionPenalty != 1f, freq = p.FrequencyPenalty != 0f || p.PresencePenalty != 0f, mask = output.Length < p.MinTokens;
         if (!rep && !freq && !mask) return;
@@ -78,7 +100,8 @@ internal sealed class CudaSampler : IDisposable
     public void Launch(CudaKernels kernels, ulong logits, int vocab, ulong ids, int rows)
     {
         if (rows != _numRows) throw new InvalidOperationException($"The sampler was set up for {_numRows} rows, not {rows}.");
-        long rowBytes = (long)rows * CudaKernels.SampleRowBytes, entryBytes = _entries.Count * 4L, total = rowBytes + entryBytes;
+        long rowBytes = (long)rows * CudaKernels.SampleRowBytes, entryBytes = _entries.Count * 4L, maskBytes = (long)_numMasks * _maskWords * 4;
+        long total = rowBytes + entryBytes + maskBytes;
         if (_staging is null || _staging.Bytes < total)
         {
             long size = Math.Max(total * 2, 1 << 16);
@@ -89,10 +112,12 @@ internal sealed class CudaSampler : IDisposable
         }
         MemoryMarshal.AsBytes(_rows.AsSpan(0, rows)).CopyTo(_staging.AsSpan<byte>(0, (int)rowBytes));
         CollectionsMarshal.AsSpan(_entries).CopyTo(_staging.AsSpan<int>(rowBytes, _entries.Count));
+        if (_numMasks > 0) _masks.AsSpan(0, _numMasks * _maskWords).CopyTo(_staging.AsSpan<uint>(rowBytes + entryBytes, _numMasks * _maskWords));
         _staging.CopyToDeviceAsync(_buffer!, total);
-        ulong rowPtr = _buffer!.Ptr, entryPtr = rowPtr + (ulong)rowBytes;
+        ulong rowPtr = _buffer!.Ptr, entryPtr = rowPtr + (ulong)rowBytes, maskPtr = _numMasks > 0 ? entryPtr + (ulong)entryBytes : 0;
         if (_entries.Count > 0) kernels.ApplyPenalties(logits, vocab, rowPtr, entryPtr, _entries.Count / 4);
-        kernels.SampleRows(logits, vocab, rowPtr, ids, rows);
+        if (_numMasks > 0 && _maskWords != (vocab + 31) / 32) throw new InvalidOperationException($"Masks have {_maskWords} words; a vocabulary of {vocab} needs {(vocab + 31) / 32}.");
+        kernels.SampleRows(logits, vocab, rowPtr, maskPtr, _maskWords, ids, rows);
     }
 
     public void Dispose()
