@@ -24,6 +24,13 @@ internal interface IDeviceSampler
     void SetMask(int row, ReadOnlySpan<uint> allowedTokens);
 
     /// <summary>
+    /// Constrains a row set with <see cref="SetRow"/> to what <paramref name="constraint"/> allows next; the device
+    /// computes the mask when it launches the step's sampling, after the forward pass is queued, so the mask work
+    /// overlaps the forward pass.
+    /// </summary>
+    void SetConstraint(int row, ITokenConstraint constraint);
+
+    /// <summary>
     /// The id a constrained row gets when its mask allows nothing: not a token (and not -1, "sample on the host");
     /// the request is failed. A device's kernels must write this value (CudaSampler checks it at compile time).
     /// </summary>

@@ -148,6 +148,8 @@ internal sealed class CudaModelRunner : IModelRunner, IDeviceSampler
 
     public void SetMask(int row, ReadOnlySpan<uint> allowedTokens) => _sampler.SetMask(row, allowedTokens);
 
+    public void SetConstraint(int row, ITokenConstraint constraint) => _sampler.SetConstraint(row, constraint, _model.Config.VocabSize);
+
     public void Dispose()
     {
         _sampler.Dispose();
