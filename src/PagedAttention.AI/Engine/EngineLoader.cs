@@ -27,8 +27,10 @@ internal static class EngineLoader
     public static Loaded Load(EngineOptions options)
     {
         var switches = SwitchesOf(options);
-        var runner = CreateRunner(options, switches);
-        try { return new Loaded(runner, LoadTokenizer(options.ModelPath), switches); }
+        // ModelPath as the user wrote it (empty, relative, a file, a hub cache folder, a repo id) -> one model directory.
+        string dir = ModelLocator.Resolve(options.ModelPath);
+        var runner = CreateRunner(options, dir, switches);
+        try { return new Loaded(runner, LoadTokenizer(dir), switches); }
         catch { runner.Dispose(); throw; }
     }
 
@@ -48,17 +50,18 @@ internal static class EngineLoader
     public static Func<IStreamingDetokenizer>? DefaultDetokenizer(EngineOptions options, Tokenizer? tokenizer) =>
         options.DetokenizerFactory ?? (tokenizer is null ? null : StreamingDecoderDetokenizer.Factory(tokenizer, skipSpecialTokens: true));
 
-    private static IModelRunner CreateRunner(EngineOptions o, RuntimeSwitches switches)
+    private static IModelRunner CreateRunner(EngineOptions o, string dir, RuntimeSwitches switches)
     {
         if (o.Device == "cuda")
         {
             // Fail before touching the GPU when CUDA is missing, naming what is missing; a bad directory fails the same way as on the CPU.
             CudaModelRunner.CheckCudaPresent();
-            return CudaModelRunner.Create(o.ModelPath, o.BlockSize, o.MaxNumSeqs, o.MaxNumBatchedTokens, o.MaxModelLen ?? int.MaxValue,
+            return CudaModelRunner.Create(dir, o.BlockSize, o.MaxNumSeqs, o.MaxNumBatchedTokens, o.MaxModelLen ?? int.MaxValue,
                 o.NumKvBlocks, o.GpuMemoryUtilization, cudaGraphs: !o.EnforceEager, switches);
         }
-        var m = LlamaModel.Load(o.ModelPath);
-        try { return new CpuModelRunner(m, o.NumKvBlocks ?? CpuModelRunner.BlocksFor(m, o.KvCacheBytes, o.BlockSize), o.BlockSize); }
+        var m = LlamaModel.Load(dir);
+        long kvBytes = o.KvCacheBytes ?? KvCacheSizing.CpuDefaultBytes(m.Config, m.KvBytesPerBlock(o.BlockSize) / o.BlockSize, o);
+        try { return new CpuModelRunner(m, o.NumKvBlocks ?? CpuModelRunner.BlocksFor(m, kvBytes, o.BlockSize), o.BlockSize); }
         catch { m.Dispose(); throw; }
     }
 }

@@ -6,7 +6,13 @@ namespace PagedAttention.AI.Engine;
 /// <summary>Options of an <see cref="LlmEngine"/>.</summary>
 public sealed class EngineOptions
 {
-    /// <summary>A Hugging Face model directory: config.json, *.safetensors, tokenizer files.</summary>
+    /// <summary>
+    /// The model: a Hugging Face model directory (config.json, *.safetensors, tokenizer files), a file inside one, a
+    /// Hugging Face hub cache folder (<c>models--org--name</c>, resolved through refs/main to its snapshot) or a repo id
+    /// (<c>org/name</c>, looked up in HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub). A relative path is
+    /// tried against the working directory, then <see cref="AppContext.BaseDirectory"/>. Empty (default): the small
+    /// default model the PagedAttention.AI package copies next to the application (docs/getting-started.md).
+    /// </summary>
     public string ModelPath { get; set; } = "";
 
     /// <summary>"cpu" (default) or "cuda".</summary>
@@ -15,8 +21,12 @@ public sealed class EngineOptions
     /// <summary>Tokens per KV-cache block.</summary>
     public int BlockSize { get; set; } = 16;
 
-    /// <summary>Bytes given to the KV cache on the CPU; ignored when <see cref="NumKvBlocks"/> is set.</summary>
-    public long KvCacheBytes { get; set; } = 1L << 30;
+    /// <summary>
+    /// Bytes given to the KV cache on the CPU; ignored when <see cref="NumKvBlocks"/> is set. Null (default): sized from
+    /// the model — room for <see cref="MaxNumSeqs"/> sequences of 256 tokens, at least one sequence of the model's
+    /// full length, at most 1 GiB (docs/getting-started.md, "Memory").
+    /// </summary>
+    public long? KvCacheBytes { get; set; }
 
     /// <summary>
     /// With <see cref="Device"/> "cuda": the fraction of the GPU's memory this engine may use (weights, activations,
@@ -80,10 +90,9 @@ public sealed class EngineOptions
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option.</summary>
     public void Validate()
     {
-        if (string.IsNullOrWhiteSpace(ModelPath)) throw new ArgumentException("EngineOptions.ModelPath is required.", nameof(ModelPath));
         if (Device is not ("cpu" or "cuda")) throw new ArgumentException($"EngineOptions.Device must be \"cpu\" or \"cuda\", got \"{Device}\".", nameof(Device));
         if (BlockSize is < 1 or > 1024) throw new ArgumentException($"EngineOptions.BlockSize must be in 1..1024, got {BlockSize}.", nameof(BlockSize));
-        if (KvCacheBytes <= 0) throw new ArgumentException("EngineOptions.KvCacheBytes must be positive.", nameof(KvCacheBytes));
+        if (KvCacheBytes is <= 0) throw new ArgumentException("EngineOptions.KvCacheBytes must be positive.", nameof(KvCacheBytes));
         if (!(GpuMemoryUtilization > 0 && GpuMemoryUtilization <= 1)) throw new ArgumentException($"EngineOptions.GpuMemoryUtilization must be in (0, 1], got {GpuMemoryUtilization}.", nameof(GpuMemoryUtilization));
         if (NumKvBlocks is <= 0) throw new ArgumentException("EngineOptions.NumKvBlocks must be positive.", nameof(NumKvBlocks));
         if (MaxNumSeqs < 1) throw new ArgumentException("EngineOptions.MaxNumSeqs must be >= 1.", nameof(MaxNumSeqs));
