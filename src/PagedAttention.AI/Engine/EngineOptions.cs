@@ -78,6 +78,13 @@ public sealed class EngineOptions
     /// </summary>
     public bool? CheckFirstTokenLogits { get; set; }
 
+    /// <summary>
+    /// With <c>AddPagedAttention</c> in a host: true (default) loads the model while the host starts (a hosted service),
+    /// so a bad model fails the start and the first request does not pay the load; false loads on first use.
+    /// <see cref="LlmEngine.LoadAsync"/> ignores it.
+    /// </summary>
+    public bool LoadOnStart { get; set; } = true;
+
     /// <summary>Receives engine warnings (preemptions) and request failures; null logs nothing. Whatever it throws is swallowed and counted (<see cref="EngineMetrics.DroppedLogCalls"/>).</summary>
     public ILogger? Logger { get; set; }
 
