@@ -89,6 +89,9 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
     /// </summary>
     internal bool VerifyInvariants { get; set; }
 
+    /// <summary>The host's logger behind the engine's guard (the chat client logs its warnings there too).</summary>
+    internal Microsoft.Extensions.Logging.ILogger Logger => _logger;
+
     /// <summary>Whether <see cref="DisposeAsync"/> has begun (the health check reports it).</summary>
     internal bool IsDisposed => _disposed != 0;
 
