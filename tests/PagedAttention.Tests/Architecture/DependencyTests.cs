@@ -77,6 +77,17 @@ public class DependencyTests
         Assert.DoesNotContain(typeof(DType).Assembly.GetReferencedAssemblies(), a => ours.Contains(a.Name));
     }
 
+    [Fact]
+    public void OnlyTheSemanticKernelProject_ReferencesSemanticKernel()
+    {
+        // Users of the engine who do not use SK must not pay for it: SK stays out of the core assemblies' references.
+        foreach (var asm in new[] { Ai, typeof(Tokenizer).Assembly, typeof(DType).Assembly })
+            Assert.DoesNotContain(asm.GetReferencedAssemblies(), a => a.Name!.StartsWith("Microsoft.SemanticKernel", StringComparison.Ordinal));
+        var sk = typeof(Microsoft.SemanticKernel.PagedAttentionKernelBuilderExtensions).Assembly.GetReferencedAssemblies();
+        Assert.Contains(sk, a => a.Name == "Microsoft.SemanticKernel.Abstractions");
+        Assert.Contains(sk, a => a.Name == "PagedAttention.AI");
+    }
+
     private static string Show(string folder) => folder.Length == 0 ? "(root)" : folder;
 
     private readonly record struct Edge(string From, string To, string Example);

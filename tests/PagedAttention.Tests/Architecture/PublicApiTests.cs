@@ -48,6 +48,13 @@ public class PublicApiTests
         "PagedAttention.Text.Tokenization.TokenizerLoadException",
     ]);
 
+    [Fact]
+    public void SemanticKernelProject_ExportsOnlyTheRegistrationExtensions() => AssertExports(typeof(Microsoft.SemanticKernel.PagedAttentionKernelBuilderExtensions).Assembly,
+    [
+        "Microsoft.Extensions.DependencyInjection.PagedAttentionSemanticKernelServiceCollectionExtensions",
+        "Microsoft.SemanticKernel.PagedAttentionKernelBuilderExtensions",
+    ]);
+
     private static void AssertExports(System.Reflection.Assembly asm, string[] expected) =>
         Assert.Equal(expected.Order(StringComparer.Ordinal), asm.GetExportedTypes().Select(t => t.FullName!).Order(StringComparer.Ordinal));
 }
