@@ -26,6 +26,7 @@ public class DependencyTests
         ["Models"] = ["Sampling", "Kernels"],
         ["Engine"] = ["Scheduling", "KvCache", "Models", "Sampling", "Requests", "Text", "Kernels"],
         ["Chat"] = ["Engine", "Models", "Sampling", "Requests", "Text"],
+        ["Tokenization"] = ["Text"],
         [""] = ["Chat", "Engine", "Models", "Sampling", "Requests", "Text"],
     };
 

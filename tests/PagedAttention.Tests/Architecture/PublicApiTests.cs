@@ -29,6 +29,8 @@ public class PublicApiTests
         "PagedAttention.AI.Sampling.IStreamingDetokenizer",
         "PagedAttention.AI.Sampling.SamplingParams",
         "PagedAttention.AI.Sampling.TokenLogprob",
+        "PagedAttention.AI.Tokenization.MLTokenizerAdapter",
+        "PagedAttention.AI.Tokenization.MLTokenizerExtensions",
     ]);
 
     [Fact]
