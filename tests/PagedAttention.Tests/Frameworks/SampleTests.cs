@@ -19,7 +19,8 @@ public sealed class SampleTests
         foreach (string label in new[] { "concurrent, prefix cache on", "concurrent, prefix cache off", "serial, prefix cache off" })
             Assert.Contains("== " + label, text);
         Assert.Contains("mean TTFT ms", text);
-        Assert.Contains("Serial shows the", text); // the TTFT column is explained
+        Assert.Contains("Mean TTFT is each agent's own wait", text); // the TTFT column is explained
+        Assert.Contains("lowest mean TTFT", text);
         // The second agent of the first run reads the shared preamble from the prefix cache.
         var agent2 = Regex.Match(text, @"^agent-02\s+\d+\s+(\d+)\s+(\d+)\s+(\d+)", RegexOptions.Multiline);
         Assert.True(agent2.Success, text);
