@@ -70,11 +70,9 @@ internal sealed class EarleyParser
     public void Truncate(int rows)
     {
         if (rows >= _rows) return;
+        _items = _rowStart[rows]; // where the first popped row began
         _rows = rows;
-        _items = rows == 0 ? 0 : RowEnd(rows - 1);
     }
-
-    private int RowEnd(int row) => row + 1 < _rows ? _rowStart[row + 1] : _items;
 
     /// <summary>
     /// Scans the lexemes <paramref name="lexemes"/> (all matched the same text) from the top row and pushes the row

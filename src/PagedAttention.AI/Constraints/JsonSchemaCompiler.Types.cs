@@ -102,7 +102,7 @@ internal sealed partial class JsonSchemaCompiler
         var required = (o["required"] as JsonArray)?.Select(n => n!.GetValue<string>()).ToHashSet() ?? [];
         JsonNode? additional = o.TryGetPropertyValue("additionalProperties", out var ap) ? ap : JsonValue.Create(true);
         bool noAdditional = additional is JsonValue av && av.GetValueKind() == JsonValueKind.False;
-        foreach (string r in required)
+        foreach (string r in (o["required"] as JsonArray)?.Select(n => n!.GetValue<string>()) ?? []) // schema order
         {
             if (props.Any(x => x.Name == r)) continue;
             if (noAdditional) throw new GrammarCompileException("required", ptr, $"'{r}' is required but additionalProperties is false (unsatisfiable)");

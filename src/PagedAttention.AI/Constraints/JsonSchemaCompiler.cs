@@ -111,8 +111,10 @@ internal sealed partial class JsonSchemaCompiler
 
     private IEnumerable<int[]> Alternatives(JsonObject o, string ptr)
     {
+        // Names that are no keyword at all are ignored, as the specification says (they often hold $ref targets);
+        // a keyword we do not implement is an error, never ignored.
         foreach (var (k, _) in o)
-            if (!Annotations.Contains(k) && !Supported.Contains(k) && !(_o.Draft4 && k == "additionalItems"))
+            if (Unsupported.Contains(k) && !(_o.Draft4 && k == "additionalItems"))
                 throw new GrammarCompileException(k, ptr, "keyword not supported");
         if (o["$ref"] is { } refNode)
         {
@@ -155,11 +157,19 @@ internal sealed partial class JsonSchemaCompiler
         "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minProperties", "maxProperties",
     ];
 
+    private static readonly HashSet<string> Unsupported =
+    [
+        "not", "if", "then", "else", "patternProperties", "propertyNames", "dependencies", "dependentRequired",
+        "dependentSchemas", "contains", "minContains", "maxContains", "unevaluatedProperties", "unevaluatedItems",
+        "multipleOf", "additionalItems", "$dynamicRef", "$dynamicAnchor", "$recursiveRef", "$recursiveAnchor",
+        "extends", "disallow", "divisibleBy",
+    ];
+
     /// <summary>The schema's constraint keywords other than <paramref name="except"/> (annotations dropped).</summary>
     private static JsonObject Constraints(JsonObject o, string except)
     {
         var r = new JsonObject();
-        foreach (var (k, v) in o) if (k != except && !Annotations.Contains(k)) r[k] = v?.DeepClone();
+        foreach (var (k, v) in o) if (k != except && (Supported.Contains(k) || Unsupported.Contains(k))) r[k] = v?.DeepClone();
         return r;
     }
 
@@ -240,8 +250,15 @@ internal sealed partial class JsonSchemaCompiler
         bool byType = true;
         foreach (var b in branches)
         {
-            if (b is not JsonObject o || o["type"] is not { } t || o.ContainsKey("enum") || o.ContainsKey("const")) { byType = false; break; }
-            foreach (string ty in JsonSchemaMerger.Types(t).Select(x => x == "integer" ? "number" : x))
+            IEnumerable<string>? types = b switch
+            {
+                JsonObject o when o["type"] is { } t => JsonSchemaMerger.Types(t),
+                JsonObject o when o.ContainsKey("const") => [KindOf(o["const"])],
+                JsonObject o when o["enum"] is JsonArray e => e.Select(KindOf).Distinct(),
+                _ => null,
+            };
+            if (types is null) { byType = false; break; }
+            foreach (string ty in types.Select(x => x == "integer" ? "number" : x))
                 if (!seenTypes.Add(ty)) { byType = false; break; }
             if (!byType) break;
         }
@@ -259,6 +276,12 @@ internal sealed partial class JsonSchemaCompiler
                 throw new GrammarCompileException("oneOf", ptr, "branches are not provably disjoint (only distinct types or distinct const/enum values are supported)");
         }
     }
+
+    private static string KindOf(JsonNode? v) => (v?.GetValueKind() ?? JsonValueKind.Null) switch
+    {
+        JsonValueKind.Object => "object", JsonValueKind.Array => "array", JsonValueKind.String => "string",
+        JsonValueKind.Number => "number", JsonValueKind.True or JsonValueKind.False => "boolean", _ => "null",
+    };
 
     private static bool IsOfType(JsonNode? v, string type) => (v?.GetValueKind() ?? JsonValueKind.Null, type) switch
     {

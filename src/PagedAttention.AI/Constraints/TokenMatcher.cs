@@ -149,6 +149,20 @@ internal sealed class TokenMatcher
         return true;
     }
 
+    /// <summary>Whether the bytes could be consumed now; the state is unchanged either way (the mask oracle, validation).</summary>
+    public bool CanConsumeBytes(ReadOnlySpan<byte> bytes)
+    {
+        if (_finished) return false;
+        int rows = _parser.RowCount;
+        var lex = _lex;
+        bool inLexeme = _inLexeme, ok = true;
+        foreach (byte b in bytes) if (!ConsumeByte(b)) { ok = false; break; }
+        _parser.Truncate(rows);
+        _lex = lex;
+        _inLexeme = inLexeme;
+        return ok;
+    }
+
     /// <summary>Undoes the last <paramref name="tokens"/> consumed tokens.</summary>
     public void Rollback(int tokens)
     {

@@ -47,21 +47,24 @@ internal static class ConstraintTestKit
 
     public static bool Allowed(uint[] mask, int token) => (mask[token >> 5] & (1u << (token & 31))) != 0;
 
-    /// <summary>The slow reference: for each token, fork the state and feed its bytes. No trie.</summary>
+    /// <summary>
+    /// The slow reference: for each token, feed its bytes one by one from the current state (all-or-nothing, so the
+    /// state is restored), no trie and no cached scans.
+    /// </summary>
     public static uint[] OracleMask(TokenMatcher m)
     {
         var v = m.Grammar.Vocabulary;
         var w = new uint[m.MaskWords];
+        bool accepting = m.IsAccepting;
         for (int t = 0; t < v.Size; t++)
         {
             bool ok;
-            if (v.EosTokens.Contains(t)) ok = m.IsAccepting;
+            if (v.EosTokens.Contains(t)) ok = accepting;
             else
             {
                 var bytes = v.TokenBytes(t);
                 if (bytes.IsEmpty) continue;
-                var f = m.Fork();
-                ok = f.TryConsumeBytes(bytes);
+                ok = m.CanConsumeBytes(bytes);
             }
             if (ok) w[t >> 5] |= 1u << (t & 31);
         }
