@@ -28,7 +28,13 @@ internal static class EngineLoader
     {
         var switches = SwitchesOf(options);
         var runner = CreateRunner(options, switches);
-        try { return new Loaded(runner, LoadTokenizer(options.ModelPath), switches); }
+        try
+        {
+            // The CPU runner checked its budget before allocating its cache; a device runner's host buffers are checked here.
+            if (runner.Device != "cpu")
+                HostMemoryBudget.Check(options, runner.Model.Config, runner.NumKvBlocks, 0, cpuActivations: false, HostMemoryBudget.AvailableBytes);
+            return new Loaded(runner, LoadTokenizer(options.ModelPath), switches);
+        }
         catch { runner.Dispose(); throw; }
     }
 
@@ -41,7 +47,7 @@ internal static class EngineLoader
         string file = Path.Combine(dir, "tokenizer.json");
         if (!File.Exists(file)) return null;
         try { return Tokenizer.FromFile(dir); }
-        catch (TokenizerLoadException e) { throw new ModelLoadException(file, null, e.Message, e); }
+        catch (TokenizerLoadException e) { throw new ModelLoadException(e.FilePath ?? file, null, e.Problem, e); }
     }
 
     /// <summary>The engine's default detokenizer: one streaming decoder per sequence, special tokens skipped.</summary>
@@ -58,7 +64,12 @@ internal static class EngineLoader
                 o.NumKvBlocks, o.GpuMemoryUtilization, cudaGraphs: !o.EnforceEager, switches);
         }
         var m = LlamaModel.Load(o.ModelPath);
-        try { return new CpuModelRunner(m, o.NumKvBlocks ?? CpuModelRunner.BlocksFor(m, o.KvCacheBytes, o.BlockSize), o.BlockSize); }
+        try
+        {
+            int blocks = o.NumKvBlocks ?? Math.Min(CpuModelRunner.BlocksFor(m, o.KvCacheBytes, o.BlockSize), EngineOptions.NumKvBlocksLimit);
+            HostMemoryBudget.Check(o, m.Config, blocks, m.KvBytesPerBlock(o.BlockSize), cpuActivations: true, HostMemoryBudget.AvailableBytes);
+            return new CpuModelRunner(m, blocks, o.BlockSize);
+        }
         catch { m.Dispose(); throw; }
     }
 }

@@ -48,6 +48,21 @@ public class PublicApiTests
         "PagedAttention.Text.Tokenization.TokenizerLoadException",
     ]);
 
+    [Fact]
+    public void EngineOptions_PublishesItsLimitsAsConstants() => Assert.Equal(
+        ["KvCacheBytesLimit", "MaxModelLenLimit", "MaxNumBatchedTokensLimit", "MaxNumSeqsLimit", "NumKvBlocksLimit"],
+        typeof(EngineOptions).GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
+            .Where(f => f.IsLiteral).Select(f => f.Name).Order(StringComparer.Ordinal));
+
+    [Fact]
+    public void TokenizerLoadException_NamesItsFile()
+    {
+        var e = new TokenizerLoadException("model.vocab: expected an object", "/m/tokenizer.json", null);
+        Assert.Equal("/m/tokenizer.json", e.FilePath);
+        Assert.Equal("/m/tokenizer.json: model.vocab: expected an object", e.Message);
+        Assert.Null(new TokenizerLoadException("x").FilePath);
+    }
+
     private static void AssertExports(System.Reflection.Assembly asm, string[] expected) =>
         Assert.Equal(expected.Order(StringComparer.Ordinal), asm.GetExportedTypes().Select(t => t.FullName!).Order(StringComparer.Ordinal));
 }
