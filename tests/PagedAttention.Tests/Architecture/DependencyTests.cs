@@ -23,6 +23,7 @@ public class DependencyTests
         ["KvCache"] = [],
         ["Sampling"] = ["Requests"],
         ["Scheduling"] = ["KvCache", "Requests"],
+        ["Constraints"] = ["Text"],
         ["Models"] = ["Sampling", "Kernels"],
         ["Engine"] = ["Scheduling", "KvCache", "Models", "Sampling", "Requests", "Text", "Kernels"],
         ["Chat"] = ["Engine", "Models", "Sampling", "Requests", "Text"],
