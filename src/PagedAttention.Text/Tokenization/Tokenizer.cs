@@ -236,6 +236,37 @@ public sealed class Tokenizer
         return (uint)id < (uint)_p.Model.IdToToken.Length ? _p.Model.IdToToken[id] : null;
     }
 
+    /// <summary>True when <paramref name="id"/> is an added token (special or not): grammar masks keep these out of the vocabulary trie.</summary>
+    internal bool IsAddedToken(int id) => _addedById.ContainsKey(id);
+
+    /// <summary>
+    /// The bytes a model-vocabulary token adds to the decoded text in the middle of a sequence (for grammar masks):
+    /// byte-level tokens map back through the GPT-2 alphabet (possibly half a UTF-8 character), <c>&lt;0xNN&gt;</c>
+    /// byte-fallback tokens are their byte, other tokens go through the decoder chain after an anchor so that
+    /// first-token rules (Metaspace prefix, Strip of the leading space) do not apply. Null for unknown ids.
+    /// </summary>
+    internal byte[]? TokenBytes(int id)
+    {
+        string? t = IdToToken(id);
+        if (t is null) return null;
+        if (_p.Decoder is ByteLevelDecoder)
+        {
+            var bytes = new byte[t.Length];
+            for (int i = 0; i < t.Length; i++)
+            {
+                int b = ByteLevelAlphabet.ToByte(t[i]);
+                if (b < 0) return System.Text.Encoding.UTF8.GetBytes(t);
+                bytes[i] = (byte)b;
+            }
+            return bytes;
+        }
+        if (_p.Model.ByteFallback && ByteFallbackDecoder.TryParseByte(t, out byte fb)) return [fb];
+        if (_p.Decoder is null) return System.Text.Encoding.UTF8.GetBytes(t);
+        const string anchor = "\u0001";
+        string text = string.Concat(_p.Decoder.DecodeChain([anchor, t]));
+        return System.Text.Encoding.UTF8.GetBytes(text.StartsWith(anchor, StringComparison.Ordinal) ? text[anchor.Length..] : text);
+    }
+
     /// <summary>True when <paramref name="id"/> is an added token marked special (e.g. BOS, EOS, &lt;|im_end|&gt;).</summary>
     public bool IsSpecialToken(int id) => _addedById.TryGetValue(id, out var t) && t.Special;
 
