@@ -55,11 +55,15 @@ public sealed class NoSilentDropTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
-    public async Task RequiredToolModeWithATemplateThatIgnoresToolsThrowsNamingTheTemplate()
+    public async Task RequiredToolModeWithATemplateThatIgnoresTools_StillCalls_ListsTheToolsInTheSystemPrompt_AndSaysSo()
     {
-        var e = await Assert.ThrowsAsync<NotSupportedException>(() =>
-            _client.GetResponseAsync("Weather?", Options(o => { o.Tools = [Weather]; o.ToolMode = ChatToolMode.RequireAny; })));
-        Assert.Contains("does not render tools", e.Message);
+        // The constraint forces the call; the tools the template cannot show go into the system prompt instead.
+        var options = Options(o => { o.Tools = [Weather]; o.ToolMode = ChatToolMode.RequireAny; o.MaxOutputTokens = 200; o.AdditionalProperties = new() { ["max_string_length"] = 12 }; });
+        var r = await _client.GetResponseAsync("Weather?", options);
+        Assert.Single(r.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>());
+        Assert.Contains("does not render tools", (string)r.AdditionalProperties![PagedAttentionChatClient.ToolsNotRenderedKey]!);
+        var plain = await _client.GetResponseAsync("Weather?", Options(o => o.MaxOutputTokens = 1));
+        Assert.True(r.Usage!.InputTokenCount > plain.Usage!.InputTokenCount + 10, "the tools should be in the prompt"); // listed in the system prompt
     }
 
     [Fact]
