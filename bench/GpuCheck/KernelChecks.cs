@@ -15,6 +15,7 @@ internal static unsafe class KernelChecks
     public static void Run(CudaDevice d, Report rep)
     {
         rep.Run("gemm", () => Gemm(d, rep));
+        using (var k0 = new CudaKernels(d, 64, 8, Program.Switches)) SamplerChecks.Run(d, k0, rep);
         foreach (var (hd, g) in new[] { (16, 2), (32, 2), (64, 8), (128, 4), (128, 1) })
         {
             using var k = new CudaKernels(d, hd, g, Program.Switches);

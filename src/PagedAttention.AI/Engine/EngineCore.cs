@@ -18,6 +18,7 @@ internal sealed class EngineCore
 {
     private readonly ILogger _logger;
     private readonly Sampler _sampler;
+    private readonly uint[] _mask; // a host-sampled constrained row's allowed tokens, filled just before it samples
     private readonly int _blockSize, _vocab;
     private readonly Action<RequestState, Exception> _failRequest;
 
@@ -34,6 +35,7 @@ internal sealed class EngineCore
         _blockSize = scheduler.Kv.BlockSize;
         _vocab = runner.Model.Config.VocabSize;
         _sampler = new Sampler(_vocab);
+        _mask = new uint[Sampler.MaskWords(_vocab)];
         Batch = new ForwardBatch(maxNumBatchedTokens, maxNumSeqs, maxBlocksPerSeq);
         Logits = new float[maxNumSeqs * _vocab];
         DeviceTokens = new int[maxNumSeqs];
@@ -114,6 +116,7 @@ internal sealed class EngineCore
             }
             var keyRng = seq.Rng; // a copy: the sequence's stream key, never advanced for device-sampled rows
             ds.SetRow(i, in seq.Row, keyRng.NextUInt64(), seq.NumOutputTokens, seq.PromptTokens, seq.OutputTokens, seq.Stop.EndTokenIds);
+            if (seq.Constraint is { } c) ds.SetConstraint(i, c);
         }
         return _numLogitRows > 0;
     }
@@ -153,11 +156,25 @@ internal sealed class EngineCore
             float logprob = float.NaN;
             if (deviceToken < 0 && _checkLogits && seq.NumOutputTokens == 0 && !float.IsFinite(TensorPrimitives.MaxMagnitude(logits)))
                 throw new InvalidOperationException($"The model produced non-finite logits (NaN or Inf) for the first token of request {seq.RequestId}: its weights or activations are broken; the request is failed.");
-            int token = deviceToken >= 0 ? deviceToken
-                : _sampler.Sample(logits, in seq.Row, seq.PromptTokens, seq.OutputTokens, seq.Stop.EndTokenIds, ref seq.Rng, seq.TopLogprobs, out logprob);
+            var constraint = seq.Constraint;
+            if (deviceToken == IDeviceSampler.EmptyMaskToken) throw EmptyMask(seq);
+            int token;
+            if (deviceToken >= 0) token = deviceToken;
+            else if (constraint is null)
+                token = _sampler.Sample(logits, in seq.Row, seq.PromptTokens, seq.OutputTokens, seq.Stop.EndTokenIds, ref seq.Rng, seq.TopLogprobs, out logprob);
+            else
+            {
+                constraint.FillMask(_mask);
+                try { token = _sampler.Sample(logits, in seq.Row, seq.PromptTokens, seq.OutputTokens, seq.Stop.EndTokenIds, _mask, ref seq.Rng, seq.TopLogprobs, out logprob); }
+                catch (InvalidOperationException e) { throw EmptyMask(seq, e); }
+            }
+            if (constraint is not null && !constraint.Accept(token))
+                throw new InvalidOperationException($"Request {seq.RequestId}: token {token} was sampled but {constraint.Description} does not allow it (a bug in the constraint's mask); the request is failed.");
             if (resolve) seq.ResolvePlaceholder(token);
             else seq.AppendToken(token);
             var reason = seq.Stop.Check(token, seq.NumOutputTokens, seq.NumTokens, out string? text);
+            // A complete constraint ends the sequence (nothing may follow), unless a stop rule already did.
+            if (reason is null && constraint is { IsComplete: true }) reason = FinishReason.Stop;
             Counters.CountGenerated();
             Output.Add(seq, token, reason, text, logprob, seq.NeedsHostSampling ? (TokenLogprob[])seq.TopLogprobs.Clone() : null);
             if (reason is not null) Scheduler.Finish(seq, reason);
@@ -168,6 +185,9 @@ internal sealed class EngineCore
             EndRequest(seq.Request, ex);
         }
     }
+
+    private static InvalidOperationException EmptyMask(EngineSequence seq, Exception? inner = null) =>
+        new($"Request {seq.RequestId}: {seq.Constraint?.Description ?? "the constraint"} allows no token at output position {seq.NumOutputTokens} (a dead end in the grammar, or its only tokens are held back, e.g. end tokens before MinTokens); the request is failed.", inner);
 
     /// <summary>The whole step is lost: fails its requests and keeps serving the others.</summary>
     public void FailStep(SchedulerOutput<EngineSequence> output, Exception ex)

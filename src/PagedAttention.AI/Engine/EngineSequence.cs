@@ -18,7 +18,7 @@ internal sealed class EngineSequence : ScheduledSequence
     public SamplingRng Rng;
 
     public EngineSequence(RequestState request, int index, int[] prompt, int maxTotalTokens, BlockHash rootHash, int blockSize,
-        SamplingParams p, SamplingRng rng, StopChecker stop)
+        SamplingParams p, SamplingRng rng, StopChecker stop, ITokenConstraint? constraint = null)
         : base(request.Id, index, prompt, maxTotalTokens, rootHash, blockSize)
     {
         Request = request;
@@ -26,6 +26,7 @@ internal sealed class EngineSequence : ScheduledSequence
         Row = SamplingRow.From(p);
         Rng = rng;
         Stop = stop;
+        Constraint = constraint;
         TopLogprobs = p.Logprobs > 0 ? new TokenLogprob[p.Logprobs] : [];
     }
 
@@ -34,6 +35,9 @@ internal sealed class EngineSequence : ScheduledSequence
     public SamplingParams Params { get; }
 
     public StopChecker Stop { get; }
+
+    /// <summary>The grammar this sequence's tokens must follow, or null.</summary>
+    public ITokenConstraint? Constraint { get; }
 
     /// <summary>Scratch for the sampler's top logprobs; copied out only when the request asked for them.</summary>
     public TokenLogprob[] TopLogprobs { get; }

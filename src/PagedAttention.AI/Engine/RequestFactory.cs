@@ -67,7 +67,8 @@ internal sealed class RequestFactory
         for (int i = 0; i < p.N; i++)
         {
             var stop = new StopChecker(p, _eos, total, detokenizerFactory?.Invoke());
-            seqs[i] = new EngineSequence(req, i, promptIds, total, root, _options.BlockSize, p, new SamplingRng(seed, i), stop);
+            var constraint = p.Constraint?.Invoke() ?? (p.Constraint is null ? null : throw new ArgumentException("SamplingParams.Constraint returned null.", nameof(p)));
+            seqs[i] = new EngineSequence(req, i, promptIds, total, root, _options.BlockSize, p, new SamplingRng(seed, i), stop, constraint);
         }
         req.Sequences = seqs;
         req.Remaining = seqs.Length;

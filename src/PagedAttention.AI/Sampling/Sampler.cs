@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -44,10 +45,22 @@ internal sealed class Sampler
     /// and <paramref name="logprob"/> the raw log-probability of the chosen token (NaN otherwise).
     /// </summary>
     public int Sample(Span<float> logits, in SamplingRow p, ReadOnlySpan<int> prompt, ReadOnlySpan<int> output,
-        ReadOnlySpan<int> endTokenIds, ref SamplingRng rng, Span<TokenLogprob> topLogprobs, out float logprob)
+        ReadOnlySpan<int> endTokenIds, ref SamplingRng rng, Span<TokenLogprob> topLogprobs, out float logprob) =>
+        Sample(logits, p, prompt, output, endTokenIds, [], ref rng, topLogprobs, out logprob);
+
+    /// <summary>
+    /// Samples one token among those <paramref name="allowedTokens"/> allows: a grammar's bitmask of
+    /// <see cref="MaskWords"/> words, bit <c>t % 32</c> of word <c>t / 32</c> set = token t allowed (empty: every token).
+    /// The mask comes first, before penalties, temperature, top-k/p and min-p, so those act on the allowed set, and
+    /// logprobs are those of the masked distribution. Throws <see cref="InvalidOperationException"/> when the mask
+    /// leaves no finite logit.
+    /// </summary>
+    public int Sample(Span<float> logits, in SamplingRow p, ReadOnlySpan<int> prompt, ReadOnlySpan<int> output,
+        ReadOnlySpan<int> endTokenIds, ReadOnlySpan<uint> allowedTokens, ref SamplingRng rng, Span<TokenLogprob> topLogprobs, out float logprob)
     {
         if (logits.Length != _vocab) throw new ArgumentException($"Expected {_vocab} logits, got {logits.Length}.", nameof(logits));
         if (topLogprobs.Length > StreamingTopKMax) throw new ArgumentException($"At most {StreamingTopKMax} top logprobs, got {topLogprobs.Length}.", nameof(topLogprobs));
+        if (!allowedTokens.IsEmpty) ApplyMask(logits, allowedTokens);
         bool wantLogprobs = !topLogprobs.IsEmpty;
         float logZ = 0;
         if (wantLogprobs)
@@ -65,8 +78,42 @@ internal sealed class Sampler
         }
 
         int token = p.IsGreedy ? ArgMax(logits) : SampleRandom(logits, p, ref rng);
+        if (!allowedTokens.IsEmpty && float.IsNegativeInfinity(logits[token]))
+            throw new InvalidOperationException("The constraint allowed no token with a finite logit at this position (its allowed tokens are all held back, e.g. end tokens before MinTokens).");
         logprob = wantLogprobs ? _raw[token] - logZ : float.NaN;
         return token;
+    }
+
+    /// <summary>32-bit words of an allowed-token mask over a vocabulary of <paramref name="vocab"/> tokens.</summary>
+    public static int MaskWords(int vocab) => (vocab + 31) >> 5;
+
+    // Forbidden tokens become -inf. Grammar masks are mostly all-zero words (a JSON grammar allows a few hundred of
+    // 128k tokens), filled 32 at a time; all-ones words are skipped; mixed words clear bit by bit.
+    private void ApplyMask(Span<float> logits, ReadOnlySpan<uint> allowed)
+    {
+        int words = MaskWords(_vocab);
+        if (allowed.Length != words) throw new ArgumentException($"Expected a mask of {words} words for {_vocab} tokens, got {allowed.Length}.", nameof(allowed));
+        bool any = false;
+        for (int w = 0; w < words; w++)
+        {
+            uint bits = allowed[w];
+            int start = w << 5, len = Math.Min(32, _vocab - start);
+            if (len < 32) bits &= (1u << len) - 1; // bits past the vocabulary mean nothing
+            if (bits == uint.MaxValue) { any = any || HasFinite(logits.Slice(start, 32)); continue; }
+            if (bits == 0) { logits.Slice(start, len).Fill(float.NegativeInfinity); continue; }
+            for (uint forbid = ~bits & (len < 32 ? (1u << len) - 1 : uint.MaxValue); forbid != 0; forbid &= forbid - 1)
+                logits[start + BitOperations.TrailingZeroCount(forbid)] = float.NegativeInfinity;
+            if (!any)
+                for (uint keep = bits; keep != 0; keep &= keep - 1)
+                    if (float.IsFinite(logits[start + BitOperations.TrailingZeroCount(keep)])) { any = true; break; }
+        }
+        if (!any) throw new InvalidOperationException("The constraint allowed no token with a finite logit at this position.");
+    }
+
+    private static bool HasFinite(ReadOnlySpan<float> x)
+    {
+        foreach (float v in x) if (float.IsFinite(v)) return true;
+        return false;
     }
 
     private void ApplyPenalties(Span<float> logits, in SamplingRow p, ReadOnlySpan<int> prompt, ReadOnlySpan<int> output)

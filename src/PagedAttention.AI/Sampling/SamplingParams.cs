@@ -51,6 +51,13 @@ public sealed class SamplingParams
     /// <summary>Salt folded into the prefix-cache hash so that tenants never share KV blocks.</summary>
     public string? CacheSalt { get; init; }
 
+    /// <summary>
+    /// Creates the constraint of one sequence (called once per sequence when the request is submitted, so n &gt; 1
+    /// gets independent ones): its tokens are masked to what the constraint allows. Null: unconstrained. Internal: the
+    /// chat client builds it from <c>ChatOptions.ResponseFormat</c> and <c>ToolMode</c>.
+    /// </summary>
+    internal Func<ITokenConstraint>? Constraint { get; init; }
+
     /// <summary>Largest <see cref="MaxTokens"/> accepted (the model's context length caps it further).</summary>
     public const int MaxMaxTokens = 1 << 24;
 

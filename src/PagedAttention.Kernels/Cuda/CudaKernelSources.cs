@@ -63,6 +63,7 @@ internal static class CudaKernelSources
             ["GEMV_MAX_M"] = CudaKernels.GemvMaxRows.ToString(inv),
             ["SAMPLE_THREADS"] = CudaKernels.SampleThreads.ToString(inv),
             ["SAMPLE_ROW_BYTES"] = CudaKernels.SampleRowBytes.ToString(inv),
+            ["EMPTY_MASK_TOKEN"] = CudaKernels.EmptyMaskToken.ToString(inv),
         };
     }
 }

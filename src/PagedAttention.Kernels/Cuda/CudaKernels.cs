@@ -312,12 +312,22 @@ internal unsafe class CudaKernels : IDisposable
     }
 
     /// <summary>
-    /// ids[r] = a token of row r: argmax when its temperature is below 1e-5, else a draw after top-k, min-p and top-p
-    /// (Gumbel-max with Philox keyed by the row's key and step). <paramref name="logits"/> is read only.
+    /// The id <see cref="SampleRows"/> writes for a constrained row whose mask leaves no finite logit (a grammar bug or
+    /// a dead end): never a token, so the host fails that request instead of emitting one. <c>EMPTY_MASK_TOKEN</c> in
+    /// sampling.cu.
     /// </summary>
-    public void SampleRows(ulong logits, int vocab, ulong rows, ulong ids, int count)
+    public const int EmptyMaskToken = -2;
+
+    /// <summary>
+    /// ids[r] = a token of row r: argmax when its temperature is below 1e-5, else a draw after top-k, min-p and top-p
+    /// (Gumbel-max with Philox keyed by the row's key and step). <paramref name="logits"/> is read only. A row whose
+    /// parameters name a mask row reads that row of <paramref name="masks"/> (<paramref name="maskWords"/> 32-bit words
+    /// each, LSB-first, 1 = allowed) and samples among the allowed tokens only; <paramref name="masks"/> may be 0 when
+    /// no row is constrained.
+    /// </summary>
+    public void SampleRows(ulong logits, int vocab, ulong rows, ulong masks, int maskWords, ulong ids, int count)
     {
-        void** a = stackalloc void*[] { &logits, &vocab, &rows, &ids };
+        void** a = stackalloc void*[] { &logits, &vocab, &rows, &masks, &maskWords, &ids };
         Launch(_sample, (uint)count, 1, 1, SampleThreads, a, "sample_rows");
     }
 

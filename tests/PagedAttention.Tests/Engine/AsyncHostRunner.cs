@@ -18,6 +18,8 @@ internal sealed class AsyncHostRunner : IModelRunner, IDeviceSampler
     private readonly float[] _logits;
     private readonly int[] _tokens;
     private readonly Row?[] _rows;
+    private readonly ITokenConstraint?[] _constraints;
+    private readonly uint[] _mask;
     private int _pending = -1;
 
     private sealed record Row(SamplingRow Params, ulong Key, int Step, int[] Prompt, int[] Output, int[] EndTokenIds);
@@ -31,7 +33,12 @@ internal sealed class AsyncHostRunner : IModelRunner, IDeviceSampler
         _logits = new float[maxSeqs * _vocab];
         _tokens = new int[maxSeqs];
         _rows = new Row?[maxSeqs];
+        _constraints = new ITokenConstraint?[maxSeqs];
+        _mask = new uint[Sampler.MaskWords(_vocab)];
     }
+
+    /// <summary>Constrained rows sampled so far (their masks computed at launch, as the CUDA sampler does).</summary>
+    public int ConstrainedRows { get; private set; }
 
     private volatile int _launches, _failAtSeqs;
     private bool _failThisWait;
@@ -123,6 +130,17 @@ internal sealed class AsyncHostRunner : IModelRunner, IDeviceSampler
         for (int r = 0; r < batch.NumSeqs; r++)
         {
             var logits = _logits.AsSpan(r * _vocab, _vocab);
+            if (_constraints[r] is { } c)
+            {
+                // As the CUDA sampler: the mask is computed at launch; a mask that allows nothing gives the empty-mask id.
+                ConstrainedRows++;
+                var p = _rows[r] ?? new Row(new SamplingRow { Temperature = 0, TopP = 1, RepetitionPenalty = 1 }, 0, 0, [], [], []);
+                var crng = new SamplingRng((long)p.Key, p.Step);
+                c.FillMask(_mask);
+                try { _tokens[r] = _sampler.Sample(logits.ToArray(), p.Params, p.Prompt, p.Output, p.EndTokenIds, _mask, ref crng, [], out _); }
+                catch (InvalidOperationException) { _tokens[r] = IDeviceSampler.EmptyMaskToken; }
+                continue;
+            }
             if (_rows[r] is not { } row) { _tokens[r] = ArgMax(logits); continue; }
             var rng = new SamplingRng((long)row.Key, row.Step);
             var copy = logits.ToArray();
@@ -137,11 +155,20 @@ internal sealed class AsyncHostRunner : IModelRunner, IDeviceSampler
         return best;
     }
 
-    public void Begin(int rows) => Array.Clear(_rows, 0, rows);
+    public void Begin(int rows)
+    {
+        Array.Clear(_rows, 0, rows);
+        Array.Clear(_constraints, 0, rows);
+    }
 
     public void SetRow(int row, in SamplingRow p, ulong key, int step, ReadOnlySpan<int> prompt, ReadOnlySpan<int> output, ReadOnlySpan<int> endTokenIds) =>
         _rows[row] = p.Temperature == 0 && p.RepetitionPenalty == 1 && p.FrequencyPenalty == 0 && p.PresencePenalty == 0 && p.MinTokens == 0
             ? null : new Row(p, key, step, prompt.ToArray(), output.ToArray(), endTokenIds.ToArray());
+
+    public void SetMask(int row, ReadOnlySpan<uint> allowedTokens) =>
+        throw new NotSupportedException("The test runner takes constraints (SetConstraint), not fixed masks.");
+
+    public void SetConstraint(int row, ITokenConstraint constraint) => _constraints[row] = constraint;
 
     public void Dispose()
     {

@@ -50,13 +50,15 @@ extern "C" __global__ void argmax_rows(const float* __restrict__ logits, int voc
 }
 
 // ---- Random sampling on the GPU (temperature, top-k, top-p, min-p, penalties), seeded per sequence ----------------
-// Per-row parameters, 48 bytes, written by the host (CudaSampler). temperature < 1e-5 means greedy.
+// Per-row parameters, 48 bytes, written by the host (CudaSampler). temperature < 1e-5 means greedy. mask_row: the
+// row's allowed-token bitmask in `masks` (mask_words 32-bit words each, bit t % 32 of word t / 32 set = token t
+// allowed), or -1 for an unconstrained row, which reads no mask at all.
 struct SampleRow
 {
     float temperature, top_p, min_p, repetition, frequency, presence;
     int top_k, step;
     unsigned key_lo, key_hi;
-    int pad0, pad1;
+    int mask_row, pad1;
 };
 #ifndef SAMPLE_ROW_BYTES
 #error "SAMPLE_ROW_BYTES (bytes per SampleRow the host writes, CudaKernels.SampleRowBytes) is not defined: the host passes it (-DSAMPLE_ROW_BYTES=..., CudaKernelSources.Defines)"
@@ -108,12 +110,25 @@ __device__ __forceinline__ unsigned sort_key(float f)
 #endif
 static_assert(SAMPLE_THREADS % 32 == 0 && SAMPLE_THREADS >= 256 && SAMPLE_THREADS <= 1024,
               "sample_rows: whole warps, at least one thread per histogram bin (256), at most 1024 (32 warps for the reductions)");
-#define MASS_ONE 1099511627776.0 // 2^40: probabilities relative to the top token, in fixed point, summed exactly
+#ifndef EMPTY_MASK_TOKEN
+#error "EMPTY_MASK_TOKEN (the id written for a constrained row whose mask allows no finite logit, CudaKernels.EmptyMaskToken) is not defined: the host passes it (-DEMPTY_MASK_TOKEN=..., CudaKernelSources.Defines)"
+#endif
+#define MASS_ONE 1099511627776.0
+
+// A row's logit as the sampler sees it: -inf where the row's grammar mask forbids the token. The mask is read where
+// the logit is read (no separate pass writing -inf over the logits); `mask` is null for unconstrained rows, a branch
+// uniform across the CTA.
+__device__ __forceinline__ float masked_logit(const float* __restrict__ row, const unsigned* __restrict__ mask, int i)
+{
+    float v = row[i];
+    if (mask != nullptr && !((mask[i >> 5] >> (i & 31)) & 1u)) v = neg_inf();
+    return v;
+} // 2^40: probabilities relative to the top token, in fixed point, summed exactly
 
 // Block-wide radix select over 8-bit digits. Finds the largest key T such that the weight of elements with
 // key >= T (among those with key >= floor_key, i.e. kept so far) reaches target. weight_mode 0: each element weighs 1
 // (top-k); 1: exp((l - max) / T) in 2^-40 fixed point (top-p). Integer sums: the result is deterministic.
-__device__ unsigned radix_threshold(const float* row, int vocab, unsigned floor_key, unsigned long long target, int weight_mode,
+__device__ unsigned radix_threshold(const float* row, const unsigned* allow, int vocab, unsigned floor_key, unsigned long long target, int weight_mode,
                                     float mx, float inv_t, unsigned long long* hist, unsigned* shared_prefix)
 {
     unsigned prefix = 0, mask = 0;
@@ -126,7 +141,7 @@ __device__ unsigned radix_threshold(const float* row, int vocab, unsigned floor_
         for (int base = 0; base < vocab; base += blockDim.x)
         {
             int i = base + threadIdx.x;
-            float v = i < vocab ? row[i] : neg_inf();
+            float v = i < vocab ? masked_logit(row, allow, i) : neg_inf();
             unsigned k = sort_key(v);
             unsigned long long w = 0ull;
             if (i < vocab && k >= floor_key && (k & mask) == prefix)
@@ -171,9 +186,13 @@ __device__ unsigned radix_threshold(const float* row, int vocab, unsigned floor_
 // One CTA per row: greedy rows take the argmax (lowest index on ties); others keep the top-k, then the tokens with
 // probability >= min_p x the top token's, then the smallest top set whose mass reaches top_p, and sample from what is
 // kept with the Gumbel-max trick: argmax(l / T + Gumbel(u)), u = Philox(key, (token, step)). The draw for a row
-// depends only on its logits, its key and its step, never on the other rows of the batch.
+// depends only on its logits, its key and its step, never on the other rows of the batch. A constrained row
+// (mask_row >= 0) sees forbidden tokens as -inf everywhere, so top-k/top-p/min-p act on the allowed set only; when its
+// mask leaves no finite logit it gets EMPTY_MASK_TOKEN, which the host turns into a failed request.
 extern "C" __global__ void __launch_bounds__(SAMPLE_THREADS) sample_rows(const float* __restrict__ logits, int vocab,
-                                                                         const SampleRow* __restrict__ rows, int* __restrict__ out)
+                                                                         const SampleRow* __restrict__ rows,
+                                                                         const unsigned* __restrict__ masks, int mask_words,
+                                                                         int* __restrict__ out)
 {
     pdl_begin();
     __shared__ unsigned long long hist[256];
@@ -182,16 +201,22 @@ extern "C" __global__ void __launch_bounds__(SAMPLE_THREADS) sample_rows(const f
     __shared__ int si[32];
     const SampleRow p = rows[blockIdx.x];
     const float* row = logits + (long long)blockIdx.x * vocab;
+    const unsigned* mask = p.mask_row >= 0 ? masks + (long long)p.mask_row * mask_words : nullptr;
     const bool greedy = !(p.temperature >= 1e-5f);
     const int lane = threadIdx.x & 31;
 
     // Pass 1: the maximum (and its lowest index, which is the greedy answer).
     float best = neg_inf();
     int idx = 0x7fffffff;
-    for (int i = threadIdx.x; i < vocab; i += blockDim.x) { float v = row[i]; if (v > best) { best = v; idx = i; } }
+    for (int i = threadIdx.x; i < vocab; i += blockDim.x) { float v = masked_logit(row, mask, i); if (v > best) { best = v; idx = i; } }
     block_argmax(best, idx, sv, si);
     const float mx = best;
     const int top = idx == 0x7fffffff ? 0 : idx;
+    if (mask != nullptr && mx == neg_inf())
+    {
+        if (threadIdx.x == 0) out[blockIdx.x] = EMPTY_MASK_TOKEN;
+        return;
+    }
     if (greedy || mx == neg_inf())
     {
         if (threadIdx.x == 0) out[blockIdx.x] = top;
@@ -202,7 +227,7 @@ extern "C" __global__ void __launch_bounds__(SAMPLE_THREADS) sample_rows(const f
     // Top-k: the k-th largest logit's key (ties with it are kept).
     unsigned floor_key = sort_key(neg_inf()) + 1u; // excludes -inf (masked) tokens
     if (p.top_k > 0 && p.top_k < vocab)
-        floor_key = max(floor_key, radix_threshold(row, vocab, floor_key, (unsigned long long)p.top_k, 0, mx, inv_t, hist, sh));
+        floor_key = max(floor_key, radix_threshold(row, mask, vocab, floor_key, (unsigned long long)p.top_k, 0, mx, inv_t, hist, sh));
     // Min-p: weight exp((l - max) / T) >= min_p, i.e. l >= max + T ln(min_p).
     if (p.min_p > 0.f)
     {
@@ -215,7 +240,7 @@ extern "C" __global__ void __launch_bounds__(SAMPLE_THREADS) sample_rows(const f
         unsigned long long mass = 0;
         for (int i = threadIdx.x; i < vocab; i += blockDim.x)
         {
-            float v = row[i];
+            float v = masked_logit(row, mask, i);
             if (sort_key(v) >= floor_key) mass += (unsigned long long)(expf((v - mx) * inv_t) * MASS_ONE);
         }
         // Block sum of 64-bit integers through the histogram slots.
@@ -228,7 +253,7 @@ extern "C" __global__ void __launch_bounds__(SAMPLE_THREADS) sample_rows(const f
         __syncthreads();
         unsigned long long target = (unsigned long long)ceil((double)p.top_p * (double)mass);
         if (target < 1ull) target = 1ull;
-        floor_key = max(floor_key, radix_threshold(row, vocab, floor_key, target, 1, mx, inv_t, hist, sh));
+        floor_key = max(floor_key, radix_threshold(row, mask, vocab, floor_key, target, 1, mx, inv_t, hist, sh));
     }
 
     // Gumbel-max over the kept tokens.
@@ -236,7 +261,7 @@ extern "C" __global__ void __launch_bounds__(SAMPLE_THREADS) sample_rows(const f
     idx = 0x7fffffff;
     for (int i = threadIdx.x; i < vocab; i += blockDim.x)
     {
-        float v = row[i];
+        float v = masked_logit(row, mask, i);
         if (sort_key(v) < floor_key) continue;
         unsigned r = philox_first((unsigned)i, (unsigned)p.step, 0x5A3Du, 0u, p.key_lo, p.key_hi);
         float u = ((float)(r >> 8) + 0.5f) * (1.f / 16777216.f); // (0, 1)
