@@ -277,7 +277,7 @@ public sealed class PagedAttentionChatClient : IChatClient
         var context = ChatContextBuilder.Build(messages, options, tokenizer.BosToken, tokenizer.EosToken, trusted ? null : _assets.IsKnownRole);
         var markers = trusted ? null : _assets.Guard.Protect(context);
         cancellationToken.ThrowIfCancellationRequested();
-        string prompt = _assets.Template.Render(context);
+        string prompt = _assets.Template.Render(context, cancellationToken); // the budget and the token stop a hostile template
         if (markers is null) return (prompt, tokenizer.Encode(prompt, addSpecialTokens: false));
         var plain = new List<(int Start, int Length)>();
         prompt = SpecialTokenGuard.Restore(prompt, markers, plain);

@@ -44,6 +44,7 @@ public class PublicApiTests
     [
         "PagedAttention.Text.Templates.ChatTemplate",
         "PagedAttention.Text.Templates.TemplateException",
+        "PagedAttention.Text.Templates.TemplateLimits",
         "PagedAttention.Text.Templates.TemplateRaisedException",
         "PagedAttention.Text.Tokenization.StreamingDecoder",
         "PagedAttention.Text.Tokenization.Tokenizer",
