@@ -76,6 +76,54 @@ internal sealed class LexerDfa
         }
     }
 
+    /// <summary>
+    /// True when every character that stands raw in a JSON string (U+0020.., not '"' or '\\'), read from
+    /// <paramref name="s"/>, leads back to <paramref name="s"/>: then every token of
+    /// <see cref="TokenVocabulary.SliceMask"/> is allowed here without walking it. Computed once per state by
+    /// exploring the UTF-8 structure one byte class at a time.
+    /// </summary>
+    public bool LoopsOnPlainText(LexerState s)
+    {
+        int known = Volatile.Read(ref s.SliceLoop);
+        if (known != 0) return known == 1;
+        bool ok = !s.IsDead && CheckLoop(s);
+        Volatile.Write(ref s.SliceLoop, ok ? 1 : 2);
+        return ok;
+    }
+
+    private bool CheckLoop(LexerState s)
+    {
+        for (int b = 0x20; b < 0x80; b++)
+            if (b != '"' && b != '\\' && Next(s, (byte)b) != s) return false;
+        var seen = new HashSet<(int, int, int)>();
+        for (int lead = 0xC2; lead <= 0xF4; lead++)
+        {
+            int n = lead < 0xE0 ? 1 : lead < 0xF0 ? 2 : 3;
+            int lo = lead switch { 0xE0 => 0xA0, 0xF0 => 0x90, _ => 0x80 };
+            int hi = lead switch { 0xED => 0x9F, 0xF4 => 0x8F, _ => 0xBF };
+            if (!Continue(s, Next(s, (byte)lead), n, lo, hi, seen)) return false;
+        }
+        return true;
+    }
+
+    // After a lead byte: `left` continuation bytes, the first in lo..hi; one byte per class is enough.
+    private bool Continue(LexerState home, LexerState t, int left, int lo, int hi, HashSet<(int, int, int)> seen)
+    {
+        if (left == 0) return t == home;
+        if (t.IsDead) return false;
+        Span<bool> classSeen = stackalloc bool[256];
+        for (int c = lo; c <= hi; c++)
+        {
+            int cls = _classOf[c];
+            if (classSeen[cls]) continue;
+            classSeen[cls] = true;
+            var u = Next(t, (byte)c);
+            if (!seen.Add((u.Id, left - 1, 0)) && left - 1 > 0) continue;
+            if (!Continue(home, u, left - 1, 0x80, 0xBF, seen)) return false;
+        }
+        return true;
+    }
+
     /// <summary>The state where the given lexemes (ascending, distinct ids) may start. Allocation-free once seen.</summary>
     public LexerState Start(ReadOnlySpan<int> lexemes)
     {

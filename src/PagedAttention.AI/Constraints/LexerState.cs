@@ -9,6 +9,9 @@ internal sealed class LexerState
 {
     internal readonly LexerState?[] Next;
 
+    // 0 = not yet known, 1 = loops on every plain JSON-string character (the slicer applies), 2 = does not.
+    internal int SliceLoop;
+
     internal LexerState(int id, (int Lexeme, int Expr)[] items, int[] accepting, bool canContinue, int classes)
     {
         Id = id;

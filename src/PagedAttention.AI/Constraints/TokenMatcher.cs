@@ -229,8 +229,15 @@ internal sealed class TokenMatcher
         words.Clear();
         var vocab = _cg.Vocabulary;
         if (_finished) { SetEos(words, vocab); return; }
-        Walk(words, vocab.Trie);
-        foreach (var (primary, dup) in vocab.Trie.Duplicates)
+        var trie = vocab.Trie;
+        if (_inLexeme && _dfa.LoopsOnPlainText(_lex))
+        {
+            // Inside a free string: the slice's tokens are all allowed (one copy), only the rest is walked.
+            vocab.SliceMask.CopyTo(words);
+            trie = vocab.RestTrie;
+        }
+        Walk(words, trie);
+        foreach (var (primary, dup) in trie.Duplicates)
             if ((words[primary >> 5] & (1u << (primary & 31))) != 0) words[dup >> 5] |= 1u << (dup & 31);
         if (IsAccepting) SetEos(words, vocab);
     }

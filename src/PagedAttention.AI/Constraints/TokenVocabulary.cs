@@ -12,11 +12,13 @@ internal sealed class TokenVocabulary
 {
     private readonly byte[][] _bytes;
 
-    private TokenVocabulary(byte[][] bytes, int[] eos, TokenTrie trie, string key)
+    private TokenVocabulary(byte[][] bytes, int[] eos, TokenTrie trie, TokenTrie rest, uint[] slice, string key)
     {
         _bytes = bytes;
         EosTokens = eos;
         Trie = trie;
+        RestTrie = rest;
+        SliceMask = slice;
         Key = key;
     }
 
@@ -28,6 +30,17 @@ internal sealed class TokenVocabulary
     public int[] EosTokens { get; }
 
     public TokenTrie Trie { get; }
+
+    /// <summary>
+    /// The slicer (llguidance's idea, one slice): tokens made only of whole characters that stand raw inside a JSON
+    /// string (no '"', '\\', control or partial UTF-8), as a mask. Where the lexer state loops on every such
+    /// character (inside an unconstrained string) all of them are allowed at once: the mask is copied and only
+    /// <see cref="RestTrie"/>, the other tokens, is walked.
+    /// </summary>
+    public uint[] SliceMask { get; }
+
+    /// <summary>The trie of the tokens not in <see cref="SliceMask"/>.</summary>
+    public TokenTrie RestTrie { get; }
 
     /// <summary>Identifies the vocabulary for the compiled-grammar cache (bytes and EOS ids hashed).</summary>
     public string Key { get; }
@@ -65,6 +78,25 @@ internal sealed class TokenVocabulary
         }
         foreach (int e in eosTokens) hash.AppendData(BitConverter.GetBytes(e));
         string key = $"{bytes.Length}:{Convert.ToHexString(hash.GetHashAndReset())}";
-        return new TokenVocabulary(bytes, eosTokens, TokenTrie.Build(tokens), key);
+        var slice = new uint[(bytes.Length + 31) / 32];
+        var rest = new List<(int, byte[])>(bytes.Length / 4);
+        foreach (var (id, b) in tokens)
+        {
+            if (b.Length > 0 && IsPlainStringText(b)) slice[id >> 5] |= 1u << (id & 31);
+            else rest.Add((id, b));
+        }
+        return new TokenVocabulary(bytes, eosTokens, TokenTrie.Build(tokens), TokenTrie.Build(rest), slice, key);
+    }
+
+    // Whole UTF-8 characters, each >= U+0020 and neither '"' nor '\'.
+    private static bool IsPlainStringText(ReadOnlySpan<byte> b)
+    {
+        while (!b.IsEmpty)
+        {
+            if (System.Text.Rune.DecodeFromUtf8(b, out var r, out int n) != System.Buffers.OperationStatus.Done) return false;
+            if (r.Value < 0x20 || r.Value == '"' || r.Value == '\\') return false;
+            b = b[n..];
+        }
+        return true;
     }
 }
