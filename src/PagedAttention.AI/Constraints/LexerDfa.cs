@@ -77,49 +77,62 @@ internal sealed class LexerDfa
     }
 
     /// <summary>
-    /// True when every character that stands raw in a JSON string (U+0020.., not '"' or '\\'), read from
-    /// <paramref name="s"/>, leads back to <paramref name="s"/>: then every token of
-    /// <see cref="TokenVocabulary.SliceMask"/> is allowed here without walking it. Computed once per state by
-    /// exploring the UTF-8 structure one byte class at a time.
+    /// True when no string of characters that stand raw in a JSON string (U+0020.., not '"' or '\\') can kill the
+    /// lexer from <paramref name="s"/>: every state they reach is alive. Then every token of
+    /// <see cref="TokenVocabulary.SliceMask"/> is allowed here without walking it — inside a free string (a self-loop)
+    /// and at a property key where named keys and additional ones compete. Computed once per state by exploring the
+    /// reachable states one byte class at a time (bounded; beyond the bound the answer is "no", which is always safe).
     /// </summary>
-    public bool LoopsOnPlainText(LexerState s)
+    public bool AllowsAllPlainText(LexerState s)
     {
         int known = Volatile.Read(ref s.SliceLoop);
         if (known != 0) return known == 1;
-        bool ok = !s.IsDead && CheckLoop(s);
+        bool ok = !s.IsDead && CheckClosed(s);
         Volatile.Write(ref s.SliceLoop, ok ? 1 : 2);
         return ok;
     }
 
-    private bool CheckLoop(LexerState s)
+    private bool CheckClosed(LexerState s)
     {
-        for (int b = 0x20; b < 0x80; b++)
-            if (b != '"' && b != '\\' && Next(s, (byte)b) != s) return false;
-        var seen = new HashSet<(int, int, int)>();
-        for (int lead = 0xC2; lead <= 0xF4; lead++)
+        const int maxStates = 2048;
+        var visited = new HashSet<LexerState> { s };
+        var midOk = new HashSet<(int, int)>();
+        var stack = new Stack<LexerState>();
+        stack.Push(s);
+        bool Visit(LexerState u)
         {
-            int n = lead < 0xE0 ? 1 : lead < 0xF0 ? 2 : 3;
-            int lo = lead switch { 0xE0 => 0xA0, 0xF0 => 0x90, _ => 0x80 };
-            int hi = lead switch { 0xED => 0x9F, 0xF4 => 0x8F, _ => 0xBF };
-            if (!Continue(s, Next(s, (byte)lead), n, lo, hi, seen)) return false;
+            if (u.IsDead) return false;
+            if (visited.Add(u)) { if (visited.Count > maxStates) return false; stack.Push(u); }
+            return true;
         }
-        return true;
-    }
-
-    // After a lead byte: `left` continuation bytes, the first in lo..hi; one byte per class is enough.
-    private bool Continue(LexerState home, LexerState t, int left, int lo, int hi, HashSet<(int, int, int)> seen)
-    {
-        if (left == 0) return t == home;
-        if (t.IsDead) return false;
-        Span<bool> classSeen = stackalloc bool[256];
-        for (int c = lo; c <= hi; c++)
+        // After a lead byte: `left` continuation bytes, the first in lo..hi; one byte per class is enough.
+        bool Seq(LexerState u, int left, int lo, int hi)
         {
-            int cls = _classOf[c];
-            if (classSeen[cls]) continue;
-            classSeen[cls] = true;
-            var u = Next(t, (byte)c);
-            if (!seen.Add((u.Id, left - 1, 0)) && left - 1 > 0) continue;
-            if (!Continue(home, u, left - 1, 0x80, 0xBF, seen)) return false;
+            if (left == 0) return Visit(u);
+            if (u.IsDead) return false;
+            if (lo == 0x80 && hi == 0xBF && !midOk.Add((u.Id, left))) return true;
+            Span<bool> classSeen = stackalloc bool[256];
+            for (int c = lo; c <= hi; c++)
+            {
+                int cls = _classOf[c];
+                if (classSeen[cls]) continue;
+                classSeen[cls] = true;
+                if (!Seq(Next(u, (byte)c), left - 1, 0x80, 0xBF)) return false;
+            }
+            return true;
+        }
+        while (stack.Count > 0)
+        {
+            var t = stack.Pop();
+            for (int b = 0x20; b < 0x80; b++)
+                if (b != '"' && b != '\\' && !Visit(Next(t, (byte)b))) return false;
+            for (int lead = 0xC2; lead <= 0xF4; lead++)
+            {
+                int n = lead < 0xE0 ? 1 : lead < 0xF0 ? 2 : 3;
+                int lo = lead switch { 0xE0 => 0xA0, 0xF0 => 0x90, _ => 0x80 };
+                int hi = lead switch { 0xED => 0x9F, 0xF4 => 0x8F, _ => 0xBF };
+                if (!Seq(Next(t, (byte)lead), n, lo, hi)) return false;
+            }
         }
         return true;
     }

@@ -9,7 +9,7 @@ internal sealed class LexerState
 {
     internal readonly LexerState?[] Next;
 
-    // 0 = not yet known, 1 = loops on every plain JSON-string character (the slicer applies), 2 = does not.
+    // 0 = not yet known, 1 = no plain JSON-string text can kill this state (the slicer applies), 2 = some can.
     internal int SliceLoop;
 
     internal LexerState(int id, (int Lexeme, int Expr)[] items, int[] accepting, bool canContinue, int classes)

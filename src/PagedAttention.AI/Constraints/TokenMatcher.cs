@@ -230,9 +230,9 @@ internal sealed class TokenMatcher
         var vocab = _cg.Vocabulary;
         if (_finished) { SetEos(words, vocab); return; }
         var trie = vocab.Trie;
-        if (_inLexeme && _dfa.LoopsOnPlainText(_lex))
+        if (_inLexeme && _dfa.AllowsAllPlainText(_lex))
         {
-            // Inside a free string: the slice's tokens are all allowed (one copy), only the rest is walked.
+            // No plain text can end or kill the lexeme here: the slice's tokens are all allowed (one copy), only the rest is walked.
             vocab.SliceMask.CopyTo(words);
             trie = vocab.RestTrie;
         }
