@@ -57,7 +57,11 @@ internal sealed class LexerDfa
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public LexerState Next(LexerState s, byte b) => s.Next[_classOf[b]] ?? Fill(s, b);
 
-    private LexerState Fill(LexerState s, byte b)
+    /// <summary>Byte → class (256 entries), for the mask walk's inlined transitions.</summary>
+    internal byte[] ClassOf => _classOf;
+
+    /// <summary>Computes a missing transition (the slow path of <see cref="Next"/>).</summary>
+    internal LexerState Fill(LexerState s, byte b)
     {
         lock (_lock)
         {
@@ -90,6 +94,70 @@ internal sealed class LexerDfa
         bool ok = !s.IsDead && CheckClosed(s);
         Volatile.Write(ref s.SliceLoop, ok ? 1 : 2);
         return ok;
+    }
+
+    /// <summary>Cap of <see cref="PlainDepth"/>: the largest bounded slice.</summary>
+    public const int MaxPlainDepth = 32;
+
+    /// <summary>
+    /// The largest n ≤ <see cref="MaxPlainDepth"/> such that every string of at most n plain JSON-string characters
+    /// keeps the lexer alive from <paramref name="s"/> (a breadth-first search for the shortest killing string);
+    /// cached in the state. With n ≥ a bounded slice's bound, that slice's tokens are all allowed.
+    /// </summary>
+    public int PlainDepth(LexerState s)
+    {
+        int known = Volatile.Read(ref s.PlainDepth);
+        if (known >= 0) return known;
+        int depth = ComputePlainDepth(s);
+        Volatile.Write(ref s.PlainDepth, depth);
+        return depth;
+    }
+
+    private int ComputePlainDepth(LexerState s)
+    {
+        if (s.IsDead) return 0;
+        var level = new List<LexerState> { s };
+        var seen = new HashSet<LexerState> { s };
+        for (int depth = 0; depth < MaxPlainDepth; depth++)
+        {
+            var next = new List<LexerState>();
+            bool died = false;
+            void Add(LexerState u)
+            {
+                if (u.IsDead) { died = true; return; }
+                if (seen.Add(u)) next.Add(u);
+            }
+            void Seq(LexerState u, int left, int lo, int hi)
+            {
+                if (died) return;
+                if (left == 0) { Add(u); return; }
+                if (u.IsDead) { died = true; return; }
+                Span<bool> classSeen = stackalloc bool[256];
+                for (int c = lo; c <= hi && !died; c++)
+                {
+                    int cls = _classOf[c];
+                    if (classSeen[cls]) continue;
+                    classSeen[cls] = true;
+                    Seq(Next(u, (byte)c), left - 1, 0x80, 0xBF);
+                }
+            }
+            foreach (var t in level)
+            {
+                for (int b = 0x20; b < 0x80 && !died; b++)
+                    if (b != '"' && b != '\\') Add(Next(t, (byte)b));
+                for (int lead = 0xC2; lead <= 0xF4 && !died; lead++)
+                {
+                    int n = lead < 0xE0 ? 1 : lead < 0xF0 ? 2 : 3;
+                    int lo = lead switch { 0xE0 => 0xA0, 0xF0 => 0x90, _ => 0x80 };
+                    int hi = lead switch { 0xED => 0x9F, 0xF4 => 0x8F, _ => 0xBF };
+                    Seq(Next(t, (byte)lead), n, lo, hi);
+                }
+                if (died) return depth;
+            }
+            if (next.Count == 0) return MaxPlainDepth; // every path loops back: nothing can die
+            level = next;
+        }
+        return MaxPlainDepth;
     }
 
     private bool CheckClosed(LexerState s)
