@@ -74,7 +74,9 @@ foreach (var (name, eosName, measured) in new[] { ("llama3", "<|eot_id|>", false
         {
             var cg = CompiledGrammar.Create(Constraint.JsonSchema(schema, o), vocab);
             cg.CreateMatcher();
-            compiles.Add(Stopwatch.GetElapsedTime(t0).TotalMicroseconds);
+            double cus = Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
+            compiles.Add(cus);
+            if (verbose && measured && cus > 5000) Console.WriteLine($"  slow compile {cus / 1000:F1} ms: {current}");
             return cg;
         }
         catch (GrammarCompileException) { compileErrors++; return null; }
@@ -91,7 +93,7 @@ foreach (var (name, eosName, measured) in new[] { ("llama3", "<|eot_id|>", false
         masks.Add(us);
         wall.Add(wallUs);
         if (verbose && measured && us > 500)
-            Console.WriteLine($"  slow mask {us:F0} us: {current}, {mask.Sum(w => System.Numerics.BitOperations.PopCount(w))} allowed");
+            Console.WriteLine($"  slow mask {us:F0} us: {current}, {mask.Sum(w => System.Numerics.BitOperations.PopCount(w))} allowed, walked {m.LastTrieSize} nodes");
     }
 
     foreach (var (sname, schema, valid) in suite)

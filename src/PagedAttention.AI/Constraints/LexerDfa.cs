@@ -96,6 +96,13 @@ internal sealed class LexerDfa
         return ok;
     }
 
+    // UTF-8 lead bytes grouped by (class, continuation count, first continuation range): one per group is enough.
+    private (byte Lead, int Count, int Lo, int Hi)[]? _leads;
+
+    private (byte Lead, int Count, int Lo, int Hi)[] Leads => _leads ??= Enumerable.Range(0xC2, 0xF4 - 0xC2 + 1)
+        .Select(l => (Lead: (byte)l, Count: l < 0xE0 ? 1 : l < 0xF0 ? 2 : 3, Lo: l switch { 0xE0 => 0xA0, 0xF0 => 0x90, _ => 0x80 }, Hi: l switch { 0xED => 0x9F, 0xF4 => 0x8F, _ => 0xBF }))
+        .DistinctBy(x => (_classOf[x.Lead], x.Count, x.Lo, x.Hi)).ToArray();
+
     /// <summary>Cap of <see cref="PlainDepth"/>: the largest bounded slice.</summary>
     public const int MaxPlainDepth = 32;
 
@@ -108,56 +115,68 @@ internal sealed class LexerDfa
     {
         int known = Volatile.Read(ref s.PlainDepth);
         if (known >= 0) return known;
-        int depth = ComputePlainDepth(s);
-        Volatile.Write(ref s.PlainDepth, depth);
-        return depth;
+        return ComputePlainDepth(s);
     }
 
+    // Shortest killing string by depth-first search with memoisation. Cutting a cycle (a state already on the stack)
+    // counts it as "never dies" — exact for the root, since a shortest path is simple, but not for the states in
+    // between, which are then not cached ("optimistic"). Running out of recursion budget counts as "dies now" — safe,
+    // it only lowers the answer; such values are cached only when they reach the cap anyway.
     private int ComputePlainDepth(LexerState s)
     {
-        if (s.IsDead) return 0;
-        var level = new List<LexerState> { s };
-        var seen = new HashSet<LexerState> { s };
-        for (int depth = 0; depth < MaxPlainDepth; depth++)
+        var onStack = new HashSet<LexerState>();
+        var local = new Dictionary<LexerState, int>();
+        bool optimistic = false, pessimistic = false;
+        return Depth(s, 64, onStack, local, ref optimistic, ref pessimistic, root: true);
+    }
+
+    private int Depth(LexerState u, int budget, HashSet<LexerState> onStack, Dictionary<LexerState, int> local,
+        ref bool optimistic, ref bool pessimistic, bool root = false)
+    {
+        if (u.IsDead) return -1;
+        int known = Volatile.Read(ref u.PlainDepth);
+        if (known >= 0) return known;
+        if (local.TryGetValue(u, out int seen)) return seen;
+        if (budget == 0) { pessimistic = true; return 0; }
+        if (!onStack.Add(u)) { optimistic = true; return MaxPlainDepth; }
+        bool opt = false, pes = false;
+        int best = MaxPlainDepth;
+        var succ = new HashSet<LexerState>();
+        bool midDeath = false;
+        void Seq(LexerState t, int left, int lo, int hi)
         {
-            var next = new List<LexerState>();
-            bool died = false;
-            void Add(LexerState u)
+            if (midDeath) return;
+            if (left == 0) { succ.Add(t); return; }
+            if (t.IsDead) { midDeath = true; return; }
+            Span<bool> classSeen = stackalloc bool[256];
+            for (int c = lo; c <= hi && !midDeath; c++)
             {
-                if (u.IsDead) { died = true; return; }
-                if (seen.Add(u)) next.Add(u);
+                int cls = _classOf[c];
+                if (classSeen[cls]) continue;
+                classSeen[cls] = true;
+                Seq(Next(t, (byte)c), left - 1, 0x80, 0xBF);
             }
-            void Seq(LexerState u, int left, int lo, int hi)
-            {
-                if (died) return;
-                if (left == 0) { Add(u); return; }
-                if (u.IsDead) { died = true; return; }
-                Span<bool> classSeen = stackalloc bool[256];
-                for (int c = lo; c <= hi && !died; c++)
-                {
-                    int cls = _classOf[c];
-                    if (classSeen[cls]) continue;
-                    classSeen[cls] = true;
-                    Seq(Next(u, (byte)c), left - 1, 0x80, 0xBF);
-                }
-            }
-            foreach (var t in level)
-            {
-                for (int b = 0x20; b < 0x80 && !died; b++)
-                    if (b != '"' && b != '\\') Add(Next(t, (byte)b));
-                for (int lead = 0xC2; lead <= 0xF4 && !died; lead++)
-                {
-                    int n = lead < 0xE0 ? 1 : lead < 0xF0 ? 2 : 3;
-                    int lo = lead switch { 0xE0 => 0xA0, 0xF0 => 0x90, _ => 0x80 };
-                    int hi = lead switch { 0xED => 0x9F, 0xF4 => 0x8F, _ => 0xBF };
-                    Seq(Next(t, (byte)lead), n, lo, hi);
-                }
-                if (died) return depth;
-            }
-            if (next.Count == 0) return MaxPlainDepth; // every path loops back: nothing can die
-            level = next;
         }
-        return MaxPlainDepth;
+        for (int b = 0x20; b < 0x80; b++)
+            if (b != '"' && b != '\\') succ.Add(Next(u, (byte)b));
+        foreach (var (lead, n, lo, hi) in Leads)
+        {
+            if (midDeath) break;
+            Seq(Next(u, lead), n, lo, hi);
+        }
+        if (midDeath) best = 0;
+        else
+            foreach (var w in succ)
+            {
+                best = Math.Min(best, 1 + Depth(w, budget - 1, onStack, local, ref opt, ref pes));
+                if (best == 0) break;
+            }
+        onStack.Remove(u);
+        if (root || (!opt && (!pes || best == MaxPlainDepth))) Volatile.Write(ref u.PlainDepth, best);
+        else if (!opt) local[u] = best;
+        optimistic |= opt;
+        pessimistic |= pes;
+        return best;
     }
 
     private bool CheckClosed(LexerState s)
@@ -194,13 +213,8 @@ internal sealed class LexerDfa
             var t = stack.Pop();
             for (int b = 0x20; b < 0x80; b++)
                 if (b != '"' && b != '\\' && !Visit(Next(t, (byte)b))) return false;
-            for (int lead = 0xC2; lead <= 0xF4; lead++)
-            {
-                int n = lead < 0xE0 ? 1 : lead < 0xF0 ? 2 : 3;
-                int lo = lead switch { 0xE0 => 0xA0, 0xF0 => 0x90, _ => 0x80 };
-                int hi = lead switch { 0xED => 0x9F, 0xF4 => 0x8F, _ => 0xBF };
-                if (!Seq(Next(t, (byte)lead), n, lo, hi)) return false;
-            }
+            foreach (var (lead, n, lo, hi) in Leads)
+                if (!Seq(Next(t, lead), n, lo, hi)) return false;
         }
         return true;
     }

@@ -48,6 +48,9 @@ internal sealed class TokenMatcher
 
     public CompiledGrammar Grammar => _cg;
 
+    /// <summary>Nodes of the trie the last mask walked (the full trie, or a slice's rest): diagnostics and MaskBench.</summary>
+    internal int LastTrieSize { get; private set; }
+
     /// <summary>Words a mask needs: ceil(vocabulary size / 32).</summary>
     public int MaskWords => _cg.Vocabulary.MaskWords;
 
@@ -250,6 +253,7 @@ internal sealed class TokenMatcher
                 trie = rest;
             }
         }
+        LastTrieSize = trie.Nodes.Length;
         Walk(words, trie);
         foreach (var (primary, dup) in trie.Duplicates)
             if ((words[primary >> 5] & (1u << (primary & 31))) != 0) words[dup >> 5] |= 1u << (dup & 31);
