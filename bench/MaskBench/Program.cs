@@ -14,6 +14,11 @@ string tokDir = Arg("--tokenizers") ?? Path.Combine(home, ".cache", "pagedattent
 string suiteDir = Arg("--suite") ?? Path.Combine(home, ".cache", "pagedattention", "json-schema-test-suite", "package", "tests", "draft4");
 string toolsFile = Arg("--tools") ?? Path.Combine(FindRepo(), "tests", "PagedAttention.Tests", "Data", "constraints", "tool-schemas.json");
 int walks = int.Parse(Arg("--walks") ?? "5");
+bool verbose = args.Contains("--verbose");
+// --warm: run every schema's sequence twice on the same compiled grammar and time the second run (lexer DFA warm).
+bool warm = args.Contains("--warm");
+string current = "";
+bool record = true;
 
 if (!Directory.Exists(suiteDir)) { Console.Error.WriteLine($"suite not found: {suiteDir} (run the Constraints tests once, they fetch it)"); return 1; }
 var suite = new List<(string Name, string Schema, List<string> Valid)>();
@@ -28,6 +33,23 @@ var tools = JsonNode.Parse(File.ReadAllText(toolsFile))!.AsArray().Select(n => (
 
 Console.WriteLine($"MaskBench: {Environment.ProcessorCount} logical CPUs visible, 1 thread used; {RuntimeInfo()}");
 Console.WriteLine($"schemas: {suite.Count} suite (draft4) + {tools.Count} tool; {walks} random generations per tool schema");
+if (args.Contains("--dense"))
+{
+    // Steady-state cost of the two kinds of dense mask: a free string (sliced) and a maxLength string (full walk).
+    var tk = Tokenizer.FromFile(Path.Combine(tokDir, "llama3"));
+    var v = TokenVocabulary.FromTokenizer(tk);
+    var w = new uint[v.MaskWords];
+    foreach (var (label, schema) in new[] { ("free string (sliced)", "{\"type\":\"string\"}"), ("maxLength string (full walk)", "{\"type\":\"string\",\"maxLength\":500}"), ("number", "{\"type\":\"number\"}") })
+    {
+        var m = CompiledGrammar.Create(Constraint.JsonSchema(schema), v).CreateMatcher();
+        m.TryConsumeBytes(label == "number" ? "12"u8 : "\"ab"u8);
+        var t = new List<double>();
+        for (int i = 0; i < 300; i++) { long c0 = ThreadCpu.Nanoseconds(); m.ComputeMask(w); t.Add((ThreadCpu.Nanoseconds() - c0) / 1000.0); }
+        t.Sort();
+        Console.WriteLine($"{label,-30} min {t[0]:F0} us, median {t[150]:F0} us, allowed {w.Sum(x => System.Numerics.BitOperations.PopCount(x)):N0}");
+    }
+    return 0;
+}
 var summary = new List<string>();
 // The first pass warms the JIT (its numbers are dropped); every measured schema still gets a fresh grammar.
 foreach (var (name, eosName, measured) in new[] { ("llama3", "<|eot_id|>", false), ("llama3", "<|eot_id|>", true), ("qwen3", "<|im_end|>", true) })
@@ -37,7 +59,8 @@ foreach (var (name, eosName, measured) in new[] { ("llama3", "<|eot_id|>", false
     int[] eos = [tokenizer.TokenToId(eosName) ?? tokenizer.EosTokenId ?? 0];
     var vocab = TokenVocabulary.FromTokenizer(tokenizer, eos);
     double vocabMs = sw.Elapsed.TotalMilliseconds;
-    var masks = new List<double>();
+    var masks = new List<double>(); // thread CPU time: the machine may be shared, preemption is not the mask's cost
+    var wall = new List<double>();
     var compiles = new List<double>();
     var mask = new uint[vocab.MaskWords];
     int compileErrors = 0;
@@ -51,7 +74,9 @@ foreach (var (name, eosName, measured) in new[] { ("llama3", "<|eot_id|>", false
         {
             var cg = CompiledGrammar.Create(Constraint.JsonSchema(schema, o), vocab);
             cg.CreateMatcher();
-            compiles.Add(Stopwatch.GetElapsedTime(t0).TotalMicroseconds);
+            double cus = Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
+            compiles.Add(cus);
+            if (verbose && measured && cus > 5000) Console.WriteLine($"  slow compile {cus / 1000:F1} ms: {current}");
             return cg;
         }
         catch (GrammarCompileException) { compileErrors++; return null; }
@@ -59,17 +84,27 @@ foreach (var (name, eosName, measured) in new[] { ("llama3", "<|eot_id|>", false
 
     void Timed(TokenMatcher m)
     {
+        long c0 = ThreadCpu.Nanoseconds();
         long t0 = Stopwatch.GetTimestamp();
         m.ComputeMask(mask);
-        masks.Add(Stopwatch.GetElapsedTime(t0).TotalMicroseconds);
+        double wallUs = Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
+        double us = (ThreadCpu.Nanoseconds() - c0) / 1000.0;
+        if (!record) return;
+        masks.Add(us);
+        wall.Add(wallUs);
+        if (verbose && measured && us > 500)
+            Console.WriteLine($"  slow mask {us:F0} us: {current}, {mask.Sum(w => System.Numerics.BitOperations.PopCount(w))} allowed, walked {m.LastTrieSize} nodes");
     }
 
-    foreach (var (_, schema, valid) in suite)
+    foreach (var (sname, schema, valid) in suite)
     {
+        current = sname;
         var cg = CompileTimed(schema, new JsonGrammarOptions { Draft4 = true });
         if (cg is null) continue;
+        for (int pass = warm ? 0 : 1; pass < 2; pass++)
         foreach (string text in valid)
         {
+            record = pass == 1;
             var m = cg.CreateMatcher();
             foreach (int t in tokenizer.Encode(text, addSpecialTokens: false))
             {
@@ -78,12 +113,14 @@ foreach (var (name, eosName, measured) in new[] { ("llama3", "<|eot_id|>", false
             }
         }
     }
-    foreach (var (_, schema) in tools)
+    foreach (var (tname, schema) in tools)
     {
+        current = tname;
         var cg = CompileTimed(schema, JsonGrammarOptions.Default);
         if (cg is null) continue;
-        for (int w = 0; w < walks; w++)
+        for (int w = 0; w < (warm ? 2 * walks : walks); w++)
         {
+            record = !warm || w >= walks;
             var m = cg.CreateMatcher();
             for (int step = 0; step < 200 && !m.IsStopped; step++)
             {
@@ -100,14 +137,17 @@ foreach (var (name, eosName, measured) in new[] { ("llama3", "<|eot_id|>", false
     }
     if (!measured) continue;
     masks.Sort();
+    wall.Sort();
     compiles.Sort();
     Console.WriteLine();
-    Console.WriteLine($"{name}: vocabulary {vocab.Size:N0} tokens, trie {vocab.Trie.Nodes.Length:N0} nodes, built in {vocabMs:F0} ms");
+    Console.WriteLine($"{name}: vocabulary {vocab.Size:N0} tokens, trie {vocab.Trie.Nodes.Length:N0} nodes (rest trie {vocab.RestTrie.Nodes.Length:N0}), built in {vocabMs:F0} ms");
     Console.WriteLine($"  {masks.Count:N0} masks: mean {masks.Average():F1} us, p50 {P(masks, 50):F1}, p99 {P(masks, 99):F1}, p99.9 {P(masks, 99.9):F1}, max {masks[^1]:F0} us");
+    Console.WriteLine($"  wall clock: mean {wall.Average():F1} us, p50 {P(wall, 50):F1}, p99 {P(wall, 99):F1}, p99.9 {P(wall, 99.9):F1}, max {wall[^1]:F0} us");
     Console.WriteLine($"  {compiles.Count} grammars compiled ({compileErrors} compile errors): p50 {P(compiles, 50) / 1000:F2} ms, p99 {P(compiles, 99) / 1000:F2} ms, mean {compiles.Average() / 1000:F2} ms");
     summary.Add($"| PagedAttention.AI ({name}, {vocab.Size / 1000}k) | {masks.Average():F0} | {P(masks, 50):F0} | {P(masks, 99):F0} | {P(masks, 99.9):F0} | {masks[^1]:F0} | {P(compiles, 50) / 1000:F2} / {P(compiles, 99) / 1000:F2} |");
 }
 Console.WriteLine();
+Console.WriteLine("Mask times are the thread's CPU time (CLOCK_THREAD_CPUTIME_ID); wall-clock lines above.");
 Console.WriteLine("| engine | mask mean us | p50 | p99 | p99.9 | max | compile p50 / p99 ms |");
 Console.WriteLine("|---|---|---|---|---|---|---|");
 foreach (var s in summary) Console.WriteLine(s);
@@ -131,4 +171,23 @@ static string RuntimeInfo()
 {
     string cpu = File.Exists("/proc/cpuinfo") ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name"))?.Split(':')[1].Trim() ?? "?" : "?";
     return $"{cpu}, {System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription}";
+}
+
+/// <summary>The calling thread's CPU time (Linux clock_gettime(CLOCK_THREAD_CPUTIME_ID)); wall time elsewhere.</summary>
+internal static class ThreadCpu
+{
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    private struct Timespec { public long Sec; public long Nsec; }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "clock_gettime")]
+    private static extern int ClockGetTime(int clock, out Timespec ts);
+
+    private static readonly bool Linux = OperatingSystem.IsLinux();
+
+    public static long Nanoseconds()
+    {
+        if (!Linux) return Stopwatch.GetTimestamp() * (1_000_000_000L / Stopwatch.Frequency);
+        ClockGetTime(3, out var ts);
+        return ts.Sec * 1_000_000_000L + ts.Nsec;
+    }
 }

@@ -57,7 +57,11 @@ internal sealed class LexerDfa
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public LexerState Next(LexerState s, byte b) => s.Next[_classOf[b]] ?? Fill(s, b);
 
-    private LexerState Fill(LexerState s, byte b)
+    /// <summary>Byte → class (256 entries), for the mask walk's inlined transitions.</summary>
+    internal byte[] ClassOf => _classOf;
+
+    /// <summary>Computes a missing transition (the slow path of <see cref="Next"/>).</summary>
+    internal LexerState Fill(LexerState s, byte b)
     {
         lock (_lock)
         {
@@ -74,6 +78,145 @@ internal sealed class LexerDfa
             Volatile.Write(ref s.Next[cls], t);
             return t;
         }
+    }
+
+    /// <summary>
+    /// True when no string of characters that stand raw in a JSON string (U+0020.., not '"' or '\\') can kill the
+    /// lexer from <paramref name="s"/>: every state they reach is alive. Then every token of
+    /// <see cref="TokenVocabulary.SliceMask"/> is allowed here without walking it — inside a free string (a self-loop)
+    /// and at a property key where named keys and additional ones compete. Computed once per state by exploring the
+    /// reachable states one byte class at a time (bounded; beyond the bound the answer is "no", which is always safe).
+    /// </summary>
+    public bool AllowsAllPlainText(LexerState s)
+    {
+        int known = Volatile.Read(ref s.SliceLoop);
+        if (known != 0) return known == 1;
+        bool ok = !s.IsDead && CheckClosed(s);
+        Volatile.Write(ref s.SliceLoop, ok ? 1 : 2);
+        return ok;
+    }
+
+    // UTF-8 lead bytes grouped by (class, continuation count, first continuation range): one per group is enough.
+    private (byte Lead, int Count, int Lo, int Hi)[]? _leads;
+
+    private (byte Lead, int Count, int Lo, int Hi)[] Leads => _leads ??= Enumerable.Range(0xC2, 0xF4 - 0xC2 + 1)
+        .Select(l => (Lead: (byte)l, Count: l < 0xE0 ? 1 : l < 0xF0 ? 2 : 3, Lo: l switch { 0xE0 => 0xA0, 0xF0 => 0x90, _ => 0x80 }, Hi: l switch { 0xED => 0x9F, 0xF4 => 0x8F, _ => 0xBF }))
+        .DistinctBy(x => (_classOf[x.Lead], x.Count, x.Lo, x.Hi)).ToArray();
+
+    /// <summary>Cap of <see cref="PlainDepth"/>: the largest bounded slice.</summary>
+    public const int MaxPlainDepth = 32;
+
+    /// <summary>
+    /// The largest n ≤ <see cref="MaxPlainDepth"/> such that every string of at most n plain JSON-string characters
+    /// keeps the lexer alive from <paramref name="s"/> (a breadth-first search for the shortest killing string);
+    /// cached in the state. With n ≥ a bounded slice's bound, that slice's tokens are all allowed.
+    /// </summary>
+    public int PlainDepth(LexerState s)
+    {
+        int known = Volatile.Read(ref s.PlainDepth);
+        if (known >= 0) return known;
+        return ComputePlainDepth(s);
+    }
+
+    // Shortest killing string by depth-first search with memoisation. Cutting a cycle (a state already on the stack)
+    // counts it as "never dies" — exact for the root, since a shortest path is simple, but not for the states in
+    // between, which are then not cached ("optimistic"). Running out of recursion budget counts as "dies now" — safe,
+    // it only lowers the answer; such values are cached only when they reach the cap anyway.
+    private int ComputePlainDepth(LexerState s)
+    {
+        var onStack = new HashSet<LexerState>();
+        var local = new Dictionary<LexerState, int>();
+        bool optimistic = false, pessimistic = false;
+        return Depth(s, 64, onStack, local, ref optimistic, ref pessimistic, root: true);
+    }
+
+    private int Depth(LexerState u, int budget, HashSet<LexerState> onStack, Dictionary<LexerState, int> local,
+        ref bool optimistic, ref bool pessimistic, bool root = false)
+    {
+        if (u.IsDead) return -1;
+        int known = Volatile.Read(ref u.PlainDepth);
+        if (known >= 0) return known;
+        if (local.TryGetValue(u, out int seen)) return seen;
+        if (budget == 0) { pessimistic = true; return 0; }
+        if (!onStack.Add(u)) { optimistic = true; return MaxPlainDepth; }
+        bool opt = false, pes = false;
+        int best = MaxPlainDepth;
+        var succ = new HashSet<LexerState>();
+        bool midDeath = false;
+        void Seq(LexerState t, int left, int lo, int hi)
+        {
+            if (midDeath) return;
+            if (left == 0) { succ.Add(t); return; }
+            if (t.IsDead) { midDeath = true; return; }
+            Span<bool> classSeen = stackalloc bool[256];
+            for (int c = lo; c <= hi && !midDeath; c++)
+            {
+                int cls = _classOf[c];
+                if (classSeen[cls]) continue;
+                classSeen[cls] = true;
+                Seq(Next(t, (byte)c), left - 1, 0x80, 0xBF);
+            }
+        }
+        for (int b = 0x20; b < 0x80; b++)
+            if (b != '"' && b != '\\') succ.Add(Next(u, (byte)b));
+        foreach (var (lead, n, lo, hi) in Leads)
+        {
+            if (midDeath) break;
+            Seq(Next(u, lead), n, lo, hi);
+        }
+        if (midDeath) best = 0;
+        else
+            foreach (var w in succ)
+            {
+                best = Math.Min(best, 1 + Depth(w, budget - 1, onStack, local, ref opt, ref pes));
+                if (best == 0) break;
+            }
+        onStack.Remove(u);
+        if (root || (!opt && (!pes || best == MaxPlainDepth))) Volatile.Write(ref u.PlainDepth, best);
+        else if (!opt) local[u] = best;
+        optimistic |= opt;
+        pessimistic |= pes;
+        return best;
+    }
+
+    private bool CheckClosed(LexerState s)
+    {
+        const int maxStates = 2048;
+        var visited = new HashSet<LexerState> { s };
+        var midOk = new HashSet<(int, int)>();
+        var stack = new Stack<LexerState>();
+        stack.Push(s);
+        bool Visit(LexerState u)
+        {
+            if (u.IsDead) return false;
+            if (visited.Add(u)) { if (visited.Count > maxStates) return false; stack.Push(u); }
+            return true;
+        }
+        // After a lead byte: `left` continuation bytes, the first in lo..hi; one byte per class is enough.
+        bool Seq(LexerState u, int left, int lo, int hi)
+        {
+            if (left == 0) return Visit(u);
+            if (u.IsDead) return false;
+            if (lo == 0x80 && hi == 0xBF && !midOk.Add((u.Id, left))) return true;
+            Span<bool> classSeen = stackalloc bool[256];
+            for (int c = lo; c <= hi; c++)
+            {
+                int cls = _classOf[c];
+                if (classSeen[cls]) continue;
+                classSeen[cls] = true;
+                if (!Seq(Next(u, (byte)c), left - 1, 0x80, 0xBF)) return false;
+            }
+            return true;
+        }
+        while (stack.Count > 0)
+        {
+            var t = stack.Pop();
+            for (int b = 0x20; b < 0x80; b++)
+                if (b != '"' && b != '\\' && !Visit(Next(t, (byte)b))) return false;
+            foreach (var (lead, n, lo, hi) in Leads)
+                if (!Seq(Next(t, lead), n, lo, hi)) return false;
+        }
+        return true;
     }
 
     /// <summary>The state where the given lexemes (ascending, distinct ids) may start. Allocation-free once seen.</summary>

@@ -9,6 +9,13 @@ internal sealed class LexerState
 {
     internal readonly LexerState?[] Next;
 
+    // 0 = not yet known, 1 = no plain JSON-string text can kill this state (the slicer applies), 2 = some can.
+    internal int SliceLoop;
+
+    // -1 = not yet known; else the largest n (capped at LexerDfa.MaxPlainDepth) such that every string of at most n
+    // plain characters keeps this state alive.
+    internal int PlainDepth = -1;
+
     internal LexerState(int id, (int Lexeme, int Expr)[] items, int[] accepting, bool canContinue, int classes)
     {
         Id = id;

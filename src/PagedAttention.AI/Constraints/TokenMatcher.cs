@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace PagedAttention.AI.Constraints;
 
@@ -46,6 +47,9 @@ internal sealed class TokenMatcher
     }
 
     public CompiledGrammar Grammar => _cg;
+
+    /// <summary>Nodes of the trie the last mask walked (the full trie, or a slice's rest): diagnostics and MaskBench.</summary>
+    internal int LastTrieSize { get; private set; }
 
     /// <summary>Words a mask needs: ceil(vocabulary size / 32).</summary>
     public int MaskWords => _cg.Vocabulary.MaskWords;
@@ -229,8 +233,29 @@ internal sealed class TokenMatcher
         words.Clear();
         var vocab = _cg.Vocabulary;
         if (_finished) { SetEos(words, vocab); return; }
-        Walk(words, vocab.Trie);
-        foreach (var (primary, dup) in vocab.Trie.Duplicates)
+        var trie = vocab.Trie;
+        if (_inLexeme)
+        {
+            if (_dfa.AllowsAllPlainText(_lex))
+            {
+                // No plain text can end or kill the lexeme here: the slice's tokens are all allowed (one copy), only
+                // the rest is walked.
+                vocab.SliceMask.CopyTo(words);
+                trie = vocab.RestTrie;
+            }
+            else if (_dfa.PlainDepth(_lex) is var depth && depth >= TokenVocabulary.SliceBounds[0])
+            {
+                // A counting lexeme (maxLength) with room left: plain tokens no longer than the room are allowed.
+                int k = TokenVocabulary.SliceBounds.Length - 1;
+                while (TokenVocabulary.SliceBounds[k] > depth) k--;
+                var (mask, rest) = vocab.BoundedSlices[k];
+                mask.CopyTo(words);
+                trie = rest;
+            }
+        }
+        LastTrieSize = trie.Nodes.Length;
+        Walk(words, trie);
+        foreach (var (primary, dup) in trie.Duplicates)
             if ((words[primary >> 5] & (1u << (primary & 31))) != 0) words[dup >> 5] |= 1u << (dup & 31);
         if (IsAccepting) SetEos(words, vocab);
     }
@@ -240,44 +265,47 @@ internal sealed class TokenMatcher
         foreach (int e in vocab.EosTokens) words[e >> 5] |= 1u << (e & 31);
     }
 
+    // The hot loop: one iteration per visited trie node. Bounds checks are hoisted by hand (node depths are at most
+    // MaxDepth, for which the frame arrays are sized; class ids index rows of ClassCount entries).
     private void Walk(Span<uint> words, TokenTrie trie)
     {
         var nodes = trie.Nodes;
         var dfa = _dfa;
         var parser = _parser;
-        var fLex = _fLex;
-        var fRows = _fRows;
-        var fScanLex = _fScanLex;
-        var fScanSerial = _fScanSerial;
         var dead = dfa.Dead;
         int baseRows = parser.RowCount;
-        fLex[0] = _lex;
-        fRows[0] = baseRows;
-        fScanLex[0] = null;
+        _fLex[0] = _lex;
+        _fRows[0] = baseRows;
+        _fScanLex[0] = null;
+        ref ulong node0 = ref MemoryMarshal.GetArrayDataReference(nodes);
+        ref byte class0 = ref MemoryMarshal.GetArrayDataReference(dfa.ClassOf);
+        ref LexerState lex0 = ref MemoryMarshal.GetArrayDataReference(_fLex);
+        ref int rows0 = ref MemoryMarshal.GetArrayDataReference(_fRows);
+        ref LexerState? scan0 = ref MemoryMarshal.GetArrayDataReference(_fScanLex);
+        ref uint word0 = ref MemoryMarshal.GetReference(words);
         int i = 0, n = nodes.Length;
         while (i < n)
         {
-            ulong node = nodes[i];
-            int d = TokenTrie.DepthOf(node), p = d - 1;
+            ulong node = Unsafe.Add(ref node0, i);
+            int d = (int)(node >> 8) & 0x3FF, p = d - 1;
             byte b = (byte)node;
-            var t = dfa.Next(fLex[p], b);
-            int rows = fRows[p];
-            if (t.IsDead)
+            var cur = Unsafe.Add(ref lex0, p);
+            var t = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(cur.Next), Unsafe.Add(ref class0, b)) ?? dfa.Fill(cur, b);
+            int rows = Unsafe.Add(ref rows0, p);
+            if (t == dead)
             {
                 // The byte ends the current lexeme: scan it once per frame and reuse for the siblings.
-                var sl = fScanLex[p];
-                if (sl is null || (!sl.IsDead && parser.SerialAt(rows + 1) != fScanSerial[p]))
+                var sl = Unsafe.Add(ref scan0, p);
+                if (sl is null || (sl != dead && parser.SerialAt(rows + 1) != _fScanSerial[p]))
                     sl = ScanAt(p, rows, dead);
-                if (sl.IsDead) { i += TokenTrie.SubtreeOf(node); continue; }
-                t = dfa.Next(sl, b);
-                if (t.IsDead) { i += TokenTrie.SubtreeOf(node); continue; }
+                if (sl == dead || (t = dfa.Next(sl, b)) == dead) { i += (int)(node >> 40); continue; }
                 rows++;
             }
-            fLex[d] = t;
-            fRows[d] = rows;
-            fScanLex[d] = null;
-            int tok = TokenTrie.TokenOf(node);
-            if (tok >= 0) words[tok >> 5] |= 1u << (tok & 31);
+            Unsafe.Add(ref lex0, d) = t;
+            Unsafe.Add(ref rows0, d) = rows;
+            Unsafe.Add(ref scan0, d) = null;
+            int tok = (int)((node >> 18) & 0x3FFFFF) - 1;
+            if (tok >= 0) Unsafe.Add(ref word0, tok >> 5) |= 1u << (tok & 31);
             i++;
         }
         parser.Truncate(baseRows);

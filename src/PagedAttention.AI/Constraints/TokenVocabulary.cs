@@ -12,11 +12,18 @@ internal sealed class TokenVocabulary
 {
     private readonly byte[][] _bytes;
 
-    private TokenVocabulary(byte[][] bytes, int[] eos, TokenTrie trie, string key)
+    /// <summary>Character-count bounds of the bounded slices (see <see cref="BoundedSlices"/>), ascending.</summary>
+    public static readonly int[] SliceBounds = [4, 8, 16, 32];
+
+    private TokenVocabulary(byte[][] bytes, int[] eos, TokenTrie trie, TokenTrie rest, uint[] slice,
+        (uint[] Mask, TokenTrie Others)[] bounded, string key)
     {
+        BoundedSlices = bounded;
         _bytes = bytes;
         EosTokens = eos;
         Trie = trie;
+        RestTrie = rest;
+        SliceMask = slice;
         Key = key;
     }
 
@@ -28,6 +35,23 @@ internal sealed class TokenVocabulary
     public int[] EosTokens { get; }
 
     public TokenTrie Trie { get; }
+
+    /// <summary>
+    /// The slicer (llguidance's idea, one slice): tokens made only of whole characters that stand raw inside a JSON
+    /// string (no '"', '\\', control or partial UTF-8), as a mask. Where the lexer state loops on every such
+    /// character (inside an unconstrained string) all of them are allowed at once: the mask is copied and only
+    /// <see cref="RestTrie"/>, the other tokens, is walked.
+    /// </summary>
+    public uint[] SliceMask { get; }
+
+    /// <summary>The trie of the tokens not in <see cref="SliceMask"/>.</summary>
+    public TokenTrie RestTrie { get; }
+
+    /// <summary>
+    /// For each of <see cref="SliceBounds"/>: the slice's tokens of at most that many characters, and the trie of all
+    /// other tokens. Used where the lexer counts (e.g. maxLength) but any plain text that short is still allowed.
+    /// </summary>
+    public (uint[] Mask, TokenTrie Others)[] BoundedSlices { get; }
 
     /// <summary>Identifies the vocabulary for the compiled-grammar cache (bytes and EOS ids hashed).</summary>
     public string Key { get; }
@@ -65,6 +89,41 @@ internal sealed class TokenVocabulary
         }
         foreach (int e in eosTokens) hash.AppendData(BitConverter.GetBytes(e));
         string key = $"{bytes.Length}:{Convert.ToHexString(hash.GetHashAndReset())}";
-        return new TokenVocabulary(bytes, eosTokens, TokenTrie.Build(tokens), key);
+        int words = (bytes.Length + 31) / 32;
+        var slice = new uint[words];
+        var rest = new List<(int, byte[])>(bytes.Length / 4);
+        var bounded = SliceBounds.Select(_ => (Mask: new uint[words], Others: new List<(int, byte[])>())).ToArray();
+        foreach (var (id, b) in tokens)
+        {
+            int chars = b.Length > 0 && IsPlainStringText(b) ? System.Text.Encoding.UTF8.GetCharCount(b) : -1;
+            if (chars > 0) slice[id >> 5] |= 1u << (id & 31);
+            else rest.Add((id, b));
+            for (int k = 0; k < SliceBounds.Length; k++)
+            {
+                if (chars > 0 && System.Text.Unicode.Utf8.IsValid(b) && RuneCount(b) <= SliceBounds[k]) bounded[k].Mask[id >> 5] |= 1u << (id & 31);
+                else bounded[k].Others.Add((id, b));
+            }
+        }
+        return new TokenVocabulary(bytes, eosTokens, TokenTrie.Build(tokens), TokenTrie.Build(rest), slice,
+            bounded.Select(x => (x.Mask, TokenTrie.Build(x.Others))).ToArray(), key);
+    }
+
+    private static int RuneCount(ReadOnlySpan<byte> b)
+    {
+        int n = 0;
+        while (!b.IsEmpty) { System.Text.Rune.DecodeFromUtf8(b, out _, out int len); b = b[len..]; n++; }
+        return n;
+    }
+
+    // Whole UTF-8 characters, each >= U+0020 and neither '"' nor '\'.
+    private static bool IsPlainStringText(ReadOnlySpan<byte> b)
+    {
+        while (!b.IsEmpty)
+        {
+            if (System.Text.Rune.DecodeFromUtf8(b, out var r, out int n) != System.Buffers.OperationStatus.Done) return false;
+            if (r.Value < 0x20 || r.Value == '"' || r.Value == '\\') return false;
+            b = b[n..];
+        }
+        return true;
     }
 }
