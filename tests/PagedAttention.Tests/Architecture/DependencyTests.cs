@@ -23,9 +23,10 @@ public class DependencyTests
         ["KvCache"] = [],
         ["Sampling"] = ["Requests"],
         ["Scheduling"] = ["KvCache", "Requests"],
+        ["Constraints"] = ["Text"],
         ["Models"] = ["Sampling", "Kernels"],
         ["Engine"] = ["Scheduling", "KvCache", "Models", "Sampling", "Requests", "Text", "Kernels"],
-        ["Chat"] = ["Engine", "Models", "Sampling", "Requests", "Text"],
+        ["Chat"] = ["Engine", "Models", "Sampling", "Requests", "Text", "Constraints"],
         ["Tokenization"] = ["Text"],
         [""] = ["Chat", "Engine", "Models", "Sampling", "Requests", "Text"],
     };

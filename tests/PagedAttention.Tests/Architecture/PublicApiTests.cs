@@ -51,6 +51,21 @@ public class PublicApiTests
     ]);
 
     [Fact]
+    public void EngineOptions_PublishesItsLimitsAsConstants() => Assert.Equal(
+        ["KvCacheBytesLimit", "MaxModelLenLimit", "MaxNumBatchedTokensLimit", "MaxNumSeqsLimit", "NumKvBlocksLimit"],
+        typeof(EngineOptions).GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
+            .Where(f => f.IsLiteral).Select(f => f.Name).Order(StringComparer.Ordinal));
+
+    [Fact]
+    public void TokenizerLoadException_NamesItsFile()
+    {
+        var e = new TokenizerLoadException("model.vocab: expected an object", "/m/tokenizer.json", null);
+        Assert.Equal("/m/tokenizer.json", e.FilePath);
+        Assert.Equal("/m/tokenizer.json: model.vocab: expected an object", e.Message);
+        Assert.Null(new TokenizerLoadException("x").FilePath);
+    }
+
+    [Fact]
     public void SemanticKernelProject_ExportsOnlyTheRegistrationExtensions() => AssertExports(typeof(Microsoft.SemanticKernel.PagedAttentionKernelBuilderExtensions).Assembly,
     [
         "Microsoft.Extensions.DependencyInjection.PagedAttentionSemanticKernelServiceCollectionExtensions",
