@@ -68,6 +68,26 @@ public sealed class SemanticKernelTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task StreamingChatCompletion_StreamsTextAndEndsWithUsage()
+    {
+        var service = BuildKernel().GetRequiredService<IChatCompletionService>();
+        var history = new ChatHistory("You write the news.");
+        history.AddUserMessage("Tell me about the river.");
+        var text = new System.Text.StringBuilder();
+        UsageDetails? usage = null;
+        await foreach (var chunk in service.GetStreamingChatMessageContentsAsync(history, Greedy(6)))
+        {
+            text.Append(chunk.Content);
+            // SK 1.82 puts the UsageContent itself there when streaming (UsageDetails when not).
+            if (chunk.Metadata?.TryGetValue("Usage", out var u) == true) usage = Assert.IsType<UsageContent>(u).Details;
+        }
+        Assert.False(string.IsNullOrWhiteSpace(text.ToString()));
+        // The engine's one final UsageContent reaches SK's streaming chunks under the same "Usage" key.
+        Assert.NotNull(usage);
+        Assert.True(usage!.OutputTokenCount > 0);
+    }
+
+    [Fact]
     public async Task InvokePromptAsync_ReturnsTextAndUsageWithCachedTokensOnTheSecondCall()
     {
         var kernel = BuildKernel();
