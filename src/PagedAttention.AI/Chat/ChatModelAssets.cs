@@ -83,6 +83,11 @@ internal sealed class ChatModelAssets
         {
             throw new ModelLoadException(Path.Combine(dir, File.Exists(jinja) ? "chat_template.jinja" : "tokenizer_config.json"), null, $"chat_template: {e.Message}", e);
         }
+        catch (ArgumentException e)
+        {
+            // A list of named templates without a "default" one (the entries themselves are checked when the tokenizer loads).
+            throw new ModelLoadException(Path.Combine(dir, "tokenizer_config.json"), null, $"chat_template: {e.Message}", e);
+        }
         return new ChatModelAssets(tokenizer, template, source, id);
     }
 

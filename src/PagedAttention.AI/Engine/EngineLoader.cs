@@ -30,7 +30,13 @@ internal static class EngineLoader
         // ModelPath as the user wrote it (empty, relative, a file, a hub cache folder, a repo id) -> one model directory.
         string dir = ModelLocator.Resolve(options.ModelPath);
         var runner = CreateRunner(options, dir, switches);
-        try { return new Loaded(runner, LoadTokenizer(dir), switches); }
+        try
+        {
+            // The CPU runner checked its budget before allocating its cache; a device runner's host buffers are checked here.
+            if (runner.Device != "cpu")
+                HostMemoryBudget.Check(options, runner.Model.Config, runner.NumKvBlocks, 0, cpuActivations: false, HostMemoryBudget.AvailableBytes);
+            return new Loaded(runner, LoadTokenizer(dir), switches);
+        }
         catch { runner.Dispose(); throw; }
     }
 
@@ -43,7 +49,7 @@ internal static class EngineLoader
         string file = Path.Combine(dir, "tokenizer.json");
         if (!File.Exists(file)) return null;
         try { return Tokenizer.FromFile(dir); }
-        catch (TokenizerLoadException e) { throw new ModelLoadException(file, null, e.Message, e); }
+        catch (TokenizerLoadException e) { throw new ModelLoadException(e.FilePath ?? file, null, e.Problem, e); }
     }
 
     /// <summary>The engine's default detokenizer: one streaming decoder per sequence, special tokens skipped.</summary>
@@ -60,8 +66,13 @@ internal static class EngineLoader
                 o.NumKvBlocks, o.GpuMemoryUtilization, cudaGraphs: !o.EnforceEager, switches);
         }
         var m = LlamaModel.Load(dir);
-        long kvBytes = o.KvCacheBytes ?? KvCacheSizing.CpuDefaultBytes(m.Config, m.KvBytesPerBlock(o.BlockSize) / o.BlockSize, o);
-        try { return new CpuModelRunner(m, o.NumKvBlocks ?? CpuModelRunner.BlocksFor(m, kvBytes, o.BlockSize), o.BlockSize); }
+        try
+        {
+            long kvBytes = o.KvCacheBytes ?? KvCacheSizing.CpuDefaultBytes(m.Config, m.KvBytesPerBlock(o.BlockSize) / o.BlockSize, o);
+            int blocks = o.NumKvBlocks ?? Math.Min(CpuModelRunner.BlocksFor(m, kvBytes, o.BlockSize), EngineOptions.NumKvBlocksLimit);
+            HostMemoryBudget.Check(o, m.Config, blocks, m.KvBytesPerBlock(o.BlockSize), cpuActivations: true, HostMemoryBudget.AvailableBytes);
+            return new CpuModelRunner(m, blocks, o.BlockSize);
+        }
         catch { m.Dispose(); throw; }
     }
 }

@@ -6,6 +6,21 @@ namespace PagedAttention.AI.Engine;
 /// <summary>Options of an <see cref="LlmEngine"/>.</summary>
 public sealed class EngineOptions
 {
+    /// <summary>Largest <see cref="MaxNumSeqs"/> accepted: 65,536.</summary>
+    public const int MaxNumSeqsLimit = 1 << 16;
+
+    /// <summary>Largest <see cref="MaxNumBatchedTokens"/> accepted: 1,048,576.</summary>
+    public const int MaxNumBatchedTokensLimit = 1 << 20;
+
+    /// <summary>Largest <see cref="NumKvBlocks"/> accepted: 4,194,304.</summary>
+    public const int NumKvBlocksLimit = 1 << 22;
+
+    /// <summary>Largest <see cref="KvCacheBytes"/> accepted: 1 TiB.</summary>
+    public const long KvCacheBytesLimit = 1L << 40;
+
+    /// <summary>Largest <see cref="MaxModelLen"/> accepted: 16,777,216 tokens.</summary>
+    public const int MaxModelLenLimit = 1 << 24;
+
     /// <summary>
     /// The model: a Hugging Face model directory (config.json, *.safetensors, tokenizer files), a file inside one, a
     /// Hugging Face hub cache folder (<c>models--org--name</c>, resolved through refs/main to its snapshot) or a repo id
@@ -99,13 +114,13 @@ public sealed class EngineOptions
     {
         if (Device is not ("cpu" or "cuda")) throw new ArgumentException($"EngineOptions.Device must be \"cpu\" or \"cuda\", got \"{Device}\".", nameof(Device));
         if (BlockSize is < 1 or > 1024) throw new ArgumentException($"EngineOptions.BlockSize must be in 1..1024, got {BlockSize}.", nameof(BlockSize));
-        if (KvCacheBytes is <= 0) throw new ArgumentException("EngineOptions.KvCacheBytes must be positive.", nameof(KvCacheBytes));
+        if (KvCacheBytes is <= 0 or > KvCacheBytesLimit) throw new ArgumentException($"EngineOptions.KvCacheBytes must be in 1..{KvCacheBytesLimit} (1 TiB), got {KvCacheBytes}.", nameof(KvCacheBytes));
         if (!(GpuMemoryUtilization > 0 && GpuMemoryUtilization <= 1)) throw new ArgumentException($"EngineOptions.GpuMemoryUtilization must be in (0, 1], got {GpuMemoryUtilization}.", nameof(GpuMemoryUtilization));
-        if (NumKvBlocks is <= 0) throw new ArgumentException("EngineOptions.NumKvBlocks must be positive.", nameof(NumKvBlocks));
-        if (MaxNumSeqs < 1) throw new ArgumentException("EngineOptions.MaxNumSeqs must be >= 1.", nameof(MaxNumSeqs));
-        if (MaxNumBatchedTokens < 1) throw new ArgumentException("EngineOptions.MaxNumBatchedTokens must be >= 1.", nameof(MaxNumBatchedTokens));
+        if (NumKvBlocks is <= 0 or > NumKvBlocksLimit) throw new ArgumentException($"EngineOptions.NumKvBlocks must be in 1..{NumKvBlocksLimit}, got {NumKvBlocks}.", nameof(NumKvBlocks));
+        if (MaxNumSeqs is < 1 or > MaxNumSeqsLimit) throw new ArgumentException($"EngineOptions.MaxNumSeqs must be in 1..{MaxNumSeqsLimit}, got {MaxNumSeqs}.", nameof(MaxNumSeqs));
+        if (MaxNumBatchedTokens is < 1 or > MaxNumBatchedTokensLimit) throw new ArgumentException($"EngineOptions.MaxNumBatchedTokens must be in 1..{MaxNumBatchedTokensLimit}, got {MaxNumBatchedTokens}.", nameof(MaxNumBatchedTokens));
         if (LongPrefillTokenThreshold < 0) throw new ArgumentException("EngineOptions.LongPrefillTokenThreshold must be >= 0.", nameof(LongPrefillTokenThreshold));
         if (MaxBufferedOutputsPerRequest < 1) throw new ArgumentException("EngineOptions.MaxBufferedOutputsPerRequest must be >= 1.", nameof(MaxBufferedOutputsPerRequest));
-        if (MaxModelLen is <= 0) throw new ArgumentException("EngineOptions.MaxModelLen must be positive.", nameof(MaxModelLen));
+        if (MaxModelLen is <= 0 or > MaxModelLenLimit) throw new ArgumentException($"EngineOptions.MaxModelLen must be in 1..{MaxModelLenLimit}, got {MaxModelLen}.", nameof(MaxModelLen));
     }
 }

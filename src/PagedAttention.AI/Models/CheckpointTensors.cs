@@ -36,10 +36,7 @@ internal sealed class CheckpointTensors : IDisposable
 
     private void OpenShards(string index)
     {
-        JsonDocument doc;
-        try { doc = JsonDocument.Parse(File.ReadAllBytes(index)); }
-        catch (JsonException e) { throw new ModelLoadException(index, null, $"malformed JSON: {e.Message}", e); }
-        using (doc)
+        using (var doc = ModelFiles.ParseJson(index))
         {
             if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
                 throw new ModelLoadException(index, null, "missing 'weight_map' object.");
@@ -48,7 +45,7 @@ internal sealed class CheckpointTensors : IDisposable
             {
                 if (p.Value.ValueKind != JsonValueKind.String) throw new ModelLoadException(index, p.Name, "weight_map entry is not a file name.");
                 string file = p.Value.GetString()!;
-                if (file.Contains('/') || file.Contains('\\') || file.Contains("..")) throw new ModelLoadException(index, p.Name, $"shard name '{file}' must be a plain file name.");
+                if (!IsPlainFileName(file)) throw new ModelLoadException(index, p.Name, $"shard name '{file}' must be a plain file name in the model directory.");
                 expected[p.Name] = file;
             }
             foreach (var file in expected.Values.Distinct().Order(StringComparer.Ordinal))
@@ -57,6 +54,28 @@ internal sealed class CheckpointTensors : IDisposable
                 if (!_tensors.TryGetValue(name, out var t) || Path.GetFileName(t.File) != file)
                     throw new ModelLoadException(Path.Combine(_dir, file), name, $"listed in {Path.GetFileName(index)} but not found in that shard.");
         }
+    }
+
+    // "", ".", ".." and names with separators or NULs would name the directory itself, a parent, or another place.
+    private static bool IsPlainFileName(string name) =>
+        name.Length > 0 && name is not ("." or "..") && !name.Contains("..", StringComparison.Ordinal)
+        && name.IndexOfAny(['/', '\\', '\0']) < 0 && name.IndexOfAny(Path.GetInvalidFileNameChars()) < 0;
+
+    /// <summary>
+    /// Checks <paramref name="config"/>'s sizes against the tensors actually present (the embedding's shape, the number
+    /// of layers) before anything is sized from them, so a config that claims more than the checkpoint holds fails naming both.
+    /// </summary>
+    public void CheckAgainst(ModelConfig config)
+    {
+        var embed = Get("model.embed_tokens.weight");
+        if (embed.Shape.Length != 2 || embed.Shape[0] != config.VocabSize || embed.Shape[1] != config.HiddenSize)
+            throw new ModelLoadException(embed.File, embed.Name,
+                $"shape {embed.ShapeText} does not match config.json: vocab_size {config.VocabSize}, hidden_size {config.HiddenSize} (expected [{config.VocabSize}, {config.HiddenSize}]).");
+        int layers = 0;
+        while (layers < config.NumLayers && _tensors.ContainsKey($"model.layers.{layers}.input_layernorm.weight")) layers++;
+        if (layers < config.NumLayers)
+            throw new ModelLoadException(_files.Count == 1 ? _files[0].Path : _dir, $"model.layers.{layers}.input_layernorm.weight",
+                $"missing tensor: config.json has num_hidden_layers {config.NumLayers} but the checkpoint holds {layers} layer{(layers == 1 ? "" : "s")}.");
     }
 
     private void Add(SafeTensorsFile file)

@@ -48,7 +48,11 @@ internal sealed class LlamaModel : IDecoderModel, IDisposable
         if (!System.IO.Directory.Exists(modelDir)) throw new ModelLoadException(modelDir, null, "model directory not found.");
         var config = ModelConfig.Load(modelDir);
         var tensors = CheckpointTensors.Open(modelDir);
-        try { return new LlamaModel(modelDir, config, tensors); }
+        try
+        {
+            tensors.CheckAgainst(config);
+            return new LlamaModel(modelDir, config, tensors);
+        }
         catch { tensors.Dispose(); throw; }
     }
 

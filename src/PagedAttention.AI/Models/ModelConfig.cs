@@ -53,22 +53,26 @@ public sealed class ModelConfig
     {
         ArgumentException.ThrowIfNullOrEmpty(modelDir);
         string path = Path.Combine(modelDir, "config.json");
-        if (!File.Exists(path)) throw new ModelLoadException(path, null, "config.json not found in the model directory.");
-        using var doc = ParseJson(path);
-        IReadOnlyList<int>? genEos = null;
+        if (!File.Exists(path) && new FileInfo(path).LinkTarget is null) throw new ModelLoadException(path, null, "config.json not found in the model directory.");
+        using var doc = ModelFiles.ParseJson(path);
         string genPath = Path.Combine(modelDir, "generation_config.json");
-        if (File.Exists(genPath))
-        {
-            using var gen = ParseJson(genPath);
-            genEos = ReadIds(gen.RootElement, "eos_token_id", genPath);
-        }
-        return Parse(doc.RootElement, path, genEos);
+        // A dangling or looping link counts as present: it fails in ParseJson, naming the file, instead of being skipped.
+        using var gen = File.Exists(genPath) || new FileInfo(genPath).LinkTarget is not null ? ModelFiles.ParseJson(genPath) : null;
+        if (gen is not null && gen.RootElement.ValueKind != JsonValueKind.Object)
+            throw new ModelLoadException(genPath, null, "the root is not a JSON object.");
+        var config = Parse(doc.RootElement, path, gen is null ? null : ReadIds(gen.RootElement, "eos_token_id", genPath));
+        // Ids outside the vocabulary would index past the logits later (min_tokens masks eos): fail the load instead.
+        CheckTokenIds(doc.RootElement, path, config.VocabSize);
+        if (gen is not null) CheckTokenIds(gen.RootElement, genPath, config.VocabSize);
+        return config;
     }
 
-    private static JsonDocument ParseJson(string path)
+    private static void CheckTokenIds(JsonElement root, string path, int vocabSize)
     {
-        try { return JsonDocument.Parse(File.ReadAllBytes(path)); }
-        catch (JsonException e) { throw new ModelLoadException(path, null, $"malformed JSON: {e.Message}", e); }
+        foreach (var field in (ReadOnlySpan<string>)["eos_token_id", "bos_token_id", "pad_token_id"])
+            foreach (int id in ReadIds(root, field, path) ?? [])
+                if ((uint)id >= (uint)vocabSize)
+                    throw new ModelLoadException(path, null, $"'{field}' holds {id}, outside the vocabulary [0, {vocabSize}) of vocab_size {vocabSize}.");
     }
 
     private static ModelConfig Parse(JsonElement root, string path, IReadOnlyList<int>? genEos)
@@ -85,7 +89,8 @@ public sealed class ModelConfig
         int hidden = r.RequiredInt("hidden_size"), heads = r.RequiredInt("num_attention_heads");
         int kvHeads = r.Int("num_key_value_heads") ?? heads;
         int headDim = r.Int("head_dim") ?? (hidden % heads == 0 ? hidden / heads : throw new ModelLoadException(path, null, $"hidden_size {hidden} is not divisible by num_attention_heads {heads} and head_dim is missing."));
-        if (kvHeads <= 0 || heads % kvHeads != 0) throw new ModelLoadException(path, null, $"num_attention_heads {heads} is not a multiple of num_key_value_heads {kvHeads}.");
+        if (headDim > ConfigLimits.HeadDim) throw new ModelLoadException(path, null, $"hidden_size / num_attention_heads = {headDim} is above the head_dim limit of {ConfigLimits.HeadDim}.");
+        if (heads % kvHeads != 0) throw new ModelLoadException(path, null, $"num_attention_heads {heads} is not a multiple of num_key_value_heads {kvHeads}.");
         if (headDim % 2 != 0) throw new ModelLoadException(path, null, $"head_dim {headDim} must be even for rotary embeddings.");
         int maxPos = r.Int("max_position_embeddings") ?? 2048;
         bool slidingActive = arch switch
@@ -110,7 +115,7 @@ public sealed class ModelConfig
             NumKvHeads = kvHeads,
             HeadDim = headDim,
             VocabSize = r.RequiredInt("vocab_size"),
-            RmsNormEps = (float)(r.Double("rms_norm_eps") ?? 1e-6),
+            RmsNormEps = (float)r.Number("rms_norm_eps", 1e-6, min: 0, max: 1),
             Rope = r.Rope(),
             MaxPositionEmbeddings = maxPos,
             TieWordEmbeddings = r.Bool("tie_word_embeddings") ?? false,
@@ -125,13 +130,14 @@ public sealed class ModelConfig
     private static IReadOnlyList<int>? ReadIds(JsonElement root, string name, string path)
     {
         if (!root.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
-        if (v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int one)) return [one];
+        if (v.ValueKind == JsonValueKind.Number)
+            return v.TryGetInt32(out int one) ? [one] : throw new ModelLoadException(path, null, $"'{name}' must be an integer, found {Reader.Raw(v)}.");
         if (v.ValueKind == JsonValueKind.Array)
         {
             var ids = new List<int>();
             foreach (var e in v.EnumerateArray())
             {
-                if (e.ValueKind != JsonValueKind.Number || !e.TryGetInt32(out int id)) throw new ModelLoadException(path, null, $"'{name}' must hold integers.");
+                if (e.ValueKind != JsonValueKind.Number || !e.TryGetInt32(out int id)) throw new ModelLoadException(path, null, $"'{name}' must hold integers, found {Reader.Raw(e)}.");
                 ids.Add(id);
             }
             return ids;
@@ -154,18 +160,42 @@ public sealed class ModelConfig
         public int? Int(string name)
         {
             if (!root.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
+            // An integer beyond int's range is still "above the limit", not "not an integer".
+            if (ConfigLimits.Of(name) is int lim && v.ValueKind == JsonValueKind.Number && !v.TryGetInt32(out _) && v.TryGetDouble(out double big) && big > lim && big == Math.Floor(big))
+                throw new ModelLoadException(path, null, $"field '{name}' is {v.GetRawText()}, above the limit of {lim}.");
             if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt32(out int i)) throw new ModelLoadException(path, null, $"field '{name}' must be an integer, found {v.GetRawText()}.");
             if (i <= 0) throw new ModelLoadException(path, null, $"field '{name}' must be positive, found {i}.");
+            if (ConfigLimits.Of(name) is int limit && i > limit)
+                throw new ModelLoadException(path, null, $"field '{name}' is {i}, above the limit of {limit}.");
             return i;
         }
 
         public double? Double(string name) => Double(root, name);
 
+        // GetDouble throws FormatException for numbers beyond double's range (1e999), so numbers are read with TryGetDouble.
         private double? Double(JsonElement obj, string name)
         {
             if (!obj.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
-            if (v.ValueKind != JsonValueKind.Number) throw new ModelLoadException(path, null, $"field '{name}' must be a number, found {v.GetRawText()}.");
-            return v.GetDouble();
+            if (v.ValueKind != JsonValueKind.Number || !v.TryGetDouble(out double d) || !double.IsFinite(d))
+                throw new ModelLoadException(path, null, $"field '{name}' must be a finite number, found {Raw(v)}.");
+            return d;
+        }
+
+        /// <summary>A number in [min, max] ((min, max] when <paramref name="positive"/>), or the fallback when absent.</summary>
+        public double Number(string name, double fallback, double min, double max, bool positive = false) => Number(root, name, fallback, min, max, positive);
+
+        private double Number(JsonElement obj, string name, double fallback, double min, double max, bool positive = false)
+        {
+            double d = Double(obj, name) ?? fallback;
+            if (d < min || d > max || (positive && d <= min))
+                throw new ModelLoadException(path, null, $"field '{name}' is {d.ToString(System.Globalization.CultureInfo.InvariantCulture)}, outside {(positive ? "(" : "[")}{min}, {max.ToString(System.Globalization.CultureInfo.InvariantCulture)}].");
+            return d;
+        }
+
+        public static string Raw(JsonElement v)
+        {
+            string raw = v.GetRawText();
+            return raw.Length <= 80 ? raw : raw[..80] + "…";
         }
 
         public bool? Bool(string name)
@@ -179,32 +209,44 @@ public sealed class ModelConfig
             };
         }
 
-        public string? String(string name) =>
-            root.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+        public string? String(string name)
+        {
+            if (!root.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
+            return v.ValueKind == JsonValueKind.String ? v.GetString() : throw new ModelLoadException(path, null, $"field '{name}' must be a string, found {Raw(v)}.");
+        }
 
         public RopeScaling Rope()
         {
             // transformers 5 writes rope_parameters (theta inside); older checkpoints have rope_theta + rope_scaling.
-            double theta = Double("rope_theta") ?? 10000.0;
+            double theta = Number("rope_theta", 10000.0, min: 0, max: double.MaxValue, positive: true);
             JsonElement scaling = default;
             bool has = false;
             foreach (var key in (ReadOnlySpan<string>)["rope_parameters", "rope_scaling"])
                 if (root.TryGetProperty(key, out var s) && s.ValueKind == JsonValueKind.Object) { scaling = s; has = true; break; }
             if (!has) return new RopeScaling(RopeType.Default, theta);
-            theta = Double(scaling, "rope_theta") ?? theta;
+            theta = Number(scaling, "rope_theta", theta, min: 0, max: double.MaxValue, positive: true);
             string type = (scaling.TryGetProperty("rope_type", out var t) || scaling.TryGetProperty("type", out t)) && t.ValueKind == JsonValueKind.String ? t.GetString()! : "default";
-            double factor = Double(scaling, "factor") ?? 1.0;
+            double factor = Number(scaling, "factor", 1.0, min: 0, max: 1e6, positive: true);
             return type switch
             {
                 "default" => new RopeScaling(RopeType.Default, theta),
                 "linear" => new RopeScaling(RopeType.Linear, theta, factor),
-                "llama3" => new RopeScaling(RopeType.Llama3, theta, factor,
-                    Double(scaling, "low_freq_factor") ?? throw Missing("low_freq_factor"),
-                    Double(scaling, "high_freq_factor") ?? throw Missing("high_freq_factor"),
-                    (int)(Double(scaling, "original_max_position_embeddings") ?? throw Missing("original_max_position_embeddings"))),
+                "llama3" => Llama3(scaling, theta, factor),
                 _ => throw new ModelLoadException(path, null, $"unsupported rope scaling type '{type}' (supported: default, linear, llama3)."),
             };
         }
+
+        private RopeScaling Llama3(JsonElement scaling, double theta, double factor)
+        {
+            double low = Required(scaling, "low_freq_factor", max: 1e6), high = Required(scaling, "high_freq_factor", max: 1e6);
+            // The smoothing divides by (high - low).
+            if (!(high > low)) throw new ModelLoadException(path, null, $"rope scaling needs high_freq_factor > low_freq_factor, found {high} and {low}.");
+            return new RopeScaling(RopeType.Llama3, theta, factor, low, high,
+                (int)Required(scaling, "original_max_position_embeddings", max: ConfigLimits.MaxPositionEmbeddings));
+        }
+
+        private double Required(JsonElement scaling, string name, double max) =>
+            Double(scaling, name) is null ? throw Missing(name) : Number(scaling, name, 0, min: 0, max: max, positive: true);
 
         private ModelLoadException Missing(string name) => new(path, null, $"rope scaling is missing '{name}'.");
     }

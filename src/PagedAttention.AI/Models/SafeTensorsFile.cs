@@ -1,14 +1,13 @@
 using System.Buffers.Binary;
 using System.IO.MemoryMappedFiles;
-using System.Text.Json;
-using PagedAttention.Kernels;
 
 namespace PagedAttention.AI.Models;
 
 /// <summary>
 /// One memory-mapped <c>.safetensors</c> file: an 8-byte little-endian header length, a JSON header naming each
-/// tensor's dtype, shape and byte range, then the data. The header is validated completely before any tensor is
-/// used; tensor data is never copied onto the managed heap.
+/// tensor's dtype, shape and byte range, then the data. The header is validated completely
+/// (<see cref="SafeTensorsHeader"/>) before any tensor is used; tensor data is never copied onto the managed heap.
+/// A symbolic link (the Hugging Face cache layout) is resolved first: its target's length and contents are used.
 /// </summary>
 internal sealed unsafe class SafeTensorsFile : IDisposable
 {
@@ -26,19 +25,21 @@ internal sealed unsafe class SafeTensorsFile : IDisposable
         _base = basePtr;
     }
 
+    /// <summary>The path as given (a link keeps its own name in messages).</summary>
     public string Path { get; }
 
     public IReadOnlyDictionary<string, TensorInfo> Tensors => _tensors;
 
     public static SafeTensorsFile Open(string path)
     {
-        if (!File.Exists(path)) throw new ModelLoadException(path, null, "file not found.");
-        long length = new FileInfo(path).Length;
+        var target = ModelFiles.Resolve(path);
+        long length = target.Length;
         if (length < 8) throw new ModelLoadException(path, null, $"truncated: {length} bytes, too short for the 8-byte header length.");
-        var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        MemoryMappedFile? map = null;
         MemoryMappedViewAccessor? view = null;
         try
         {
+            map = MemoryMappedFile.CreateFromFile(target.FullName, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
             view = map.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
             byte* p = null;
             view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
@@ -48,11 +49,10 @@ internal sealed unsafe class SafeTensorsFile : IDisposable
             catch { file.Dispose(); throw; }
             return file;
         }
-        catch (ModelLoadException) { throw; }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             view?.Dispose();
-            map.Dispose();
+            map?.Dispose();
             throw new ModelLoadException(path, null, $"cannot map the file: {e.Message}", e);
         }
     }
@@ -63,66 +63,10 @@ internal sealed unsafe class SafeTensorsFile : IDisposable
         if (headerLen > (ulong)(length - 8))
             throw new ModelLoadException(Path, null, $"header length {headerLen} runs past the end of the file ({length} bytes): the file is truncated or not safetensors.");
         if ((long)headerLen > MaxHeaderBytes) throw new ModelLoadException(Path, null, $"header length {headerLen} exceeds the {MaxHeaderBytes}-byte limit.");
-        var header = new ReadOnlySpan<byte>(_base + 8, (int)headerLen);
         long dataStart = 8 + (long)headerLen, dataLen = length - dataStart;
-        JsonDocument doc;
-        try { doc = JsonDocument.Parse(header.ToArray()); }
-        catch (JsonException e) { throw new ModelLoadException(Path, null, $"malformed header JSON: {e.Message}", e); }
-        using (doc)
-        {
-            if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new ModelLoadException(Path, null, "the header is not a JSON object.");
-            foreach (var prop in doc.RootElement.EnumerateObject())
-            {
-                if (prop.Name == "__metadata__") continue;
-                var info = ParseEntry(prop.Name, prop.Value, dataStart, dataLen);
-                if (!_tensors.TryAdd(prop.Name, info)) throw new ModelLoadException(Path, prop.Name, "appears twice in the header.");
-            }
-        }
-        CheckOverlaps();
+        foreach (var t in SafeTensorsHeader.Parse(Path, new ReadOnlySpan<byte>(_base + 8, (int)headerLen), dataLen))
+            _tensors.Add(t.Name, new TensorInfo(t.Name, Path, t.DType, t.Shape, (nint)(_base + dataStart + t.Begin), t.Begin, t.End));
     }
-
-    private TensorInfo ParseEntry(string name, JsonElement e, long dataStart, long dataLen)
-    {
-        if (e.ValueKind != JsonValueKind.Object) throw new ModelLoadException(Path, name, "header entry is not an object.");
-        if (!e.TryGetProperty("dtype", out var dt) || dt.ValueKind != JsonValueKind.String) throw new ModelLoadException(Path, name, "header entry has no 'dtype' string.");
-        string dtype = dt.GetString()!;
-        int elementSize = ElementSize(dtype) ?? throw new ModelLoadException(Path, name, $"unknown dtype '{dtype}'.");
-        if (!e.TryGetProperty("shape", out var sh) || sh.ValueKind != JsonValueKind.Array) throw new ModelLoadException(Path, name, "header entry has no 'shape' list.");
-        var shape = new long[sh.GetArrayLength()];
-        long count = 1;
-        int i = 0;
-        foreach (var d in sh.EnumerateArray())
-        {
-            if (d.ValueKind != JsonValueKind.Number || !d.TryGetInt64(out long v) || v < 0) throw new ModelLoadException(Path, name, $"shape {sh.GetRawText()} has an invalid dimension.");
-            shape[i++] = v;
-            count = checked(count * v);
-        }
-        if (!e.TryGetProperty("data_offsets", out var off) || off.ValueKind != JsonValueKind.Array || off.GetArrayLength() != 2
-            || !off[0].TryGetInt64(out long begin) || !off[1].TryGetInt64(out long end))
-            throw new ModelLoadException(Path, name, "header entry has no valid 'data_offsets' [begin, end].");
-        if (begin < 0 || end < begin || end > dataLen)
-            throw new ModelLoadException(Path, name, $"data_offsets [{begin}, {end}] are out of range of the {dataLen}-byte data section.");
-        if (end - begin != count * elementSize)
-            throw new ModelLoadException(Path, name, $"data_offsets cover {end - begin} bytes but shape [{string.Join(", ", shape)}] of {dtype} needs {count * elementSize}.");
-        return new TensorInfo(name, Path, dtype, shape, (nint)(_base + dataStart + begin), begin, end);
-    }
-
-    private void CheckOverlaps()
-    {
-        var sorted = _tensors.Values.Where(t => t.End > t.Begin).OrderBy(t => t.Begin).ToArray();
-        for (int i = 1; i < sorted.Length; i++)
-            if (sorted[i].Begin < sorted[i - 1].End)
-                throw new ModelLoadException(Path, sorted[i].Name, $"data [{sorted[i].Begin}, {sorted[i].End}) overlaps tensor '{sorted[i - 1].Name}' [{sorted[i - 1].Begin}, {sorted[i - 1].End}).");
-    }
-
-    private static int? ElementSize(string dtype) => dtype switch
-    {
-        "F64" or "I64" or "U64" => 8,
-        "F32" or "I32" or "U32" => 4,
-        "F16" or "BF16" or "I16" or "U16" => 2,
-        "I8" or "U8" or "BOOL" or "F8_E4M3" or "F8_E5M2" => 1,
-        _ => null,
-    };
 
     public void Dispose()
     {

@@ -111,7 +111,10 @@ public sealed class Tokenizer
     public string? ChatTemplate { get; private set; }
 
     /// <summary>Loads a tokenizer.json file, or a directory holding tokenizer.json and optionally tokenizer_config.json.</summary>
-    /// <exception cref="TokenizerLoadException">The file is missing or one of its components cannot be read.</exception>
+    /// <exception cref="TokenizerLoadException">
+    /// The file is missing, too large, not a regular file, or one of its components cannot be read; the message and
+    /// <see cref="TokenizerLoadException.FilePath"/> name the file, the message the JSON path.
+    /// </exception>
     public static Tokenizer FromFile(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -121,13 +124,24 @@ public sealed class Tokenizer
         {
             file = Path.Combine(path, "tokenizer.json");
             string c = Path.Combine(path, "tokenizer_config.json");
-            if (File.Exists(c)) config = c;
+            if (File.Exists(c) || new FileInfo(c).LinkTarget is not null) config = c;
         }
-        if (!File.Exists(file)) throw new TokenizerLoadException($"tokenizer.json not found: '{file}'");
-        Tokenizer tok;
-        using (var stream = File.OpenRead(file)) tok = FromStream(stream);
-        if (config is not null) tok.ReadConfig(config);
-        return tok;
+        if (!File.Exists(file) && new FileInfo(file).LinkTarget is null) throw new TokenizerLoadException($"tokenizer.json not found: '{file}'");
+        string current = file;
+        try
+        {
+            var tok = FromBytes(TokenizerFiles.Read(file, TokenizerFiles.MaxTokenizerJsonBytes));
+            if (config is not null)
+            {
+                current = config;
+                tok.ReadConfig(TokenizerFiles.Read(config, TokenizerFiles.MaxConfigBytes));
+            }
+            return tok;
+        }
+        catch (TokenizerLoadException e) when (e.FilePath is null)
+        {
+            throw new TokenizerLoadException(e.Problem, current, e.InnerException);
+        }
     }
 
     /// <summary>Loads a tokenizer from the UTF-8 JSON text of a tokenizer.json.</summary>
@@ -135,44 +149,77 @@ public sealed class Tokenizer
     public static Tokenizer FromJson(string json)
     {
         ArgumentNullException.ThrowIfNull(json);
-        return FromStream(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(json)));
+        return FromBytes(System.Text.Encoding.UTF8.GetBytes(json));
     }
 
-    private static Tokenizer FromStream(Stream stream)
+    private static Tokenizer FromBytes(ReadOnlyMemory<byte> json)
     {
+        if (json.Span.StartsWith("\uFEFF"u8)) json = json[3..];
+        // Names and strings are decoded lazily; invalid UTF-8 would surface later as InvalidOperationException.
+        if (!System.Text.Unicode.Utf8.IsValid(json.Span)) throw new TokenizerLoadException("tokenizer.json: not valid UTF-8");
         JsonDocument doc;
-        try { doc = JsonDocument.Parse(stream, new JsonDocumentOptions { MaxDepth = 256 }); }
+        try { doc = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 256 }); }
         catch (JsonException e) { throw new TokenizerLoadException($"tokenizer.json: invalid JSON: {e.Message}", e); }
-        using (doc) return new Tokenizer(TokenizerJsonReader.Read(doc.RootElement));
+        using (doc)
+        {
+            try { return new Tokenizer(TokenizerJsonReader.Read(doc.RootElement)); }
+            catch (Exception e) when (e is InvalidOperationException or FormatException or OverflowException or ArgumentException
+                                          or KeyNotFoundException or IndexOutOfRangeException or InsufficientExecutionStackException)
+            {
+                // A last line of defence: every known case is checked where it is read, naming its JSON path.
+                throw new TokenizerLoadException($"tokenizer.json: {e.Message}", e);
+            }
+        }
     }
 
-    private void ReadConfig(string path)
+    private void ReadConfig(byte[] bytes)
     {
-        try
+        ReadOnlyMemory<byte> json = bytes;
+        if (json.Span.StartsWith("\uFEFF"u8)) json = json[3..];
+        if (!System.Text.Unicode.Utf8.IsValid(json.Span)) throw new TokenizerLoadException("tokenizer_config.json: not valid UTF-8");
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(json); }
+        catch (JsonException e) { throw new TokenizerLoadException($"tokenizer_config.json: invalid JSON: {e.Message}", e); }
+        using (doc)
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
             var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object) throw new TokenizerLoadException("tokenizer_config.json: the root is not a JSON object");
             BosToken = TokenContent(root, "bos_token");
             EosToken = TokenContent(root, "eos_token");
-            if (root.TryGetProperty("chat_template", out var ct))
-                ChatTemplate = ct.ValueKind switch
-                {
-                    JsonValueKind.String => ct.GetString(),
-                    JsonValueKind.Array => ct.GetRawText(),
-                    _ => null,
-                };
+            ChatTemplate = ReadChatTemplate(root);
         }
-        catch (JsonException e) { throw new TokenizerLoadException($"tokenizer_config.json: invalid JSON: {e.Message}", e); }
     }
 
-    // bos/eos are either a string or an AddedToken object with "content".
-    private static string? TokenContent(JsonElement root, string name) =>
-        !root.TryGetProperty(name, out var v) ? null : v.ValueKind switch
+    // bos/eos are a string, null, or an AddedToken object with "content".
+    private static string? TokenContent(JsonElement root, string name)
+    {
+        if (!root.TryGetProperty(name, out var v)) return null;
+        return v.ValueKind switch
         {
+            JsonValueKind.Null => null,
             JsonValueKind.String => v.GetString(),
             JsonValueKind.Object when v.TryGetProperty("content", out var c) && c.ValueKind == JsonValueKind.String => c.GetString(),
-            _ => null,
+            _ => throw new TokenizerLoadException($"{name}: expected a string or an object with a 'content' string"),
         };
+    }
+
+    // A template string, or a list of {"name", "template"} objects (kept as raw JSON for ChatTemplate.Parse(JsonNode)).
+    private static string? ReadChatTemplate(JsonElement root)
+    {
+        if (!root.TryGetProperty("chat_template", out var ct) || ct.ValueKind == JsonValueKind.Null) return null;
+        if (ct.ValueKind == JsonValueKind.String) return ct.GetString();
+        if (ct.ValueKind != JsonValueKind.Array) throw new TokenizerLoadException("chat_template: expected a string or a list of {\"name\", \"template\"} objects");
+        int i = 0;
+        foreach (var entry in ct.EnumerateArray())
+        {
+            string path = $"chat_template[{i++}]";
+            if (entry.ValueKind != JsonValueKind.Object) throw new TokenizerLoadException($"{path}: expected a {{\"name\", \"template\"}} object");
+            foreach (var field in (ReadOnlySpan<string>)["name", "template"])
+                if (!entry.TryGetProperty(field, out var f) || f.ValueKind != JsonValueKind.String)
+                    throw new TokenizerLoadException($"{path}.{field}: expected a string");
+        }
+        return ct.GetRawText();
+    }
 
     /// <summary>The id of a token (added tokens first, then the model vocabulary), or null when unknown.</summary>
     public int? TokenToId(string token)
@@ -187,6 +234,37 @@ public sealed class Tokenizer
     {
         if (_addedById.TryGetValue(id, out var t)) return t.Content;
         return (uint)id < (uint)_p.Model.IdToToken.Length ? _p.Model.IdToToken[id] : null;
+    }
+
+    /// <summary>True when <paramref name="id"/> is an added token (special or not): grammar masks keep these out of the vocabulary trie.</summary>
+    internal bool IsAddedToken(int id) => _addedById.ContainsKey(id);
+
+    /// <summary>
+    /// The bytes a model-vocabulary token adds to the decoded text in the middle of a sequence (for grammar masks):
+    /// byte-level tokens map back through the GPT-2 alphabet (possibly half a UTF-8 character), <c>&lt;0xNN&gt;</c>
+    /// byte-fallback tokens are their byte, other tokens go through the decoder chain after an anchor so that
+    /// first-token rules (Metaspace prefix, Strip of the leading space) do not apply. Null for unknown ids.
+    /// </summary>
+    internal byte[]? TokenBytes(int id)
+    {
+        string? t = IdToToken(id);
+        if (t is null) return null;
+        if (_p.Decoder is ByteLevelDecoder)
+        {
+            var bytes = new byte[t.Length];
+            for (int i = 0; i < t.Length; i++)
+            {
+                int b = ByteLevelAlphabet.ToByte(t[i]);
+                if (b < 0) return System.Text.Encoding.UTF8.GetBytes(t);
+                bytes[i] = (byte)b;
+            }
+            return bytes;
+        }
+        if (_p.Model.ByteFallback && ByteFallbackDecoder.TryParseByte(t, out byte fb)) return [fb];
+        if (_p.Decoder is null) return System.Text.Encoding.UTF8.GetBytes(t);
+        const string anchor = "\u0001";
+        string text = string.Concat(_p.Decoder.DecodeChain([anchor, t]));
+        return System.Text.Encoding.UTF8.GetBytes(text.StartsWith(anchor, StringComparison.Ordinal) ? text[anchor.Length..] : text);
     }
 
     /// <summary>True when <paramref name="id"/> is an added token marked special (e.g. BOS, EOS, &lt;|im_end|&gt;).</summary>

@@ -15,6 +15,12 @@ internal sealed record TokenizerPipeline(
 /// </summary>
 internal static class TokenizerJsonReader
 {
+    /// <summary>Ids must lie in [0, MaxVocabSize): the id-indexed tables are sized from the largest id (4,194,304, config.json's vocab_size limit).</summary>
+    public const int MaxVocabSize = 4_194_304;
+
+    /// <summary>Most merges (the largest real vocabularies have about 500,000).</summary>
+    public const int MaxMerges = 4_194_304;
+
     public static TokenizerPipeline Read(JsonElement root)
     {
         if (root.ValueKind != JsonValueKind.Object) throw new TokenizerLoadException("tokenizer.json: the root is not a JSON object");
@@ -25,7 +31,9 @@ internal static class TokenizerJsonReader
         Decoder? dec = OptionalObject(root, "decoder") is { } d ? ReadDecoder(d, "decoder") : null;
         var tokenIds = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var t in added) tokenIds[t.Content] = t.Id;
-        PostProcessor? post = OptionalObject(root, "post_processor") is { } pp ? ReadPostProcessor(pp, "post_processor", model, tokenIds) : null;
+        int vocabSize = model.IdToToken.Length;
+        foreach (var t in added) vocabSize = Math.Max(vocabSize, t.Id + 1);
+        PostProcessor? post = OptionalObject(root, "post_processor") is { } pp ? ReadPostProcessor(pp, "post_processor", vocabSize) : null;
         return new TokenizerPipeline(model, normalizer, pre, post, dec, added);
     }
 
@@ -34,11 +42,13 @@ internal static class TokenizerJsonReader
         var list = new List<AddedTokenInfo>();
         if (!root.TryGetProperty("added_tokens", out var arr) || arr.ValueKind == JsonValueKind.Null) return list;
         if (arr.ValueKind != JsonValueKind.Array) throw new TokenizerLoadException("added_tokens: expected an array");
+        if (arr.GetArrayLength() > MaxVocabSize) throw new TokenizerLoadException($"added_tokens: {arr.GetArrayLength()} entries, more than the limit of {MaxVocabSize}");
         int i = 0;
         foreach (var t in arr.EnumerateArray())
         {
             string path = $"added_tokens[{i++}]";
-            list.Add(new AddedTokenInfo(GetInt(t, "id", path), GetString(t, "content", path), GetBool(t, "special", path, false),
+            if (t.ValueKind != JsonValueKind.Object) throw new TokenizerLoadException($"{path}: expected an object");
+            list.Add(new AddedTokenInfo(GetId(t, "id", path), GetString(t, "content", path), GetBool(t, "special", path, false),
                 GetBool(t, "lstrip", path, false), GetBool(t, "rstrip", path, false), GetBool(t, "single_word", path, false),
                 GetBool(t, "normalized", path, true)));
         }
@@ -47,22 +57,31 @@ internal static class TokenizerJsonReader
 
     private static BpeModel ReadModel(JsonElement m, string path)
     {
-        string type = m.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()! : "BPE";
+        if (m.ValueKind != JsonValueKind.Object) throw new TokenizerLoadException($"{path}: expected an object");
+        string type = OptString(m, "type", path) ?? "BPE";
         if (type != "BPE") throw new TokenizerLoadException($"{path}: unsupported model type '{type}' (only BPE is implemented)");
-        if (m.TryGetProperty("dropout", out var dp) && dp.ValueKind == JsonValueKind.Number && dp.GetDouble() > 0)
-            throw new TokenizerLoadException($"{path}.dropout: BPE dropout is not supported for inference");
+        if (m.TryGetProperty("dropout", out var dp) && dp.ValueKind != JsonValueKind.Null)
+        {
+            if (dp.ValueKind != JsonValueKind.Number || !dp.TryGetDouble(out double dropout)) throw new TokenizerLoadException($"{path}.dropout: expected a number or null");
+            if (dropout > 0) throw new TokenizerLoadException($"{path}.dropout: BPE dropout is not supported for inference");
+        }
         var vocabEl = Required(m, "vocab", path);
         if (vocabEl.ValueKind != JsonValueKind.Object) throw new TokenizerLoadException($"{path}.vocab: expected an object of token -> id");
-        var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
+        int vocabCount = vocabEl.GetPropertyCount();
+        if (vocabCount > MaxVocabSize) throw new TokenizerLoadException($"{path}.vocab: {vocabCount} entries, more than the limit of {MaxVocabSize}");
+        var vocab = new Dictionary<string, int>(vocabCount, StringComparer.Ordinal);
         foreach (var kv in vocabEl.EnumerateObject())
         {
             if (kv.Value.ValueKind != JsonValueKind.Number || !kv.Value.TryGetInt32(out int id) || id < 0)
-                throw new TokenizerLoadException($"{path}.vocab['{kv.Name}']: id is not a non-negative integer");
+                throw new TokenizerLoadException($"{path}.vocab['{kv.Name}']: id {Raw(kv.Value)} is not a non-negative integer");
+            if (id >= MaxVocabSize) throw new TokenizerLoadException($"{path}.vocab['{kv.Name}']: id {id} is above the limit of {MaxVocabSize - 1} (ids must lie in [0, {MaxVocabSize}))");
             vocab[kv.Name] = id;
         }
         var merges = new List<(string, string)>();
-        if (m.TryGetProperty("merges", out var mergesEl) && mergesEl.ValueKind == JsonValueKind.Array)
+        if (m.TryGetProperty("merges", out var mergesEl) && mergesEl.ValueKind != JsonValueKind.Null)
         {
+            if (mergesEl.ValueKind != JsonValueKind.Array) throw new TokenizerLoadException($"{path}.merges: expected an array");
+            if (mergesEl.GetArrayLength() > MaxMerges) throw new TokenizerLoadException($"{path}.merges: {mergesEl.GetArrayLength()} entries, more than the limit of {MaxMerges}");
             int i = 0;
             foreach (var e in mergesEl.EnumerateArray())
             {
@@ -81,8 +100,8 @@ internal static class TokenizerJsonReader
                 i++;
             }
         }
-        return new BpeModel(vocab, merges, OptString(m, "unk_token"), OptString(m, "continuing_subword_prefix"),
-            OptString(m, "end_of_word_suffix"), GetBool(m, "fuse_unk", path, false), GetBool(m, "byte_fallback", path, false),
+        return new BpeModel(vocab, merges, OptString(m, "unk_token", path), OptString(m, "continuing_subword_prefix", path),
+            OptString(m, "end_of_word_suffix", path), GetBool(m, "fuse_unk", path, false), GetBool(m, "byte_fallback", path, false),
             GetBool(m, "ignore_merges", path, false));
     }
 
@@ -103,7 +122,10 @@ internal static class TokenizerJsonReader
     private static ReplaceNormalizer ReadReplace(JsonElement n, string path)
     {
         var (literal, regex) = ReadPattern(Required(n, "pattern", path), path + ".pattern");
-        return new ReplaceNormalizer(literal, regex is null ? null : PatternTranslator.Compile(regex), GetString(n, "content", path));
+        Regex? compiled = null;
+        try { if (regex is not null) compiled = PatternTranslator.Compile(regex); }
+        catch (ArgumentException e) { throw new TokenizerLoadException($"{path}.pattern: cannot compile regex: {e.Message}", e); }
+        return new ReplaceNormalizer(literal, compiled, GetString(n, "content", path));
     }
 
     private static (string? Literal, string? Regex) ReadPattern(JsonElement p, string path)
@@ -157,7 +179,7 @@ internal static class TokenizerJsonReader
     private static string ReadPrependScheme(JsonElement p, string path)
     {
         // Old files carry add_prefix_space instead of prepend_scheme.
-        string? scheme = OptString(p, "prepend_scheme");
+        string? scheme = OptString(p, "prepend_scheme", path);
         if (scheme is null) return GetBool(p, "add_prefix_space", path, true) ? "always" : "never";
         if (scheme is not ("first" or "always" or "never")) throw new TokenizerLoadException($"{path}.prepend_scheme: unknown value '{scheme}'");
         return scheme;
@@ -169,33 +191,39 @@ internal static class TokenizerJsonReader
         "Replace" => new ReplaceDecoder(ReadReplace(d, path)),
         "ByteFallback" => new ByteFallbackDecoder(),
         "Fuse" => new FuseDecoder(),
-        "Strip" => new StripDecoder(GetString(d, "content", path), GetInt(d, "start", path), GetInt(d, "stop", path)),
+        "Strip" => new StripDecoder(ReadStripContent(d, path), GetCount(d, "start", path), GetCount(d, "stop", path)),
         "Metaspace" => new MetaspaceDecoder(ReadReplacementChar(d, path), ReadPrependScheme(d, path)),
         "Sequence" => new SequenceDecoder(ReadArray(d, "decoders", path, ReadDecoder)),
         var other => throw new TokenizerLoadException($"{path}: unknown type '{other}'"),
     };
 
-    private static PostProcessor ReadPostProcessor(JsonElement p, string path, BpeModel model, Dictionary<string, int> added)
+    private static PostProcessor ReadPostProcessor(JsonElement p, string path, int vocabSize)
     {
         switch (TypeOf(p, path))
         {
             case "ByteLevel":
                 return new NoOpPostProcessor();
             case "Sequence":
-                return new SequencePostProcessor(ReadArray(p, "processors", path, (e, ep) => ReadPostProcessor(e, ep, model, added)));
+                return new SequencePostProcessor(ReadArray(p, "processors", path, (e, ep) => ReadPostProcessor(e, ep, vocabSize)));
             case "TemplateProcessing":
             {
                 var specials = new Dictionary<string, int[]>(StringComparer.Ordinal);
-                if (p.TryGetProperty("special_tokens", out var st) && st.ValueKind == JsonValueKind.Object)
+                if (p.TryGetProperty("special_tokens", out var st) && st.ValueKind != JsonValueKind.Null)
+                {
+                    if (st.ValueKind != JsonValueKind.Object) throw new TokenizerLoadException($"{path}.special_tokens: expected an object");
                     foreach (var kv in st.EnumerateObject())
-                        specials[kv.Name] = Required(kv.Value, "ids", $"{path}.special_tokens['{kv.Name}']").EnumerateArray().Select(x => x.GetInt32()).ToArray();
+                        specials[kv.Name] = ReadIds(kv.Value, $"{path}.special_tokens['{kv.Name}']", vocabSize);
+                }
                 var before = new List<int>();
                 var after = new List<int>();
                 bool seenA = false;
+                var single = Required(p, "single", path);
+                if (single.ValueKind != JsonValueKind.Array) throw new TokenizerLoadException($"{path}.single: expected an array");
                 int i = 0;
-                foreach (var piece in Required(p, "single", path).EnumerateArray())
+                foreach (var piece in single.EnumerateArray())
                 {
                     string pp = $"{path}.single[{i++}]";
+                    if (piece.ValueKind != JsonValueKind.Object) throw new TokenizerLoadException($"{pp}: expected Sequence or SpecialToken");
                     if (piece.TryGetProperty("Sequence", out var seq))
                     {
                         string id = GetString(seq, "id", pp);
@@ -215,13 +243,42 @@ internal static class TokenizerJsonReader
             }
             case "RobertaProcessing" or "BertProcessing":
             {
-                int Tok(string name) => Required(p, name, path) is { ValueKind: JsonValueKind.Array } a && a.GetArrayLength() == 2
-                    ? a[1].GetInt32() : throw new TokenizerLoadException($"{path}.{name}: expected [token, id]");
+                int Tok(string name)
+                {
+                    var a = Required(p, name, path);
+                    if (a.ValueKind != JsonValueKind.Array || a.GetArrayLength() != 2 || a[0].ValueKind != JsonValueKind.String)
+                        throw new TokenizerLoadException($"{path}.{name}: expected [token, id]");
+                    return Id(a[1], $"{path}.{name}[1]", vocabSize);
+                }
                 return new TemplatePostProcessor([Tok("cls")], [Tok("sep")]);
             }
             case var other:
                 throw new TokenizerLoadException($"{path}: unknown type '{other}'");
         }
+    }
+
+    // A special token's "ids": every id must be one the tokenizer can produce, or every encode would emit a bad id.
+    private static int[] ReadIds(JsonElement token, string path, int vocabSize)
+    {
+        var ids = Required(token, "ids", path);
+        if (ids.ValueKind != JsonValueKind.Array) throw new TokenizerLoadException($"{path}.ids: expected an array of ids");
+        var result = new int[ids.GetArrayLength()];
+        int i = 0;
+        foreach (var id in ids.EnumerateArray()) { result[i] = Id(id, $"{path}.ids[{i}]", vocabSize); i++; }
+        return result;
+    }
+
+    private static int Id(JsonElement e, string path, int vocabSize) =>
+        e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out int id) && id >= 0 && id < vocabSize ? id
+        : throw new TokenizerLoadException($"{path}: {Raw(e)} is not an id of the vocabulary [0, {vocabSize})");
+
+    private static string ReadStripContent(JsonElement d, string path)
+    {
+        // Rust's Strip decoder holds one char; an empty content would make the strip loops spin start/stop times per token.
+        string c = GetString(d, "content", path);
+        if (c.Length == 0 || c.Length > 2 || (c.Length == 2 && !char.IsSurrogatePair(c[0], c[1])))
+            throw new TokenizerLoadException($"{path}.content: expected one character, got '{c}'");
+        return c;
     }
 
     // ---- JSON helpers: each names the path in its error ----
@@ -259,13 +316,34 @@ internal static class TokenizerJsonReader
         return v.ValueKind == JsonValueKind.String ? v.GetString()! : throw new TokenizerLoadException($"{path}.{name}: expected a string");
     }
 
-    private static string? OptString(JsonElement e, string name) =>
-        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+    private static string? OptString(JsonElement e, string name, string path)
+    {
+        if (!e.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
+        return v.ValueKind == JsonValueKind.String ? v.GetString() : throw new TokenizerLoadException($"{path}.{name}: expected a string or null");
+    }
 
     private static int GetInt(JsonElement e, string name, string path)
     {
         var v = Required(e, name, path);
         return v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int i) ? i : throw new TokenizerLoadException($"{path}.{name}: expected an integer");
+    }
+
+    private static int GetCount(JsonElement e, string name, string path)
+    {
+        int i = GetInt(e, name, path);
+        return i >= 0 ? i : throw new TokenizerLoadException($"{path}.{name}: expected a non-negative integer, got {i}");
+    }
+
+    private static int GetId(JsonElement e, string name, string path)
+    {
+        int id = GetInt(e, name, path);
+        return id is >= 0 and < MaxVocabSize ? id : throw new TokenizerLoadException($"{path}.{name}: id {id} is outside [0, {MaxVocabSize})");
+    }
+
+    private static string Raw(JsonElement e)
+    {
+        string raw = e.GetRawText();
+        return raw.Length <= 40 ? raw : raw[..40] + "…";
     }
 
     private static bool GetBool(JsonElement e, string name, string path, bool fallback)

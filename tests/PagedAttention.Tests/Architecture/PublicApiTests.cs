@@ -29,6 +29,8 @@ public class PublicApiTests
         "PagedAttention.AI.Sampling.IStreamingDetokenizer",
         "PagedAttention.AI.Sampling.SamplingParams",
         "PagedAttention.AI.Sampling.TokenLogprob",
+        "PagedAttention.AI.Tokenization.MLTokenizerAdapter",
+        "PagedAttention.AI.Tokenization.MLTokenizerExtensions",
     ]);
 
     [Fact]
@@ -46,6 +48,28 @@ public class PublicApiTests
         "PagedAttention.Text.Tokenization.StreamingDecoder",
         "PagedAttention.Text.Tokenization.Tokenizer",
         "PagedAttention.Text.Tokenization.TokenizerLoadException",
+    ]);
+
+    [Fact]
+    public void EngineOptions_PublishesItsLimitsAsConstants() => Assert.Equal(
+        ["KvCacheBytesLimit", "MaxModelLenLimit", "MaxNumBatchedTokensLimit", "MaxNumSeqsLimit", "NumKvBlocksLimit"],
+        typeof(EngineOptions).GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
+            .Where(f => f.IsLiteral).Select(f => f.Name).Order(StringComparer.Ordinal));
+
+    [Fact]
+    public void TokenizerLoadException_NamesItsFile()
+    {
+        var e = new TokenizerLoadException("model.vocab: expected an object", "/m/tokenizer.json", null);
+        Assert.Equal("/m/tokenizer.json", e.FilePath);
+        Assert.Equal("/m/tokenizer.json: model.vocab: expected an object", e.Message);
+        Assert.Null(new TokenizerLoadException("x").FilePath);
+    }
+
+    [Fact]
+    public void SemanticKernelProject_ExportsOnlyTheRegistrationExtensions() => AssertExports(typeof(Microsoft.SemanticKernel.PagedAttentionKernelBuilderExtensions).Assembly,
+    [
+        "Microsoft.Extensions.DependencyInjection.PagedAttentionSemanticKernelServiceCollectionExtensions",
+        "Microsoft.SemanticKernel.PagedAttentionKernelBuilderExtensions",
     ]);
 
     private static void AssertExports(System.Reflection.Assembly asm, string[] expected) =>

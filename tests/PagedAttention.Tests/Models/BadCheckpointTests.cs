@@ -163,8 +163,17 @@ public sealed class BadCheckpointTests : IDisposable
     public void MissingTensor()
     {
         var (h, data) = ReadSafeTensors();
+        // Cut its bytes out too: the remaining tensors must still tile the data section exactly.
+        var offsets = h["model.layers.1.self_attn.k_proj.weight"]!["data_offsets"]!.AsArray();
+        long begin = (long)offsets[0]!, end = (long)offsets[1]!;
         h.Remove("model.layers.1.self_attn.k_proj.weight");
-        WriteSafeTensors(h, data);
+        foreach (var (name, entry) in h)
+        {
+            if (name == "__metadata__" || (long)entry!["data_offsets"]![0]! < end) continue;
+            var o = entry["data_offsets"]!.AsArray();
+            entry["data_offsets"] = new JsonArray((long)o[0]! - (end - begin), (long)o[1]! - (end - begin));
+        }
+        WriteSafeTensors(h, [.. data[..(int)begin], .. data[(int)end..]]);
         var e = Load();
         Assert.Equal("model.layers.1.self_attn.k_proj.weight", e.TensorName);
         Assert.Contains("missing tensor", e.Message);

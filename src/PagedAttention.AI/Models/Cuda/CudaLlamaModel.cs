@@ -33,6 +33,7 @@ internal sealed class CudaLlamaModel : IDecoderModel, IDisposable
         using var tensors = CheckpointTensors.Open(dir);
         try
         {
+            tensors.CheckAgainst(config);
             _kernels = new CudaKernels(device, config.HeadDim, config.NumHeads / config.NumKvHeads, switches);
             var embed = tensors.Matrix("model.embed_tokens.weight", config.VocabSize, config.HiddenSize);
             _embed = CudaWeights.Matrix(device, embed);

@@ -1,0 +1,299 @@
+using System.Runtime.CompilerServices;
+
+namespace PagedAttention.AI.Constraints;
+
+/// <summary>
+/// The grammar state of one sequence: which tokens may come next (<see cref="ComputeMask"/>), advancing by a sampled
+/// token (<see cref="TryConsume"/>), and going back (<see cref="Rollback"/>, <see cref="Fork"/>) for speculative
+/// drafts, n &gt; 1 and preemption. State = Earley rows (a stack) + the lexer DFA state inside the current lexeme.
+/// Lexemes are greedy (llguidance's rule): a lexeme ends when the next byte cannot extend it, and then the parser
+/// scans every lexeme complete at that point. Not thread-safe: one matcher per sequence, one thread at a time;
+/// different matchers of one grammar may run on different threads. No allocation per mask or token once warm.
+/// </summary>
+internal sealed class TokenMatcher
+{
+    private readonly CompiledGrammar _cg;
+    private readonly LexerDfa _dfa;
+    private readonly EarleyParser _parser;
+    private LexerState _lex;
+    private bool _inLexeme;
+    private bool _finished;
+
+    // Rollback history, one entry per consumed token.
+    private int[] _hRows = new int[64];
+    private LexerState[] _hLex = new LexerState[64];
+    private bool[] _hIn = new bool[64];
+    private bool[] _hFinished = new bool[64];
+    private int _history;
+
+    // Trie-walk frames, one per depth.
+    private readonly LexerState[] _fLex;
+    private readonly int[] _fRows;
+    private readonly LexerState?[] _fScanLex;
+    private readonly int[] _fScanSerial;
+
+    internal TokenMatcher(CompiledGrammar cg)
+    {
+        _cg = cg;
+        _dfa = cg.Lexer;
+        _parser = new EarleyParser(cg.Grammar, cg.Lexer);
+        _lex = _parser.TopLexer;
+        int depth = cg.Vocabulary.Trie.MaxDepth + 2;
+        _fLex = new LexerState[depth];
+        _fRows = new int[depth];
+        _fScanLex = new LexerState?[depth];
+        _fScanSerial = new int[depth];
+    }
+
+    public CompiledGrammar Grammar => _cg;
+
+    /// <summary>Words a mask needs: ceil(vocabulary size / 32).</summary>
+    public int MaskWords => _cg.Vocabulary.MaskWords;
+
+    /// <summary>Tokens consumed (and not rolled back) since creation or <see cref="Reset"/>.</summary>
+    public int TokenCount => _history;
+
+    /// <summary>The output so far is a complete match: EOS is allowed now.</summary>
+    public bool IsAccepting
+    {
+        get
+        {
+            if (_finished) return true;
+            if (!_inLexeme) return _parser.TopAccepts;
+            if (_lex.Accepting.Length == 0) return false;
+            int rows = _parser.RowCount;
+            if (!_parser.Scan(_lex.Accepting)) return false;
+            bool a = _parser.TopAccepts;
+            _parser.Truncate(rows);
+            return a;
+        }
+    }
+
+    /// <summary>Complete and nothing but EOS can follow (or EOS was consumed): the sequence should finish with Stop.</summary>
+    public bool IsStopped
+    {
+        get
+        {
+            if (_finished) return true;
+            if (!IsAccepting) return false;
+            if (!_inLexeme) return _parser.TopLexer.IsDead;
+            if (_lex.CanContinue) return false;
+            int rows = _parser.RowCount;
+            _parser.Scan(_lex.Accepting);
+            bool dead = _parser.TopLexer.IsDead;
+            _parser.Truncate(rows);
+            return dead;
+        }
+    }
+
+    /// <summary>Back to the start of the grammar.</summary>
+    public void Reset()
+    {
+        _parser.Reset();
+        _lex = _parser.TopLexer;
+        _inLexeme = false;
+        _finished = false;
+        _history = 0;
+    }
+
+    /// <summary>
+    /// Advances by one token; false (state unchanged) when the grammar does not allow it. An EOS token is accepted
+    /// only when <see cref="IsAccepting"/>, and nothing is accepted after it.
+    /// </summary>
+    public bool TryConsume(int token)
+    {
+        if (_finished) return false;
+        int rows = _parser.RowCount;
+        var lex = _lex;
+        bool inLexeme = _inLexeme;
+        if (Array.IndexOf(_cg.Vocabulary.EosTokens, token) >= 0)
+        {
+            if (!IsAccepting) return false;
+            Push(rows, lex, inLexeme);
+            _finished = true;
+            return true;
+        }
+        var bytes = _cg.Vocabulary.TokenBytes(token);
+        if (bytes.IsEmpty) return false;
+        foreach (byte b in bytes)
+        {
+            if (!ConsumeByte(b))
+            {
+                _parser.Truncate(rows);
+                _lex = lex;
+                _inLexeme = inLexeme;
+                return false;
+            }
+        }
+        Push(rows, lex, inLexeme);
+        return true;
+    }
+
+    /// <summary>Advances by raw bytes (not a token: no history entry); all or nothing. For tests and forced text.</summary>
+    public bool TryConsumeBytes(ReadOnlySpan<byte> bytes)
+    {
+        if (_finished) return false;
+        int rows = _parser.RowCount;
+        var lex = _lex;
+        bool inLexeme = _inLexeme;
+        foreach (byte b in bytes)
+        {
+            if (!ConsumeByte(b))
+            {
+                _parser.Truncate(rows);
+                _lex = lex;
+                _inLexeme = inLexeme;
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /// <summary>Whether the bytes could be consumed now; the state is unchanged either way (the mask oracle, validation).</summary>
+    public bool CanConsumeBytes(ReadOnlySpan<byte> bytes)
+    {
+        if (_finished) return false;
+        int rows = _parser.RowCount;
+        var lex = _lex;
+        bool inLexeme = _inLexeme, ok = true;
+        foreach (byte b in bytes) if (!ConsumeByte(b)) { ok = false; break; }
+        _parser.Truncate(rows);
+        _lex = lex;
+        _inLexeme = inLexeme;
+        return ok;
+    }
+
+    /// <summary>Undoes the last <paramref name="tokens"/> consumed tokens.</summary>
+    public void Rollback(int tokens)
+    {
+        if ((uint)tokens > (uint)_history) throw new ArgumentOutOfRangeException(nameof(tokens), $"only {_history} tokens to roll back");
+        if (tokens == 0) return;
+        int h = _history - tokens;
+        _parser.Truncate(_hRows[h]);
+        _lex = _hLex[h];
+        _inLexeme = _hIn[h];
+        _finished = _hFinished[h];
+        _history = h;
+    }
+
+    /// <summary>An independent copy of this state (n &gt; 1, beams, preemption); it keeps the rollback history.</summary>
+    public TokenMatcher Fork()
+    {
+        var m = new TokenMatcher(_cg);
+        m._parser.CopyFrom(_parser);
+        m._lex = _lex;
+        m._inLexeme = _inLexeme;
+        m._finished = _finished;
+        m._hRows = (int[])_hRows.Clone();
+        m._hLex = (LexerState[])_hLex.Clone();
+        m._hIn = (bool[])_hIn.Clone();
+        m._hFinished = (bool[])_hFinished.Clone();
+        m._history = _history;
+        return m;
+    }
+
+    private void Push(int rows, LexerState lex, bool inLexeme)
+    {
+        if (_history == _hRows.Length)
+        {
+            int n = _history * 2;
+            Array.Resize(ref _hRows, n); Array.Resize(ref _hLex, n); Array.Resize(ref _hIn, n); Array.Resize(ref _hFinished, n);
+        }
+        _hRows[_history] = rows;
+        _hLex[_history] = lex;
+        _hIn[_history] = inLexeme;
+        _hFinished[_history] = _finished;
+        _history++;
+    }
+
+    private bool ConsumeByte(byte b)
+    {
+        var t = _dfa.Next(_lex, b);
+        if (!t.IsDead) { _lex = t; _inLexeme = true; return true; }
+        if (!_inLexeme || _lex.Accepting.Length == 0) return false;
+        if (!_parser.Scan(_lex.Accepting)) return false;
+        t = _dfa.Next(_parser.TopLexer, b);
+        if (t.IsDead) { _parser.Truncate(_parser.RowCount - 1); return false; }
+        _lex = t;
+        return true;
+    }
+
+    /// <summary>
+    /// Fills <paramref name="words"/> with the allowed-token bitmask: bit t%32 of word t/32 (LSB first), 1 = allowed.
+    /// Needs at least <see cref="MaskWords"/> words; words beyond the vocabulary are cleared. EOS is set only when
+    /// the grammar can end here. Walks the token trie once, skipping every subtree whose first byte is rejected.
+    /// </summary>
+    public void ComputeMask(Span<uint> words)
+    {
+        if (words.Length < MaskWords) throw new ArgumentException($"the mask needs {MaskWords} words, got {words.Length}", nameof(words));
+        words.Clear();
+        var vocab = _cg.Vocabulary;
+        if (_finished) { SetEos(words, vocab); return; }
+        Walk(words, vocab.Trie);
+        foreach (var (primary, dup) in vocab.Trie.Duplicates)
+            if ((words[primary >> 5] & (1u << (primary & 31))) != 0) words[dup >> 5] |= 1u << (dup & 31);
+        if (IsAccepting) SetEos(words, vocab);
+    }
+
+    private static void SetEos(Span<uint> words, TokenVocabulary vocab)
+    {
+        foreach (int e in vocab.EosTokens) words[e >> 5] |= 1u << (e & 31);
+    }
+
+    private void Walk(Span<uint> words, TokenTrie trie)
+    {
+        var nodes = trie.Nodes;
+        var dfa = _dfa;
+        var parser = _parser;
+        var fLex = _fLex;
+        var fRows = _fRows;
+        var fScanLex = _fScanLex;
+        var fScanSerial = _fScanSerial;
+        var dead = dfa.Dead;
+        int baseRows = parser.RowCount;
+        fLex[0] = _lex;
+        fRows[0] = baseRows;
+        fScanLex[0] = null;
+        int i = 0, n = nodes.Length;
+        while (i < n)
+        {
+            ulong node = nodes[i];
+            int d = TokenTrie.DepthOf(node), p = d - 1;
+            byte b = (byte)node;
+            var t = dfa.Next(fLex[p], b);
+            int rows = fRows[p];
+            if (t.IsDead)
+            {
+                // The byte ends the current lexeme: scan it once per frame and reuse for the siblings.
+                var sl = fScanLex[p];
+                if (sl is null || (!sl.IsDead && parser.SerialAt(rows + 1) != fScanSerial[p]))
+                    sl = ScanAt(p, rows, dead);
+                if (sl.IsDead) { i += TokenTrie.SubtreeOf(node); continue; }
+                t = dfa.Next(sl, b);
+                if (t.IsDead) { i += TokenTrie.SubtreeOf(node); continue; }
+                rows++;
+            }
+            fLex[d] = t;
+            fRows[d] = rows;
+            fScanLex[d] = null;
+            int tok = TokenTrie.TokenOf(node);
+            if (tok >= 0) words[tok >> 5] |= 1u << (tok & 31);
+            i++;
+        }
+        parser.Truncate(baseRows);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private LexerState ScanAt(int p, int rows, LexerState dead)
+    {
+        var cur = _fLex[p];
+        LexerState sl = dead;
+        if ((p > 0 || _inLexeme) && cur.Accepting.Length > 0)
+        {
+            _parser.Truncate(rows);
+            if (_parser.Scan(cur.Accepting)) { sl = _parser.TopLexer; _fScanSerial[p] = _parser.TopSerial; }
+        }
+        _fScanLex[p] = sl;
+        return sl;
+    }
+}
