@@ -5,6 +5,7 @@ using System.Text;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
 using PagedAttention.AI.Chat;
+using PagedAttention.AI.Chat.StructuredOutput;
 using PagedAttention.AI.Engine;
 using EngineFinish = PagedAttention.AI.Requests.FinishReason;
 
@@ -107,23 +108,41 @@ public sealed class PagedAttentionChatClient : IChatClient
         var notes = new AdditionalPropertiesDictionary();
         CheckContents(list, options, notes);
 
-        if (options?.ResponseFormat is ChatResponseFormatJson)
-            throw new NotSupportedException("ChatOptions.ResponseFormat JSON needs constrained decoding, which PagedAttention.AI does not implement yet; ask for JSON in the prompt instead (e.g. GetResponseAsync<T>(..., useJsonSchemaResponseFormat: false)).");
+        // Structured output: what is constrained, and what the model is told (appended to its system prompt).
+        var plan = ConstraintPlan.For(options, _assets.ToolFormat);
+        if (plan?.Hint is { } hint) list = WithSystemHint(list, hint);
 
         var (prompt, promptIds) = BuildPrompt(list, options, cancellationToken);
         if (ChatContextBuilder.ToolsOffered(options) && TemplateIgnoresTools(list, options!, prompt, cancellationToken))
         {
             if (options!.ToolMode is RequiredChatToolMode)
-                throw new NotSupportedException($"ChatOptions.ToolMode RequireAny/RequireSpecific requires a tool call, but the chat template of model '{ModelId}' does not render tools (the prompt is the same with and without them), so the model cannot see them.");
+            {
+                // The call is forced by the constraint either way; since the template cannot show the tools, the
+                // system prompt lists them, so that the model sees what it is calling.
+                list = WithSystemHint(list, ToolsHint(options));
+                (prompt, promptIds) = BuildPrompt(list, options, cancellationToken);
+            }
             notes[ToolsNotRenderedKey] = $"The chat template of model '{ModelId}' does not render tools; the {options.Tools!.Count} tool(s) offered were not shown to the model.";
             if (Interlocked.Exchange(ref _warnedTools, 1) == 0)
                 _engine.Logger.LogWarning("PagedAttention: the chat template of model {Model} does not render tools; tools offered in ChatOptions.Tools are not shown to the model (noted in ChatResponse.AdditionalProperties[\"{Key}\"]). Use a model whose template takes tools.", ModelId, ToolsNotRenderedKey);
         }
 
-        if (options?.ToolMode is RequiredChatToolMode && ChatContextBuilder.ToolsOffered(options))
-            throw new NotSupportedException("ChatOptions.ToolMode RequireAny/RequireSpecific needs constrained decoding, which PagedAttention.AI does not implement yet; use ChatToolMode.Auto.");
+        // An optional tool call is only constrained where the template shows the tools to the model.
+        if (plan?.Trigger is not null && notes.ContainsKey(ToolsNotRenderedKey)) plan = null;
+        Func<Sampling.ITokenConstraint>? constraint = null;
+        if (plan is not null)
+        {
+            constraint = _assets.StructuredOutput.Compile(plan);
+            // A reasoning model thinks first: the constraint starts after its reasoning block ends.
+            if (plan.Trigger is null && _assets.HasReasoning && !prompt.TrimEnd().EndsWith("</think>", StringComparison.Ordinal))
+            {
+                var body = constraint;
+                var texts = _assets.StructuredOutput;
+                constraint = () => new TriggeredConstraint("</think>", body, texts.TokenText, rearm: false);
+            }
+        }
 
-        var sampling = ChatOptionsMapper.Map(options, this, Math.Max(1, _engine.MaxModelLen - promptIds.Length));
+        var sampling = ChatOptionsMapper.Map(options, this, Math.Max(1, _engine.MaxModelLen - promptIds.Length), constraint);
         bool toolsOffered = ChatContextBuilder.ToolsOffered(options);
         bool showReasoning = options?.Reasoning?.Output is not ReasoningOutput.None;
         var splitter = new ReasoningSplitter(startInReasoning: prompt.TrimEnd().EndsWith("<think>", StringComparison.Ordinal));
@@ -225,6 +244,26 @@ public sealed class PagedAttentionChatClient : IChatClient
         ModelId = ModelId,
         FinishReason = finish,
     };
+
+    private static string ToolsHint(ChatOptions options) =>
+        "You must call one of these tools, written as <tool_call>{\"name\": ..., \"arguments\": {...}}</tool_call>:\n" +
+        string.Join("\n", options.Tools!.OfType<AIFunctionDeclaration>().Select(f => $"- {f.Name}: {f.Description} Parameters: {f.JsonSchema.GetRawText()}"));
+
+    // The structured-output hint goes at the end of the first system message (a new one when there is none), so that
+    // requests sharing a system prompt and a schema still share their prompt prefix.
+    private static IList<ChatMessage> WithSystemHint(IList<ChatMessage> messages, string hint)
+    {
+        var copy = new List<ChatMessage>(messages);
+        int i = copy.FindIndex(m => m.Role == ChatRole.System);
+        if (i < 0) copy.Insert(0, new ChatMessage(ChatRole.System, hint));
+        else
+        {
+            var m = copy[i].Clone();
+            m.Contents = [.. m.Contents, new TextContent((m.Text.Length > 0 ? "\n\n" : "") + hint)];
+            copy[i] = m;
+        }
+        return copy;
+    }
 
     /// <summary>
     /// Renders and encodes a request's prompt: the template context, the prompt-injection defence (special-token text

@@ -26,7 +26,7 @@ public class DependencyTests
         ["Constraints"] = ["Text"],
         ["Models"] = ["Sampling", "Kernels"],
         ["Engine"] = ["Scheduling", "KvCache", "Models", "Sampling", "Requests", "Text", "Kernels"],
-        ["Chat"] = ["Engine", "Models", "Sampling", "Requests", "Text"],
+        ["Chat"] = ["Engine", "Models", "Sampling", "Requests", "Text", "Constraints"],
         ["Tokenization"] = ["Text"],
         [""] = ["Chat", "Engine", "Models", "Sampling", "Requests", "Text"],
     };
