@@ -37,7 +37,9 @@ public sealed class ConstraintPlanTests
         var schema = JsonDocument.Parse("""{"type":"object","properties":{"a":{"type":"integer"}},"required":["a"]}""").RootElement;
         var plan = ConstraintPlan.For(new ChatOptions { ResponseFormat = ChatResponseFormat.ForJsonSchema(schema, "Thing", "a thing") }, ToolCallFormat.Hermes)!;
         var strict = JsonNode.Parse(schema.GetRawText())!;
-        strict["additionalProperties"] = false; // strict mode: listed properties only
+        strict["additionalProperties"] = false; // strict mode: listed properties only, integers in 64 bits
+        strict["properties"]!["a"]!["minimum"] = long.MinValue;
+        strict["properties"]!["a"]!["maximum"] = long.MaxValue;
         Assert.True(JsonNode.DeepEquals(strict, plan.Schema));
         Assert.Contains("'Thing'", plan.Description);
         Assert.Contains("(a thing)", plan.Hint);
@@ -57,6 +59,8 @@ public sealed class ConstraintPlanTests
         Assert.Equal("get_weather", (string?)s["properties"]!["name"]!["const"]);
         var args = JsonNode.Parse(Weather.JsonSchema.GetRawText())!;
         args["additionalProperties"] = false;
+        args["properties"]!["days"]!["minimum"] = long.MinValue; // strict: integers fit in 64 bits
+        args["properties"]!["days"]!["maximum"] = long.MaxValue;
         Assert.True(JsonNode.DeepEquals(args, s["properties"]!["arguments"]));
         Assert.Equal(["name", "arguments"], s["required"]!.AsArray().Select(x => (string)x!));
         Assert.False((bool)s["additionalProperties"]!);

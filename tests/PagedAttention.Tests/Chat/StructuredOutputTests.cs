@@ -61,6 +61,63 @@ public sealed class StructuredOutputTests(ITestOutputHelper log) : IAsyncLifetim
         Assert.Equal(ChatFinishReason.Length, r.FinishReason);
     }
 
+    private static readonly AIFunction Weather = AIFunctionFactory.Create(
+        (string city, long days) => $"sunny in {city} for {days} days", "get_weather", "Gets the weather forecast for a city.");
+
+    private static readonly AIFunction Time = AIFunctionFactory.Create((string zone) => $"noon in {zone}", "get_time", "Gets the time in a time zone.");
+
+    [Theory]
+    [InlineData("get_weather")]
+    [InlineData("get_time")]
+    [InlineData(null)]
+    public async Task RequiredToolCall_IsAValidCallOfTheTool(string? name)
+    {
+        var options = new ChatOptions
+        {
+            Temperature = 1, Seed = 3, MaxOutputTokens = 200, Tools = [Weather, Time],
+            ToolMode = name is null ? ChatToolMode.RequireAny : ChatToolMode.RequireSpecific(name),
+            AdditionalProperties = new() { ["max_string_length"] = 20 },
+        };
+        var r = await _client.GetResponseAsync("What is the weather in Paris for the next three days?", options);
+        var call = Assert.Single(r.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>());
+        log.WriteLine($"{call.Name}({JsonSerializer.Serialize(call.Arguments)})");
+        if (name is not null) Assert.Equal(name, call.Name);
+        var f = call.Name == "get_weather" ? Weather : Time;
+        var args = JsonSerializer.SerializeToNode(call.Arguments)!.AsObject();
+        var expected = JsonDocument.Parse(f.JsonSchema.GetRawText()).RootElement.GetProperty("properties").EnumerateObject().Select(p => p.Name).Order();
+        Assert.Equal(expected, args.Select(kv => kv.Key).Order()); // every parameter, nothing else
+        if (call.Name == "get_weather") Assert.Equal(System.Text.Json.JsonValueKind.Number, args["days"]!.GetValueKind());
+        Assert.Equal(ChatFinishReason.ToolCalls, r.FinishReason);
+    }
+
+    [Fact]
+    public async Task RequiredToolCall_UnderUseFunctionInvocation_InvokesTheTool()
+    {
+        int calls = 0;
+        var counted = AIFunctionFactory.Create((string city) => { calls++; return $"rain in {city}"; }, "get_weather", "Gets the weather.");
+        var client = new ChatClientBuilder(_client).UseFunctionInvocation(configure: c => c.MaximumIterationsPerRequest = 1).Build();
+        var options = new ChatOptions { Temperature = 1, Seed = 5, MaxOutputTokens = 200, Tools = [counted], ToolMode = ChatToolMode.RequireSpecific("get_weather"), AdditionalProperties = new() { ["max_string_length"] = 16 } };
+        var r = await client.GetResponseAsync("Weather in Oslo?", options);
+        foreach (var m in r.Messages) log.WriteLine($"{m.Role}: {string.Join(" | ", m.Contents.Select(c => c is FunctionCallContent f ? $"call {f.Name}" : c is FunctionResultContent fr ? $"result {fr.Result}" : c.ToString()))}");
+        Assert.True(calls >= 1, "the required call should have been invoked");
+        Assert.Contains(r.Messages, m => m.Contents.OfType<FunctionResultContent>().Any());
+    }
+
+    [Fact]
+    public async Task SixtyFourConstrainedRequests_MixedWithUnconstrained_AllValid_NeighboursUnchanged()
+    {
+        string[] prompts = [.. Enumerable.Range(0, 16).Select(i => $"The jury said number {i}")];
+        var alone = new List<string>();
+        foreach (var p in prompts) alone.Add((await _client.GetResponseAsync(p, new ChatOptions { Temperature = 0, MaxOutputTokens = 12 })).Text);
+        var constrained = Enumerable.Range(0, 64).Select(i => _client.GetResponseAsync<Ticket>($"Ticket {i}",
+            new ChatOptions { Temperature = 1, Seed = i, MaxOutputTokens = 400, AdditionalProperties = new() { ["max_string_length"] = 12, ["max_items"] = 2 } }, useJsonSchemaResponseFormat: true)).ToArray();
+        var plain = prompts.Select(p => _client.GetResponseAsync(p, new ChatOptions { Temperature = 0, MaxOutputTokens = 12 })).ToArray();
+        var tickets = await Task.WhenAll(constrained);
+        var texts = await Task.WhenAll(plain);
+        Assert.All(tickets, t => Assert.True(t.TryGetResult(out _), t.Text));
+        Assert.Equal(alone, texts.Select(t => t.Text));
+    }
+
     [Fact]
     public async Task GuidedChoiceAndRegex()
     {

@@ -46,6 +46,17 @@ internal sealed record ConstraintPlan(JsonNode? Schema, string Prefix, string Su
     {
         ArgumentNullException.ThrowIfNull(format);
         if (options is null) return null;
+        var plan = Build(options, format);
+        if (plan?.Schema is { } schema)
+        {
+            if (Positive(options, MaxStringLengthKey) is { } cap) Bound(schema, "string", "maxLength", cap);
+            if (Positive(options, MaxItemsKey) is { } items) Bound(schema, "array", "maxItems", items);
+        }
+        return plan;
+    }
+
+    private static ConstraintPlan? Build(ChatOptions options, ToolCallFormat format)
+    {
         var functions = options.ToolMode is NoneChatToolMode ? [] : (options.Tools ?? []).OfType<AIFunctionDeclaration>().ToList();
         if (options.ToolMode is RequiredChatToolMode required && functions.Count > 0)
         {
@@ -87,8 +98,6 @@ internal sealed record ConstraintPlan(JsonNode? Schema, string Prefix, string Su
             }
             string what = json.SchemaName is { Length: > 0 } n ? $"the JSON schema '{n}'" : schema is null ? "a JSON object" : "the response's JSON schema";
             if (schema is not null) Strict(schema);
-            if (schema is not null && Positive(options, MaxStringLengthKey) is { } cap) Bound(schema, "string", "maxLength", cap);
-            if (schema is not null && Positive(options, MaxItemsKey) is { } items) Bound(schema, "array", "maxItems", items);
             return new ConstraintPlan(schema, "", "", null, what, MakeHint(json, schema));
         }
         if (functions.Count > 0 && format.Open.Length > 0)
@@ -104,7 +113,9 @@ internal sealed record ConstraintPlan(JsonNode? Schema, string Prefix, string Su
     }
 
     // Strict mode, as OpenAI's structured outputs and xgrammar's default: an object schema that lists its properties
-    // and says nothing about others allows no others (JSON Schema's default would let the model invent keys).
+    // and says nothing about others allows no others (JSON Schema's default would let the model invent keys); an
+    // integer without bounds fits in 64 bits (what .NET, and JSON parsers generally, can take; a model may otherwise
+    // write digits until max_tokens).
     private static void Strict(JsonNode? node)
     {
         switch (node)
@@ -112,6 +123,11 @@ internal sealed record ConstraintPlan(JsonNode? Schema, string Prefix, string Su
             case JsonObject o:
                 if (o.ContainsKey("properties") && !o.ContainsKey("additionalProperties") && !o.ContainsKey("patternProperties") && !o.ContainsKey("unevaluatedProperties"))
                     o["additionalProperties"] = false;
+                if (IsType(o, "integer") && !o.ContainsKey("enum") && !o.ContainsKey("const"))
+                {
+                    if (!o.ContainsKey("minimum") && !o.ContainsKey("exclusiveMinimum")) o["minimum"] = long.MinValue;
+                    if (!o.ContainsKey("maximum") && !o.ContainsKey("exclusiveMaximum")) o["maximum"] = long.MaxValue;
+                }
                 foreach (var (_, child) in o.ToList()) Strict(child);
                 break;
             case JsonArray a:
@@ -120,6 +136,10 @@ internal sealed record ConstraintPlan(JsonNode? Schema, string Prefix, string Su
         }
     }
 
+    private static bool IsType(JsonObject o, string type) =>
+        o["type"] is JsonValue t && t.TryGetValue<string>(out var ts) && ts == type
+        || o["type"] is JsonArray ta && ta.Any(x => x is JsonValue v && v.TryGetValue<string>(out var s) && s == type);
+
     // Adds keyword = cap to every schema of that type below node (properties, items, $defs, anyOf ... alike) that has
     // no bound and no shape of its own (pattern, format, enum, const).
     private static void Bound(JsonNode? node, string type, string keyword, int cap)
@@ -127,9 +147,7 @@ internal sealed record ConstraintPlan(JsonNode? Schema, string Prefix, string Su
         switch (node)
         {
             case JsonObject o:
-                bool typed = o["type"] is JsonValue t && t.TryGetValue<string>(out var ts) && ts == type
-                    || o["type"] is JsonArray ta && ta.Any(x => x is JsonValue v && v.TryGetValue<string>(out var s) && s == type);
-                if (typed && !o.ContainsKey(keyword) && !o.ContainsKey("pattern") && !o.ContainsKey("format") && !o.ContainsKey("enum") && !o.ContainsKey("const"))
+                if (IsType(o, type) && !o.ContainsKey(keyword) && !o.ContainsKey("pattern") && !o.ContainsKey("format") && !o.ContainsKey("enum") && !o.ContainsKey("const"))
                     o[keyword] = cap;
                 foreach (var (_, child) in o.ToList()) Bound(child, type, keyword, cap);
                 break;
