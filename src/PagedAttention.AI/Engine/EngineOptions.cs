@@ -38,8 +38,8 @@ public sealed class EngineOptions
 
     /// <summary>
     /// Bytes given to the KV cache on the CPU; ignored when <see cref="NumKvBlocks"/> is set. Null (default): sized from
-    /// the model — room for <see cref="MaxNumSeqs"/> sequences of 256 tokens, at least one sequence of the model's
-    /// full length, at most 1 GiB (docs/getting-started.md, "Memory").
+    /// the model — room for <see cref="MaxNumSeqs"/> sequences of <see cref="MaxModelLen"/> (or the model's limit), at
+    /// most 1 GiB (docs/getting-started.md, "Memory").
     /// </summary>
     public long? KvCacheBytes { get; set; }
 
