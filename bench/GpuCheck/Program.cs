@@ -31,7 +31,7 @@ internal static class Program
         if (args.Contains("--kernels")) KernelChecks.Run(d, rep);
         if (Arg("--models") is { } models) ModelChecks.Run(d, models, rep);
         if (args.Contains("--gemv")) rep.Run("gemv", () => EngineChecks.CheckGemv(d, rep));
-        if (Arg("--engine") is { } engineModels) EngineChecks.Run(engineModels, rep);
+        if (Arg("--engine") is { } engineModels) { EngineChecks.Run(engineModels, rep); ConstrainedEngineChecks.Run(Path.Combine(engineModels, "llama"), rep); }
         if (Arg("--engine-bench") is { } eb)
         {
             var batches = (Arg("--batches") ?? "1,64").Split(',').Select(int.Parse).ToArray();
