@@ -140,7 +140,7 @@ internal static class EngineChecks
             using var tooSmall = LlmEngine.LoadAsync(new EngineOptions { ModelPath = dir, Device = "cuda", GpuMemoryUtilization = 0.02 }).GetAwaiter().GetResult();
             rep.Check("engine kv sizing: a model that does not fit fails", false, "loaded with GpuMemoryUtilization 0.02");
         }
-        catch (InvalidOperationException ex) { rep.Check("engine kv sizing: a model that does not fit fails", true, ex.Message); }
+        catch (ArgumentException ex) { rep.Check("engine kv sizing: a model that does not fit fails", true, ex.Message); }
         foreach (bool eager in new[] { false, true })
         {
             var sw = Stopwatch.StartNew();

@@ -1,13 +1,21 @@
 // TemplateBench: chat-template renders per second for a 10-message conversation, this renderer vs.
 // Python Jinja2 (configured like transformers) measured in the same run.
 // usage: dotnet run -c Release --project bench/TemplateBench [-- <seconds per measurement, default 3>]
+//        dotnet bench/TemplateBench/bin/Release/net10.0/TemplateBench.dll --ab <other PagedAttention.Text.dll> [rounds]
+//        (A/B: this build against another build of the template engine, in one process, interleaved 0.5 s slices,
+//        best slice of each; robust to the load of a shared machine)
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using PagedAttention.Text.Templates;
 
-var seconds = args.Length > 0 ? double.Parse(args[0], CultureInfo.InvariantCulture) : 3.0;
 var root = FindRepoRoot();
+if (args.Length > 0 && args[0] == "--ab")
+{
+    AbBench.Run(root, args[1], args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 20);
+    return;
+}
+var seconds = args.Length > 0 ? double.Parse(args[0], CultureInfo.InvariantCulture) : 3.0;
 var sources = Path.Combine(root, "tests", "PagedAttention.Tests", "Data", "templates", "sources");
 
 // 10 messages: a system prompt and 9 alternating user/assistant turns, ending with a user turn.

@@ -1,5 +1,8 @@
 // Tokenizer encode throughput (MB/s of UTF-8 input, one thread) vs. the Rust HF tokenizers through its Node binding.
 // usage: dotnet run -c Release --project bench/TokenizerBench -- <fixtures dir> [runs per round = 3] [rounds = 3]
+//        dotnet run -c Release --project bench/TokenizerBench -- --ml-tokenizers <fixtures dir> [runs] [rounds]
+//   --ml-tokenizers: against Microsoft.ML.Tokenizers' TiktokenTokenizer on cl100k/o200k instead (MLTokenizersComparison.cs;
+//   fixtures from tools/tokenizer-goldens/fetch-fixtures.sh <dir> --tiktoken).
 //   <fixtures dir> holds <name>/tokenizer.json (tools/tokenizer-goldens/fetch-fixtures.sh fills ~/.cache/pagedattention/tokenizers).
 //   The peer needs node and the npm package tokenizers@0.23.2 (set TOKENIZERS_NODE_MODULE to its folder if not resolvable).
 using System.Diagnostics;
@@ -7,6 +10,8 @@ using System.Text;
 using System.Text.Json;
 using PagedAttention.Text.Tokenization;
 
+bool mlTokenizers = args.Length > 0 && args[0] == "--ml-tokenizers";
+if (mlTokenizers) args = args[1..];
 string fixtures = args.Length > 0 ? args[0] : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "pagedattention", "tokenizers");
 int runs = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 3;
 int rounds = args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 3;
@@ -31,6 +36,11 @@ if (sb.Length > 0) chunks.Add(sb.ToString());
 string corpusFile = Path.Combine(Path.GetTempPath(), "tokenizer-bench-corpus.json");
 File.WriteAllText(corpusFile, JsonSerializer.Serialize(chunks));
 double mb = bytes / 1e6;
+if (mlTokenizers)
+{
+    MLTokenizersComparison.Run(fixtures, chunks, texts, mb, runs, rounds);
+    return;
+}
 Console.WriteLine($"corpus: {mb:F2} MB UTF-8 in {chunks.Count} chunks; {rounds} rounds alternating ours and the peer, each a median of {runs} runs after a warm-up; one thread");
 Console.WriteLine("| tokenizer | PagedAttention.AI MB/s | HF tokenizers (Rust, Node) MB/s | ratio (min–max over rounds) | ours, cold cache MB/s | alloc / MB input | ids equal |");
 Console.WriteLine("|---|---:|---:|---:|---:|---:|---|");

@@ -1,12 +1,14 @@
 namespace PagedAttention.Samples.Agents;
 
-/// <summary>Command-line options: --model DIR, --device cpu|cuda, --agents N, --max-tokens N.</summary>
-internal sealed record SampleOptions(string ModelPath, string Device, int Agents, int MaxTokens)
+/// <summary>Command-line options: --model DIR, --device cpu|cuda, --agents N, --max-tokens N, --kv-blocks N, --no-workflow.</summary>
+internal sealed record SampleOptions(string ModelPath, string Device, int Agents, int MaxTokens, bool Workflow = true, int? KvBlocks = null)
 {
-    public static SampleOptions? Parse(string[] args)
+    public static SampleOptions? Parse(string[] args, TextWriter output)
     {
         string? model = null, device = "cpu";
         int agents = 16, maxTokens = 40;
+        bool workflow = true;
+        int? kvBlocks = null;
         for (int i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
@@ -16,8 +18,10 @@ internal sealed record SampleOptions(string ModelPath, string Device, int Agents
                 case "--device": device = Next(); break;
                 case "--agents": agents = int.Parse(Next()); break;
                 case "--max-tokens": maxTokens = int.Parse(Next()); break;
+                case "--no-workflow": workflow = false; break;
+                case "--kv-blocks": kvBlocks = int.Parse(Next()); break;
                 case "-h" or "--help":
-                    Console.WriteLine("usage: dotnet run --project samples/agents [--model DIR] [--device cpu|cuda] [--agents N] [--max-tokens N]");
+                    output.WriteLine("usage: dotnet run --project samples/agents [--model DIR] [--device cpu|cuda] [--agents N] [--max-tokens N] [--kv-blocks N] [--no-workflow]");
                     return null;
                 default:
                     Console.Error.WriteLine($"unknown option '{args[i]}' (try --help)");
@@ -31,7 +35,7 @@ internal sealed record SampleOptions(string ModelPath, string Device, int Agents
             return null;
         }
         if (agents < 1) { Console.Error.WriteLine("--agents must be >= 1"); return null; }
-        return new SampleOptions(model, device!, agents, maxTokens);
+        return new SampleOptions(model, device!, agents, maxTokens, workflow, kvBlocks);
     }
 
     /// <summary>The repository's models/default, found from the working directory or the program's location.</summary>

@@ -3,7 +3,9 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text;
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Logging;
 using PagedAttention.AI.Chat;
+using PagedAttention.AI.Chat.StructuredOutput;
 using PagedAttention.AI.Engine;
 using EngineFinish = PagedAttention.AI.Requests.FinishReason;
 
@@ -23,6 +25,24 @@ public sealed class PagedAttentionChatClient : IChatClient
     /// </summary>
     public const string TrustContentKey = "special_tokens_in_content";
 
+    /// <summary>
+    /// <see cref="ChatOptions.AdditionalProperties"/> key: <c>true</c> lets messages with images, audio or files
+    /// (<see cref="DataContent"/>, <see cref="UriContent"/>, <see cref="HostedFileContent"/>) through with those contents
+    /// left out — a warning in the log and a <see cref="ContentIgnoredKey"/> note on the response — instead of a
+    /// <see cref="NotSupportedException"/> naming them. The models this engine runs read text only.
+    /// </summary>
+    public const string IgnoreUnsupportedContentKey = "ignore_unsupported_content";
+
+    /// <summary>
+    /// <see cref="ChatResponse.AdditionalProperties"/> key (on the final update of a stream): present when the request
+    /// offered tools but the model's chat template does not render them (the prompt is the same with and without
+    /// them), so the model never saw the tools; the value says so in words. The log gets a warning once per client.
+    /// </summary>
+    public const string ToolsNotRenderedKey = "tools_not_rendered";
+
+    /// <summary><see cref="ChatResponse.AdditionalProperties"/> key: the contents left out under <see cref="IgnoreUnsupportedContentKey"/>, in words.</summary>
+    public const string ContentIgnoredKey = "content_ignored";
+
     /// <summary>The provider name reported in <see cref="ChatClientMetadata"/>.</summary>
     public const string ProviderName = "PagedAttention.AI";
 
@@ -30,6 +50,8 @@ public sealed class PagedAttentionChatClient : IChatClient
     private readonly ChatModelAssets _assets;
     private readonly ChatClientMetadata _metadata;
     private readonly bool _ownsEngine;
+    private int _toolRendering; // 0: not seen yet; 1: the template renders tools; 2: it ignores them
+    private int _warnedTools, _warnedContent;
 
     /// <summary>Creates a client over <paramref name="engine"/>.</summary>
     /// <param name="engine">The engine; its model directory must hold tokenizer.json and a chat_template.</param>
@@ -51,8 +73,29 @@ public sealed class PagedAttentionChatClient : IChatClient
     public string ModelId { get; }
 
     /// <inheritdoc />
-    public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
-        GetStreamingResponseAsync(messages, options, cancellationToken).ToChatResponseAsync(cancellationToken);
+    public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var notes = new AdditionalPropertiesDictionary();
+        var response = await Observe(GetStreamingResponseAsync(messages, options, cancellationToken), notes).ToChatResponseAsync(cancellationToken).ConfigureAwait(false);
+        // ToChatResponseAsync keeps an update's AdditionalProperties on its message; the notes are about the response.
+        if (notes.Count > 0)
+        {
+            response.AdditionalProperties ??= [];
+            foreach (var (key, value) in notes) response.AdditionalProperties[key] = value;
+        }
+        return response;
+    }
+
+    private static async IAsyncEnumerable<ChatResponseUpdate> Observe(IAsyncEnumerable<ChatResponseUpdate> updates, AdditionalPropertiesDictionary notes)
+    {
+        await foreach (var u in updates.ConfigureAwait(false))
+        {
+            if (u.AdditionalProperties is { } p)
+                foreach (var key in (string[])[ToolsNotRenderedKey, ContentIgnoredKey])
+                    if (p.TryGetValue(key, out var v)) notes[key] = v;
+            yield return u;
+        }
+    }
 
     /// <inheritdoc />
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
@@ -61,14 +104,45 @@ public sealed class PagedAttentionChatClient : IChatClient
         if (options?.ModelId is { } requested && !string.Equals(requested, ModelId, StringComparison.Ordinal))
             throw new InvalidOperationException($"Model '{requested}' is not served by this client; it serves '{ModelId}'.");
 
-        if (options?.ToolMode is RequiredChatToolMode && ChatContextBuilder.ToolsOffered(options))
-            throw new NotSupportedException("ChatOptions.ToolMode RequireAny/RequireSpecific needs constrained decoding, which PagedAttention.AI does not implement yet; use ChatToolMode.Auto.");
+        var list = messages as IList<ChatMessage> ?? messages.ToList();
+        var notes = new AdditionalPropertiesDictionary();
+        CheckContents(list, options, notes);
 
-        if (options?.ResponseFormat is ChatResponseFormatJson)
-            throw new NotSupportedException("ChatOptions.ResponseFormat JSON needs constrained decoding, which PagedAttention.AI does not implement yet; ask for JSON in the prompt instead (e.g. GetResponseAsync<T>(..., useJsonSchemaResponseFormat: false)).");
+        // Structured output: what is constrained, and what the model is told (appended to its system prompt).
+        var plan = ConstraintPlan.For(options, _assets.ToolFormat);
+        if (plan?.Hint is { } hint) list = WithSystemHint(list, hint);
 
-        var (prompt, promptIds) = BuildPrompt(messages, options, cancellationToken);
-        var sampling = ChatOptionsMapper.Map(options, this, Math.Max(1, _engine.MaxModelLen - promptIds.Length));
+        var (prompt, promptIds) = BuildPrompt(list, options, cancellationToken);
+        if (ChatContextBuilder.ToolsOffered(options) && TemplateIgnoresTools(list, options!, prompt, cancellationToken))
+        {
+            if (options!.ToolMode is RequiredChatToolMode)
+            {
+                // The call is forced by the constraint either way; since the template cannot show the tools, the
+                // system prompt lists them, so that the model sees what it is calling.
+                list = WithSystemHint(list, ToolsHint(options));
+                (prompt, promptIds) = BuildPrompt(list, options, cancellationToken);
+            }
+            notes[ToolsNotRenderedKey] = $"The chat template of model '{ModelId}' does not render tools; the {options.Tools!.Count} tool(s) offered were not shown to the model.";
+            if (Interlocked.Exchange(ref _warnedTools, 1) == 0)
+                _engine.Logger.LogWarning("PagedAttention: the chat template of model {Model} does not render tools; tools offered in ChatOptions.Tools are not shown to the model (noted in ChatResponse.AdditionalProperties[\"{Key}\"]). Use a model whose template takes tools.", ModelId, ToolsNotRenderedKey);
+        }
+
+        // An optional tool call is only constrained where the template shows the tools to the model.
+        if (plan?.Trigger is not null && notes.ContainsKey(ToolsNotRenderedKey)) plan = null;
+        Func<Sampling.ITokenConstraint>? constraint = null;
+        if (plan is not null)
+        {
+            constraint = _assets.StructuredOutput.Compile(plan);
+            // A reasoning model thinks first: the constraint starts after its reasoning block ends.
+            if (plan.Trigger is null && _assets.HasReasoning && !prompt.TrimEnd().EndsWith("</think>", StringComparison.Ordinal))
+            {
+                var body = constraint;
+                var texts = _assets.StructuredOutput;
+                constraint = () => new TriggeredConstraint("</think>", body, texts.TokenText, rearm: false);
+            }
+        }
+
+        var sampling = ChatOptionsMapper.Map(options, this, Math.Max(1, _engine.MaxModelLen - promptIds.Length), constraint);
         bool toolsOffered = ChatContextBuilder.ToolsOffered(options);
         bool showReasoning = options?.Reasoning?.Output is not ReasoningOutput.None;
         var splitter = new ReasoningSplitter(startInReasoning: prompt.TrimEnd().EndsWith("<think>", StringComparison.Ordinal));
@@ -107,9 +181,46 @@ public sealed class PagedAttentionChatClient : IChatClient
             TotalTokenCount = promptIds.Length + outputTokens,
             CachedInputTokenCount = cachedTokens,
         }));
-        yield return Update(final, responseId, created,
+        var last = Update(final, responseId, created,
             calledTools ? ChatFinishReason.ToolCalls : finish == EngineFinish.Length ? ChatFinishReason.Length : ChatFinishReason.Stop);
+        if (notes.Count > 0) last.AdditionalProperties = notes;
+        yield return last;
     }
+
+    /// <summary>
+    /// Images, audio and files: a <see cref="NotSupportedException"/> naming each, or (with
+    /// <see cref="IgnoreUnsupportedContentKey"/>) a note and a warning once per client. Never silently dropped.
+    /// </summary>
+    private void CheckContents(IList<ChatMessage> messages, ChatOptions? options, AdditionalPropertiesDictionary notes)
+    {
+        var unsupported = UnsupportedContent.Find(messages);
+        if (unsupported.Count == 0) return;
+        string what = string.Join("; ", unsupported);
+        if (!IsTrue(options, IgnoreUnsupportedContentKey))
+            throw new NotSupportedException($"Model '{ModelId}' reads text only; the request holds {what}. Send text, or set ChatOptions.AdditionalProperties[\"{IgnoreUnsupportedContentKey}\"] = true to leave such contents out.");
+        notes[ContentIgnoredKey] = $"Left out (model '{ModelId}' reads text only): {what}.";
+        if (Interlocked.Exchange(ref _warnedContent, 1) == 0)
+            _engine.Logger.LogWarning("PagedAttention: model {Model} reads text only; left out {Contents} (ChatOptions.AdditionalProperties[\"{Key}\"] is set). Later requests are noted in ChatResponse.AdditionalProperties only.", ModelId, what, IgnoreUnsupportedContentKey);
+    }
+
+    /// <summary>
+    /// Whether the chat template ignores <c>tools</c>: the prompt rendered without them is identical. Decided once per
+    /// client, on the first request that offers tools (a template renders tools or does not), so later requests do
+    /// not render twice.
+    /// </summary>
+    private bool TemplateIgnoresTools(IList<ChatMessage> messages, ChatOptions options, string prompt, CancellationToken cancellationToken)
+    {
+        int state = Volatile.Read(ref _toolRendering);
+        if (state != 0) return state == 2;
+        var withoutTools = options.Clone();
+        withoutTools.Tools = null;
+        bool ignores = string.Equals(prompt, BuildPrompt(messages, withoutTools, cancellationToken).Prompt, StringComparison.Ordinal);
+        Volatile.Write(ref _toolRendering, ignores ? 2 : 1);
+        return ignores;
+    }
+
+    private static bool IsTrue(ChatOptions? options, string key) =>
+        options?.AdditionalProperties?.TryGetValue(key, out var v) == true && v is true or JsonElement { ValueKind: JsonValueKind.True };
 
     private IEnumerable<ChatResponseUpdate> Updates(List<(bool Reasoning, string Text)> pieces, ToolCallStream? tools, bool showReasoning, string responseId, DateTimeOffset created)
     {
@@ -134,6 +245,26 @@ public sealed class PagedAttentionChatClient : IChatClient
         FinishReason = finish,
     };
 
+    private static string ToolsHint(ChatOptions options) =>
+        "You must call one of these tools, written as <tool_call>{\"name\": ..., \"arguments\": {...}}</tool_call>:\n" +
+        string.Join("\n", options.Tools!.OfType<AIFunctionDeclaration>().Select(f => $"- {f.Name}: {f.Description} Parameters: {f.JsonSchema.GetRawText()}"));
+
+    // The structured-output hint goes at the end of the first system message (a new one when there is none), so that
+    // requests sharing a system prompt and a schema still share their prompt prefix.
+    private static IList<ChatMessage> WithSystemHint(IList<ChatMessage> messages, string hint)
+    {
+        var copy = new List<ChatMessage>(messages);
+        int i = copy.FindIndex(m => m.Role == ChatRole.System);
+        if (i < 0) copy.Insert(0, new ChatMessage(ChatRole.System, hint));
+        else
+        {
+            var m = copy[i].Clone();
+            m.Contents = [.. m.Contents, new TextContent((m.Text.Length > 0 ? "\n\n" : "") + hint)];
+            copy[i] = m;
+        }
+        return copy;
+    }
+
     /// <summary>
     /// Renders and encodes a request's prompt: the template context, the prompt-injection defence (special-token text
     /// inside messages stays text; unknown roles are rejected) unless <see cref="TrustContentKey"/> is set, the template,
@@ -142,11 +273,11 @@ public sealed class PagedAttentionChatClient : IChatClient
     internal (string Prompt, int[] Ids) BuildPrompt(IEnumerable<ChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken = default)
     {
         var tokenizer = _assets.Tokenizer;
-        bool trusted = options?.AdditionalProperties?.TryGetValue(TrustContentKey, out var t) == true && t is true or JsonElement { ValueKind: JsonValueKind.True };
+        bool trusted = IsTrue(options, TrustContentKey);
         var context = ChatContextBuilder.Build(messages, options, tokenizer.BosToken, tokenizer.EosToken, trusted ? null : _assets.IsKnownRole);
         var markers = trusted ? null : _assets.Guard.Protect(context);
         cancellationToken.ThrowIfCancellationRequested();
-        string prompt = _assets.Template.Render(context);
+        string prompt = _assets.Template.Render(context, cancellationToken); // the budget and the token stop a hostile template
         if (markers is null) return (prompt, tokenizer.Encode(prompt, addSpecialTokens: false));
         var plain = new List<(int Start, int Length)>();
         prompt = SpecialTokenGuard.Restore(prompt, markers, plain);

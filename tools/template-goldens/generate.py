@@ -4,7 +4,8 @@
 
 usage: python3 tools/template-goldens/generate.py [e2e.json]
   writes tests/PagedAttention.Tests/Data/templates/goldens/<template>.json for every sources/<template>.jinja
-  x every context in contexts.py; with e2e.json (the (template, data) cases of huggingface.js
+  x every context in contexts.py; goldens/differential.json for every case of Data/templates/differential-cases.json
+  (the templates of tests/PagedAttention.Tests/Templates/*Tests.cs and the parity cases); with e2e.json (the (template, data) cases of huggingface.js
   packages/jinja/test/e2e.test.js, extracted by extract_e2e.js) also writes goldens/e2e.json.
 Never hand-edit a golden: change this script or the contexts and regenerate.
 """
@@ -68,6 +69,20 @@ def render(template, ctx):
         return {"error": type(e).__name__, "message": str(e)}
 
 
+def differential(vars_):
+    """Every case of differential-cases.json through Jinja2: the output, or the error class and message."""
+    with open(os.path.join(DATA, "differential-cases.json"), encoding="utf-8") as f:
+        spec = json.load(f)
+    default_vars = {**vars_, "messages": [{"role": "user", "content": "hi"}]}
+    cases = []
+    for c in spec["cases"]:
+        ctx = c.get("vars", default_vars)
+        cases.append({"template": c["template"], **({"vars": c["vars"]} if "vars" in c else {}), **render(c["template"], json.loads(json.dumps(ctx)))})
+    with open(os.path.join(DATA, "goldens", "differential.json"), "w", encoding="utf-8") as f:
+        json.dump({"vars": default_vars, "cases": cases}, f, ensure_ascii=False, indent=1)
+    print("differential", sum("output" in c for c in cases), "renders,", sum("error" in c for c in cases), "errors")
+
+
 def main():
     out_dir = os.path.join(DATA, "goldens")
     os.makedirs(out_dir, exist_ok=True)
@@ -87,6 +102,7 @@ def main():
     with open(os.path.join(out_dir, "snippets.json"), "w", encoding="utf-8") as f:
         json.dump({"vars": VARS, "cases": snippets}, f, ensure_ascii=False, indent=1)
     print("snippets", sum("output" in c for c in snippets), "renders,", sum("error" in c for c in snippets), "errors")
+    differential(VARS)
     if len(sys.argv) > 1:
         with open(sys.argv[1], encoding="utf-8") as f:
             e2e = json.load(f)

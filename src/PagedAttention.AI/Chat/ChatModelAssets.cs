@@ -1,3 +1,4 @@
+using PagedAttention.AI.Chat.StructuredOutput;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using PagedAttention.AI.Engine;
@@ -27,8 +28,10 @@ internal sealed class ChatModelAssets
 
     private readonly string _source;
 
-    private ChatModelAssets(Tokenizer tokenizer, ChatTemplate template, string source, string modelId)
+    private ChatModelAssets(Tokenizer tokenizer, ChatTemplate template, string source, string modelId, IReadOnlyList<int> eosTokenIds, int logitsWidth)
     {
+        ToolFormat = ToolCallFormat.Detect(source);
+        StructuredOutput = new StructuredOutputCompiler(tokenizer, eosTokenIds, logitsWidth);
         Tokenizer = tokenizer;
         Template = template;
         _source = source;
@@ -38,6 +41,15 @@ internal sealed class ChatModelAssets
     }
 
     public Tokenizer Tokenizer { get; }
+
+    /// <summary>How this model's template writes tool calls (what a required tool call is constrained to).</summary>
+    public ToolCallFormat ToolFormat { get; }
+
+    /// <summary>Compiles structured-output plans into constraints for this model's vocabulary.</summary>
+    public StructuredOutputCompiler StructuredOutput { get; }
+
+    /// <summary>Whether the template has a reasoning block (<c>&lt;think&gt;</c>), after which structured output starts.</summary>
+    public bool HasReasoning => _source.Contains("<think>", StringComparison.Ordinal);
 
     public ChatTemplate Template { get; }
 
@@ -88,7 +100,7 @@ internal sealed class ChatModelAssets
             // A list of named templates without a "default" one (the entries themselves are checked when the tokenizer loads).
             throw new ModelLoadException(Path.Combine(dir, "tokenizer_config.json"), null, $"chat_template: {e.Message}", e);
         }
-        return new ChatModelAssets(tokenizer, template, source, id);
+        return new ChatModelAssets(tokenizer, template, source, id, engine.Model.Config.EosTokenIds, engine.Model.Config.VocabSize);
     }
 
     private static JsonArray? TryParseList(string source)

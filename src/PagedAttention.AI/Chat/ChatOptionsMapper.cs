@@ -16,7 +16,7 @@ internal static class ChatOptionsMapper
     public static IReadOnlyList<string> Keys { get; } =
         ["min_p", "repetition_penalty", "ignore_eos", "cache_salt", "min_tokens", "stop_token_ids", "logprobs", "top_k", "seed"];
 
-    public static SamplingParams Map(ChatOptions? options, IChatClient client, int defaultMaxTokens)
+    public static SamplingParams Map(ChatOptions? options, IChatClient client, int defaultMaxTokens, Func<Sampling.ITokenConstraint>? constraint = null)
     {
         var d = new SamplingParams();
         var b = options?.RawRepresentationFactory?.Invoke(client) as SamplingParams ?? d;
@@ -49,6 +49,7 @@ internal static class ChatOptionsMapper
             Logprobs = b.Logprobs != d.Logprobs ? b.Logprobs : Int(extra, "logprobs") ?? d.Logprobs,
             N = 1,
             CacheSalt = b.CacheSalt ?? Str(extra, "cache_salt"),
+            Constraint = constraint,
         };
         p.Validate();
         return p;

@@ -27,13 +27,15 @@ internal static class EngineLoader
     public static Loaded Load(EngineOptions options)
     {
         var switches = SwitchesOf(options);
-        var runner = CreateRunner(options, switches);
+        // ModelPath as the user wrote it (empty, relative, a file, a hub cache folder, a repo id) -> one model directory.
+        string dir = ModelLocator.Resolve(options.ModelPath);
+        var runner = CreateRunner(options, dir, switches);
         try
         {
             // The CPU runner checked its budget before allocating its cache; a device runner's host buffers are checked here.
             if (runner.Device != "cpu")
                 HostMemoryBudget.Check(options, runner.Model.Config, runner.NumKvBlocks, 0, cpuActivations: false, HostMemoryBudget.AvailableBytes);
-            return new Loaded(runner, LoadTokenizer(options.ModelPath), switches);
+            return new Loaded(runner, LoadTokenizer(dir), switches);
         }
         catch { runner.Dispose(); throw; }
     }
@@ -54,19 +56,20 @@ internal static class EngineLoader
     public static Func<IStreamingDetokenizer>? DefaultDetokenizer(EngineOptions options, Tokenizer? tokenizer) =>
         options.DetokenizerFactory ?? (tokenizer is null ? null : StreamingDecoderDetokenizer.Factory(tokenizer, skipSpecialTokens: true));
 
-    private static IModelRunner CreateRunner(EngineOptions o, RuntimeSwitches switches)
+    private static IModelRunner CreateRunner(EngineOptions o, string dir, RuntimeSwitches switches)
     {
         if (o.Device == "cuda")
         {
             // Fail before touching the GPU when CUDA is missing, naming what is missing; a bad directory fails the same way as on the CPU.
             CudaModelRunner.CheckCudaPresent();
-            return CudaModelRunner.Create(o.ModelPath, o.BlockSize, o.MaxNumSeqs, o.MaxNumBatchedTokens, o.MaxModelLen ?? int.MaxValue,
+            return CudaModelRunner.Create(dir, o.BlockSize, o.MaxNumSeqs, o.MaxNumBatchedTokens, o.MaxModelLen ?? int.MaxValue,
                 o.NumKvBlocks, o.GpuMemoryUtilization, cudaGraphs: !o.EnforceEager, switches);
         }
-        var m = LlamaModel.Load(o.ModelPath);
+        var m = LlamaModel.Load(dir);
         try
         {
-            int blocks = o.NumKvBlocks ?? Math.Min(CpuModelRunner.BlocksFor(m, o.KvCacheBytes, o.BlockSize), EngineOptions.NumKvBlocksLimit);
+            long kvBytes = o.KvCacheBytes ?? KvCacheSizing.CpuDefaultBytes(m.Config, m.KvBytesPerBlock(o.BlockSize) / o.BlockSize, o);
+            int blocks = o.NumKvBlocks ?? Math.Min(CpuModelRunner.BlocksFor(m, kvBytes, o.BlockSize), EngineOptions.NumKvBlocksLimit);
             HostMemoryBudget.Check(o, m.Config, blocks, m.KvBytesPerBlock(o.BlockSize), cpuActivations: true, HostMemoryBudget.AvailableBytes);
             return new CpuModelRunner(m, blocks, o.BlockSize);
         }

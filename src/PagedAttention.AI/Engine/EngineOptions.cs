@@ -21,7 +21,13 @@ public sealed class EngineOptions
     /// <summary>Largest <see cref="MaxModelLen"/> accepted: 16,777,216 tokens.</summary>
     public const int MaxModelLenLimit = 1 << 24;
 
-    /// <summary>A Hugging Face model directory: config.json, *.safetensors, tokenizer files.</summary>
+    /// <summary>
+    /// The model: a Hugging Face model directory (config.json, *.safetensors, tokenizer files), a file inside one, a
+    /// Hugging Face hub cache folder (<c>models--org--name</c>, resolved through refs/main to its snapshot) or a repo id
+    /// (<c>org/name</c>, looked up in HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub). A relative path is
+    /// tried against the working directory, then <see cref="AppContext.BaseDirectory"/>. Empty (default): the small
+    /// default model the PagedAttention.AI package copies next to the application (docs/getting-started.md).
+    /// </summary>
     public string ModelPath { get; set; } = "";
 
     /// <summary>"cpu" (default) or "cuda".</summary>
@@ -30,8 +36,12 @@ public sealed class EngineOptions
     /// <summary>Tokens per KV-cache block.</summary>
     public int BlockSize { get; set; } = 16;
 
-    /// <summary>Bytes given to the KV cache on the CPU; ignored when <see cref="NumKvBlocks"/> is set.</summary>
-    public long KvCacheBytes { get; set; } = 1L << 30;
+    /// <summary>
+    /// Bytes given to the KV cache on the CPU; ignored when <see cref="NumKvBlocks"/> is set. Null (default): sized from
+    /// the model — room for <see cref="MaxNumSeqs"/> sequences of <see cref="MaxModelLen"/> (or the model's limit), at
+    /// most 1 GiB (docs/getting-started.md, "Memory").
+    /// </summary>
+    public long? KvCacheBytes { get; set; }
 
     /// <summary>
     /// With <see cref="Device"/> "cuda": the fraction of the GPU's memory this engine may use (weights, activations,
@@ -83,6 +93,13 @@ public sealed class EngineOptions
     /// </summary>
     public bool? CheckFirstTokenLogits { get; set; }
 
+    /// <summary>
+    /// With <c>AddPagedAttention</c> in a host: true (default) loads the model while the host starts (a hosted service),
+    /// so a bad model fails the start and the first request does not pay the load; false loads on first use.
+    /// <see cref="LlmEngine.LoadAsync"/> ignores it.
+    /// </summary>
+    public bool LoadOnStart { get; set; } = true;
+
     /// <summary>Receives engine warnings (preemptions) and request failures; null logs nothing. Whatever it throws is swallowed and counted (<see cref="EngineMetrics.DroppedLogCalls"/>).</summary>
     public ILogger? Logger { get; set; }
 
@@ -95,10 +112,9 @@ public sealed class EngineOptions
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option.</summary>
     public void Validate()
     {
-        if (string.IsNullOrWhiteSpace(ModelPath)) throw new ArgumentException("EngineOptions.ModelPath is required.", nameof(ModelPath));
         if (Device is not ("cpu" or "cuda")) throw new ArgumentException($"EngineOptions.Device must be \"cpu\" or \"cuda\", got \"{Device}\".", nameof(Device));
         if (BlockSize is < 1 or > 1024) throw new ArgumentException($"EngineOptions.BlockSize must be in 1..1024, got {BlockSize}.", nameof(BlockSize));
-        if (KvCacheBytes <= 0 || KvCacheBytes > KvCacheBytesLimit) throw new ArgumentException($"EngineOptions.KvCacheBytes must be in 1..{KvCacheBytesLimit} (1 TiB), got {KvCacheBytes}.", nameof(KvCacheBytes));
+        if (KvCacheBytes is <= 0 or > KvCacheBytesLimit) throw new ArgumentException($"EngineOptions.KvCacheBytes must be in 1..{KvCacheBytesLimit} (1 TiB), got {KvCacheBytes}.", nameof(KvCacheBytes));
         if (!(GpuMemoryUtilization > 0 && GpuMemoryUtilization <= 1)) throw new ArgumentException($"EngineOptions.GpuMemoryUtilization must be in (0, 1], got {GpuMemoryUtilization}.", nameof(GpuMemoryUtilization));
         if (NumKvBlocks is <= 0 or > NumKvBlocksLimit) throw new ArgumentException($"EngineOptions.NumKvBlocks must be in 1..{NumKvBlocksLimit}, got {NumKvBlocks}.", nameof(NumKvBlocks));
         if (MaxNumSeqs is < 1 or > MaxNumSeqsLimit) throw new ArgumentException($"EngineOptions.MaxNumSeqs must be in 1..{MaxNumSeqsLimit}, got {MaxNumSeqs}.", nameof(MaxNumSeqs));

@@ -42,7 +42,7 @@ internal static class HostMemoryBudget
 
         var parts = new List<(string Option, long Value, long Bytes, string What)>
         {
-            (kvOption, kvOption == nameof(EngineOptions.NumKvBlocks) ? numKvBlocks : options.KvCacheBytes,
+            (kvOption, kvOption == nameof(EngineOptions.NumKvBlocks) ? numKvBlocks : options.KvCacheBytes ?? (long)numKvBlocks * kvBytesPerBlock,
                 (long)numKvBlocks * (kvBytesPerBlock + BytesPerPoolBlock), $"KV cache of {numKvBlocks} blocks"),
             (nameof(EngineOptions.MaxNumSeqs), seqs, (long)seqs * config.VocabSize * sizeof(float) + seqs * blocksPerSeq * sizeof(int), "logits and block tables"),
             (nameof(EngineOptions.MaxNumBatchedTokens), tokens, 3L * tokens * sizeof(int), "the flat batch"),

@@ -89,6 +89,12 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
     /// </summary>
     internal bool VerifyInvariants { get; set; }
 
+    /// <summary>The host's logger behind the engine's guard (the chat client logs its warnings there too).</summary>
+    internal Microsoft.Extensions.Logging.ILogger Logger => _logger;
+
+    /// <summary>Whether <see cref="DisposeAsync"/> has begun (the health check reports it).</summary>
+    internal bool IsDisposed => _disposed != 0;
+
     /// <summary>The exception that stopped the step loop (an engine bug), or null while it runs.</summary>
     internal Exception? LoopFailure => _loopFailure;
 
@@ -104,9 +110,13 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        var log = new EngineLoadLog(options);
         var loaded = await Task.Run(() => EngineLoader.Load(options), cancellationToken).ConfigureAwait(false);
-        try { return new LlmEngine(loaded.Runner, options, loaded.Tokenizer, loaded.Switches); }
+        LlmEngine engine;
+        try { engine = new LlmEngine(loaded.Runner, options, loaded.Tokenizer, loaded.Switches); }
         catch { loaded.Runner.Dispose(); throw; }
+        log.Loaded(engine, options);
+        return engine;
     }
 
     /// <summary>An engine over a given runner (tests: e.g. a host runner that launches asynchronously).</summary>

@@ -8,8 +8,10 @@ namespace PagedAttention.Kernels.Cpu;
 /// </summary>
 internal unsafe class CpuKvCache : IDisposable
 {
+    private const int Alignment = 64;
     private readonly float*[] _keys;
     private readonly float*[] _values;
+    private readonly void*[] _allocations;
     private bool _disposed;
 
     /// <summary>Allocates (zeroed) storage for <paramref name="numBlocks"/> blocks in each of <paramref name="numLayers"/> layers.</summary>
@@ -27,13 +29,12 @@ internal unsafe class CpuKvCache : IDisposable
         HeadDim = headDim;
         _keys = new float*[numLayers];
         _values = new float*[numLayers];
+        _allocations = new void*[2 * numLayers];
         nuint bytes = (nuint)((long)numBlocks * blockSize * numKvHeads * headDim * sizeof(float));
         for (int l = 0; l < numLayers; l++)
         {
-            _keys[l] = (float*)NativeMemory.AlignedAlloc(bytes, 64);
-            _values[l] = (float*)NativeMemory.AlignedAlloc(bytes, 64);
-            NativeMemory.Clear(_keys[l], bytes);
-            NativeMemory.Clear(_values[l], bytes);
+            _keys[l] = AllocZeroed(bytes, out _allocations[2 * l]);
+            _values[l] = AllocZeroed(bytes, out _allocations[2 * l + 1]);
         }
     }
 
@@ -68,10 +69,17 @@ internal unsafe class CpuKvCache : IDisposable
     {
         if (_disposed) return;
         _disposed = true;
-        for (int l = 0; l < NumLayers; l++)
-        {
-            NativeMemory.AlignedFree(_keys[l]);
-            NativeMemory.AlignedFree(_values[l]);
-        }
+        foreach (var p in _allocations) NativeMemory.Free(p);
+    }
+
+    /// <summary>
+    /// Zeroed, 64-byte-aligned storage. calloc rather than aligned alloc + clear: a large calloc gets fresh pages from
+    /// the OS, already zero, and leaves them untouched — the cache costs resident memory and load time only for the
+    /// blocks that are written, instead of a memset of all of it at load (1 GiB took ~0.6 s and 1 GiB of RSS).
+    /// </summary>
+    private static float* AllocZeroed(nuint bytes, out void* allocation)
+    {
+        allocation = NativeMemory.AllocZeroed(bytes + Alignment);
+        return (float*)(((nuint)allocation + Alignment - 1) & ~(nuint)(Alignment - 1));
     }
 }

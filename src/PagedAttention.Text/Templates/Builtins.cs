@@ -44,9 +44,11 @@ internal static class Builtins
         else throw PyOps.Fail("range expected at least 1 argument, got 0");
         if (step == 0) throw PyOps.Fail("range() arg 3 must not be zero");
         var list = new List<object?>();
-        for (long i = start; step > 0 ? i < stop : i > stop; i += step)
+        RenderState.ChargeItems(Math.Min(100_001, (long)Int128.Max(0, Int128.Min(100_001, ((Int128)stop - start) / step + 1))));
+        // Int128: the last step past long.MaxValue must end the range, not wrap around.
+        for (Int128 i = start; step > 0 ? i < stop : i > stop; i += step)
         {
-            list.Add(i);
+            list.Add((long)i);
             if (list.Count > 100_000) throw PyOps.Fail("Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).");
         }
         return list;
@@ -56,6 +58,7 @@ internal static class Builtins
     {
         long l => l,
         bool b => b ? 1 : 0,
+        System.Numerics.BigInteger => throw PyOps.Fail("Python int too large to convert to C ssize_t"),
         _ => throw PyOps.Fail($"'{PyOps.TypeName(v)}' object cannot be interpreted as an integer"),
     };
 

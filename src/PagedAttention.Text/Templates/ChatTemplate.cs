@@ -27,6 +27,10 @@ public sealed class ChatTemplate
         ArgumentNullException.ThrowIfNull(source);
         try { return new ChatTemplate(source, Parser.Parse(source)); }
         catch (InsufficientExecutionStackException e) { throw TooDeep(e); }
+        catch (Exception e) when (e is not TemplateException)
+        {
+            throw new TemplateException($"internal error while parsing: {e.GetType().Name}: {e.Message}", 0, 0, e);
+        }
     }
 
     /// <summary>
@@ -55,21 +59,60 @@ public sealed class ChatTemplate
         throw new ArgumentException("chat_template must be a string or a list of {name, template} objects", nameof(chatTemplate));
     }
 
-    /// <summary>Renders with the given variables (messages, tools, add_generation_prompt, bos_token, ...).</summary>
-    public string Render(JsonObject context) => Render(context, TimeProvider.System);
+    /// <summary>Renders with the given variables (messages, tools, add_generation_prompt, bos_token, ...) within <see cref="TemplateLimits.Default"/>.</summary>
+    /// <exception cref="TemplateException">The template fails, or exceeds a limit (the message names it).</exception>
+    public string Render(JsonObject context) => Render(context, TimeProvider.System, TemplateLimits.Default, CancellationToken.None);
+
+    /// <summary>Renders within <see cref="TemplateLimits.Default"/>, stopping with <see cref="OperationCanceledException"/> when <paramref name="cancellationToken"/> fires.</summary>
+    public string Render(JsonObject context, CancellationToken cancellationToken) => Render(context, TimeProvider.System, TemplateLimits.Default, cancellationToken);
 
     /// <summary>Renders with a clock for <c>strftime_now</c> (pin it to make output reproducible).</summary>
-    public string Render(JsonObject context, TimeProvider clock)
+    public string Render(JsonObject context, TimeProvider clock) => Render(context, clock, TemplateLimits.Default, CancellationToken.None);
+
+    /// <summary>
+    /// Renders with a clock (for <c>strftime_now</c> and the time limit), a budget, and a cancellation token. Throws only
+    /// <see cref="TemplateException"/> (or its subclass <see cref="TemplateRaisedException"/>) and
+    /// <see cref="OperationCanceledException"/>; the budget and the token are checked at every loop iteration, macro
+    /// call and allocation, so a hostile template ends promptly with bounded memory.
+    /// </summary>
+    public string Render(JsonObject context, TimeProvider clock, TemplateLimits limits, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(clock);
-        var vars = new Dictionary<string, object?>(context.Count + 4, StringComparer.Ordinal);
-        foreach (var kv in context) vars[kv.Key] = JsonValues.FromNode(kv.Value);
-        var scope = new Scope(Builtins.Root, vars);
-        var sb = new StringBuilder(1024);
-        try { Stmt.ExecAll(_body, scope, new RenderState(clock), sb); }
+        ArgumentNullException.ThrowIfNull(limits);
+        cancellationToken.ThrowIfCancellationRequested();
+        return Render(context, new RenderState(clock, limits, cancellationToken));
+    }
+
+    /// <summary>Renders and reports what the budget counted (tests and benchmarks measure real templates with it).</summary>
+    internal string Render(JsonObject context, TimeProvider clock, out long allocated, out long iterations)
+    {
+        var state = new RenderState(clock);
+        string result = Render(context, state);
+        allocated = state.Allocated;
+        iterations = state.Iterations;
+        return result;
+    }
+
+    private string Render(JsonObject context, RenderState state)
+    {
+        using var current = state.Enter();
+        try
+        {
+            var vars = new Dictionary<string, object?>(context.Count + 4, StringComparer.Ordinal);
+            foreach (var kv in context) vars[kv.Key] = JsonValues.FromNode(kv.Value);
+            var scope = new Scope(Builtins.Root, vars);
+            var sb = new StringBuilder(1024);
+            Stmt.ExecAll(_body, scope, state, sb);
+            return sb.ToString();
+        }
         catch (InsufficientExecutionStackException e) { throw TooDeep(e); }
-        return sb.ToString();
+        catch (Exception e) when (e is not TemplateException and not OperationCanceledException)
+        {
+            // The last line of defence: every known cause is fixed where it arises, but a caller must only ever see
+            // the documented types. An OutOfMemoryException here is a limit the budget did not foresee.
+            throw new TemplateException($"internal error while rendering: {e.GetType().Name}: {e.Message}", 0, 0, e);
+        }
     }
 
     // Python Jinja2 raises RecursionError here; this renderer stops before the thread's stack runs out.

@@ -19,14 +19,18 @@ internal static partial class Filters
     {
         bool cs = PyOps.Truthy(a.Get(0, "case_sensitive", false));
         var attr = a.Get(1, "attribute");
-        var seen = new List<object?>();
+        // A set, as Jinja's unique: linear time, and unhashable keys (lists, dicts) fail as in Python.
+        var seen = new HashSet<object>(PyKeyComparer.Instance);
+        bool seenNone = false;
         var result = new List<object?>();
         foreach (var item in PyOps.Iterate(v))
         {
             var key = SortKey(attr is null ? item : GetPath(item, attr), cs);
-            if (seen.Any(s => PyOps.Eq(s, key))) continue;
-            seen.Add(key);
-            result.Add(item);
+            if (key is null ? !seenNone : seen.Add(PyKeyComparer.Hashable(key)))
+            {
+                if (key is null) seenNone = true;
+                result.Add(item);
+            }
         }
         return result;
     }
@@ -46,12 +50,20 @@ internal static partial class Filters
     private static List<T> StableSort<T>(List<T> items, Func<T, object?> key, bool reverse)
     {
         var indexed = items.Select((x, i) => (x, i, k: key(x))).ToList();
-        indexed.Sort((p, q) =>
+        try
         {
-            int c = PyOps.Compare(p.k, q.k);
-            if (reverse) c = -c;
-            return c != 0 ? c : p.i.CompareTo(q.i);
-        });
+            indexed.Sort((p, q) =>
+            {
+                int c = PyOps.Compare(p.k, q.k);
+                if (reverse) c = -c;
+                return c != 0 ? c : p.i.CompareTo(q.i);
+            });
+        }
+        catch (InvalidOperationException e) when (e.InnerException is TemplateException te)
+        {
+            // List.Sort wraps what the comparer throws; the template error is the one to report.
+            throw new TemplateException(te.Detail, te.Line, te.Column, te);
+        }
         return indexed.Select(p => p.x).ToList();
     }
 
@@ -134,19 +146,27 @@ internal static partial class Filters
 
     private static object? Batch(object? v, Args a, RenderState _)
     {
-        long n = a.Get(0, "linecount", 1L) as long? ?? 1;
+        long n = IntArg(a.Get(0, "linecount", 1L), "batch");
         var fill = a.Get(1, "fill_with");
         var result = new List<object?>();
-        List<object?>? cur = null;
+        var cur = new List<object?>();
+        // Jinja's loop exactly: a full batch is emitted when the next item arrives, so batch(0) yields [[], items].
         foreach (var x in PyOps.Iterate(v))
         {
-            cur ??= new List<object?>();
+            if (cur.Count == n)
+            {
+                result.Add(cur);
+                cur = new List<object?>();
+            }
             cur.Add(x);
-            if (cur.Count == n) { result.Add(cur); cur = null; }
         }
-        if (cur is not null)
+        if (cur.Count > 0)
         {
-            if (fill is not null) while (cur.Count < n) cur.Add(fill);
+            if (fill is not null && cur.Count < n)
+            {
+                RenderState.ChargeItems(n - cur.Count);
+                while (cur.Count < n) cur.Add(fill);
+            }
             result.Add(cur);
         }
         return result;

@@ -47,20 +47,20 @@ internal static partial class Filters
             : throw PyOps.Fail("Can only get item pairs from a mapping."),
         ["default"] = Default,
         ["d"] = Default,
-        ["replace"] = (v, a, _) => Methods.Replace(Str(v), Str(a.Get(0, "old")), Str(a.Get(1, "new")), a.Get(2, "count") as long? ?? -1),
+        ["replace"] = (v, a, _) => Methods.Replace(Str(v), Str(a.Get(0, "old")), Str(a.Get(1, "new")), a.Get(2, "count") is { } n and not Undefined ? IntArg(n, "replace") : -1),
         ["int"] = (v, a, _) => ToInt(v, a.Get(0, "default", 0L), a.Get(1, "base", 10L) as long? ?? 10),
         ["float"] = (v, a, _) => ToFloat(v, a.Get(0, "default", 0.0)),
-        ["abs"] = (v, _, _) => v switch { long l => (object)Math.Abs(l), double d => (object)Math.Abs(d), bool b => b ? 1L : 0L, _ => throw PyOps.Fail($"bad operand type for abs(): '{PyOps.TypeName(v)}'") },
+        ["abs"] = (v, _, _) => v switch { long or BigInteger => PyInt.Abs(v), double d => (object)Math.Abs(d), bool b => b ? 1L : 0L, _ => throw PyOps.Fail($"bad operand type for abs(): '{PyOps.TypeName(v)}'") },
         ["round"] = (v, a, _) => Round(v, a),
         ["unique"] = (v, a, _) => Unique(v, a),
         ["dictsort"] = DictSort,
         ["sort"] = Sort,
         ["reverse"] = (v, _, _) => v is string s ? string.Concat(PyStr.Chars(s).Cast<string>().Reverse()) : PyOps.Iterate(v).Reverse().ToList(),
         ["indent"] = (v, a, _) => Indent(Str(v), a),
-        ["center"] = (v, a, _) => Center(Str(v), a.Get(0, "width", 80L) as long? ?? 80),
+        ["center"] = (v, a, _) => Center(Str(v), IntArg(a.Get(0, "width", 80L), "center"), ' '),
         ["wordcount"] = (v, _, _) => (long)PyStr.Split(Str(v), null, -1).Count,
         ["truncate"] = Truncate,
-        ["format"] = (v, a, _) => PyStr.PercentFormat(Str(v), a.Positional.Count == 1 ? a.Positional[0] : a.Positional.ToArray()),
+        ["format"] = (v, a, _) => PyStrFormat.Percent(Str(v), a.Positional.Count == 1 ? a.Positional[0] : a.Positional.ToArray()),
         ["min"] = (v, a, _) => MinMax(v, a, -1),
         ["max"] = (v, a, _) => MinMax(v, a, 1),
         ["sum"] = Sum,
@@ -82,6 +82,9 @@ internal static partial class Filters
     }
 
     private static string Str(object? v) => PyFormat.Str(v);
+
+    private static long IntArg(object? v, string filter) =>
+        PyInt.IsInt(v) ? PyInt.Clamp(v!) : throw PyOps.Fail($"{filter}: an integer is required, not {PyOps.TypeName(v)}");
 
     private static object? Default(object? v, Args a, RenderState _)
     {
@@ -130,17 +133,18 @@ internal static partial class Filters
         {
             case long or BigInteger: return v;
             case bool b: return b ? 1L : 0L;
-            case double d: return double.IsFinite(d) ? (long)Math.Truncate(d) : dflt;
+            case double d: return double.IsFinite(d) ? PyInt.Norm(new BigInteger(Math.Truncate(d))) : dflt;
             case string s:
                 {
                     var t = s.Trim().Replace("_", "");
                     if (numberBase == 16 && (t.StartsWith("0x", StringComparison.OrdinalIgnoreCase))) t = t[2..];
                     if (numberBase == 10 && long.TryParse(t, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l)) return l;
+                    if (numberBase == 10 && t.Length <= 4300 && BigInteger.TryParse(t, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var big)) return PyInt.Norm(big);
                     if (numberBase != 10)
                     {
                         try { return Convert.ToInt64(t, (int)numberBase); } catch (FormatException) { } catch (ArgumentException) { }
                     }
-                    if (double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out var dd) && double.IsFinite(dd)) return (long)Math.Truncate(dd);
+                    if (double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out var dd) && double.IsFinite(dd)) return PyInt.Norm(new BigInteger(Math.Truncate(dd)));
                     return dflt;
                 }
             default: return dflt;
@@ -151,6 +155,7 @@ internal static partial class Filters
     {
         double d => d,
         long l => (double)l,
+        BigInteger bi => PyInt.ToDouble(bi),
         bool b => b ? 1.0 : 0.0,
         string s when double.TryParse(s.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var d) => d,
         _ => dflt,
@@ -158,45 +163,78 @@ internal static partial class Filters
 
     private static object? Round(object? v, Args a)
     {
-        long precision = a.Get(0, "precision", 0L) as long? ?? 0;
+        long precision = IntArg(a.Get(0, "precision", 0L), "round");
         string method = a.Get(1, "method", "common") as string ?? "common";
-        // Python's round() keeps ints as ints and rounds half to even; floor/ceil go through a float.
-        if (method == "common" && v is long or bool) return v is bool b0 ? (b0 ? 1L : 0L) : v;
-        double x = v is long l ? l : v is double d ? d : v is bool b ? (b ? 1 : 0) : throw PyOps.Fail("round needs a number");
-        double f = Math.Pow(10, precision);
-        return method switch
+        if (method is not ("common" or "ceil" or "floor")) throw PyOps.Fail("method must be common, ceil or floor");
+        // Python's round() keeps ints as ints (rounding half to even at a negative precision); floor/ceil go through a float.
+        if (method == "common" && PyInt.IsInt(v)) return RoundInt(PyInt.Big(v), precision);
+        double x = v is long l ? l : v is double d ? d : v is bool b ? (b ? 1 : 0) : v is BigInteger bi ? PyInt.ToDouble(bi) : throw PyOps.Fail("round needs a number");
+        if (method != "common")
         {
-            "ceil" => Math.Ceiling(x * f) / f,
-            "floor" => Math.Floor(x * f) / f,
-            _ => RoundHalfEven(x, (int)Math.Clamp(precision, 0, 15)),
-        };
+            double f = Math.Pow(10, precision), r = method == "ceil" ? Math.Ceiling(x * f) / f : Math.Floor(x * f) / f;
+            return r;
+        }
+        return RoundHalfEven(x, precision);
+    }
+
+    private static object RoundInt(BigInteger n, long precision)
+    {
+        if (precision >= 0) return PyInt.Norm(n);
+        if (precision < -PyInt.MaxBits) return 0L;
+        var unit = BigInteger.Pow(10, (int)-precision);
+        var q = BigInteger.DivRem(n, unit, out var r);
+        // Floor division, then half to even on the remainder, as CPython's int.__round__.
+        if (r.Sign < 0) { q -= 1; r += unit; }
+        int c = (2 * r).CompareTo(unit);
+        if (c > 0 || (c == 0 && !q.IsEven)) q += 1;
+        return PyInt.Norm(q * unit);
     }
 
     // Python rounds the exact binary value (2.45 is 2.4500000000000001776...), so round its exact decimal expansion.
-    private static double RoundHalfEven(double x, int digits)
+    private static double RoundHalfEven(double x, long digits)
     {
-        if (!double.IsFinite(x) || Math.Abs(x) >= 1e15) return x;
-        string text = x.ToString("F25", CultureInfo.InvariantCulture);
-        var exact = decimal.Parse(text[..Math.Min(28, text.Length)], CultureInfo.InvariantCulture); // decimal holds ~28 digits
-        return (double)Math.Round(exact, digits, MidpointRounding.ToEven);
+        if (!double.IsFinite(x) || x == 0) return x;
+        if (digits > 22) return x; // every double is exact at this many decimals (CPython returns x too)
+        if (digits < -308) return 0.0 * Math.Sign(x);
+        if (Math.Abs(x) < 1e27 && digits >= 0)
+        {
+            string text = x.ToString("F25", CultureInfo.InvariantCulture);
+            var exact = decimal.Parse(text[..Math.Min(28, text.Length)], CultureInfo.InvariantCulture); // decimal holds ~28 digits
+            return (double)Math.Round(exact, (int)Math.Min(digits, 27), MidpointRounding.ToEven);
+        }
+        if (digits >= 0) return x; // |x| >= 1e27 has no fractional part
+        // A negative precision rounds to a multiple of 10^-digits: the exact value is an integer times a power of two.
+        var exactInt = new BigInteger(Math.Truncate(x));
+        double frac = x - Math.Truncate(x);
+        var unit = BigInteger.Pow(10, (int)-digits);
+        var q = BigInteger.DivRem(exactInt, unit, out var rem);
+        if (rem.Sign < 0 || (rem.IsZero && frac < 0)) { q -= 1; rem += unit; }
+        double remainder = (double)rem + frac; // in [0, unit)
+        double half = (double)unit / 2;
+        if (remainder > half || (remainder == half && !q.IsEven)) q += 1;
+        return (double)(q * unit);
     }
 
-    public static string Center(string s, long width)
+    public static string Center(string s, long width, char fill)
     {
         long n = PyStr.Length(s);
         if (width <= n) return s;
+        RenderState.Charge(width); // 'x'|center(10**10) fails here, before allocating
         long total = width - n;
         long left = total / 2 + (total & width & 1); // CPython's split of odd padding
-        return new string(' ', (int)left) + s + new string(' ', (int)(total - left));
+        return new string(fill, (int)left) + s + new string(fill, (int)(total - left));
     }
 
     private static string Indent(string s, Args a)
     {
         object? w = a.Get(0, "width", 4L);
-        string pad = w is string ws ? ws : new string(' ', (int)(w as long? ?? 4));
+        long width = w is string ws0 ? ws0.Length : Math.Max(0, IntArg(w, "indent"));
         bool first = PyOps.Truthy(a.Get(1, "first", false));
         bool blank = PyOps.Truthy(a.Get(2, "blank", false));
         var lines = s.Split('\n');
+        RenderState.Charge(lines.Length, width); // the padding repeats on every line
+        RenderState.Charge(s.Length);
+        string pad = w is string ws ? ws : new string(' ', (int)width);
         var sb = new StringBuilder();
         for (int i = 0; i < lines.Length; i++)
         {
@@ -211,12 +249,13 @@ internal static partial class Filters
     private static object? Truncate(object? v, Args a, RenderState _)
     {
         string s = Str(v);
-        long length = a.Get(0, "length", 255L) as long? ?? 255;
+        long length = IntArg(a.Get(0, "length", 255L), "truncate");
         bool killwords = PyOps.Truthy(a.Get(1, "killwords", false));
         string end = Str(a.Get(2, "end", "..."));
-        long leeway = a.Get(3, "leeway", 5L) as long? ?? 5;
+        long leeway = IntArg(a.Get(3, "leeway", 5L), "truncate");
         if (length < end.Length) throw PyOps.Fail($"expected length >= {end.Length}, got {length}");
-        if (s.Length <= length + leeway) return s;
+        if (leeway < 0) throw PyOps.Fail($"expected leeway >= 0, got {leeway}");
+        if (s.Length <= length || s.Length - length <= leeway) return s;
         if (killwords) return s[..(int)(length - end.Length)] + end;
         var result = s[..(int)(length - end.Length)];
         int sp = result.LastIndexOf(' ');

@@ -15,7 +15,7 @@ internal static class JsonDump
         string? ind = indent switch
         {
             null or Undefined => null,
-            long n => new string(' ', (int)Math.Max(0, n)),
+            long or BigInteger or bool => Spaces(PyInt.Clamp(indent)),
             string s => s,
             _ => throw PyOps.Fail("indent must be an int or a string"),
         };
@@ -31,10 +31,17 @@ internal static class JsonDump
         return sb.ToString();
     }
 
+    private static string Spaces(long n)
+    {
+        RenderState.Charge(n); // tojson(indent=10**9) fails here, before allocating
+        return new string(' ', (int)Math.Max(0, n));
+    }
+
     private sealed class Writer(StringBuilder sb, string? indent, string itemSep, string keySep, bool ensureAscii, bool sortKeys)
     {
         public void Write(object? v, int depth)
         {
+            System.Runtime.CompilerServices.RuntimeHelpers.EnsureSufficientExecutionStack(); // deeply nested context data
             switch (v)
             {
                 case null: sb.Append("null"); break;
@@ -54,6 +61,7 @@ internal static class JsonDump
 
         private void NewLine(int depth)
         {
+            RenderState.Charge(depth, indent!.Length); // deep nesting times a wide indent
             sb.Append('\n');
             for (int i = 0; i < depth; i++) sb.Append(indent);
         }

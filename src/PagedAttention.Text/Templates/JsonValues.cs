@@ -13,6 +13,7 @@ internal static class JsonValues
 {
     public static object? FromNode(JsonNode? node)
     {
+        System.Runtime.CompilerServices.RuntimeHelpers.EnsureSufficientExecutionStack(); // a JsonObject built in code can nest without limit
         switch (node)
         {
             case null: return null;
@@ -61,7 +62,7 @@ internal static class JsonValues
                     string raw = el.GetRawText();
                     if (raw.AsSpan().IndexOfAny(".eE") >= 0) return double.Parse(raw, CultureInfo.InvariantCulture);
                     if (long.TryParse(raw, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l)) return l;
-                    return BigInteger.Parse(raw, CultureInfo.InvariantCulture);
+                    return PyInt.Norm(BigInteger.Parse(raw, CultureInfo.InvariantCulture));
                 }
             case JsonValueKind.Array:
                 {

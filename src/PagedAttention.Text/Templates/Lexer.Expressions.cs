@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Numerics;
 using System.Text;
 
 namespace PagedAttention.Text.Templates;
@@ -77,6 +78,30 @@ internal sealed partial class Lexer
 
     private int LexNumber(int i)
     {
+        // Jinja's integer_re: 0b/0o/0x prefixes (case-insensitive, '_' between digits); a decimal may not start with 0.
+        if (_src[i] == '0' && i + 1 < _src.Length && char.ToLowerInvariant(_src[i + 1]) is 'x' or 'o' or 'b')
+        {
+            int radix = char.ToLowerInvariant(_src[i + 1]) switch { 'x' => 16, 'o' => 8, _ => 2 };
+            int k = i + 2;
+            var digits = new StringBuilder();
+            while (k < _src.Length)
+            {
+                char d = _src[k];
+                if (d == '_' && k + 1 < _src.Length && IsDigitOf(_src[k + 1], radix) && digits.Length > 0) { k++; continue; }
+                if (d == '_' && digits.Length == 0 && k + 1 < _src.Length && IsDigitOf(_src[k + 1], radix)) { k++; continue; }
+                if (!IsDigitOf(d, radix)) break;
+                digits.Append(d);
+                k++;
+            }
+            if (digits.Length > 4300) throw Error("integer literal too large", i);
+            if (digits.Length > 0)
+            {
+                var value = BigInteger.Zero;
+                foreach (char d in digits.ToString()) value = value * radix + HexValue(d);
+                Add(TokenKind.Integer, value.ToString(CultureInfo.InvariantCulture), i);
+                return k;
+            }
+        }
         int j = i;
         while (j < _src.Length && (char.IsAsciiDigit(_src[j]) || _src[j] == '_')) j++;
         bool isFloat = false;
@@ -128,6 +153,9 @@ internal sealed partial class Lexer
                 case 'v': sb.Append('\v'); break;
                 case 'a': sb.Append('\a'); break;
                 case '\n': break;
+                // Python resolves \N{NAME} from the Unicode name database, which .NET does not ship; refusing it is
+                // the safe side (an unknown name is a syntax error in Jinja2 too). No chat template uses it.
+                case 'N': throw Error("\\N{...} escapes are not supported (unknown Unicode character name)", i);
                 case 'x': j = AppendHex(sb, j, 2, i); break;
                 case 'u': j = AppendHex(sb, j, 4, i); break;
                 case 'U': j = AppendHex(sb, j, 8, i); break;
@@ -144,6 +172,15 @@ internal sealed partial class Lexer
         Add(TokenKind.String, sb.ToString(), i);
         return j + 1;
     }
+
+    private static bool IsDigitOf(char c, int radix) => radix switch
+    {
+        16 => char.IsAsciiHexDigit(c),
+        8 => c is >= '0' and <= '7',
+        _ => c is '0' or '1',
+    };
+
+    private static int HexValue(char c) => c <= '9' ? c - '0' : char.ToLowerInvariant(c) - 'a' + 10;
 
     private int AppendHex(StringBuilder sb, int j, int digits, int start)
     {

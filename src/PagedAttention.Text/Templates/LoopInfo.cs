@@ -30,7 +30,7 @@ internal sealed class LoopInfo
         "depth0" => (long)Depth0,
         "previtem" => Index0 > 0 ? _items[Index0 - 1] : Undefined.ForName("previtem"),
         "nextitem" => Index0 + 1 < Length ? _items[Index0 + 1] : Undefined.ForName("nextitem"),
-        "cycle" => new BuiltinFunction("cycle", (args, _) => args.Count == 0 ? Undefined.Plain : args[Index0 % args.Count]),
+        "cycle" => new BuiltinFunction("cycle", (args, _) => args.Count == 0 ? throw PyOps.Fail("no items for cycling given") : args[Index0 % args.Count]),
         _ => Undefined.NoAttribute(this, name),
     };
 }

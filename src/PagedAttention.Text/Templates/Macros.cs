@@ -12,6 +12,7 @@ internal sealed class Macro(string name, List<MacroParam> parameters, List<Stmt>
 
     public override object? Call(RenderState state, List<object?> args, List<KeyValuePair<string, object?>>? kwargs)
     {
+        state.Tick(); // a macro that calls itself twice runs 2^n calls without any loop
         var scope = new Scope(closure);
         var bound = new bool[parameters.Count];
         for (int i = 0; i < args.Count && i < parameters.Count; i++)
@@ -65,7 +66,7 @@ internal sealed class CallBlockStmt(CallExpr call, List<MacroParam> callerParams
         if (fn is not PyCallable c) throw new TemplateException($"'{PyOps.TypeName(fn)}' object is not callable", call.Line, call.Column);
         var kwargs = call.Args.EvalKeywords(scope, state) ?? new List<KeyValuePair<string, object?>>();
         kwargs.Add(new("caller", caller));
-        sb.Append(PyFormat.Str(c.Call(state, call.Args.EvalPositional(scope, state), kwargs)));
+        state.Append(sb, PyFormat.Str(c.Call(state, call.Args.EvalPositional(scope, state), kwargs)));
         return Flow.Normal;
     }
 }

@@ -109,52 +109,75 @@ internal static class Methods
             case "endswith": return Affix(s, Arg(args, 0, kw, "suffix", null), false);
             case "replace":
                 {
-                    string old = (string)Arg(args, 0, kw, "old", "")!, neu = (string)Arg(args, 1, kw, "new", "")!;
-                    long count = Arg(args, 2, kw, "count", -1L) as long? ?? -1;
-                    return Replace(s, old, neu, count);
+                    string old = Str(Arg(args, 0, kw, "old", null), "replace"), neu = Str(Arg(args, 1, kw, "new", null), "replace");
+                    return Replace(s, old, neu, Int(Arg(args, 2, kw, "count", -1L), "replace"));
                 }
             case "upper": return s.ToUpperInvariant();
             case "lower": return s.ToLowerInvariant();
             case "title": return PyStr.Title(s);
             case "capitalize": return PyStr.Capitalize(s);
             case "swapcase": return string.Concat(s.Select(c => char.IsUpper(c) ? char.ToLowerInvariant(c) : char.ToUpperInvariant(c)));
-            case "format": return PyStr.Format(s, args, kw);
-            case "join": return string.Join(s, PyOps.Iterate(Arg(args, 0, kw, "iterable", null)).Select(PyFormat.Str));
-            case "find": return (long)s.IndexOf((string)Arg(args, 0, kw, "sub", "")!, StringComparison.Ordinal);
-            case "rfind": return (long)s.LastIndexOf((string)Arg(args, 0, kw, "sub", "")!, StringComparison.Ordinal);
+            case "format": return PyStrFormat.Format(s, args, kw);
+            case "join": return PyStr.Join(s, PyOps.Iterate(Arg(args, 0, kw, "iterable", null)));
+            case "find": return PyStr.Find(s, Sub(args, kw), Arg(args, 1, kw, "start", null), Arg(args, 2, kw, "end", null), last: false);
+            case "rfind": return PyStr.Find(s, Sub(args, kw), Arg(args, 1, kw, "start", null), Arg(args, 2, kw, "end", null), last: true);
             case "index":
                 {
-                    int k = s.IndexOf((string)Arg(args, 0, kw, "sub", "")!, StringComparison.Ordinal);
-                    return k >= 0 ? (long)k : throw PyOps.Fail("substring not found");
+                    long k = PyStr.Find(s, Sub(args, kw), Arg(args, 1, kw, "start", null), Arg(args, 2, kw, "end", null), last: false);
+                    return k >= 0 ? k : throw PyOps.Fail("substring not found");
                 }
-            case "count":
-                {
-                    string sub = (string)Arg(args, 0, kw, "sub", "")!;
-                    if (sub.Length == 0) return PyStr.Length(s) + 1;
-                    long n = 0;
-                    for (int i = s.IndexOf(sub, StringComparison.Ordinal); i >= 0; i = s.IndexOf(sub, i + sub.Length, StringComparison.Ordinal)) n++;
-                    return n;
-                }
+            case "count": return PyStr.Count(s, Sub(args, kw), Arg(args, 1, kw, "start", null), Arg(args, 2, kw, "end", null));
             case "isdigit": return s.Length > 0 && s.All(char.IsDigit);
             case "isalpha": return s.Length > 0 && s.All(char.IsLetter);
             case "isalnum": return s.Length > 0 && s.All(char.IsLetterOrDigit);
             case "isspace": return s.Length > 0 && s.All(PyStr.IsSpace);
             case "isupper": return s.Any(char.IsLetter) && !s.Any(char.IsLower);
             case "islower": return s.Any(char.IsLetter) && !s.Any(char.IsUpper);
-            case "removeprefix": { var p = (string)Arg(args, 0, kw, "prefix", "")!; return s.StartsWith(p, StringComparison.Ordinal) ? s[p.Length..] : s; }
-            case "removesuffix": { var p = (string)Arg(args, 0, kw, "suffix", "")!; return p.Length > 0 && s.EndsWith(p, StringComparison.Ordinal) ? s[..^p.Length] : s; }
-            case "zfill": return s.PadLeft((int)(long)Arg(args, 0, kw, "width", 0L)!, '0');
-            case "ljust": return s.PadRight((int)(long)Arg(args, 0, kw, "width", 0L)!, ((string?)Arg(args, 1, kw, "fillchar", " "))![0]);
-            case "rjust": return s.PadLeft((int)(long)Arg(args, 0, kw, "width", 0L)!, ((string?)Arg(args, 1, kw, "fillchar", " "))![0]);
-            case "center": return Filters.Center(s, (long)Arg(args, 0, kw, "width", 80L)!);
+            case "removeprefix": { var p = Str(Arg(args, 0, kw, "prefix", null), name); return s.StartsWith(p, StringComparison.Ordinal) ? s[p.Length..] : s; }
+            case "removesuffix": { var p = Str(Arg(args, 0, kw, "suffix", null), name); return p.Length > 0 && s.EndsWith(p, StringComparison.Ordinal) ? s[..^p.Length] : s; }
+            case "zfill": return PyStr.ZFill(s, Int(Arg(args, 0, kw, "width", null), "zfill"));
+            case "ljust": return PyStr.Pad(s, Int(Arg(args, 0, kw, "width", null), "ljust"), FillChar(args, kw, "ljust"), left: false);
+            case "rjust": return PyStr.Pad(s, Int(Arg(args, 0, kw, "width", null), "rjust"), FillChar(args, kw, "rjust"), left: true);
+            case "center": return Filters.Center(s, Int(Arg(args, 0, kw, "width", null), "center"), FillChar(args, kw, "center"));
         }
         throw PyOps.Fail($"'str' object has no attribute '{name}'");
     }
 
+    private static string Str(object? v, string method) =>
+        v as string ?? throw PyOps.Fail($"{method}() argument must be str, not {PyOps.TypeName(v)}");
+
+    private static string Sub(List<object?> args, List<KeyValuePair<string, object?>>? kw) => Str(Arg(args, 0, kw, "sub", null), "find");
+
+    private static long Int(object? v, string method) =>
+        PyInt.IsInt(v) ? PyInt.Clamp(v!) : throw PyOps.Fail($"{method}() argument must be an integer, not {PyOps.TypeName(v)}");
+
+    private static char FillChar(List<object?> args, List<KeyValuePair<string, object?>>? kw, string method)
+    {
+        var f = Arg(args, 1, kw, "fillchar", " ");
+        return f is string { Length: 1 } c ? c[0] : throw PyOps.Fail($"{method}() argument 2 must be a single character");
+    }
+
     public static string Replace(string s, string old, string neu, long count)
     {
-        if (count < 0) return old.Length == 0 ? InsertBetween(s, neu) : s.Replace(old, neu, StringComparison.Ordinal);
+        // The result can be far longer than both inputs ('x' * 10**6).replace('', 'y' * 10**6): charge it first.
+        long hits = old.Length == 0 ? PyStr.Length(s) + 1 : neu.Length > old.Length ? (s.Length / old.Length) : 0;
+        if (count >= 0) hits = Math.Min(hits, count);
+        RenderState.Charge(s.Length + hits * (long)neu.Length);
+        if (count < 0 && old.Length > 0) return s.Replace(old, neu, StringComparison.Ordinal);
+        if (count < 0) return InsertBetween(s, neu);
         var sb = new System.Text.StringBuilder();
+        if (old.Length == 0)
+        {
+            // Python inserts before each code point and at the end, count times at most.
+            var chars = PyStr.Chars(s);
+            long n = 0;
+            for (int i = 0; i <= chars.Count; i++)
+            {
+                if (n++ < count) sb.Append(neu);
+                if (i < chars.Count) sb.Append((string)chars[i]!);
+            }
+            return sb.ToString();
+        }
         int start = 0;
         for (long n = 0; n < count; n++)
         {

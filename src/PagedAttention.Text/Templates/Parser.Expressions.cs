@@ -41,8 +41,10 @@ internal sealed partial class Parser
     private Expr ParseOr()
     {
         var left = ParseAnd();
+        int links = 0;
         while (Cur.IsName("or"))
         {
+            Link(ref links);
             var t = Next();
             left = new OrExpr(left, ParseAnd(), t.Line, t.Column);
         }
@@ -52,8 +54,10 @@ internal sealed partial class Parser
     private Expr ParseAnd()
     {
         var left = ParseNot();
+        int links = 0;
         while (Cur.IsName("and"))
         {
+            Link(ref links);
             var t = Next();
             left = new AndExpr(left, ParseNot(), t.Line, t.Column);
         }
@@ -97,8 +101,10 @@ internal sealed partial class Parser
     private Expr ParseMath1()
     {
         var left = ParseConcat();
+        int links = 0;
         while (Cur.IsOp("+") || Cur.IsOp("-"))
         {
+            Link(ref links);
             var t = Next();
             left = new BinaryExpr(t.Value, left, ParseConcat(), t.Line, t.Column);
         }
@@ -108,8 +114,10 @@ internal sealed partial class Parser
     private Expr ParseConcat()
     {
         var left = ParseMath2();
+        int links = 0;
         while (Cur.IsOp("~"))
         {
+            Link(ref links);
             var t = Next();
             left = new BinaryExpr("~", left, ParseMath2(), t.Line, t.Column);
         }
@@ -119,8 +127,10 @@ internal sealed partial class Parser
     private Expr ParseMath2()
     {
         var left = ParsePow();
+        int links = 0;
         while (Cur.IsOp("*") || Cur.IsOp("/") || Cur.IsOp("//") || Cur.IsOp("%"))
         {
+            Link(ref links);
             var t = Next();
             left = new BinaryExpr(t.Value, left, ParsePow(), t.Line, t.Column);
         }
@@ -130,8 +140,10 @@ internal sealed partial class Parser
     private Expr ParsePow()
     {
         var left = ParseUnary(true);
+        int links = 0;
         while (Cur.IsOp("**"))
         {
+            Link(ref links);
             var t = Next();
             left = new BinaryExpr("**", left, ParseUnary(true), t.Line, t.Column);
         }
@@ -175,7 +187,12 @@ internal sealed partial class Parser
                     return new ConstExpr(s, t.Line, t.Column);
                 }
             case TokenKind.Integer:
-                return new ConstExpr(long.TryParse(t.Value, NumberStyles.None, CultureInfo.InvariantCulture, out var l) ? (object)l : BigInteger.Parse(t.Value, CultureInfo.InvariantCulture), t.Line, t.Column);
+                {
+                    if (long.TryParse(t.Value, NumberStyles.None, CultureInfo.InvariantCulture, out var l)) return new ConstExpr(l, t.Line, t.Column);
+                    // Python refuses to convert more than 4,300 digits; the cap also keeps BigInteger.Parse fast.
+                    if (t.Value.Length > 4300) throw Error("integer literal too large", t);
+                    return new ConstExpr(PyInt.Norm(BigInteger.Parse(t.Value, CultureInfo.InvariantCulture)), t.Line, t.Column);
+                }
             case TokenKind.Float:
                 return new ConstExpr(double.Parse(t.Value, CultureInfo.InvariantCulture), t.Line, t.Column);
             case TokenKind.Operator when t.Value == "(":
@@ -223,15 +240,22 @@ internal sealed partial class Parser
 
     private Expr ParsePostfix(Expr node)
     {
+        int links = 0;
         while (true)
         {
             var t = Cur;
+            if (t.IsOp(".") || t.IsOp("[") || t.IsOp("(")) Link(ref links);
             if (t.IsOp("."))
             {
                 _i++;
                 var n = Next();
                 if (n.Kind == TokenKind.Name) node = new GetAttrExpr(node, n.Value, t.Line, t.Column);
-                else if (n.Kind == TokenKind.Integer) node = new GetItemExpr(node, new ConstExpr(long.Parse(n.Value, CultureInfo.InvariantCulture), n.Line, n.Column), t.Line, t.Column);
+                else if (n.Kind == TokenKind.Integer)
+                {
+                    object key = long.TryParse(n.Value, NumberStyles.None, CultureInfo.InvariantCulture, out var k) ? k
+                        : n.Value.Length <= 4300 ? PyInt.Norm(BigInteger.Parse(n.Value, CultureInfo.InvariantCulture)) : throw Error("integer literal too large", n);
+                    node = new GetItemExpr(node, new ConstExpr(key, n.Line, n.Column), t.Line, t.Column);
+                }
                 else throw Error("expected name or number after '.'", n);
             }
             else if (t.IsOp("[")) { _i++; node = ParseSubscript(node, t); }
@@ -284,8 +308,10 @@ internal sealed partial class Parser
 
     private Expr ParseFilterExpr(Expr node)
     {
+        int links = 0;
         while (true)
         {
+            if (Cur.IsOp("|") || Cur.IsName("is") || Cur.IsOp("(")) Link(ref links);
             if (Cur.IsOp("|")) { _i++; node = ParseFilter(node); }
             else if (Cur.IsName("is")) node = ParseTest(node);
             else if (Cur.IsOp("(")) node = new CallExpr(node, ParseArgs(), Cur.Line, Cur.Column);

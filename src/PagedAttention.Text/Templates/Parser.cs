@@ -66,6 +66,17 @@ internal sealed partial class Parser
         return new NestingScope(this);
     }
 
+    // A chain such as 1 + 1 + ... or x.a.b... builds a left-deep tree that evaluation walks recursively: each link
+    // counts as one more level, so 100,000 chained additions fail at parse time, deterministically, like 100,000 nots.
+    private void Link(ref int links)
+    {
+        if (++links + _nesting > MaxNesting)
+            throw new TemplateException($"recursion limit: expressions and blocks nest deeper than {MaxNesting} levels", Cur.Line, Cur.Column);
+    }
+
+    // Inside a for body (not its else, not a macro or call block body, which Jinja compiles as functions).
+    private int _loopDepth;
+
     private readonly ref struct NestingScope(Parser parser)
     {
         public void Dispose() => parser._nesting--;
@@ -132,6 +143,8 @@ internal sealed partial class Parser
                 }
             case "break":
             case "continue":
+                // Jinja2 leaves this to Python's compiler, which raises SyntaxError "'break' outside loop".
+                if (_loopDepth == 0) throw Error($"'{tag.Value}' outside loop", tag);
                 Expect(TokenKind.BlockEnd);
                 return new LoopControlStmt(tag.Value == "break" ? Flow.Break : Flow.Continue);
             case "generation":
@@ -196,7 +209,11 @@ internal sealed partial class Parser
         if (SkipName("if")) filter = ParseTuple(withCondExpr: true);
         if (Cur.IsName("recursive")) throw Error("recursive loops are not supported");
         Expect(TokenKind.BlockEnd);
-        var body = ParseBody(out var end, "else", "endfor");
+        _loopDepth++;
+        List<Stmt> body;
+        string? end;
+        try { body = ParseBody(out end, "else", "endfor"); }
+        finally { _loopDepth--; }
         List<Stmt>? otherwise = null;
         if (end == "else")
         {
@@ -254,7 +271,7 @@ internal sealed partial class Parser
         var name = Expect(TokenKind.Name).Value;
         var ps = ParseParams();
         Expect(TokenKind.BlockEnd);
-        var body = ParseBody(out _, "endmacro");
+        var body = ParseFunctionBody("endmacro");
         Expect(TokenKind.BlockEnd);
         return new MacroStmt(name, ps, body);
     }
@@ -266,9 +283,18 @@ internal sealed partial class Parser
         var expr = ParseExpression();
         if (expr is not CallExpr call) throw Error("expected call", at);
         Expect(TokenKind.BlockEnd);
-        var body = ParseBody(out _, "endcall");
+        var body = ParseFunctionBody("endcall");
         Expect(TokenKind.BlockEnd);
         return new CallBlockStmt(call, callerParams, body);
+    }
+
+    // A macro or call-block body is a function in Jinja's compiled code: a loop around it does not enclose it.
+    private List<Stmt> ParseFunctionBody(string end)
+    {
+        int outer = _loopDepth;
+        _loopDepth = 0;
+        try { return ParseBody(out _, end); }
+        finally { _loopDepth = outer; }
     }
 
     /// <summary>The filters of {% filter a|b(x) %} or a block set; each reads the block output from a hidden variable.</summary>

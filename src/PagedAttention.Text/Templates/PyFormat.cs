@@ -27,6 +27,7 @@ internal static class PyFormat
 
     public static void AppendRepr(StringBuilder sb, object? v)
     {
+        System.Runtime.CompilerServices.RuntimeHelpers.EnsureSufficientExecutionStack(); // deeply nested context data
         switch (v)
         {
             case string s: AppendStringRepr(sb, s); break;

@@ -60,8 +60,11 @@ internal static partial class PyOps
     public static object? Slice(object? obj, object? start, object? stop, object? step)
     {
         if (obj is Undefined u) throw UndefinedFail(u);
-        long st = step is null or Undefined ? 1 : (long)step!;
+        // A non-integer bound is a TypeError in Python, which Jinja's getitem turns into Undefined.
+        if (!IsBound(start) || !IsBound(stop) || !IsBound(step)) return Undefined.NoItem(obj, "slice");
+        long st = step is null or Undefined ? 1 : PyInt.Clamp(step!);
         if (st == 0) throw Fail("slice step cannot be zero");
+        if (st == long.MinValue) st = long.MinValue + 1; // so that i += st cannot wrap past the start
         IReadOnlyList<object?> items = obj switch
         {
             string s => PyStr.Chars(s),
@@ -81,8 +84,9 @@ internal static partial class PyOps
             hi = Clamp(stop, n, -1, -1, n - 1);
         }
         var result = new List<object?>();
-        if (st > 0) for (long i = lo; i < hi; i += st) result.Add(items[(int)i]);
-        else for (long i = lo; i > hi; i += st) result.Add(items[(int)i]);
+        // i and hi stay within [-1, n], so their distance cannot overflow where i + st could.
+        if (st > 0) for (long i = lo; i < hi; i = hi - i <= st ? hi : i + st) result.Add(items[(int)i]);
+        else for (long i = lo; i > hi; i = i - hi <= -st ? hi : i + st) result.Add(items[(int)i]);
         return obj switch
         {
             string => string.Concat(result.Cast<string>()),
@@ -91,11 +95,13 @@ internal static partial class PyOps
         };
     }
 
+    private static bool IsBound(object? v) => v is null or Undefined || PyInt.IsInt(v);
+
     private static long Clamp(object? bound, int n, long dflt, long min, long max)
     {
         if (bound is null or Undefined) return dflt;
-        long v = bound is bool b ? (b ? 1 : 0) : bound is long l ? l : throw Fail("slice indices must be integers or None");
-        if (v < 0) v += n;
+        long v = PyInt.Clamp(bound);
+        if (v < 0) v = v < -n ? -1 - n : v + n;
         return Math.Clamp(v, min, max);
     }
 }

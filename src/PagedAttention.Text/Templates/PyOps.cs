@@ -52,7 +52,7 @@ internal static partial class PyOps
         long l => l,
         double d => d,
         bool b => b ? 1 : 0,
-        BigInteger bi => (double)bi,
+        BigInteger bi => PyInt.ToDouble(bi),
         _ => throw Fail($"expected a number, got {TypeName(v)}"),
     };
 
@@ -186,7 +186,7 @@ internal static partial class PyOps
                 if (item is string sub) return s.Contains(sub, StringComparison.Ordinal);
                 if (item is Undefined u) throw UndefinedFail(u);
                 throw Fail($"'in <string>' requires string as left operand, not {TypeName(item)}");
-            case PyDict d: return item is not null && d.TryGet(item, out _);
+            case PyDict d: return item is not null && d.TryGet(PyKeyComparer.Hashable(item), out _);
             case List<object?> or object?[]:
                 foreach (var x in AsList(container)) if (Eq(x, item)) return true;
                 return false;
@@ -195,25 +195,39 @@ internal static partial class PyOps
         }
     }
 
-    public static object? Concat(object? a, object? b) => PyFormat.Str(a) + PyFormat.Str(b);
+    public static object? Concat(object? a, object? b)
+    {
+        string x = PyFormat.Str(a), y = PyFormat.Str(b);
+        RenderState.Charge((long)x.Length + y.Length);
+        return string.Concat(x, y);
+    }
 
     public static object? Add(object? a, object? b)
     {
-        if (a is string sa && b is string sb) return string.Concat(sa, sb);
+        if (a is string sa && b is string sb)
+        {
+            RenderState.Charge((long)sa.Length + sb.Length);
+            return string.Concat(sa, sb);
+        }
         if (a is Undefined ua) throw UndefinedFail(ua);
         if (b is Undefined ub) throw UndefinedFail(ub);
         if (a is List<object?> la && b is List<object?> lb)
         {
+            RenderState.ChargeItems((long)la.Count + lb.Count);
             var r = new List<object?>(la.Count + lb.Count);
             r.AddRange(la);
             r.AddRange(lb);
             return r;
         }
-        if (a is object?[] ta && b is object?[] tb) return ta.Concat(tb).ToArray();
+        if (a is object?[] ta && b is object?[] tb)
+        {
+            RenderState.ChargeItems((long)ta.Length + tb.Length);
+            return ta.Concat(tb).ToArray();
+        }
         if (IsNumber(a) && IsNumber(b))
         {
             if (a is double || b is double) return ToDouble(a) + ToDouble(b);
-            return ToLong(a) + ToLong(b);
+            return PyInt.Add(a!, b!);
         }
         if (a is string) throw Fail($"can only concatenate str (not \"{TypeName(b)}\") to str");
         if (a is List<object?>) throw Fail($"can only concatenate list (not \"{TypeName(b)}\") to list");
@@ -226,68 +240,85 @@ internal static partial class PyOps
         if (b is Undefined ub) throw UndefinedFail(ub);
         if (op == "*")
         {
-            if (a is string s && b is long or bool) return Repeat(s, ToLong(b));
-            if (b is string s2 && a is long or bool) return Repeat(s2, ToLong(a));
-            if (a is List<object?> l && b is long or bool)
-            {
-                var r = new List<object?>();
-                for (long i = 0; i < ToLong(b); i++) r.AddRange(l);
-                return r;
-            }
+            if (a is string s && PyInt.IsInt(b)) return Repeat(s, PyInt.Clamp(b));
+            if (b is string s2 && PyInt.IsInt(a)) return Repeat(s2, PyInt.Clamp(a));
+            if (a is List<object?> l && PyInt.IsInt(b)) return RepeatList(l, PyInt.Clamp(b));
+            if (b is List<object?> l2 && PyInt.IsInt(a)) return RepeatList(l2, PyInt.Clamp(a));
         }
-        if (op == "%" && a is string fmt) return PyStr.PercentFormat(fmt, b);
+        if (op == "%" && a is string fmt) return PyStrFormat.Percent(fmt, b);
         if (!IsNumber(a) || !IsNumber(b))
             throw Fail($"unsupported operand type(s) for {op}: '{TypeName(a)}' and '{TypeName(b)}'");
         bool isFloat = a is double || b is double;
         switch (op)
         {
-            case "-": return isFloat ? (object)(ToDouble(a) - ToDouble(b)) : ToLong(a) - ToLong(b);
-            case "*": return isFloat ? (object)(ToDouble(a) * ToDouble(b)) : ToLong(a) * ToLong(b);
+            case "-": return isFloat ? ToDouble(a) - ToDouble(b) : PyInt.Sub(a!, b!);
+            case "*": return isFloat ? ToDouble(a) * ToDouble(b) : PyInt.Mul(a!, b!);
             case "/":
-                if (ToDouble(b) == 0) throw Fail("division by zero");
+                if (IsZero(b)) throw Fail("division by zero");
+                if (!isFloat && (a is BigInteger || b is BigInteger)) return TrueDivide(PyInt.Big(a), PyInt.Big(b));
                 return ToDouble(a) / ToDouble(b);
             case "//":
-                if (ToDouble(b) == 0) throw Fail("integer division or modulo by zero");
+                if (IsZero(b)) throw Fail(isFloat ? "float floor division by zero" : "integer division or modulo by zero");
                 if (isFloat) return Math.Floor(ToDouble(a) / ToDouble(b));
-                return FloorDiv(ToLong(a), ToLong(b));
+                return PyInt.FloorDiv(a!, b!);
             case "%":
-                if (ToDouble(b) == 0) throw Fail("integer division or modulo by zero");
+                if (IsZero(b)) throw Fail(isFloat ? "float modulo" : "integer division or modulo by zero");
                 if (isFloat)
                 {
                     double x = ToDouble(a), y = ToDouble(b), m = x % y;
                     if (m != 0 && (m < 0) != (y < 0)) m += y;
                     return m;
                 }
-                {
-                    long x = ToLong(a), y = ToLong(b), m = x % y;
-                    if (m != 0 && (m < 0) != (y < 0)) m += y;
-                    return m;
-                }
+                return PyInt.Mod(a!, b!);
             case "**":
-                if (!isFloat && ToLong(b) >= 0) return (long)BigInteger.Pow(ToLong(a), (int)ToLong(b));
-                return Math.Pow(ToDouble(a), ToDouble(b));
+                if (!isFloat && PyInt.Big(b).Sign >= 0) return PyInt.Pow(a!, b!);
+                {
+                    double x = ToDouble(a), y = ToDouble(b);
+                    if (x == 0 && y < 0) throw Fail("0.0 cannot be raised to a negative power");
+                    double r = Math.Pow(x, y);
+                    if (double.IsNaN(r) && !double.IsNaN(x) && !double.IsNaN(y)) throw Fail("complex results are not supported");
+                    if (double.IsInfinity(r) && double.IsFinite(x) && double.IsFinite(y)) throw Fail("(34, 'Numerical result out of range')");
+                    return r;
+                }
             default: throw Fail($"unknown operator {op}");
         }
     }
 
-    private static long FloorDiv(long a, long b)
+    private static bool IsZero(object? v) => v is double d ? d == 0 : PyInt.Big(v).IsZero;
+
+    // int / int is correctly rounded in Python even for big ints; via double is exact enough unless both are huge.
+    private static double TrueDivide(BigInteger a, BigInteger b)
     {
-        long q = a / b;
-        if ((a % b != 0) && ((a < 0) != (b < 0))) q--;
-        return q;
+        double x = (double)a, y = (double)b;
+        if (double.IsFinite(x) && double.IsFinite(y)) return x / y;
+        int shift = (int)Math.Max(0, Math.Max(a.GetBitLength(), b.GetBitLength()) - 1000);
+        double r = (double)(a >> shift) / (double)(b >> shift);
+        return double.IsFinite(r) ? r : throw Fail("integer division result too large for a float");
     }
 
     private static string Repeat(string s, long n)
     {
-        if (n <= 0) return "";
+        if (n <= 0 || s.Length == 0) return "";
+        RenderState.Charge(n, s.Length); // fails before allocating 'a' * 10**10
+        if (n * s.Length > Array.MaxLength) throw Fail("cannot fit 'int' into an index-sized integer");
         var sb = new StringBuilder(s.Length * (int)n);
         for (long i = 0; i < n; i++) sb.Append(s);
         return sb.ToString();
     }
 
+    private static List<object?> RepeatList(List<object?> l, long n)
+    {
+        if (n <= 0 || l.Count == 0) return new List<object?>();
+        RenderState.Charge(n, l.Count * RenderState.UnitsPerItem);
+        if (n * l.Count > Array.MaxLength) throw Fail("cannot fit 'int' into an index-sized integer");
+        var r = new List<object?>((int)(n * l.Count));
+        for (long i = 0; i < n; i++) r.AddRange(l);
+        return r;
+    }
+
     public static object? Negate(object? v) => v switch
     {
-        long l => (object)(-l),
+        long or BigInteger => PyInt.Neg(v),
         double d => (object)(-d),
         bool b => b ? -1L : 0L,
         Undefined u => throw UndefinedFail(u),

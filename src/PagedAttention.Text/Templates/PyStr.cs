@@ -15,6 +15,7 @@ internal static class PyStr
 
     public static List<object?> Chars(string s)
     {
+        RenderState.ChargeItems(s.Length);
         var list = new List<object?>(s.Length);
         for (int i = 0; i < s.Length; i++)
         {
@@ -26,6 +27,94 @@ internal static class PyStr
             else list.Add(s[i].ToString());
         }
         return list;
+    }
+
+    /// <summary>sep.join(items): the result length is charged before it is built.</summary>
+    public static string Join(string sep, IReadOnlyList<object?> items)
+    {
+        var parts = new string[items.Count];
+        long total = items.Count > 1 ? (long)sep.Length * (items.Count - 1) : 0;
+        for (int i = 0; i < parts.Length; i++)
+        {
+            parts[i] = items[i] as string ?? throw PyOps.Fail($"sequence item {i}: expected str instance, {PyOps.TypeName(items[i])} found");
+            total += parts[i].Length;
+        }
+        RenderState.Charge(total);
+        return string.Join(sep, parts);
+    }
+
+    /// <summary>Python's slice-bound normalisation for str.find/count: code-point indices, negative from the end, clamped.</summary>
+    private static (long Start, long End) Window(long n, object? start, object? end)
+    {
+        long a = start is null or Undefined ? 0 : PyInt.IsInt(start) ? PyInt.Clamp(start) : throw PyOps.Fail("slice indices must be integers or None or have an __index__ method");
+        long b = end is null or Undefined ? n : PyInt.IsInt(end) ? PyInt.Clamp(end) : throw PyOps.Fail("slice indices must be integers or None or have an __index__ method");
+        if (a < 0) a = Math.Max(0, a + n);
+        if (b < 0) b = Math.Max(0, b + n);
+        return (a, Math.Min(b, n));
+    }
+
+    // UTF-16 offset of a code-point index (strings without surrogates map 1:1).
+    private static int Offset(string s, long cp)
+    {
+        int i = 0;
+        for (long k = 0; k < cp && i < s.Length; k++) i += char.IsHighSurrogate(s[i]) && i + 1 < s.Length && char.IsLowSurrogate(s[i + 1]) ? 2 : 1;
+        return i;
+    }
+
+    private static bool HasSurrogates(string s) => s.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF') >= 0;
+
+    /// <summary>str.find / str.rfind with Python's start and end (code-point indices); -1 when absent.</summary>
+    public static long Find(string s, string sub, object? start, object? end, bool last)
+    {
+        bool wide = HasSurrogates(s);
+        long n = wide ? Length(s) : s.Length;
+        var (a, b) = Window(n, start, end);
+        if (a > n || b - a < (wide ? Length(sub) : sub.Length)) return -1; // CPython: 'abc'.find('', 10) == -1
+        int oa = wide ? Offset(s, a) : (int)a, ob = wide ? Offset(s, b) : (int)b;
+        int k = last ? s.AsSpan(oa, ob - oa).LastIndexOf(sub, StringComparison.Ordinal) : s.AsSpan(oa, ob - oa).IndexOf(sub, StringComparison.Ordinal);
+        if (k < 0) return -1;
+        return wide ? Length(s[..(oa + k)]) : oa + k;
+    }
+
+    /// <summary>str.count with Python's start and end.</summary>
+    public static long Count(string s, string sub, object? start, object? end)
+    {
+        bool wide = HasSurrogates(s);
+        long n = wide ? Length(s) : s.Length;
+        var (a, b) = Window(n, start, end);
+        if (a > n || b < a) return 0;
+        int oa = wide ? Offset(s, a) : (int)a, ob = wide ? Offset(s, b) : (int)b;
+        var w = s.AsSpan(oa, ob - oa);
+        if (sub.Length == 0) return (wide ? Length(w.ToString()) : w.Length) + 1;
+        long count = 0;
+        for (int i = w.IndexOf(sub, StringComparison.Ordinal); i >= 0;)
+        {
+            count++;
+            int next = w[(i + sub.Length)..].IndexOf(sub, StringComparison.Ordinal);
+            if (next < 0) break;
+            i += sub.Length + next;
+        }
+        return count;
+    }
+
+    /// <summary>str.ljust / str.rjust: pads to <paramref name="width"/> code points; the padding is charged first.</summary>
+    public static string Pad(string s, long width, char fill, bool left)
+    {
+        long pad = width - Length(s);
+        if (pad <= 0) return s;
+        RenderState.Charge(pad + s.Length);
+        var p = new string(fill, (int)pad);
+        return left ? p + s : s + p;
+    }
+
+    /// <summary>str.zfill: zeros after a leading sign.</summary>
+    public static string ZFill(string s, long width)
+    {
+        long pad = width - Length(s);
+        if (pad <= 0) return s;
+        RenderState.Charge(pad + s.Length);
+        var zeros = new string('0', (int)pad);
+        return s.Length > 0 && s[0] is '+' or '-' ? s[0] + zeros + s[1..] : zeros + s;
     }
 
     // Python's str.isspace() set (what strip()/split() without arguments remove).
@@ -90,59 +179,4 @@ internal static class PyStr
 
     public static string Capitalize(string s) =>
         s.Length == 0 ? s : char.ToUpperInvariant(s[0]) + s[1..].ToLowerInvariant();
-
-    /// <summary>printf-style <c>"%s" % x</c> for the conversions templates use (%s %d %i %r %f %%).</summary>
-    public static string PercentFormat(string fmt, object? args)
-    {
-        var values = args is object?[] t ? t : [args];
-        var sb = new StringBuilder();
-        int next = 0;
-        for (int i = 0; i < fmt.Length; i++)
-        {
-            char c = fmt[i];
-            if (c != '%') { sb.Append(c); continue; }
-            if (++i >= fmt.Length) throw PyOps.Fail("incomplete format");
-            int specStart = i;
-            while (i < fmt.Length && "0123456789.-+ #".Contains(fmt[i])) i++;
-            string spec = fmt[specStart..i];
-            char conv = fmt[i];
-            if (conv == '%') { sb.Append('%'); continue; }
-            if (next >= values.Length) throw PyOps.Fail("not enough arguments for format string");
-            object? v = values[next++];
-            sb.Append(conv switch
-            {
-                's' => PyFormat.Str(v),
-                'r' => PyFormat.Repr(v),
-                'd' or 'i' => v is double d ? ((long)Math.Truncate(d)).ToString(CultureInfo.InvariantCulture) : PyFormat.Str(v),
-                'f' => Convert.ToDouble(v is bool b ? (b ? 1 : 0) : v, CultureInfo.InvariantCulture)
-                    .ToString("F" + (spec.Contains('.') ? spec[(spec.IndexOf('.') + 1)..] : "6"), CultureInfo.InvariantCulture),
-                _ => throw PyOps.Fail($"unsupported format character '{conv}'"),
-            });
-        }
-        return sb.ToString();
-    }
-
-    /// <summary>str.format with positional {} / {0} and keyword {name} fields (no format specs).</summary>
-    public static string Format(string fmt, List<object?> args, List<KeyValuePair<string, object?>>? kwargs)
-    {
-        var sb = new StringBuilder();
-        int auto = 0;
-        for (int i = 0; i < fmt.Length; i++)
-        {
-            char c = fmt[i];
-            if (c == '{' && i + 1 < fmt.Length && fmt[i + 1] == '{') { sb.Append('{'); i++; continue; }
-            if (c == '}' && i + 1 < fmt.Length && fmt[i + 1] == '}') { sb.Append('}'); i++; continue; }
-            if (c != '{') { sb.Append(c); continue; }
-            int end = fmt.IndexOf('}', i);
-            if (end < 0) throw PyOps.Fail("Single '{' encountered in format string");
-            string field = fmt[(i + 1)..end];
-            object? v;
-            if (field.Length == 0) v = auto < args.Count ? args[auto++] : throw PyOps.Fail("Replacement index out of range");
-            else if (int.TryParse(field, out int idx)) v = idx < args.Count ? args[idx] : throw PyOps.Fail("Replacement index out of range");
-            else v = kwargs?.FirstOrDefault(k => k.Key == field).Value ?? throw PyOps.Fail($"KeyError: '{field}'");
-            sb.Append(PyFormat.Str(v));
-            i = end;
-        }
-        return sb.ToString();
-    }
 }

@@ -30,13 +30,3 @@ internal sealed class Scope
 
     public void Set(string name, object? value) => (_vars ??= new Dictionary<string, object?>(StringComparer.Ordinal))[name] = value;
 }
-
-/// <summary>Per-render state that is not a variable: the clock for strftime_now and the loop depth.</summary>
-internal sealed class RenderState
-{
-    public RenderState(TimeProvider clock) => Clock = clock;
-
-    public TimeProvider Clock { get; }
-
-    public int LoopDepth { get; set; }
-}

@@ -39,7 +39,7 @@ internal sealed class TextStmt(string text) : Stmt
 {
     public override Flow Exec(Scope scope, RenderState state, StringBuilder sb)
     {
-        sb.Append(text);
+        state.Append(sb, text);
         return Flow.Normal;
     }
 }
@@ -49,8 +49,8 @@ internal sealed class OutputStmt(Expr expr) : Stmt
     public override Flow Exec(Scope scope, RenderState state, StringBuilder sb)
     {
         var v = Eval(expr, scope, state);
-        if (v is string s) sb.Append(s);
-        else if (v is not Undefined) sb.Append(PyFormat.Str(v));
+        if (v is string s) state.Append(sb, s);
+        else if (v is not Undefined) state.Append(sb, PyFormat.Str(v));
         return Flow.Normal;
     }
 }
@@ -79,6 +79,7 @@ internal sealed class ForStmt(List<string> targets, Expr iterable, Expr? filter,
             var kept = new List<object?>();
             foreach (var item in source)
             {
+                state.Tick();
                 var fs = new Scope(scope);
                 Bind(fs, item);
                 if (PyOps.Truthy(Eval(filter, fs, state))) kept.Add(item);
@@ -93,6 +94,7 @@ internal sealed class ForStmt(List<string> targets, Expr iterable, Expr? filter,
         {
             for (int i = 0; i < items.Count; i++)
             {
+                state.Tick();
                 loop.Index0 = i;
                 // Each iteration gets a fresh scope: a set inside the body is invisible to the next iteration and after the loop.
                 var inner = new Scope(scope);
@@ -165,7 +167,7 @@ internal sealed class FilterBlockStmt(List<FilterExpr> filters, List<Stmt> body)
     {
         var inner = new StringBuilder();
         ExecAll(body, new Scope(scope), state, inner);
-        sb.Append(PyFormat.Str(ApplyChain(filters, inner.ToString(), scope, state)));
+        state.Append(sb, PyFormat.Str(ApplyChain(filters, inner.ToString(), scope, state)));
         return Flow.Normal;
     }
 

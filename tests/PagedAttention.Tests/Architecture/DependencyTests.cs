@@ -26,7 +26,8 @@ public class DependencyTests
         ["Constraints"] = ["Text"],
         ["Models"] = ["Sampling", "Kernels"],
         ["Engine"] = ["Scheduling", "KvCache", "Models", "Sampling", "Requests", "Text", "Kernels"],
-        ["Chat"] = ["Engine", "Models", "Sampling", "Requests", "Text"],
+        ["Chat"] = ["Engine", "Models", "Sampling", "Requests", "Text", "Constraints"],
+        ["Tokenization"] = ["Text"],
         [""] = ["Chat", "Engine", "Models", "Sampling", "Requests", "Text"],
     };
 
@@ -76,6 +77,17 @@ public class DependencyTests
         string[] ours = ["PagedAttention.AI", "PagedAttention.Kernels", "PagedAttention.Text"];
         Assert.DoesNotContain(typeof(Tokenizer).Assembly.GetReferencedAssemblies(), a => ours.Contains(a.Name));
         Assert.DoesNotContain(typeof(DType).Assembly.GetReferencedAssemblies(), a => ours.Contains(a.Name));
+    }
+
+    [Fact]
+    public void OnlyTheSemanticKernelProject_ReferencesSemanticKernel()
+    {
+        // Users of the engine who do not use SK must not pay for it: SK stays out of the core assemblies' references.
+        foreach (var asm in new[] { Ai, typeof(Tokenizer).Assembly, typeof(DType).Assembly })
+            Assert.DoesNotContain(asm.GetReferencedAssemblies(), a => a.Name!.StartsWith("Microsoft.SemanticKernel", StringComparison.Ordinal));
+        var sk = typeof(Microsoft.SemanticKernel.PagedAttentionKernelBuilderExtensions).Assembly.GetReferencedAssemblies();
+        Assert.Contains(sk, a => a.Name == "Microsoft.SemanticKernel.Abstractions");
+        Assert.Contains(sk, a => a.Name == "PagedAttention.AI");
     }
 
     private static string Show(string folder) => folder.Length == 0 ? "(root)" : folder;

@@ -29,6 +29,8 @@ public class PublicApiTests
         "PagedAttention.AI.Sampling.IStreamingDetokenizer",
         "PagedAttention.AI.Sampling.SamplingParams",
         "PagedAttention.AI.Sampling.TokenLogprob",
+        "PagedAttention.AI.Tokenization.MLTokenizerAdapter",
+        "PagedAttention.AI.Tokenization.MLTokenizerExtensions",
     ]);
 
     [Fact]
@@ -42,6 +44,7 @@ public class PublicApiTests
     [
         "PagedAttention.Text.Templates.ChatTemplate",
         "PagedAttention.Text.Templates.TemplateException",
+        "PagedAttention.Text.Templates.TemplateLimits",
         "PagedAttention.Text.Templates.TemplateRaisedException",
         "PagedAttention.Text.Tokenization.StreamingDecoder",
         "PagedAttention.Text.Tokenization.Tokenizer",
@@ -62,6 +65,13 @@ public class PublicApiTests
         Assert.Equal("/m/tokenizer.json: model.vocab: expected an object", e.Message);
         Assert.Null(new TokenizerLoadException("x").FilePath);
     }
+
+    [Fact]
+    public void SemanticKernelProject_ExportsOnlyTheRegistrationExtensions() => AssertExports(typeof(Microsoft.SemanticKernel.PagedAttentionKernelBuilderExtensions).Assembly,
+    [
+        "Microsoft.Extensions.DependencyInjection.PagedAttentionSemanticKernelServiceCollectionExtensions",
+        "Microsoft.SemanticKernel.PagedAttentionKernelBuilderExtensions",
+    ]);
 
     private static void AssertExports(System.Reflection.Assembly asm, string[] expected) =>
         Assert.Equal(expected.Order(StringComparer.Ordinal), asm.GetExportedTypes().Select(t => t.FullName!).Order(StringComparer.Ordinal));

@@ -216,16 +216,6 @@ public sealed class ChatClientTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task RequiredToolModeIsRefusedNotFaked()
-    {
-        var tool = AIFunctionFactory.Create(() => 1, "f");
-        var e = await Assert.ThrowsAsync<NotSupportedException>(() => _client.GetResponseAsync("x", new ChatOptions { Tools = [tool], ToolMode = ChatToolMode.RequireAny }));
-        Assert.Contains("RequireAny", e.Message);
-        await Assert.ThrowsAsync<NotSupportedException>(() => _client.GetResponseAsync("x", new ChatOptions { ResponseFormat = ChatResponseFormat.Json }));
-        Assert.NotNull(await _client.GetResponseAsync("x", new ChatOptions { ResponseFormat = ChatResponseFormat.Text, MaxOutputTokens = 2 }));
-    }
-
-    [Fact]
     public async Task PromptTooLongFailsAloneWithAClearMessage()
     {
         string huge = string.Join(" ", Enumerable.Repeat("the county board met on monday night", 400));

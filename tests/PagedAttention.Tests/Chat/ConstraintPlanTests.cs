@@ -36,7 +36,11 @@ public sealed class ConstraintPlanTests
     {
         var schema = JsonDocument.Parse("""{"type":"object","properties":{"a":{"type":"integer"}},"required":["a"]}""").RootElement;
         var plan = ConstraintPlan.For(new ChatOptions { ResponseFormat = ChatResponseFormat.ForJsonSchema(schema, "Thing", "a thing") }, ToolCallFormat.Hermes)!;
-        Assert.True(JsonNode.DeepEquals(JsonNode.Parse(schema.GetRawText()), plan.Schema));
+        var strict = JsonNode.Parse(schema.GetRawText())!;
+        strict["additionalProperties"] = false; // strict mode: listed properties only, integers in 64 bits
+        strict["properties"]!["a"]!["minimum"] = long.MinValue;
+        strict["properties"]!["a"]!["maximum"] = long.MaxValue;
+        Assert.True(JsonNode.DeepEquals(strict, plan.Schema));
         Assert.Contains("'Thing'", plan.Description);
         Assert.Contains("(a thing)", plan.Hint);
         Assert.Contains("\"required\":[\"a\"]", plan.Hint);
@@ -53,7 +57,11 @@ public sealed class ConstraintPlanTests
         Assert.Null(plan.Trigger);
         var s = plan.Schema!.AsObject();
         Assert.Equal("get_weather", (string?)s["properties"]!["name"]!["const"]);
-        Assert.True(JsonNode.DeepEquals(JsonNode.Parse(Weather.JsonSchema.GetRawText()), s["properties"]!["arguments"]));
+        var args = JsonNode.Parse(Weather.JsonSchema.GetRawText())!;
+        args["additionalProperties"] = false;
+        args["properties"]!["days"]!["minimum"] = long.MinValue; // strict: integers fit in 64 bits
+        args["properties"]!["days"]!["maximum"] = long.MaxValue;
+        Assert.True(JsonNode.DeepEquals(args, s["properties"]!["arguments"]));
         Assert.Equal(["name", "arguments"], s["required"]!.AsArray().Select(x => (string)x!));
         Assert.False((bool)s["additionalProperties"]!);
         var e = Assert.Throws<ArgumentException>(() => ConstraintPlan.For(new ChatOptions { Tools = [Time], ToolMode = ChatToolMode.RequireSpecific("get_weather") }, ToolCallFormat.Hermes));
@@ -61,6 +69,21 @@ public sealed class ConstraintPlanTests
         // Llama's convention names the arguments "parameters".
         var llama = ConstraintPlan.For(new ChatOptions { Tools = [Weather], ToolMode = ChatToolMode.RequireSpecific("get_weather") }, ToolCallFormat.Llama)!;
         Assert.NotNull(llama.Schema!["properties"]!["parameters"]);
+    }
+
+    [Fact]
+    public void Bounds_AreAddedWhereTheSchemaHasNone()
+    {
+        var schema = JsonDocument.Parse("""{"type":"object","properties":{"a":{"type":"string"},"b":{"type":"string","maxLength":3},"c":{"type":"string","pattern":"x+"},"d":{"type":"array","items":{"type":["string","null"]}}},"additionalProperties":true}""").RootElement;
+        var plan = ConstraintPlan.For(new ChatOptions { ResponseFormat = ChatResponseFormat.ForJsonSchema(schema), AdditionalProperties = new() { ["max_string_length"] = 9, ["max_items"] = 2 } }, ToolCallFormat.Hermes)!;
+        var p = plan.Schema!["properties"]!;
+        Assert.Equal(9, (int)p["a"]!["maxLength"]!);
+        Assert.Equal(3, (int)p["b"]!["maxLength"]!);
+        Assert.Null(p["c"]!["maxLength"]);
+        Assert.Equal(2, (int)p["d"]!["maxItems"]!);
+        Assert.Equal(9, (int)p["d"]!["items"]!["maxLength"]!);
+        Assert.True((bool)plan.Schema["additionalProperties"]!); // said explicitly: kept
+        Assert.Throws<ArgumentException>(() => ConstraintPlan.For(new ChatOptions { ResponseFormat = ChatResponseFormat.ForJsonSchema(schema), AdditionalProperties = new() { ["max_items"] = 0 } }, ToolCallFormat.Hermes));
     }
 
     [Fact]

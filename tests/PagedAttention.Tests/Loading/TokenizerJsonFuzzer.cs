@@ -28,10 +28,16 @@ internal sealed class TokenizerJsonFuzzer
 
     public string Original { get; }
 
-    /// <summary>The default model's tokenizer cut to its first 512 ids (and the merges among them): the same components, a tenth of the parse time.</summary>
+    /// <summary>
+    /// The default model's tokenizer — or the tokenizer.json (or folder) named by <c>PAGEDATTENTION_TEST_FUZZ_TOKENIZER</c>,
+    /// for a long run over other components (e.g. a SentencePiece-style Llama 2 file) — cut to its first 512 ids and the
+    /// merges among them: the same components, a fraction of the parse time.
+    /// </summary>
     public static JsonObject SmallDefaultTokenizer()
     {
-        var root = JsonNode.Parse(File.ReadAllText(Path.Combine(Chat.ChatClientTests.DefaultModel, "tokenizer.json")))!.AsObject();
+        string source = Environment.GetEnvironmentVariable("PAGEDATTENTION_TEST_FUZZ_TOKENIZER") ?? Chat.ChatClientTests.DefaultModel;
+        if (Directory.Exists(source)) source = Path.Combine(source, "tokenizer.json");
+        var root = JsonNode.Parse(File.ReadAllText(source))!.AsObject();
         var model = root["model"]!.AsObject();
         var vocab = new JsonObject();
         var kept = new HashSet<string>(StringComparer.Ordinal);
@@ -40,7 +46,9 @@ internal sealed class TokenizerJsonFuzzer
         var merges = new JsonArray();
         foreach (var m in model["merges"]!.AsArray())
         {
-            string a = m![0]!.GetValue<string>(), b = m[1]!.GetValue<string>();
+            // Pairs are ["a", "b"] or the legacy "a b" form.
+            string[] pair = m is JsonArray arr ? [arr[0]!.GetValue<string>(), arr[1]!.GetValue<string>()] : m!.GetValue<string>().Split(' ', 2);
+            string a = pair[0], b = pair[^1];
             if (kept.Contains(a) && kept.Contains(b) && kept.Contains(a + b)) merges.Add(new JsonArray(a, b));
         }
         model["vocab"] = vocab;

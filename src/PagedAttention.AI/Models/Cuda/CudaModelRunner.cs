@@ -35,7 +35,7 @@ internal sealed class CudaModelRunner : IModelRunner, IDeviceSampler
     /// attention variant) and the model's prefill kernel (the engine passes <see cref="RuntimeSwitches.FromEnvironment"/>).
     /// </summary>
     /// <exception cref="NotSupportedException">No NVIDIA driver, GPU, NVRTC or cuBLAS; the message names what is missing.</exception>
-    /// <exception cref="InvalidOperationException">The model does not fit; the message gives the numbers.</exception>
+    /// <exception cref="ArgumentException">The model does not fit with these options; the message gives the numbers.</exception>
     public static CudaModelRunner Create(string modelPath, int blockSize, int maxNumSeqs, int maxNumBatchedTokens, int maxModelLen,
         int? numKvBlocks, double gpuMemoryUtilization, bool cudaGraphs, RuntimeSwitches switches)
     {
@@ -64,12 +64,12 @@ internal sealed class CudaModelRunner : IModelRunner, IDeviceSampler
             {
                 long b = Math.Max(0, kvBytes / perBlock);
                 if (b < blocksPerSeq)
-                    throw new InvalidOperationException(
+                    throw new ArgumentException(
                         $"The model does not fit on {device.Name}: {gpuMemoryUtilization:0.##} x {Gib(total)} GiB = {Gib((long)(gpuMemoryUtilization * total))} GiB allowed; " +
                         $"weights take {Gib(weights)} GiB, activations for {maxNumBatchedTokens} batched tokens {Gib(activations)} GiB, other processes and the CUDA context {Gib(total - free0)} GiB" +
                         (cudaGraphs ? $", CUDA graphs {Gib(GraphReserveBytes)} GiB" : "") +
                         $", leaving {Gib(Math.Max(0, kvBytes))} GiB = {b} KV blocks of {perBlock / 1024.0:0.#} KiB; one sequence of MaxModelLen {maxLen} tokens needs {blocksPerSeq}. " +
-                        "Raise EngineOptions.GpuMemoryUtilization, or lower MaxModelLen or MaxNumBatchedTokens.");
+                        "Raise EngineOptions.GpuMemoryUtilization, or lower MaxModelLen or MaxNumBatchedTokens.", "GpuMemoryUtilization");
                 blocks = (int)Math.Min(b, int.MaxValue);
             }
             cache = model.CreateKvCache(blocks, blockSize);
