@@ -50,9 +50,14 @@ public static class PagedAttentionSemanticKernelServiceCollectionExtensions
         // A null key registers an ordinary (unkeyed) service, which is what SK resolves when no service id is asked for.
         // SK's own adapter converts histories and settings, and puts the response's UsageDetails (cached tokens
         // included) under "Usage" in the message metadata, which prompt functions copy to FunctionResult.Metadata;
-        // with an IChatClient alone, SK 1.82's prompt functions report no usage.
-        services.AddKeyedSingleton<IChatCompletionService>(serviceId,
-            (sp, key) => sp.GetRequiredKeyedService<IChatClient>(key).AsChatCompletionService(sp));
+        // with an IChatClient alone, SK 1.82's prompt functions report no usage. The client is wrapped in SK's kernel
+        // function invocation (as SK's own IChatClient-based connectors do), so FunctionChoiceBehavior.Auto() and
+        // Required() invoke the kernel's functions instead of returning the calls unexecuted.
+        services.AddKeyedSingleton<IChatCompletionService>(serviceId, (sp, key) =>
+            Microsoft.SemanticKernel.KernelFunctionInvokingChatClientBuilderExtensions.UseKernelFunctionInvocation(
+                    new ChatClientBuilder(sp.GetRequiredKeyedService<IChatClient>(key)), sp.GetService<Microsoft.Extensions.Logging.ILoggerFactory>())
+                .Build(sp)
+                .AsChatCompletionService(sp));
         return services;
     }
 }
