@@ -31,6 +31,7 @@ internal sealed class ChatModelAssets
     private ChatModelAssets(Tokenizer tokenizer, ChatTemplate template, string source, string modelId, IReadOnlyList<int> eosTokenIds, int logitsWidth)
     {
         ToolFormat = ToolCallFormat.Detect(source);
+        HasReasoning = source.Contains("<think>", StringComparison.Ordinal);
         StructuredOutput = new StructuredOutputCompiler(tokenizer, eosTokenIds, logitsWidth);
         Tokenizer = tokenizer;
         Template = template;
@@ -49,7 +50,7 @@ internal sealed class ChatModelAssets
     public StructuredOutputCompiler StructuredOutput { get; }
 
     /// <summary>Whether the template has a reasoning block (<c>&lt;think&gt;</c>), after which structured output starts.</summary>
-    public bool HasReasoning => _source.Contains("<think>", StringComparison.Ordinal);
+    public bool HasReasoning { get; }
 
     public ChatTemplate Template { get; }
 

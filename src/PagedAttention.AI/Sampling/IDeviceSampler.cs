@@ -17,13 +17,6 @@ internal interface IDeviceSampler
     void SetRow(int row, in SamplingRow p, ulong key, int step, ReadOnlySpan<int> prompt, ReadOnlySpan<int> output, ReadOnlySpan<int> endTokenIds);
 
     /// <summary>
-    /// Constrains a row set with <see cref="SetRow"/> to the tokens <paramref name="allowedTokens"/> allows (a grammar's
-    /// bitmask, <see cref="Sampler.MaskWords"/> words, LSB-first, 1 = allowed), read by the sampling kernel itself.
-    /// A row whose mask leaves no finite logit samples <see cref="EmptyMaskToken"/>.
-    /// </summary>
-    void SetMask(int row, ReadOnlySpan<uint> allowedTokens);
-
-    /// <summary>
     /// Constrains a row set with <see cref="SetRow"/> to what <paramref name="constraint"/> allows next; the device
     /// computes the mask when it launches the step's sampling, after the forward pass is queued, so the mask work
     /// overlaps the forward pass.

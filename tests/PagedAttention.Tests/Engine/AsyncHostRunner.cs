@@ -165,9 +165,6 @@ internal sealed class AsyncHostRunner : IModelRunner, IDeviceSampler
         _rows[row] = p.Temperature == 0 && p.RepetitionPenalty == 1 && p.FrequencyPenalty == 0 && p.PresencePenalty == 0 && p.MinTokens == 0
             ? null : new Row(p, key, step, prompt.ToArray(), output.ToArray(), endTokenIds.ToArray());
 
-    public void SetMask(int row, ReadOnlySpan<uint> allowedTokens) =>
-        throw new NotSupportedException("The test runner takes constraints (SetConstraint), not fixed masks.");
-
     public void SetConstraint(int row, ITokenConstraint constraint) => _constraints[row] = constraint;
 
     public void Dispose()

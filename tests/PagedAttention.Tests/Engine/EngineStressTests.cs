@@ -75,7 +75,7 @@ public class EngineStressTests(ITestOutputHelper log)
                     await Task.Delay(1);
             }
             await Task.WhenAll(tasks).WaitAsync(TimeSpan.FromSeconds(120));
-            end = await WaitIdle(engine);
+            end = await EngineTestKit.WaitIdle(engine, 1000);
         }
         finally
         {
@@ -214,16 +214,5 @@ public class EngineStressTests(ITestOutputHelper log)
         {
             res.Error = ex;
         }
-    }
-
-    private static async Task<EngineMetrics> WaitIdle(LlmEngine e)
-    {
-        for (int i = 0; i < 1000; i++)
-        {
-            var m = e.GetMetrics();
-            if (m.KvBlocksFree == m.KvBlocksTotal && m.Running == 0 && m.Waiting == 0) return m;
-            await Task.Delay(5);
-        }
-        return e.GetMetrics();
     }
 }

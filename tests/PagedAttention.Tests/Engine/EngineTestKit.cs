@@ -26,6 +26,18 @@ internal static class EngineTestKit
         return Enumerable.Range(0, count).Select(i => preamble.Concat(Enumerable.Range(0, 1 + i % 23).Select(_ => rnd.Next(3, 384))).ToArray()).ToArray();
     }
 
+    /// <summary>Waits (up to <paramref name="maxWaits"/> × 5 ms) until the engine is idle with every block free; returns the metrics then.</summary>
+    public static async Task<EngineMetrics> WaitIdle(LlmEngine e, int maxWaits = 2000)
+    {
+        for (int i = 0; i < maxWaits; i++)
+        {
+            var m = e.GetMetrics();
+            if (m.KvBlocksFree == m.KvBlocksTotal && m.Running == 0 && m.Waiting == 0) return m;
+            await Task.Delay(5);
+        }
+        return e.GetMetrics();
+    }
+
     /// <summary>Waits until no sequence runs or waits and every KV block is free; fails after 5 s.</summary>
     public static async Task WaitAllFree(LlmEngine e)
     {

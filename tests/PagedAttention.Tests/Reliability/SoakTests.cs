@@ -237,15 +237,4 @@ public sealed class SoakTests(ITestOutputHelper log)
             o.Error = ex;
         }
     }
-
-    private static async Task<EngineMetrics> WaitIdle(LlmEngine e)
-    {
-        for (int i = 0; i < 2000; i++)
-        {
-            var m = e.GetMetrics();
-            if (m.KvBlocksFree == m.KvBlocksTotal && m.Running == 0 && m.Waiting == 0) return m;
-            await Task.Delay(5);
-        }
-        return e.GetMetrics();
-    }
 }

@@ -146,8 +146,6 @@ internal sealed class CudaModelRunner : IModelRunner, IDeviceSampler
     public void SetRow(int row, in SamplingRow p, ulong key, int step, ReadOnlySpan<int> prompt, ReadOnlySpan<int> output, ReadOnlySpan<int> endTokenIds) =>
         _sampler.SetRow(row, p, key, step, prompt, output, endTokenIds);
 
-    public void SetMask(int row, ReadOnlySpan<uint> allowedTokens) => _sampler.SetMask(row, allowedTokens);
-
     public void SetConstraint(int row, ITokenConstraint constraint) => _sampler.SetConstraint(row, constraint, _model.Config.VocabSize);
 
     public void Dispose()
