@@ -23,6 +23,8 @@ public sealed class RunResult
     public required double SteadyDecodeTokS { get; init; }
     /// <summary>Requests that finished with Stop although IgnoreEos is set: their grammar was complete.</summary>
     public int GrammarStops { get; init; }
+    /// <summary>Output tokens per request, in workload order (0 for a failed request).</summary>
+    public int[] OutputLengths { get; init; } = [];
     /// <summary>The token ids request 0 produced (to show what a constrained pass wrote).</summary>
     public IReadOnlyList<int> FirstOutput { get; init; } = [];
     public double RequestsPerS => Requests / Seconds;
@@ -138,6 +140,7 @@ internal sealed class Runner(LlmEngine engine, Options opt)
             SteadyDecodeTokS = Steady(ok),
             GrammarStops = ok.Count(x => x.Stopped),
             FirstOutput = traces[0].Tokens,
+            OutputLengths = [.. traces.Select(x => x.Error is null ? x.TokenMs.Count : 0)],
         };
     }
 

@@ -22,7 +22,7 @@ $tp --workload shared-prefix --num-requests 128 --write-requests .gpu/wl/shared-
 gzip -9 .gpu/wl/*.json
 # The Llama-3 tokenizer (a test fixture, fetched by the tokenizer tests) for constrained runs on the 8B shape.
 if [ -f "$HOME/.cache/pagedattention/tokenizers/llama3/tokenizer.json" ]; then
-  mkdir -p .gpu/tok && cp "$HOME"/.cache/pagedattention/tokenizers/llama3/tokenizer*.json .gpu/tok/
+  mkdir -p .gpu/tok && cp "$HOME"/.cache/pagedattention/tokenizers/llama3/tokenizer*.json .gpu/tok/ && gzip -9f .gpu/tok/tokenizer.json
 fi
 cp bench/Throughput/schemas/tool-call.json .gpu/
 cp bench/peers/run-all.sh bench/peers/run-constrained.sh bench/peers/ab.sh bench/peers/make_checkpoint.py bench/peers/hf_peers.py bench/GpuCheck/cublaslt_layout.c .gpu/
