@@ -116,7 +116,7 @@ internal sealed class EngineCore
             }
             var keyRng = seq.Rng; // a copy: the sequence's stream key, never advanced for device-sampled rows
             ds.SetRow(i, in seq.Row, keyRng.NextUInt64(), seq.NumOutputTokens, seq.PromptTokens, seq.OutputTokens, seq.Stop.EndTokenIds);
-            if (seq.Constraint is { } c) ds.SetConstraint(i, c);
+            if (seq.Constraint is { ConstrainsNext: true } c) ds.SetConstraint(i, c);
         }
         return _numLogitRows > 0;
     }
@@ -160,7 +160,7 @@ internal sealed class EngineCore
             if (deviceToken == IDeviceSampler.EmptyMaskToken) throw EmptyMask(seq);
             int token;
             if (deviceToken >= 0) token = deviceToken;
-            else if (constraint is null)
+            else if (constraint is null || !constraint.ConstrainsNext)
                 token = _sampler.Sample(logits, in seq.Row, seq.PromptTokens, seq.OutputTokens, seq.Stop.EndTokenIds, ref seq.Rng, seq.TopLogprobs, out logprob);
             else
             {
