@@ -7,13 +7,15 @@ OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"; export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=
 M=/tmp/m8b; D="bash .gpu/on-device.sh"; LOG=$OUT/log-profile.txt
 [ -f $M/config.json ] || python3 .gpu/make_checkpoint.py 8b $M 2>&1 | tail -1 | tee -a $LOG
 NCU=$(command -v ncu || ls /usr/local/cuda*/bin/ncu 2>/dev/null | head -1); echo "ncu: $NCU" | tee -a $LOG
-MET=gpu__time_duration.sum,dram__bytes_read.sum,dram__bytes_write.sum,sm__throughput.avg.pct_of_peak_sustained_elapsed,gpu__compute_memory_throughput.avg.pct_of_peak_sustained_elapsed
-TP=".gpu/app/Throughput.dll --device cuda --enforce-eager --max-num-batched-tokens 8192 --gpu-memory-utilization 0.9 --model $M --max-num-seqs 256"
+# One-pass metrics only: a metric needing kernel replay makes ncu save and restore the whole KV cache per kernel.
+MET=gpu__time_duration.sum,dram__bytes_read.sum,dram__bytes_write.sum
+TP=".gpu/app/Throughput.dll --device cuda --enforce-eager --max-num-batched-tokens 8192 --gpu-memory-utilization 0.5 --model $M --max-num-seqs 256"
 prof() { # name skip count workload-args...
   local name=$1 skip=$2 count=$3; shift 3
   echo "== $name" | tee -a $LOG
-  timeout 200 $D $NCU --csv --clock-control none --launch-skip $skip --launch-count $count --metrics $MET dotnet $TP "$@" > /tmp/$name.csv 2>>$LOG
+  timeout 150 $D $NCU --csv --clock-control none --launch-skip $skip --launch-count $count --metrics $MET dotnet $TP "$@" > /tmp/$name.csv 2>>$LOG
   echo "rc=$?" | tee -a $LOG
+  pkill -f Throughput.dll; sleep 3   # a timed-out run must not keep its device memory
 }
 prof decode 12000 700 --workload fixed --input-len 512 --output-len 64 --num-requests 256
 prof mixed 1200 700 --workload fixed --input-len 512 --output-len 64 --num-requests 256

@@ -1,6 +1,6 @@
 """Summarises an `ncu --csv` kernel trace of the engine into per-step kernel tables (issue 18, item 5).
 
-Steps are split at the sampling kernel (`sample_rows`, the last kernel of every engine step). For each step: each
+Steps are split at the sampling kernel (`sample_rows`, or `argmax_rows` in the memory-profiling forward passes at load), the last kernel of every step. For each step: each
 kernel family's GPU time, share of the step, DRAM bytes and achieved TB/s, and ncu's SM and memory throughput
 (% of peak), against the device's peak bandwidth given on the command line.
 
@@ -39,7 +39,7 @@ def main():
     steps, cur = [], []
     for k in ks:
         cur.append(k)
-        if "sample_rows" in k["name"]:
+        if "sample_rows" in k["name"] or "argmax_rows" in k["name"]:
             steps.append(cur)
             cur = []
     if not steps:
