@@ -63,6 +63,8 @@ foreach (var (name, eosName, measured) in new[] { ("llama3", "<|eot_id|>", false
     var wall = new List<double>();
     var compiles = new List<double>();
     var mask = new uint[vocab.MaskWords];
+    long allocated = 0;
+    int zeroAlloc = 0;
     int compileErrors = 0;
     var rng = new Random(7);
     var closers = Enumerable.Range(0, vocab.Size).Where(t => vocab.TokenBytes(t).IndexOfAny("\"}],"u8) >= 0).ToArray();
@@ -84,16 +86,21 @@ foreach (var (name, eosName, measured) in new[] { ("llama3", "<|eot_id|>", false
 
     void Timed(TokenMatcher m)
     {
+        int f0 = m.Grammar.Lexer.FillCount, gc0 = GC.CollectionCount(0);
+        long a0 = GC.GetAllocatedBytesForCurrentThread();
         long c0 = ThreadCpu.Nanoseconds();
         long t0 = Stopwatch.GetTimestamp();
         m.ComputeMask(mask);
         double wallUs = Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
         double us = (ThreadCpu.Nanoseconds() - c0) / 1000.0;
+        long bytes = GC.GetAllocatedBytesForCurrentThread() - a0;
         if (!record) return;
+        allocated += bytes;
+        if (bytes == 0) zeroAlloc++;
         masks.Add(us);
         wall.Add(wallUs);
         if (verbose && measured && us > 500)
-            Console.WriteLine($"  slow mask {us:F0} us: {current}, {mask.Sum(w => System.Numerics.BitOperations.PopCount(w))} allowed, walked {m.LastTrieSize} nodes");
+            Console.WriteLine($"  slow mask {us:F0} us: {current}, {mask.Sum(w => System.Numerics.BitOperations.PopCount(w))} allowed, trie {m.LastTrieSize} nodes, visited {m.LastVisited}, {m.LastScans} scans, {m.Grammar.Lexer.FillCount - f0} new transitions, {bytes} bytes allocated{(GC.CollectionCount(0) > gc0 ? ", GC ran" : "")}");
     }
 
     foreach (var (sname, schema, valid) in suite)
@@ -142,6 +149,7 @@ foreach (var (name, eosName, measured) in new[] { ("llama3", "<|eot_id|>", false
     Console.WriteLine();
     Console.WriteLine($"{name}: vocabulary {vocab.Size:N0} tokens, trie {vocab.Trie.Nodes.Length:N0} nodes (rest trie {vocab.RestTrie.Nodes.Length:N0}), built in {vocabMs:F0} ms");
     Console.WriteLine($"  {masks.Count:N0} masks: mean {masks.Average():F1} us, p50 {P(masks, 50):F1}, p99 {P(masks, 99):F1}, p99.9 {P(masks, 99.9):F1}, max {masks[^1]:F0} us");
+    Console.WriteLine($"  allocated per mask: mean {(double)allocated / masks.Count:F0} bytes; {zeroAlloc:N0} of {masks.Count:N0} masks allocated nothing");
     Console.WriteLine($"  wall clock: mean {wall.Average():F1} us, p50 {P(wall, 50):F1}, p99 {P(wall, 99):F1}, p99.9 {P(wall, 99.9):F1}, max {wall[^1]:F0} us");
     Console.WriteLine($"  {compiles.Count} grammars compiled ({compileErrors} compile errors): p50 {P(compiles, 50) / 1000:F2} ms, p99 {P(compiles, 99) / 1000:F2} ms, mean {compiles.Average() / 1000:F2} ms");
     summary.Add($"| PagedAttention.AI ({name}, {vocab.Size / 1000}k) | {masks.Average():F0} | {P(masks, 50):F0} | {P(masks, 99):F0} | {P(masks, 99.9):F0} | {masks[^1]:F0} | {P(compiles, 50) / 1000:F2} / {P(compiles, 99) / 1000:F2} |");

@@ -24,7 +24,16 @@ internal sealed class ExprSet
     private readonly Dictionary<Node, int> _ids = new();
     private readonly List<ByteSet> _byteSets = [];
     private readonly Dictionary<ByteSet, int> _byteSetIds = new();
-    private readonly Dictionary<(int Expr, int Byte), int> _derivatives = new();
+    private readonly Dictionary<long, int> _derivatives = new();
+    private readonly List<int> _leaves = [], _rest = [];
+
+    // Plain-text facts for the slicer (see IsPlainClosed / PlainDepthBound). _plainFlag per node: 0 = nothing known,
+    // Boundary = closed at a character boundary, else a UTF-8 decoder state (continuation bytes left, next byte's
+    // range) after which the node is closed. Memos: 0 = unknown, 1 = yes, 2 = no; depth memo -1 = unknown.
+    private const int Boundary = 1;
+    private readonly List<int> _plainFlag = [];
+    private readonly List<sbyte> _closedMemo = [];
+    private readonly List<sbyte> _depthMemo = [];
 
     public ExprSet()
     {
@@ -45,6 +54,9 @@ internal sealed class ExprSet
         id = _nodes.Count;
         _nodes.Add(n);
         _nullable.Add(nullable);
+        _plainFlag.Add(0);
+        _closedMemo.Add(0);
+        _depthMemo.Add(-1);
         _ids.Add(n, id);
         return id;
     }
@@ -94,7 +106,8 @@ internal sealed class ExprSet
         if (a == b) return a;
         if (a == Nothing) return b;
         if (b == Nothing) return a;
-        var leaves = new List<int>();
+        var leaves = _leaves;
+        leaves.Clear();
         CollectOr(a, leaves);
         CollectOr(b, leaves);
         return BuildOr(leaves);
@@ -123,7 +136,8 @@ internal sealed class ExprSet
     {
         // Byte-set leaves merge into one; the rest are sorted and deduplicated so equal sets get one id.
         ByteSet bytes = default;
-        var rest = new List<int>(leaves.Count);
+        var rest = _rest;
+        rest.Clear();
         foreach (int l in leaves)
         {
             var n = _nodes[l];
@@ -157,7 +171,8 @@ internal sealed class ExprSet
     public int Derive(int e, byte b)
     {
         if (e <= Empty) return Nothing;
-        if (_derivatives.TryGetValue((e, b), out int d)) return d;
+        long key = (long)e << 8 | b;
+        if (_derivatives.TryGetValue(key, out int d)) return d;
         var n = _nodes[e];
         d = n.Kind switch
         {
@@ -167,8 +182,98 @@ internal sealed class ExprSet
             Kind.Repeat => Concat(Derive(n.A, b), Repeat(n.A, Math.Max(n.Min - 1, 0), n.Max == Infinite ? Infinite : n.Max - 1)),
             _ => Nothing,
         };
-        _derivatives[(e, b)] = d;
+        _derivatives[key] = d;
+        if (_plainFlag[e] != 0 && d > Empty && _plainFlag[d] == 0) _plainFlag[d] = Utf8Step(_plainFlag[e], b);
         return d;
+    }
+
+    // ---- plain text (the slicer's questions) ----
+
+    /// <summary>
+    /// The expression matching one character of a JSON string's inside (<see cref="RegexLowering.JsonChar"/>): a
+    /// repeat of it absorbs any plain text. Set by <see cref="RegexLowering"/> when it builds the expression.
+    /// </summary>
+    public int PlainChar { get; set; } = -1;
+
+    /// <summary>
+    /// Records that every string of plain JSON-string characters (U+0020.., not '"' or '\') is a prefix of a word
+    /// of <paramref name="e"/> (e.g. the inside of an additional-property key: strings not in a set). The fact is
+    /// carried to derivatives by plain bytes, through partial UTF-8 characters.
+    /// </summary>
+    public void MarkPlainClosed(int e)
+    {
+        if (e > Empty) _plainFlag[e] = Boundary;
+    }
+
+    /// <summary>
+    /// A sufficient test, by structure and marks, that no plain JSON-string text can kill <paramref name="e"/>: a
+    /// repeat of <see cref="PlainChar"/> without upper bound, a marked node, a concatenation whose head is closed, or
+    /// an alternation with a closed branch. "False" is always safe (the caller then searches or walks).
+    /// </summary>
+    public bool IsPlainClosed(int e)
+    {
+        if (e <= Empty) return false;
+        if (_plainFlag[e] == Boundary) return true;
+        sbyte m = _closedMemo[e];
+        if (m != 0) return m == 1;
+        var n = _nodes[e];
+        bool r = n.Kind switch
+        {
+            Kind.Repeat => n.Max == Infinite && n.A == PlainChar,
+            Kind.Concat => IsPlainClosed(n.A),
+            Kind.Or => IsPlainClosed(n.A) || IsPlainClosed(n.B),
+            _ => false,
+        };
+        _closedMemo[e] = r ? (sbyte)1 : (sbyte)2;
+        return r;
+    }
+
+    /// <summary>
+    /// A lower bound (capped at <paramref name="cap"/>) on the n such that every string of at most n plain
+    /// characters is a prefix of a word of <paramref name="e"/>: a bounded repeat of <see cref="PlainChar"/> gives
+    /// its upper bound; 0 when the structure says nothing.
+    /// </summary>
+    public int PlainDepthBound(int e, int cap)
+    {
+        if (e <= Empty) return 0;
+        if (IsPlainClosed(e)) return cap;
+        int m = _depthMemo[e];
+        if (m >= 0) return Math.Min(m, cap);
+        var n = _nodes[e];
+        int r = n.Kind switch
+        {
+            Kind.Repeat when n.A == PlainChar => Math.Min(n.Max, 127),
+            Kind.Concat => PlainDepthBound(n.A, 127),
+            Kind.Or => Math.Max(PlainDepthBound(n.A, 127), PlainDepthBound(n.B, 127)),
+            _ => 0,
+        };
+        _depthMemo[e] = (sbyte)r;
+        return Math.Min(r, cap);
+    }
+
+    // The UTF-8 decoder over plain JSON-string text: from a state (Boundary, or continuation count and the next byte's
+    // range) by one byte; 0 when the byte cannot continue plain text.
+    private static int Utf8Step(int f, byte b)
+    {
+        static int Mid(int left, int lo, int hi) => left << 16 | lo << 8 | hi;
+        if (f == Boundary)
+        {
+            if (b < 0x80) return b >= 0x20 && b != '"' && b != '\\' ? Boundary : 0;
+            return b switch
+            {
+                >= 0xC2 and <= 0xDF => Mid(1, 0x80, 0xBF),
+                0xE0 => Mid(2, 0xA0, 0xBF),
+                0xED => Mid(2, 0x80, 0x9F),
+                >= 0xE1 and <= 0xEF => Mid(2, 0x80, 0xBF),
+                0xF0 => Mid(3, 0x90, 0xBF),
+                >= 0xF1 and <= 0xF3 => Mid(3, 0x80, 0xBF),
+                0xF4 => Mid(3, 0x80, 0x8F),
+                _ => 0,
+            };
+        }
+        int left = f >> 16, lo = (f >> 8) & 0xFF, hi = f & 0xFF;
+        if (b < lo || b > hi) return 0;
+        return left == 1 ? Boundary : Mid(left - 1, 0x80, 0xBF);
     }
 
     /// <summary>True when e matches s exactly (tests and the compile-time checks).</summary>

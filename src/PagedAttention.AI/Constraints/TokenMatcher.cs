@@ -33,6 +33,12 @@ internal sealed class TokenMatcher
     private readonly LexerState?[] _fScanLex;
     private readonly int[] _fScanSerial;
 
+    // Scans by parser level during a walk: the row pushed after `rows` rows, from the top row with serial
+    // _lvlTop[rows], by the lexemes _lvlAcc[rows]; _lvlRes[rows] = that row's serial, or 0 when the scan failed.
+    // Many frames scan the same lexemes from the same row (every token that closes a string), so they share it.
+    private int[] _lvlTop = new int[16], _lvlRes = new int[16];
+    private int[]?[] _lvlAcc = new int[16][];
+
     internal TokenMatcher(CompiledGrammar cg)
     {
         _cg = cg;
@@ -50,6 +56,12 @@ internal sealed class TokenMatcher
 
     /// <summary>Nodes of the trie the last mask walked (the full trie, or a slice's rest): diagnostics and MaskBench.</summary>
     internal int LastTrieSize { get; private set; }
+
+    /// <summary>Trie nodes the last mask visited (the rest were skipped with their rejected parents).</summary>
+    internal int LastVisited { get; private set; }
+
+    /// <summary>Earley scans the last mask ran (lexeme boundaries inside tokens, after sharing).</summary>
+    internal int LastScans { get; private set; }
 
     /// <summary>Words a mask needs: ceil(vocabulary size / 32).</summary>
     public int MaskWords => _cg.Vocabulary.MaskWords;
@@ -254,7 +266,8 @@ internal sealed class TokenMatcher
             }
         }
         LastTrieSize = trie.Nodes.Length;
-        Walk(words, trie);
+        LastScans = 0;
+        LastVisited = Walk(words, trie);
         foreach (var (primary, dup) in trie.Duplicates)
             if ((words[primary >> 5] & (1u << (primary & 31))) != 0) words[dup >> 5] |= 1u << (dup & 31);
         if (IsAccepting) SetEos(words, vocab);
@@ -267,7 +280,7 @@ internal sealed class TokenMatcher
 
     // The hot loop: one iteration per visited trie node. Bounds checks are hoisted by hand (node depths are at most
     // MaxDepth, for which the frame arrays are sized; class ids index rows of ClassCount entries).
-    private void Walk(Span<uint> words, TokenTrie trie)
+    private int Walk(Span<uint> words, TokenTrie trie)
     {
         var nodes = trie.Nodes;
         var dfa = _dfa;
@@ -283,9 +296,10 @@ internal sealed class TokenMatcher
         ref int rows0 = ref MemoryMarshal.GetArrayDataReference(_fRows);
         ref LexerState? scan0 = ref MemoryMarshal.GetArrayDataReference(_fScanLex);
         ref uint word0 = ref MemoryMarshal.GetReference(words);
-        int i = 0, n = nodes.Length;
+        int i = 0, n = nodes.Length, visited = 0;
         while (i < n)
         {
+            visited++;
             ulong node = Unsafe.Add(ref node0, i);
             int d = (int)(node >> 8) & 0x3FF, p = d - 1;
             byte b = (byte)node;
@@ -309,6 +323,7 @@ internal sealed class TokenMatcher
             i++;
         }
         parser.Truncate(baseRows);
+        return visited;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -318,8 +333,30 @@ internal sealed class TokenMatcher
         LexerState sl = dead;
         if ((p > 0 || _inLexeme) && cur.Accepting.Length > 0)
         {
-            _parser.Truncate(rows);
-            if (_parser.Scan(cur.Accepting)) { sl = _parser.TopLexer; _fScanSerial[p] = _parser.TopSerial; }
+            var parser = _parser;
+            int top = parser.SerialAt(rows);
+            if (rows >= _lvlTop.Length)
+            {
+                int len = Math.Max(rows + 1, _lvlTop.Length * 2);
+                Array.Resize(ref _lvlTop, len); Array.Resize(ref _lvlRes, len); Array.Resize(ref _lvlAcc, len);
+            }
+            var acc = _lvlAcc[rows];
+            if (_lvlTop[rows] == top && acc is not null && (acc == cur.Accepting || acc.AsSpan().SequenceEqual(cur.Accepting))
+                && (_lvlRes[rows] == 0 || parser.SerialAt(rows + 1) == _lvlRes[rows]))
+            {
+                // The same scan from the same row already ran in this walk and its row is still there.
+                if (_lvlRes[rows] != 0) { sl = parser.LexerAt(rows + 1); _fScanSerial[p] = _lvlRes[rows]; }
+            }
+            else
+            {
+                LastScans++;
+                parser.Truncate(rows);
+                int res = 0;
+                if (parser.Scan(cur.Accepting)) { sl = parser.TopLexer; res = _fScanSerial[p] = parser.TopSerial; }
+                _lvlTop[rows] = top;
+                _lvlAcc[rows] = cur.Accepting;
+                _lvlRes[rows] = res;
+            }
         }
         _fScanLex[p] = sl;
         return sl;
