@@ -17,6 +17,8 @@ int walks = int.Parse(Arg("--walks") ?? "5");
 bool verbose = args.Contains("--verbose");
 // --warm: run every schema's sequence twice on the same compiled grammar and time the second run (lexer DFA warm).
 bool warm = args.Contains("--warm");
+int repeat = int.Parse(Arg("--repeat") ?? "1"); // each schema this many times, each time freshly compiled
+string? only = Arg("--only"); // a schema-name prefix: measure those schemas alone (profiling)
 string current = "";
 bool record = true;
 
@@ -103,8 +105,9 @@ foreach (var (name, eosName, measured) in new[] { ("llama3", "<|eot_id|>", false
             Console.WriteLine($"  slow mask {us:F0} us: {current}, {mask.Sum(w => System.Numerics.BitOperations.PopCount(w))} allowed, trie {m.LastTrieSize} nodes, visited {m.LastVisited}, {m.LastScans} scans, {m.Grammar.Lexer.FillCount - f0} new transitions, {bytes} bytes allocated{(GC.CollectionCount(0) > gc0 ? ", GC ran" : "")}");
     }
 
-    foreach (var (sname, schema, valid) in suite)
+    foreach (var (sname, schema, valid) in Enumerable.Repeat(suite, repeat).SelectMany(x => x))
     {
+        if (only is not null && !sname.StartsWith(only, StringComparison.Ordinal)) continue;
         current = sname;
         var cg = CompileTimed(schema, new JsonGrammarOptions { Draft4 = true });
         if (cg is null) continue;
@@ -120,8 +123,9 @@ foreach (var (name, eosName, measured) in new[] { ("llama3", "<|eot_id|>", false
             }
         }
     }
-    foreach (var (tname, schema) in tools)
+    foreach (var (tname, schema) in Enumerable.Repeat(tools, repeat).SelectMany(x => x))
     {
+        if (only is not null && !tname.StartsWith(only, StringComparison.Ordinal)) continue;
         current = tname;
         var cg = CompileTimed(schema, JsonGrammarOptions.Default);
         if (cg is null) continue;

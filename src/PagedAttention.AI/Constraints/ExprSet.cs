@@ -21,6 +21,7 @@ internal sealed class ExprSet
 
     private readonly List<Node> _nodes = [];
     private readonly List<bool> _nullable = [];
+    private readonly List<ByteSet> _first = [];
     private readonly Dictionary<Node, int> _ids = new();
     private readonly List<ByteSet> _byteSets = [];
     private readonly Dictionary<ByteSet, int> _byteSetIds = new();
@@ -34,6 +35,8 @@ internal sealed class ExprSet
     private readonly List<int> _plainFlag = [];
     private readonly List<sbyte> _closedMemo = [];
     private readonly List<sbyte> _depthMemo = [];
+    private readonly List<sbyte> _wordMemo = [];
+    private readonly Dictionary<int, bool> _coversWord = new();
 
     public ExprSet()
     {
@@ -45,6 +48,9 @@ internal sealed class ExprSet
 
     public bool IsNullable(int e) => _nullable[e];
 
+    /// <summary>The bytes some word of e starts with: a derivative by any other byte is <see cref="Nothing"/>.</summary>
+    public ByteSet First(int e) => _first[e];
+
     /// <summary>Every byte set used by a Bytes node (for the byte-class partition).</summary>
     public IReadOnlyList<ByteSet> ByteSets => _byteSets;
 
@@ -54,9 +60,18 @@ internal sealed class ExprSet
         id = _nodes.Count;
         _nodes.Add(n);
         _nullable.Add(nullable);
+        _first.Add(n.Kind switch
+        {
+            Kind.Bytes => _byteSets[n.A],
+            Kind.Concat => _nullable[n.A] ? _first[n.A].Union(_first[n.B]) : _first[n.A],
+            Kind.Or => _first[n.A].Union(_first[n.B]),
+            Kind.Repeat => _first[n.A],
+            _ => ByteSet.Empty,
+        });
         _plainFlag.Add(0);
         _closedMemo.Add(0);
         _depthMemo.Add(-1);
+        _wordMemo.Add(-1);
         _ids.Add(n, id);
         return id;
     }
@@ -90,8 +105,13 @@ internal sealed class ExprSet
         if (a == Empty) return b;
         if (b == Empty) return a;
         var na = _nodes[a];
-        if (na.Kind == Kind.Concat) return Concat(na.A, Concat(na.B, b)); // right-nest
-        return Intern(new Node(Kind.Concat, a, b, 0, 0), _nullable[a] && _nullable[b]);
+        int r = na.Kind == Kind.Concat
+            ? Concat(na.A, Concat(na.B, b)) // right-nest
+            : Intern(new Node(Kind.Concat, a, b, 0, 0), _nullable[a] && _nullable[b]);
+        // A plain-text mark on the head holds for the whole (every prefix of a is one of a·b); right-nesting would
+        // otherwise lose the marked node.
+        if (_plainFlag[a] != 0 && _plainFlag[r] == 0) _plainFlag[r] = _plainFlag[a];
+        return r;
     }
 
     public int Concat(params ReadOnlySpan<int> parts)
@@ -172,7 +192,12 @@ internal sealed class ExprSet
     {
         if (e <= Empty) return Nothing;
         long key = (long)e << 8 | b;
-        if (_derivatives.TryGetValue(key, out int d)) return d;
+        if (_derivatives.TryGetValue(key, out int d))
+        {
+            // e may have been marked after this derivative was first taken.
+            if (_plainFlag[e] != 0 && d > Empty && _plainFlag[d] == 0) _plainFlag[d] = Utf8Step(_plainFlag[e], b);
+            return d;
+        }
         var n = _nodes[e];
         d = n.Kind switch
         {
@@ -249,6 +274,41 @@ internal sealed class ExprSet
         };
         _depthMemo[e] = (sbyte)r;
         return Math.Min(r, cap);
+    }
+
+    /// <summary>
+    /// Like <see cref="PlainDepthBound"/> for words (ASCII letters and digits): a lower bound on the n such that every
+    /// word of at most n characters is a prefix of a word of <paramref name="e"/> — a repeat of an expression that
+    /// matches each letter and digit gives its upper bound (127 without one). Patterns and formats (paths, e-mail
+    /// local parts) are made of such repeats.
+    /// </summary>
+    public int WordDepthBound(int e, int cap)
+    {
+        if (e <= Empty) return 0;
+        int m = _wordMemo[e];
+        if (m >= 0) return Math.Min(m, cap);
+        var n = _nodes[e];
+        int r = n.Kind switch
+        {
+            Kind.Repeat when CoversWordChars(n.A) => n.Max == Infinite ? 127 : Math.Min(n.Max, 127),
+            Kind.Concat => WordDepthBound(n.A, 127),
+            Kind.Or => Math.Max(WordDepthBound(n.A, 127), WordDepthBound(n.B, 127)),
+            _ => 0,
+        };
+        r = Math.Max(r, PlainDepthBound(e, 127));
+        _wordMemo[e] = (sbyte)r;
+        return Math.Min(r, cap);
+    }
+
+    // x matches every one-character word string (each of 0-9, A-Z, a-z).
+    private bool CoversWordChars(int x)
+    {
+        if (_coversWord.TryGetValue(x, out bool known)) return known;
+        bool ok = true;
+        for (int b = '0'; b <= 'z' && ok; b++)
+            if (char.IsAsciiLetterOrDigit((char)b) && !IsNullable(Derive(x, (byte)b))) ok = false;
+        _coversWord[x] = ok;
+        return ok;
     }
 
     // The UTF-8 decoder over plain JSON-string text: from a state (Boundary, or continuation count and the next byte's

@@ -20,6 +20,12 @@ internal sealed class LexerDfa
     private readonly object _lock = new();
     private int _count;
 
+    // The transitions again, flat for the mask walk: row = state id * ClassCount, entry = the target's row, -1 while
+    // not computed; the dead state is id 0, so row 0. No object references, so the walk's frames hold ints (no GC
+    // write barriers). Grown by copying under the lock; an entry always points inside the array that holds it.
+    private int[] _table = [];
+    private LexerState[] _byId = new LexerState[64];
+
     public LexerDfa(ExprSet x, int[] lexemeExprs)
     {
         _x = x;
@@ -60,6 +66,15 @@ internal sealed class LexerDfa
     /// <summary>Byte → class (256 entries), for the mask walk's inlined transitions.</summary>
     internal byte[] ClassOf => _classOf;
 
+    /// <summary>The flat transition table (see the field); read it again after any call that may add states.</summary>
+    internal int[] Table => Volatile.Read(ref _table);
+
+    /// <summary>The state whose row starts at <paramref name="row"/>.</summary>
+    internal LexerState StateAtRow(int row) => Volatile.Read(ref _byId)[row / _classRep.Length];
+
+    /// <summary>Computes a missing transition from a row (the walk's slow path); returns the target's row.</summary>
+    internal int FillRow(int row, byte b) => Fill(StateAtRow(row), b).Id * _classRep.Length;
+
     /// <summary>Transitions computed so far (diagnostics and MaskBench).</summary>
     public int FillCount => Volatile.Read(ref _fills);
 
@@ -85,6 +100,7 @@ internal sealed class LexerDfa
             }
             var t = Intern(_scratch.AsSpan(0, n));
             Volatile.Write(ref s.Next[cls], t);
+            Volatile.Write(ref _table[s.Id * _classRep.Length + cls], t.Id * _classRep.Length);
             return t;
         }
     }
@@ -100,10 +116,14 @@ internal sealed class LexerDfa
     {
         int known = Volatile.Read(ref s.SliceLoop);
         if (known != 0) return known == 1;
-        bool ok = !s.IsDead && (ClosedByStructure(s, out bool counted) || (!counted && CheckClosed(s)));
+        // A plain ASCII character that cannot even start kills it at once (numbers, literals, punctuation).
+        bool ok = !s.IsDead && s.First.Intersect(PlainAscii) == PlainAscii
+            && (ClosedByStructure(s, out bool counted) || (!counted && CheckClosed(s)));
         Volatile.Write(ref s.SliceLoop, ok ? 1 : 2);
         return ok;
     }
+
+    private static readonly ByteSet PlainAscii = ByteSet.Range(0x20, 0x7F).Except(ByteSet.Of((byte)'"')).Except(ByteSet.Of((byte)'\\'));
 
     // UTF-8 lead bytes grouped by (class, continuation count, first continuation range): one per group is enough.
     private (byte Lead, int Count, int Lo, int Hi)[]? _leads;
@@ -124,6 +144,11 @@ internal sealed class LexerDfa
     {
         int known = Volatile.Read(ref s.PlainDepth);
         if (known >= 0) return known;
+        if (s.First.Intersect(PlainAscii) != PlainAscii)
+        {
+            Volatile.Write(ref s.PlainDepth, 0);
+            return 0;
+        }
         int bound = 0;
         lock (_lock)
             foreach (var (_, e) in s.Items) bound = Math.Max(bound, _x.PlainDepthBound(e, MaxPlainDepth));
@@ -134,6 +159,25 @@ internal sealed class LexerDfa
         }
         return ComputePlainDepth(s);
     }
+
+    /// <summary>
+    /// A lower bound (capped at 127) on the n such that every word (ASCII letters and digits) of at most n characters
+    /// keeps the lexer alive from <paramref name="s"/>, by the items' structure; cached in the state. With n ≥ a word
+    /// slice's bound, that slice's tokens are all allowed.
+    /// </summary>
+    public int WordDepth(LexerState s)
+    {
+        int known = Volatile.Read(ref s.WordDepth);
+        if (known >= 0) return known;
+        int bound = 0;
+        if (s.First.Intersect(WordBytes) == WordBytes)
+            lock (_lock)
+                foreach (var (_, e) in s.Items) bound = Math.Max(bound, _x.WordDepthBound(e, 127));
+        Volatile.Write(ref s.WordDepth, bound);
+        return bound;
+    }
+
+    private static readonly ByteSet WordBytes = ByteSet.Range('0', '9').Union(ByteSet.Range('A', 'Z')).Union(ByteSet.Range('a', 'z'));
 
     // Some item is closed under plain text by its expression's structure (a free repeat of JSON characters, a marked
     // non-member key): then so is the state, since it lives while any item does. No transitions are built.
@@ -304,6 +348,27 @@ internal sealed class LexerDfa
         acc = 0;
         foreach (var (l, e) in arr) if (_x.IsNullable(e)) accepting[acc++] = l;
         var s = new LexerState(_count, arr, accepting, canContinue, _classRep.Length);
+        // Classes no item can start with lead to the dead state: set them now, so that only live transitions are
+        // ever computed (most of a state's classes are dead, and the walk meets them all).
+        ByteSet first = default;
+        foreach (var (_, e) in arr) first = first.Union(_x.First(e));
+        s.First = first;
+        var dead = arr.Length == 0 ? s : Dead;
+        int classes = _classRep.Length, row = s.Id * classes;
+        if (row + classes > _table.Length)
+        {
+            var grown = new int[Math.Max(row + classes, _table.Length * 2)];
+            _table.AsSpan().CopyTo(grown);
+            Volatile.Write(ref _table, grown);
+        }
+        if (s.Id == _byId.Length) Array.Resize(ref _byId, _byId.Length * 2);
+        _byId[s.Id] = s;
+        for (int c = 0; c < classes; c++)
+        {
+            bool live = first.Contains(_classRep[c]);
+            if (!live) s.Next[c] = dead;
+            _table[row + c] = live ? -1 : 0;
+        }
         if (list is null) _states.Add(h, list = new List<LexerState>(1));
         list.Add(s);
         Volatile.Write(ref _count, _count + 1);

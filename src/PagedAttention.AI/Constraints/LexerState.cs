@@ -16,6 +16,10 @@ internal sealed class LexerState
     // plain characters keeps this state alive.
     internal int PlainDepth = -1;
 
+    // -1 = not yet known; else a lower bound (capped at 127) on the n such that every word (ASCII letters and digits)
+    // of at most n characters keeps this state alive.
+    internal int WordDepth = -1;
+
     internal LexerState(int id, (int Lexeme, int Expr)[] items, int[] accepting, bool canContinue, int classes)
     {
         Id = id;
@@ -37,4 +41,7 @@ internal sealed class LexerState
     public bool CanContinue { get; }
 
     public bool IsDead => Items.Length == 0;
+
+    /// <summary>Bytes with a live transition (every other byte leads to the dead state).</summary>
+    internal ByteSet First;
 }

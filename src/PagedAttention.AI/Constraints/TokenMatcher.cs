@@ -28,9 +28,11 @@ internal sealed class TokenMatcher
     private int _history;
 
     // Trie-walk frames, one per depth.
-    private readonly LexerState[] _fLex;
+    // Trie-walk frames, one per depth: the lexer state's row in LexerDfa.Table, the parser's row count, and the
+    // lexer row after scanning the lexeme this frame ends (-1 unknown, 0 dead), shared by the frame's children.
+    private readonly int[] _fLex;
     private readonly int[] _fRows;
-    private readonly LexerState?[] _fScanLex;
+    private readonly int[] _fScanLex;
     private readonly int[] _fScanSerial;
 
     // Scans by parser level during a walk: the row pushed after `rows` rows, from the top row with serial
@@ -46,9 +48,9 @@ internal sealed class TokenMatcher
         _parser = new EarleyParser(cg.Grammar, cg.Lexer);
         _lex = _parser.TopLexer;
         int depth = cg.Vocabulary.Trie.MaxDepth + 2;
-        _fLex = new LexerState[depth];
+        _fLex = new int[depth];
         _fRows = new int[depth];
-        _fScanLex = new LexerState?[depth];
+        _fScanLex = new int[depth];
         _fScanSerial = new int[depth];
     }
 
@@ -264,6 +266,16 @@ internal sealed class TokenMatcher
                 mask.CopyTo(words);
                 trie = rest;
             }
+            else if (_dfa.WordDepth(_lex) is var wordDepth && wordDepth >= TokenVocabulary.WordBounds[0])
+            {
+                // A pattern or format that repeats letters and digits (a path, an e-mail address): word tokens no
+                // longer than the room are allowed.
+                int k = TokenVocabulary.WordBounds.Length - 1;
+                while (TokenVocabulary.WordBounds[k] > wordDepth) k--;
+                var (mask, rest) = vocab.WordSlices[k];
+                mask.CopyTo(words);
+                trie = rest;
+            }
         }
         LastTrieSize = trie.Nodes.Length;
         LastScans = 0;
@@ -279,22 +291,25 @@ internal sealed class TokenMatcher
     }
 
     // The hot loop: one iteration per visited trie node. Bounds checks are hoisted by hand (node depths are at most
-    // MaxDepth, for which the frame arrays are sized; class ids index rows of ClassCount entries).
+    // MaxDepth, for which the frame arrays are sized; class ids index rows of ClassCount entries; a row read from the
+    // table lies inside it, and the table is read again after every call that can add states).
     private int Walk(Span<uint> words, TokenTrie trie)
     {
         var nodes = trie.Nodes;
         var dfa = _dfa;
         var parser = _parser;
-        var dead = dfa.Dead;
+        int classes = dfa.ClassCount;
         int baseRows = parser.RowCount;
-        _fLex[0] = _lex;
+        var table = dfa.Table;
+        _fLex[0] = _lex.Id * classes;
         _fRows[0] = baseRows;
-        _fScanLex[0] = null;
+        _fScanLex[0] = -1;
         ref ulong node0 = ref MemoryMarshal.GetArrayDataReference(nodes);
         ref byte class0 = ref MemoryMarshal.GetArrayDataReference(dfa.ClassOf);
-        ref LexerState lex0 = ref MemoryMarshal.GetArrayDataReference(_fLex);
+        ref int tab0 = ref MemoryMarshal.GetArrayDataReference(table);
+        ref int lex0 = ref MemoryMarshal.GetArrayDataReference(_fLex);
         ref int rows0 = ref MemoryMarshal.GetArrayDataReference(_fRows);
-        ref LexerState? scan0 = ref MemoryMarshal.GetArrayDataReference(_fScanLex);
+        ref int scan0 = ref MemoryMarshal.GetArrayDataReference(_fScanLex);
         ref uint word0 = ref MemoryMarshal.GetReference(words);
         int i = 0, n = nodes.Length, visited = 0;
         while (i < n)
@@ -303,21 +318,39 @@ internal sealed class TokenMatcher
             ulong node = Unsafe.Add(ref node0, i);
             int d = (int)(node >> 8) & 0x3FF, p = d - 1;
             byte b = (byte)node;
-            var cur = Unsafe.Add(ref lex0, p);
-            var t = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(cur.Next), Unsafe.Add(ref class0, b)) ?? dfa.Fill(cur, b);
+            int cur = Unsafe.Add(ref lex0, p);
+            int t = Unsafe.Add(ref tab0, cur + Unsafe.Add(ref class0, b));
+            if (t < 0)
+            {
+                t = dfa.FillRow(cur, b);
+                table = dfa.Table;
+                tab0 = ref MemoryMarshal.GetArrayDataReference(table);
+            }
             int rows = Unsafe.Add(ref rows0, p);
-            if (t == dead)
+            if (t == 0)
             {
                 // The byte ends the current lexeme: scan it once per frame and reuse for the siblings.
-                var sl = Unsafe.Add(ref scan0, p);
-                if (sl is null || (sl != dead && parser.SerialAt(rows + 1) != _fScanSerial[p]))
-                    sl = ScanAt(p, rows, dead);
-                if (sl == dead || (t = dfa.Next(sl, b)) == dead) { i += (int)(node >> 40); continue; }
+                int sl = Unsafe.Add(ref scan0, p);
+                if (sl < 0 || (sl > 0 && parser.SerialAt(rows + 1) != _fScanSerial[p]))
+                {
+                    sl = ScanAt(p, rows);
+                    table = dfa.Table;
+                    tab0 = ref MemoryMarshal.GetArrayDataReference(table);
+                }
+                if (sl == 0) { i += (int)(node >> 40); continue; }
+                t = Unsafe.Add(ref tab0, sl + Unsafe.Add(ref class0, b));
+                if (t < 0)
+                {
+                    t = dfa.FillRow(sl, b);
+                    table = dfa.Table;
+                    tab0 = ref MemoryMarshal.GetArrayDataReference(table);
+                }
+                if (t == 0) { i += (int)(node >> 40); continue; }
                 rows++;
             }
             Unsafe.Add(ref lex0, d) = t;
             Unsafe.Add(ref rows0, d) = rows;
-            Unsafe.Add(ref scan0, d) = null;
+            Unsafe.Add(ref scan0, d) = -1;
             int tok = (int)((node >> 18) & 0x3FFFFF) - 1;
             if (tok >= 0) Unsafe.Add(ref word0, tok >> 5) |= 1u << (tok & 31);
             i++;
@@ -326,11 +359,13 @@ internal sealed class TokenMatcher
         return visited;
     }
 
+    // Scans the lexemes complete in frame p's lexer state; returns the lexer row after them, 0 when none fits.
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private LexerState ScanAt(int p, int rows, LexerState dead)
+    private int ScanAt(int p, int rows)
     {
-        var cur = _fLex[p];
-        LexerState sl = dead;
+        var cur = _dfa.StateAtRow(_fLex[p]);
+        int classes = _dfa.ClassCount;
+        int sl = 0;
         if ((p > 0 || _inLexeme) && cur.Accepting.Length > 0)
         {
             var parser = _parser;
@@ -345,14 +380,14 @@ internal sealed class TokenMatcher
                 && (_lvlRes[rows] == 0 || parser.SerialAt(rows + 1) == _lvlRes[rows]))
             {
                 // The same scan from the same row already ran in this walk and its row is still there.
-                if (_lvlRes[rows] != 0) { sl = parser.LexerAt(rows + 1); _fScanSerial[p] = _lvlRes[rows]; }
+                if (_lvlRes[rows] != 0) { sl = parser.LexerAt(rows + 1).Id * classes; _fScanSerial[p] = _lvlRes[rows]; }
             }
             else
             {
                 LastScans++;
                 parser.Truncate(rows);
                 int res = 0;
-                if (parser.Scan(cur.Accepting)) { sl = parser.TopLexer; res = _fScanSerial[p] = parser.TopSerial; }
+                if (parser.Scan(cur.Accepting)) { sl = parser.TopLexer.Id * classes; res = _fScanSerial[p] = parser.TopSerial; }
                 _lvlTop[rows] = top;
                 _lvlAcc[rows] = cur.Accepting;
                 _lvlRes[rows] = res;

@@ -15,9 +15,13 @@ internal sealed class TokenVocabulary
     /// <summary>Character-count bounds of the bounded slices (see <see cref="BoundedSlices"/>), ascending.</summary>
     public static readonly int[] SliceBounds = [4, 8, 16, 32];
 
+    /// <summary>Character-count bounds of the word slices (see <see cref="WordSlices"/>), ascending; 127 = "any".</summary>
+    public static readonly int[] WordBounds = [8, 16, 127];
+
     private TokenVocabulary(byte[][] bytes, int[] eos, TokenTrie trie, TokenTrie rest, uint[] slice,
-        (uint[] Mask, TokenTrie Others)[] bounded, string key)
+        (uint[] Mask, TokenTrie Others)[] bounded, (uint[] Mask, TokenTrie Others)[] words, string key)
     {
+        WordSlices = words;
         BoundedSlices = bounded;
         _bytes = bytes;
         EosTokens = eos;
@@ -52,6 +56,13 @@ internal sealed class TokenVocabulary
     /// other tokens. Used where the lexer counts (e.g. maxLength) but any plain text that short is still allowed.
     /// </summary>
     public (uint[] Mask, TokenTrie Others)[] BoundedSlices { get; }
+
+    /// <summary>
+    /// For each of <see cref="WordBounds"/>: the tokens made only of ASCII letters and digits, at most that many, and
+    /// the trie of all other tokens. Used where a pattern or format repeats a class holding every letter and digit
+    /// (paths, e-mail addresses, identifiers) and plain text in general is not allowed.
+    /// </summary>
+    public (uint[] Mask, TokenTrie Others)[] WordSlices { get; }
 
     /// <summary>Identifies the vocabulary for the compiled-grammar cache (bytes and EOS ids hashed).</summary>
     public string Key { get; }
@@ -93,6 +104,7 @@ internal sealed class TokenVocabulary
         var slice = new uint[words];
         var rest = new List<(int, byte[])>(bytes.Length / 4);
         var bounded = SliceBounds.Select(_ => (Mask: new uint[words], Others: new List<(int, byte[])>())).ToArray();
+        var wordSlices = WordBounds.Select(_ => (Mask: new uint[words], Others: new List<(int, byte[])>())).ToArray();
         foreach (var (id, b) in tokens)
         {
             int chars = b.Length > 0 && IsPlainStringText(b) ? System.Text.Encoding.UTF8.GetCharCount(b) : -1;
@@ -103,10 +115,20 @@ internal sealed class TokenVocabulary
                 if (chars > 0 && System.Text.Unicode.Utf8.IsValid(b) && RuneCount(b) <= SliceBounds[k]) bounded[k].Mask[id >> 5] |= 1u << (id & 31);
                 else bounded[k].Others.Add((id, b));
             }
+            bool word = b.Length > 0 && b.AsSpan().IndexOfAnyExcept(WordByteValues) < 0;
+            for (int k = 0; k < WordBounds.Length; k++)
+            {
+                if (word && b.Length <= WordBounds[k]) wordSlices[k].Mask[id >> 5] |= 1u << (id & 31);
+                else wordSlices[k].Others.Add((id, b));
+            }
         }
         return new TokenVocabulary(bytes, eosTokens, TokenTrie.Build(tokens), TokenTrie.Build(rest), slice,
-            bounded.Select(x => (x.Mask, TokenTrie.Build(x.Others))).ToArray(), key);
+            bounded.Select(x => (x.Mask, TokenTrie.Build(x.Others))).ToArray(),
+            wordSlices.Select(x => (x.Mask, TokenTrie.Build(x.Others))).ToArray(), key);
     }
+
+    private static readonly System.Buffers.SearchValues<byte> WordByteValues =
+        System.Buffers.SearchValues.Create("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"u8);
 
     private static int RuneCount(ReadOnlySpan<byte> b)
     {
