@@ -109,7 +109,7 @@ foreach (var (name, eosName, measured) in new[] { ("llama3", "<|eot_id|>", false
         masks.Add(us);
         wall.Add(wallUs);
         if (verbose && measured && us > 500)
-            Console.WriteLine($"  slow mask {us:F0} us: {current}, {mask.Sum(w => System.Numerics.BitOperations.PopCount(w))} allowed, trie {m.LastTrieSize} nodes, visited {m.LastVisited}, {m.LastScans} scans, {m.Grammar.Lexer.FillCount - f0} new transitions, {bytes} bytes allocated{(GC.CollectionCount(0) > gc0 ? ", GC ran" : "")}");
+            Console.WriteLine($"  slow mask {us:F0} us: {current}, {mask.Sum(w => System.Numerics.BitOperations.PopCount(w))} allowed, trie {m.LastTrieSize} nodes, visited {m.LastVisited}, {m.LastScans} scans, {m.Grammar.Lexer.FillCount - f0} new transitions ({m.Grammar.Lexer.StateCount} states, {m.Grammar.Grammar.Exprs.Count} exprs, {m.Grammar.Lexer.ClassCount} classes), {bytes} bytes allocated{(GC.CollectionCount(0) > gc0 ? ", GC ran" : "")}");
     }
 
     foreach (var (sname, schema, valid) in Enumerable.Repeat(suite, repeat).SelectMany(x => x))

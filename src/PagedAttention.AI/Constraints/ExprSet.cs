@@ -190,7 +190,7 @@ internal sealed class ExprSet
     /// <summary>The derivative of e by one byte: the strings s such that b·s is in e.</summary>
     public int Derive(int e, byte b)
     {
-        if (e <= Empty) return Nothing;
+        if (e <= Empty || !_first[e].Contains(b)) return Nothing; // no word starts with b: no recursion, no memo entry
         long key = (long)e << 8 | b;
         if (_derivatives.TryGetValue(key, out int d))
         {
