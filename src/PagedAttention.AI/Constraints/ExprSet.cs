@@ -36,6 +36,7 @@ internal sealed class ExprSet
     private readonly List<sbyte> _closedMemo = [];
     private readonly List<sbyte> _depthMemo = [];
     private readonly List<sbyte> _wordMemo = [];
+    private readonly List<sbyte> _upperMemo = [];
     private readonly Dictionary<int, bool> _coversWord = new();
 
     public ExprSet()
@@ -72,6 +73,7 @@ internal sealed class ExprSet
         _closedMemo.Add(0);
         _depthMemo.Add(-1);
         _wordMemo.Add(-1);
+        _upperMemo.Add(-1);
         _ids.Add(n, id);
         return id;
     }
@@ -299,6 +301,54 @@ internal sealed class ExprSet
         _wordMemo[e] = (sbyte)r;
         return Math.Min(r, cap);
     }
+
+    /// <summary>
+    /// The other side of <see cref="PlainDepthBound"/>, exact where it answers: an n such that no plain string longer
+    /// than n characters keeps <paramref name="e"/> alive and no plain string makes it complete (so plain text can
+    /// neither outlive nor end the lexeme) — 0 when no word starts with a plain character, the bound M of
+    /// <c>JsonChar{m,M}</c> followed by such a part (a <c>maxLength</c> string before its closing quote); 127 when
+    /// the structure says nothing.
+    /// </summary>
+    public int PlainUpperBound(int e)
+    {
+        if (e <= Empty) return 127;
+        int m = _upperMemo[e];
+        if (m >= 0) return m;
+        int r = 127;
+        var n = _nodes[e];
+        if (_nullable[e]) r = 127;
+        else if (_first[e].Intersect(PlainStart).IsEmpty) r = 0;
+        else if (n.Kind == Kind.Concat && _nodes[n.A] is { Kind: Kind.Repeat } rep && rep.A == PlainChar && rep.Max != Infinite
+            && rep.Max < 127 && PlainUpperBound(n.B) == 0)
+            r = rep.Max;
+        else if (n.Kind == Kind.Or && PlainUpperBound(n.A) is var ua && ua < 127 && PlainUpperBound(n.B) is var ub && ub < 127)
+            r = Math.Max(ua, ub);
+        _upperMemo[e] = (sbyte)r;
+        return r;
+    }
+
+    /// <summary>
+    /// The room left when <paramref name="e"/> is exactly the inside of a JSON string before its closing quote,
+    /// <c>JsonChar{m,M} "</c> (or the quote alone: room 0): M, int.MaxValue without an upper bound; -1 for any other
+    /// shape. In such a state a token that does not close the string is allowed exactly when it is valid string
+    /// text of at most M started characters, a property of the token alone (see TokenVocabulary.StringUpTo).
+    /// </summary>
+    public int StringRoom(int e)
+    {
+        if (e <= Empty || PlainChar < 0) return -1;
+        var n = _nodes[e];
+        if (IsQuote(n)) return 0;
+        if (n.Kind != Kind.Concat || !IsQuote(_nodes[n.B])) return -1;
+        var a = _nodes[n.A];
+        if (a.Kind != Kind.Repeat || a.A != PlainChar) return -1;
+        return a.Max == Infinite ? int.MaxValue : a.Max;
+    }
+
+    private bool IsQuote(Node n) => n.Kind == Kind.Bytes && _byteSets[n.A] == ByteSet.Of((byte)'"');
+
+    // Bytes that can start a plain JSON-string character: printable ASCII but '"' and '\', and UTF-8 lead bytes.
+    private static readonly ByteSet PlainStart = ByteSet.Range(0x20, 0x7F).Except(ByteSet.Of((byte)'"'))
+        .Except(ByteSet.Of((byte)'\\')).Union(ByteSet.Range(0xC2, 0xF4));
 
     // x matches every one-character word string (each of 0-9, A-Z, a-z).
     private bool CoversWordChars(int x)

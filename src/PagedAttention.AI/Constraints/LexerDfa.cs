@@ -177,6 +177,43 @@ internal sealed class LexerDfa
         return bound;
     }
 
+    /// <summary>
+    /// An n such that plain text longer than n characters kills the lexer from <paramref name="s"/> and no plain
+    /// text completes a lexeme on the way (<see cref="ExprSet.PlainUpperBound"/>, the largest over the items; 127 =
+    /// unknown). Where it equals <see cref="PlainDepth"/> the plain tokens allowed are exactly those of at most n
+    /// characters. Cached in the state.
+    /// </summary>
+    public int PlainUpper(LexerState s)
+    {
+        int known = Volatile.Read(ref s.PlainUpper);
+        if (known >= 0) return known;
+        int bound = 0;
+        lock (_lock)
+            foreach (var (_, e) in s.Items) bound = Math.Max(bound, _x.PlainUpperBound(e));
+        Volatile.Write(ref s.PlainUpper, bound);
+        return bound;
+    }
+
+    /// <summary>
+    /// The room left (characters, int.MaxValue = unbounded) when every item of <paramref name="s"/> is the inside of
+    /// a JSON string before its closing quote (<see cref="ExprSet.StringRoom"/>); -1 otherwise. Cached in the state.
+    /// </summary>
+    public int StringRoom(LexerState s)
+    {
+        int known = Volatile.Read(ref s.StringRoom);
+        if (known != int.MinValue) return known;
+        int room = s.IsDead ? -1 : 0;
+        lock (_lock)
+            foreach (var (_, e) in s.Items)
+            {
+                int r = _x.StringRoom(e);
+                if (r < 0) { room = -1; break; }
+                room = Math.Max(room, r);
+            }
+        Volatile.Write(ref s.StringRoom, room);
+        return room;
+    }
+
     private static readonly ByteSet WordBytes = ByteSet.Range('0', '9').Union(ByteSet.Range('A', 'Z')).Union(ByteSet.Range('a', 'z'));
 
     // Some item is closed under plain text by its expression's structure (a free repeat of JSON characters, a marked

@@ -20,6 +20,13 @@ internal sealed class LexerState
     // of at most n characters keeps this state alive.
     internal int WordDepth = -1;
 
+    // -1 = not yet known; else ExprSet.PlainUpperBound over the items (127 = unknown).
+    internal int PlainUpper = -1;
+
+    // int.MinValue = not yet known; else the largest ExprSet.StringRoom over the items, -1 when some item has
+    // another shape.
+    internal int StringRoom = int.MinValue;
+
     internal LexerState(int id, (int Lexeme, int Expr)[] items, int[] accepting, bool canContinue, int classes)
     {
         Id = id;

@@ -250,14 +250,29 @@ internal sealed class TokenMatcher
         var trie = vocab.Trie;
         if (_inLexeme)
         {
-            if (_dfa.AllowsAllPlainText(_lex))
+            if (_dfa.StringRoom(_lex) is var room && room >= 0)
+            {
+                // Inside a free or maxLength string value: the tokens that stay inside are the tokenizer's own
+                // precomputed mask for that much room; only the tokens that close the string (and the rare long
+                // ones) are walked.
+                vocab.StringUpTo[Math.Min(room, LexerDfa.MaxPlainDepth)].CopyTo(words);
+                trie = vocab.QuoteTrie;
+            }
+            else if (_dfa.AllowsAllPlainText(_lex))
             {
                 // No plain text can end or kill the lexeme here: the slice's tokens are all allowed (one copy), only
                 // the rest is walked.
                 vocab.SliceMask.CopyTo(words);
                 trie = vocab.RestTrie;
             }
-            else if (_dfa.PlainDepth(_lex) is var depth && depth >= TokenVocabulary.SliceBounds[0])
+            else if (_dfa.PlainDepth(_lex) is var depth && _lex.Accepting.Length == 0 && _dfa.PlainUpper(_lex) == depth)
+            {
+                // Exactly the plain texts of at most `depth` characters pass (a maxLength string with that much room,
+                // or none at all): those tokens are one mask, and only the non-plain tokens are walked.
+                if (depth > 0) vocab.PlainUpTo[depth].CopyTo(words);
+                trie = vocab.RestTrie;
+            }
+            else if (depth >= TokenVocabulary.SliceBounds[0])
             {
                 // A counting lexeme (maxLength) with room left: plain tokens no longer than the room are allowed.
                 int k = TokenVocabulary.SliceBounds.Length - 1;
