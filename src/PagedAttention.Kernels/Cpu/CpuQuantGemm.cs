@@ -30,6 +30,14 @@ internal static unsafe class CpuQuantGemm
     private const int SubChunk = 64;
     private const long InlineWork = 1L << 15;
 
+    /// <summary>
+    /// The int8-weight path's activations are quantized to [-8191, 8191] (14 bits) and stored as int16: vpmaddwd takes
+    /// int16 anyway, and 8-bit activations cost the tiny default model ~1 % top-1 agreement. |w·x| ≤ 127 · 8191 and an
+    /// AVX2 lane sums (padded columns) / 8 products, so one int32 lane is exact up to 16,384 columns; longer rows use
+    /// [-2047, 2047] (up to 65,536 columns, the most <see cref="QuantizedMatrix"/> accepts for Int8). Lanes are summed in int64.
+    /// </summary>
+    internal static int Act16Max(int paddedCols) => paddedCols <= 16384 ? 8191 : 2047;
+
     [ThreadStatic] private static byte* t_scratch;
     [ThreadStatic] private static long t_scratchBytes;
 
@@ -67,7 +75,7 @@ internal static unsafe class CpuQuantGemm
         int k = w.Cols, kp = w.PaddedCols, groups = kp / G, n = w.Rows;
         long xStride = int8 ? kp * 2L : kp;
         long qBytes = ((rows * xStride) + 63) & ~63L;
-        long sBytes = ((rows * 4L) + 63) & ~63L;
+        long sBytes = ((rows * (int8 ? 1L : groups) * 4L) + 63) & ~63L;
         long cBytes = int8 ? 0 : rows * (long)groups * 4;
         byte* buf = Scratch(qBytes + sBytes + cBytes);
         var job = new Job
@@ -79,18 +87,8 @@ internal static unsafe class CpuQuantGemm
         for (int r = 0; r < rows; r++)
         {
             byte* q = buf + r * xStride;
-            job.XScale[r] = int8 ? QuantizeRow16(x + (long)r * k, k, kp, (short*)q) : QuantizeRow8(x + (long)r * k, k, kp, (sbyte*)q);
-            if (!int8)
-            {
-                int* c = job.XCorr + (long)r * groups;
-                for (int g = 0; g < groups; g++)
-                {
-                    sbyte* qg = (sbyte*)q + g * G;
-                    int s = 0;
-                    for (int i = 0; i < G; i++) s += qg[i];
-                    c[g] = -8 * s;
-                }
-            }
+            if (int8) job.XScale[r] = QuantizeRow16(x + (long)r * k, k, kp, (short*)q);
+            else QuantizeRowGroups8(x + (long)r * k, k, kp, (sbyte*)q, job.XScale + (long)r * groups, job.XCorr + (long)r * groups);
         }
         int tasks = 1;
         if ((long)rows * n * kp >= InlineWork && pool.ThreadCount > 1)
@@ -135,7 +133,7 @@ internal static unsafe class CpuQuantGemm
     /// as the float path's would be), 0 for an all-zero row.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float RowScale(float* x, int k, out float inv)
+    private static float RowScale(float* x, int k, float qmax, out float inv)
     {
         float amax = 0, bad = 0;
         int i = 0;
@@ -160,15 +158,16 @@ internal static unsafe class CpuQuantGemm
         }
         if (!float.IsFinite(amax) || !float.IsFinite(bad)) { inv = 0; return float.NaN; }
         if (amax == 0) { inv = 0; return 0; }
-        inv = 127f / amax;
-        return amax / 127f;
+        inv = qmax / amax;
+        return amax / qmax;
     }
 
     /// <summary>Quantizes one row to int8 values stored as int16 (the int8-weight path); pads to <paramref name="kp"/> with zeros.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static float QuantizeRow16(float* x, int k, int kp, short* q)
     {
-        float scale = RowScale(x, k, out float inv);
+        int qmax = Act16Max(kp);
+        float scale = RowScale(x, k, qmax, out float inv);
         int i = 0;
         if (Avx512F.IsSupported)
         {
@@ -176,40 +175,66 @@ internal static unsafe class CpuQuantGemm
             for (; i + 16 <= k; i += 16)
             {
                 var r = Vector512.ConvertToInt32(Vector512.Round(Vector512.Load(x + i) * vi));
-                Avx512F.ConvertToVector256Int16(Vector512.Clamp(r, Vector512.Create(-127), Vector512.Create(127))).Store(q + i);
+                Avx512F.ConvertToVector256Int16(Vector512.Clamp(r, Vector512.Create(-qmax), Vector512.Create(qmax))).Store(q + i);
             }
         }
-        for (; i < k; i++) q[i] = (short)QuantizeOne(x[i], inv);
+        for (; i < k; i++) q[i] = (short)QuantizeOne(x[i], inv, qmax);
         for (; i < kp; i++) q[i] = 0;
         return scale;
     }
 
-    /// <summary>Quantizes one row to int8 (the int4-weight path); pads to <paramref name="kp"/> with zeros.</summary>
+    /// <summary>
+    /// Quantizes one row to int8 per group of 64 columns (the int4-weight path), one scale per group as llama.cpp's Q8_0
+    /// activations have; pads to <paramref name="kp"/> with zeros. <paramref name="corr"/>[g] = -8 · (sum of the group's values).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static float QuantizeRow8(float* x, int k, int kp, sbyte* q)
+    internal static void QuantizeRowGroups8(float* x, int k, int kp, sbyte* q, float* scales, int* corr)
     {
-        float scale = RowScale(x, k, out float inv);
-        int i = 0;
-        if (Avx512F.IsSupported)
+        int full = k / G;
+        for (int g = 0; g < full; g++)
         {
-            var vi = Vector512.Create(inv);
-            for (; i + 16 <= k; i += 16)
+            float* xg = x + g * G;
+            sbyte* qg = q + g * G;
+            scales[g] = RowScale(xg, G, 127, out float inv);
+            if (Avx512F.IsSupported)
             {
-                var r = Vector512.ConvertToInt32(Vector512.Round(Vector512.Load(x + i) * vi));
-                Avx512F.ConvertToVector128SByte(Vector512.Clamp(r, Vector512.Create(-127), Vector512.Create(127))).Store(q + i);
+                var vi = Vector512.Create(inv);
+                var sum = Vector512<int>.Zero;
+                for (int i = 0; i < G; i += 16)
+                {
+                    var r = Vector512.Clamp(Vector512.ConvertToInt32(Vector512.Round(Vector512.Load(xg + i) * vi)), Vector512.Create(-127), Vector512.Create(127));
+                    sum += r;
+                    Avx512F.ConvertToVector128SByte(r).Store(qg + i);
+                }
+                corr[g] = -8 * Vector512.Sum(sum);
+            }
+            else
+            {
+                int sum = 0;
+                for (int i = 0; i < G; i++) sum += qg[i] = (sbyte)QuantizeOne(xg[i], inv, 127);
+                corr[g] = -8 * sum;
             }
         }
-        for (; i < k; i++) q[i] = (sbyte)QuantizeOne(x[i], inv);
-        for (; i < kp; i++) q[i] = 0;
-        return scale;
+        if (full * G < kp)
+        {
+            // The last, partial group: its columns past k are zero.
+            int g = full, n = k - g * G;
+            float* xg = x + g * G;
+            sbyte* qg = q + g * G;
+            scales[g] = RowScale(xg, n, 127, out float inv);
+            int sum = 0;
+            for (int i = 0; i < n; i++) sum += qg[i] = (sbyte)QuantizeOne(xg[i], inv, 127);
+            for (int i = n; i < G; i++) qg[i] = 0;
+            corr[g] = -8 * sum;
+        }
     }
 
     /// <summary>round(x · inv) to nearest, ties to even, clamped to [-127, 127]; 0 for NaN (the row's scale is then NaN).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static int QuantizeOne(float x, float inv)
+    internal static int QuantizeOne(float x, float inv, int qmax)
     {
         float v = MathF.Round(x * inv);
-        return float.IsNaN(v) ? 0 : (int)Math.Clamp(v, -127f, 127f);
+        return float.IsNaN(v) ? 0 : (int)Math.Clamp(v, -qmax, qmax);
     }
 
     // ---------------------------------------------------------------- int8 weights
@@ -248,10 +273,10 @@ internal static unsafe class CpuQuantGemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static float Finish8(int sum, float wScale, float xScale) => ((float)sum * wScale) * xScale;
+    internal static float Finish8(long sum, float wScale, float xScale) => ((float)sum * wScale) * xScale;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static int Tile1x1I8<TI, TW, TF, TU, TO>(short* x, int kp, sbyte* w)
+    private static long Tile1x1I8<TI, TW, TF, TU, TO>(short* x, int kp, sbyte* w)
         where TI : struct where TW : struct where TF : struct where TU : struct where TO : struct, IQuantWidth<TI, TW, TF, TU>
     {
         TI c = default;
@@ -340,31 +365,32 @@ internal static unsafe class CpuQuantGemm
                     Tile4x4I4<TI, TW, TF, TU, TO>(ref j, r, o);
                 for (; o < oe; o++)
                     for (int rr = r; rr < r + 4; rr++)
-                        j.Y[(long)rr * n + o] = Tile1x1I4<TI, TW, TF, TU, TO>((sbyte*)(j.XQ + rr * j.XStride), j.XCorr + (long)rr * groups, groups, j.W + o * ws, j.WScale + (long)o * groups) * j.XScale[rr];
+                        j.Y[(long)rr * n + o] = Tile1x1I4<TI, TW, TF, TU, TO>((sbyte*)(j.XQ + rr * j.XStride), j.XCorr + (long)rr * groups, j.XScale + (long)rr * groups, groups, j.W + o * ws, j.WScale + (long)o * groups);
             }
             for (; r < rows; r++)
             {
                 sbyte* xr = (sbyte*)(j.XQ + r * j.XStride);
                 int* cr = j.XCorr + (long)r * groups;
+                float* sr = j.XScale + (long)r * groups;
                 float* yr = j.Y + (long)r * n;
                 int o = oc;
-                for (; o + 8 <= oe; o += 8) Tile1x8I4<TI, TW, TF, TU, TO>(xr, cr, groups, j.W + o * ws, ws, j.WScale + (long)o * groups, j.XScale[r], yr + o);
-                for (; o < oe; o++) yr[o] = Tile1x1I4<TI, TW, TF, TU, TO>(xr, cr, groups, j.W + o * ws, j.WScale + (long)o * groups) * j.XScale[r];
+                for (; o + 8 <= oe; o += 8) Tile1x8I4<TI, TW, TF, TU, TO>(xr, cr, sr, groups, j.W + o * ws, ws, j.WScale + (long)o * groups, yr + o);
+                for (; o < oe; o++) yr[o] = Tile1x1I4<TI, TW, TF, TU, TO>(xr, cr, sr, groups, j.W + o * ws, j.WScale + (long)o * groups);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Tile1x1I4<TI, TW, TF, TU, TO>(sbyte* x, int* corr, int groups, byte* w, float* s)
+    private static float Tile1x1I4<TI, TW, TF, TU, TO>(sbyte* x, int* corr, float* xs, int groups, byte* w, float* s)
         where TI : struct where TW : struct where TF : struct where TU : struct where TO : struct, IQuantWidth<TI, TW, TF, TU>
     {
         TF c = default;
-        for (int g = 0; g < groups; g++) c = TO.FmaGroup(c, TO.Unpack4(w + g * (G / 2)), x + g * G, corr[g], s[g]);
+        for (int g = 0; g < groups; g++) c = TO.FmaGroup(c, TO.Unpack4(w + g * (G / 2)), x + g * G, corr[g], s[g] * xs[g]);
         return TO.SumF(c);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile1x8I4<TI, TW, TF, TU, TO>(sbyte* x, int* corr, int groups, byte* w0, long ws, float* s0, float xScale, float* y)
+    private static void Tile1x8I4<TI, TW, TF, TU, TO>(sbyte* x, int* corr, float* xs, int groups, byte* w0, long ws, float* s0, float* y)
         where TI : struct where TW : struct where TF : struct where TU : struct where TO : struct, IQuantWidth<TI, TW, TF, TU>
     {
         byte* w1 = w0 + ws, w2 = w1 + ws, w3 = w2 + ws, w4 = w3 + ws, w5 = w4 + ws, w6 = w5 + ws, w7 = w6 + ws;
@@ -374,18 +400,19 @@ internal static unsafe class CpuQuantGemm
         {
             sbyte* xg = x + g * G;
             int cg = corr[g];
+            float q = xs[g];
             int wo = g * (G / 2);
-            c0 = TO.FmaGroup(c0, TO.Unpack4(w0 + wo), xg, cg, s0[g]);
-            c1 = TO.FmaGroup(c1, TO.Unpack4(w1 + wo), xg, cg, s1[g]);
-            c2 = TO.FmaGroup(c2, TO.Unpack4(w2 + wo), xg, cg, s2[g]);
-            c3 = TO.FmaGroup(c3, TO.Unpack4(w3 + wo), xg, cg, s3[g]);
-            c4 = TO.FmaGroup(c4, TO.Unpack4(w4 + wo), xg, cg, s4[g]);
-            c5 = TO.FmaGroup(c5, TO.Unpack4(w5 + wo), xg, cg, s5[g]);
-            c6 = TO.FmaGroup(c6, TO.Unpack4(w6 + wo), xg, cg, s6[g]);
-            c7 = TO.FmaGroup(c7, TO.Unpack4(w7 + wo), xg, cg, s7[g]);
+            c0 = TO.FmaGroup(c0, TO.Unpack4(w0 + wo), xg, cg, s0[g] * q);
+            c1 = TO.FmaGroup(c1, TO.Unpack4(w1 + wo), xg, cg, s1[g] * q);
+            c2 = TO.FmaGroup(c2, TO.Unpack4(w2 + wo), xg, cg, s2[g] * q);
+            c3 = TO.FmaGroup(c3, TO.Unpack4(w3 + wo), xg, cg, s3[g] * q);
+            c4 = TO.FmaGroup(c4, TO.Unpack4(w4 + wo), xg, cg, s4[g] * q);
+            c5 = TO.FmaGroup(c5, TO.Unpack4(w5 + wo), xg, cg, s5[g] * q);
+            c6 = TO.FmaGroup(c6, TO.Unpack4(w6 + wo), xg, cg, s6[g] * q);
+            c7 = TO.FmaGroup(c7, TO.Unpack4(w7 + wo), xg, cg, s7[g] * q);
         }
-        y[0] = TO.SumF(c0) * xScale; y[1] = TO.SumF(c1) * xScale; y[2] = TO.SumF(c2) * xScale; y[3] = TO.SumF(c3) * xScale;
-        y[4] = TO.SumF(c4) * xScale; y[5] = TO.SumF(c5) * xScale; y[6] = TO.SumF(c6) * xScale; y[7] = TO.SumF(c7) * xScale;
+        y[0] = TO.SumF(c0); y[1] = TO.SumF(c1); y[2] = TO.SumF(c2); y[3] = TO.SumF(c3);
+        y[4] = TO.SumF(c4); y[5] = TO.SumF(c5); y[6] = TO.SumF(c6); y[7] = TO.SumF(c7);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -398,6 +425,7 @@ internal static unsafe class CpuQuantGemm
         float* s0 = j.WScale + (long)o * groups, s1 = s0 + groups, s2 = s1 + groups, s3 = s2 + groups;
         sbyte* x0 = (sbyte*)(j.XQ + r * xs), x1 = x0 + xs, x2 = x1 + xs, x3 = x2 + xs;
         int* k0 = j.XCorr + (long)r * groups, k1 = k0 + groups, k2 = k1 + groups, k3 = k2 + groups;
+        float* q0 = j.XScale + (long)r * groups, q1 = q0 + groups, q2 = q1 + groups, q3 = q2 + groups;
         TF c00 = default, c01 = default, c02 = default, c03 = default;
         TF c10 = default, c11 = default, c12 = default, c13 = default;
         TF c20 = default, c21 = default, c22 = default, c23 = default;
@@ -410,21 +438,20 @@ internal static unsafe class CpuQuantGemm
             var b2 = TO.Unpack4(w2 + wo);
             var b3 = TO.Unpack4(w3 + wo);
             float f0 = s0[g], f1 = s1[g], f2 = s2[g], f3 = s3[g];
-            sbyte* a = x0 + xo; int c = k0[g];
-            c00 = TO.FmaGroup(c00, b0, a, c, f0); c01 = TO.FmaGroup(c01, b1, a, c, f1); c02 = TO.FmaGroup(c02, b2, a, c, f2); c03 = TO.FmaGroup(c03, b3, a, c, f3);
-            a = x1 + xo; c = k1[g];
-            c10 = TO.FmaGroup(c10, b0, a, c, f0); c11 = TO.FmaGroup(c11, b1, a, c, f1); c12 = TO.FmaGroup(c12, b2, a, c, f2); c13 = TO.FmaGroup(c13, b3, a, c, f3);
-            a = x2 + xo; c = k2[g];
-            c20 = TO.FmaGroup(c20, b0, a, c, f0); c21 = TO.FmaGroup(c21, b1, a, c, f1); c22 = TO.FmaGroup(c22, b2, a, c, f2); c23 = TO.FmaGroup(c23, b3, a, c, f3);
-            a = x3 + xo; c = k3[g];
-            c30 = TO.FmaGroup(c30, b0, a, c, f0); c31 = TO.FmaGroup(c31, b1, a, c, f1); c32 = TO.FmaGroup(c32, b2, a, c, f2); c33 = TO.FmaGroup(c33, b3, a, c, f3);
+            sbyte* a = x0 + xo; int c = k0[g]; float q = q0[g];
+            c00 = TO.FmaGroup(c00, b0, a, c, f0 * q); c01 = TO.FmaGroup(c01, b1, a, c, f1 * q); c02 = TO.FmaGroup(c02, b2, a, c, f2 * q); c03 = TO.FmaGroup(c03, b3, a, c, f3 * q);
+            a = x1 + xo; c = k1[g]; q = q1[g];
+            c10 = TO.FmaGroup(c10, b0, a, c, f0 * q); c11 = TO.FmaGroup(c11, b1, a, c, f1 * q); c12 = TO.FmaGroup(c12, b2, a, c, f2 * q); c13 = TO.FmaGroup(c13, b3, a, c, f3 * q);
+            a = x2 + xo; c = k2[g]; q = q2[g];
+            c20 = TO.FmaGroup(c20, b0, a, c, f0 * q); c21 = TO.FmaGroup(c21, b1, a, c, f1 * q); c22 = TO.FmaGroup(c22, b2, a, c, f2 * q); c23 = TO.FmaGroup(c23, b3, a, c, f3 * q);
+            a = x3 + xo; c = k3[g]; q = q3[g];
+            c30 = TO.FmaGroup(c30, b0, a, c, f0 * q); c31 = TO.FmaGroup(c31, b1, a, c, f1 * q); c32 = TO.FmaGroup(c32, b2, a, c, f2 * q); c33 = TO.FmaGroup(c33, b3, a, c, f3 * q);
         }
         float* y0 = j.Y + (long)r * n + o, y1 = y0 + n, y2 = y1 + n, y3 = y2 + n;
-        float q0 = j.XScale[r], q1 = j.XScale[r + 1], q2 = j.XScale[r + 2], q3 = j.XScale[r + 3];
-        y0[0] = TO.SumF(c00) * q0; y0[1] = TO.SumF(c01) * q0; y0[2] = TO.SumF(c02) * q0; y0[3] = TO.SumF(c03) * q0;
-        y1[0] = TO.SumF(c10) * q1; y1[1] = TO.SumF(c11) * q1; y1[2] = TO.SumF(c12) * q1; y1[3] = TO.SumF(c13) * q1;
-        y2[0] = TO.SumF(c20) * q2; y2[1] = TO.SumF(c21) * q2; y2[2] = TO.SumF(c22) * q2; y2[3] = TO.SumF(c23) * q2;
-        y3[0] = TO.SumF(c30) * q3; y3[1] = TO.SumF(c31) * q3; y3[2] = TO.SumF(c32) * q3; y3[3] = TO.SumF(c33) * q3;
+        y0[0] = TO.SumF(c00); y0[1] = TO.SumF(c01); y0[2] = TO.SumF(c02); y0[3] = TO.SumF(c03);
+        y1[0] = TO.SumF(c10); y1[1] = TO.SumF(c11); y1[2] = TO.SumF(c12); y1[3] = TO.SumF(c13);
+        y2[0] = TO.SumF(c20); y2[1] = TO.SumF(c21); y2[2] = TO.SumF(c22); y2[3] = TO.SumF(c23);
+        y3[0] = TO.SumF(c30); y3[1] = TO.SumF(c31); y3[2] = TO.SumF(c32); y3[3] = TO.SumF(c33);
     }
 
     // ---------------------------------------------------------------- scalar fallback (no AVX2): the same arithmetic
@@ -444,19 +471,19 @@ internal static unsafe class CpuQuantGemm
         int o0 = task * j.Chunk, o1 = Math.Min(o0 + j.Chunk, j.N);
         for (int r = 0; r < j.Rows; r++)
             for (int o = o0; o < o1; o++)
-                j.Y[(long)r * j.N + o] = ScalarDot4((sbyte*)(j.XQ + r * j.XStride), j.XCorr + (long)r * j.Groups, j.Groups, j.W + o * j.WStride, j.WScale + (long)o * j.Groups) * j.XScale[r];
+                j.Y[(long)r * j.N + o] = ScalarDot4((sbyte*)(j.XQ + r * j.XStride), j.XCorr + (long)r * j.Groups, j.XScale + (long)r * j.Groups, j.Groups, j.W + o * j.WStride, j.WScale + (long)o * j.Groups);
     }
 
     /// <summary>The int8 path's integer dot product, scalar.</summary>
-    internal static int ScalarDot8(short* x, sbyte* w, int kp)
+    internal static long ScalarDot8(short* x, sbyte* w, int kp)
     {
-        int s = 0;
+        long s = 0;
         for (int i = 0; i < kp; i++) s += x[i] * w[i];
         return s;
     }
 
-    /// <summary>The int4 path's 16-lane computation, scalar (<see cref="CpuQuantGemm"/> remarks), without the row scale.</summary>
-    internal static float ScalarDot4(sbyte* x, int* corr, int groups, byte* w, float* s)
+    /// <summary>The int4 path's 16-lane computation, scalar (<see cref="CpuQuantGemm"/> remarks).</summary>
+    internal static float ScalarDot4(sbyte* x, int* corr, float* xs, int groups, byte* w, float* s)
     {
         float* acc = stackalloc float[16];
         for (int l = 0; l < 16; l++) acc[l] = 0;
@@ -473,7 +500,7 @@ internal static unsafe class CpuQuantGemm
                     int nib = col < G / 2 ? wg[col] & 0xF : wg[col - G / 2] >> 4;
                     t += nib * xg[col];
                 }
-                acc[l] = MathF.FusedMultiplyAdd(t, s[g], acc[l]);
+                acc[l] = MathF.FusedMultiplyAdd(t, s[g] * xs[g], acc[l]);
             }
         }
         return ReduceLanes(acc);
@@ -509,7 +536,7 @@ internal unsafe interface IQuantWidth<TI, TW, TF, TU> where TI : struct where TW
     static abstract TI MulAdd8(TI acc, TW w, short* x);
 
     /// <summary>The exact integer sum of the lanes.</summary>
-    static abstract int SumI(TI acc);
+    static abstract long SumI(TI acc);
 
     /// <summary>Unpacks the 32 bytes of one int4 group into 64 nibbles (column order).</summary>
     static abstract TU Unpack4(byte* packed);
@@ -533,7 +560,7 @@ internal readonly unsafe struct QWidth512 : IQuantWidth<Vector512<int>, Vector51
     public static Vector512<int> MulAdd8(Vector512<int> acc, Vector512<short> w, short* x) => acc + Avx512BW.MultiplyAddAdjacent(w, Vector512.Load(x));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int SumI(Vector512<int> acc) => Vector512.Sum(acc);
+    public static long SumI(Vector512<int> acc) => Vector512.Sum(Vector512.WidenLower(acc) + Vector512.WidenUpper(acc));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<byte> Unpack4(byte* packed)
@@ -587,7 +614,7 @@ internal readonly unsafe struct QWidth256 : IQuantWidth<Vector256<int>, Vector25
     public static Vector256<int> MulAdd8(Vector256<int> acc, Vector256<short> w, short* x) => acc + Avx2.MultiplyAddAdjacent(w, Vector256.Load(x));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int SumI(Vector256<int> acc) => Vector256.Sum(acc);
+    public static long SumI(Vector256<int> acc) => Vector256.Sum(Vector256.WidenLower(acc) + Vector256.WidenUpper(acc));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Byte64Lanes256 Unpack4(byte* packed)
