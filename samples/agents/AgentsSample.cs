@@ -12,7 +12,7 @@ internal static class AgentsSample
     {
         var options = SampleOptions.Parse(args, output);
         if (options is null) return 1;
-        output.WriteLine($"Model: {options.ModelPath}  device: {options.Device}  agents: {options.Agents}  max output tokens: {options.MaxTokens}");
+        output.WriteLine($"Model: {options.ModelPath}  device: {options.Device}{(options.Quantize == WeightQuantization.None ? "" : $"  weights: {options.Quantize}")}  agents: {options.Agents}  max output tokens: {options.MaxTokens}");
 
         var agents = AgentWorkload.Create(options.Agents);
         var runs = new List<RunResult>();
@@ -70,6 +70,7 @@ internal static class AgentsSample
         {
             ModelPath = options.ModelPath,
             Device = options.Device,
+            WeightQuantization = options.Quantize,
             EnablePrefixCaching = prefixCaching,
             MaxNumSeqs = Math.Max(options.Agents, 1),
             // A fixed block count instead of the cache size in bytes: the tests' short runs need only a few blocks.
