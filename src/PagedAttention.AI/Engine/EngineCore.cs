@@ -41,6 +41,7 @@ internal sealed class EngineCore
         DeviceTokens = new int[maxNumSeqs];
         _logitRows = new int[maxNumSeqs];
         Output = new OutputProcessor(maxNumSeqs, counters, options.MaxBufferedOutputsPerRequest);
+        Pins = new PrefixPins(scheduler, options.MaxPinnedKvFraction);
         _failRequest = (req, ex) =>
         {
             _logger.LogError(ex, "Request {RequestId} failed while delivering its output.", req.Id);
@@ -55,6 +56,7 @@ internal sealed class EngineCore
     public Scheduler<EngineSequence> Scheduler { get; }
     public EngineCounters Counters { get; }
     public OutputProcessor Output { get; }
+    public PrefixPins Pins { get; }
     public ForwardBatch Batch { get; }
     public float[] Logits { get; }
     public int[] DeviceTokens { get; }
@@ -177,6 +179,7 @@ internal sealed class EngineCore
             if (reason is null && constraint is { IsComplete: true }) reason = FinishReason.Stop;
             Counters.CountGenerated();
             Output.Add(seq, token, reason, text, logprob, seq.NeedsHostSampling ? (TokenLogprob[])seq.TopLogprobs.Clone() : null);
+            if (reason is not null && seq.Request.Pin is { } pin) Pins.Take(seq, pin); // before its blocks are freed
             if (reason is not null) Scheduler.Finish(seq, reason);
         }
         catch (Exception ex)
@@ -202,6 +205,7 @@ internal sealed class EngineCore
     {
         if (req.Done) return;
         req.Done = true;
+        req.Pin?.Pinned.TrySetException(error ?? new OperationCanceledException("The pin's request was cancelled."));
         foreach (var seq in req.Sequences) Scheduler.Finish(seq, null);
         Output.Complete(req, error);
     }

@@ -21,6 +21,12 @@ public sealed record EngineMetrics
     /// <summary>Blocks registered in the prefix cache.</summary>
     public int KvBlocksCached { get; init; }
 
+    /// <summary>KV blocks held by pinned prefixes (<see cref="LlmEngine.PinPrefixAsync"/>); never evicted while pinned.</summary>
+    public int KvBlocksPinned { get; init; }
+
+    /// <summary>Pinned prefixes held now.</summary>
+    public int PinnedPrefixes { get; init; }
+
     /// <summary>Prompt tokens looked up in the prefix cache.</summary>
     public long PrefixQueryTokens { get; init; }
 

@@ -72,6 +72,12 @@ public sealed class EngineOptions
     public int LongPrefillTokenThreshold { get; set; }
 
     /// <summary>
+    /// Most of the KV cache that pinned prefixes (<see cref="LlmEngine.PinPrefixAsync"/>) may hold together, as a
+    /// fraction of its blocks, in (0, 1]; a pin beyond it is refused with <see cref="InvalidOperationException"/>. Default 0.5.
+    /// </summary>
+    public double MaxPinnedKvFraction { get; set; } = 0.5;
+
+    /// <summary>
     /// Creates one streaming detokenizer per generated sequence; needed for <see cref="GenerationOutput.TextDelta"/>
     /// and for <see cref="SamplingParams.StopStrings"/>. Null: the model directory's tokenizer.json is used, special
     /// tokens skipped (the chat client passes its own per request, which keeps the tool-call and reasoning markers its
@@ -121,6 +127,7 @@ public sealed class EngineOptions
         if (MaxNumBatchedTokens is < 1 or > MaxNumBatchedTokensLimit) throw new ArgumentException($"EngineOptions.MaxNumBatchedTokens must be in 1..{MaxNumBatchedTokensLimit}, got {MaxNumBatchedTokens}.", nameof(MaxNumBatchedTokens));
         if (LongPrefillTokenThreshold < 0) throw new ArgumentException("EngineOptions.LongPrefillTokenThreshold must be >= 0.", nameof(LongPrefillTokenThreshold));
         if (MaxBufferedOutputsPerRequest < 1) throw new ArgumentException("EngineOptions.MaxBufferedOutputsPerRequest must be >= 1.", nameof(MaxBufferedOutputsPerRequest));
+        if (!(MaxPinnedKvFraction > 0 && MaxPinnedKvFraction <= 1)) throw new ArgumentException($"EngineOptions.MaxPinnedKvFraction must be in (0, 1], got {MaxPinnedKvFraction}.", nameof(MaxPinnedKvFraction));
         if (MaxModelLen is <= 0 or > MaxModelLenLimit) throw new ArgumentException($"EngineOptions.MaxModelLen must be in 1..{MaxModelLenLimit}, got {MaxModelLen}.", nameof(MaxModelLen));
     }
 }

@@ -154,7 +154,7 @@ internal sealed class Scheduler<TSeq> where TSeq : ScheduledSequence
 
     /// <summary>
     /// Verifies the block pool (<see cref="BlockPool.CheckInvariants"/>) and that each block's reference count equals
-    /// the number of running block tables holding it (waiting and finished sequences hold none), that every running
+    /// the number of running block tables holding it plus its pins (waiting and finished sequences hold none), that every running
     /// sequence has blocks for its computed tokens, and that no sequence is both running and waiting. Throws
     /// <see cref="InvalidOperationException"/>. Allocates; for tests and debug runs only.
     /// </summary>
@@ -175,7 +175,7 @@ internal sealed class Scheduler<TSeq> where TSeq : ScheduledSequence
             if (seq.Table.Count != 0 || seq.NumComputedTokens != 0) throw new InvalidOperationException($"{seq} is waiting but holds blocks.");
         }
         for (int i = 0; i < refs.Length; i++)
-            if (refs[i] != pool[i].RefCount) throw new InvalidOperationException($"{pool[i]}: {refs[i]} running block tables hold it.");
+            if (refs[i] + pool[i].PinCount != pool[i].RefCount) throw new InvalidOperationException($"{pool[i]}: {refs[i]} running block tables and {pool[i].PinCount} pins hold it.");
     }
 
     private void Free(TSeq seq)
