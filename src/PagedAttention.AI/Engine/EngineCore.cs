@@ -62,8 +62,20 @@ internal sealed class EngineCore
     public int[] DeviceTokens { get; }
     public bool SamplesOnDevice => Runner.DeviceSampler is not null;
 
-    /// <summary>Flattens <paramref name="output"/> into <see cref="Batch"/>.</summary>
-    public void Build(SchedulerOutput<EngineSequence> output) => BatchBuilder.Build(output, Batch, _blockSize);
+    /// <summary>
+    /// Flattens <paramref name="output"/> into <see cref="Batch"/>, and queues the step's copy-on-write block copies on the
+    /// device (ahead of its forward pass, in stream order).
+    /// </summary>
+    public void Build(SchedulerOutput<EngineSequence> output)
+    {
+        var copies = Scheduler.Kv.PendingCopies;
+        if (copies.Count > 0)
+        {
+            Runner.CopyBlocks(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(copies));
+            copies.Clear();
+        }
+        BatchBuilder.Build(output, Batch, _blockSize);
+    }
 
     /// <summary>Writes the pending outputs; returns the ticks it took (not counted as forward time).</summary>
     public long Deliver() => Output.Deliver(_failRequest);
@@ -153,6 +165,16 @@ internal sealed class EngineCore
     /// </summary>
     public void AcceptToken(EngineSequence seq, Span<float> logits, int deviceToken, bool resolve = false)
     {
+        if (seq.Beam is { } beam)
+        {
+            try { beam.Accept(seq, logits, Scheduler, Counters, Output); }
+            catch (Exception ex)
+            {
+                _logger.LogError(ex, "Request {RequestId} failed in its beam search.", seq.RequestId);
+                EndRequest(seq.Request, ex);
+            }
+            return;
+        }
         try
         {
             float logprob = float.NaN;

@@ -27,6 +27,9 @@ public sealed record EngineMetrics
     /// <summary>Pinned prefixes held now.</summary>
     public int PinnedPrefixes { get; init; }
 
+    /// <summary>KV blocks copied on write (a beam writing into a partially filled block it shares with another beam).</summary>
+    public long KvBlocksCopied { get; init; }
+
     /// <summary>Prompt tokens looked up in the prefix cache.</summary>
     public long PrefixQueryTokens { get; init; }
 

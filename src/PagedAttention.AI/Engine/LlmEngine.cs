@@ -151,6 +151,29 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         cancellationToken.ThrowIfCancellationRequested();
         var req = _requests.Create(promptIds, samplingParams, detokenizer);
+        await foreach (var output in StreamAsync(req, cancellationToken).ConfigureAwait(false)) yield return output;
+    }
+
+    /// <summary>
+    /// Beam search (<see cref="SamplingParams.BeamWidth"/> &gt; 1, transformers' <c>generate(num_beams=k, do_sample=False)</c>):
+    /// returns all k final beams, best first, with their scores. The beams run as k sequences batched with every other
+    /// request, sharing their KV blocks (the prompt's, and each common history's) by reference.
+    /// </summary>
+    /// <exception cref="ArgumentException">BeamWidth is 1, or the request is invalid (as for <see cref="GenerateAsync(int[], SamplingParams, CancellationToken)"/>).</exception>
+    public async Task<IReadOnlyList<BeamHypothesis>> BeamSearchAsync(int[] promptIds, SamplingParams samplingParams, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(promptIds);
+        ArgumentNullException.ThrowIfNull(samplingParams);
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        if (samplingParams.BeamWidth < 2) throw new ArgumentException("BeamSearchAsync needs SamplingParams.BeamWidth >= 2.", nameof(samplingParams));
+        var req = _requests.Create(promptIds, samplingParams, null);
+        await foreach (var _ in StreamAsync(req, cancellationToken).ConfigureAwait(false)) { }
+        return req.Beam!.Results ?? throw new InvalidOperationException($"Request {req.Id} ended without beam results.");
+    }
+
+    private async IAsyncEnumerable<GenerationOutput> StreamAsync(RequestState req, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
         _inbox.Enqueue(req);
         _wake.Set();
         // Lost race with DisposeAsync (or a dead loop): the loop may never see this request.
@@ -246,6 +269,7 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
             KvBlocksFree = kv.Pool.NumFree,
             KvBlocksCached = kv.Pool.NumCached,
             KvBlocksPinned = kv.Pool.NumPinned,
+            KvBlocksCopied = kv.NumCopiedBlocks,
             PinnedPrefixes = _core.Pins.Count,
             PrefixQueryTokens = kv.PrefixQueryTokens,
             PrefixHitTokens = kv.PrefixHitTokens,
@@ -277,7 +301,7 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
                 // Everything the loop thread does between waits is measured: admissions, aborts, steps, emission.
                 long allocated = GC.GetAllocatedBytesForCurrentThread();
                 while (_inbox.TryDequeue(out var req))
-                    foreach (var seq in req.Sequences) scheduler.Add(seq);
+                    foreach (var seq in req.Sequences) if (!seq.IsFinished) scheduler.Add(seq); // a beam search starts with one beam
                 while (_aborts.TryDequeue(out var req)) _core.EndRequest(req, null);
                 while (_unpins.TryDequeue(out var pin)) _core.Pins.Release(pin);
                 if (!scheduler.HasWork && !_strategy.HasInFlight)
