@@ -94,6 +94,9 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
     /// </summary>
     internal bool VerifyInvariants { get; set; }
 
+    /// <summary>Called on the loop thread after every step with the scheduler (tests and measurements: block accounting).</summary>
+    internal Action<Scheduler<EngineSequence>>? AfterStep { get; set; }
+
     /// <summary>The host's logger behind the engine's guard (the chat client logs its warnings there too).</summary>
     internal Microsoft.Extensions.Logging.ILogger Logger => _logger;
 
@@ -317,6 +320,7 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
                 _counters.AddStepAllocated(GC.GetAllocatedBytesForCurrentThread() - allocated);
                 _counters.AddBusy(System.Diagnostics.Stopwatch.GetTimestamp() - start);
                 if (VerifyInvariants) scheduler.CheckInvariants();
+                AfterStep?.Invoke(scheduler);
             }
             _strategy.Drain();
             _core.Deliver(); // tokens computed before the stop still reach their callers

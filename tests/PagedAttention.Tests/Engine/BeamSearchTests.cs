@@ -160,6 +160,28 @@ public class BeamSearchTests
     }
 
     [Fact]
+    public async Task ChatClient_BeamWidth_ReturnsTheBestBeam()
+    {
+        await using var e = await LlmEngine.LoadAsync(new EngineOptions { ModelPath = PagedAttention.Tests.Chat.ChatClientTests.DefaultModel, NumKvBlocks = 256, MaxNumSeqs = 8 });
+        using var client = new PagedAttention.AI.PagedAttentionChatClient(e);
+        var messages = new List<Microsoft.Extensions.AI.ChatMessage> { new(Microsoft.Extensions.AI.ChatRole.User, "Name three colours.") };
+        var options = new Microsoft.Extensions.AI.ChatOptions
+        {
+            MaxOutputTokens = 12,
+            AdditionalProperties = new() { ["beam_width"] = 4, ["length_penalty"] = 0.5, ["early_stopping"] = "never" },
+        };
+        var response = await client.GetResponseAsync(messages, options);
+        var (_, ids) = client.BuildPrompt(messages, null);
+        var beams = await e.BeamSearchAsync(ids, new SamplingParams { BeamWidth = 4, MaxTokens = 12, LengthPenalty = 0.5f, EarlyStopping = BeamEarlyStopping.Never, StopTokenIds = [] });
+        Assert.Equal(beams[0].Text, response.Text);
+        Assert.Equal(beams[0].TokenIds.Count, (int)response.Usage!.OutputTokenCount!);
+        Assert.True(beams[0].Score >= beams[^1].Score);
+
+        options.AdditionalProperties["early_stopping"] = "sometimes";
+        await Assert.ThrowsAsync<InvalidOperationException>(() => client.GetResponseAsync(messages, options));
+    }
+
+    [Fact]
     public async Task BadBeamRequests_AreRefused()
     {
         await using var e = await Load(blocks: 24, maxSeqs: 8);
