@@ -32,7 +32,17 @@ internal static class AgentsSample
                 try
                 {
                     using IChatClient client = engine.AsChatClient();
-                    var run = await AgentRunner.RunAsync(label, client, agents, options, concurrent, output, cancellationToken).ConfigureAwait(false);
+                    // With the prefix cache on, the shared preamble is pinned: computed once here and never evicted
+                    // while the agents run, however much other traffic the pool sees.
+                    PrefixPin? pin = null;
+                    if (prefixCaching && client.GetService<PagedAttentionChatClient>() is { } paged)
+                    {
+                        pin = await paged.PinInstructionsAsync(AgentWorkload.Preamble, cancellationToken: cancellationToken).ConfigureAwait(false);
+                        output.WriteLine($"  pinned the shared preamble: {pin.NumTokens} tokens in {pin.NumBlocks} KV blocks");
+                    }
+                    RunResult run;
+                    try { run = await AgentRunner.RunAsync(label, client, agents, options, concurrent, output, cancellationToken).ConfigureAwait(false); }
+                    finally { if (pin is not null) await pin.DisposeAsync().ConfigureAwait(false); }
                     runs.Add(run);
                     if (runs.Count == 1) Report.PrintAgents(run, output);
                 }

@@ -72,6 +72,12 @@ public sealed class EngineOptions
     public int LongPrefillTokenThreshold { get; set; }
 
     /// <summary>
+    /// Most of the KV cache that pinned prefixes (<see cref="LlmEngine.PinPrefixAsync"/>) may hold together, as a
+    /// fraction of its blocks, in (0, 1]; a pin beyond it is refused with <see cref="InvalidOperationException"/>. Default 0.5.
+    /// </summary>
+    public double MaxPinnedKvFraction { get; set; } = 0.5;
+
+    /// <summary>
     /// Creates one streaming detokenizer per generated sequence; needed for <see cref="GenerationOutput.TextDelta"/>
     /// and for <see cref="SamplingParams.StopStrings"/>. Null: the model directory's tokenizer.json is used, special
     /// tokens skipped (the chat client passes its own per request, which keeps the tool-call and reasoning markers its
@@ -145,6 +151,7 @@ public sealed class EngineOptions
         if (LmHeadQuantization is { } lm && !Enum.IsDefined(lm)) throw new ArgumentException($"EngineOptions.LmHeadQuantization must be None, Int8, Int4 or null, got {(int)lm}.", nameof(LmHeadQuantization));
         if (Device == "cuda" && (WeightQuantization != WeightQuantization.None || LmHeadQuantization is not (null or WeightQuantization.None)))
             throw new ArgumentException("EngineOptions.WeightQuantization / LmHeadQuantization are CPU-only: quantized weights are not supported with Device \"cuda\" (use None, or Device \"cpu\").", nameof(WeightQuantization));
+        if (!(MaxPinnedKvFraction > 0 && MaxPinnedKvFraction <= 1)) throw new ArgumentException($"EngineOptions.MaxPinnedKvFraction must be in (0, 1], got {MaxPinnedKvFraction}.", nameof(MaxPinnedKvFraction));
         if (MaxModelLen is <= 0 or > MaxModelLenLimit) throw new ArgumentException($"EngineOptions.MaxModelLen must be in 1..{MaxModelLenLimit}, got {MaxModelLen}.", nameof(MaxModelLen));
     }
 }
