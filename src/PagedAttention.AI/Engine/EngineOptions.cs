@@ -128,6 +128,11 @@ public sealed class EngineOptions
     /// embedding table itself is never quantized). It saves vocab x hidden x 1 (Int8) bytes per decode step.
     /// </summary>
     public WeightQuantization? LmHeadQuantization { get; set; }
+    /// How often the engine logs vLLM's stats line at Information through <see cref="Logger"/> (prompt and generation
+    /// throughput, running and waiting sequences, KV-cache usage, prefix-cache hit rate), only for intervals in which it
+    /// worked; default 10 s, <see cref="TimeSpan.Zero"/> turns it off.
+    /// </summary>
+    public TimeSpan StatsLogInterval { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
     /// The A/B and debug switches (docs/switches.md) for this engine and its backend; null reads the
@@ -152,6 +157,7 @@ public sealed class EngineOptions
         if (Device == "cuda" && (WeightQuantization != WeightQuantization.None || LmHeadQuantization is not (null or WeightQuantization.None)))
             throw new ArgumentException("EngineOptions.WeightQuantization / LmHeadQuantization are CPU-only: quantized weights are not supported with Device \"cuda\" (use None, or Device \"cpu\").", nameof(WeightQuantization));
         if (!(MaxPinnedKvFraction > 0 && MaxPinnedKvFraction <= 1)) throw new ArgumentException($"EngineOptions.MaxPinnedKvFraction must be in (0, 1], got {MaxPinnedKvFraction}.", nameof(MaxPinnedKvFraction));
+        if (StatsLogInterval < TimeSpan.Zero) throw new ArgumentException($"EngineOptions.StatsLogInterval must be >= 0, got {StatsLogInterval}.", nameof(StatsLogInterval));
         if (MaxModelLen is <= 0 or > MaxModelLenLimit) throw new ArgumentException($"EngineOptions.MaxModelLen must be in 1..{MaxModelLenLimit}, got {MaxModelLen}.", nameof(MaxModelLen));
     }
 }
