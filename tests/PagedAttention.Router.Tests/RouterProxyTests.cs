@@ -202,6 +202,34 @@ public sealed class RouterProxyTests
     }
 
     [Fact]
+    public async Task AReplicaDyingMidStreamEndsTheClientStreamPromptlyAndIsEjected()
+    {
+        await using var f = await RouterFixture.StartAsync(2, RouterPolicies.PrefixAffinity);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = Chat("p", "q", stream: true) };
+        using var response = await f.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        var id = response.Headers.GetValues(RouterApplication.ReplicaHeader).Single();
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        Assert.Contains("\"one\"", await reader.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10)));
+
+        await f.Replicas[int.Parse(id[1..])].KillAsync(); // aborts the open stream on the replica's side
+        var rest = "";
+        try
+        {
+            rest = await reader.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(10)); // an error or a cut stream, not a hang
+        }
+        catch (IOException)
+        {
+        }
+        catch (HttpRequestException)
+        {
+        }
+
+        Assert.DoesNotContain("[DONE]", rest);
+        await EventuallyAsync(async () => !Replica(await ReplicasAsync(f), id).GetProperty("available").GetBoolean(), "ejected after the broken stream");
+        Assert.NotEqual(id, await SendAsync(f, "p", "next"));
+    }
+
+    [Fact]
     public async Task BodiesLargerThanTheInspectedPrefixArriveIntactAndStillRouteByPrefix()
     {
         await using var f = await RouterFixture.StartAsync(3, RouterPolicies.PrefixAffinity, "--Router:InspectBytes=4096");
