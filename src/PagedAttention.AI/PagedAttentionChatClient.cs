@@ -100,6 +100,63 @@ public sealed class PagedAttentionChatClient : IChatClient
     /// <inheritdoc />
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
+        var chat = Prepare(messages, options, 1, cancellationToken);
+        var (promptIds, sampling, notes) = (chat.PromptIds, chat.Sampling, chat.Notes);
+        bool showReasoning = options?.Reasoning?.Output is not ReasoningOutput.None;
+        var splitter = new ReasoningSplitter(chat.StartsInReasoning);
+        var tools = chat.ToolsOffered ? new ToolCallStream() : null;
+
+        string responseId = "chatcmpl-" + Guid.NewGuid().ToString("N");
+        var created = DateTimeOffset.UtcNow;
+        var pieces = new List<(bool Reasoning, string Text)>();
+        int outputTokens = 0, cachedTokens = 0;
+        EngineFinish? finish = null;
+
+        await foreach (var o in _engine.GenerateAsync(promptIds, sampling, chat.Detokenizer, cancellationToken).ConfigureAwait(false))
+        {
+            outputTokens++;
+            cachedTokens = o.CachedTokens;
+            finish = o.FinishReason;
+            pieces.Clear();
+            splitter.Push(o.TextDelta ?? "", pieces);
+            if (finish is not null) splitter.Flush(pieces);
+            foreach (var update in Updates(pieces, tools, showReasoning, responseId, created))
+                yield return update;
+        }
+
+        var final = new List<AIContent>();
+        bool calledTools = false;
+        if (tools is not null)
+        {
+            string held = tools.Finish(out var calls);
+            if (calls.Count > 0) { final.AddRange(calls); calledTools = true; }
+            if (held.Length > 0) final.Insert(0, new TextContent(held));
+        }
+        final.Add(new UsageContent(new UsageDetails
+        {
+            InputTokenCount = promptIds.Length,
+            OutputTokenCount = outputTokens,
+            TotalTokenCount = promptIds.Length + outputTokens,
+            CachedInputTokenCount = cachedTokens,
+        }));
+        var last = Update(final, responseId, created,
+            calledTools ? ChatFinishReason.ToolCalls : finish == EngineFinish.Length ? ChatFinishReason.Length : ChatFinishReason.Stop);
+        if (notes.Count > 0) last.AdditionalProperties = notes;
+        yield return last;
+    }
+
+    /// <summary>
+    /// Everything a chat request becomes before it reaches the engine: contents checked, structured-output plan and
+    /// hint, template rendered (tools noted when the template ignores them), prompt encoded under the prompt-injection
+    /// guard, <see cref="Sampling.SamplingParams"/> mapped from <paramref name="options"/> with <paramref name="n"/> samples and
+    /// the constraint. <see cref="GetStreamingResponseAsync"/> streams one sample of it; the OpenAI server
+    /// (PagedAttention.Server) streams n samples with logprobs through the engine itself.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A model other than <see cref="ModelId"/> was requested, or an option is malformed.</exception>
+    /// <exception cref="NotSupportedException">A message holds media this model cannot read.</exception>
+    /// <exception cref="ArgumentException">A sampling parameter is out of range.</exception>
+    internal PreparedChat Prepare(IEnumerable<ChatMessage> messages, ChatOptions? options, int n, CancellationToken cancellationToken)
+    {
         ArgumentNullException.ThrowIfNull(messages);
         if (options?.ModelId is { } requested && !string.Equals(requested, ModelId, StringComparison.Ordinal))
             throw new InvalidOperationException($"Model '{requested}' is not served by this client; it serves '{ModelId}'.");
@@ -142,49 +199,9 @@ public sealed class PagedAttentionChatClient : IChatClient
             }
         }
 
-        var sampling = ChatOptionsMapper.Map(options, this, Math.Max(1, _engine.MaxModelLen - promptIds.Length), constraint);
-        bool toolsOffered = ChatContextBuilder.ToolsOffered(options);
-        bool showReasoning = options?.Reasoning?.Output is not ReasoningOutput.None;
-        var splitter = new ReasoningSplitter(startInReasoning: prompt.TrimEnd().EndsWith("<think>", StringComparison.Ordinal));
-        var tools = toolsOffered ? new ToolCallStream() : null;
-
-        string responseId = "chatcmpl-" + Guid.NewGuid().ToString("N");
-        var created = DateTimeOffset.UtcNow;
-        var pieces = new List<(bool Reasoning, string Text)>();
-        int outputTokens = 0, cachedTokens = 0;
-        EngineFinish? finish = null;
-
-        await foreach (var o in _engine.GenerateAsync(promptIds, sampling, _engine.ConfiguredDetokenizer ?? _assets.Detokenizer, cancellationToken).ConfigureAwait(false))
-        {
-            outputTokens++;
-            cachedTokens = o.CachedTokens;
-            finish = o.FinishReason;
-            pieces.Clear();
-            splitter.Push(o.TextDelta ?? "", pieces);
-            if (finish is not null) splitter.Flush(pieces);
-            foreach (var update in Updates(pieces, tools, showReasoning, responseId, created))
-                yield return update;
-        }
-
-        var final = new List<AIContent>();
-        bool calledTools = false;
-        if (tools is not null)
-        {
-            string held = tools.Finish(out var calls);
-            if (calls.Count > 0) { final.AddRange(calls); calledTools = true; }
-            if (held.Length > 0) final.Insert(0, new TextContent(held));
-        }
-        final.Add(new UsageContent(new UsageDetails
-        {
-            InputTokenCount = promptIds.Length,
-            OutputTokenCount = outputTokens,
-            TotalTokenCount = promptIds.Length + outputTokens,
-            CachedInputTokenCount = cachedTokens,
-        }));
-        var last = Update(final, responseId, created,
-            calledTools ? ChatFinishReason.ToolCalls : finish == EngineFinish.Length ? ChatFinishReason.Length : ChatFinishReason.Stop);
-        if (notes.Count > 0) last.AdditionalProperties = notes;
-        yield return last;
+        var sampling = ChatOptionsMapper.Map(options, this, Math.Max(1, _engine.MaxModelLen - promptIds.Length), constraint, n);
+        return new PreparedChat(prompt, promptIds, sampling, _engine.ConfiguredDetokenizer ?? _assets.Detokenizer, notes,
+            ChatContextBuilder.ToolsOffered(options), prompt.TrimEnd().EndsWith("<think>", StringComparison.Ordinal));
     }
 
     /// <summary>

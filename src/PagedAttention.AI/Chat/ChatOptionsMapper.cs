@@ -16,7 +16,7 @@ internal static class ChatOptionsMapper
     public static IReadOnlyList<string> Keys { get; } =
         ["min_p", "repetition_penalty", "ignore_eos", "cache_salt", "min_tokens", "stop_token_ids", "logprobs", "top_k", "seed"];
 
-    public static SamplingParams Map(ChatOptions? options, IChatClient client, int defaultMaxTokens, Func<Sampling.ITokenConstraint>? constraint = null)
+    public static SamplingParams Map(ChatOptions? options, IChatClient client, int defaultMaxTokens, Func<Sampling.ITokenConstraint>? constraint = null, int n = 1)
     {
         var d = new SamplingParams();
         var b = options?.RawRepresentationFactory?.Invoke(client) as SamplingParams ?? d;
@@ -47,7 +47,7 @@ internal static class ChatOptionsMapper
             StopTokenIds = b.StopTokenIds.Count > 0 ? b.StopTokenIds : IntList(extra, "stop_token_ids") ?? [],
             StopStrings = stops,
             Logprobs = b.Logprobs != d.Logprobs ? b.Logprobs : Int(extra, "logprobs") ?? d.Logprobs,
-            N = 1,
+            N = n,
             CacheSalt = b.CacheSalt ?? Str(extra, "cache_salt"),
             Constraint = constraint,
         };

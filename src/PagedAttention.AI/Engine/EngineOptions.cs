@@ -104,6 +104,13 @@ public sealed class EngineOptions
     public ILogger? Logger { get; set; }
 
     /// <summary>
+    /// How often the engine logs vLLM's stats line at Information through <see cref="Logger"/> (prompt and generation
+    /// throughput, running and waiting sequences, KV-cache usage, prefix-cache hit rate), only for intervals in which it
+    /// worked; default 10 s, <see cref="TimeSpan.Zero"/> turns it off.
+    /// </summary>
+    public TimeSpan StatsLogInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
     /// The A/B and debug switches (docs/switches.md) for this engine and its backend; null reads the
     /// <c>PAGEDATTENTION_*</c> environment variables once at load. Internal: tests and bench programs set it directly.
     /// </summary>
@@ -121,6 +128,7 @@ public sealed class EngineOptions
         if (MaxNumBatchedTokens is < 1 or > MaxNumBatchedTokensLimit) throw new ArgumentException($"EngineOptions.MaxNumBatchedTokens must be in 1..{MaxNumBatchedTokensLimit}, got {MaxNumBatchedTokens}.", nameof(MaxNumBatchedTokens));
         if (LongPrefillTokenThreshold < 0) throw new ArgumentException("EngineOptions.LongPrefillTokenThreshold must be >= 0.", nameof(LongPrefillTokenThreshold));
         if (MaxBufferedOutputsPerRequest < 1) throw new ArgumentException("EngineOptions.MaxBufferedOutputsPerRequest must be >= 1.", nameof(MaxBufferedOutputsPerRequest));
+        if (StatsLogInterval < TimeSpan.Zero) throw new ArgumentException($"EngineOptions.StatsLogInterval must be >= 0, got {StatsLogInterval}.", nameof(StatsLogInterval));
         if (MaxModelLen is <= 0 or > MaxModelLenLimit) throw new ArgumentException($"EngineOptions.MaxModelLen must be in 1..{MaxModelLenLimit}, got {MaxModelLen}.", nameof(MaxModelLen));
     }
 }

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using PagedAttention.AI.KvCache;
 using PagedAttention.AI.Models;
+using PagedAttention.AI.Observability;
 using PagedAttention.AI.Sampling;
 using PagedAttention.AI.Scheduling;
 using PagedAttention.Kernels;
@@ -36,6 +37,10 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
     private volatile bool _stopping;
     private int _disposed;
     private volatile Exception? _loopFailure;
+    private readonly IDisposable _instruments;
+    private readonly EngineStatsLogger? _statsLogger;
+    private readonly string _modelName;
+    private long _promptTokens;
 
     private LlmEngine(IModelRunner runner, EngineOptions options, Tokenizer? tokenizer, RuntimeSwitches switches)
     {
@@ -45,6 +50,7 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
         _logger = new GuardedLogger(options.Logger ?? NullLogger.Instance);
         var c = runner.Model.Config;
         MaxModelLen = Math.Min(options.MaxModelLen ?? int.MaxValue, c.MaxPositionEmbeddings);
+        MaxNumSeqs = options.MaxNumSeqs;
         int blocks = runner.NumKvBlocks;
         string kvOption = runner.Device == "cuda" ? "EngineOptions.GpuMemoryUtilization (or NumKvBlocks)" : "EngineOptions.KvCacheBytes (or NumKvBlocks)";
         _requests = new RequestFactory(options, c.VocabSize, c.EosTokenIds, MaxModelLen, blocks, kvOption, EngineLoader.DefaultDetokenizer(options, tokenizer));
@@ -61,6 +67,10 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
         // Overlap off (PAGEDATTENTION_OVERLAP=0): deliver outputs before the forward instead of while the device computes (A/B runs).
         bool overlap = runner.CanLaunchAsync && switches.Overlap;
         _strategy = overlap ? new PipelinedStep(_core, options.MaxNumSeqs) : new SyncStep(_core);
+        _modelName = Path.GetFileName(runner.Model.Directory.TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar));
+        _instruments = EngineInstruments.Register(_modelName, Gauges);
+        if (options.Logger is not null && options.StatsLogInterval > TimeSpan.Zero)
+            _statsLogger = new EngineStatsLogger(_logger, Gauges, options.StatsLogInterval);
         _thread = new Thread(Loop) { IsBackground = true, Name = "PagedAttention step loop" };
         _thread.Start();
     }
@@ -79,6 +89,9 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
 
     /// <summary>The detokenizer the host configured (<see cref="EngineOptions.DetokenizerFactory"/>); it wins over the chat client's own.</summary>
     internal Func<IStreamingDetokenizer>? ConfiguredDetokenizer { get; }
+
+    /// <summary>Most sequences the engine runs at once (<see cref="EngineOptions.MaxNumSeqs"/>).</summary>
+    internal int MaxNumSeqs { get; }
 
     /// <summary>Number of KV blocks in the cache.</summary>
     public int NumKvBlocks => _runner.NumKvBlocks;
@@ -146,12 +159,15 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         cancellationToken.ThrowIfCancellationRequested();
         var req = _requests.Create(promptIds, samplingParams, detokenizer);
+        Interlocked.Add(ref _promptTokens, promptIds.Length);
+        var telemetry = new RequestTelemetry(_modelName, req.Id, promptIds.Length, samplingParams.N, samplingParams.MaxTokens);
         _inbox.Enqueue(req);
         _wake.Set();
         // Lost race with DisposeAsync (or a dead loop): the loop may never see this request.
         if (_disposed != 0) req.Channel.Writer.TryComplete(new ObjectDisposedException(nameof(LlmEngine)));
         else if (_loopFailure is { } failure) req.Channel.Writer.TryComplete(new InvalidOperationException("The engine's step loop has failed.", failure));
         bool completed = false;
+        int finished = 0;
         using var registration = cancellationToken.Register(static s => ((LlmEngine)((object[])s!)[0]).Abort((RequestState)((object[])s!)[1]), new object[] { this, req });
         try
         {
@@ -161,6 +177,8 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
                 {
                     req.Read();
                     cancellationToken.ThrowIfCancellationRequested();
+                    telemetry.Token(output.CachedTokens);
+                    if (output.FinishReason is { } reason) { finished++; telemetry.Finished(reason == Requests.FinishReason.Stop ? "stop" : "length"); }
                     yield return output;
                 }
             completed = true;
@@ -168,7 +186,21 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
         finally
         {
             if (!completed) Abort(req);
+            // A failed request completes its channel with the exception (an iterator cannot catch around its yield).
+            var completion = req.Channel.Reader.Completion;
+            var error = completion.IsFaulted ? completion.Exception!.InnerException : null;
+            // Sequences that did not finish: the request failed (the engine's exception) or was abandoned (cancelled, disposed early).
+            string outcome = completed ? "finished" : error is null or OperationCanceledException ? "abort" : "error";
+            for (int i = finished; i < samplingParams.N; i++) telemetry.Finished(outcome);
+            telemetry.End(outcome, error is OperationCanceledException ? null : error);
         }
+    }
+
+    private EngineGauges Gauges()
+    {
+        var m = GetMetrics();
+        return new EngineGauges(m.Running, m.Waiting, m.KvBlocksTotal == 0 ? 0 : (double)m.KvBlocksUsed / m.KvBlocksTotal, m.PrefixQueryTokens, m.PrefixHitTokens,
+            m.Preemptions, Interlocked.Read(ref _promptTokens), m.GeneratedTokens, m.ComputedTokens);
     }
 
     /// <summary>A snapshot of load and counters. Safe from any thread; values may be one step apart.</summary>
@@ -256,6 +288,8 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        _statsLogger?.Dispose();
+        _instruments.Dispose();
         _stopping = true;
         _wake.Set();
         await _stopped.Task.ConfigureAwait(false);
