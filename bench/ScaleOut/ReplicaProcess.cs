@@ -25,7 +25,7 @@ internal sealed class ReplicaProcess : IDisposable
     public bool HasExited => _process.HasExited;
 
     /// <summary>Starts <c>dotnet SERVER.dll --urls http://127.0.0.1:PORT [extra]</c>.</summary>
-    public static ReplicaProcess Start(string serverDll, IReadOnlyList<string> extraArgs, string logDirectory, int index)
+    public static ReplicaProcess Start(string serverDll, IReadOnlyList<string> extraArgs, IReadOnlyList<string> environment, string logDirectory, int index)
     {
         var port = FreePort();
         var address = $"http://127.0.0.1:{port}";
@@ -42,6 +42,17 @@ internal sealed class ReplicaProcess : IDisposable
         foreach (var a in extraArgs)
         {
             info.ArgumentList.Add(a);
+        }
+
+        foreach (var pair in environment)
+        {
+            var eq = pair.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0)
+            {
+                throw new ArgumentException($"--server-env wants K=V, got '{pair}'.");
+            }
+
+            info.Environment[pair[..eq]] = pair[(eq + 1)..];
         }
 
         var logPath = Path.Combine(logDirectory, $"replica{index}.log");

@@ -19,6 +19,7 @@ internal sealed class ScaleOutOptions
           --phases LIST          single,affinity,roundrobin,kill (all)
           --kill-after F         the kill phase kills a replica after this fraction of its requests finished (0.3)
           --server-arg ARG       passed to every server (repeatable)
+          --server-env K=V       environment variable of every server (repeatable), e.g. PAGEDATTENTION_CPU_THREADS=1
           --timeout-s N          the deadline of each phase (600)
           --out PATH             also write the results as JSON
         """;
@@ -46,6 +47,8 @@ internal sealed class ScaleOutOptions
     public double KillAfter { get; set; } = 0.3;
 
     public List<string> ServerArgs { get; set; } = [];
+
+    public List<string> ServerEnv { get; set; } = [];
 
     public int TimeoutSeconds { get; set; } = 600;
 
@@ -76,6 +79,7 @@ internal sealed class ScaleOutOptions
                 case "--phases": o.Phases = [.. Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)]; break;
                 case "--kill-after": o.KillAfter = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--server-arg": o.ServerArgs.Add(Next()); break;
+                case "--server-env": o.ServerEnv.Add(Next()); break;
                 case "--timeout-s": o.TimeoutSeconds = Int(); break;
                 case "--out": o.Out = Next(); break;
                 case "--seed": o.Seed = Int(); break;

@@ -39,14 +39,15 @@ internal static class ScaleOutRunner
         var replicas = new List<ReplicaProcess>();
         try
         {
+            var startup = Stopwatch.StartNew();
             for (var i = 0; i < o.Replicas; i++)
             {
-                replicas.Add(ReplicaProcess.Start(serverDll, o.ServerArgs, logDirectory, i));
+                replicas.Add(ReplicaProcess.Start(serverDll, o.ServerArgs, o.ServerEnv, logDirectory, i));
             }
 
             await Task.WhenAll(replicas.Select(r => r.WaitHealthyAsync(http, TimeSpan.FromSeconds(300)))).ConfigureAwait(false);
             var model = await ModelIdAsync(http, replicas[0].Address).ConfigureAwait(false);
-            log.WriteLine($"{o.Replicas} replicas healthy ({string.Join(", ", replicas.Select(r => r.Address))}); model '{model}'; logs in {logDirectory}");
+            log.WriteLine($"{o.Replicas} replicas healthy after {startup.Elapsed.TotalSeconds:F1} s ({string.Join(", ", replicas.Select(r => r.Address))}); model '{model}'; logs in {logDirectory}");
 
             // Warm-up: one short request per replica (JIT, first allocation), not measured.
             foreach (var r in replicas)
@@ -164,6 +165,7 @@ internal static class ScaleOutRunner
             $"--Router:LoadFactor={o.LoadFactor.ToString(CultureInfo.InvariantCulture)}",
             "--Router:HealthCheckInterval=00:00:01",
             "--Router:HealthCheckFailureThreshold=1",
+            "--Logging:LogLevel:Default=Warning",
         ];
         var router = RouterApplication.Create(args, b => b.Logging.SetMinimumLevel(LogLevel.Warning));
         await router.StartAsync().ConfigureAwait(false);

@@ -8,7 +8,7 @@ internal sealed record AgentRequest(int Index, int Group, string System, string 
 
 /// <summary>
 /// The agent-group workload: <c>groups</c> preambles of about <c>preambleTokens</c> tokens each (seeded filler text,
-/// sized with the model's tokenizer), <c>perGroup</c> requests per group, interleaved (g0, g1, ..., g7, g0, ...).
+/// sized with the model's tokenizer), <c>perGroup</c> requests per group, interleaved in a seeded random order.
 /// Each phase gets its own preambles (the phase name is their first words), so no phase finds another's in a cache.
 /// </summary>
 internal static class Workload
@@ -28,13 +28,17 @@ internal static class Workload
     public static List<AgentRequest> Create(string phase, int groups, int perGroup, int preambleTokens, Tokenizer tokenizer, int seed)
     {
         var preambles = Enumerable.Range(0, groups).Select(g => Preamble(phase, g, preambleTokens, tokenizer, seed)).ToArray();
+        // Interleaved arrival: a seeded random order of the groups' turns (each group's requests stay in their own
+        // order). Not a fixed cycle g0..g7: with 8 groups over 4 replicas a cycle would make round-robin send every
+        // group to one replica by accident (request i to replica i mod 4, group i mod 8).
+        var turns = Enumerable.Range(0, groups).SelectMany(g => Enumerable.Repeat(g, perGroup)).ToArray();
+        new Random(seed).Shuffle(turns);
+        var rounds = new int[groups];
         var requests = new List<AgentRequest>(groups * perGroup);
-        for (var round = 0; round < perGroup; round++)
+        foreach (var g in turns)
         {
-            for (var g = 0; g < groups; g++)
-            {
-                requests.Add(new AgentRequest(requests.Count, g, preambles[g], $"Request {round} for group {g}: summarise the rule about item {round * 7 + g}."));
-            }
+            var round = rounds[g]++;
+            requests.Add(new AgentRequest(requests.Count, g, preambles[g], $"Request {round} for group {g}: summarise the rule about item {round * 7 + g}."));
         }
 
         return requests;
