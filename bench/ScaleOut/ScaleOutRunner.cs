@@ -14,7 +14,7 @@ namespace PagedAttention.Bench.ScaleOut;
 internal sealed record PhaseResult(
     string Phase, string Policy, int Requests, int Ok, int Failed, int ClientRetries, long PromptTokens, long CachedTokens,
     double HitRate, long OutputTokens, double WallSeconds, double OutputTokensPerSecond, double MeanTtftMs, double MaxLatencyMs,
-    IReadOnlyDictionary<string, int> PerReplica, string? Note);
+    IReadOnlyDictionary<string, int> PerReplica, int GroupReplicaPairs, long Spilled, string? Note);
 
 /// <summary>
 /// Starts the replicas, runs each phase with fresh preambles on them, and returns the measurements. Phases:
@@ -99,13 +99,13 @@ internal static class ScaleOutRunner
     {
         var lines = new List<string>
         {
-            "| phase | routing | ok / requests | prompt tokens | cached tokens | prefix hit rate | output tok/s | mean TTFT (ms) | requests per replica |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            "| phase | routing | ok / requests | prompt tokens | cached tokens | prefix hit rate | output tok/s | mean TTFT (ms) | requests per replica | (group, replica) pairs | spilled |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         };
         foreach (var r in results)
         {
             lines.Add(string.Create(CultureInfo.InvariantCulture,
-                $"| {r.Phase} | {r.Policy} | {r.Ok} / {r.Requests} | {r.PromptTokens} | {r.CachedTokens} | {r.HitRate:P1} | {r.OutputTokensPerSecond:F1} | {r.MeanTtftMs:F0} | {string.Join(" ", r.PerReplica.OrderBy(p => p.Key).Select(p => $"{p.Key}:{p.Value}"))} |"));
+                $"| {r.Phase} | {r.Policy} | {r.Ok} / {r.Requests} | {r.PromptTokens} | {r.CachedTokens} | {r.HitRate:P1} | {r.OutputTokensPerSecond:F1} | {r.MeanTtftMs:F0} | {string.Join(" ", r.PerReplica.OrderBy(p => p.Key).Select(p => $"{p.Key}:{p.Value}"))} | {r.GroupReplicaPairs} | {r.Spilled} |"));
         }
 
         return string.Join('\n', lines);
@@ -114,7 +114,7 @@ internal static class ScaleOutRunner
     private static string Describe(PhaseResult r) => string.Create(CultureInfo.InvariantCulture,
         $"{r.Phase,-10} {r.Policy,-14} ok {r.Ok}/{r.Requests} failed {r.Failed} client-retries {r.ClientRetries} hit {r.HitRate:P1} " +
         $"({r.CachedTokens}/{r.PromptTokens}) out {r.OutputTokensPerSecond:F1} tok/s TTFT {r.MeanTtftMs:F0} ms max latency {r.MaxLatencyMs:F0} ms " +
-        $"wall {r.WallSeconds:F1} s replicas [{string.Join(" ", r.PerReplica.OrderBy(p => p.Key).Select(p => $"{p.Key}:{p.Value}"))}]{(r.Note is null ? "" : " — " + r.Note)}");
+        $"wall {r.WallSeconds:F1} s pairs {r.GroupReplicaPairs} spilled {r.Spilled} replicas [{string.Join(" ", r.PerReplica.OrderBy(p => p.Key).Select(p => $"{p.Key}:{p.Value}"))}]{(r.Note is null ? "" : " — " + r.Note)}");
 
     private static async Task<PhaseResult> RunPhaseAsync(string phase, string policy, HttpClient http, string model,
         List<AgentRequest> requests, ScaleOutOptions o, Killer? killer, CancellationToken cancellationToken)
@@ -150,9 +150,17 @@ internal static class ScaleOutRunner
         var ok = results.Where(r => r.Ok).ToList();
         long prompt = ok.Sum(r => (long)r.PromptTokens), cached = ok.Sum(r => (long)r.CachedTokens), output = ok.Sum(r => (long)r.CompletionTokens);
         var perReplica = ok.GroupBy(r => r.Replica ?? "r0").ToDictionary(g => g.Key, g => g.Count());
+        var pairs = ok.Select(r => (r.Group, r.Replica)).Distinct().Count();
+        long spilled = 0;
+        if (phase != "single")
+        {
+            var status = await http.GetFromJsonAsync<JsonElement>("/router/replicas", cancellationToken).ConfigureAwait(false);
+            spilled = status.GetProperty("replicas").EnumerateArray().Sum(r => r.GetProperty("spilledIn").GetInt64());
+        }
+
         return new PhaseResult(phase, policy, requests.Count, ok.Count, requests.Count - ok.Count, clientRetries, prompt, cached,
             prompt == 0 ? 0 : (double)cached / prompt, output, wall, output / wall, ok.Count == 0 ? 0 : ok.Average(r => r.TtftMs),
-            results.Max(r => r.LatencyMs), perReplica, note);
+            results.Max(r => r.LatencyMs), perReplica, pairs, spilled, note);
     }
 
     private static async Task<WebApplication> StartRouterAsync(List<ReplicaProcess> replicas, string policy, ScaleOutOptions o)

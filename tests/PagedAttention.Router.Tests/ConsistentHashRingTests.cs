@@ -91,6 +91,28 @@ public sealed class ConsistentHashRingTests
         Assert.Equal(-1, ring.Pick(key, m => loads[m], _ => false, capacity: 5));
     }
 
+    [Fact]
+    public void ASpillPrefersAMemberThatServedTheKeyBeforeWhenItHasRoom()
+    {
+        var ring = new ConsistentHashRing(Four, 160);
+        var key = Key(11);
+        var order = ring.Sequence(key);
+        var loads = new int[4];
+        loads[order[0]] = 4; // the owner is full at capacity 4
+
+        // Nobody served it before: the next member on the ring.
+        Assert.Equal(order[1], ring.Pick(key, m => loads[m], null, 4));
+        // The third member served it before: it is preferred over the second while it has room ...
+        Assert.Equal(order[2], ring.Pick(key, m => loads[m], null, 4, m => m == order[2]));
+        // ... but not once it is full, and never over an owner with room.
+        loads[order[2]] = 4;
+        Assert.Equal(order[1], ring.Pick(key, m => loads[m], null, 4, m => m == order[2]));
+        loads[order[0]] = 0;
+        Assert.Equal(order[0], ring.Pick(key, m => loads[m], null, 4, m => m == order[2]));
+        // An ejected owner: its successor acts as the owner.
+        Assert.Equal(order[1], ring.Pick(key, m => loads[m], m => m != order[0], 4, m => m == order[3]));
+    }
+
     [Theory]
     [InlineData(0, 4, 0.25, 0, 1)]
     [InlineData(3, 4, 0.25, 0, 2)]   // ceil(1.25 * 4 / 4) = 2

@@ -7,7 +7,8 @@ namespace PagedAttention.Router.Routing;
 /// A consistent-hash ring over a set of members (replica identities), with <c>virtualNodes</c> points per member,
 /// and the bounded-load walk of Mirrokni, Thorup and Zadimoghaddam ("Consistent Hashing with Bounded Loads", 2018):
 /// a key goes to the first member clockwise from its hash whose load stays within the capacity, so a hot key spills
-/// to the next member on the ring (always the same next one for the same key) instead of overloading its owner.
+/// to the next member on the ring (always the same next one for the same key) instead of overloading its owner. A
+/// spill may prefer members that served the key before (they cache its prefix) over fresh ones further on.
 /// Immutable and thread-safe. Point positions depend only on the member strings, so removing a member moves only the
 /// keys it owned, and two routers (or one restarted) with the same members agree.
 /// </summary>
@@ -89,51 +90,70 @@ internal sealed class ConsistentHashRing
     }
 
     /// <summary>
-    /// The first member clockwise from <paramref name="keyHash"/> that is eligible and whose load plus this request
-    /// stays within <paramref name="capacity"/>; if every eligible member is full, the eligible one with the least
-    /// load (the owner's order breaks ties). Returns -1 when no member is eligible.
+    /// The bounded-load pick: the first eligible member clockwise from <paramref name="keyHash"/> (the owner, or its
+    /// successor when the owner is not eligible) if its load plus this request stays within
+    /// <paramref name="capacity"/>; else, walking on, the first member with room that is <paramref name="preferred"/>
+    /// (one that served this key before and so holds its prefix), else the first member with room; if every eligible
+    /// member is full, the eligible one with the least load (the earliest on the walk among equals). Returns -1 when
+    /// no member is eligible.
     /// </summary>
     /// <param name="keyHash">The key's hash (<see cref="Hash"/>).</param>
     /// <param name="load">The current load of member i (in-flight requests).</param>
     /// <param name="eligible">Whether member i may be picked (healthy), or null for all.</param>
     /// <param name="capacity">The most load a member may carry after accepting this request.</param>
-    public int Pick(ulong keyHash, Func<int, int> load, Func<int, bool>? eligible, int capacity)
+    /// <param name="preferred">Whether member i served this key before, or null for none.</param>
+    public int Pick(ulong keyHash, Func<int, int> load, Func<int, bool>? eligible, int capacity, Func<int, bool>? preferred = null)
     {
         ArgumentNullException.ThrowIfNull(load);
         var seen = new bool[Members.Count];
         var visited = 0;
+        var first = true;
+        var withRoom = -1;
         var fallback = -1;
         var fallbackLoad = int.MaxValue;
         var start = FirstPoint(keyHash);
         for (var i = 0; i < _points.Length && visited < Members.Count; i++)
         {
-            var owner = _owners[(start + i) % _points.Length];
-            if (seen[owner])
+            var member = _owners[(start + i) % _points.Length];
+            if (seen[member])
             {
                 continue;
             }
 
-            seen[owner] = true;
+            seen[member] = true;
             visited++;
-            if (eligible is not null && !eligible(owner))
+            if (eligible is not null && !eligible(member))
             {
                 continue;
             }
 
-            var l = load(owner);
+            var l = load(member);
             if (l + 1 <= capacity)
             {
-                return owner;
+                if (first || (preferred is not null && preferred(member)))
+                {
+                    return member;
+                }
+
+                if (withRoom < 0)
+                {
+                    withRoom = member;
+                    if (preferred is null)
+                    {
+                        return member;
+                    }
+                }
             }
 
+            first = false;
             if (l < fallbackLoad)
             {
-                fallback = owner;
+                fallback = member;
                 fallbackLoad = l;
             }
         }
 
-        return fallback;
+        return withRoom >= 0 ? withRoom : fallback;
     }
 
     /// <summary>
