@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using PagedAttention.AI.Engine;
@@ -22,7 +23,12 @@ internal sealed class ServerContext(IOptions<OpenAIServerOptions> options, Tenan
     {
         var tenant = Tenants.Resolve(http);
         Limiter.Acquire(tenant);
-        return (tenant, Model.Get());
+        var state = Model.Get();
+        if (state.Engine.LoopFailure is not null || state.Engine.IsDisposed)
+            throw ErrorWriter.Unavailable("The engine has stopped (see /health); this server cannot run requests.");
+        // The body limit of these endpoints, whatever the host's server-wide limit is (Kestrel's default is 30 MB).
+        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = Options.MaxRequestBodyBytes;
+        return (tenant, state);
     }
 
     /// <summary>404 unless <paramref name="model"/> is the served model id.</summary>

@@ -37,10 +37,11 @@ internal static class JsonBody
         JsonDocument doc;
         try { doc = JsonDocument.Parse(buffer.WrittenMemory, new JsonDocumentOptions { MaxDepth = MaxDepth }); }
         catch (JsonException e) { throw OpenAIException.BadRequest($"The request body is not valid JSON: {e.Message}", code: "invalid_json"); }
-        if (doc.RootElement.ValueKind != JsonValueKind.Object)
+        var kind = doc.RootElement.ValueKind;
+        if (kind != JsonValueKind.Object)
         {
             doc.Dispose();
-            throw OpenAIException.BadRequest($"The request body must be a JSON object, got {doc.RootElement.ValueKind}.", code: "invalid_json");
+            throw OpenAIException.BadRequest($"The request body must be a JSON object, got {kind}.", code: "invalid_json");
         }
         return doc;
     }

@@ -23,6 +23,7 @@ public class PublicApiTests
         "PagedAttention.AI.Models.ModelLoadException",
         "PagedAttention.AI.Models.RopeScaling",
         "PagedAttention.AI.Models.RopeType",
+        "PagedAttention.AI.Observability.PagedAttentionTelemetry",
         "PagedAttention.AI.PagedAttentionChatClient",
         "Microsoft.Extensions.DependencyInjection.PagedAttentionServiceCollectionExtensions",
         "PagedAttention.AI.Requests.FinishReason",
