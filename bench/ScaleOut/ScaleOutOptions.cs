@@ -15,8 +15,8 @@ internal sealed class ScaleOutOptions
           --preamble-tokens N    preamble length in tokens (1500)
           --max-tokens N         output tokens per request (16, ignore_eos)
           --concurrency N        requests in flight at once (32)
-          --load-factor E        ε of the bounded-load ring (0.25)
-          --phases LIST          single,affinity,roundrobin,kill (all)
+          --load-factor E        ε of the bounded-load ring (1.0, the router's default)
+          --phases LIST          single,affinity,roundrobin,kill (all); affinity@E is affinity with ε = E
           --kill-after F         the kill phase kills a replica after this fraction of its requests finished (0.3)
           --server-arg ARG       passed to every server (repeatable)
           --server-env K=V       environment variable of every server (repeatable), e.g. PAGEDATTENTION_CPU_THREADS=1
@@ -40,7 +40,7 @@ internal sealed class ScaleOutOptions
 
     public int Concurrency { get; set; } = 32;
 
-    public double LoadFactor { get; set; } = 0.25;
+    public double LoadFactor { get; set; } = 1.0;
 
     public List<string> Phases { get; set; } = ["single", "affinity", "roundrobin", "kill"];
 
@@ -89,9 +89,9 @@ internal sealed class ScaleOutOptions
         }
 
         string[] known = ["single", "affinity", "roundrobin", "kill"];
-        if (o.Phases.Except(known).FirstOrDefault() is { } bad)
+        if (o.Phases.FirstOrDefault(p => !known.Contains(p) && PhaseLoadFactor(p) is null) is { } bad)
         {
-            throw new ArgumentException($"unknown phase {bad}; phases are {string.Join(",", known)}");
+            throw new ArgumentException($"unknown phase {bad}; phases are {string.Join(",", known)} or affinity@ε");
         }
 
         if (o.Replicas < 2 || o.Groups < 1 || o.PerGroup < 1 || o.Concurrency < 1 || o.PreambleTokens < 1 || o.MaxTokens < 1)
@@ -101,6 +101,11 @@ internal sealed class ScaleOutOptions
 
         return o;
     }
+
+    /// <summary>The ε of a phase named <c>affinity@ε</c> (affinity with its own load factor), or null.</summary>
+    public static double? PhaseLoadFactor(string phase) =>
+        phase.StartsWith("affinity@", StringComparison.Ordinal) &&
+        double.TryParse(phase["affinity@".Length..], NumberStyles.Float, CultureInfo.InvariantCulture, out var e) && e >= 0 ? e : null;
 
     /// <summary>The repository root: the first folder above the program that holds Provider.sln.</summary>
     public static string RepositoryRoot()

@@ -73,7 +73,9 @@ internal static class ScaleOutRunner
                 else
                 {
                     var policy = phase == "roundrobin" ? "RoundRobin" : "PrefixAffinity";
-                    await using var router = await StartRouterAsync(replicas, policy, o).ConfigureAwait(false);
+                    var epsilon = ScaleOutOptions.PhaseLoadFactor(phase) ?? o.LoadFactor;
+                    await using var router = await StartRouterAsync(replicas, policy, epsilon).ConfigureAwait(false);
+                    policy = policy == "RoundRobin" ? policy : string.Create(CultureInfo.InvariantCulture, $"{policy} ε={epsilon}");
                     using var client = new HttpClient { BaseAddress = new Uri(router.Urls.First()), Timeout = TimeSpan.FromSeconds(o.TimeoutSeconds) };
                     var killer = phase == "kill" ? new Killer(replicas, client, o.KillAfter * requests.Count) : null;
                     result = await RunPhaseAsync(phase, policy, client, model, requests, o, killer, cancellationToken).ConfigureAwait(false);
@@ -163,14 +165,14 @@ internal static class ScaleOutRunner
             results.Max(r => r.LatencyMs), perReplica, pairs, spilled, note);
     }
 
-    private static async Task<WebApplication> StartRouterAsync(List<ReplicaProcess> replicas, string policy, ScaleOutOptions o)
+    private static async Task<WebApplication> StartRouterAsync(List<ReplicaProcess> replicas, string policy, double epsilon)
     {
         string[] args =
         [
             "--urls=http://127.0.0.1:0",
             $"--replicas={string.Join(',', replicas.Where(r => !r.HasExited).Select(r => r.Address))}",
             $"--policy={policy}",
-            $"--Router:LoadFactor={o.LoadFactor.ToString(CultureInfo.InvariantCulture)}",
+            $"--Router:LoadFactor={epsilon.ToString(CultureInfo.InvariantCulture)}",
             "--Router:HealthCheckInterval=00:00:01",
             "--Router:HealthCheckFailureThreshold=1",
             "--Logging:LogLevel:Default=Warning",

@@ -17,7 +17,7 @@ internal sealed class RouterOptions
     public string Policy { get; set; } = RouterPolicies.PrefixAffinity;
 
     /// <summary>ε of the bounded-load ring: a replica whose in-flight count would exceed (1+ε) × the mean spills to the next one.</summary>
-    public double LoadFactor { get; set; } = 0.25;
+    public double LoadFactor { get; set; } = 1.0;
 
     /// <summary>A replica with fewer in-flight requests than this never spills, however uneven the load (low-load floor).</summary>
     public int MinSpillLoad { get; set; } = 8;
