@@ -128,6 +128,8 @@ public sealed class EngineOptions
     /// embedding table itself is never quantized). It saves vocab x hidden x 1 (Int8) bytes per decode step.
     /// </summary>
     public WeightQuantization? LmHeadQuantization { get; set; }
+
+    /// <summary>
     /// How often the engine logs vLLM's stats line at Information through <see cref="Logger"/> (prompt and generation
     /// throughput, running and waiting sequences, KV-cache usage, prefix-cache hit rate), only for intervals in which it
     /// worked; default 10 s, <see cref="TimeSpan.Zero"/> turns it off.
