@@ -46,6 +46,12 @@ public sealed class OpenAIServerOptions
     /// <summary>Longest a completion request may run before it is cancelled (its engine request aborted). Default 10 minutes.</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// After a forward pass fails (a device fault: its step's requests get errors), /health answers 503 and new requests
+    /// are refused with 503 for this long, so a load balancer takes the replica out while the device fails. Default 30 s.
+    /// </summary>
+    public TimeSpan FaultCooldown { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Seconds sent in Retry-After with 503 (queue full). Default 1.</summary>
     public int RetryAfterSeconds { get; set; } = 1;
 
@@ -68,6 +74,7 @@ public sealed class OpenAIServerOptions
         if (MaxRequestBodyBytes < 1024) throw new ArgumentException("Server:MaxRequestBodyBytes must be >= 1024.", nameof(MaxRequestBodyBytes));
         if (MaxN < 1) throw new ArgumentException("Server:MaxN must be >= 1.", nameof(MaxN));
         if (RequestTimeout <= TimeSpan.Zero) throw new ArgumentException("Server:RequestTimeout must be > 0.", nameof(RequestTimeout));
+        if (FaultCooldown < TimeSpan.Zero) throw new ArgumentException("Server:FaultCooldown must be >= 0.", nameof(FaultCooldown));
         if (RetryAfterSeconds < 1) throw new ArgumentException("Server:RetryAfterSeconds must be >= 1.", nameof(RetryAfterSeconds));
     }
 }

@@ -42,9 +42,10 @@ public static class OpenAIServerServiceCollectionExtensions
         services.TryAddSingleton(sp => new TenantResolver(sp.GetRequiredService<IOptions<OpenAIServerOptions>>().Value));
         services.TryAddSingleton<TenantRateLimiter>();
         services.TryAddSingleton<ServedModel>();
+        services.TryAddSingleton<ServerStats>();
         services.TryAddSingleton<ServerContext>();
         services.AddSingleton<IHostedService, ServerStartupLog>();
-        services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(PagedAttentionTelemetry.MeterName).AddPrometheusExporter());
+        services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(PagedAttentionTelemetry.MeterName, ServerStats.MeterName).AddPrometheusExporter());
         return services;
     }
 }

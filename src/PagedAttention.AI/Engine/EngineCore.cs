@@ -193,6 +193,7 @@ internal sealed class EngineCore
     public void FailStep(SchedulerOutput<EngineSequence> output, Exception ex)
     {
         _logger.LogError(ex, "A forward pass failed; the {Count} requests in that step are failed.", output.Count);
+        Counters.ForwardFailed(ex);
         for (int i = 0; i < output.Count; i++) EndRequest(output.Seq(i).Request, ex);
         Deliver();
     }

@@ -28,6 +28,23 @@ internal sealed class EngineCounters
         Interlocked.Add(ref _computedTokens, tokens);
     }
 
+    private long _forwardFailures, _lastForwardFailureTimestamp;
+    private Exception? _lastForwardFailure;
+
+    /// <summary>Steps whose forward pass threw (their requests were failed; the loop went on).</summary>
+    public long ForwardFailures => Interlocked.Read(ref _forwardFailures);
+
+    /// <summary>The last forward-pass failure and its <see cref="Stopwatch"/> timestamp, or null.</summary>
+    public (Exception Error, long Timestamp)? LastForwardFailure =>
+        Volatile.Read(ref _lastForwardFailure) is { } e ? (e, Interlocked.Read(ref _lastForwardFailureTimestamp)) : null;
+
+    public void ForwardFailed(Exception ex)
+    {
+        Interlocked.Exchange(ref _lastForwardFailureTimestamp, Stopwatch.GetTimestamp());
+        Volatile.Write(ref _lastForwardFailure, ex);
+        Interlocked.Increment(ref _forwardFailures);
+    }
+
     public void CountGenerated() => Interlocked.Increment(ref _generatedTokens);
 
     public void AddBusy(long ticks) => Interlocked.Add(ref _busyTicks, ticks);

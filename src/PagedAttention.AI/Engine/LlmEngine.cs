@@ -111,6 +111,13 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
     /// <summary>The exception that stopped the step loop (an engine bug), or null while it runs.</summary>
     internal Exception? LoopFailure => _loopFailure;
 
+    /// <summary>
+    /// The last forward pass that threw (its step's requests were failed, the loop went on) and how long ago, or null.
+    /// The server's /health reports a recent one (a failing device) as unhealthy.
+    /// </summary>
+    internal (Exception Error, TimeSpan Age)? LastForwardFailure =>
+        _counters.LastForwardFailure is { } f ? (f.Error, System.Diagnostics.Stopwatch.GetElapsedTime(f.Timestamp)) : null;
+
     /// <summary>Bytes the loop thread allocated between its waits (admission, scheduling, forward, sampling, emission) since start.</summary>
     internal long StepAllocatedBytes => _counters.StepAllocatedBytes;
 

@@ -23,6 +23,7 @@ internal static class ChatCompletionsEndpoint
         timeout.CancelAfter(ctx.Options.RequestTimeout);
         var ct = timeout.Token;
         SseWriter? sse = null;
+        bool admitted = false;
         try
         {
             var (tenant, state) = ctx.Admit(http);
@@ -40,6 +41,8 @@ internal static class ChatCompletionsEndpoint
             ServerContext.CheckContext(chat.PromptIds.Length, req.Common.MaxTokens, engine, "messages");
 
             using var ticket = state.Admission.Enter(req.Common.N);
+            admitted = true;
+            ctx.Stats.Admit();
             var choices = Enumerable.Range(0, req.Common.N).Select(i => new ChatChoice(i, chat.StartsInReasoning, chat.ToolsOffered)).ToArray();
             var stream = engine.GenerateAsync(chat.PromptIds, chat.Sampling, chat.Detokenizer, ct).GetAsyncEnumerator(ct);
             try
@@ -65,7 +68,11 @@ internal static class ChatCompletionsEndpoint
             }
             finally { await stream.DisposeAsync().ConfigureAwait(false); }
         }
-        catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested) { } // the client left: the engine request is aborted
+        catch (Exception) when (http.RequestAborted.IsCancellationRequested)
+        {
+            if (admitted) ctx.Stats.Cancel(); // the client left: the engine request is aborted
+            return;
+        } // the client left: the engine request is aborted
         catch (Exception e)
         {
             var error = e switch
@@ -73,8 +80,11 @@ internal static class ChatCompletionsEndpoint
                 OperationCanceledException when timeout.IsCancellationRequested => new OpenAIException(504, $"The request ran longer than Server:RequestTimeout ({ctx.Options.RequestTimeout}).", "server_error", null, "timeout"),
                 _ => ServerContext.ClientError(e) ?? ctx.ServerFault(e),
             };
+            if (admitted) ctx.Stats.Fail(); else ctx.Stats.Reject(error.Status);
             await WriteErrorAsync(http, sse, error).ConfigureAwait(false);
+            return;
         }
+        ctx.Stats.Complete();
     }
 
     internal static async Task WriteErrorAsync(HttpContext http, SseWriter? sse, OpenAIException error)

@@ -43,6 +43,7 @@ internal static class CompletionsEndpoint
         timeout.CancelAfter(ctx.Options.RequestTimeout);
         var ct = timeout.Token;
         SseWriter? sse = null;
+        bool admitted = false;
         try
         {
             var (tenant, state) = ctx.Admit(http);
@@ -65,6 +66,8 @@ internal static class CompletionsEndpoint
             var choices = new Choice[prompts.Count * n];
             for (int i = 0; i < choices.Length; i++) choices[i] = new Choice(i);
             using var ticket = state.Admission.Enter(choices.Length);
+            admitted = true;
+            ctx.Stats.Admit();
 
             var channel = Channel.CreateUnbounded<(int Prompt, GenerationOutput Output)>(new UnboundedChannelOptions { SingleReader = true });
             var pumps = new List<Task>();
@@ -160,7 +163,11 @@ internal static class CompletionsEndpoint
                 catch (Exception) { } // already reported through the channel, or cancelled
             }
         }
-        catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested) { }
+        catch (Exception) when (http.RequestAborted.IsCancellationRequested)
+        {
+            if (admitted) ctx.Stats.Cancel(); // the client left: the engine request is aborted
+            return;
+        }
         catch (Exception e)
         {
             var error = e switch
@@ -168,8 +175,11 @@ internal static class CompletionsEndpoint
                 OperationCanceledException when timeout.IsCancellationRequested => new OpenAIException(504, $"The request ran longer than Server:RequestTimeout ({ctx.Options.RequestTimeout}).", "server_error", null, "timeout"),
                 _ => ServerContext.ClientError(e) ?? ctx.ServerFault(e),
             };
+            if (admitted) ctx.Stats.Fail(); else ctx.Stats.Reject(error.Status);
             await ChatCompletionsEndpoint.WriteErrorAsync(http, sse, error).ConfigureAwait(false);
+            return;
         }
+        ctx.Stats.Complete();
     }
 
     private static void Accept(Choice c, GenerationOutput o, int logprobs)

@@ -55,6 +55,17 @@ internal sealed class ServedModel(IServiceProvider services, IOptions<OpenAIServ
         catch (OpenAIException e) { return e.Message; }
         if (s.Engine.LoopFailure is { } f) return $"The engine's step loop failed: {f.Message}";
         if (s.Engine.IsDisposed) return "The engine was disposed.";
+        if (RecentFault(s.Engine) is { } fault) return fault;
         return null;
     }
+
+    /// <summary>A forward-pass failure within <see cref="OpenAIServerOptions.FaultCooldown"/>, in words; else null.</summary>
+    public string? RecentFault(LlmEngine engine) =>
+        engine.LastForwardFailure is { } f && f.Age < options.Value.FaultCooldown
+            ? $"A forward pass failed {f.Age.TotalSeconds:F0} s ago ({f.Error.Message}); the server refuses requests until {options.Value.FaultCooldown.TotalSeconds:F0} s after the last failure."
+            : null;
+
+    /// <summary>How long until <see cref="RecentFault"/> clears.</summary>
+    public TimeSpan FaultRetryAfter(LlmEngine engine) =>
+        engine.LastForwardFailure is { } f ? options.Value.FaultCooldown - f.Age : TimeSpan.Zero;
 }

@@ -10,13 +10,14 @@ using PagedAttention.Text.Templates;
 namespace PagedAttention.Server.Hosting;
 
 /// <summary>What every endpoint uses: options, tenants, the rate limiter, the served model, the log.</summary>
-internal sealed class ServerContext(IOptions<OpenAIServerOptions> options, TenantResolver tenants, TenantRateLimiter limiter, ServedModel model, ILogger<ServerContext> logger)
+internal sealed class ServerContext(IOptions<OpenAIServerOptions> options, TenantResolver tenants, TenantRateLimiter limiter, ServedModel model, ServerStats stats, ILogger<ServerContext> logger)
 {
     public OpenAIServerOptions Options { get; } = options.Value;
     public TenantResolver Tenants { get; } = tenants;
     public TenantRateLimiter Limiter { get; } = limiter;
     public ServedModel Model { get; } = model;
     public ILogger Logger { get; } = logger;
+    public ServerStats Stats { get; } = stats;
 
     /// <summary>Authentication (401), rate limit (429), the model (503 when it did not load).</summary>
     public (Tenant Tenant, ServedModel.State State) Admit(HttpContext http)
@@ -26,6 +27,7 @@ internal sealed class ServerContext(IOptions<OpenAIServerOptions> options, Tenan
         var state = Model.Get();
         if (state.Engine.LoopFailure is not null || state.Engine.IsDisposed)
             throw ErrorWriter.Unavailable("The engine has stopped (see /health); this server cannot run requests.");
+        if (Model.RecentFault(state.Engine) is { } fault) throw ErrorWriter.Unavailable(fault, Model.FaultRetryAfter(state.Engine));
         // The body limit of these endpoints, whatever the host's server-wide limit is (Kestrel's default is 30 MB).
         if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = Options.MaxRequestBodyBytes;
         return (tenant, state);
