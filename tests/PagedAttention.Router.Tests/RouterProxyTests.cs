@@ -134,8 +134,8 @@ public sealed class RouterProxyTests
         Assert.DoesNotContain(owner, after);
         Assert.Single(after.Distinct()); // the keys of the dead replica move to one next replica, consistently
 
-        var status = Replica(await ReplicasAsync(f), owner);
-        Assert.False(status.GetProperty("available").GetBoolean());
+        await EventuallyAsync(async () => !Replica(await ReplicasAsync(f), owner).GetProperty("available").GetBoolean(), "passive ejection");
+        Assert.True(Replica(await ReplicasAsync(f), owner).GetProperty("failures").GetInt64() >= 1);
         await EventuallyAsync(async () => Replica(await ReplicasAsync(f), owner).GetProperty("active").GetString() == "Unhealthy", "active probe marks it unhealthy");
         using var health = await f.Client.GetAsync("/health");
         Assert.Equal(HttpStatusCode.OK, health.StatusCode);
