@@ -74,6 +74,15 @@ public class PublicApiTests
         "Microsoft.SemanticKernel.PagedAttentionKernelBuilderExtensions",
     ]);
 
+    [Fact]
+    public void ServerProject_ExportsTheOptionsAndTheTwoExtensions() => AssertExports(typeof(PagedAttention.Server.OpenAIServerOptions).Assembly,
+    [
+        "Microsoft.AspNetCore.Builder.OpenAIEndpointRouteBuilderExtensions",
+        "Microsoft.Extensions.DependencyInjection.OpenAIServerServiceCollectionExtensions",
+        "PagedAttention.Server.ApiKeyOptions",
+        "PagedAttention.Server.OpenAIServerOptions",
+    ]);
+
     private static void AssertExports(System.Reflection.Assembly asm, string[] expected) =>
         Assert.Equal(expected.Order(StringComparer.Ordinal), asm.GetExportedTypes().Select(t => t.FullName!).Order(StringComparer.Ordinal));
 }
