@@ -133,6 +133,9 @@ public sealed class RouterProxyTests
 
         Assert.DoesNotContain(owner, after);
         Assert.Single(after.Distinct()); // the keys of the dead replica move to one next replica, consistently
+        // The retried request reached the next replica with its body intact (replayed from the read-ahead buffer).
+        var next = f.Replicas[int.Parse(after[0][1..])];
+        Assert.Contains(next.Bodies, b => b.Contains("\"after 0\"", StringComparison.Ordinal) && b.Contains(preamble, StringComparison.Ordinal));
 
         await EventuallyAsync(async () => !Replica(await ReplicasAsync(f), owner).GetProperty("available").GetBoolean(), "passive ejection");
         Assert.True(Replica(await ReplicasAsync(f), owner).GetProperty("failures").GetInt64() >= 1);
