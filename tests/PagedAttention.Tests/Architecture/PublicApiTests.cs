@@ -81,6 +81,7 @@ public class PublicApiTests
         "Microsoft.Extensions.DependencyInjection.OpenAIServerServiceCollectionExtensions",
         "PagedAttention.Server.ApiKeyOptions",
         "PagedAttention.Server.OpenAIServerOptions",
+        "Program", // the entry point: the .NET 10 Web SDK makes a web app's top-level Program public (for WebApplicationFactory)
     ]);
 
     private static void AssertExports(System.Reflection.Assembly asm, string[] expected) =>
