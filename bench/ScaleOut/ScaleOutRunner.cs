@@ -129,6 +129,7 @@ internal static class ScaleOutRunner
         var completed = 0;
         var clientRetries = 0;
         var clock = Stopwatch.StartNew();
+        killer?.UseClock(clock); // one clock for request start times and the kill time
         var workers = Enumerable.Range(0, Math.Min(o.Concurrency, requests.Count)).Select(async _ =>
         {
             while (queue.TryDequeue(out var request))
@@ -199,12 +200,14 @@ internal static class ScaleOutRunner
     private sealed class Killer(List<ReplicaProcess> replicas, HttpClient router, double after)
     {
         private readonly ConcurrentDictionary<string, int> _served = new();
-        private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private Stopwatch _clock = Stopwatch.StartNew();
         private int _killed;
         private string? _victim;
         private double _killedAtMs;
         private double _ejectedAfterMs = -1;
         private Task? _watch;
+
+        public void UseClock(Stopwatch clock) => _clock = clock;
 
         public void Observe(int completed, RequestResult result)
         {

@@ -3,5 +3,17 @@
 // Options: appsettings.json, environment (Router__Policy=RoundRobin), command line (--Router:LoadFactor=0.5).
 using PagedAttention.Router;
 
-var app = RouterApplication.Create(args);
+WebApplication app;
+try
+{
+    app = RouterApplication.Create(args);
+}
+catch (InvalidOperationException e)
+{
+    // A configuration error (RouterOptions.Validate): say what is wrong, without a stack trace.
+    Console.Error.WriteLine($"PagedAttention.Router: {e.Message}");
+    return 2;
+}
+
 await app.RunAsync().ConfigureAwait(false);
+return 0;

@@ -38,6 +38,3 @@ builder.Services.AddOpenAIServer(serverSection);
 var app = builder.Build();
 app.MapOpenAIEndpoints();
 app.Run();
-
-/// <summary>The server's entry point (public for WebApplicationFactory-style hosting in tests).</summary>
-public partial class Program;

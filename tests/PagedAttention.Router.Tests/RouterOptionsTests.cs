@@ -52,3 +52,11 @@ public sealed class RouterOptionsTests
         Assert.Contains("No replicas are configured", e.Message);
     }
 }
+
+public sealed class RouterSurfaceTests
+{
+    // The router is an application: nothing but the entry point, which the .NET 10 Web SDK makes public.
+    [Fact]
+    public void TheRouterExportsOnlyItsEntryPoint() =>
+        Assert.Equal(["Program"], typeof(RouterApplication).Assembly.GetExportedTypes().Select(t => t.FullName));
+}

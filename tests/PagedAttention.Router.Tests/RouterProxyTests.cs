@@ -133,9 +133,12 @@ public sealed class RouterProxyTests
 
         Assert.DoesNotContain(owner, after);
         Assert.Single(after.Distinct()); // the keys of the dead replica move to one next replica, consistently
+        // The retried request reached the next replica with its body intact (replayed from the read-ahead buffer).
+        var next = f.Replicas[int.Parse(after[0][1..])];
+        Assert.Contains(next.Bodies, b => b.Contains("\"after 0\"", StringComparison.Ordinal) && b.Contains(preamble, StringComparison.Ordinal));
 
-        var status = Replica(await ReplicasAsync(f), owner);
-        Assert.False(status.GetProperty("available").GetBoolean());
+        await EventuallyAsync(async () => !Replica(await ReplicasAsync(f), owner).GetProperty("available").GetBoolean(), "passive ejection");
+        Assert.True(Replica(await ReplicasAsync(f), owner).GetProperty("failures").GetInt64() >= 1);
         await EventuallyAsync(async () => Replica(await ReplicasAsync(f), owner).GetProperty("active").GetString() == "Unhealthy", "active probe marks it unhealthy");
         using var health = await f.Client.GetAsync("/health");
         Assert.Equal(HttpStatusCode.OK, health.StatusCode);

@@ -78,6 +78,16 @@ public class PublicApiTests
         "Microsoft.SemanticKernel.PagedAttentionKernelBuilderExtensions",
     ]);
 
+    [Fact]
+    public void ServerProject_ExportsTheOptionsAndTheTwoExtensions() => AssertExports(typeof(PagedAttention.Server.OpenAIServerOptions).Assembly,
+    [
+        "Microsoft.AspNetCore.Builder.OpenAIEndpointRouteBuilderExtensions",
+        "Microsoft.Extensions.DependencyInjection.OpenAIServerServiceCollectionExtensions",
+        "PagedAttention.Server.ApiKeyOptions",
+        "PagedAttention.Server.OpenAIServerOptions",
+        "Program", // the entry point: the .NET 10 Web SDK makes a web app's top-level Program public (for WebApplicationFactory)
+    ]);
+
     private static void AssertExports(System.Reflection.Assembly asm, string[] expected) =>
         Assert.Equal(expected.Order(StringComparer.Ordinal), asm.GetExportedTypes().Select(t => t.FullName!).Order(StringComparer.Ordinal));
 }

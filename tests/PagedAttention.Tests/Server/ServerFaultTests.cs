@@ -9,7 +9,11 @@ using Xunit.Abstractions;
 
 namespace PagedAttention.Tests.Server;
 
-/// <summary>Faults and load of issue 15 (item 8) against a real server: disconnecting clients and a failing forward pass.</summary>
+/// <summary>
+/// Faults and load of issue 15 (item 8) against a real server: disconnecting clients and a failing forward pass. With
+/// the soaks (alone): 200 concurrent streams would otherwise slow the timed tests of other classes on a 2-core box.
+/// </summary>
+[Collection(Reliability.SoakCollection.Name)]
 public sealed class ServerFaultTests(ITestOutputHelper log)
 {
     /// <summary>A CPU runner whose forward pass throws once <see cref="Fail"/> is set (a device fault in the middle of a batch).</summary>
