@@ -2,7 +2,8 @@
 // JSON-Schema-Test-Suite schemas (masks along each valid instance's tokens) and realistic tool schemas (masks along
 // seeded random generations). One thread; each schema starts from a freshly compiled grammar, so lazy lexer-DFA
 // construction is inside the measured masks, as in llguidance's MaskBench.
-//   dotnet run -c Release --project bench/MaskBench [-- --tokenizers DIR --suite DIR --tools FILE --walks N]
+//   dotnet build bench/MaskBench -c Release && dotnet bench/MaskBench/bin/Release/net10.0/MaskBench.dll
+//     [--verbose] [--warm] [--dense] [--only PREFIX] [--repeat N] [--tokenizers DIR --suite DIR --tools FILE --walks N]
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -37,11 +38,12 @@ Console.WriteLine($"MaskBench: {Environment.ProcessorCount} logical CPUs visible
 Console.WriteLine($"schemas: {suite.Count} suite (draft4) + {tools.Count} tool; {walks} random generations per tool schema");
 if (args.Contains("--dense"))
 {
-    // Steady-state cost of dense masks: a free string (slice), a maxLength string (bounded slice), a pattern (full walk).
+    // Steady-state cost of dense masks: a free and a maxLength string (the tokenizer's string masks + the quote trie),
+    // a pattern outside the word class (full walk), a number.
     var tk = Tokenizer.FromFile(Path.Combine(tokDir, "llama3"));
     var v = TokenVocabulary.FromTokenizer(tk);
     var w = new uint[v.MaskWords];
-    foreach (var (label, schema) in new[] { ("free string (sliced)", "{\"type\":\"string\"}"), ("maxLength string (bounded slice)", "{\"type\":\"string\",\"maxLength\":500}"), ("pattern string (full walk)", "{\"type\":\"string\",\"pattern\":\"^[a-z ]+$\"}"), ("number", "{\"type\":\"number\"}") })
+    foreach (var (label, schema) in new[] { ("free string (string mask)", "{\"type\":\"string\"}"), ("maxLength string (string mask)", "{\"type\":\"string\",\"maxLength\":500}"), ("pattern string (full walk)", "{\"type\":\"string\",\"pattern\":\"^[a-z ]+$\"}"), ("number", "{\"type\":\"number\"}") })
     {
         var m = CompiledGrammar.Create(Constraint.JsonSchema(schema), v).CreateMatcher();
         m.TryConsumeBytes(label == "number" ? "12"u8 : "\"ab"u8);
@@ -71,7 +73,7 @@ foreach (var (name, eosName, measured) in new[] { ("llama3", "<|eot_id|>", false
     var compiles = new List<double>();
     var mask = new uint[vocab.MaskWords];
     long allocated = 0;
-    int zeroAlloc = 0, gcMasks = 0;
+    int zeroAlloc = 0, gcMasks = 0, noNewState = 0, noNewStateAllocating = 0;
     int compileErrors = 0;
     var rng = new Random(7);
     var closers = Enumerable.Range(0, vocab.Size).Where(t => vocab.TokenBytes(t).IndexOfAny("\"}],"u8) >= 0).ToArray();
@@ -94,7 +96,7 @@ foreach (var (name, eosName, measured) in new[] { ("llama3", "<|eot_id|>", false
 
     void Timed(TokenMatcher m)
     {
-        int f0 = m.Grammar.Lexer.FillCount, gc0 = GC.CollectionCount(0);
+        int f0 = m.Grammar.Lexer.FillCount, s0 = m.Grammar.Lexer.StateCount, gc0 = GC.CollectionCount(0);
         long a0 = GC.GetAllocatedBytesForCurrentThread();
         long c0 = ThreadCpu.Nanoseconds();
         long t0 = Stopwatch.GetTimestamp();
@@ -106,6 +108,7 @@ foreach (var (name, eosName, measured) in new[] { ("llama3", "<|eot_id|>", false
         if (GC.CollectionCount(0) > gc0) gcMasks++;
         allocated += bytes;
         if (bytes == 0) zeroAlloc++;
+        if (m.Grammar.Lexer.FillCount == f0 && m.Grammar.Lexer.StateCount == s0) { noNewState++; if (bytes != 0) { noNewStateAllocating++; if (Environment.GetEnvironmentVariable("MB_DEBUG") is not null) Console.WriteLine($"  alloc {bytes} B at token {m.TokenCount}: {current}"); } }
         masks.Add(us);
         wall.Add(wallUs);
         if (verbose && measured && us > 500)
@@ -160,7 +163,7 @@ foreach (var (name, eosName, measured) in new[] { ("llama3", "<|eot_id|>", false
     Console.WriteLine();
     Console.WriteLine($"{name}: vocabulary {vocab.Size:N0} tokens, trie {vocab.Trie.Nodes.Length:N0} nodes (rest trie {vocab.RestTrie.Nodes.Length:N0}), built in {vocabMs:F0} ms");
     Console.WriteLine($"  {masks.Count:N0} masks: mean {masks.Average():F1} us, p50 {P(masks, 50):F1}, p99 {P(masks, 99):F1}, p99.9 {P(masks, 99.9):F1}, max {masks[^1]:F0} us");
-    Console.WriteLine($"  allocated per mask: mean {(double)allocated / masks.Count:F0} bytes; {zeroAlloc:N0} of {masks.Count:N0} masks allocated nothing; a GC ran during {gcMasks} masks");
+    Console.WriteLine($"  allocated per mask: mean {(double)allocated / masks.Count:F0} bytes; {zeroAlloc:N0} of {masks.Count:N0} masks allocated nothing; a GC ran during {gcMasks} masks; {noNewStateAllocating} of the {noNewState:N0} masks that built no lexer state allocated");
     Console.WriteLine($"  wall clock: mean {wall.Average():F1} us, p50 {P(wall, 50):F1}, p99 {P(wall, 99):F1}, p99.9 {P(wall, 99.9):F1}, max {wall[^1]:F0} us");
     Console.WriteLine($"  {compiles.Count} grammars compiled ({compileErrors} compile errors): p50 {P(compiles, 50) / 1000:F2} ms, p99 {P(compiles, 99) / 1000:F2} ms, mean {compiles.Average() / 1000:F2} ms");
     summary.Add($"| PagedAttention.AI ({name}, {vocab.Size / 1000}k) | {masks.Average():F0} | {P(masks, 50):F0} | {P(masks, 99):F0} | {P(masks, 99.9):F0} | {masks[^1]:F0} | {P(compiles, 50) / 1000:F2} / {P(compiles, 99) / 1000:F2} |");

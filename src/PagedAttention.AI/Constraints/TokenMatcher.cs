@@ -38,8 +38,8 @@ internal sealed class TokenMatcher
     // Scans by parser level during a walk: the row pushed after `rows` rows, from the top row with serial
     // _lvlTop[rows], by the lexemes _lvlAcc[rows]; _lvlRes[rows] = that row's serial, or 0 when the scan failed.
     // Many frames scan the same lexemes from the same row (every token that closes a string), so they share it.
-    private int[] _lvlTop = new int[16], _lvlRes = new int[16];
-    private int[]?[] _lvlAcc = new int[16][];
+    private int[] _lvlTop = new int[64], _lvlRes = new int[64];
+    private int[]?[] _lvlAcc = new int[64][];
 
     internal TokenMatcher(CompiledGrammar cg)
     {

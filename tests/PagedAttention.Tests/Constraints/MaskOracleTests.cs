@@ -57,4 +57,47 @@ public class MaskOracleTests(ITestOutputHelper output)
         output.WriteLine($"{tokenizerName}: {states} states compared, {mismatches} mismatches");
         Assert.Equal(0, mismatches);
     }
+
+    /// <summary>
+    /// States the precomputed masks decide (string values with and without room limits, counted strings, word-class
+    /// patterns and formats, additional-property keys), reached byte by byte — mid-escape and mid-UTF-8 included —
+    /// against the reference.
+    /// </summary>
+    [Theory]
+    [InlineData("llama3")]
+    [InlineData("gemma3")]
+    public void FastMask_EqualsReference_InsideStrings(string tokenizerName)
+    {
+        var vocab = TokenVocabulary.FromTokenizer(TokenizerFixtures.Get(tokenizerName));
+        (string Schema, string[] Prefixes)[] cases =
+        [
+            ("""{"type":"string"}""", ["\"", "\"ab", "\"a\\", "\"a\\u00", "\"\u00e9x", "\"x\\n"]),
+            ("""{"type":"string","maxLength":0}""", ["\""]),
+            ("""{"type":"string","maxLength":3}""", ["\"", "\"a", "\"ab", "\"abc", "\"a\\"]),
+            ("""{"type":"string","minLength":2,"maxLength":40}""", ["\"", "\"abcdefghij", "\"abcdefghijklmnopqrstuvwxyz0123456"]),
+            ("""{"type":"object","properties":{"a":{"type":"string","maxLength":5},"b":{"type":"string"}}}""", ["{\"", "{\"a\":\"x", "{\"b\":\"x"]),
+            ("""{"type":"string","format":"email"}""", ["\"", "\"ab", "\"ab.c", "\"ab@", "\"ab@ex"]),
+            ("""{"type":"string","pattern":"^[A-Za-z0-9_./-]+$"}""", ["\"", "\"src/a"]),
+            ("""{"type":"array","items":{"type":"string","maxLength":2}}""", ["[\"", "[\"a", "[\"ab\",\""]),
+        ];
+        int compared = 0;
+        var fast = new uint[vocab.MaskWords];
+        foreach (var (schema, prefixes) in cases)
+            foreach (string prefix in prefixes)
+            {
+                var m = CompiledGrammar.Create(Constraint.JsonSchema(schema), vocab).CreateMatcher();
+                byte[] bytes = System.Text.Encoding.UTF8.GetBytes(prefix);
+                if (prefix == "\"\u00e9x") bytes = bytes[..^2]; // stop inside "é"
+                Assert.True(m.TryConsumeBytes(bytes), $"{schema}: prefix {prefix} refused");
+                m.ComputeMask(fast);
+                var slow = ConstraintTestKit.OracleMask(m);
+                compared++;
+                if (!fast.AsSpan().SequenceEqual(slow))
+                {
+                    int diff = Enumerable.Range(0, vocab.Size).First(t => ConstraintTestKit.Allowed(fast, t) != ConstraintTestKit.Allowed(slow, t));
+                    Assert.Fail($"{schema} after {prefix}: token {diff} fast={ConstraintTestKit.Allowed(fast, diff)} slow={ConstraintTestKit.Allowed(slow, diff)}");
+                }
+            }
+        output.WriteLine($"{tokenizerName}: {compared} string states compared, all equal");
+    }
 }
