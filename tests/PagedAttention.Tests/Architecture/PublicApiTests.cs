@@ -17,6 +17,7 @@ public class PublicApiTests
         "PagedAttention.AI.Engine.EngineOptions",
         "PagedAttention.AI.Engine.GenerationOutput",
         "PagedAttention.AI.Engine.LlmEngine",
+        "PagedAttention.AI.Engine.WeightQuantization",
         "PagedAttention.AI.LlmEngineChatClientExtensions",
         "PagedAttention.AI.Models.IDecoderModel",
         "PagedAttention.AI.Models.ModelConfig",
