@@ -11,16 +11,18 @@ using PagedAttention.Text.Tokenization;
 // from the same checkpoint) and the same token ids, greedy, same thread count, interleaved rounds with per-round ratios.
 // Usage (docs/benchmarks.md, "CPU peer: LLamaSharp"):
 //   dotnet run -c Release --project bench/LlamaSharpPeer -- --model DIR --gguf FILE --format bf16|q8_0|q4_0
-//       [--threads N] [--rounds N] [--cases check,decode,prefill,agents] [--decode-tokens 64] [--prefill 512]
-//       [--agents 16] [--preamble 1024] [--suffix 16] [--agent-tokens 32]
+//       [--threads N] [--rounds N] [--cases check,decode,prefill,agents,agents-nofork] [--decode-tokens 64] [--prefill 512]
+//       [--agents 16] [--preamble 1024] [--suffix 16] [--agent-tokens 32] [--ref-gguf BF16_FILE]
+// --ref-gguf: in the check case, also compare each side's quantized tokens with its own unquantized ones.
 // --format picks the engine's weights to match the GGUF: bf16 = the checkpoint's bf16; q8_0 = Int8 layers and LM head;
 // q4_0 = Int4 layers and an Int8 LM head (the converter writes Q4_0 files with a Q8_0 output tensor).
 string model = Arg("--model", "models/default");
 string gguf = Arg("--gguf", "");
+string refGguf = Arg("--ref-gguf", "");
 string format = Arg("--format", "bf16");
 int threads = int.Parse(Arg("--threads", "2"));
 int rounds = int.Parse(Arg("--rounds", "5"));
-var cases = Arg("--cases", "check,decode,prefill,agents").Split(',');
+var cases = Arg("--cases", "check,decode,prefill,agents,agents-nofork").Split(',');
 int decodeTokens = int.Parse(Arg("--decode-tokens", "64"));
 int prefillLen = int.Parse(Arg("--prefill", "512"));
 int agents = int.Parse(Arg("--agents", "16"));
@@ -94,7 +96,25 @@ if (cases.Contains("check"))
         int same = 0;
         while (same < ours.Count && same < theirs.Count && ours[same] == theirs[same]) same++;
         Console.WriteLine($"- \"{p}\": identical for the first {same}/{decodeTokens} tokens{(same < decodeTokens ? $" (then engine {ours[same]}, llama.cpp {theirs[same]})" : "")}");
+        if (refGguf.Length > 0)
+        {
+            // Each side's quantized tokens against its own unquantized run (bf16 GGUF / the engine without quantization).
+            var mpRef = new ModelParams(refGguf) { ContextSize = 1024, Threads = threads, BatchThreads = threads, GpuLayerCount = 0 };
+            using var refWeights = LLamaWeights.LoadFromFile(mpRef);
+            using var refExecutor = new BatchedExecutor(refWeights, mpRef);
+            var theirsRef = await LlamaGreedy(refExecutor, ids, decodeTokens);
+            await using var engineRef = await LlmEngine.LoadAsync(new EngineOptions { ModelPath = model, NumKvBlocks = decodeTokens / 16 + 8, EnablePrefixCaching = false });
+            var oursRef = await EngineGreedy(engineRef, ids, decodeTokens);
+            Console.WriteLine($"  - vs unquantized: engine {quant} keeps {Prefix(ours, oursRef)}/{decodeTokens} of the engine's bf16 tokens, llama.cpp {format} keeps {Prefix(theirs, theirsRef)}/{decodeTokens} of llama.cpp's bf16 tokens");
+        }
     }
+}
+
+static int Prefix(List<int> a, List<int> b)
+{
+    int n = 0;
+    while (n < a.Count && n < b.Count && a[n] == b[n]) n++;
+    return n;
 }
 
 var table = new List<string>();
@@ -124,7 +144,7 @@ for (int round = 0; round < rounds; round++)
         }
         Row($"prefill {prefillLen} tokens (tok/s)", round, e, l);
     }
-    if (cases.Contains("agents"))
+    if (cases.Contains("agents") || cases.Contains("agents-nofork"))
     {
         // A fresh preamble each round, so neither side finds the previous round's in a cache.
         int[] preamble = RandomIds(preambleLen);
@@ -135,12 +155,16 @@ for (int round = 0; round < rounds; round++)
             if ((side == 0) == engineFirst) e = await EngineAgents(engine, preamble, suffixes, agentTokens);
             else
             {
-                using (var ex = new BatchedExecutor(weights, mp)) fork = await LlamaAgentsFork(ex, preamble, suffixes, agentTokens);
-                using (var ex = new BatchedExecutor(weights, mp)) noFork = await LlamaAgentsNoFork(ex, preamble, suffixes, agentTokens);
+                if (cases.Contains("agents"))
+                    using (var ex = new BatchedExecutor(weights, mp)) fork = await LlamaAgentsFork(ex, preamble, suffixes, agentTokens);
+                if (cases.Contains("agents-nofork"))
+                    using (var ex = new BatchedExecutor(weights, mp)) noFork = await LlamaAgentsNoFork(ex, preamble, suffixes, agentTokens);
             }
         }
-        Row($"{agents} requests, {preambleLen}-token shared preamble (s, lower is better) vs BatchedExecutor + Fork()", round, fork, e);
-        Row($"{agents} requests, {preambleLen}-token shared preamble (s) vs BatchedExecutor, each prompted in full", round, noFork, e);
+        if (cases.Contains("agents"))
+            Row($"{agents} requests, {preambleLen}-token shared preamble, {agentTokens} tokens each (s, lower is better) vs BatchedExecutor + Fork()", round, fork, e);
+        if (cases.Contains("agents-nofork"))
+            Row($"{agents} requests, {preambleLen}-token shared preamble, {agentTokens} tokens each (s) vs BatchedExecutor, each prompted in full", round, noFork, e);
     }
 }
 

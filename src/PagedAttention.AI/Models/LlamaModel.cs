@@ -58,17 +58,6 @@ internal sealed class LlamaModel : IDecoderModel, IDisposable
     /// <summary>The LM head's format.</summary>
     public DType LmHeadDType => _lmHead.DType;
 
-    /// <summary>Bytes of weights one decode step reads: every linear layer and the LM head (scales included), one embedding row.</summary>
-    public long DecodeWeightBytes
-    {
-        get
-        {
-            long b = _lmHead.SizeInBytes + _embed.RowBytes;
-            foreach (var l in _layers) b += l.Q.SizeInBytes + l.K.SizeInBytes + l.V.SizeInBytes + l.O.SizeInBytes + l.Gate.SizeInBytes + l.Up.SizeInBytes + l.Down.SizeInBytes;
-            return b;
-        }
-    }
-
     /// <summary>The model directory.</summary>
     public string Directory { get; }
 

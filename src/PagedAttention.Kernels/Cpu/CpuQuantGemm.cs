@@ -565,10 +565,12 @@ internal readonly unsafe struct QWidth512 : IQuantWidth<Vector512<int>, Vector51
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<byte> Unpack4(byte* packed)
     {
-        var h = Vector256.Load(packed);
-        var v = Vector512.Create(h, h).AsUInt16();
-        var shifted = Avx512BW.ShiftRightLogicalVariable(v, Vector512.Create(Vector256<ushort>.Zero, Vector256.Create((ushort)4)));
-        return shifted.AsByte() & Vector512.Create((byte)0x0F);
+        // One broadcast load of the 32 bytes into both halves, then shift the upper half's words right by 4.
+        var v = Avx512F.BroadcastVector256ToVector512((ulong*)packed).AsUInt16();
+        var shifts = Vector512.Create(
+            (ushort)0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4);
+        return Avx512BW.ShiftRightLogicalVariable(v, shifts).AsByte() & Vector512.Create((byte)0x0F);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -86,8 +86,8 @@ internal sealed unsafe class QuantizedMatrix : IDisposable
 
     /// <summary>
     /// Int4 quantization of one 64-column group into 32 bytes; returns the group's scale. Round to nearest with the scale
-    /// that minimises the squared error among 26 candidates: <c>m / -8 · c</c> and <c>m / 7 · c</c> (m the value of largest
-    /// magnitude) for c in 0.80, 0.825, ..., 1.10.
+    /// of least squared error among: llama.cpp Q4_0's <c>m / -8</c> (m the value of largest magnitude) and two
+    /// least-squares refinements (the scale that best fits the current codes, then re-rounded).
     /// </summary>
     internal static float QuantizeInt4Group(float* w, byte* dst)
     {
@@ -102,20 +102,16 @@ internal sealed unsafe class QuantizedMatrix : IDisposable
         float best = m / -8f;
         if (amax > 0)
         {
-            double bestErr = double.MaxValue;
-            for (int sign = 0; sign < 2; sign++)
-                for (int c = 0; c <= 12; c++)
-                {
-                    float d = (sign == 0 ? m / -8f : m / 7f) * (0.8f + 0.025f * c);
-                    float inv = 1f / d;
-                    double err = 0;
-                    for (int i = 0; i < G; i++)
-                    {
-                        float e = w[i] - d * Math.Clamp(MathF.Round(w[i] * inv), -8f, 7f);
-                        err += e * e;
-                    }
-                    if (err < bestErr) { bestErr = err; best = d; }
-                }
+            // Start from the Q4_0 scale, then alternate: the least-squares scale for the current codes
+            // (sum w·q / sum q²), re-round with it; keep the best of the three scales tried.
+            double bestErr = Int4Error(w, best, out double wq, out double qq);
+            float d = best;
+            for (int iter = 0; iter < 2 && qq > 0; iter++)
+            {
+                d = (float)(wq / qq);
+                double err = Int4Error(w, d, out wq, out qq);
+                if (err < bestErr) { bestErr = err; best = d; }
+            }
         }
         float id = best != 0 ? 1f / best : 0f;
         for (int j = 0; j < H; j++)
@@ -125,6 +121,24 @@ internal sealed unsafe class QuantizedMatrix : IDisposable
             dst[j] = (byte)(lo | (hi << 4));
         }
         return best;
+    }
+
+    /// <summary>Squared error of rounding the group with scale <paramref name="d"/>; also sum w·q and sum q².</summary>
+    private static double Int4Error(float* w, float d, out double wq, out double qq)
+    {
+        float inv = 1f / d;
+        double err = 0;
+        wq = 0;
+        qq = 0;
+        for (int i = 0; i < WeightMatrix.QuantGroup; i++)
+        {
+            float q = Math.Clamp(MathF.Round(w[i] * inv), -8f, 7f);
+            float e = w[i] - d * q;
+            err += e * e;
+            wq += w[i] * q;
+            qq += q * q;
+        }
+        return err;
     }
 
     /// <inheritdoc />
