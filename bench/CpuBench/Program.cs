@@ -7,7 +7,7 @@ using PagedAttention.Kernels.Cpu;
 // (kernel-level simulation and the real engine) vs. the roofline bandwidth / weight bytes per token.
 // Usage: dotnet run -c Release --project bench/CpuBench -- [--sections stream,gemv,sim,engine] [--reps N] [--steps N] [--rounds N]
 // Diagnostic sections (not in the default list): gemvx (bf16 vs f32 on a 256 MiB matrix), incache (compute rate with
-// weights in L2), alias (power-of-two row stride vs padded), sampler (host sampling of one 128k-vocabulary row). Results and their reading: docs/benchmarks.md.
+// weights in L2), alias (power-of-two row stride vs padded), quant (bf16 vs Int8 vs Int4 GEMV and engine decode), write (--out DIR: keep the random checkpoint), sampler (host sampling of one 128k-vocabulary row). Results and their reading: docs/benchmarks.md.
 var sections = Arg("--sections", "stream,gemv,sim,engine").Split(',');
 int reps = int.Parse(Arg("--reps", "15"));
 int steps = int.Parse(Arg("--steps", "48"));
@@ -105,6 +105,34 @@ if (sections.Contains("sampler"))
     Console.WriteLine("\n## Host sampling of one row (Sampler.Sample, vocabulary 128,256, one thread; includes copying the row)\n");
     Console.WriteLine("| case | median µs | logits GB/s |\n| --- | --- | --- |");
     foreach (var r in SamplerBench.Run(128_256, reps)) Console.WriteLine($"| {r.Case} | {r.Micros:F1} | {r.LogitsGBs:F1} |");
+}
+
+if (sections.Contains("write"))
+{
+    // Writes the random bf16 checkpoint of the decode sections to --out DIR and keeps it (for bench/LlamaSharpPeer).
+    string outDir = Arg("--out", "");
+    if (outDir.Length == 0) throw new ArgumentException("--sections write needs --out DIR");
+    CheckpointWriter.Write(outDir, shape);
+    Console.WriteLine($"wrote {outDir} ({shape})");
+}
+
+if (sections.Contains("quant"))
+{
+    Console.WriteLine("\n## Quantized weights: GEMV, bf16 vs Int8 vs Int4 (alternated per round)\n");
+    Console.WriteLine($"quantized kernel path: {CpuQuantGemm.Path}\n");
+    Console.WriteLine("| matrix | weights | threads | median ms | weight GB/s (incl. scales) | speed vs bf16 (median, min–max) |\n| --- | --- | --- | --- | --- | --- |");
+    foreach (var p in new[] { pool1, pool }) QuantBench.Gemv(4096, 4096, p, reps, rounds);
+    Console.WriteLine($"\n## Quantized weights: decode through LlmEngine ({shape}, pool {pool.ThreadCount} threads)\n");
+    string qdir = Path.Combine(Path.GetTempPath(), $"cpubench-quant-{Environment.ProcessId}");
+    try
+    {
+        CheckpointWriter.Write(qdir, shape);
+        await QuantBench.Engine(qdir, promptLen: 32, newTokens: steps, rounds);
+    }
+    finally
+    {
+        if (Directory.Exists(qdir)) Directory.Delete(qdir, recursive: true);
+    }
 }
 
 if (sections.Contains("engine"))

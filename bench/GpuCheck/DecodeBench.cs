@@ -8,10 +8,12 @@ namespace GpuCheck;
 /// one host sync per step, as the engine would run it today), next to the weight-bandwidth roofline.</summary>
 internal static class DecodeBench
 {
-    public static void Run(CudaDevice d, string dir, int[] batches, int prompt, int steps, double bandwidthTBs)
+    public static void Run(CudaDevice d, string dir, int[] batches, int prompt, int steps, DevicePeaks peaks)
     {
         var sw = Stopwatch.StartNew();
         using var m = CudaLlamaModel.Load(dir, Program.Switches, d);
+        double copyGBs = DevicePeaks.MeasureCopyGBs(d);
+        Console.WriteLine($"bench: {peaks.Name}: peak {peaks.BandwidthGBs / 1000:F2} TB/s, {peaks.Bf16Tflops:F0} bf16 TFLOP/s ({peaks.Source}); device copy measured {copyGBs / 1000:F2} TB/s");
         Console.WriteLine($"bench: loaded {dir} in {sw.Elapsed.TotalSeconds:F1} s; weights on device {m.WeightBytes / 1e9:F3} GB; kernels {m.KernelArch}");
         var c = m.Config;
         long kvPerToken = 2L * c.NumLayers * c.NumKvHeads * c.HeadDim * 2;
@@ -40,10 +42,14 @@ internal static class DecodeBench
             double stepMs = sw.Elapsed.TotalMilliseconds / steps;
             double ctx = prompt + 3 + steps / 2.0;
             double bytes = m.WeightBytes + b * ctx * kvPerToken;
-            double rooflineMs = bytes / (bandwidthTBs * 1e12) * 1e3;
+            long h = c.HiddenSize, q = (long)c.NumHeads * c.HeadDim, kvw = (long)c.NumKvHeads * c.HeadDim;
+            double flops = b * (2.0 * (c.NumLayers * (h * (q + 2 * kvw) + q * h + 3 * h * c.IntermediateSize) + (long)c.VocabSize * h) + 4.0 * ctx * q * c.NumLayers);
+            var (memMs, computeMs) = peaks.Bounds(bytes, flops);
+            double rooflineMs = Math.Max(memMs, computeMs);
             Console.WriteLine($"RESULT {(graphs ? "graphs" : "eager")}{(gemv ? "+gemv" : "")}{(pdl ? "+pdl" : "")} batch={b} prompt={prompt} decode_steps={steps}: prefill {prefillMs:F1} ms ({b * prompt / prefillMs * 1e3:F0} tok/s, first call incl.), " +
                 $"decode {stepMs:F3} ms/step = {b / stepMs * 1e3:F0} tok/s; roofline {rooflineMs:F3} ms/step = {b / rooflineMs * 1e3:F0} tok/s " +
-                $"({bytes / 1e9:F3} GB/step at {bandwidthTBs} TB/s) -> {rooflineMs / stepMs:P0} of roofline");
+                $"(memory {memMs:F3} ms: {bytes / 1e9:F3} GB at {peaks.BandwidthGBs / 1000:F2} TB/s; compute {computeMs:F3} ms: {flops / 1e12:F2} TFLOP at {peaks.Bf16Tflops:F0}) -> {rooflineMs / stepMs:P0} of the larger bound; " +
+                $"{bytes / (stepMs / 1e3) / 1e12:F2} TB/s, {flops / (stepMs / 1e3) / 1e12:F0} TFLOP/s achieved");
         }
     }
 }

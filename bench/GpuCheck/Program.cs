@@ -42,7 +42,7 @@ internal static class Program
         if (Arg("--bench") is { } bench)
         {
             var batches = (Arg("--batches") ?? "1,64").Split(',').Select(int.Parse).ToArray();
-            rep.Run("bench", () => DecodeBench.Run(d, bench, batches, int.Parse(Arg("--prompt") ?? "128"), int.Parse(Arg("--steps") ?? "128"), 3.35));
+            rep.Run("bench", () => DecodeBench.Run(d, bench, batches, int.Parse(Arg("--prompt") ?? "128"), int.Parse(Arg("--steps") ?? "128"), DevicePeaks.Of(d)));
         }
         if (Arg("--prefill-bench") is { } pb)
         {

@@ -6,7 +6,12 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using PagedAttention.AI.Chat.StructuredOutput;
+using PagedAttention.AI.Constraints;
 using PagedAttention.AI.Engine;
+using PagedAttention.AI.Sampling;
+using PagedAttention.Kernels;
+using PagedAttention.Kernels.Cuda;
 using PagedAttention.AI.Models;
 using PagedAttention.Bench.Throughput;
 
@@ -54,19 +59,51 @@ var engineOptions = new EngineOptions
 // builds against engines without them.
 SetIfPresent(engineOptions, "GpuMemoryUtilization", opt.GpuMemoryUtilization);
 if (opt.EnforceEager) SetIfPresent(engineOptions, "EnforceEager", true);
+// The device's roofline (datasheet table or driver attributes) and its copy bandwidth, measured before the engine
+// takes its share of the memory.
+bool cuda = opt.Device == "cuda";
+DevicePeaks? peaks = null;
+double copyGBs = double.NaN;
+if (cuda)
+{
+    using var dev = CudaDevice.Open(RuntimeSwitches.FromEnvironment());
+    peaks = DevicePeaks.Of(dev);
+    copyGBs = DevicePeaks.MeasureCopyGBs(dev);
+    Console.WriteLine($"device {peaks.Name}: peak {peaks.BandwidthGBs / 1000:F2} TB/s, {peaks.Bf16Tflops:F0} bf16 / {peaks.Fp8Tflops:F0} fp8 TFLOP/s ({peaks.Source}); device copy measured {copyGBs / 1000:F2} TB/s ({copyGBs / peaks.BandwidthGBs:P0} of peak)");
+}
 var load = Stopwatch.StartNew();
 await using var engine = await LlmEngine.LoadAsync(engineOptions);
 Console.WriteLine($"loaded {opt.Model} on {opt.Device} in {load.Elapsed.TotalSeconds:F1} s; {engine.NumKvBlocks} KV blocks of {opt.BlockSize}; max seqs {opt.MaxNumSeqs}, max batched tokens {opt.MaxNumBatchedTokens}, prefix cache {(opt.NoPrefixCache ? "off" : "on")}");
 
 // Roofline inputs: bf16 weights and KV on the GPU; the CPU path keeps the checkpoint's dtype.
-bool cuda = opt.Device == "cuda";
 int wBytes = cuda || IsHalf(opt.Model) ? 2 : 4;
 var (weightBytes, kvPerToken) = Roofline.Bytes(config, wBytes, cuda ? 2 : 4);
-double bw = opt.BandwidthGBs ?? (cuda ? 3350 : Roofline.MeasureHostCopyGBs());
-string bwSource = opt.BandwidthGBs is not null ? "--bandwidth-gbs" : cuda ? "H100 SXM datasheet (3.35 TB/s)" : "host copy measured in this run";
+var (linearFlops, attnFlops) = Roofline.Flops(config);
+double bw = opt.BandwidthGBs ?? (cuda ? peaks!.BandwidthGBs : Roofline.MeasureHostCopyGBs());
+string bwSource = opt.BandwidthGBs is not null ? "--bandwidth-gbs" : cuda ? peaks!.Source : "host copy measured in this run";
+double peakTflops = cuda ? peaks!.Bf16Tflops : 0;
+Roofline Roof(int batch, double meanCtx) => new()
+{
+    BandwidthGBs = bw, BandwidthSource = bwSource, PeakTflops = peakTflops, WeightBytes = weightBytes, KvBytesPerToken = kvPerToken,
+    LinearFlopsPerToken = linearFlops, AttentionFlopsPerContextToken = attnFlops, Batch = batch, MeanContext = meanCtx,
+};
 
 var runner = new Runner(engine, opt);
+// --constrain SCHEMA.json: every request of a second pass is constrained to that JSON schema (compiled once over the
+// model's tokenizer, one matcher per sequence), to measure what the mask work costs the step loop.
+Func<ITokenConstraint>? constraint = null;
+if (opt.Constrain is not null)
+{
+    var tok = engine.Tokenizer ?? throw new ArgumentException("--constrain needs a tokenizer in the model folder.");
+    var compileTime = Stopwatch.StartNew();
+    var vocab = TokenVocabulary.FromTokenizer(tok, config.EosTokenIds);
+    var grammar = CompiledGrammar.Create(Constraint.JsonSchema(File.ReadAllText(opt.Constrain)), vocab);
+    string what = Path.GetFileName(opt.Constrain);
+    constraint = () => new GrammarConstraint(grammar.CreateMatcher(), what);
+    Console.WriteLine($"constraint: {opt.Constrain} compiled over {vocab.Size:N0} tokens in {compileTime.Elapsed.TotalMilliseconds:F0} ms (vocabulary trie included)");
+}
 await runner.WarmUpAsync(workloads[0]);
+if (constraint is not null) { runner.Constraint = constraint; await runner.WarmUpAsync(workloads[0]); runner.Constraint = null; }
 
 var result = new JsonObject
 {
@@ -80,7 +117,7 @@ var result = new JsonObject
     ["engine"] = new JsonObject { ["gpu_memory_utilization"] = opt.GpuMemoryUtilization, ["enforce_eager"] = opt.EnforceEager, ["max_num_seqs"] = opt.MaxNumSeqs, ["max_num_batched_tokens"] = opt.MaxNumBatchedTokens, ["kv_blocks"] = engine.NumKvBlocks, ["block_size"] = opt.BlockSize },
     ["load_s"] = load.Elapsed.TotalSeconds,
     ["api"] = opt.Api,
-    ["roofline_inputs"] = new JsonObject { ["bandwidth_gbs"] = bw, ["source"] = bwSource, ["weight_bytes_per_step"] = weightBytes, ["kv_bytes_per_token"] = kvPerToken },
+    ["roofline_inputs"] = new JsonObject { ["bandwidth_gbs"] = bw, ["source"] = bwSource, ["peak_bf16_tflops"] = peakTflops, ["device_copy_gbs"] = double.IsFinite(copyGBs) ? copyGBs : null, ["weight_bytes_per_step"] = weightBytes, ["kv_bytes_per_token"] = kvPerToken, ["linear_flops_per_token"] = linearFlops, ["attention_flops_per_context_token"] = attnFlops },
 };
 var allRuns = new JsonArray();
 result["runs"] = allRuns;
@@ -99,17 +136,61 @@ foreach (var workload in workloads)
     allRuns.Add(run);
     if (opt.Mode == "offline")
     {
-        var r = await runner.RunAsync(workload, rate: double.PositiveInfinity, salt: $"offline{k++}");
+        if (constraint is not null)
+        {
+            // Constrained vs unconstrained in one process, alternating rounds (A B A B ...), same requests, fresh salts.
+            var ab = new JsonArray();
+            run["constrained_ab"] = ab;
+            // Each round: unconstrained with the workload's lengths (U), constrained (C), then unconstrained again
+            // with each request's output length set to what C produced (U=): C's grammar may finish a request early,
+            // which changes the batch's shape; U= runs the same shape, so C / U= is the cost of the mask work alone.
+            double[] sum = new double[3];
+            string[] names = ["unconstrained", "constrained", "unconstrained, C's lengths"];
+            for (int round = 0; round < opt.AbRounds; round++)
+            {
+                int[] lengths = [];
+                for (int c = 0; c < 3; c++)
+                {
+                    runner.Constraint = c == 1 ? constraint : null;
+                    var wl = c < 2 ? workload : new Workload { Name = workload.Name, Seed = workload.Seed, Requests = [.. workload.Requests.Select((q, i) => new BenchRequest { Prompt = q.Prompt, OutputLen = Math.Max(1, lengths[i]) })] };
+                    var r = await runner.RunAsync(wl, rate: double.PositiveInfinity, salt: $"ab{k++}");
+                    if (c == 1) lengths = r.OutputLengths;
+                    sum[c] += r.OutputTokS;
+                    var o = r.ToJson();
+                    o["pass"] = names[c];
+                    o["round"] = round;
+                    o["stopped_by_grammar"] = r.GrammarStops;
+                    ab.Add(o);
+                    if (c == 1 && round == 0 && engine.Tokenizer is { } t)
+                    {
+                        string text = t.Decode(r.FirstOutput.ToArray(), skipSpecialTokens: false);
+                        o["first_output"] = text;
+                        Console.WriteLine($"  request 0, constrained: {(text.Length > 300 ? text[..300] + "..." : text)}");
+                    }
+                    double fwd = 1e3 * r.Metrics.ForwardSeconds / Math.Max(1, r.Metrics.Steps), host = 1e3 * (r.Metrics.BusySeconds - r.Metrics.ForwardSeconds) / Math.Max(1, r.Metrics.Steps);
+                    Console.WriteLine($"[{workload.Name}] round {round} {names[c],-27}: {r.Seconds:F2} s, {r.OutputTokS:F0} output tok/s, {r.OutputTokens} output tokens ({r.GrammarStops} requests stopped by the grammar), steps {r.Metrics.Steps} (forward {fwd:F2} ms, host {host:F2} ms per step), TPOT {r.Latency.Tpot}, failed {r.Failed}");
+                }
+            }
+            runner.Constraint = null;
+            double ratio = sum[1] / sum[2], naive = sum[1] / sum[0];
+            run["constrained_ratio_same_lengths"] = ratio;
+            run["constrained_ratio_workload_lengths"] = naive;
+            Console.WriteLine($"[{workload.Name}] output tok/s over {opt.AbRounds} rounds: constrained / unconstrained with the same output lengths {ratio:F3}; / unconstrained with the workload's lengths {naive:F3}");
+            if (opt.Output is not null) Save(opt.Output, result);
+            continue;
+        }
+        var r0 = await runner.RunAsync(workload, rate: double.PositiveInfinity, salt: $"offline{k++}");
         int batch = Math.Min(workload.Requests.Count, opt.MaxNumSeqs);
         double meanCtx = workload.Requests.Average(q => q.Prompt.Length + q.OutputLen / 2.0);
-        var roof = new Roofline { BandwidthGBs = bw, BandwidthSource = bwSource, WeightBytes = weightBytes, KvBytesPerToken = kvPerToken, Batch = batch, MeanContext = meanCtx };
-        double decodeTokS = r.SteadyDecodeTokS;
-        roof.PercentReached = 100 * (double.IsFinite(decodeTokS) ? decodeTokS : r.OutputTokS) / roof.OutputTokS;
-        var o = r.ToJson();
-        o["roofline"] = JsonSerializer.SerializeToNode(roof);
-        run["offline"] = o;
-        Console.WriteLine($"[{workload.Name}] offline: {r.Seconds:F2} s, {r.RequestsPerS:F2} req/s, {r.OutputTokS:F0} output tok/s, {r.TotalTokS:F0} total tok/s; steady decode {decodeTokS:F0} tok/s at batch {batch}; roofline {roof.OutputTokS:F0} tok/s ({roof.StepMs:F3} ms/step) -> {roof.PercentReached:F0}%");
-        Console.WriteLine($"  TTFT {r.Latency.Ttft}  TPOT {r.Latency.Tpot}  ITL {r.Latency.Itl}  E2E {r.Latency.E2e} (ms); prefix hit rate {r.Metrics.PrefixHitRate:P0}, preemptions {r.Metrics.Preemptions}, steps {r.Metrics.Steps} (forward {1e3 * r.Metrics.ForwardSeconds / Math.Max(1, r.Metrics.Steps):F2} ms, host {1e3 * (r.Metrics.BusySeconds - r.Metrics.ForwardSeconds) / Math.Max(1, r.Metrics.Steps):F2} ms per step), failed {r.Failed}");
+        var roof = Roof(batch, meanCtx);
+        double decodeTokS = r0.SteadyDecodeTokS;
+        roof.PercentReached = 100 * (double.IsFinite(decodeTokS) ? decodeTokS : r0.OutputTokS) / roof.OutputTokS;
+        var o0 = r0.ToJson();
+        o0["roofline"] = JsonSerializer.SerializeToNode(roof);
+        run["offline"] = o0;
+        Console.WriteLine($"[{workload.Name}] offline: {r0.Seconds:F2} s, {r0.RequestsPerS:F2} req/s, {r0.OutputTokS:F0} output tok/s, {r0.TotalTokS:F0} total tok/s; steady decode {decodeTokS:F0} tok/s at batch {batch}");
+        Console.WriteLine($"  roofline at batch {batch}, mean context {meanCtx:F0}: memory {roof.MemoryMs:F3} ms/step, compute {roof.ComputeMs:F3} ms/step -> {roof.Bound}-bound, {roof.OutputTokS:F0} tok/s; reached {roof.PercentReached:F0}% of the larger bound");
+        Console.WriteLine($"  TTFT {r0.Latency.Ttft}  TPOT {r0.Latency.Tpot}  ITL {r0.Latency.Itl}  E2E {r0.Latency.E2e} (ms); prefix hit rate {r0.Metrics.PrefixHitRate:P0}, preemptions {r0.Metrics.Preemptions}, steps {r0.Metrics.Steps} (forward {1e3 * r0.Metrics.ForwardSeconds / Math.Max(1, r0.Metrics.Steps):F2} ms, host {1e3 * (r0.Metrics.BusySeconds - r0.Metrics.ForwardSeconds) / Math.Max(1, r0.Metrics.Steps):F2} ms per step), failed {r0.Failed}");
     }
     else
     {
@@ -169,6 +250,9 @@ sealed class Options
                    [--max-num-seqs 256] [--max-num-batched-tokens 8192] [--kv-blocks N | --kv-cache-gib G]
                    [--block-size 16] [--max-model-len L] [--bandwidth-gbs B]
                    [--gpu-memory-utilization 0.9] [--enforce-eager] [--logprobs-every N [--logprobs K]]
+                   [--constrain schema.json [--ab-rounds 2]]
+        --constrain: offline mode runs each workload unconstrained and constrained to the JSON schema in alternating
+          rounds and prints the output tok/s ratio (the tokenizer must be in the model folder).
         --logprobs-every N: every Nth request (0, N, 2N, ...) asks for its top-K (default 5) logprobs.
         Without --model, --write-requests with --vocab only writes the request list.
         """;
@@ -178,7 +262,8 @@ sealed class Options
     public int? NumRequests, Vocab, KvBlocks, MaxModelLen;
     public double? BandwidthGBs, GpuMemoryUtilization;
     public bool EnforceEager;
-    public int LogprobsEvery, Logprobs = 5;
+    public int LogprobsEvery, Logprobs = 5, AbRounds = 2;
+    public string? Constrain;
     public int Seed, InputLen = 1024, OutputLen = 128, MaxNumSeqs = 256, MaxNumBatchedTokens = 8192, BlockSize = 16;
     public double KvCacheGiB = 1;
     public List<double> Rates = [double.PositiveInfinity];
@@ -197,6 +282,8 @@ sealed class Options
             {
                 case "-h" or "--help": o.Help = true; break;
                 case "--model": o.Model = Next(); break;
+                case "--constrain": o.Constrain = Next(); break;
+                case "--ab-rounds": o.AbRounds = Int(); break;
                 case "--device": o.Device = Next(); break;
                 case "--mode": o.Mode = Next(); break;
                 case "--workload": o.Workload = Next(); break;

@@ -6,20 +6,39 @@ using PagedAttention.AI.Models;
 namespace PagedAttention.Bench.Throughput;
 
 /// <summary>
-/// Decode-step memory roofline: a step of B sequences must read every weight once plus each sequence's KV cache,
-/// so step time ≥ (weight bytes + B × context × KV bytes per token) / bandwidth.
+/// Decode-step roofline: a step of B sequences must read every weight once plus each sequence's KV cache, and must do
+/// 2 FLOPs per weight per sequence plus attention's 4 × context × query width per layer per sequence, so
+/// step time ≥ max(bytes / bandwidth, FLOPs / peak tensor FLOP/s). A large batch is compute-bound: judging it by
+/// bandwidth alone would call it a failure it is not (issue 18).
 /// </summary>
 public sealed class Roofline
 {
     [JsonPropertyName("bandwidth_gbs")] public double BandwidthGBs { get; init; }
     [JsonPropertyName("bandwidth_source")] public string BandwidthSource { get; init; } = "";
+    /// <summary>Peak dense tensor FLOP/s for the weights' dtype, in TFLOP/s; 0 = unknown (CPU): memory bound only.</summary>
+    [JsonPropertyName("peak_tflops")] public double PeakTflops { get; init; }
     [JsonPropertyName("weight_bytes_per_step")] public long WeightBytes { get; init; }
     [JsonPropertyName("kv_bytes_per_token")] public long KvBytesPerToken { get; init; }
+    /// <summary>FLOPs per sequence per step outside attention: 2 × linear parameters (LM head included).</summary>
+    [JsonPropertyName("linear_flops_per_token")] public long LinearFlopsPerToken { get; init; }
+    /// <summary>Attention FLOPs per sequence per step per context token: 4 × query width × layers (QK and PV).</summary>
+    [JsonPropertyName("attention_flops_per_context_token")] public long AttentionFlopsPerContextToken { get; init; }
     [JsonPropertyName("batch")] public int Batch { get; init; }
     [JsonPropertyName("mean_context")] public double MeanContext { get; init; }
-    [JsonPropertyName("step_ms")] public double StepMs => (WeightBytes + Batch * MeanContext * KvBytesPerToken) / (BandwidthGBs * 1e9) * 1e3;
+    [JsonPropertyName("memory_ms")] public double MemoryMs => (WeightBytes + Batch * MeanContext * KvBytesPerToken) / (BandwidthGBs * 1e9) * 1e3;
+    [JsonPropertyName("compute_ms")] public double ComputeMs => PeakTflops <= 0 ? 0 : Batch * (LinearFlopsPerToken + MeanContext * AttentionFlopsPerContextToken) / (PeakTflops * 1e12) * 1e3;
+    [JsonPropertyName("step_ms")] public double StepMs => Math.Max(MemoryMs, ComputeMs);
+    [JsonPropertyName("bound")] public string Bound => ComputeMs > MemoryMs ? "compute" : "memory";
     [JsonPropertyName("output_tok_s")] public double OutputTokS => Batch / (StepMs / 1e3);
     [JsonPropertyName("percent_reached")] public double PercentReached { get; set; }
+
+    /// <summary>FLOPs per step per sequence: (linear, attention per context token).</summary>
+    public static (long Linear, long AttentionPerContextToken) Flops(ModelConfig c)
+    {
+        long h = c.HiddenSize, q = (long)c.NumHeads * c.HeadDim, kv = (long)c.NumKvHeads * c.HeadDim;
+        long perLayer = h * (q + 2 * kv) + q * h + 3 * h * c.IntermediateSize;
+        return (2 * (c.NumLayers * perLayer + (long)c.VocabSize * h), 4 * q * c.NumLayers);
+    }
 
     /// <summary>Bytes read per decode step: all linear layers + LM head (the embedding contributes one row each).</summary>
     public static (long Weights, long KvPerToken) Bytes(ModelConfig c, int weightBytesPerParam, int kvBytesPerElem)

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.AI;
 using PagedAttention.AI;
 using PagedAttention.AI.Engine;
+using PagedAttention.AI.Requests;
 using PagedAttention.AI.Sampling;
 
 namespace PagedAttention.Bench.Throughput;
@@ -20,6 +21,12 @@ public sealed class RunResult
     public required EngineMetrics Metrics { get; init; }
     /// <summary>Output tokens/s while every request was past its first token and none had finished (NaN if never).</summary>
     public required double SteadyDecodeTokS { get; init; }
+    /// <summary>Requests that finished with Stop although IgnoreEos is set: their grammar was complete.</summary>
+    public int GrammarStops { get; init; }
+    /// <summary>Output tokens per request, in workload order (0 for a failed request).</summary>
+    public int[] OutputLengths { get; init; } = [];
+    /// <summary>The token ids request 0 produced (to show what a constrained pass wrote).</summary>
+    public IReadOnlyList<int> FirstOutput { get; init; } = [];
     public double RequestsPerS => Requests / Seconds;
     public double OutputTokS => OutputTokens / Seconds;
     public double TotalTokS => (InputTokens + OutputTokens) / Seconds;
@@ -52,6 +59,9 @@ public sealed class RunResult
 internal sealed class Runner(LlmEngine engine, Options opt)
 {
     private IChatClient? _chat;
+
+    /// <summary>When set, every request of the next runs is constrained by a fresh constraint from this factory.</summary>
+    public Func<ITokenConstraint>? Constraint { get; set; }
 
     private IChatClient Chat => _chat ??= engine.AsChatClient();
 
@@ -89,6 +99,7 @@ internal sealed class Runner(LlmEngine engine, Options opt)
             {
                 Temperature = 0, MaxTokens = q.OutputLen, IgnoreEos = true, CacheSalt = salt,
                 Logprobs = opt.LogprobsEvery > 0 && i % opt.LogprobsEvery == 0 ? opt.Logprobs : 0,
+                Constraint = Constraint,
             };
             try
             {
@@ -104,7 +115,9 @@ internal sealed class Runner(LlmEngine engine, Options opt)
                     await foreach (var o in engine.GenerateAsync(q.Prompt, p).ConfigureAwait(false))
                     {
                         if (o.Index == 0) tr.CachedTokens = o.CachedTokens;
+                        if (o.FinishReason == FinishReason.Stop) tr.Stopped = true;
                         tr.TokenMs.Add(sw.Elapsed.TotalMilliseconds);
+                        if (i == 0) tr.Tokens.Add(o.TokenId);
                     }
                 }
             }
@@ -125,6 +138,9 @@ internal sealed class Runner(LlmEngine engine, Options opt)
             Latency = LatencyReport.Of(ok),
             Metrics = Delta(before, after),
             SteadyDecodeTokS = Steady(ok),
+            GrammarStops = ok.Count(x => x.Stopped),
+            FirstOutput = traces[0].Tokens,
+            OutputLengths = [.. traces.Select(x => x.Error is null ? x.TokenMs.Count : 0)],
         };
     }
 

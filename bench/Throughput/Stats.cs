@@ -34,6 +34,8 @@ public sealed class RequestTrace
     public double ArrivalMs;
     public readonly List<double> TokenMs = [];
     public int CachedTokens;
+    public bool Stopped;
+    public readonly List<int> Tokens = [];
     public string? Error;
 
     public double Ttft => TokenMs.Count > 0 ? TokenMs[0] - ArrivalMs : double.NaN;

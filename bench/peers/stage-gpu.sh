@@ -20,5 +20,10 @@ $tp --workload fixed --input-len 512 --output-len 256 --num-requests 256 --write
 $tp --workload fixed --input-len 1024 --output-len 128 --num-requests 256 --write-requests .gpu/wl/fixed-1024-128.json
 $tp --workload shared-prefix --num-requests 128 --write-requests .gpu/wl/shared-prefix.json
 gzip -9 .gpu/wl/*.json
-cp bench/peers/run-all.sh bench/peers/ab.sh bench/peers/make_checkpoint.py bench/peers/hf_peers.py bench/GpuCheck/cublaslt_layout.c .gpu/
+# The Llama-3 tokenizer (a test fixture, fetched by the tokenizer tests) for constrained runs on the 8B shape.
+if [ -f "$HOME/.cache/pagedattention/tokenizers/llama3/tokenizer.json" ]; then
+  mkdir -p .gpu/tok && cp "$HOME"/.cache/pagedattention/tokenizers/llama3/tokenizer*.json .gpu/tok/ && gzip -9f .gpu/tok/tokenizer.json
+fi
+cp bench/Throughput/schemas/tool-call.json .gpu/
+cp bench/peers/run-all.sh bench/peers/run-constrained.sh bench/peers/ab.sh bench/peers/make_checkpoint.py bench/peers/hf_peers.py bench/GpuCheck/cublaslt_layout.c .gpu/
 du -sh .gpu

@@ -12,7 +12,7 @@ internal static class AgentsSample
     {
         var options = SampleOptions.Parse(args, output);
         if (options is null) return 1;
-        output.WriteLine($"Model: {options.ModelPath}  device: {options.Device}  agents: {options.Agents}  max output tokens: {options.MaxTokens}");
+        output.WriteLine($"Model: {options.ModelPath}  device: {options.Device}{(options.Quantize == WeightQuantization.None ? "" : $"  weights: {options.Quantize}")}  agents: {options.Agents}  max output tokens: {options.MaxTokens}");
 
         var agents = AgentWorkload.Create(options.Agents);
         var runs = new List<RunResult>();
@@ -32,7 +32,17 @@ internal static class AgentsSample
                 try
                 {
                     using IChatClient client = engine.AsChatClient();
-                    var run = await AgentRunner.RunAsync(label, client, agents, options, concurrent, output, cancellationToken).ConfigureAwait(false);
+                    // With the prefix cache on, the shared preamble is pinned: computed once here and never evicted
+                    // while the agents run, however much other traffic the pool sees.
+                    PrefixPin? pin = null;
+                    if (prefixCaching && client.GetService<PagedAttentionChatClient>() is { } paged)
+                    {
+                        pin = await paged.PinInstructionsAsync(AgentWorkload.Preamble, cancellationToken: cancellationToken).ConfigureAwait(false);
+                        output.WriteLine($"  pinned the shared preamble: {pin.NumTokens} tokens in {pin.NumBlocks} KV blocks");
+                    }
+                    RunResult run;
+                    try { run = await AgentRunner.RunAsync(label, client, agents, options, concurrent, output, cancellationToken).ConfigureAwait(false); }
+                    finally { if (pin is not null) await pin.DisposeAsync().ConfigureAwait(false); }
                     runs.Add(run);
                     if (runs.Count == 1) Report.PrintAgents(run, output);
                 }
@@ -70,6 +80,7 @@ internal static class AgentsSample
         {
             ModelPath = options.ModelPath,
             Device = options.Device,
+            WeightQuantization = options.Quantize,
             EnablePrefixCaching = prefixCaching,
             MaxNumSeqs = Math.Max(options.Agents, 1),
             // A fixed block count instead of the cache size in bytes: the tests' short runs need only a few blocks.

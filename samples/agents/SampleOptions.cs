@@ -1,7 +1,9 @@
+using PagedAttention.AI.Engine;
+
 namespace PagedAttention.Samples.Agents;
 
-/// <summary>Command-line options: --model DIR, --device cpu|cuda, --agents N, --max-tokens N, --kv-blocks N, --no-workflow.</summary>
-internal sealed record SampleOptions(string ModelPath, string Device, int Agents, int MaxTokens, bool Workflow = true, int? KvBlocks = null)
+/// <summary>Command-line options: --model DIR, --device cpu|cuda, --agents N, --max-tokens N, --kv-blocks N, --no-workflow, --quantize int8|int4.</summary>
+internal sealed record SampleOptions(string ModelPath, string Device, int Agents, int MaxTokens, bool Workflow = true, int? KvBlocks = null, WeightQuantization Quantize = WeightQuantization.None)
 {
     public static SampleOptions? Parse(string[] args, TextWriter output)
     {
@@ -9,6 +11,7 @@ internal sealed record SampleOptions(string ModelPath, string Device, int Agents
         int agents = 16, maxTokens = 40;
         bool workflow = true;
         int? kvBlocks = null;
+        var quantize = WeightQuantization.None;
         for (int i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
@@ -20,8 +23,19 @@ internal sealed record SampleOptions(string ModelPath, string Device, int Agents
                 case "--max-tokens": maxTokens = int.Parse(Next()); break;
                 case "--no-workflow": workflow = false; break;
                 case "--kv-blocks": kvBlocks = int.Parse(Next()); break;
+                case "--quantize":
+                    string q = Next();
+                    quantize = q switch
+                    {
+                        "int8" => WeightQuantization.Int8,
+                        "int4" => WeightQuantization.Int4,
+                        "none" => WeightQuantization.None,
+                        _ => WeightQuantization.None,
+                    };
+                    if (q is not ("int8" or "int4" or "none")) { Console.Error.WriteLine($"--quantize must be int8, int4 or none, got '{q}'"); return null; }
+                    break;
                 case "-h" or "--help":
-                    output.WriteLine("usage: dotnet run --project samples/agents [--model DIR] [--device cpu|cuda] [--agents N] [--max-tokens N] [--kv-blocks N] [--no-workflow]");
+                    output.WriteLine("usage: dotnet run --project samples/agents [--model DIR] [--device cpu|cuda] [--agents N] [--max-tokens N] [--kv-blocks N] [--no-workflow] [--quantize int8|int4]");
                     return null;
                 default:
                     Console.Error.WriteLine($"unknown option '{args[i]}' (try --help)");
@@ -35,7 +49,7 @@ internal sealed record SampleOptions(string ModelPath, string Device, int Agents
             return null;
         }
         if (agents < 1) { Console.Error.WriteLine("--agents must be >= 1"); return null; }
-        return new SampleOptions(model, device!, agents, maxTokens, workflow, kvBlocks);
+        return new SampleOptions(model, device!, agents, maxTokens, workflow, kvBlocks, quantize);
     }
 
     /// <summary>The repository's models/default, found from the working directory or the program's location.</summary>

@@ -1,13 +1,16 @@
+using PagedAttention.AI.Engine;
+
 namespace PagedAttention.Samples.SemanticKernel;
 
-/// <summary>Command-line options: --model DIR, --device cpu|cuda, --histories N, --max-tokens N, --kv-blocks N.</summary>
-internal sealed record SampleOptions(string ModelPath, string Device, int Histories, int MaxTokens, int? KvBlocks)
+/// <summary>Command-line options: --model DIR, --device cpu|cuda, --histories N, --max-tokens N, --kv-blocks N, --quantize int8|int4.</summary>
+internal sealed record SampleOptions(string ModelPath, string Device, int Histories, int MaxTokens, int? KvBlocks, WeightQuantization Quantize = WeightQuantization.None)
 {
     public static SampleOptions? Parse(string[] args, TextWriter output)
     {
         string? model = null, device = "cpu";
         int histories = 8, maxTokens = 32;
         int? kvBlocks = null;
+        var quantize = WeightQuantization.None;
         for (int i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
@@ -18,8 +21,19 @@ internal sealed record SampleOptions(string ModelPath, string Device, int Histor
                 case "--histories": histories = int.Parse(Next()); break;
                 case "--max-tokens": maxTokens = int.Parse(Next()); break;
                 case "--kv-blocks": kvBlocks = int.Parse(Next()); break;
+                case "--quantize":
+                    string q = Next();
+                    quantize = q switch
+                    {
+                        "int8" => WeightQuantization.Int8,
+                        "int4" => WeightQuantization.Int4,
+                        "none" => WeightQuantization.None,
+                        _ => WeightQuantization.None,
+                    };
+                    if (q is not ("int8" or "int4" or "none")) { Console.Error.WriteLine($"--quantize must be int8, int4 or none, got '{q}'"); return null; }
+                    break;
                 case "-h" or "--help":
-                    output.WriteLine("usage: dotnet run --project samples/semantic-kernel [--model DIR] [--device cpu|cuda] [--histories N] [--max-tokens N] [--kv-blocks N]");
+                    output.WriteLine("usage: dotnet run --project samples/semantic-kernel [--model DIR] [--device cpu|cuda] [--histories N] [--max-tokens N] [--kv-blocks N] [--quantize int8|int4]");
                     return null;
                 default:
                     Console.Error.WriteLine($"unknown option '{args[i]}' (try --help)");
@@ -33,7 +47,7 @@ internal sealed record SampleOptions(string ModelPath, string Device, int Histor
             return null;
         }
         if (histories < 1) { Console.Error.WriteLine("--histories must be >= 1"); return null; }
-        return new SampleOptions(model, device!, histories, maxTokens, kvBlocks);
+        return new SampleOptions(model, device!, histories, maxTokens, kvBlocks, quantize);
     }
 
     /// <summary>The repository's models/default, found from the working directory or the program's location.</summary>

@@ -26,13 +26,14 @@ internal static class SemanticKernelSample
     {
         var options = SampleOptions.Parse(args, output);
         if (options is null) return 1;
-        output.WriteLine($"Model: {options.ModelPath}  device: {options.Device}  chat histories: {options.Histories}  max output tokens: {options.MaxTokens}");
+        output.WriteLine($"Model: {options.ModelPath}  device: {options.Device}{(options.Quantize == WeightQuantization.None ? "" : $"  weights: {options.Quantize}")}  chat histories: {options.Histories}  max output tokens: {options.MaxTokens}");
         output.WriteLine("  loading the model and allocating the KV cache...");
         var sw = Stopwatch.StartNew();
         await using var engine = await LlmEngine.LoadAsync(new EngineOptions
         {
             ModelPath = options.ModelPath,
             Device = options.Device,
+            WeightQuantization = options.Quantize,
             MaxNumSeqs = Math.Max(options.Histories, 1),
             NumKvBlocks = options.KvBlocks,
         }, cancellationToken).ConfigureAwait(false);

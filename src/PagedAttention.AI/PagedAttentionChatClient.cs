@@ -301,6 +301,41 @@ public sealed class PagedAttentionChatClient : IChatClient
         return (prompt, tokenizer.Encode(prompt, addSpecialTokens: false, CollectionsMarshal.AsSpan(plain)));
     }
 
+    /// <summary>
+    /// Pins the system prompt <paramref name="instructions"/> (as <see cref="ChatOptions.Instructions"/> renders it through
+    /// the model's chat template) in the engine's prefix cache: see <see cref="LlmEngine.PinPrefixAsync"/>. Every later
+    /// call whose options carry the same instructions (e.g. an Agent Framework <c>ChatClientAgent</c>'s) and the same
+    /// <c>cache_salt</c> starts from the pinned blocks. Dispose the handle to unpin.
+    /// </summary>
+    /// <exception cref="ArgumentException">The rendered preamble is shorter than one KV block, or too long to pin.</exception>
+    /// <exception cref="InvalidOperationException">Prefix caching is off, or the pool's pinning share would be exceeded.</exception>
+    public Task<PrefixPin> PinInstructionsAsync(string instructions, string? cacheSalt = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(instructions);
+        var options = new ChatOptions { Instructions = instructions };
+        if (cacheSalt is not null) options.AdditionalProperties = new() { ["cache_salt"] = cacheSalt };
+        return PinPromptPrefixAsync([], options, cancellationToken);
+    }
+
+    /// <summary>
+    /// Pins the tokens that every conversation starting with <paramref name="preamble"/> (after the system prompt and
+    /// tools of <paramref name="options"/>) shares, as the model's template renders it: the common token prefix of that
+    /// preamble followed by two different user turns, so no template or tokenizer boundary is guessed. The salt is the
+    /// options' <c>cache_salt</c>. See <see cref="LlmEngine.PinPrefixAsync"/>; dispose the handle to unpin.
+    /// </summary>
+    /// <exception cref="ArgumentException">The rendered preamble is shorter than one KV block, or too long to pin.</exception>
+    /// <exception cref="InvalidOperationException">Prefix caching is off, or the pool's pinning share would be exceeded.</exception>
+    public Task<PrefixPin> PinPromptPrefixAsync(IEnumerable<ChatMessage> preamble, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(preamble);
+        var list = preamble.ToList();
+        var (_, a) = BuildPrompt([.. list, new ChatMessage(ChatRole.User, "A probe.")], options, cancellationToken);
+        var (_, b) = BuildPrompt([.. list, new ChatMessage(ChatRole.User, "Something else.")], options, cancellationToken);
+        int common = a.AsSpan().CommonPrefixLength(b);
+        string? salt = ChatOptionsMapper.Map(options, this, 1).CacheSalt;
+        return _engine.PinPrefixAsync(a[..common], salt, cancellationToken);
+    }
+
     /// <inheritdoc />
     public object? GetService(Type serviceType, object? serviceKey = null)
     {

@@ -9,17 +9,29 @@ internal enum DType
     F16,
     /// <summary>bfloat16: the upper 16 bits of a binary32.</summary>
     BF16,
+    /// <summary>
+    /// Quantized weights: signed int8, symmetric, one float32 scale per row; rows padded with zeros to a multiple of
+    /// 64 columns (docs/cpu-kernels.md, "Quantized weights"). CPU only; produced at load by <c>WeightQuantizer</c>.
+    /// </summary>
+    Int8,
+    /// <summary>
+    /// Quantized weights: signed int4 in groups of 64 columns, symmetric, one float32 scale per group, two weights per
+    /// byte; rows padded to a multiple of 64 columns (docs/cpu-kernels.md). CPU only; produced at load.
+    /// </summary>
+    Int4,
 }
 
 /// <summary>Helpers for <see cref="DType"/>.</summary>
 internal static class DTypeExtensions
 {
-    /// <summary>Bytes per element.</summary>
+    /// <summary>Bytes per element (not defined for <see cref="DType.Int4"/>, half a byte; use <see cref="WeightMatrix.RowBytes"/>).</summary>
     public static int SizeInBytes(this DType dtype) => dtype switch
     {
         DType.F32 => 4,
         DType.F16 => 2,
         DType.BF16 => 2,
+        DType.Int8 => 1,
         _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "Unknown dtype."),
     };
 }
+

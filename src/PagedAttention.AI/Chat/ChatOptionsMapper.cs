@@ -14,7 +14,7 @@ internal static class ChatOptionsMapper
 {
     /// <summary>The AdditionalProperties keys understood here (documented in docs/chat-options.md).</summary>
     public static IReadOnlyList<string> Keys { get; } =
-        ["min_p", "repetition_penalty", "ignore_eos", "cache_salt", "min_tokens", "stop_token_ids", "logprobs", "top_k", "seed"];
+        ["min_p", "repetition_penalty", "ignore_eos", "cache_salt", "min_tokens", "stop_token_ids", "logprobs", "top_k", "seed", "beam_width", "length_penalty", "early_stopping"];
 
     public static SamplingParams Map(ChatOptions? options, IChatClient client, int defaultMaxTokens, Func<Sampling.ITokenConstraint>? constraint = null, int n = 1)
     {
@@ -49,6 +49,9 @@ internal static class ChatOptionsMapper
             Logprobs = b.Logprobs != d.Logprobs ? b.Logprobs : Int(extra, "logprobs") ?? d.Logprobs,
             N = n,
             CacheSalt = b.CacheSalt ?? Str(extra, "cache_salt"),
+            BeamWidth = b.BeamWidth != d.BeamWidth ? b.BeamWidth : Int(extra, "beam_width") ?? d.BeamWidth,
+            LengthPenalty = b.LengthPenalty != d.LengthPenalty ? b.LengthPenalty : Float(extra, "length_penalty") ?? d.LengthPenalty,
+            EarlyStopping = b.EarlyStopping != d.EarlyStopping ? b.EarlyStopping : EarlyStopping(extra) ?? d.EarlyStopping,
             Constraint = constraint,
         };
         p.Validate();
@@ -98,6 +101,19 @@ internal static class ChatOptionsMapper
             string s when bool.TryParse(s, out var b) => b,
             _ => throw Bad(key, v, "true or false"),
         };
+    }
+
+    // transformers' early_stopping: true, false or "never".
+    private static BeamEarlyStopping? EarlyStopping(AdditionalPropertiesDictionary? extra)
+    {
+        const string key = "early_stopping";
+        if (!TryGet(extra, key, out var v)) return null;
+        if (v is string s && s.Equals("never", StringComparison.OrdinalIgnoreCase)) return BeamEarlyStopping.Never;
+        if (v is JsonElement { ValueKind: JsonValueKind.String } e && string.Equals(e.GetString(), "never", StringComparison.OrdinalIgnoreCase)) return BeamEarlyStopping.Never;
+        bool? b;
+        try { b = Bool(extra, key); }
+        catch (InvalidOperationException) { throw Bad(key, v, "true, false or \"never\""); }
+        return b is true ? BeamEarlyStopping.WhenFull : BeamEarlyStopping.Heuristic;
     }
 
     private static string? Str(AdditionalPropertiesDictionary? extra, string key)

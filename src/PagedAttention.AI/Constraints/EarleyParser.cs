@@ -56,6 +56,9 @@ internal sealed class EarleyParser
 
     public int SerialAt(int rows) => rows <= _rows ? _rowSerial[rows - 1] : -1;
 
+    /// <summary>Lexer start state of the row that ends the first <paramref name="rows"/> rows (rows ≤ RowCount).</summary>
+    public LexerState LexerAt(int rows) => _rowLex[rows - 1];
+
     public void Reset()
     {
         _items = 0;

@@ -151,7 +151,10 @@ internal sealed partial class JsonSchemaCompiler
         int any = X.Repeat(RegexLowering.JsonChar(X), 0, ExprSet.Infinite);
         if (names.Count == 0) return any;
         var cps = names.Distinct().Select(n => n.EnumerateRunes().Select(r => r.Value).ToArray()).ToList();
-        return NotInFrom(cps, 0, any);
+        int notIn = NotInFrom(cps, 0, any);
+        // Every plain text is a prefix of some non-member (a name's prefix, or past it any string): the slicer applies.
+        X.MarkPlainClosed(notIn);
+        return notIn;
     }
 
     // Strings not in the set, given that all of `set` share the first `depth` code points with what was written.

@@ -15,10 +15,16 @@ internal sealed class LexerDfa
     private readonly int[] _lexemeExprs;
     private readonly byte[] _classOf = new byte[256];
     private readonly byte[] _classRep;
-    private readonly Dictionary<string, LexerState> _states = new(StringComparer.Ordinal);
+    private readonly Dictionary<ulong, List<LexerState>> _states = new();
     private readonly Dictionary<ulong, List<LexerState>> _starts = new();
     private readonly object _lock = new();
     private int _count;
+
+    // The transitions again, flat for the mask walk: row = state id * ClassCount, entry = the target's row, -1 while
+    // not computed; the dead state is id 0, so row 0. No object references, so the walk's frames hold ints (no GC
+    // write barriers). Grown by copying under the lock; an entry always points inside the array that holds it.
+    private int[] _table = [];
+    private LexerState[] _byId = new LexerState[64];
 
     public LexerDfa(ExprSet x, int[] lexemeExprs)
     {
@@ -60,6 +66,21 @@ internal sealed class LexerDfa
     /// <summary>Byte → class (256 entries), for the mask walk's inlined transitions.</summary>
     internal byte[] ClassOf => _classOf;
 
+    /// <summary>The flat transition table (see the field); read it again after any call that may add states.</summary>
+    internal int[] Table => Volatile.Read(ref _table);
+
+    /// <summary>The state whose row starts at <paramref name="row"/>.</summary>
+    internal LexerState StateAtRow(int row) => Volatile.Read(ref _byId)[row / _classRep.Length];
+
+    /// <summary>Computes a missing transition from a row (the walk's slow path); returns the target's row.</summary>
+    internal int FillRow(int row, byte b) => Fill(StateAtRow(row), b).Id * _classRep.Length;
+
+    /// <summary>Transitions computed so far (diagnostics and MaskBench).</summary>
+    public int FillCount => Volatile.Read(ref _fills);
+
+    private int _fills;
+    private (int Lexeme, int Expr)[] _scratch = new (int, int)[16];
+
     /// <summary>Computes a missing transition (the slow path of <see cref="Next"/>).</summary>
     internal LexerState Fill(LexerState s, byte b)
     {
@@ -67,15 +88,19 @@ internal sealed class LexerDfa
         {
             int cls = _classOf[b];
             if (s.Next[cls] is { } done) return done;
+            _fills++;
             byte rep = _classRep[cls];
-            var items = new List<(int, int)>(s.Items.Length);
-            foreach (var (lex, e) in s.Items)
+            var src = s.Items;
+            if (_scratch.Length < src.Length) _scratch = new (int, int)[src.Length];
+            int n = 0;
+            foreach (var (lex, e) in src)
             {
                 int d = _x.Derive(e, rep);
-                if (d != ExprSet.Nothing) items.Add((lex, d));
+                if (d != ExprSet.Nothing) _scratch[n++] = (lex, d);
             }
-            var t = Intern(items.ToArray());
+            var t = Intern(_scratch.AsSpan(0, n));
             Volatile.Write(ref s.Next[cls], t);
+            Volatile.Write(ref _table[s.Id * _classRep.Length + cls], t.Id * _classRep.Length);
             return t;
         }
     }
@@ -91,10 +116,14 @@ internal sealed class LexerDfa
     {
         int known = Volatile.Read(ref s.SliceLoop);
         if (known != 0) return known == 1;
-        bool ok = !s.IsDead && CheckClosed(s);
+        // A plain ASCII character that cannot even start kills it at once (numbers, literals, punctuation).
+        bool ok = !s.IsDead && s.First.Intersect(PlainAscii) == PlainAscii
+            && (ClosedByStructure(s, out bool counted) || (!counted && CheckClosed(s)));
         Volatile.Write(ref s.SliceLoop, ok ? 1 : 2);
         return ok;
     }
+
+    private static readonly ByteSet PlainAscii = ByteSet.Range(0x20, 0x7F).Except(ByteSet.Of((byte)'"')).Except(ByteSet.Of((byte)'\\'));
 
     // UTF-8 lead bytes grouped by (class, continuation count, first continuation range): one per group is enough.
     private (byte Lead, int Count, int Lo, int Hi)[]? _leads;
@@ -115,7 +144,94 @@ internal sealed class LexerDfa
     {
         int known = Volatile.Read(ref s.PlainDepth);
         if (known >= 0) return known;
+        if (s.First.Intersect(PlainAscii) != PlainAscii)
+        {
+            Volatile.Write(ref s.PlainDepth, 0);
+            return 0;
+        }
+        int bound = 0;
+        lock (_lock)
+            foreach (var (_, e) in s.Items) bound = Math.Max(bound, _x.PlainDepthBound(e, MaxPlainDepth));
+        if (bound > 0)
+        {
+            Volatile.Write(ref s.PlainDepth, bound);
+            return bound;
+        }
         return ComputePlainDepth(s);
+    }
+
+    /// <summary>
+    /// A lower bound (capped at 127) on the n such that every word (ASCII letters and digits) of at most n characters
+    /// keeps the lexer alive from <paramref name="s"/>, by the items' structure; cached in the state. With n ≥ a word
+    /// slice's bound, that slice's tokens are all allowed.
+    /// </summary>
+    public int WordDepth(LexerState s)
+    {
+        int known = Volatile.Read(ref s.WordDepth);
+        if (known >= 0) return known;
+        int bound = 0;
+        if (s.First.Intersect(WordBytes) == WordBytes)
+            lock (_lock)
+                foreach (var (_, e) in s.Items) bound = Math.Max(bound, _x.WordDepthBound(e, 127));
+        Volatile.Write(ref s.WordDepth, bound);
+        return bound;
+    }
+
+    /// <summary>
+    /// An n such that plain text longer than n characters kills the lexer from <paramref name="s"/> and no plain
+    /// text completes a lexeme on the way (<see cref="ExprSet.PlainUpperBound"/>, the largest over the items; 127 =
+    /// unknown). Where it equals <see cref="PlainDepth"/> the plain tokens allowed are exactly those of at most n
+    /// characters. Cached in the state.
+    /// </summary>
+    public int PlainUpper(LexerState s)
+    {
+        int known = Volatile.Read(ref s.PlainUpper);
+        if (known >= 0) return known;
+        int bound = 0;
+        lock (_lock)
+            foreach (var (_, e) in s.Items) bound = Math.Max(bound, _x.PlainUpperBound(e));
+        Volatile.Write(ref s.PlainUpper, bound);
+        return bound;
+    }
+
+    /// <summary>
+    /// The room left (characters, int.MaxValue = unbounded) when every item of <paramref name="s"/> is the inside of
+    /// a JSON string before its closing quote (<see cref="ExprSet.StringRoom"/>); -1 otherwise. Cached in the state.
+    /// </summary>
+    public int StringRoom(LexerState s)
+    {
+        int known = Volatile.Read(ref s.StringRoom);
+        if (known != int.MinValue) return known;
+        int room = s.IsDead ? -1 : 0;
+        lock (_lock)
+            foreach (var (_, e) in s.Items)
+            {
+                int r = _x.StringRoom(e);
+                if (r < 0) { room = -1; break; }
+                room = Math.Max(room, r);
+            }
+        Volatile.Write(ref s.StringRoom, room);
+        return room;
+    }
+
+    private static readonly ByteSet WordBytes = ByteSet.Range('0', '9').Union(ByteSet.Range('A', 'Z')).Union(ByteSet.Range('a', 'z'));
+
+    // Some item is closed under plain text by its expression's structure (a free repeat of JSON characters, a marked
+    // non-member key): then so is the state, since it lives while any item does. No transitions are built.
+    // When an item is a bounded repeat of JSON characters (maxLength) and none is closed, the state is not closed
+    // either (in practice) and the search is skipped: false is always safe, and PlainDepth then applies.
+    private bool ClosedByStructure(LexerState s, out bool counted)
+    {
+        counted = false;
+        lock (_lock)
+        {
+            foreach (var (_, e) in s.Items)
+            {
+                if (_x.IsPlainClosed(e)) return true;
+                if (_x.PlainDepthBound(e, MaxPlainDepth) > 0) counted = true;
+            }
+            return false;
+        }
     }
 
     // Shortest killing string by depth-first search with memoisation. Cutting a cycle (a state already on the stack)
@@ -157,8 +273,13 @@ internal sealed class LexerDfa
                 Seq(Next(t, (byte)c), left - 1, 0x80, 0xBF);
             }
         }
-        for (int b = 0x20; b < 0x80; b++)
-            if (b != '"' && b != '\\') succ.Add(Next(u, (byte)b));
+        for (int b = 0x20; b < 0x80 && !midDeath; b++)
+        {
+            if (b == '"' || b == '\\') continue;
+            var w = Next(u, (byte)b);
+            if (w.IsDead) midDeath = true; // a one-character string kills it: depth 0, no need to look further
+            else succ.Add(w);
+        }
         foreach (var (lead, n, lo, hi) in Leads)
         {
             if (midDeath) break;
@@ -181,7 +302,7 @@ internal sealed class LexerDfa
 
     private bool CheckClosed(LexerState s)
     {
-        const int maxStates = 2048;
+        const int maxStates = 256;
         var visited = new HashSet<LexerState> { s };
         var midOk = new HashSet<(int, int)>();
         var stack = new Stack<LexerState>();
@@ -229,9 +350,9 @@ internal sealed class LexerDfa
             if (_starts.TryGetValue(h, out var list))
                 foreach (var st in list)
                     if (SameLexemes(st, lexemes)) return st;
-            var items = new (int, int)[lexemes.Length];
-            for (int i = 0; i < lexemes.Length; i++) items[i] = (lexemes[i], _lexemeExprs[lexemes[i]]);
-            var s = Intern(items);
+            if (_scratch.Length < lexemes.Length) _scratch = new (int, int)[lexemes.Length];
+            for (int i = 0; i < lexemes.Length; i++) _scratch[i] = (lexemes[i], _lexemeExprs[lexemes[i]]);
+            var s = Intern(_scratch.AsSpan(0, lexemes.Length));
             if (list is null) _starts.Add(h, list = []);
             list.Add(s);
             return s;
@@ -245,17 +366,49 @@ internal sealed class LexerDfa
         return true;
     }
 
-    private LexerState Intern((int Lexeme, int Expr)[] items)
+    private LexerState Intern(ReadOnlySpan<(int Lexeme, int Expr)> items)
     {
-        var sb = new System.Text.StringBuilder(items.Length * 8);
-        foreach (var (l, e) in items) sb.Append(l).Append(':').Append(e).Append(',');
-        string key = sb.ToString();
-        if (_states.TryGetValue(key, out var s)) return s;
-        var accepting = items.Where(i => _x.IsNullable(i.Expr)).Select(i => i.Lexeme).ToArray();
-        bool canContinue = items.Any(i => i.Expr != ExprSet.Empty);
-        s = new LexerState(_states.Count, items, accepting, canContinue, _classRep.Length);
-        _states.Add(key, s);
-        Volatile.Write(ref _count, _states.Count);
+        ulong h = 14695981039346656037UL;
+        foreach (var (l, e) in items) h = (h ^ (uint)l ^ (ulong)(uint)e << 32) * 1099511628211UL;
+        if (_states.TryGetValue(h, out var list))
+            foreach (var st in list)
+                if (st.Items.AsSpan().SequenceEqual(items)) return st;
+        var arr = items.ToArray();
+        int acc = 0;
+        bool canContinue = false;
+        foreach (var (_, e) in arr)
+        {
+            if (_x.IsNullable(e)) acc++;
+            if (e != ExprSet.Empty) canContinue = true;
+        }
+        var accepting = acc == 0 ? [] : new int[acc];
+        acc = 0;
+        foreach (var (l, e) in arr) if (_x.IsNullable(e)) accepting[acc++] = l;
+        var s = new LexerState(_count, arr, accepting, canContinue, _classRep.Length);
+        // Classes no item can start with lead to the dead state: set them now, so that only live transitions are
+        // ever computed (most of a state's classes are dead, and the walk meets them all).
+        ByteSet first = default;
+        foreach (var (_, e) in arr) first = first.Union(_x.First(e));
+        s.First = first;
+        var dead = arr.Length == 0 ? s : Dead;
+        int classes = _classRep.Length, row = s.Id * classes;
+        if (row + classes > _table.Length)
+        {
+            var grown = new int[Math.Max(row + classes, _table.Length * 2)];
+            _table.AsSpan().CopyTo(grown);
+            Volatile.Write(ref _table, grown);
+        }
+        if (s.Id == _byId.Length) Array.Resize(ref _byId, _byId.Length * 2);
+        _byId[s.Id] = s;
+        for (int c = 0; c < classes; c++)
+        {
+            bool live = first.Contains(_classRep[c]);
+            if (!live) s.Next[c] = dead;
+            _table[row + c] = live ? -1 : 0;
+        }
+        if (list is null) _states.Add(h, list = new List<LexerState>(1));
+        list.Add(s);
+        Volatile.Write(ref _count, _count + 1);
         return s;
     }
 }

@@ -16,6 +16,17 @@ internal sealed class LexerState
     // plain characters keeps this state alive.
     internal int PlainDepth = -1;
 
+    // -1 = not yet known; else a lower bound (capped at 127) on the n such that every word (ASCII letters and digits)
+    // of at most n characters keeps this state alive.
+    internal int WordDepth = -1;
+
+    // -1 = not yet known; else ExprSet.PlainUpperBound over the items (127 = unknown).
+    internal int PlainUpper = -1;
+
+    // int.MinValue = not yet known; else the largest ExprSet.StringRoom over the items, -1 when some item has
+    // another shape.
+    internal int StringRoom = int.MinValue;
+
     internal LexerState(int id, (int Lexeme, int Expr)[] items, int[] accepting, bool canContinue, int classes)
     {
         Id = id;
@@ -37,4 +48,7 @@ internal sealed class LexerState
     public bool CanContinue { get; }
 
     public bool IsDead => Items.Length == 0;
+
+    /// <summary>Bytes with a live transition (every other byte leads to the dead state).</summary>
+    internal ByteSet First;
 }

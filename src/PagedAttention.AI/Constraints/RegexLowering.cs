@@ -35,7 +35,9 @@ internal static class RegexLowering
         int hex = x.Bytes(ByteSet.Range('0', '9').Union(ByteSet.Range('a', 'f')).Union(ByteSet.Range('A', 'F')));
         int shortEsc = x.Bytes(Set("\"\\/bfnrt"));
         int uEsc = x.Concat(x.Byte((byte)'u'), x.Repeat(hex, 4, 4));
-        return x.Or(raw, x.Concat(x.Byte((byte)'\\'), x.Or(shortEsc, uEsc)));
+        int c = x.Or(raw, x.Concat(x.Byte((byte)'\\'), x.Or(shortEsc, uEsc)));
+        x.PlainChar = c;
+        return c;
     }
 
     private static ByteSet Set(string chars)

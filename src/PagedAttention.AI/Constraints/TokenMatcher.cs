@@ -28,10 +28,18 @@ internal sealed class TokenMatcher
     private int _history;
 
     // Trie-walk frames, one per depth.
-    private readonly LexerState[] _fLex;
+    // Trie-walk frames, one per depth: the lexer state's row in LexerDfa.Table, the parser's row count, and the
+    // lexer row after scanning the lexeme this frame ends (-1 unknown, 0 dead), shared by the frame's children.
+    private readonly int[] _fLex;
     private readonly int[] _fRows;
-    private readonly LexerState?[] _fScanLex;
+    private readonly int[] _fScanLex;
     private readonly int[] _fScanSerial;
+
+    // Scans by parser level during a walk: the row pushed after `rows` rows, from the top row with serial
+    // _lvlTop[rows], by the lexemes _lvlAcc[rows]; _lvlRes[rows] = that row's serial, or 0 when the scan failed.
+    // Many frames scan the same lexemes from the same row (every token that closes a string), so they share it.
+    private int[] _lvlTop = new int[16], _lvlRes = new int[16];
+    private int[]?[] _lvlAcc = new int[16][];
 
     internal TokenMatcher(CompiledGrammar cg)
     {
@@ -40,9 +48,9 @@ internal sealed class TokenMatcher
         _parser = new EarleyParser(cg.Grammar, cg.Lexer);
         _lex = _parser.TopLexer;
         int depth = cg.Vocabulary.Trie.MaxDepth + 2;
-        _fLex = new LexerState[depth];
+        _fLex = new int[depth];
         _fRows = new int[depth];
-        _fScanLex = new LexerState?[depth];
+        _fScanLex = new int[depth];
         _fScanSerial = new int[depth];
     }
 
@@ -50,6 +58,12 @@ internal sealed class TokenMatcher
 
     /// <summary>Nodes of the trie the last mask walked (the full trie, or a slice's rest): diagnostics and MaskBench.</summary>
     internal int LastTrieSize { get; private set; }
+
+    /// <summary>Trie nodes the last mask visited (the rest were skipped with their rejected parents).</summary>
+    internal int LastVisited { get; private set; }
+
+    /// <summary>Earley scans the last mask ran (lexeme boundaries inside tokens, after sharing).</summary>
+    internal int LastScans { get; private set; }
 
     /// <summary>Words a mask needs: ceil(vocabulary size / 32).</summary>
     public int MaskWords => _cg.Vocabulary.MaskWords;
@@ -236,14 +250,29 @@ internal sealed class TokenMatcher
         var trie = vocab.Trie;
         if (_inLexeme)
         {
-            if (_dfa.AllowsAllPlainText(_lex))
+            if (_dfa.StringRoom(_lex) is var room && room >= 0)
+            {
+                // Inside a free or maxLength string value: the tokens that stay inside are the tokenizer's own
+                // precomputed mask for that much room; only the tokens that close the string (and the rare long
+                // ones) are walked.
+                vocab.StringUpTo[Math.Min(room, LexerDfa.MaxPlainDepth)].CopyTo(words);
+                trie = vocab.QuoteTrie;
+            }
+            else if (_dfa.AllowsAllPlainText(_lex))
             {
                 // No plain text can end or kill the lexeme here: the slice's tokens are all allowed (one copy), only
                 // the rest is walked.
                 vocab.SliceMask.CopyTo(words);
                 trie = vocab.RestTrie;
             }
-            else if (_dfa.PlainDepth(_lex) is var depth && depth >= TokenVocabulary.SliceBounds[0])
+            else if (_dfa.PlainDepth(_lex) is var depth && _lex.Accepting.Length == 0 && _dfa.PlainUpper(_lex) == depth)
+            {
+                // Exactly the plain texts of at most `depth` characters pass (a maxLength string with that much room,
+                // or none at all): those tokens are one mask, and only the non-plain tokens are walked.
+                if (depth > 0) vocab.PlainUpTo[depth].CopyTo(words);
+                trie = vocab.RestTrie;
+            }
+            else if (depth >= TokenVocabulary.SliceBounds[0])
             {
                 // A counting lexeme (maxLength) with room left: plain tokens no longer than the room are allowed.
                 int k = TokenVocabulary.SliceBounds.Length - 1;
@@ -252,9 +281,20 @@ internal sealed class TokenMatcher
                 mask.CopyTo(words);
                 trie = rest;
             }
+            else if (_dfa.WordDepth(_lex) is var wordDepth && wordDepth >= TokenVocabulary.WordBounds[0])
+            {
+                // A pattern or format that repeats letters and digits (a path, an e-mail address): word tokens no
+                // longer than the room are allowed.
+                int k = TokenVocabulary.WordBounds.Length - 1;
+                while (TokenVocabulary.WordBounds[k] > wordDepth) k--;
+                var (mask, rest) = vocab.WordSlices[k];
+                mask.CopyTo(words);
+                trie = rest;
+            }
         }
         LastTrieSize = trie.Nodes.Length;
-        Walk(words, trie);
+        LastScans = 0;
+        LastVisited = Walk(words, trie);
         foreach (var (primary, dup) in trie.Duplicates)
             if ((words[primary >> 5] & (1u << (primary & 31))) != 0) words[dup >> 5] |= 1u << (dup & 31);
         if (IsAccepting) SetEos(words, vocab);
@@ -266,60 +306,107 @@ internal sealed class TokenMatcher
     }
 
     // The hot loop: one iteration per visited trie node. Bounds checks are hoisted by hand (node depths are at most
-    // MaxDepth, for which the frame arrays are sized; class ids index rows of ClassCount entries).
-    private void Walk(Span<uint> words, TokenTrie trie)
+    // MaxDepth, for which the frame arrays are sized; class ids index rows of ClassCount entries; a row read from the
+    // table lies inside it, and the table is read again after every call that can add states).
+    private int Walk(Span<uint> words, TokenTrie trie)
     {
         var nodes = trie.Nodes;
         var dfa = _dfa;
         var parser = _parser;
-        var dead = dfa.Dead;
+        int classes = dfa.ClassCount;
         int baseRows = parser.RowCount;
-        _fLex[0] = _lex;
+        var table = dfa.Table;
+        _fLex[0] = _lex.Id * classes;
         _fRows[0] = baseRows;
-        _fScanLex[0] = null;
+        _fScanLex[0] = -1;
         ref ulong node0 = ref MemoryMarshal.GetArrayDataReference(nodes);
         ref byte class0 = ref MemoryMarshal.GetArrayDataReference(dfa.ClassOf);
-        ref LexerState lex0 = ref MemoryMarshal.GetArrayDataReference(_fLex);
+        ref int tab0 = ref MemoryMarshal.GetArrayDataReference(table);
+        ref int lex0 = ref MemoryMarshal.GetArrayDataReference(_fLex);
         ref int rows0 = ref MemoryMarshal.GetArrayDataReference(_fRows);
-        ref LexerState? scan0 = ref MemoryMarshal.GetArrayDataReference(_fScanLex);
+        ref int scan0 = ref MemoryMarshal.GetArrayDataReference(_fScanLex);
         ref uint word0 = ref MemoryMarshal.GetReference(words);
-        int i = 0, n = nodes.Length;
+        int i = 0, n = nodes.Length, visited = 0;
         while (i < n)
         {
+            visited++;
             ulong node = Unsafe.Add(ref node0, i);
             int d = (int)(node >> 8) & 0x3FF, p = d - 1;
             byte b = (byte)node;
-            var cur = Unsafe.Add(ref lex0, p);
-            var t = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(cur.Next), Unsafe.Add(ref class0, b)) ?? dfa.Fill(cur, b);
+            int cur = Unsafe.Add(ref lex0, p);
+            int t = Unsafe.Add(ref tab0, cur + Unsafe.Add(ref class0, b));
+            if (t < 0)
+            {
+                t = dfa.FillRow(cur, b);
+                table = dfa.Table;
+                tab0 = ref MemoryMarshal.GetArrayDataReference(table);
+            }
             int rows = Unsafe.Add(ref rows0, p);
-            if (t == dead)
+            if (t == 0)
             {
                 // The byte ends the current lexeme: scan it once per frame and reuse for the siblings.
-                var sl = Unsafe.Add(ref scan0, p);
-                if (sl is null || (sl != dead && parser.SerialAt(rows + 1) != _fScanSerial[p]))
-                    sl = ScanAt(p, rows, dead);
-                if (sl == dead || (t = dfa.Next(sl, b)) == dead) { i += (int)(node >> 40); continue; }
+                int sl = Unsafe.Add(ref scan0, p);
+                if (sl < 0 || (sl > 0 && parser.SerialAt(rows + 1) != _fScanSerial[p]))
+                {
+                    sl = ScanAt(p, rows);
+                    table = dfa.Table;
+                    tab0 = ref MemoryMarshal.GetArrayDataReference(table);
+                }
+                if (sl == 0) { i += (int)(node >> 40); continue; }
+                t = Unsafe.Add(ref tab0, sl + Unsafe.Add(ref class0, b));
+                if (t < 0)
+                {
+                    t = dfa.FillRow(sl, b);
+                    table = dfa.Table;
+                    tab0 = ref MemoryMarshal.GetArrayDataReference(table);
+                }
+                if (t == 0) { i += (int)(node >> 40); continue; }
                 rows++;
             }
             Unsafe.Add(ref lex0, d) = t;
             Unsafe.Add(ref rows0, d) = rows;
-            Unsafe.Add(ref scan0, d) = null;
+            Unsafe.Add(ref scan0, d) = -1;
             int tok = (int)((node >> 18) & 0x3FFFFF) - 1;
             if (tok >= 0) Unsafe.Add(ref word0, tok >> 5) |= 1u << (tok & 31);
             i++;
         }
         parser.Truncate(baseRows);
+        return visited;
     }
 
+    // Scans the lexemes complete in frame p's lexer state; returns the lexer row after them, 0 when none fits.
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private LexerState ScanAt(int p, int rows, LexerState dead)
+    private int ScanAt(int p, int rows)
     {
-        var cur = _fLex[p];
-        LexerState sl = dead;
+        var cur = _dfa.StateAtRow(_fLex[p]);
+        int classes = _dfa.ClassCount;
+        int sl = 0;
         if ((p > 0 || _inLexeme) && cur.Accepting.Length > 0)
         {
-            _parser.Truncate(rows);
-            if (_parser.Scan(cur.Accepting)) { sl = _parser.TopLexer; _fScanSerial[p] = _parser.TopSerial; }
+            var parser = _parser;
+            int top = parser.SerialAt(rows);
+            if (rows >= _lvlTop.Length)
+            {
+                int len = Math.Max(rows + 1, _lvlTop.Length * 2);
+                Array.Resize(ref _lvlTop, len); Array.Resize(ref _lvlRes, len); Array.Resize(ref _lvlAcc, len);
+            }
+            var acc = _lvlAcc[rows];
+            if (_lvlTop[rows] == top && acc is not null && (acc == cur.Accepting || acc.AsSpan().SequenceEqual(cur.Accepting))
+                && (_lvlRes[rows] == 0 || parser.SerialAt(rows + 1) == _lvlRes[rows]))
+            {
+                // The same scan from the same row already ran in this walk and its row is still there.
+                if (_lvlRes[rows] != 0) { sl = parser.LexerAt(rows + 1).Id * classes; _fScanSerial[p] = _lvlRes[rows]; }
+            }
+            else
+            {
+                LastScans++;
+                parser.Truncate(rows);
+                int res = 0;
+                if (parser.Scan(cur.Accepting)) { sl = parser.TopLexer.Id * classes; res = _fScanSerial[p] = parser.TopSerial; }
+                _lvlTop[rows] = top;
+                _lvlAcc[rows] = cur.Accepting;
+                _lvlRes[rows] = res;
+            }
         }
         _fScanLex[p] = sl;
         return sl;

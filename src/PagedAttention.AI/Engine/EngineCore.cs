@@ -41,6 +41,7 @@ internal sealed class EngineCore
         DeviceTokens = new int[maxNumSeqs];
         _logitRows = new int[maxNumSeqs];
         Output = new OutputProcessor(maxNumSeqs, counters, options.MaxBufferedOutputsPerRequest);
+        Pins = new PrefixPins(scheduler, options.MaxPinnedKvFraction);
         _failRequest = (req, ex) =>
         {
             _logger.LogError(ex, "Request {RequestId} failed while delivering its output.", req.Id);
@@ -55,13 +56,26 @@ internal sealed class EngineCore
     public Scheduler<EngineSequence> Scheduler { get; }
     public EngineCounters Counters { get; }
     public OutputProcessor Output { get; }
+    public PrefixPins Pins { get; }
     public ForwardBatch Batch { get; }
     public float[] Logits { get; }
     public int[] DeviceTokens { get; }
     public bool SamplesOnDevice => Runner.DeviceSampler is not null;
 
-    /// <summary>Flattens <paramref name="output"/> into <see cref="Batch"/>.</summary>
-    public void Build(SchedulerOutput<EngineSequence> output) => BatchBuilder.Build(output, Batch, _blockSize);
+    /// <summary>
+    /// Flattens <paramref name="output"/> into <see cref="Batch"/>, and queues the step's copy-on-write block copies on the
+    /// device (ahead of its forward pass, in stream order).
+    /// </summary>
+    public void Build(SchedulerOutput<EngineSequence> output)
+    {
+        var copies = Scheduler.Kv.PendingCopies;
+        if (copies.Count > 0)
+        {
+            Runner.CopyBlocks(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(copies));
+            copies.Clear();
+        }
+        BatchBuilder.Build(output, Batch, _blockSize);
+    }
 
     /// <summary>Writes the pending outputs; returns the ticks it took (not counted as forward time).</summary>
     public long Deliver() => Output.Deliver(_failRequest);
@@ -116,7 +130,7 @@ internal sealed class EngineCore
             }
             var keyRng = seq.Rng; // a copy: the sequence's stream key, never advanced for device-sampled rows
             ds.SetRow(i, in seq.Row, keyRng.NextUInt64(), seq.NumOutputTokens, seq.PromptTokens, seq.OutputTokens, seq.Stop.EndTokenIds);
-            if (seq.Constraint is { } c) ds.SetConstraint(i, c);
+            if (seq.Constraint is { ConstrainsNext: true } c) ds.SetConstraint(i, c);
         }
         return _numLogitRows > 0;
     }
@@ -151,6 +165,16 @@ internal sealed class EngineCore
     /// </summary>
     public void AcceptToken(EngineSequence seq, Span<float> logits, int deviceToken, bool resolve = false)
     {
+        if (seq.Beam is { } beam)
+        {
+            try { beam.Accept(seq, logits, Scheduler, Counters, Output); }
+            catch (Exception ex)
+            {
+                _logger.LogError(ex, "Request {RequestId} failed in its beam search.", seq.RequestId);
+                EndRequest(seq.Request, ex);
+            }
+            return;
+        }
         try
         {
             float logprob = float.NaN;
@@ -160,7 +184,7 @@ internal sealed class EngineCore
             if (deviceToken == IDeviceSampler.EmptyMaskToken) throw EmptyMask(seq);
             int token;
             if (deviceToken >= 0) token = deviceToken;
-            else if (constraint is null)
+            else if (constraint is null || !constraint.ConstrainsNext)
                 token = _sampler.Sample(logits, in seq.Row, seq.PromptTokens, seq.OutputTokens, seq.Stop.EndTokenIds, ref seq.Rng, seq.TopLogprobs, out logprob);
             else
             {
@@ -177,6 +201,7 @@ internal sealed class EngineCore
             if (reason is null && constraint is { IsComplete: true }) reason = FinishReason.Stop;
             Counters.CountGenerated();
             Output.Add(seq, token, reason, text, logprob, seq.NeedsHostSampling ? (TokenLogprob[])seq.TopLogprobs.Clone() : null);
+            if (reason is not null && seq.Request.Pin is { } pin) Pins.Take(seq, pin); // before its blocks are freed
             if (reason is not null) Scheduler.Finish(seq, reason);
         }
         catch (Exception ex)
@@ -203,6 +228,7 @@ internal sealed class EngineCore
     {
         if (req.Done) return;
         req.Done = true;
+        req.Pin?.Pinned.TrySetException(error ?? new OperationCanceledException("The pin's request was cancelled."));
         foreach (var seq in req.Sequences) Scheduler.Finish(seq, null);
         Output.Complete(req, error);
     }

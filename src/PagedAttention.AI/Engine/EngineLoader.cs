@@ -56,6 +56,19 @@ internal static class EngineLoader
     public static Func<IStreamingDetokenizer>? DefaultDetokenizer(EngineOptions options, Tokenizer? tokenizer) =>
         options.DetokenizerFactory ?? (tokenizer is null ? null : StreamingDecoderDetokenizer.Factory(tokenizer, skipSpecialTokens: true));
 
+    /// <summary>The decoder layers' weight format for <see cref="EngineOptions.WeightQuantization"/> (null: the checkpoint's).</summary>
+    public static DType? LayerFormat(EngineOptions o) => Format(o.WeightQuantization);
+
+    /// <summary>The LM head's format: <see cref="EngineOptions.LmHeadQuantization"/>, by default the checkpoint's dtype.</summary>
+    public static DType? LmHeadFormat(EngineOptions o) => Format(o.LmHeadQuantization ?? WeightQuantization.None);
+
+    private static DType? Format(WeightQuantization q) => q switch
+    {
+        WeightQuantization.Int8 => DType.Int8,
+        WeightQuantization.Int4 => DType.Int4,
+        _ => null,
+    };
+
     private static IModelRunner CreateRunner(EngineOptions o, string dir, RuntimeSwitches switches)
     {
         if (o.Device == "cuda")
@@ -65,7 +78,7 @@ internal static class EngineLoader
             return CudaModelRunner.Create(dir, o.BlockSize, o.MaxNumSeqs, o.MaxNumBatchedTokens, o.MaxModelLen ?? int.MaxValue,
                 o.NumKvBlocks, o.GpuMemoryUtilization, cudaGraphs: !o.EnforceEager, switches);
         }
-        var m = LlamaModel.Load(dir);
+        var m = LlamaModel.Load(dir, LayerFormat(o), LmHeadFormat(o));
         try
         {
             long kvBytes = o.KvCacheBytes ?? KvCacheSizing.CpuDefaultBytes(m.Config, m.KvBytesPerBlock(o.BlockSize) / o.BlockSize, o);

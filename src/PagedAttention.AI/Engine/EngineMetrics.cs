@@ -21,6 +21,15 @@ public sealed record EngineMetrics
     /// <summary>Blocks registered in the prefix cache.</summary>
     public int KvBlocksCached { get; init; }
 
+    /// <summary>KV blocks held by pinned prefixes (<see cref="LlmEngine.PinPrefixAsync"/>); never evicted while pinned.</summary>
+    public int KvBlocksPinned { get; init; }
+
+    /// <summary>Pinned prefixes held now.</summary>
+    public int PinnedPrefixes { get; init; }
+
+    /// <summary>KV blocks copied on write (a beam writing into a partially filled block it shares with another beam).</summary>
+    public long KvBlocksCopied { get; init; }
+
     /// <summary>Prompt tokens looked up in the prefix cache.</summary>
     public long PrefixQueryTokens { get; init; }
 

@@ -72,6 +72,12 @@ public sealed class EngineOptions
     public int LongPrefillTokenThreshold { get; set; }
 
     /// <summary>
+    /// Most of the KV cache that pinned prefixes (<see cref="LlmEngine.PinPrefixAsync"/>) may hold together, as a
+    /// fraction of its blocks, in (0, 1]; a pin beyond it is refused with <see cref="InvalidOperationException"/>. Default 0.5.
+    /// </summary>
+    public double MaxPinnedKvFraction { get; set; } = 0.5;
+
+    /// <summary>
     /// Creates one streaming detokenizer per generated sequence; needed for <see cref="GenerationOutput.TextDelta"/>
     /// and for <see cref="SamplingParams.StopStrings"/>. Null: the model directory's tokenizer.json is used, special
     /// tokens skipped (the chat client passes its own per request, which keeps the tool-call and reasoning markers its
@@ -104,6 +110,26 @@ public sealed class EngineOptions
     public ILogger? Logger { get; set; }
 
     /// <summary>
+    /// CPU only: quantize the decoder layers' linear weights at load (docs/cpu-kernels.md, "Quantized weights"):
+    /// <see cref="AI.Engine.WeightQuantization.Int8"/> (per output row) or <see cref="AI.Engine.WeightQuantization.Int4"/>
+    /// (groups of 64), from a bf16/f16/f32 checkpoint. The embedding and the norms stay in the checkpoint's precision; the
+    /// LM head follows <see cref="LmHeadQuantization"/>. Decode reads 2x (Int8) or ~3.6x (Int4) fewer weight bytes per
+    /// token than bf16; results differ slightly from the unquantized model (docs/benchmarks.md gives the agreement).
+    /// Checkpoints that ship pre-quantized weights (a <c>quantization_config</c> in config.json, e.g. GPTQ, AWQ) are
+    /// rejected with a <see cref="Models.ModelLoadException"/> naming the format. Not with <see cref="Device"/> "cuda".
+    /// Default <see cref="AI.Engine.WeightQuantization.None"/>.
+    /// </summary>
+    public WeightQuantization WeightQuantization { get; set; }
+
+    /// <summary>
+    /// The LM head's format, CPU only. Null or <see cref="AI.Engine.WeightQuantization.None"/> (default): the checkpoint's
+    /// dtype, because the LM head decides the top token directly (on the default model an Int8 LM head alone costs 0.9 %
+    /// top-1 agreement, docs/benchmarks.md); Int8 / Int4 quantize it as the layers are (a tied LM head as its own copy: the
+    /// embedding table itself is never quantized). It saves vocab x hidden x 1 (Int8) bytes per decode step.
+    /// </summary>
+    public WeightQuantization? LmHeadQuantization { get; set; }
+
+    /// <summary>
     /// How often the engine logs vLLM's stats line at Information through <see cref="Logger"/> (prompt and generation
     /// throughput, running and waiting sequences, KV-cache usage, prefix-cache hit rate), only for intervals in which it
     /// worked; default 10 s, <see cref="TimeSpan.Zero"/> turns it off.
@@ -128,6 +154,11 @@ public sealed class EngineOptions
         if (MaxNumBatchedTokens is < 1 or > MaxNumBatchedTokensLimit) throw new ArgumentException($"EngineOptions.MaxNumBatchedTokens must be in 1..{MaxNumBatchedTokensLimit}, got {MaxNumBatchedTokens}.", nameof(MaxNumBatchedTokens));
         if (LongPrefillTokenThreshold < 0) throw new ArgumentException("EngineOptions.LongPrefillTokenThreshold must be >= 0.", nameof(LongPrefillTokenThreshold));
         if (MaxBufferedOutputsPerRequest < 1) throw new ArgumentException("EngineOptions.MaxBufferedOutputsPerRequest must be >= 1.", nameof(MaxBufferedOutputsPerRequest));
+        if (!Enum.IsDefined(WeightQuantization)) throw new ArgumentException($"EngineOptions.WeightQuantization must be None, Int8 or Int4, got {(int)WeightQuantization}.", nameof(WeightQuantization));
+        if (LmHeadQuantization is { } lm && !Enum.IsDefined(lm)) throw new ArgumentException($"EngineOptions.LmHeadQuantization must be None, Int8, Int4 or null, got {(int)lm}.", nameof(LmHeadQuantization));
+        if (Device == "cuda" && (WeightQuantization != WeightQuantization.None || LmHeadQuantization is not (null or WeightQuantization.None)))
+            throw new ArgumentException("EngineOptions.WeightQuantization / LmHeadQuantization are CPU-only: quantized weights are not supported with Device \"cuda\" (use None, or Device \"cpu\").", nameof(WeightQuantization));
+        if (!(MaxPinnedKvFraction > 0 && MaxPinnedKvFraction <= 1)) throw new ArgumentException($"EngineOptions.MaxPinnedKvFraction must be in (0, 1], got {MaxPinnedKvFraction}.", nameof(MaxPinnedKvFraction));
         if (StatsLogInterval < TimeSpan.Zero) throw new ArgumentException($"EngineOptions.StatsLogInterval must be >= 0, got {StatsLogInterval}.", nameof(StatsLogInterval));
         if (MaxModelLen is <= 0 or > MaxModelLenLimit) throw new ArgumentException($"EngineOptions.MaxModelLen must be in 1..{MaxModelLenLimit}, got {MaxModelLen}.", nameof(MaxModelLen));
     }

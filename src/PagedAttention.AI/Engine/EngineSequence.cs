@@ -42,6 +42,9 @@ internal sealed class EngineSequence : ScheduledSequence
     /// <summary>Scratch for the sampler's top logprobs; copied out only when the request asked for them.</summary>
     public TokenLogprob[] TopLogprobs { get; }
 
-    /// <summary>Whether this sequence must be sampled on the host (the device sampler returns no logprobs).</summary>
-    public bool NeedsHostSampling => TopLogprobs.Length > 0;
+    /// <summary>The beam search this sequence is a beam of, or null.</summary>
+    public BeamGroup? Beam { get; set; }
+
+    /// <summary>Whether this sequence must be sampled on the host (the device sampler returns no logprobs; beams need their logits).</summary>
+    public bool NeedsHostSampling => TopLogprobs.Length > 0 || Beam is not null;
 }

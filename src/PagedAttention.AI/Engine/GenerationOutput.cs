@@ -24,6 +24,12 @@ public readonly record struct GenerationOutput(int TokenId, int Index, FinishRea
     /// <summary>Raw log-probability of <see cref="TokenId"/> when <see cref="SamplingParams.Logprobs"/> &gt; 0; NaN otherwise.</summary>
     public float Logprob { get; init; }
 
+    /// <summary>
+    /// Beam search (<see cref="SamplingParams.BeamWidth"/> &gt; 1): the score of the beam this token belongs to (summed
+    /// log-probability / length^LengthPenalty); beams arrive best first (<see cref="SequenceIndex"/> is the rank). Null otherwise.
+    /// </summary>
+    public float? BeamScore { get; init; }
+
     /// <summary>The most likely tokens at this position, best first, when <see cref="SamplingParams.Logprobs"/> &gt; 0.</summary>
     public TokenLogprob[]? TopLogprobs { get; init; }
 }

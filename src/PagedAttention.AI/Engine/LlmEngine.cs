@@ -31,6 +31,9 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
     private readonly EngineCounters _counters = new();
     private readonly ConcurrentQueue<RequestState> _inbox = new();
     private readonly ConcurrentQueue<RequestState> _aborts = new();
+    private readonly ConcurrentQueue<PrefixPin> _unpins = new();
+    private readonly bool _prefixCaching;
+    private readonly int _blockSize;
     private readonly AutoResetEvent _wake = new(false);
     private readonly Thread _thread;
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -48,6 +51,8 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
         Tokenizer = tokenizer;
         ConfiguredDetokenizer = options.DetokenizerFactory;
         _logger = new GuardedLogger(options.Logger ?? NullLogger.Instance);
+        _prefixCaching = options.EnablePrefixCaching;
+        _blockSize = options.BlockSize;
         var c = runner.Model.Config;
         MaxModelLen = Math.Min(options.MaxModelLen ?? int.MaxValue, c.MaxPositionEmbeddings);
         MaxNumSeqs = options.MaxNumSeqs;
@@ -101,6 +106,9 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
     /// goes idle (O(blocks + sequences), allocates). A violation fails the loop like any engine bug (<see cref="LoopFailure"/>).
     /// </summary>
     internal bool VerifyInvariants { get; set; }
+
+    /// <summary>Called on the loop thread after every step with the scheduler (tests and measurements: block accounting).</summary>
+    internal Action<Scheduler<EngineSequence>>? AfterStep { get; set; }
 
     /// <summary>The host's logger behind the engine's guard (the chat client logs its warnings there too).</summary>
     internal Microsoft.Extensions.Logging.ILogger Logger => _logger;
@@ -166,8 +174,31 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         cancellationToken.ThrowIfCancellationRequested();
         var req = _requests.Create(promptIds, samplingParams, detokenizer);
-        Interlocked.Add(ref _promptTokens, promptIds.Length);
-        var telemetry = new RequestTelemetry(_modelName, req.Id, promptIds.Length, samplingParams.N, samplingParams.MaxTokens);
+        await foreach (var output in StreamAsync(req, promptIds.Length, samplingParams, cancellationToken).ConfigureAwait(false)) yield return output;
+    }
+
+    /// <summary>
+    /// Beam search (<see cref="SamplingParams.BeamWidth"/> &gt; 1, transformers' <c>generate(num_beams=k, do_sample=False)</c>):
+    /// returns all k final beams, best first, with their scores. The beams run as k sequences batched with every other
+    /// request, sharing their KV blocks (the prompt's, and each common history's) by reference.
+    /// </summary>
+    /// <exception cref="ArgumentException">BeamWidth is 1, or the request is invalid (as for <see cref="GenerateAsync(int[], SamplingParams, CancellationToken)"/>).</exception>
+    public async Task<IReadOnlyList<BeamHypothesis>> BeamSearchAsync(int[] promptIds, SamplingParams samplingParams, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(promptIds);
+        ArgumentNullException.ThrowIfNull(samplingParams);
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        if (samplingParams.BeamWidth < 2) throw new ArgumentException("BeamSearchAsync needs SamplingParams.BeamWidth >= 2.", nameof(samplingParams));
+        var req = _requests.Create(promptIds, samplingParams, null);
+        await foreach (var _ in StreamAsync(req, promptIds.Length, samplingParams, cancellationToken).ConfigureAwait(false)) { }
+        return req.Beam!.Results ?? throw new InvalidOperationException($"Request {req.Id} ended without beam results.");
+    }
+
+    private async IAsyncEnumerable<GenerationOutput> StreamAsync(RequestState req, int promptLength, SamplingParams samplingParams, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        Interlocked.Add(ref _promptTokens, promptLength);
+        var telemetry = new RequestTelemetry(_modelName, req.Id, promptLength, samplingParams.N, samplingParams.MaxTokens);
         _inbox.Enqueue(req);
         _wake.Set();
         // Lost race with DisposeAsync (or a dead loop): the loop may never see this request.
@@ -203,6 +234,62 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
         }
     }
 
+    /// <summary>
+    /// Pins a prompt prefix in the prefix cache: its KV is computed once (by a one-token request, batched with the
+    /// others) and its full blocks are then never evicted until the returned handle is disposed, so every request whose
+    /// prompt starts with <paramref name="tokenIds"/> and has the same <paramref name="cacheSalt"/> finds them cached,
+    /// however much other traffic passes through the pool. Only whole blocks are pinned (<see cref="PrefixPin.NumTokens"/>).
+    /// Pinned blocks count against the pool: together at most <see cref="EngineOptions.MaxPinnedKvFraction"/> of it.
+    /// The chat client's <see cref="PagedAttentionChatClient.PinInstructionsAsync"/> pins a system prompt as the model's
+    /// template renders it.
+    /// </summary>
+    /// <exception cref="ArgumentException">The prefix is shorter than one block, too long for the model, holds an id outside the vocabulary, the salt is empty, or it alone needs more blocks than pins may hold.</exception>
+    /// <exception cref="InvalidOperationException">Prefix caching is off, or the pins together would exceed <see cref="EngineOptions.MaxPinnedKvFraction"/> (or leave a queued request no room).</exception>
+    public async Task<PrefixPin> PinPrefixAsync(int[] tokenIds, string? cacheSalt = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(tokenIds);
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        cancellationToken.ThrowIfCancellationRequested();
+        if (!_prefixCaching) throw new InvalidOperationException("PinPrefixAsync needs EngineOptions.EnablePrefixCaching: with it off no request shares cached blocks.");
+        if (tokenIds.Length < _blockSize) throw new ArgumentException($"The prefix has {tokenIds.Length} tokens, less than one KV block ({_blockSize}): there is nothing to pin.", nameof(tokenIds));
+        int blocks = tokenIds.Length / _blockSize;
+        if (blocks > _core.Pins.MaxPinnedBlocks)
+            throw new ArgumentException($"The prefix needs {blocks} KV blocks but pins may hold at most {_core.Pins.MaxPinnedBlocks} (EngineOptions.MaxPinnedKvFraction of {_core.Scheduler.Kv.Pool.NumBlocks} blocks).", nameof(tokenIds));
+        var pin = new PrefixPin(this, tokenIds.Length, cacheSalt);
+        var req = _requests.Create(tokenIds, new SamplingParams { Temperature = 0, MaxTokens = 1, IgnoreEos = true, CacheSalt = cacheSalt });
+        req.Pin = pin;
+        _inbox.Enqueue(req);
+        _wake.Set();
+        if (_disposed != 0) req.Channel.Writer.TryComplete(new ObjectDisposedException(nameof(LlmEngine)));
+        using (cancellationToken.Register(static s => ((LlmEngine)((object[])s!)[0]).Abort((RequestState)((object[])s!)[1]), new object[] { this, req }))
+        {
+            try
+            {
+                await foreach (var _ in req.Channel.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false)) req.Read();
+                await pin.Pinned.Task.ConfigureAwait(false);
+            }
+            catch (Exception) when (pin.IsPinned)
+            {
+                Unpin(pin); // pinned, but its request failed on delivery: do not leak the pin
+                throw;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                throw new OperationCanceledException("PinPrefixAsync was cancelled.", cancellationToken);
+            }
+        }
+        return pin;
+    }
+
+    /// <summary>Queues the release of <paramref name="pin"/>'s blocks (done by the loop before its next step).</summary>
+    internal void Unpin(PrefixPin pin)
+    {
+        _unpins.Enqueue(pin);
+        _wake.Set();
+        // The loop is gone (disposed or failed): nothing will release the blocks, and nothing needs them.
+        if (_stopped.Task.IsCompleted) while (_unpins.TryDequeue(out var p)) p.Released.TrySetResult();
+    }
+
     private EngineGauges Gauges()
     {
         var m = GetMetrics();
@@ -223,6 +310,9 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
             KvBlocksTotal = kv.Pool.NumBlocks,
             KvBlocksFree = kv.Pool.NumFree,
             KvBlocksCached = kv.Pool.NumCached,
+            KvBlocksPinned = kv.Pool.NumPinned,
+            KvBlocksCopied = kv.NumCopiedBlocks,
+            PinnedPrefixes = _core.Pins.Count,
             PrefixQueryTokens = kv.PrefixQueryTokens,
             PrefixHitTokens = kv.PrefixHitTokens,
             Preemptions = scheduler.NumPreemptions,
@@ -253,8 +343,9 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
                 // Everything the loop thread does between waits is measured: admissions, aborts, steps, emission.
                 long allocated = GC.GetAllocatedBytesForCurrentThread();
                 while (_inbox.TryDequeue(out var req))
-                    foreach (var seq in req.Sequences) scheduler.Add(seq);
+                    foreach (var seq in req.Sequences) if (!seq.IsFinished) scheduler.Add(seq); // a beam search starts with one beam
                 while (_aborts.TryDequeue(out var req)) _core.EndRequest(req, null);
+                while (_unpins.TryDequeue(out var pin)) _core.Pins.Release(pin);
                 if (!scheduler.HasWork && !_strategy.HasInFlight)
                 {
                     _core.Deliver(); // nothing to overlap with: deliver the last step's tokens now
@@ -268,9 +359,11 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
                 _counters.AddStepAllocated(GC.GetAllocatedBytesForCurrentThread() - allocated);
                 _counters.AddBusy(System.Diagnostics.Stopwatch.GetTimestamp() - start);
                 if (VerifyInvariants) scheduler.CheckInvariants();
+                AfterStep?.Invoke(scheduler);
             }
             _strategy.Drain();
             _core.Deliver(); // tokens computed before the stop still reach their callers
+            while (_unpins.TryDequeue(out var pin)) _core.Pins.Release(pin);
         }
         catch (Exception ex)
         {

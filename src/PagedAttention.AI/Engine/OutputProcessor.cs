@@ -77,6 +77,27 @@ internal sealed class OutputProcessor
     }
 
     /// <summary>
+    /// Writes a finished beam's outputs straight to the request's channel (beam search delivers when it ends; this
+    /// allocates, once per request): one output per token, <paramref name="rank"/> as the sequence index.
+    /// </summary>
+    public void WriteDirect(RequestState req, int[] tokens, string?[] texts, int rank, FinishReason reason, int cachedTokens, float score)
+    {
+        for (int i = 0; i < tokens.Length; i++)
+        {
+            bool last = i == tokens.Length - 1;
+            req.Wrote();
+            req.Channel.Writer.TryWrite(new GenerationOutput(tokens[i], i, last ? reason : null)
+            {
+                SequenceIndex = rank,
+                TextDelta = texts[i],
+                CachedTokens = cachedTokens,
+                Logprob = float.NaN,
+                BeamScore = score,
+            });
+        }
+    }
+
+    /// <summary>
     /// Completes <paramref name="req"/>'s channel (with <paramref name="error"/>, or normally). Completing wakes the
     /// reader through the thread pool; when the pool's global queue is backed up that enqueue may grow the queue by a
     /// segment (~4.6 KB). That is the hand-off's cost, not the step's, so it is counted with the channel writes.

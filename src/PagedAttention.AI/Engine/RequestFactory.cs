@@ -51,11 +51,14 @@ internal sealed class RequestFactory
         if (promptIds.Length >= MaxModelLen)
             throw new ArgumentException($"The prompt has {promptIds.Length} tokens; the model accepts at most {MaxModelLen - 1} before generating (MaxModelLen {MaxModelLen}).", nameof(promptIds));
         if (p.Logprobs > LlmEngine.MaxLogprobs) throw new ArgumentException($"Logprobs must be <= {LlmEngine.MaxLogprobs}, got {p.Logprobs}.", nameof(p));
+        if (p.BeamWidth > _options.MaxNumSeqs) throw new ArgumentException($"BeamWidth = {p.BeamWidth} exceeds EngineOptions.MaxNumSeqs = {_options.MaxNumSeqs}.", nameof(p));
         if (p.N > _options.MaxNumSeqs) throw new ArgumentException($"N = {p.N} exceeds EngineOptions.MaxNumSeqs = {_options.MaxNumSeqs}.", nameof(p));
         if (p.StopStrings.Count > 0 && detokenizerFactory is null)
             throw new ArgumentException("StopStrings need a detokenizer: the model directory has no tokenizer.json and EngineOptions.DetokenizerFactory is not set.", nameof(p));
         int total = (int)Math.Min((long)promptIds.Length + p.MaxTokens, MaxModelLen);
         int needed = BlocksFor(total);
+        if (p.BeamWidth > 1 && (long)needed * p.BeamWidth > _numKvBlocks)
+            throw new ArgumentException($"A beam search of width {p.BeamWidth} may need up to {(long)needed * p.BeamWidth} KV blocks ({total} tokens per beam) but the cache has {_numKvBlocks}; raise {_kvOptionName.Replace(" (or NumKvBlocks)", " or NumKvBlocks", StringComparison.Ordinal)}, or lower MaxTokens or BeamWidth.", nameof(p));
         if (needed > _numKvBlocks)
             throw new ArgumentException($"The request needs up to {needed} KV blocks ({total} tokens) but the cache has {_numKvBlocks}; raise {_kvOptionName.Replace(" (or NumKvBlocks)", " or NumKvBlocks", StringComparison.Ordinal)}, or lower MaxTokens.", nameof(p));
 
@@ -63,14 +66,21 @@ internal sealed class RequestFactory
         var req = new RequestState(id2);
         var root = _options.EnablePrefixCaching ? BlockHash.Root(p.CacheSalt) : BlockHash.Private(id2);
         long seed = p.Seed ?? Random.Shared.NextInt64();
-        var seqs = new EngineSequence[p.N];
-        for (int i = 0; i < p.N; i++)
+        bool beam = p.BeamWidth > 1;
+        var seqs = new EngineSequence[beam ? p.BeamWidth : p.N];
+        for (int i = 0; i < seqs.Length; i++)
         {
-            var stop = new StopChecker(p, _eos, total, detokenizerFactory?.Invoke());
+            // Beams decide their ends in the beam search; their text is made once, for the final hypotheses.
+            var stop = new StopChecker(p, _eos, total, beam ? null : detokenizerFactory?.Invoke());
             var constraint = p.Constraint?.Invoke() ?? (p.Constraint is null ? null : throw new ArgumentException("SamplingParams.Constraint returned null.", nameof(p)));
             seqs[i] = new EngineSequence(req, i, promptIds, total, root, _options.BlockSize, p, new SamplingRng(seed, i), stop, constraint);
         }
         req.Sequences = seqs;
+        if (beam)
+        {
+            req.Beam = new BeamGroup(req, seqs, p, seqs[0].Stop.EndTokenIds, total - promptIds.Length, _vocab, detokenizerFactory);
+            foreach (var s in seqs) s.Beam = req.Beam;
+        }
         req.Remaining = seqs.Length;
         return req;
     }

@@ -25,6 +25,12 @@ internal sealed class RequestState
     /// <summary>Sequences not finished yet; the channel completes when this reaches 0.</summary>
     public int Remaining { get; set; }
 
+    /// <summary>The beam search of this request (<see cref="Sampling.SamplingParams.BeamWidth"/> &gt; 1), or null.</summary>
+    public BeamGroup? Beam { get; set; }
+
+    /// <summary>The pin this request computes (<see cref="LlmEngine.PinPrefixAsync"/>), or null for an ordinary request.</summary>
+    public PrefixPin? Pin { get; set; }
+
     /// <summary>True once finished, aborted or failed: the loop ignores it from then on.</summary>
     public bool Done { get; set; }
 

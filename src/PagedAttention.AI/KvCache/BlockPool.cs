@@ -35,6 +35,9 @@ internal sealed class BlockPool
     /// <summary>Blocks currently registered in the prefix cache (free or in use).</summary>
     public int NumCached => _cached.Count;
 
+    /// <summary>Distinct blocks held by at least one pin.</summary>
+    public int NumPinned { get; private set; }
+
     /// <summary>Blocks evicted from the prefix cache so far.</summary>
     public long NumEvictions { get; private set; }
 
@@ -52,6 +55,22 @@ internal sealed class BlockPool
     {
         if (block.RefCount == 0) _free.Remove(block);
         block.RefCount++;
+    }
+
+    /// <summary>A pin on a computed block: a reference (out of the free queue) plus the pin count.</summary>
+    public void Pin(KvBlock block)
+    {
+        if (!block.IsComputed) throw new InvalidOperationException($"{block}: only computed blocks can be pinned.");
+        Touch(block);
+        if (block.PinCount++ == 0) NumPinned++;
+    }
+
+    /// <summary>Drops one pin and its reference; an unpinned block with no other reference becomes evictable again.</summary>
+    public void Unpin(KvBlock block)
+    {
+        if (block.PinCount <= 0) throw new InvalidOperationException($"{block}: pin count would go negative.");
+        if (--block.PinCount == 0) NumPinned--;
+        Release(block);
     }
 
     /// <summary>Pops the head of the free queue (evicting its cached prefix if any) with reference count 1.</summary>
@@ -103,10 +122,12 @@ internal sealed class BlockPool
     /// </summary>
     internal void CheckInvariants()
     {
-        int refZero = 0;
+        int refZero = 0, pinned = 0;
         foreach (var b in _blocks)
         {
             if (b.RefCount < 0) throw new InvalidOperationException($"{b}: negative reference count.");
+            if (b.PinCount < 0 || b.PinCount > b.RefCount) throw new InvalidOperationException($"{b}: pin count outside 0..reference count.");
+            if (b.PinCount > 0) pinned++;
             bool linked = FreeBlockQueue.Contains(b);
             if ((b.RefCount == 0) != linked)
                 throw new InvalidOperationException($"{b}: {(linked ? "in the free queue while referenced" : "unreferenced but not in the free queue")}.");
@@ -118,6 +139,7 @@ internal sealed class BlockPool
             if (b.HasHash && (!_cached.TryGetValue(b.Hash, out var owner) || !ReferenceEquals(owner, b)))
                 throw new InvalidOperationException($"{b}: has a hash but is not the prefix cache's entry for it.");
         }
+        if (pinned != NumPinned) throw new InvalidOperationException($"{pinned} blocks are pinned but the pool counts {NumPinned}.");
         if (refZero != _free.Count) throw new InvalidOperationException($"Free queue counts {_free.Count} blocks but {refZero} have reference count 0.");
         if (_free.ToIdList().Count != refZero) throw new InvalidOperationException("Free queue links disagree with its count.");
         foreach (var (hash, b) in _cached)

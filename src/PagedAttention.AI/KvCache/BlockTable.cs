@@ -53,6 +53,19 @@ internal sealed class BlockTable
         return _hashes[index];
     }
 
+    /// <summary>
+    /// Takes <paramref name="parent"/>'s memoized hashes and, with <paramref name="withBlocks"/>, its registered and
+    /// computed counts (the caller copies the blocks): a forked table over the same tokens.
+    /// </summary>
+    internal void CopyStateFrom(BlockTable parent, bool withBlocks)
+    {
+        if (parent.RootHash != RootHash || parent._hashes.Length != _hashes.Length) throw new ArgumentException("Only tables of one request fork from each other.", nameof(parent));
+        parent._hashes.AsSpan(0, parent._numHashes).CopyTo(_hashes);
+        _numHashes = parent._numHashes;
+        NumRegistered = withBlocks ? parent.NumRegistered : 0;
+        NumComputed = withBlocks ? parent.NumComputed : 0;
+    }
+
     /// <inheritdoc />
     public override string ToString() => $"BlockTable(blocks={Blocks.Count}, registered={NumRegistered}, computed={NumComputed})";
 }

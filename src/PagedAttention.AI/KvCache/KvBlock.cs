@@ -26,9 +26,15 @@ internal sealed class KvBlock
     /// </summary>
     public bool IsComputed { get; internal set; }
 
+    /// <summary>
+    /// Pins holding this block (each also holds one of its references): a pinned block is never in the free queue,
+    /// so it is never evicted, until the last pin goes.
+    /// </summary>
+    public int PinCount { get; internal set; }
+
     internal KvBlock? PrevFree;
     internal KvBlock? NextFree;
 
     /// <inheritdoc />
-    public override string ToString() => $"Block({Id}, ref={RefCount}{(HasHash ? ", cached" : "")})";
+    public override string ToString() => $"Block({Id}, ref={RefCount}{(PinCount > 0 ? $", pinned={PinCount}" : "")}{(HasHash ? ", cached" : "")})";
 }

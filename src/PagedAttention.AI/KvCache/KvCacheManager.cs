@@ -24,6 +24,18 @@ internal sealed class KvCacheManager
     /// <summary>Of those, tokens found cached.</summary>
     public long PrefixHitTokens { get; private set; }
 
+    /// <summary>
+    /// Block copies (source id, destination id pairs) that allocation decided since the caller last took them: a
+    /// partially filled last block shared by forked tables is copied on write. The engine runs them on the device
+    /// before the step's forward pass and clears the list.
+    /// </summary>
+    public List<int> PendingCopies { get; } = new(64);
+
+    /// <summary>Blocks copied on write so far.</summary>
+    public long NumCopiedBlocks => Interlocked.Read(ref _numCopiedBlocks);
+
+    private long _numCopiedBlocks;
+
     /// <summary>Blocks needed to hold <paramref name="numTokens"/> tokens.</summary>
     public int BlocksFor(int numTokens) => (numTokens + BlockSize - 1) / BlockSize;
 
@@ -79,7 +91,21 @@ internal sealed class KvCacheManager
         int needNew = BlocksFor(total) - table.Count - numHits;
         int hitsLeavingFreeQueue = 0;
         for (int i = 0; i < numHits; i++) if (hits![i].RefCount == 0) hitsLeavingFreeQueue++;
-        if (needNew + hitsLeavingFreeQueue > Pool.NumFree) return false;
+        // Copy on write: the step writes into a partially filled last block that a forked table shares.
+        int cow = -1;
+        if (numHits == 0 && numNewTokens > 0 && computed % BlockSize != 0 && computed / BlockSize < table.Count && table.Blocks[computed / BlockSize].RefCount > 1)
+            cow = computed / BlockSize;
+        if (needNew + hitsLeavingFreeQueue + (cow >= 0 ? 1 : 0) > Pool.NumFree) return false;
+        if (cow >= 0)
+        {
+            var shared = table.Blocks[cow];
+            var copy = Pool.AllocateOne();
+            PendingCopies.Add(shared.Id);
+            PendingCopies.Add(copy.Id);
+            Interlocked.Increment(ref _numCopiedBlocks);
+            table.Blocks[cow] = copy;
+            Pool.Release(shared);
+        }
 
         var blocks = table.Blocks;
         for (int i = 0; i < numHits; i++)
@@ -107,6 +133,22 @@ internal sealed class KvCacheManager
             if (b.HasHash) b.IsComputed = true;
         }
         if (full > table.NumComputed) table.NumComputed = full;
+    }
+
+    /// <summary>
+    /// Makes empty <paramref name="child"/> a fork of <paramref name="parent"/> (same tokens): it holds the same blocks
+    /// by reference (each gets one more reference) and the same hashes. Nothing is copied now; a partially filled last
+    /// block is copied when either table next writes into it (<see cref="AllocateSlots"/>).
+    /// </summary>
+    public void Fork(BlockTable parent, BlockTable child)
+    {
+        if (child.Count != 0) throw new InvalidOperationException($"{child} already holds blocks.");
+        foreach (var b in parent.Blocks)
+        {
+            Pool.Touch(b);
+            child.Blocks.Add(b);
+        }
+        child.CopyStateFrom(parent, withBlocks: true);
     }
 
     /// <summary>

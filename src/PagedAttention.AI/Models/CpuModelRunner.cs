@@ -31,6 +31,8 @@ internal sealed class CpuModelRunner : IModelRunner
     public void ForwardSample(ForwardBatch batch, Span<int> tokens, Span<float> logits, ReadOnlySpan<int> logitRows) =>
         throw new NotSupportedException("The CPU runner samples on the host.");
 
+    public void CopyBlocks(ReadOnlySpan<int> srcDst) => _cache.CopyBlocks(srcDst);
+
     public bool CanLaunchAsync => false;
 
     public void LaunchSample(ForwardBatch batch) => throw new NotSupportedException("The CPU runner computes synchronously.");

@@ -36,6 +36,12 @@ internal interface IModelRunner : IDisposable
     /// </summary>
     void ForwardSample(ForwardBatch batch, Span<int> tokens, Span<float> logits, ReadOnlySpan<int> logitRows);
 
+    /// <summary>
+    /// Copies whole KV blocks, every layer, K and V: <paramref name="srcDst"/> holds (source id, destination id) pairs.
+    /// Queued before the next forward pass in device order (beam search's copy on write of a shared, partially filled block).
+    /// </summary>
+    void CopyBlocks(ReadOnlySpan<int> srcDst);
+
     /// <summary>Whether <see cref="LaunchSample"/> / <see cref="WaitSample"/> work (the device computes asynchronously).</summary>
     bool CanLaunchAsync { get; }
 

@@ -21,17 +21,20 @@ internal sealed class LayerWeights
     public required WeightMatrix Up { get; init; }
     public required WeightMatrix Down { get; init; }
 
-    public static LayerWeights Load(CheckpointTensors t, ModelConfig c, int layer)
+    public static LayerWeights Load(CheckpointTensors t, ModelConfig c, int layer) => Load(t, c, layer, static m => m);
+
+    /// <summary>As <see cref="Load(CheckpointTensors, ModelConfig, int)"/>, passing each linear weight through <paramref name="convert"/> (quantization at load).</summary>
+    public static LayerWeights Load(CheckpointTensors t, ModelConfig c, int layer, Func<WeightMatrix, WeightMatrix> convert)
     {
         string p = $"model.layers.{layer}.";
         int h = c.HiddenSize, qDim = c.NumHeads * c.HeadDim, kvDim = c.NumKvHeads * c.HeadDim;
         return new LayerWeights
         {
             InputNorm = t.Vector(p + "input_layernorm.weight", h),
-            Q = t.Matrix(p + "self_attn.q_proj.weight", qDim, h),
-            K = t.Matrix(p + "self_attn.k_proj.weight", kvDim, h),
-            V = t.Matrix(p + "self_attn.v_proj.weight", kvDim, h),
-            O = t.Matrix(p + "self_attn.o_proj.weight", h, qDim),
+            Q = convert(t.Matrix(p + "self_attn.q_proj.weight", qDim, h)),
+            K = convert(t.Matrix(p + "self_attn.k_proj.weight", kvDim, h)),
+            V = convert(t.Matrix(p + "self_attn.v_proj.weight", kvDim, h)),
+            O = convert(t.Matrix(p + "self_attn.o_proj.weight", h, qDim)),
             QBias = c.QkvBias ? t.Vector(p + "self_attn.q_proj.bias", qDim) : null,
             KBias = c.QkvBias ? t.Vector(p + "self_attn.k_proj.bias", kvDim) : null,
             VBias = c.QkvBias ? t.Vector(p + "self_attn.v_proj.bias", kvDim) : null,
@@ -39,9 +42,9 @@ internal sealed class LayerWeights
             QNorm = c.QkNorm ? t.Vector(p + "self_attn.q_norm.weight", c.HeadDim) : null,
             KNorm = c.QkNorm ? t.Vector(p + "self_attn.k_norm.weight", c.HeadDim) : null,
             PostAttentionNorm = t.Vector(p + "post_attention_layernorm.weight", h),
-            Gate = t.Matrix(p + "mlp.gate_proj.weight", c.IntermediateSize, h),
-            Up = t.Matrix(p + "mlp.up_proj.weight", c.IntermediateSize, h),
-            Down = t.Matrix(p + "mlp.down_proj.weight", h, c.IntermediateSize),
+            Gate = convert(t.Matrix(p + "mlp.gate_proj.weight", c.IntermediateSize, h)),
+            Up = convert(t.Matrix(p + "mlp.up_proj.weight", c.IntermediateSize, h)),
+            Down = convert(t.Matrix(p + "mlp.down_proj.weight", h, c.IntermediateSize)),
         };
     }
 }

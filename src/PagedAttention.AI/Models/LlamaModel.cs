@@ -16,22 +16,57 @@ internal sealed class LlamaModel : IDecoderModel, IDisposable
     private readonly LayerWeights[] _layers;
     private readonly float[] _invFreq;
     private readonly float _scale;
+    private readonly List<QuantizedMatrix> _quantized = [];
     private Scratch? _scratch;
 
-    private LlamaModel(string dir, ModelConfig config, CheckpointTensors tensors)
+    private LlamaModel(string dir, ModelConfig config, CheckpointTensors tensors, DType? layers, DType? lmHead)
     {
         Directory = dir;
         Config = config;
         _tensors = tensors;
-        _embed = tensors.Matrix("model.embed_tokens.weight", config.VocabSize, config.HiddenSize);
-        _lmHead = config.TieWordEmbeddings && !tensors.Contains("lm_head.weight")
-            ? _embed
-            : tensors.Matrix("lm_head.weight", config.VocabSize, config.HiddenSize);
-        _finalNorm = tensors.Vector("model.norm.weight", config.HiddenSize);
-        _layers = new LayerWeights[config.NumLayers];
-        for (int l = 0; l < _layers.Length; l++) _layers[l] = LayerWeights.Load(tensors, config, l);
-        _invFreq = config.Rope.InverseFrequencies(config.HeadDim);
-        _scale = 1f / MathF.Sqrt(config.HeadDim);
+        try
+        {
+            _embed = tensors.Matrix("model.embed_tokens.weight", config.VocabSize, config.HiddenSize);
+            var head = config.TieWordEmbeddings && !tensors.Contains("lm_head.weight")
+                ? _embed
+                : tensors.Matrix("lm_head.weight", config.VocabSize, config.HiddenSize);
+            _lmHead = Quantize(head, lmHead);
+            _finalNorm = tensors.Vector("model.norm.weight", config.HiddenSize);
+            _layers = new LayerWeights[config.NumLayers];
+            for (int l = 0; l < _layers.Length; l++) _layers[l] = LayerWeights.Load(tensors, config, l, m => Quantize(m, layers));
+            _invFreq = config.Rope.InverseFrequencies(config.HeadDim);
+            _scale = 1f / MathF.Sqrt(config.HeadDim);
+        }
+        catch
+        {
+            foreach (var q in _quantized) q.Dispose();
+            throw;
+        }
+    }
+
+    private WeightMatrix Quantize(WeightMatrix m, DType? target)
+    {
+        if (target is not { } t) return m;
+        var q = QuantizedMatrix.Quantize(m, t);
+        _quantized.Add(q);
+        return q.Matrix;
+    }
+
+    /// <summary>The linear layers' format: the checkpoint's dtype, or Int8 / Int4 when quantized at load.</summary>
+    public DType LayerDType => _layers[0].Q.DType;
+
+    /// <summary>The LM head's format.</summary>
+    public DType LmHeadDType => _lmHead.DType;
+
+    /// <summary>Bytes of weights one decode step reads: every linear layer and the LM head (scales included), one embedding row.</summary>
+    public long DecodeWeightBytes
+    {
+        get
+        {
+            long b = _lmHead.SizeInBytes + _embed.RowBytes;
+            foreach (var l in _layers) b += l.Q.SizeInBytes + l.K.SizeInBytes + l.V.SizeInBytes + l.O.SizeInBytes + l.Gate.SizeInBytes + l.Up.SizeInBytes + l.Down.SizeInBytes;
+            return b;
+        }
     }
 
     /// <summary>The model directory.</summary>
@@ -42,7 +77,14 @@ internal sealed class LlamaModel : IDecoderModel, IDisposable
 
     /// <summary>Loads a Hugging Face model directory (config.json + safetensors).</summary>
     /// <exception cref="ModelLoadException">Anything about the directory is missing, corrupt or unsupported.</exception>
-    public static LlamaModel Load(string modelDir)
+    public static LlamaModel Load(string modelDir) => Load(modelDir, null, null);
+
+    /// <summary>
+    /// Loads a model directory, quantizing the decoder layers' linear weights to <paramref name="layers"/> and the LM head
+    /// to <paramref name="lmHead"/> (Int8 or Int4; null keeps the checkpoint's dtype).
+    /// </summary>
+    /// <exception cref="ModelLoadException">Anything about the directory is missing, corrupt or unsupported.</exception>
+    public static LlamaModel Load(string modelDir, DType? layers, DType? lmHead)
     {
         ArgumentException.ThrowIfNullOrEmpty(modelDir);
         if (!System.IO.Directory.Exists(modelDir)) throw new ModelLoadException(modelDir, null, "model directory not found.");
@@ -51,7 +93,7 @@ internal sealed class LlamaModel : IDecoderModel, IDisposable
         try
         {
             tensors.CheckAgainst(config);
-            return new LlamaModel(modelDir, config, tensors);
+            return new LlamaModel(modelDir, config, tensors, layers, lmHead);
         }
         catch { tensors.Dispose(); throw; }
     }
@@ -128,7 +170,12 @@ internal sealed class LlamaModel : IDecoderModel, IDisposable
     }
 
     /// <inheritdoc />
-    public void Dispose() => _tensors.Dispose();
+    public void Dispose()
+    {
+        _tensors.Dispose();
+        foreach (var q in _quantized) q.Dispose();
+        _quantized.Clear();
+    }
 
     private sealed class Scratch(ModelConfig c, int tokens)
     {

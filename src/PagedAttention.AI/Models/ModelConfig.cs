@@ -75,6 +75,19 @@ public sealed class ModelConfig
                     throw new ModelLoadException(path, null, $"'{field}' holds {id}, outside the vocabulary [0, {vocabSize}) of vocab_size {vocabSize}.");
     }
 
+    /// <summary>
+    /// The message for a checkpoint that ships pre-quantized weights (<c>quantization_config</c>): none of those formats
+    /// is read; the engine quantizes bf16/f16/f32 checkpoints itself (EngineOptions.WeightQuantization).
+    /// </summary>
+    private static string PreQuantizedMessage(JsonElement qc)
+    {
+        string method = qc.ValueKind == JsonValueKind.Object && qc.TryGetProperty("quant_method", out var m) && m.ValueKind == JsonValueKind.String
+            ? m.GetString() ?? "unknown" : "unknown";
+        string bits = qc.ValueKind == JsonValueKind.Object && qc.TryGetProperty("bits", out var b) && b.ValueKind == JsonValueKind.Number ? $", {b.GetRawText()}-bit" : "";
+        return $"pre-quantized checkpoints are not supported (quantization_config: quant_method '{method}'{bits}); " +
+            "load the bf16/f16/f32 checkpoint and set EngineOptions.WeightQuantization to Int8 or Int4 to quantize it at load on the CPU.";
+    }
+
     private static ModelConfig Parse(JsonElement root, string path, IReadOnlyList<int>? genEos)
     {
         if (root.ValueKind != JsonValueKind.Object) throw new ModelLoadException(path, null, "the root is not a JSON object.");
@@ -85,6 +98,7 @@ public sealed class ModelConfig
         string act = r.String("hidden_act") ?? "silu";
         if (act != "silu") throw new ModelLoadException(path, null, $"unsupported hidden_act '{act}' (only silu).");
         if (r.Bool("mlp_bias") == true) throw new ModelLoadException(path, null, "mlp_bias = true is not supported.");
+        if (root.TryGetProperty("quantization_config", out var qc)) throw new ModelLoadException(path, null, PreQuantizedMessage(qc));
 
         int hidden = r.RequiredInt("hidden_size"), heads = r.RequiredInt("num_attention_heads");
         int kvHeads = r.Int("num_key_value_heads") ?? heads;

@@ -71,6 +71,19 @@ internal class Sequence
         _tokens[NumTokens++] = token;
     }
 
+    /// <summary>
+    /// Makes this sequence a copy of <paramref name="parent"/>'s tokens (a beam forking from another beam of the same
+    /// request: same prompt, same buffer size). Computed-token and block state are the scheduler's business.
+    /// </summary>
+    public void CopyTokensFrom(Sequence parent)
+    {
+        ArgumentNullException.ThrowIfNull(parent);
+        if (parent.HasPlaceholder || HasPlaceholder) throw new InvalidOperationException("Cannot fork a sequence whose last token is a placeholder.");
+        if (parent.MaxTotalTokens != MaxTotalTokens || parent.NumPromptTokens != NumPromptTokens) throw new ArgumentException("Only sequences of one request fork from each other.", nameof(parent));
+        parent.Tokens.CopyTo(_tokens);
+        NumTokens = parent.NumTokens;
+    }
+
     /// <summary>The token id a placeholder holds until <see cref="ResolvePlaceholder"/>.</summary>
     public const int Placeholder = -1;
 

@@ -23,4 +23,11 @@ internal interface ITokenConstraint
 
     /// <summary>The constrained text is complete and nothing can follow: the sequence ends here.</summary>
     bool IsComplete { get; }
+
+    /// <summary>
+    /// Whether the next token is constrained at all. False (an optional tool call whose opening marker has not been
+    /// written yet) makes the step treat the row as unconstrained: no mask is computed, uploaded or applied, and
+    /// <see cref="Accept"/> is still called with the token sampled.
+    /// </summary>
+    bool ConstrainsNext => true;
 }

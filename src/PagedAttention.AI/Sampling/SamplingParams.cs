@@ -48,6 +48,20 @@ public sealed class SamplingParams
     /// <summary>Number of sequences to generate from the same prompt.</summary>
     public int N { get; init; } = 1;
 
+    /// <summary>
+    /// Beams of a deterministic beam search (transformers' <c>num_beams</c> with <c>do_sample=False</c>); 1 (default) is
+    /// ordinary decoding. With more, <see cref="N"/> is how many of the final beams are returned (best first, as
+    /// <c>num_return_sequences</c>), outputs arrive when the search ends, and Temperature, TopK, TopP, MinP and Seed are
+    /// not used; penalties, logprobs and stop strings are refused. Beams share their KV blocks (docs/engine.md).
+    /// </summary>
+    public int BeamWidth { get; init; } = 1;
+
+    /// <summary>Beam search: a finished hypothesis scores its summed log-probability / length^LengthPenalty (transformers' <c>length_penalty</c>). Default 1.</summary>
+    public float LengthPenalty { get; init; } = 1f;
+
+    /// <summary>Beam search: when to stop (transformers' <c>early_stopping</c>). Default <see cref="BeamEarlyStopping.Heuristic"/> (False).</summary>
+    public BeamEarlyStopping EarlyStopping { get; init; }
+
     /// <summary>Salt folded into the prefix-cache hash so that tenants never share KV blocks.</summary>
     public string? CacheSalt { get; init; }
 
@@ -63,6 +77,9 @@ public sealed class SamplingParams
 
     /// <summary>Largest <see cref="N"/> accepted (<c>EngineOptions.MaxNumSeqs</c> caps it further).</summary>
     public const int MaxN = 1024;
+
+    /// <summary>Largest <see cref="BeamWidth"/> accepted (<c>EngineOptions.MaxNumSeqs</c> caps it further).</summary>
+    public const int MaxBeamWidth = 64;
 
     /// <summary>Most stop strings per request.</summary>
     public const int MaxStopStrings = 64;
@@ -87,5 +104,17 @@ public sealed class SamplingParams
         if (N > MaxN) throw new ArgumentException($"N must be <= {MaxN}, got {N}.", nameof(N));
         if (StopStrings.Count > MaxStopStrings) throw new ArgumentException($"At most {MaxStopStrings} stop strings, got {StopStrings.Count}.", nameof(StopStrings));
         if (StopStrings.Any(string.IsNullOrEmpty)) throw new ArgumentException("StopStrings must not contain empty strings.", nameof(StopStrings));
+        if (BeamWidth is < 1 or > MaxBeamWidth) throw new ArgumentException($"BeamWidth must be in 1..{MaxBeamWidth}, got {BeamWidth}.", nameof(BeamWidth));
+        if (!float.IsFinite(LengthPenalty)) throw new ArgumentException("LengthPenalty must be finite.", nameof(LengthPenalty));
+        if (!Enum.IsDefined(EarlyStopping)) throw new ArgumentException($"EarlyStopping {EarlyStopping} is not defined.", nameof(EarlyStopping));
+        if (BeamWidth > 1)
+        {
+            if (N > BeamWidth) throw new ArgumentException($"N = {N} asks for more beams than BeamWidth = {BeamWidth} searches.", nameof(N));
+            if (PresencePenalty != 0 || FrequencyPenalty != 0 || RepetitionPenalty != 1)
+                throw new ArgumentException("Beam search (BeamWidth > 1) takes no presence, frequency or repetition penalty.", nameof(BeamWidth));
+            if (Logprobs > 0) throw new ArgumentException("Beam search (BeamWidth > 1) returns beam scores, not Logprobs.", nameof(Logprobs));
+            if (StopStrings.Count > 0) throw new ArgumentException("Beam search (BeamWidth > 1) takes no StopStrings (StopTokenIds end a beam).", nameof(StopStrings));
+            if (Constraint is not null) throw new ArgumentException("Beam search (BeamWidth > 1) cannot be combined with structured output.", nameof(BeamWidth));
+        }
     }
 }

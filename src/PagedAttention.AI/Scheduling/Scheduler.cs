@@ -79,6 +79,11 @@ internal sealed class Scheduler<TSeq> where TSeq : ScheduledSequence
         for (int i = 0; i < _running.Count && budget > 0;)
         {
             var seq = _running[i];
+            if (seq.NumTokens == seq.NumComputedTokens)
+            {
+                i++; // a beam waiting for its siblings' logits: nothing to compute until the beam step appends its token
+                continue;
+            }
             int n = Math.Min(ChunkFor(seq.NumTokens - seq.NumComputedTokens), budget);
             bool selfPreempted = false;
             while (!Kv.AllocateSlots(seq.Table, seq.KnownTokens, seq.NumTokens, seq.NumComputedTokens, n))
@@ -95,38 +100,80 @@ internal sealed class Scheduler<TSeq> where TSeq : ScheduledSequence
         }
 
         // Then waiting, FCFS, unless this step already had to preempt (memory is tight).
-        if (output.NumPreempted == 0)
+        if (output.NumPreempted == 0) Admit(output, ref budget);
+        // Nothing to run, yet sequences wait: everything running is an idle beam holding blocks for its siblings
+        // (which may be among the waiting). Preempt the newest until the head of the queue gets in, or nobody runs.
+        while (output.Count == 0 && _waiting.Count > 0 && _running.Count > 0)
         {
-            for (int w = 0; w < _waiting.Count && budget > 0 && _running.Count < _options.MaxNumSeqs;)
-            {
-                var seq = _waiting[w];
-                if (seq.HasPlaceholder)
-                {
-                    // Preempted while its token was in flight: admitted again once that token is known.
-                    w++;
-                    continue;
-                }
-                int cached = Kv.FindCachedPrefix(seq.Table, seq.Tokens, _hits, out bool pending);
-                if (pending)
-                {
-                    // Another sequence is computing this very prefix in this step: take it from the cache next step.
-                    w++;
-                    continue;
-                }
-                int n = Math.Min(ChunkFor(seq.NumTokens - cached), budget);
-                if (!Kv.AllocateSlots(seq.Table, seq.KnownTokens, seq.NumTokens, 0, n, _hits)) break; // FCFS: nobody overtakes the head for memory.
-                Kv.RecordLookup(seq.NumTokens, cached);
-                seq.NumComputedTokens = cached;
-                seq.NumCachedTokens = cached;
-                _waiting.RemoveAt(w);
-                seq.Status = SequenceStatus.Running;
-                _running.Add(seq);
-                output.Add(seq, n);
-                budget -= n;
-            }
+            Preempt(_running[^1]);
+            output.NumPreempted++;
+            Admit(output, ref budget);
         }
         _hits.Clear();
         return output;
+    }
+
+    private void Admit(SchedulerOutput<TSeq> output, ref int budget)
+    {
+        for (int w = 0; w < _waiting.Count && budget > 0 && _running.Count < _options.MaxNumSeqs;)
+        {
+            var seq = _waiting[w];
+            if (seq.HasPlaceholder)
+            {
+                // Preempted while its token was in flight: admitted again once that token is known.
+                w++;
+                continue;
+            }
+            int cached = Kv.FindCachedPrefix(seq.Table, seq.Tokens, _hits, out bool pending);
+            if (pending)
+            {
+                // Another sequence is computing this very prefix in this step: take it from the cache next step.
+                w++;
+                continue;
+            }
+            int n = Math.Min(ChunkFor(seq.NumTokens - cached), budget);
+            if (!Kv.AllocateSlots(seq.Table, seq.KnownTokens, seq.NumTokens, 0, n, _hits)) break; // FCFS: nobody overtakes the head for memory.
+            Kv.RecordLookup(seq.NumTokens, cached);
+            seq.NumComputedTokens = cached;
+            seq.NumCachedTokens = cached;
+            _waiting.RemoveAt(w);
+            seq.Status = SequenceStatus.Running;
+            _running.Add(seq);
+            output.Add(seq, n);
+            budget -= n;
+        }
+    }
+
+    /// <summary>
+    /// Makes <paramref name="child"/> (a finished sequence of the same request: a spare or retired beam) a fork of
+    /// <paramref name="parent"/>: same tokens; if the parent runs, the same blocks by reference
+    /// (<see cref="KvCacheManager.Fork"/>) and it runs too (unless <c>MaxNumSeqs</c> are running: then it waits and
+    /// takes the shared blocks from the prefix cache on admission); else it waits, in the parent's arrival order.
+    /// </summary>
+    public void Fork(TSeq parent, TSeq child)
+    {
+        ArgumentNullException.ThrowIfNull(parent);
+        ArgumentNullException.ThrowIfNull(child);
+        if (!child.IsFinished) throw new InvalidOperationException($"{child} is live; only a finished sequence can become a fork.");
+        if (parent.IsFinished) throw new InvalidOperationException($"{parent} has finished.");
+        child.CopyTokensFrom(parent);
+        child.FinishReason = null;
+        child.ArrivalOrder = parent.ArrivalOrder;
+        child.NumCachedTokens = parent.NumCachedTokens;
+        if (parent.Status == SequenceStatus.Running && _running.Count < _options.MaxNumSeqs)
+        {
+            Kv.Fork(parent.Table, child.Table);
+            child.NumComputedTokens = parent.NumComputedTokens;
+            child.Status = SequenceStatus.Running;
+            _running.Add(child);
+            return;
+        }
+        child.Table.CopyStateFrom(parent.Table, withBlocks: false);
+        child.NumComputedTokens = 0;
+        child.Status = SequenceStatus.Waiting;
+        int at = 0;
+        while (at < _waiting.Count && _waiting[at].ArrivalOrder <= child.ArrivalOrder) at++;
+        _waiting.Insert(at, child);
     }
 
     /// <summary>After the forward pass of <paramref name="output"/>: advances computed tokens and marks full blocks computed.</summary>
@@ -154,7 +201,7 @@ internal sealed class Scheduler<TSeq> where TSeq : ScheduledSequence
 
     /// <summary>
     /// Verifies the block pool (<see cref="BlockPool.CheckInvariants"/>) and that each block's reference count equals
-    /// the number of running block tables holding it (waiting and finished sequences hold none), that every running
+    /// the number of running block tables holding it plus its pins (waiting and finished sequences hold none), that every running
     /// sequence has blocks for its computed tokens, and that no sequence is both running and waiting. Throws
     /// <see cref="InvalidOperationException"/>. Allocates; for tests and debug runs only.
     /// </summary>
@@ -175,7 +222,7 @@ internal sealed class Scheduler<TSeq> where TSeq : ScheduledSequence
             if (seq.Table.Count != 0 || seq.NumComputedTokens != 0) throw new InvalidOperationException($"{seq} is waiting but holds blocks.");
         }
         for (int i = 0; i < refs.Length; i++)
-            if (refs[i] != pool[i].RefCount) throw new InvalidOperationException($"{pool[i]}: {refs[i]} running block tables hold it.");
+            if (refs[i] + pool[i].PinCount != pool[i].RefCount) throw new InvalidOperationException($"{pool[i]}: {refs[i]} running block tables and {pool[i].PinCount} pins hold it.");
     }
 
     private void Free(TSeq seq)

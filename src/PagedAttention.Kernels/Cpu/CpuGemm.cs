@@ -44,6 +44,11 @@ internal static unsafe class CpuGemm
     public static void MatMul(float* x, int rows, in WeightMatrix w, float* y, CpuWorkerPool pool)
     {
         if (rows <= 0) return;
+        if (w.IsQuantized)
+        {
+            CpuQuantGemm.MatMul(x, rows, w, y, pool);
+            return;
+        }
         var job = new Job { X = x, Y = y, W = (byte*)w.Data, Rows = rows, K = w.Cols, N = w.Rows };
         int n = w.Rows;
         int tasks = 1;

@@ -64,6 +64,24 @@ internal unsafe class CpuKvCache : IDisposable
         return new PagedKvLayer(_keys[layer], _values[layer], NumBlocks, BlockSize, NumKvHeads, HeadDim);
     }
 
+    /// <summary>Copies blocks (source, destination id pairs), every layer, K and V.</summary>
+    public void CopyBlocks(ReadOnlySpan<int> srcDst)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (srcDst.Length % 2 != 0) throw new ArgumentException("Block copies come in (source, destination) pairs.", nameof(srcDst));
+        long blockFloats = (long)BlockSize * NumKvHeads * HeadDim;
+        for (int i = 0; i < srcDst.Length; i += 2)
+        {
+            int src = srcDst[i], dst = srcDst[i + 1];
+            if ((uint)src >= (uint)NumBlocks || (uint)dst >= (uint)NumBlocks) throw new ArgumentOutOfRangeException(nameof(srcDst), $"Block copy {src} -> {dst} is outside the {NumBlocks} blocks.");
+            for (int l = 0; l < NumLayers; l++)
+            {
+                Buffer.MemoryCopy(_keys[l] + src * blockFloats, _keys[l] + dst * blockFloats, blockFloats * sizeof(float), blockFloats * sizeof(float));
+                Buffer.MemoryCopy(_values[l] + src * blockFloats, _values[l] + dst * blockFloats, blockFloats * sizeof(float), blockFloats * sizeof(float));
+            }
+        }
+    }
+
     /// <inheritdoc />
     public void Dispose()
     {

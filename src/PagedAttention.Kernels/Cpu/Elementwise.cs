@@ -61,7 +61,7 @@ internal static unsafe class Elementwise
     /// <summary>Copies row <paramref name="row"/> of <paramref name="w"/> widened to float32.</summary>
     public static void WidenRow(in WeightMatrix w, int row, float* dst)
     {
-        byte* src = (byte*)w.Data + (long)row * w.Cols * w.DType.SizeInBytes();
+        byte* src = (byte*)w.Data + row * w.RowBytes;
         switch (w.DType)
         {
             case DType.F32: Widen<F32Widener>(src, dst, w.Cols); break;

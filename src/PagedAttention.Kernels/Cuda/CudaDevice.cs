@@ -89,6 +89,9 @@ internal unsafe class CudaDevice : IDisposable
         return new CudaDevice(ordinal, switches);
     }
 
+    /// <summary>The driver's device handle (CUdevice), for attribute queries.</summary>
+    internal int Handle => _ordinal;
+
     /// <summary>The device name, e.g. "NVIDIA H100 80GB HBM3".</summary>
     public string Name { get; }
 

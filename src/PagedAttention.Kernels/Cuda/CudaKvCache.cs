@@ -55,6 +55,26 @@ internal unsafe class CudaKvCache : IDisposable
     /// <summary>Device address of layer <paramref name="layer"/>'s values.</summary>
     public ulong Values(int layer) => Keys(layer) + (ulong)(NumBlocks * BlockBytes);
 
+    /// <summary>
+    /// Queues copies of whole blocks (source, destination id pairs), every layer, K and V, on the device's stream:
+    /// ordered after the work already queued and before the next step's kernels, so no event is needed.
+    /// </summary>
+    public void CopyBlocks(ReadOnlySpan<int> srcDst)
+    {
+        if (srcDst.Length % 2 != 0) throw new ArgumentException("Block copies come in (source, destination) pairs.", nameof(srcDst));
+        for (int i = 0; i < srcDst.Length; i += 2)
+        {
+            int src = srcDst[i], dst = srcDst[i + 1];
+            if ((uint)src >= (uint)NumBlocks || (uint)dst >= (uint)NumBlocks) throw new ArgumentOutOfRangeException(nameof(srcDst), $"Block copy {src} -> {dst} is outside the {NumBlocks} blocks.");
+            for (int l = 0; l < NumLayers; l++)
+            {
+                ulong k = Keys(l), v = Values(l), s = (ulong)(src * BlockBytes), d = (ulong)(dst * BlockBytes);
+                CuDriver.Check(CuDriver.Fn.cuMemcpyDtoDAsync(k + d, k + s, (nuint)BlockBytes, _device.Stream), "cuMemcpyDtoDAsync");
+                CuDriver.Check(CuDriver.Fn.cuMemcpyDtoDAsync(v + d, v + s, (nuint)BlockBytes, _device.Stream), "cuMemcpyDtoDAsync");
+            }
+        }
+    }
+
     private int CheckLayer(int layer) =>
         (uint)layer < (uint)NumLayers ? layer : throw new ArgumentOutOfRangeException(nameof(layer), layer, $"The cache has {NumLayers} layers.");
 

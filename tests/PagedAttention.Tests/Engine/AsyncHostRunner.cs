@@ -68,6 +68,8 @@ internal sealed class AsyncHostRunner : IModelRunner, IDeviceSampler
     public string Device => "cpu-async";
     public int NumKvBlocks => _inner.NumKvBlocks;
     public int BlockSize => _inner.BlockSize;
+
+    public void CopyBlocks(ReadOnlySpan<int> srcDst) => _inner.CopyBlocks(srcDst); // the step in flight was computed at launch
     public IDeviceSampler? DeviceSampler => this;
     public bool CanLaunchAsync => !Synchronous;
 

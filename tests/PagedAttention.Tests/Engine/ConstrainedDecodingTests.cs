@@ -59,6 +59,29 @@ internal sealed class DeadEndConstraint(int after) : ITokenConstraint
     public bool IsComplete => false;
 }
 
+/// <summary>
+/// Free (<see cref="ITokenConstraint.ConstrainsNext"/> false) for the first <paramref name="free"/> tokens, then only
+/// <paramref name="forced"/> is allowed: an optional tool call before and after its marker.
+/// </summary>
+internal sealed class LateConstraint(int free, int forced) : ITokenConstraint
+{
+    private int _n;
+    public int MasksWhileFree { get; private set; }
+    public int Masks { get; private set; }
+    public List<int> Output { get; } = [];
+    public string Description => "the late test constraint";
+    public bool ConstrainsNext => _n >= free;
+    public void FillMask(Span<uint> allowed)
+    {
+        Masks++;
+        if (_n < free) MasksWhileFree++;
+        allowed.Clear();
+        allowed[forced >> 5] |= 1u << (forced & 31);
+    }
+    public bool Accept(int token) { Output.Add(token); return _n++ < free || token == forced; }
+    public bool IsComplete => false;
+}
+
 /// <summary>Allows every token but refuses to accept the second one: a mask/accept disagreement (a matcher bug).</summary>
 internal sealed class InconsistentConstraint : ITokenConstraint
 {
@@ -128,6 +151,24 @@ public sealed class ConstrainedDecodingTests
         Assert.Equal(outs.Sum(o => o.GroupBy(x => x.SequenceIndex).Count()), constraints.Count); // one per sequence
         Assert.All(constraints, c => Assert.True(c.IsComplete));
         if (_runner is { } r) Assert.True(r.ConstrainedRows > 0, "the device path should have sampled constrained rows");
+        await WaitAllFree(engine);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task RowsNotConstrainedYet_AreFlaggedFree_NoMaskIsComputed_AndSampleAsUnconstrained(bool pipelined)
+    {
+        await using var engine = await Engine(pipelined);
+        var prompt = Prompts(1)[0][..16];
+        var free = await Tokens(engine, prompt, Greedy(6));
+        var c = new LateConstraint(free: 6, forced: 7);
+        var outs = await Collect(engine, prompt, new SamplingParams { Temperature = 0, MaxTokens = 10, Constraint = () => c });
+        var toks = outs.Select(x => x.TokenId).ToArray();
+        Assert.Equal(free, toks[..6]);                   // free rows sample exactly as unconstrained ones
+        Assert.All(toks[6..], t => Assert.Equal(7, t));  // then the mask applies
+        Assert.Equal(0, c.MasksWhileFree);               // and no mask was asked for while the row was free
+        Assert.Equal(4, c.Masks);
         await WaitAllFree(engine);
     }
 

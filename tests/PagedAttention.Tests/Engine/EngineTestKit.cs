@@ -44,7 +44,7 @@ internal static class EngineTestKit
         for (int i = 0; i < 500; i++)
         {
             var m = e.GetMetrics();
-            if (m.KvBlocksFree == m.KvBlocksTotal && m.Running == 0 && m.Waiting == 0) return;
+            if (m.KvBlocksFree == m.KvBlocksTotal - m.KvBlocksPinned && m.Running == 0 && m.Waiting == 0) return; // pinned blocks stay held
             await Task.Delay(10);
         }
         Assert.Fail($"blocks not freed: {e.GetMetrics()}");

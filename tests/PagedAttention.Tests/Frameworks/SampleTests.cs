@@ -21,6 +21,10 @@ public sealed class SampleTests
         Assert.Contains("mean TTFT ms", text);
         Assert.Contains("Mean TTFT is each agent's own wait", text); // the TTFT column is explained
         Assert.Contains("lowest mean TTFT", text);
+        // The first run pins the preamble, so even the first agent reads it from the prefix cache.
+        Assert.Matches(@"pinned the shared preamble: \d{4,} tokens", text);
+        var agent1 = Regex.Match(text, @"^agent-01\s+\d+\s+(\d+)\s+(\d+)\s+(\d+)", RegexOptions.Multiline);
+        Assert.True(agent1.Success && int.Parse(agent1.Groups[2].Value) > 1000, agent1.Value);
         // The second agent of the first run reads the shared preamble from the prefix cache.
         var agent2 = Regex.Match(text, @"^agent-02\s+\d+\s+(\d+)\s+(\d+)\s+(\d+)", RegexOptions.Multiline);
         Assert.True(agent2.Success, text);

@@ -35,6 +35,7 @@ public sealed class ServerFaultTests(ITestOutputHelper log)
         }
 
         public void ForwardSample(ForwardBatch batch, Span<int> tokens, Span<float> logits, ReadOnlySpan<int> logitRows) => throw new NotSupportedException();
+        public void CopyBlocks(ReadOnlySpan<int> srcDst) => _inner.CopyBlocks(srcDst);
         public void LaunchSample(ForwardBatch batch) => throw new NotSupportedException();
         public void WaitSample(Span<int> tokens) => throw new NotSupportedException();
         public void Dispose() => _inner.Dispose();

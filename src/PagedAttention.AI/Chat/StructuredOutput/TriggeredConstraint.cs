@@ -55,6 +55,9 @@ internal sealed class TriggeredConstraint(string trigger, Func<ITokenConstraint>
 
     public bool IsComplete => _complete;
 
+    // Before the trigger the model is free: the step flags the row unconstrained instead of filling an all-ones mask.
+    public bool ConstrainsNext => _active is not null;
+
     // Keeps the last Trigger.Length characters written (no allocation per token).
     private void Push(string text)
     {

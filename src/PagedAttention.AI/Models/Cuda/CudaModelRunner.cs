@@ -135,6 +135,8 @@ internal sealed class CudaModelRunner : IModelRunner, IDeviceSampler
     public void ForwardSample(ForwardBatch batch, Span<int> tokens, Span<float> logits, ReadOnlySpan<int> logitRows) =>
         _model.ForwardSample(batch, _cache, _sampler, tokens, logits, logitRows);
 
+    public void CopyBlocks(ReadOnlySpan<int> srcDst) => _cache.CopyBlocks(srcDst);
+
     public bool CanLaunchAsync => true;
 
     public void LaunchSample(ForwardBatch batch) => _model.LaunchSample(batch, _cache, _sampler);

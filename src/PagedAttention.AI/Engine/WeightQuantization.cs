@@ -1,0 +1,14 @@
+namespace PagedAttention.AI.Engine;
+
+/// <summary>How the CPU backend stores the linear layers' weights (<see cref="EngineOptions.WeightQuantization"/>).</summary>
+public enum WeightQuantization
+{
+    /// <summary>The checkpoint's dtype (F32, F16 or BF16), memory-mapped and widened on the fly.</summary>
+    None,
+
+    /// <summary>Signed int8, one scale per output row (symmetric), quantized at load: half the bytes of bf16.</summary>
+    Int8,
+
+    /// <summary>Signed int4 in groups of 64 inputs, one scale per group (symmetric), quantized at load: about a quarter of the bytes of bf16.</summary>
+    Int4,
+}
