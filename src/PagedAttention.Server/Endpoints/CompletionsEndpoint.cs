@@ -59,7 +59,7 @@ internal static class CompletionsEndpoint
             if (Fields.Has(body, "suffix", out _)) throw OpenAIException.Invalid("suffix", "'suffix' is not supported (the served models have no fill-in-the-middle format).");
             if (Fields.Integer(body, "best_of", 1, int.MaxValue) is { } bestOf && bestOf != common.N)
                 throw OpenAIException.Invalid("best_of", "'best_of' other than n is not supported.");
-            var prompts = Prompts(body, tokenizer, vocab);
+            var (prompts, texts) = Prompts(body, tokenizer, vocab);
             foreach (var p in prompts) ServerContext.CheckContext(p.Length, common.MaxTokens, engine, "prompt");
             string? salt = tenant.SaltIsServers ? tenant.CacheSalt : common.CacheSalt;
             int n = common.N;
@@ -112,7 +112,7 @@ internal static class CompletionsEndpoint
                         for (int k = 0; k < n; k++)
                         {
                             var c = choices[p * n + k];
-                            c.Text.Append(tokenizer.Decode(prompts[p]));
+                            c.Text.Append(texts[p] ?? tokenizer.Decode(prompts[p], skipSpecialTokens: true));
                         }
                 var json = new CompletionJson(state.ModelId, common.IncludeUsage, logprobs, tokenizer);
                 if (common.Stream)
@@ -195,27 +195,31 @@ internal static class CompletionsEndpoint
 
     private static string Reason(EngineFinish f) => f == EngineFinish.Length ? "length" : "stop";
 
-    private static List<int[]> Prompts(JsonElement body, Text.Tokenization.Tokenizer tokenizer, int vocab)
+    /// <summary>The prompts as token ids, and as text where they came as text (echo returns that text as sent).</summary>
+    private static (List<int[]> Ids, List<string?> Texts) Prompts(JsonElement body, Text.Tokenization.Tokenizer tokenizer, int vocab)
     {
         if (!Fields.Has(body, "prompt", out var p)) throw OpenAIException.Invalid("prompt", "'prompt' is required.");
         var list = new List<int[]>();
-        if (p.ValueKind == JsonValueKind.String) list.Add(Encode(tokenizer, Fields.Text(p, "prompt")));
+        var texts = new List<string?>();
+        void Add(string text) { texts.Add(text); list.Add(Encode(tokenizer, text)); }
+        void AddIds(int[] ids) { texts.Add(null); list.Add(ids); }
+        if (p.ValueKind == JsonValueKind.String) Add(Fields.Text(p, "prompt"));
         else if (p.ValueKind == JsonValueKind.Array && p.GetArrayLength() > 0)
         {
             var kind = p[0].ValueKind;
-            if (kind == JsonValueKind.Number) list.Add(Fields.TokenIds(p, "prompt", vocab));
+            if (kind == JsonValueKind.Number) AddIds(Fields.TokenIds(p, "prompt", vocab));
             else
                 foreach (var e in p.EnumerateArray())
                 {
-                    if (e.ValueKind == JsonValueKind.String) list.Add(Encode(tokenizer, Fields.Text(e, "prompt")));
-                    else if (e.ValueKind == JsonValueKind.Array) list.Add(Fields.TokenIds(e, "prompt", vocab));
+                    if (e.ValueKind == JsonValueKind.String) Add(Fields.Text(e, "prompt"));
+                    else if (e.ValueKind == JsonValueKind.Array) AddIds(Fields.TokenIds(e, "prompt", vocab));
                     else throw OpenAIException.Invalid("prompt", "'prompt' must be a string, a list of strings, a list of token ids or a list of lists of token ids.");
                 }
         }
         else throw OpenAIException.Invalid("prompt", "'prompt' must be a non-empty string, a list of strings, a list of token ids or a list of lists of token ids.");
         if (list.Count > MaxPrompts) throw OpenAIException.Invalid("prompt", $"At most {MaxPrompts} prompts per request, got {list.Count}.");
         if (list.Any(ids => ids.Length == 0)) throw OpenAIException.Invalid("prompt", "A prompt is empty.");
-        return list;
+        return (list, texts);
     }
 
     private static int[] Encode(Text.Tokenization.Tokenizer tokenizer, string text) => tokenizer.Encode(text, addSpecialTokens: true);
