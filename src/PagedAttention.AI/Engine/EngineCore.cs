@@ -69,6 +69,16 @@ internal sealed class EngineCore
     /// </summary>
     public void Build(SchedulerOutput<EngineSequence> output)
     {
+        RunCopies();
+        BatchBuilder.Build(output, Batch, _blockSize);
+    }
+
+    /// <summary>
+    /// Runs the block copies the last schedule decided (swap-outs, copies on write, swap-ins) and frees the host blocks
+    /// swapped in. Called by <see cref="Build"/>, and by the step strategies when a schedule has no rows.
+    /// </summary>
+    public void RunCopies()
+    {
         var kv = Scheduler.Kv;
         // Order matters: swap-outs read blocks this schedule released (before anything rewrites them), copies on write
         // and swap-ins write blocks it allocated (perhaps just released by a swap-out); the host blocks swapped in are
@@ -87,9 +97,8 @@ internal sealed class EngineCore
                 // Synchronous copies (CPU) are timed; a device queues them, so its enqueue time says nothing.
                 if (!Runner.CanLaunchAsync) Scheduler.Preemption?.ObserveCopy(bytesOut + bytesIn, ticks / (double)Stopwatch.Frequency);
             }
-            kv.CopiesDone();
         }
-        BatchBuilder.Build(output, Batch, _blockSize);
+        kv.CopiesDone();
     }
 
     /// <summary>Writes the pending outputs; returns the ticks it took (not counted as forward time).</summary>

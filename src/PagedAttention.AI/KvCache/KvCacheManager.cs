@@ -107,6 +107,7 @@ internal sealed class KvCacheManager
     /// <summary>After the pending copies ran: the host blocks that were copied in are free again.</summary>
     public void CopiesDone()
     {
+        if (_hostToFree.Count == 0 && PendingSwapOut.Count == 0 && PendingSwapIn.Count == 0 && PendingCopies.Count == 0) return;
         PendingSwapOut.Clear();
         PendingSwapIn.Clear();
         PendingCopies.Clear();
