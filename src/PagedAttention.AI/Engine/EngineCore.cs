@@ -57,6 +57,7 @@ internal sealed class EngineCore
     public EngineCounters Counters { get; }
     public OutputProcessor Output { get; }
     public PrefixPins Pins { get; }
+    public SwapCounters Swaps { get; } = new();
     public ForwardBatch Batch { get; }
     public float[] Logits { get; }
     public int[] DeviceTokens { get; }
@@ -68,13 +69,36 @@ internal sealed class EngineCore
     /// </summary>
     public void Build(SchedulerOutput<EngineSequence> output)
     {
-        var copies = Scheduler.Kv.PendingCopies;
-        if (copies.Count > 0)
-        {
-            Runner.CopyBlocks(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(copies));
-            copies.Clear();
-        }
+        RunCopies();
         BatchBuilder.Build(output, Batch, _blockSize);
+    }
+
+    /// <summary>
+    /// Runs the block copies the last schedule decided (swap-outs, copies on write, swap-ins) and frees the host blocks
+    /// swapped in. Called by <see cref="Build"/>, and by the step strategies when a schedule has no rows.
+    /// </summary>
+    public void RunCopies()
+    {
+        var kv = Scheduler.Kv;
+        // Order matters: swap-outs read blocks this schedule released (before anything rewrites them), copies on write
+        // and swap-ins write blocks it allocated (perhaps just released by a swap-out); the host blocks swapped in are
+        // freed only after their copies ran.
+        if (kv.PendingSwapOut.Count + kv.PendingCopies.Count + kv.PendingSwapIn.Count > 0)
+        {
+            long start = Stopwatch.GetTimestamp();
+            if (kv.PendingSwapOut.Count > 0) Runner.SwapOut(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(kv.PendingSwapOut));
+            if (kv.PendingCopies.Count > 0) Runner.CopyBlocks(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(kv.PendingCopies));
+            if (kv.PendingSwapIn.Count > 0) Runner.SwapIn(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(kv.PendingSwapIn));
+            long ticks = Stopwatch.GetTimestamp() - start;
+            long bytesOut = kv.PendingSwapOut.Count / 2 * Runner.KvBytesPerBlock, bytesIn = kv.PendingSwapIn.Count / 2 * Runner.KvBytesPerBlock;
+            if (bytesOut + bytesIn > 0)
+            {
+                Swaps.Add(bytesOut, bytesIn, ticks);
+                // Synchronous copies (CPU) are timed; a device queues them, so its enqueue time says nothing.
+                if (!Runner.CanLaunchAsync) Scheduler.Preemption?.ObserveCopy(bytesOut + bytesIn, ticks / (double)Stopwatch.Frequency);
+            }
+        }
+        kv.CopiesDone();
     }
 
     /// <summary>Writes the pending outputs; returns the ticks it took (not counted as forward time).</summary>
@@ -94,7 +118,9 @@ internal sealed class EngineCore
             long delivered = Deliver();
             if (onDevice) Runner.ForwardSample(Batch, DeviceTokens, Logits, _logitRows.AsSpan(0, _numLogitRows));
             else Runner.Forward(Batch, Logits);
-            Counters.AddForward(Stopwatch.GetTimestamp() - forwardStart - delivered);
+            long forwardTicks = Stopwatch.GetTimestamp() - forwardStart - delivered;
+            Counters.AddForward(forwardTicks);
+            Scheduler.Preemption?.ObservePrefill(output.TotalTokens, forwardTicks / (double)Stopwatch.Frequency);
         }
         catch (Exception ex)
         {
@@ -236,6 +262,6 @@ internal sealed class EngineCore
     /// <summary>Fails every request the scheduler holds.</summary>
     public void FailAll(Exception ex)
     {
-        foreach (var seq in Scheduler.Running.Concat(Scheduler.Waiting).ToList()) EndRequest(seq.Request, ex);
+        foreach (var seq in Scheduler.Running.Concat(Scheduler.Waiting).Concat(Scheduler.Swapped).ToList()) EndRequest(seq.Request, ex);
     }
 }

@@ -42,6 +42,33 @@ public sealed record EngineMetrics
     /// <summary>Sequences preempted (and later recomputed) because KV blocks ran out.</summary>
     public long Preemptions { get; init; }
 
+    /// <summary>Of <see cref="Preemptions"/>, those by recompute (the others swapped: <see cref="SwapOuts"/>).</summary>
+    public long RecomputePreemptions { get; init; }
+
+    /// <summary>Sequences swapped out to host memory (<see cref="EngineOptions.SwapSpaceBytes"/>) / swapped back in.</summary>
+    public long SwapOuts { get; init; }
+
+    /// <inheritdoc cref="SwapOuts"/>
+    public long SwapIns { get; init; }
+
+    /// <summary>Sequences swapped out now (counted in <see cref="Waiting"/> too).</summary>
+    public int Swapped { get; init; }
+
+    /// <summary>Bytes copied to / from the swap space.</summary>
+    public long SwapBytesOut { get; init; }
+
+    /// <inheritdoc cref="SwapBytesOut"/>
+    public long SwapBytesIn { get; init; }
+
+    /// <summary>Seconds the step loop spent issuing (on the CPU: doing) swap copies.</summary>
+    public double SwapSeconds { get; init; }
+
+    /// <summary>Host blocks of the swap space, and of those free.</summary>
+    public int HostBlocksTotal { get; init; }
+
+    /// <inheritdoc cref="HostBlocksTotal"/>
+    public int HostBlocksFree { get; init; }
+
     /// <summary>Engine steps run.</summary>
     public long Steps { get; init; }
 

@@ -59,13 +59,18 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
         int blocks = runner.NumKvBlocks;
         string kvOption = runner.Device == "cuda" ? "EngineOptions.GpuMemoryUtilization (or NumKvBlocks)" : "EngineOptions.KvCacheBytes (or NumKvBlocks)";
         _requests = new RequestFactory(options, c.VocabSize, c.EosTokenIds, MaxModelLen, blocks, kvOption, EngineLoader.DefaultDetokenizer(options, tokenizer));
-        var kv = new KvCacheManager(blocks, options.BlockSize);
+        // Swap space: host blocks of the device's block size (0: preemption recomputes).
+        long bytesPerBlock = runner.KvBytesPerBlock;
+        int hostBlocks = (int)Math.Min(options.SwapSpaceBytes / bytesPerBlock, EngineOptions.NumKvBlocksLimit);
+        runner.AllocateSwapSpace(hostBlocks);
+        var kv = new KvCacheManager(blocks, options.BlockSize, hostBlocks);
         var scheduler = new Scheduler<EngineSequence>(new SchedulerOptions
         {
             MaxNumBatchedTokens = options.MaxNumBatchedTokens,
             MaxNumSeqs = options.MaxNumSeqs,
             LongPrefillTokenThreshold = options.LongPrefillTokenThreshold,
             KvCacheOptionName = kvOption,
+            Preemption = hostBlocks > 0 ? new PreemptionPolicy(bytesPerBlock, options.PreemptionMode) : null,
         }, kv, _logger);
         int maxBlocksPerSeq = Math.Min(kv.BlocksFor(MaxModelLen), blocks);
         _core = new EngineCore(runner, scheduler, options, maxBlocksPerSeq, _counters, _logger);
@@ -306,7 +311,7 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
         return new EngineMetrics
         {
             Running = scheduler.NumRunning,
-            Waiting = scheduler.NumWaiting + _inbox.Count,
+            Waiting = scheduler.NumWaiting + scheduler.NumSwapped + _inbox.Count,
             KvBlocksTotal = kv.Pool.NumBlocks,
             KvBlocksFree = kv.Pool.NumFree,
             KvBlocksCached = kv.Pool.NumCached,
@@ -316,6 +321,15 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
             PrefixQueryTokens = kv.PrefixQueryTokens,
             PrefixHitTokens = kv.PrefixHitTokens,
             Preemptions = scheduler.NumPreemptions,
+            RecomputePreemptions = scheduler.NumRecomputePreemptions,
+            SwapOuts = scheduler.NumSwapOuts,
+            SwapIns = scheduler.NumSwapIns,
+            Swapped = scheduler.NumSwapped,
+            SwapBytesOut = _core.Swaps.BytesOut,
+            SwapBytesIn = _core.Swaps.BytesIn,
+            SwapSeconds = _core.Swaps.Seconds,
+            HostBlocksTotal = kv.Host?.NumBlocks ?? 0,
+            HostBlocksFree = kv.Host?.NumFree ?? 0,
             DroppedLogCalls = _logger.DroppedCalls,
             Steps = _counters.Steps,
             ComputedTokens = _counters.ComputedTokens,

@@ -34,6 +34,7 @@ internal sealed class PipelinedStep(EngineCore core, int maxNumSeqs) : IStepStra
         _nextOutput ^= 1;
         core.Scheduler.Schedule(next);
         if (next.Count > 0) core.Build(next);
+        else core.RunCopies();
 
         if (n is not null)
         {

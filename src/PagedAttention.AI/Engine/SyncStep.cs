@@ -13,6 +13,7 @@ internal sealed class SyncStep(EngineCore core) : IStepStrategy
         var output = core.Scheduler.Schedule();
         if (output.Count == 0)
         {
+            core.RunCopies();
             core.Deliver();
             return;
         }

@@ -37,6 +37,14 @@ internal sealed class BlockTable
     /// <summary>Leading blocks already marked computed.</summary>
     public int NumComputed { get; internal set; }
 
+    /// <summary>While swapped out: the host blocks holding this table's blocks, in position order (sized at the first swap).</summary>
+    public int[]? HostBlocks { get; private set; }
+
+    /// <summary>Host blocks held (0 unless swapped out).</summary>
+    public int NumHostBlocks { get; internal set; }
+
+    internal int[] EnsureHostBlocks() => HostBlocks ??= new int[_hashes.Length];
+
     /// <summary>
     /// Chained hash of full block <paramref name="index"/> of <paramref name="knownTokens"/> (the sequence's tokens
     /// whose ids are known; the block must be full of them). Memoized: the tokens of hashed blocks never change.

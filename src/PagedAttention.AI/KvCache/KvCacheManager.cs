@@ -8,10 +8,111 @@ namespace PagedAttention.AI.KvCache;
 /// </summary>
 internal sealed class KvCacheManager
 {
-    public KvCacheManager(int numBlocks, int blockSize)
+    public KvCacheManager(int numBlocks, int blockSize, int numHostBlocks = 0)
     {
         Pool = new BlockPool(numBlocks, blockSize);
         BlockSize = blockSize;
+        Host = numHostBlocks > 0 ? new HostBlockPool(numHostBlocks) : null;
+    }
+
+    /// <summary>The swap space's host blocks, or null without one (preemption recomputes).</summary>
+    public HostBlockPool? Host { get; }
+
+    /// <summary>(device id, host id) pairs to copy out before the next forward pass (swap-outs decided by this schedule).</summary>
+    public List<int> PendingSwapOut { get; } = new(64);
+
+    /// <summary>(host id, device id) pairs to copy in before the next forward pass, after the swap-outs and block copies.</summary>
+    public List<int> PendingSwapIn { get; } = new(64);
+
+    private readonly List<int> _hostToFree = new(64);
+
+    /// <summary>
+    /// Swaps <paramref name="table"/> out: every block gets a host block and a pending copy, then the device blocks are
+    /// released as <see cref="Free"/> does (full ones stay in the prefix cache). False, changing nothing, when the swap
+    /// space is short. The sequence keeps its computed tokens.
+    /// </summary>
+    public bool SwapOut(BlockTable table)
+    {
+        if (Host is not { } host || table.Count > host.NumFree || table.Count == 0) return false;
+        var ids = table.EnsureHostBlocks();
+        for (int i = 0; i < table.Count; i++)
+        {
+            ids[i] = host.Allocate();
+            PendingSwapOut.Add(table.Blocks[i].Id);
+            PendingSwapOut.Add(ids[i]);
+        }
+        table.NumHostBlocks = table.Count;
+        Free(table);
+        return true;
+    }
+
+    /// <summary>
+    /// Swaps a table back in so that <paramref name="numNewTokens"/> more tokens fit after its
+    /// <paramref name="numComputedTokens"/>: full blocks still in the prefix cache are taken by reference (their host copy
+    /// is not needed), the others get fresh device blocks and a pending copy from host memory (registered and marked
+    /// computed: the copy runs before any forward pass that could read them). False, changing nothing, when the pool is short.
+    /// </summary>
+    public bool TrySwapIn(BlockTable table, ReadOnlySpan<int> knownTokens, int numTokens, int numComputedTokens, int numNewTokens, List<KvBlock> scratch)
+    {
+        int n = table.NumHostBlocks;
+        if (n == 0 || table.Count != 0) throw new InvalidOperationException($"{table} is not swapped out.");
+        int full = numComputedTokens / BlockSize;
+        scratch.Clear();
+        int restore = 0, hitsLeavingFreeQueue = 0;
+        for (int i = 0; i < n; i++)
+        {
+            KvBlock? hit = i < full ? Pool.Lookup(table.HashAt(i, knownTokens)) : null;
+            if (hit is { IsComputed: true })
+            {
+                if (hit.RefCount == 0) hitsLeavingFreeQueue++;
+            }
+            else
+            {
+                hit = null;
+                restore++;
+            }
+            scratch.Add(hit!);
+        }
+        int extra = Math.Max(0, BlocksFor(numComputedTokens + numNewTokens) - n);
+        if (restore + extra + hitsLeavingFreeQueue > Pool.NumFree) return false;
+        var host = table.HostBlocks!;
+        var blocks = table.Blocks;
+        for (int i = 0; i < n; i++)
+        {
+            if (scratch[i] is { } hit) Pool.Touch(hit);
+            else
+            {
+                hit = Pool.AllocateOne();
+                PendingSwapIn.Add(host[i]);
+                PendingSwapIn.Add(hit.Id);
+                if (i < full && Pool.Register(hit, table.HashAt(i, knownTokens))) hit.IsComputed = true;
+            }
+            blocks.Add(hit);
+            _hostToFree.Add(host[i]);
+        }
+        table.NumHostBlocks = 0;
+        table.NumRegistered = table.NumComputed = full;
+        scratch.Clear();
+        if (!AllocateSlots(table, knownTokens, numTokens, numComputedTokens, numNewTokens)) throw new InvalidOperationException("Swap-in allocation failed after the pool check.");
+        return true;
+    }
+
+    /// <summary>Releases the host blocks of a swapped-out table that ends (finished or aborted while swapped).</summary>
+    public void FreeHost(BlockTable table)
+    {
+        for (int i = 0; i < table.NumHostBlocks; i++) Host!.Free(table.HostBlocks![i]);
+        table.NumHostBlocks = 0;
+    }
+
+    /// <summary>After the pending copies ran: the host blocks that were copied in are free again.</summary>
+    public void CopiesDone()
+    {
+        if (_hostToFree.Count == 0 && PendingSwapOut.Count == 0 && PendingSwapIn.Count == 0 && PendingCopies.Count == 0) return;
+        PendingSwapOut.Clear();
+        PendingSwapIn.Clear();
+        PendingCopies.Clear();
+        foreach (int h in _hostToFree) Host!.Free(h);
+        _hostToFree.Clear();
     }
 
     public BlockPool Pool { get; }

@@ -33,6 +33,22 @@ internal sealed class CpuModelRunner : IModelRunner
 
     public void CopyBlocks(ReadOnlySpan<int> srcDst) => _cache.CopyBlocks(srcDst);
 
+    private CpuKvCache? _swap; // the swap space: a second region of host memory with the cache's layout
+
+    public long KvBytesPerBlock => _model.KvBytesPerBlock(_cache.BlockSize);
+
+    public void AllocateSwapSpace(int numBlocks)
+    {
+        if (_swap is not null) throw new InvalidOperationException("The swap space is allocated once.");
+        if (numBlocks > 0) _swap = _model.CreateKvCache(numBlocks, _cache.BlockSize);
+    }
+
+    public void SwapOut(ReadOnlySpan<int> deviceHost) => _cache.CopyBlocksTo(Swap, deviceHost);
+
+    public void SwapIn(ReadOnlySpan<int> hostDevice) => Swap.CopyBlocksTo(_cache, hostDevice);
+
+    private CpuKvCache Swap => _swap ?? throw new InvalidOperationException("No swap space was allocated.");
+
     public bool CanLaunchAsync => false;
 
     public void LaunchSample(ForwardBatch batch) => throw new NotSupportedException("The CPU runner computes synchronously.");
@@ -41,6 +57,7 @@ internal sealed class CpuModelRunner : IModelRunner
 
     public void Dispose()
     {
+        _swap?.Dispose();
         _cache.Dispose();
         _model.Dispose();
     }

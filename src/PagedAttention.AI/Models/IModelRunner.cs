@@ -42,6 +42,19 @@ internal interface IModelRunner : IDisposable
     /// </summary>
     void CopyBlocks(ReadOnlySpan<int> srcDst);
 
+    /// <summary>Bytes of one KV block across all layers, K and V (what a swap moves per block).</summary>
+    long KvBytesPerBlock { get; }
+
+    /// <summary>Allocates the host region of <paramref name="numBlocks"/> blocks that swapped-out blocks go to (once, at engine start).</summary>
+    /// <exception cref="NotSupportedException">The backend has no swap (CUDA for now).</exception>
+    void AllocateSwapSpace(int numBlocks);
+
+    /// <summary>Copies device blocks to host blocks: (device id, host id) pairs, queued before the next forward pass.</summary>
+    void SwapOut(ReadOnlySpan<int> deviceHost);
+
+    /// <summary>Copies host blocks to device blocks: (host id, device id) pairs, queued before the next forward pass.</summary>
+    void SwapIn(ReadOnlySpan<int> hostDevice);
+
     /// <summary>Whether <see cref="LaunchSample"/> / <see cref="WaitSample"/> work (the device computes asynchronously).</summary>
     bool CanLaunchAsync { get; }
 

@@ -9,6 +9,9 @@ internal enum SequenceStatus
     /// <summary>Holds blocks and advances every step it is scheduled.</summary>
     Running,
 
+    /// <summary>Preempted by swapping: its KV is in host memory (its computed tokens kept), to be copied back before new requests are admitted.</summary>
+    Swapped,
+
     /// <summary>Done (stopped, length, aborted or failed); its blocks are freed.</summary>
     Finished,
 }

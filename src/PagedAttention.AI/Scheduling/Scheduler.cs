@@ -19,6 +19,7 @@ internal sealed class Scheduler<TSeq> where TSeq : ScheduledSequence
     private readonly ILogger _logger;
     private readonly List<TSeq> _running;
     private readonly List<TSeq> _waiting = new();
+    private readonly List<TSeq> _swapped = new();
     private readonly List<KvBlock> _hits = new();
     private readonly SchedulerOutput<TSeq> _output;
     private long _arrivals;
@@ -37,14 +38,37 @@ internal sealed class Scheduler<TSeq> where TSeq : ScheduledSequence
 
     public KvCacheManager Kv { get; }
 
+    /// <summary>The swap-or-recompute policy, or null (recompute only).</summary>
+    public PreemptionPolicy? Preemption => _options.Preemption;
+
     public int NumRunning => _running.Count;
 
     public int NumWaiting => _waiting.Count;
 
-    /// <summary>Preemptions since start.</summary>
+    /// <summary>Preemptions since start (by recompute and by swap).</summary>
     public long NumPreemptions { get; private set; }
 
-    public bool HasWork => _running.Count + _waiting.Count > 0;
+    /// <summary>Of those, preemptions by recompute.</summary>
+    public long NumRecomputePreemptions { get; private set; }
+
+    /// <summary>Sequences swapped out to host memory / swapped back in, and their blocks.</summary>
+    public long NumSwapOuts { get; private set; }
+
+    /// <inheritdoc cref="NumSwapOuts"/>
+    public long NumSwapIns { get; private set; }
+
+    /// <inheritdoc cref="NumSwapOuts"/>
+    public long NumSwappedOutBlocks { get; private set; }
+
+    /// <inheritdoc cref="NumSwapOuts"/>
+    public long NumSwappedInBlocks { get; private set; }
+
+    public int NumSwapped => _swapped.Count;
+
+    public bool HasWork => _running.Count + _waiting.Count + _swapped.Count > 0;
+
+    /// <summary>Swapped-out sequences in resume order (FCFS).</summary>
+    public IReadOnlyList<TSeq> Swapped => _swapped;
 
     /// <summary>Running sequences, oldest first (read-only view for diagnostics).</summary>
     public IReadOnlyList<TSeq> Running => _running;
@@ -99,18 +123,47 @@ internal sealed class Scheduler<TSeq> where TSeq : ScheduledSequence
             i++;
         }
 
-        // Then waiting, FCFS, unless this step already had to preempt (memory is tight).
-        if (output.NumPreempted == 0) Admit(output, ref budget);
+        // Then swapped-out sequences resume, FCFS, before any waiting one is admitted; all unless this step already
+        // had to preempt (memory is tight).
+        if (output.NumPreempted == 0 && Resume(output, ref budget)) Admit(output, ref budget);
         // Nothing to run, yet sequences wait: everything running is an idle beam holding blocks for its siblings
-        // (which may be among the waiting). Preempt the newest until the head of the queue gets in, or nobody runs.
-        while (output.Count == 0 && _waiting.Count > 0 && _running.Count > 0)
+        // (which may be among the waiting). Release the newest (to be recomputed, queued last, so that it does not take
+        // its room back before the head) until the head of the queue gets in, or nobody runs.
+        while (output.Count == 0 && _waiting.Count + _swapped.Count > 0 && _running.Count > 0)
         {
-            Preempt(_running[^1]);
+            var idle = _running[^1];
+            _running.RemoveAt(_running.Count - 1);
+            Free(idle);
+            idle.Status = SequenceStatus.Waiting;
+            idle.NumPreemptions++;
+            NumPreemptions++;
+            NumRecomputePreemptions++;
+            _waiting.Add(idle);
             output.NumPreempted++;
-            Admit(output, ref budget);
+            if (Resume(output, ref budget)) Admit(output, ref budget);
         }
         _hits.Clear();
         return output;
+    }
+
+    // Swaps sequences back in, oldest first; true when none is left swapped out (new admissions may follow).
+    private bool Resume(SchedulerOutput<TSeq> output, ref int budget)
+    {
+        while (_swapped.Count > 0 && budget > 0 && _running.Count < _options.MaxNumSeqs)
+        {
+            var seq = _swapped[0];
+            int n = Math.Min(ChunkFor(seq.NumTokens - seq.NumComputedTokens), budget);
+            int blocks = seq.Table.NumHostBlocks;
+            if (!Kv.TrySwapIn(seq.Table, seq.KnownTokens, seq.NumTokens, seq.NumComputedTokens, n, _hits)) return false;
+            _swapped.RemoveAt(0);
+            NumSwapIns++;
+            NumSwappedInBlocks += blocks;
+            seq.Status = SequenceStatus.Running;
+            _running.Add(seq);
+            if (n > 0) output.Add(seq, n);
+            budget -= n;
+        }
+        return _swapped.Count == 0;
     }
 
     private void Admit(SchedulerOutput<TSeq> output, ref int budget)
@@ -193,6 +246,11 @@ internal sealed class Scheduler<TSeq> where TSeq : ScheduledSequence
     {
         if (seq.IsFinished) return;
         if (seq.Status == SequenceStatus.Running) _running.Remove(seq);
+        else if (seq.Status == SequenceStatus.Swapped)
+        {
+            _swapped.Remove(seq);
+            Kv.FreeHost(seq.Table);
+        }
         else _waiting.Remove(seq);
         Free(seq);
         seq.Status = SequenceStatus.Finished;
@@ -219,8 +277,17 @@ internal sealed class Scheduler<TSeq> where TSeq : ScheduledSequence
         foreach (var seq in _waiting)
         {
             if (seq.Status != SequenceStatus.Waiting) throw new InvalidOperationException($"{seq} is in the waiting list.");
-            if (seq.Table.Count != 0 || seq.NumComputedTokens != 0) throw new InvalidOperationException($"{seq} is waiting but holds blocks.");
+            if (seq.Table.Count != 0 || seq.NumComputedTokens != 0 || seq.Table.NumHostBlocks != 0) throw new InvalidOperationException($"{seq} is waiting but holds blocks.");
         }
+        int hostHeld = 0;
+        foreach (var seq in _swapped)
+        {
+            if (seq.Status != SequenceStatus.Swapped) throw new InvalidOperationException($"{seq} is in the swapped list.");
+            if (seq.Table.Count != 0) throw new InvalidOperationException($"{seq} is swapped out but holds device blocks.");
+            if (seq.Table.NumHostBlocks != Kv.BlocksFor(seq.NumComputedTokens)) throw new InvalidOperationException($"{seq} holds {seq.Table.NumHostBlocks} host blocks for {seq.NumComputedTokens} computed tokens.");
+            hostHeld += seq.Table.NumHostBlocks;
+        }
+        if (Kv.Host is { } host && host.NumUsed() != hostHeld) throw new InvalidOperationException($"{host.NumUsed()} host blocks are in use but swapped sequences hold {hostHeld}.");
         for (int i = 0; i < refs.Length; i++)
             if (refs[i] + pool[i].PinCount != pool[i].RefCount) throw new InvalidOperationException($"{pool[i]}: {refs[i]} running block tables and {pool[i].PinCount} pins hold it.");
     }
@@ -240,10 +307,31 @@ internal sealed class Scheduler<TSeq> where TSeq : ScheduledSequence
     private void Preempt(TSeq victim)
     {
         _running.RemoveAt(_running.Count - 1);
-        Free(victim);
-        victim.Status = SequenceStatus.Waiting;
         victim.NumPreemptions++;
         NumPreemptions++;
+        var policy = _options.Preemption;
+        int blocks = victim.Table.Count;
+        bool wanted = policy is not null && Kv.Host is not null && !victim.HasPlaceholder && blocks > 0 && policy.ShouldSwap(blocks, victim.NumComputedTokens);
+        if (wanted && Kv.SwapOut(victim.Table))
+        {
+            victim.Status = SequenceStatus.Swapped;
+            NumSwapOuts++;
+            NumSwappedOutBlocks += blocks;
+            // Resumed FCFS: oldest first.
+            int s = 0;
+            while (s < _swapped.Count && _swapped[s].ArrivalOrder <= victim.ArrivalOrder) s++;
+            _swapped.Insert(s, victim);
+            _logger.LogWarning(
+                "Sequence {RequestId}.{Index} was preempted and swapped out to host memory ({Blocks} blocks) because the KV cache ran out of blocks ({Total} blocks, {Preemptions} preemptions so far). Raise {Option} or lower MaxNumSeqs / MaxNumBatchedTokens to avoid the copies.",
+                victim.RequestId, victim.Index, blocks, Kv.Pool.NumBlocks, NumPreemptions, _options.KvCacheOptionName);
+            return;
+        }
+        Free(victim);
+        victim.Status = SequenceStatus.Waiting;
+        NumRecomputePreemptions++;
+        if (wanted)
+            _logger.LogWarning("The swap space is full ({Free} of {Host} host blocks free); sequence {RequestId}.{Index} is recomputed instead. Raise {SwapOption}.",
+                Kv.Host!.NumFree, Kv.Host.NumBlocks, victim.RequestId, victim.Index, _options.SwapOptionName);
         // Preempted sequences are older than anything waiting: they go first, oldest first.
         int at = 0;
         while (at < _waiting.Count && _waiting[at].ArrivalOrder < victim.ArrivalOrder) at++;

@@ -15,6 +15,12 @@ internal sealed class SchedulerOptions
     /// <summary>Name of the user-facing option that sizes the KV cache, quoted in the preemption warning.</summary>
     public string KvCacheOptionName { get; init; } = "EngineOptions.NumKvBlocks";
 
+    /// <summary>Swap or recompute per preempted sequence; null: recompute always (no swap space).</summary>
+    public PreemptionPolicy? Preemption { get; init; }
+
+    /// <summary>Name of the user-facing option that sizes the swap space, quoted when it is full.</summary>
+    public string SwapOptionName { get; init; } = "EngineOptions.SwapSpaceBytes";
+
     public void Validate()
     {
         if (MaxNumBatchedTokens < 1) throw new ArgumentException("MaxNumBatchedTokens must be >= 1.", nameof(MaxNumBatchedTokens));

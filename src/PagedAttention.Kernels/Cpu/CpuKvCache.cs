@@ -64,20 +64,31 @@ internal unsafe class CpuKvCache : IDisposable
         return new PagedKvLayer(_keys[layer], _values[layer], NumBlocks, BlockSize, NumKvHeads, HeadDim);
     }
 
-    /// <summary>Copies blocks (source, destination id pairs), every layer, K and V.</summary>
-    public void CopyBlocks(ReadOnlySpan<int> srcDst)
+    /// <summary>Copies blocks within this cache (source, destination id pairs), every layer, K and V.</summary>
+    public void CopyBlocks(ReadOnlySpan<int> srcDst) => CopyBlocksTo(this, srcDst);
+
+    /// <summary>
+    /// Copies blocks of this cache into <paramref name="destination"/> (a cache of the same layer shape: the swap space),
+    /// (source id here, destination id there) pairs, every layer, K and V.
+    /// </summary>
+    public void CopyBlocksTo(CpuKvCache destination, ReadOnlySpan<int> srcDst)
     {
+        ArgumentNullException.ThrowIfNull(destination);
         ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(destination._disposed, destination);
+        if (destination.NumLayers != NumLayers || destination.BlockSize != BlockSize || destination.NumKvHeads != NumKvHeads || destination.HeadDim != HeadDim)
+            throw new ArgumentException("The destination cache has another block shape.", nameof(destination));
         if (srcDst.Length % 2 != 0) throw new ArgumentException("Block copies come in (source, destination) pairs.", nameof(srcDst));
         long blockFloats = (long)BlockSize * NumKvHeads * HeadDim;
         for (int i = 0; i < srcDst.Length; i += 2)
         {
             int src = srcDst[i], dst = srcDst[i + 1];
-            if ((uint)src >= (uint)NumBlocks || (uint)dst >= (uint)NumBlocks) throw new ArgumentOutOfRangeException(nameof(srcDst), $"Block copy {src} -> {dst} is outside the {NumBlocks} blocks.");
+            if ((uint)src >= (uint)NumBlocks || (uint)dst >= (uint)destination.NumBlocks)
+                throw new ArgumentOutOfRangeException(nameof(srcDst), $"Block copy {src} -> {dst} is outside the caches ({NumBlocks} and {destination.NumBlocks} blocks).");
             for (int l = 0; l < NumLayers; l++)
             {
-                Buffer.MemoryCopy(_keys[l] + src * blockFloats, _keys[l] + dst * blockFloats, blockFloats * sizeof(float), blockFloats * sizeof(float));
-                Buffer.MemoryCopy(_values[l] + src * blockFloats, _values[l] + dst * blockFloats, blockFloats * sizeof(float), blockFloats * sizeof(float));
+                Buffer.MemoryCopy(_keys[l] + src * blockFloats, destination._keys[l] + dst * blockFloats, blockFloats * sizeof(float), blockFloats * sizeof(float));
+                Buffer.MemoryCopy(_values[l] + src * blockFloats, destination._values[l] + dst * blockFloats, blockFloats * sizeof(float), blockFloats * sizeof(float));
             }
         }
     }

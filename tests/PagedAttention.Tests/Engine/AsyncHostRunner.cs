@@ -70,6 +70,14 @@ internal sealed class AsyncHostRunner : IModelRunner, IDeviceSampler
     public int BlockSize => _inner.BlockSize;
 
     public void CopyBlocks(ReadOnlySpan<int> srcDst) => _inner.CopyBlocks(srcDst); // the step in flight was computed at launch
+
+    public long KvBytesPerBlock => _inner.KvBytesPerBlock;
+
+    public void AllocateSwapSpace(int numBlocks) => _inner.AllocateSwapSpace(numBlocks);
+
+    public void SwapOut(ReadOnlySpan<int> deviceHost) => _inner.SwapOut(deviceHost);
+
+    public void SwapIn(ReadOnlySpan<int> hostDevice) => _inner.SwapIn(hostDevice);
     public IDeviceSampler? DeviceSampler => this;
     public bool CanLaunchAsync => !Synchronous;
 

@@ -22,7 +22,9 @@ public class EngineStressTests(ITestOutputHelper log)
 
     private sealed record Request(int Id, int[] Prompt, SamplingParams Params, Mode Mode, int StopAfter, int CancelMs)
     {
-        public bool Greedy => Params.Temperature == 0;
+        public bool Greedy => Params.Temperature == 0 && Params.BeamWidth == 1;
+
+        public bool Beam => Params.BeamWidth > 1;
     }
 
     private sealed class Result
@@ -33,13 +35,15 @@ public class EngineStressTests(ITestOutputHelper log)
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)] // the pipelined step of asynchronous devices (AsyncHostRunner)
-    public async Task RandomLoad_WithPreemption_PrefixSharing_CancellationAndN_EndsConsistent(bool pipelined)
+    [InlineData(false, false)]
+    [InlineData(true, false)] // the pipelined step of asynchronous devices (AsyncHostRunner)
+    [InlineData(false, true)] // + swap preemption, beam searches and a pinned preamble (issue 21)
+    [InlineData(true, true)]
+    public async Task RandomLoad_WithPreemption_PrefixSharing_CancellationAndN_EndsConsistent(bool pipelined, bool extended)
     {
         const int seed = 20240611;
         var rnd = new Random(seed);
-        var requests = MakeRequests(rnd, 2000);
+        var (requests, preambles) = MakeRequests(rnd, 2000, extended);
         var sw = Stopwatch.StartNew();
 
         var options = new EngineOptions
@@ -51,11 +55,14 @@ public class EngineStressTests(ITestOutputHelper log)
             MaxNumBatchedTokens = 48,
             LongPrefillTokenThreshold = 16,
             EnablePrefixCaching = true,
+            SwapSpaceBytes = extended ? 48 << 10 : 0, // 48 host blocks of the tiny model's 1 KiB blocks
         };
         var engine = pipelined
             ? LlmEngine.Create(new AsyncHostRunner(options.ModelPath, 40, 4, 16), options)
             : await LlmEngine.LoadAsync(options);
         engine.VerifyInvariants = true;
+        // A pinned preamble (four of the 40 blocks) for the whole run: never evicted, released at the end.
+        var pin = extended ? await engine.PinPrefixAsync(preambles[4]) : null;
         var results = new Result[requests.Length];
         var tasks = new List<Task>(requests.Length);
         EngineMetrics end;
@@ -74,7 +81,25 @@ public class EngineStressTests(ITestOutputHelper log)
                 while (engine.GetMetrics() is { } m && m.Steps < target && m.Running + m.Waiting > 0 && engine.LoopFailure is null)
                     await Task.Delay(1);
             }
-            await Task.WhenAll(tasks).WaitAsync(TimeSpan.FromSeconds(120));
+            PagedAttention.AI.Scheduling.Scheduler<EngineSequence>? sched = null;
+            engine.AfterStep = x => sched = x;
+            try { await Task.WhenAll(tasks).WaitAsync(TimeSpan.FromSeconds(120)); }
+            catch (TimeoutException) // say what is stuck where
+            {
+                var x = sched!;
+                log.WriteLine($"HANG {engine.LoopFailure} {engine.GetMetrics()} free {x.Kv.Pool.NumFree} host {x.Kv.Host?.NumFree}");
+                foreach (var q in x.Running.Select(q => ("R", q)).Concat(x.Waiting.Select(q => ("W", q))).Concat(x.Swapped.Select(q => ("S", q))))
+                    log.WriteLine($"{q.Item1} {q.Item2} beam={q.Item2.Beam is not null} blocks={q.Item2.Table.Count} host={q.Item2.Table.NumHostBlocks} ph={q.Item2.HasPlaceholder} arr={q.Item2.ArrivalOrder}");
+                for (int t = 0; t < tasks.Count; t++)
+                    if (!tasks[t].IsCompleted) log.WriteLine($"open {t}: prompt {requests[t].Prompt.Length} k {requests[t].Params.BeamWidth} n {requests[t].Params.N} max {requests[t].Params.MaxTokens} es {requests[t].Params.EarlyStopping} lp {requests[t].Params.LengthPenalty} mode {requests[t].Mode} outs {results[t].Outputs.Count}");
+                throw;
+            }
+            if (pin is not null)
+            {
+                Assert.True(pin.IsPinned && pin.NumBlocks == 4, pin.ToString());
+                Assert.Equal(4, engine.GetMetrics().KvBlocksPinned);
+                await pin.DisposeAsync();
+            }
             end = await EngineTestKit.WaitIdle(engine, 1000);
         }
         finally
@@ -86,6 +111,9 @@ public class EngineStressTests(ITestOutputHelper log)
 
         // The pool is whole again and the run exercised what it is meant to.
         Assert.Equal(end.KvBlocksTotal, end.KvBlocksFree);
+        Assert.Equal(end.HostBlocksTotal, end.HostBlocksFree);
+        Assert.Equal(0, end.KvBlocksPinned);
+        if (extended) Assert.True(end.SwapOuts > 20 && end.SwapIns > 0 && end.KvBlocksCopied > 0, $"swaps and copies on write expected: {end}");
         Assert.Equal(0, end.Running);
         Assert.Equal(0, end.Waiting);
         Assert.True(end.Preemptions > 50, $"the tiny pool should preempt often: {end}");
@@ -104,6 +132,14 @@ public class EngineStressTests(ITestOutputHelper log)
             for (int s = 0; s < r.Params.N; s++)
             {
                 var outs = res.Outputs.Where(o => o.SequenceIndex == s).ToList();
+                if (r.Beam)
+                {
+                    // Beams arrive when the search ends, best first; each ends with a reason.
+                    Assert.Equal(Enumerable.Range(0, outs.Count), outs.Select(o => o.Index));
+                    Assert.True(outs.Count <= r.Params.MaxTokens);
+                    if (!cut) Assert.True(outs.Count > 0 && outs[^1].FinishReason is not null, $"beam request {i} seq {s}");
+                    continue;
+                }
                 Assert.Equal(Enumerable.Range(0, outs.Count), outs.Select(o => o.Index)); // in order, none lost or repeated
                 Assert.True(outs.Count <= r.Params.MaxTokens);
                 Assert.All(outs.SkipLast(1), o => Assert.Null(o.FinishReason));
@@ -126,6 +162,8 @@ public class EngineStressTests(ITestOutputHelper log)
 
         // Greedy outputs (also the tokens a cut request got before it ended) equal the prompt's output computed alone.
         var sample = Enumerable.Range(0, requests.Length).Where(i => requests[i].Greedy).Where((_, k) => k % 12 == 0).ToList();
+        var beamSample = Enumerable.Range(0, requests.Length).Where(i => requests[i].Beam).ToList();
+        var beamReference = new Dictionary<int, List<GenerationOutput>>();
         var reference = new Dictionary<string, int[]>();
         await using (var alone = await LlmEngine.LoadAsync(new EngineOptions { ModelPath = TestData.Model("llama"), BlockSize = 4, NumKvBlocks = 64, EnablePrefixCaching = false }))
         {
@@ -138,7 +176,22 @@ public class EngineStressTests(ITestOutputHelper log)
                     toks.Add(o.TokenId);
                 reference[key] = toks.ToArray();
             }
+            foreach (int i in beamSample)
+            {
+                var outs = new List<GenerationOutput>();
+                await foreach (var o in alone.GenerateAsync(requests[i].Prompt, requests[i].Params)) outs.Add(o);
+                beamReference[i] = outs;
+            }
         }
+        // Beam searches (also the beams a cut request got before it ended) equal the same search alone.
+        foreach (int i in beamSample)
+            for (int s = 0; s < requests[i].Params.N; s++)
+            {
+                var got = results[i].Outputs.Where(o => o.SequenceIndex == s).Select(o => o.TokenId).ToArray();
+                var expected = beamReference[i].Where(o => o.SequenceIndex == s).Select(o => o.TokenId).ToArray();
+                Assert.True(expected.AsSpan(0, got.Length).SequenceEqual(got), $"beam request {i} beam {s}: [{string.Join(',', got)}] vs alone [{string.Join(',', expected)}]");
+            }
+        if (extended) Assert.True(beamSample.Count > 50, $"{beamSample.Count} beam requests");
         int checkedSeqs = 0;
         foreach (int i in sample)
         {
@@ -156,7 +209,7 @@ public class EngineStressTests(ITestOutputHelper log)
         Assert.True(checkedSeqs >= 100);
     }
 
-    private static Request[] MakeRequests(Random rnd, int count)
+    private static (Request[] Requests, int[][] Preambles) MakeRequests(Random rnd, int count, bool extended)
     {
         // A few shared preambles (some block-aligned, some not) so that requests hit, wait on, and evict cached prefixes.
         var prefixes = new[] { 4, 7, 8, 12, 16, 19 }.Select(n => RandomTokens(rnd, n)).ToArray();
@@ -185,9 +238,23 @@ public class EngineStressTests(ITestOutputHelper log)
             };
             u = rnd.NextDouble();
             var mode = u < 0.7 ? Mode.Complete : u < 0.85 ? Mode.CancelAfterOutputs : u < 0.9 ? Mode.CancelAfterTime : Mode.Abandon;
-            list[i] = new Request(i, prompt, p, mode, rnd.Next(0, p.MaxTokens * n), rnd.Next(0, 4));
+            if (extended && rnd.NextDouble() < 0.08)
+            {
+                // A beam search of width 2 or 3 (k × its blocks must fit the 40-block pool).
+                int k = rnd.Next(2, 4);
+                p = new SamplingParams
+                {
+                    BeamWidth = k,
+                    N = rnd.Next(1, k + 1),
+                    MaxTokens = p.MaxTokens,
+                    IgnoreEos = p.IgnoreEos,
+                    LengthPenalty = rnd.Next(0, 3) * 0.5f,
+                    EarlyStopping = (BeamEarlyStopping)rnd.Next(0, 3),
+                };
+            }
+            list[i] = new Request(i, prompt, p, mode, rnd.Next(0, p.MaxTokens * p.N), rnd.Next(0, 4));
         }
-        return list;
+        return (list, prefixes);
     }
 
     private static int[] RandomTokens(Random rnd, int n) => Enumerable.Range(0, n).Select(_ => rnd.Next(3, Vocab)).ToArray();

@@ -137,6 +137,18 @@ internal sealed class CudaModelRunner : IModelRunner, IDeviceSampler
 
     public void CopyBlocks(ReadOnlySpan<int> srcDst) => _cache.CopyBlocks(srcDst);
 
+    public long KvBytesPerBlock => CudaKvCache.BytesPerBlock(_cache.NumLayers, _cache.BlockSize, _cache.NumKvHeads, _cache.HeadDim);
+
+    public void AllocateSwapSpace(int numBlocks)
+    {
+        if (numBlocks > 0)
+            throw new NotSupportedException("EngineOptions.SwapSpaceBytes is not supported with Device \"cuda\" yet (swap preemption runs on the CPU backend); set it to 0 there: preemption then recomputes.");
+    }
+
+    public void SwapOut(ReadOnlySpan<int> deviceHost) => throw new NotSupportedException("No swap space on CUDA.");
+
+    public void SwapIn(ReadOnlySpan<int> hostDevice) => throw new NotSupportedException("No swap space on CUDA.");
+
     public bool CanLaunchAsync => true;
 
     public void LaunchSample(ForwardBatch batch) => _model.LaunchSample(batch, _cache, _sampler);

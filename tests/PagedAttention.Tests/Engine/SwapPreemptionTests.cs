@@ -1,0 +1,86 @@
+using PagedAttention.AI.Engine;
+using PagedAttention.AI.Scheduling;
+using PagedAttention.Tests.Scheduling;
+
+using static PagedAttention.Tests.Engine.EngineTestKit;
+
+namespace PagedAttention.Tests.Engine;
+
+/// <summary>
+/// Swap preemption on the CPU (issue 21, items 1 and 6): on every tiny checkpoint, under a pool small enough to force
+/// preemption, greedy outputs are identical with swap, with recompute, by the cost model, and with no pressure.
+/// </summary>
+public class SwapPreemptionTests
+{
+    public static TheoryData<string> ModelNames => new() { "llama", "llama-bf16", "mistral", "qwen2", "qwen3" };
+
+    private static Task<LlmEngine> Load(string model, int blocks, PreemptionMode mode, long swapBytes, ListLogger? log = null) =>
+        LlmEngine.LoadAsync(new EngineOptions
+        {
+            ModelPath = TestData.Model(model), NumKvBlocks = blocks, MaxNumBatchedTokens = 64, MaxNumSeqs = 16,
+            SwapSpaceBytes = swapBytes, PreemptionMode = mode, Logger = log,
+        });
+
+    [Theory]
+    [MemberData(nameof(ModelNames))]
+    public async Task Greedy_IsIdentical_WithSwap_WithRecompute_ByCost_AndWithoutPressure(string model)
+    {
+        var prompts = Prompts(24, seed: 17);
+        int[][] expected;
+        await using (var roomy = await Load(model, 512, PreemptionMode.Auto, 0))
+            expected = await Task.WhenAll(prompts.Select(p => Tokens(roomy, p, Greedy(24))));
+
+        foreach (var (mode, swap) in new[] { (PreemptionMode.Recompute, 0L), (PreemptionMode.Swap, 4L << 20), (PreemptionMode.Auto, 4L << 20) })
+        {
+            var log = new ListLogger();
+            await using var e = await Load(model, 14, mode, swap, log);
+            e.VerifyInvariants = true;
+            var got = await Task.WhenAll(prompts.Select(p => Tokens(e, p, Greedy(24))));
+            for (int i = 0; i < prompts.Length; i++) Assert.True(expected[i].SequenceEqual(got[i]), $"{model} {mode}: prompt {i} differs");
+            var m = await WaitIdle(e);
+            Assert.True(m.Preemptions > 0, $"{mode}: {m}");
+            Assert.Equal(m.KvBlocksTotal, m.KvBlocksFree);
+            Assert.Equal(m.HostBlocksTotal, m.HostBlocksFree);
+            if (mode == PreemptionMode.Recompute) Assert.Equal(0, m.SwapOuts);
+            else
+            {
+                Assert.True(m.SwapOuts > 0 && m.SwapIns == m.SwapOuts, $"{mode}: {m}");
+                Assert.True(m.SwapBytesIn <= m.SwapBytesOut, m.ToString()); // blocks still in the prefix cache come back by reference
+                Assert.True(m.SwapBytesOut > 0 && m.SwapSeconds > 0);
+                Assert.Contains(log.Entries, x => x.Message.Contains("swapped out to host memory"));
+            }
+            if (mode == PreemptionMode.Swap) Assert.Equal(m.Preemptions, m.SwapOuts + m.RecomputePreemptions);
+            Assert.Null(e.LoopFailure);
+        }
+    }
+
+    [Fact]
+    public async Task Pipelined_WithSwap_EqualsSynchronous()
+    {
+        string dir = TestData.Model("llama");
+        var prompts = Prompts(16, seed: 23);
+        int[][] expected;
+        await using (var roomy = await Load("llama", 512, PreemptionMode.Auto, 0))
+            expected = await Task.WhenAll(prompts.Select(p => Tokens(roomy, p, Greedy(20))));
+        var runner = new AsyncHostRunner(dir, 14, 16, 16);
+        await using var e = LlmEngine.Create(runner, new EngineOptions
+        {
+            ModelPath = dir, MaxNumSeqs = 16, MaxNumBatchedTokens = 64, SwapSpaceBytes = 4L << 20, PreemptionMode = PreemptionMode.Swap,
+        });
+        e.VerifyInvariants = true;
+        var got = await Task.WhenAll(prompts.Select(p => Tokens(e, p, Greedy(20))));
+        for (int i = 0; i < prompts.Length; i++) Assert.Equal(expected[i], got[i]);
+        var m = await WaitIdle(e);
+        Assert.True(m.SwapOuts > 0, m.ToString());
+        Assert.Equal(m.HostBlocksTotal, m.HostBlocksFree);
+    }
+
+    [Fact]
+    public async Task SwapSpace_IsValidated()
+    {
+        Assert.Throws<ArgumentException>(() => new EngineOptions { SwapSpaceBytes = -1 }.Validate());
+        await using var e = await Load("llama", 64, PreemptionMode.Auto, 1 << 20);
+        var m = e.GetMetrics();
+        Assert.True(m.HostBlocksTotal > 0 && m.HostBlocksFree == m.HostBlocksTotal, m.ToString());
+    }
+}
