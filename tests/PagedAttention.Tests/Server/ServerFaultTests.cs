@@ -36,6 +36,10 @@ public sealed class ServerFaultTests(ITestOutputHelper log)
 
         public void ForwardSample(ForwardBatch batch, Span<int> tokens, Span<float> logits, ReadOnlySpan<int> logitRows) => throw new NotSupportedException();
         public void CopyBlocks(ReadOnlySpan<int> srcDst) => _inner.CopyBlocks(srcDst);
+        public long KvBytesPerBlock => _inner.KvBytesPerBlock;
+        public void AllocateSwapSpace(int numBlocks) => _inner.AllocateSwapSpace(numBlocks);
+        public void SwapOut(ReadOnlySpan<int> deviceHost) => _inner.SwapOut(deviceHost);
+        public void SwapIn(ReadOnlySpan<int> hostDevice) => _inner.SwapIn(hostDevice);
         public void LaunchSample(ForwardBatch batch) => throw new NotSupportedException();
         public void WaitSample(Span<int> tokens) => throw new NotSupportedException();
         public void Dispose() => _inner.Dispose();
