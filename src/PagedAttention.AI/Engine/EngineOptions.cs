@@ -75,8 +75,8 @@ public sealed class EngineOptions
     /// Host memory for swapped-out KV blocks (swap preemption; vLLM's <c>swap_space</c>, 4 GiB there): when the cache runs
     /// out of blocks, a preempted sequence whose blocks are cheaper to copy out and back than its tokens are to recompute
     /// (measured copy bandwidth vs measured prefill rate) is swapped to this space and resumes before new requests are
-    /// admitted. 0 (default) = preemption always recomputes. CPU only for now (on the CPU it is a second region of the
-    /// same memory); with "cuda" a non-zero value is refused at load.
+    /// admitted. 0 (default) = preemption always recomputes. On the CPU it is a second region of the same memory; with
+    /// "cuda", page-locked host memory with copies on their own stream.
     /// </summary>
     public long SwapSpaceBytes { get; set; }
 

@@ -64,7 +64,10 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
             MaxNumSeqs = options.MaxNumSeqs,
             LongPrefillTokenThreshold = options.LongPrefillTokenThreshold,
             KvCacheOptionName = kvOption,
-            Preemption = hostBlocks > 0 ? new PreemptionPolicy(bytesPerBlock, options.PreemptionMode) : null,
+            // Until measured: ~4 GB/s memcpy and 5k prefill tokens/s on a CPU; ~20 GB/s pinned PCIe copies and 50k tokens/s on a GPU.
+            Preemption = hostBlocks > 0
+                ? runner.Device == "cuda" ? new PreemptionPolicy(bytesPerBlock, options.PreemptionMode, 2e10, 5e4) : new PreemptionPolicy(bytesPerBlock, options.PreemptionMode)
+                : null,
         }, kv, _logger);
         int maxBlocksPerSeq = Math.Min(kv.BlocksFor(MaxModelLen), blocks);
         _core = new EngineCore(runner, scheduler, options, maxBlocksPerSeq, _counters, _logger);

@@ -13,10 +13,12 @@ public class PublicApiTests
     [Fact]
     public void AiProject_ExportsOnlyTheListedTypes() => AssertExports(typeof(LlmEngine).Assembly,
     [
+        "PagedAttention.AI.Engine.BeamHypothesis",
         "PagedAttention.AI.Engine.EngineMetrics",
         "PagedAttention.AI.Engine.EngineOptions",
         "PagedAttention.AI.Engine.GenerationOutput",
         "PagedAttention.AI.Engine.LlmEngine",
+        "PagedAttention.AI.Engine.PrefixPin",
         "PagedAttention.AI.LlmEngineChatClientExtensions",
         "PagedAttention.AI.Models.IDecoderModel",
         "PagedAttention.AI.Models.ModelConfig",
@@ -26,6 +28,7 @@ public class PublicApiTests
         "PagedAttention.AI.PagedAttentionChatClient",
         "Microsoft.Extensions.DependencyInjection.PagedAttentionServiceCollectionExtensions",
         "PagedAttention.AI.Requests.FinishReason",
+        "PagedAttention.AI.Sampling.BeamEarlyStopping",
         "PagedAttention.AI.Sampling.IStreamingDetokenizer",
         "PagedAttention.AI.Sampling.SamplingParams",
         "PagedAttention.AI.Sampling.TokenLogprob",
