@@ -80,6 +80,13 @@ public sealed class EngineOptions
     /// </summary>
     public long SwapSpaceBytes { get; set; }
 
+    /// <summary>
+    /// Host memory for the prefix cache's host tier: full cached blocks evicted from the KV cache are copied there
+    /// (LRU, bounded by this), and a later prefix hit copies them back instead of recomputing them; hashes and salts as on
+    /// the device. 0 (default) = off (on the CPU the device cache is host memory already: a bigger KvCacheBytes does the same).
+    /// </summary>
+    public long HostCacheBytes { get; set; }
+
     /// <summary>Forces swap or recompute on preemption (tests); default: by cost.</summary>
     internal Scheduling.PreemptionMode PreemptionMode { get; set; }
 
@@ -139,6 +146,7 @@ public sealed class EngineOptions
         if (MaxNumBatchedTokens is < 1 or > MaxNumBatchedTokensLimit) throw new ArgumentException($"EngineOptions.MaxNumBatchedTokens must be in 1..{MaxNumBatchedTokensLimit}, got {MaxNumBatchedTokens}.", nameof(MaxNumBatchedTokens));
         if (LongPrefillTokenThreshold < 0) throw new ArgumentException("EngineOptions.LongPrefillTokenThreshold must be >= 0.", nameof(LongPrefillTokenThreshold));
         if (MaxBufferedOutputsPerRequest < 1) throw new ArgumentException("EngineOptions.MaxBufferedOutputsPerRequest must be >= 1.", nameof(MaxBufferedOutputsPerRequest));
+        if (HostCacheBytes is < 0 or > KvCacheBytesLimit) throw new ArgumentException($"EngineOptions.HostCacheBytes must be in 0..{KvCacheBytesLimit} (1 TiB), got {HostCacheBytes}.", nameof(HostCacheBytes));
         if (SwapSpaceBytes is < 0 or > KvCacheBytesLimit) throw new ArgumentException($"EngineOptions.SwapSpaceBytes must be in 0..{KvCacheBytesLimit} (1 TiB), got {SwapSpaceBytes}.", nameof(SwapSpaceBytes));
         if (!(MaxPinnedKvFraction > 0 && MaxPinnedKvFraction <= 1)) throw new ArgumentException($"EngineOptions.MaxPinnedKvFraction must be in (0, 1], got {MaxPinnedKvFraction}.", nameof(MaxPinnedKvFraction));
         if (MaxModelLen is <= 0 or > MaxModelLenLimit) throw new ArgumentException($"EngineOptions.MaxModelLen must be in 1..{MaxModelLenLimit}, got {MaxModelLen}.", nameof(MaxModelLen));

@@ -56,8 +56,9 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
         // Swap space: host blocks of the device's block size (0: preemption recomputes).
         long bytesPerBlock = runner.KvBytesPerBlock;
         int hostBlocks = (int)Math.Min(options.SwapSpaceBytes / bytesPerBlock, EngineOptions.NumKvBlocksLimit);
-        runner.AllocateSwapSpace(hostBlocks);
-        var kv = new KvCacheManager(blocks, options.BlockSize, hostBlocks);
+        int tierBlocks = (int)Math.Min(options.HostCacheBytes / bytesPerBlock, EngineOptions.NumKvBlocksLimit);
+        runner.AllocateSwapSpace(hostBlocks + tierBlocks); // one host region: the swap space, then the prefix cache's host tier
+        var kv = new KvCacheManager(blocks, options.BlockSize, hostBlocks, tierBlocks);
         var scheduler = new Scheduler<EngineSequence>(new SchedulerOptions
         {
             MaxNumBatchedTokens = options.MaxNumBatchedTokens,
@@ -292,6 +293,10 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
             SwapBytesOut = _core.Swaps.BytesOut,
             SwapBytesIn = _core.Swaps.BytesIn,
             SwapSeconds = _core.Swaps.Seconds,
+            HostTierBlocks = kv.Tier?.Count ?? 0,
+            HostTierHitTokens = kv.TierHitTokens,
+            HostTierBlocksOut = kv.TierBlocksOut,
+            HostTierBlocksIn = kv.TierBlocksIn,
             HostBlocksTotal = kv.Host?.NumBlocks ?? 0,
             HostBlocksFree = kv.Host?.NumFree ?? 0,
             DroppedLogCalls = _logger.DroppedCalls,
