@@ -63,6 +63,18 @@ public sealed record EngineMetrics
     /// <summary>Seconds the step loop spent issuing (on the CPU: doing) swap copies.</summary>
     public double SwapSeconds { get; init; }
 
+    /// <summary>Blocks held by the prefix cache's host tier (<see cref="EngineOptions.HostCacheBytes"/>).</summary>
+    public int HostTierBlocks { get; init; }
+
+    /// <summary>Prompt tokens served from the host tier (copied back to the KV cache instead of recomputed).</summary>
+    public long HostTierHitTokens { get; init; }
+
+    /// <summary>Blocks copied to the host tier on eviction / back from it on a hit (also counted in the swap bytes).</summary>
+    public long HostTierBlocksOut { get; init; }
+
+    /// <inheritdoc cref="HostTierBlocksOut"/>
+    public long HostTierBlocksIn { get; init; }
+
     /// <summary>Host blocks of the swap space, and of those free.</summary>
     public int HostBlocksTotal { get; init; }
 

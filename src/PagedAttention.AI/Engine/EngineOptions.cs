@@ -75,10 +75,17 @@ public sealed class EngineOptions
     /// Host memory for swapped-out KV blocks (swap preemption; vLLM's <c>swap_space</c>, 4 GiB there): when the cache runs
     /// out of blocks, a preempted sequence whose blocks are cheaper to copy out and back than its tokens are to recompute
     /// (measured copy bandwidth vs measured prefill rate) is swapped to this space and resumes before new requests are
-    /// admitted. 0 (default) = preemption always recomputes. CPU only for now (on the CPU it is a second region of the
-    /// same memory); with "cuda" a non-zero value is refused at load.
+    /// admitted. 0 (default) = preemption always recomputes. On the CPU it is a second region of the same memory; with
+    /// "cuda", page-locked host memory with copies on their own stream.
     /// </summary>
     public long SwapSpaceBytes { get; set; }
+
+    /// <summary>
+    /// Host memory for the prefix cache's host tier: full cached blocks evicted from the KV cache are copied there
+    /// (LRU, bounded by this), and a later prefix hit copies them back instead of recomputing them; hashes and salts as on
+    /// the device. 0 (default) = off (on the CPU the device cache is host memory already: a bigger KvCacheBytes does the same).
+    /// </summary>
+    public long HostCacheBytes { get; set; }
 
     /// <summary>Forces swap or recompute on preemption (tests); default: by cost.</summary>
     internal Scheduling.PreemptionMode PreemptionMode { get; set; }
@@ -171,6 +178,7 @@ public sealed class EngineOptions
         if (LmHeadQuantization is { } lm && !Enum.IsDefined(lm)) throw new ArgumentException($"EngineOptions.LmHeadQuantization must be None, Int8, Int4 or null, got {(int)lm}.", nameof(LmHeadQuantization));
         if (Device == "cuda" && (WeightQuantization != WeightQuantization.None || LmHeadQuantization is not (null or WeightQuantization.None)))
             throw new ArgumentException("EngineOptions.WeightQuantization / LmHeadQuantization are CPU-only: quantized weights are not supported with Device \"cuda\" (use None, or Device \"cpu\").", nameof(WeightQuantization));
+        if (HostCacheBytes is < 0 or > KvCacheBytesLimit) throw new ArgumentException($"EngineOptions.HostCacheBytes must be in 0..{KvCacheBytesLimit} (1 TiB), got {HostCacheBytes}.", nameof(HostCacheBytes));
         if (SwapSpaceBytes is < 0 or > KvCacheBytesLimit) throw new ArgumentException($"EngineOptions.SwapSpaceBytes must be in 0..{KvCacheBytesLimit} (1 TiB), got {SwapSpaceBytes}.", nameof(SwapSpaceBytes));
         if (!(MaxPinnedKvFraction > 0 && MaxPinnedKvFraction <= 1)) throw new ArgumentException($"EngineOptions.MaxPinnedKvFraction must be in (0, 1], got {MaxPinnedKvFraction}.", nameof(MaxPinnedKvFraction));
         if (StatsLogInterval < TimeSpan.Zero) throw new ArgumentException($"EngineOptions.StatsLogInterval must be >= 0, got {StatsLogInterval}.", nameof(StatsLogInterval));

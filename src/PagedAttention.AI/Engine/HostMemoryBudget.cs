@@ -47,6 +47,8 @@ internal static class HostMemoryBudget
             (nameof(EngineOptions.MaxNumSeqs), seqs, (long)seqs * config.VocabSize * sizeof(float) + seqs * blocksPerSeq * sizeof(int), "logits and block tables"),
             (nameof(EngineOptions.MaxNumBatchedTokens), tokens, 3L * tokens * sizeof(int), "the flat batch"),
         };
+        if (options.HostCacheBytes > 0)
+            parts.Add((nameof(EngineOptions.HostCacheBytes), options.HostCacheBytes, options.HostCacheBytes, "host tier of the prefix cache"));
         if (options.SwapSpaceBytes > 0)
             parts.Add((nameof(EngineOptions.SwapSpaceBytes), options.SwapSpaceBytes, options.SwapSpaceBytes, "swap space"));
         if (cpuActivations)

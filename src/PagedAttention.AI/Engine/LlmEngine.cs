@@ -62,15 +62,19 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
         // Swap space: host blocks of the device's block size (0: preemption recomputes).
         long bytesPerBlock = runner.KvBytesPerBlock;
         int hostBlocks = (int)Math.Min(options.SwapSpaceBytes / bytesPerBlock, EngineOptions.NumKvBlocksLimit);
-        runner.AllocateSwapSpace(hostBlocks);
-        var kv = new KvCacheManager(blocks, options.BlockSize, hostBlocks);
+        int tierBlocks = (int)Math.Min(options.HostCacheBytes / bytesPerBlock, EngineOptions.NumKvBlocksLimit);
+        runner.AllocateSwapSpace(hostBlocks + tierBlocks); // one host region: the swap space, then the prefix cache's host tier
+        var kv = new KvCacheManager(blocks, options.BlockSize, hostBlocks, tierBlocks);
         var scheduler = new Scheduler<EngineSequence>(new SchedulerOptions
         {
             MaxNumBatchedTokens = options.MaxNumBatchedTokens,
             MaxNumSeqs = options.MaxNumSeqs,
             LongPrefillTokenThreshold = options.LongPrefillTokenThreshold,
             KvCacheOptionName = kvOption,
-            Preemption = hostBlocks > 0 ? new PreemptionPolicy(bytesPerBlock, options.PreemptionMode) : null,
+            // Until measured: ~4 GB/s memcpy and 5k prefill tokens/s on a CPU; ~20 GB/s pinned PCIe copies and 50k tokens/s on a GPU.
+            Preemption = hostBlocks > 0
+                ? runner.Device == "cuda" ? new PreemptionPolicy(bytesPerBlock, options.PreemptionMode, 2e10, 5e4) : new PreemptionPolicy(bytesPerBlock, options.PreemptionMode)
+                : null,
         }, kv, _logger);
         int maxBlocksPerSeq = Math.Min(kv.BlocksFor(MaxModelLen), blocks);
         _core = new EngineCore(runner, scheduler, options, maxBlocksPerSeq, _counters, _logger);
@@ -328,6 +332,10 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
             SwapBytesOut = _core.Swaps.BytesOut,
             SwapBytesIn = _core.Swaps.BytesIn,
             SwapSeconds = _core.Swaps.Seconds,
+            HostTierBlocks = kv.Tier?.Count ?? 0,
+            HostTierHitTokens = kv.TierHitTokens,
+            HostTierBlocksOut = kv.TierBlocksOut,
+            HostTierBlocksIn = kv.TierBlocksIn,
             HostBlocksTotal = kv.Host?.NumBlocks ?? 0,
             HostBlocksFree = kv.Host?.NumFree ?? 0,
             DroppedLogCalls = _logger.DroppedCalls,

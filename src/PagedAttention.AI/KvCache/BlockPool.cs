@@ -38,6 +38,9 @@ internal sealed class BlockPool
     /// <summary>Distinct blocks held by at least one pin.</summary>
     public int NumPinned { get; private set; }
 
+    /// <summary>Called with a computed cached block just before its eviction (the host tier copies it out).</summary>
+    public Action<KvBlock>? OnEvict { get; set; }
+
     /// <summary>Blocks evicted from the prefix cache so far.</summary>
     public long NumEvictions { get; private set; }
 
@@ -79,6 +82,7 @@ internal sealed class BlockPool
         var b = _free.PopFront();
         if (b.HasHash)
         {
+            if (b.IsComputed) OnEvict?.Invoke(b);
             Unregister(b);
             NumEvictions++;
         }

@@ -8,12 +8,39 @@ namespace PagedAttention.AI.KvCache;
 /// </summary>
 internal sealed class KvCacheManager
 {
-    public KvCacheManager(int numBlocks, int blockSize, int numHostBlocks = 0)
+    public KvCacheManager(int numBlocks, int blockSize, int numHostBlocks = 0, int numTierBlocks = 0)
     {
         Pool = new BlockPool(numBlocks, blockSize);
         BlockSize = blockSize;
         Host = numHostBlocks > 0 ? new HostBlockPool(numHostBlocks) : null;
+        _tierOffset = numHostBlocks;
+        if (numTierBlocks > 0)
+        {
+            Tier = new HostPrefixTier(numTierBlocks);
+            Pool.OnEvict = b =>
+            {
+                int id = Tier.Offer(b.Hash);
+                if (id < 0) return;
+                PendingSwapOut.Add(b.Id);
+                PendingSwapOut.Add(_tierOffset + id);
+                TierBlocksOut++;
+            };
+        }
     }
+
+    private readonly int _tierOffset; // host-region ids: the swap space first, then the tier
+
+    /// <summary>The host tier of the prefix cache, or null.</summary>
+    public HostPrefixTier? Tier { get; }
+
+    /// <summary>Blocks copied to / restored from the host tier so far.</summary>
+    public long TierBlocksOut { get; private set; }
+
+    /// <inheritdoc cref="TierBlocksOut"/>
+    public long TierBlocksIn { get; private set; }
+
+    /// <summary>Prompt tokens served from the host tier (copied back instead of recomputed).</summary>
+    public long TierHitTokens { get; private set; }
 
     /// <summary>The swap space's host blocks, or null without one (preemption recomputes).</summary>
     public HostBlockPool? Host { get; }
@@ -107,12 +134,13 @@ internal sealed class KvCacheManager
     /// <summary>After the pending copies ran: the host blocks that were copied in are free again.</summary>
     public void CopiesDone()
     {
-        if (_hostToFree.Count == 0 && PendingSwapOut.Count == 0 && PendingSwapIn.Count == 0 && PendingCopies.Count == 0) return;
+        if (_hostToFree.Count == 0 && PendingSwapOut.Count == 0 && PendingSwapIn.Count == 0 && PendingCopies.Count == 0 && Tier is null) return;
         PendingSwapOut.Clear();
         PendingSwapIn.Clear();
         PendingCopies.Clear();
         foreach (int h in _hostToFree) Host!.Free(h);
         _hostToFree.Clear();
+        Tier?.CopiesDone();
     }
 
     public BlockPool Pool { get; }
@@ -146,16 +174,31 @@ internal sealed class KvCacheManager
     /// <paramref name="pending"/> when the first missing block is being computed by another sequence right now:
     /// the caller should wait a step instead of computing the same prefix twice.
     /// </summary>
-    public int FindCachedPrefix(BlockTable table, ReadOnlySpan<int> tokens, List<KvBlock> hits, out bool pending)
+    public int FindCachedPrefix(BlockTable table, ReadOnlySpan<int> tokens, List<KvBlock> hits, out bool pending, List<int>? tierHits = null)
     {
         if (table.Count != 0) throw new InvalidOperationException($"{table} already holds blocks.");
         hits.Clear();
+        tierHits?.Clear();
         pending = false;
         int maxBlocks = (tokens.Length - 1) / BlockSize;
         for (int i = 0; i < maxBlocks; i++)
         {
             var b = Pool.Lookup(table.HashAt(i, tokens));
-            if (b is null) break;
+            if (b is null)
+            {
+                // Missed on the device: the rest of the prefix may be in the host tier (a table is freed tail first,
+                // so its tail blocks are evicted, and copied out, first).
+                if (Tier is null || tierHits is null) break;
+                for (int j = i; j < maxBlocks; j++)
+                {
+                    var h = table.HashAt(j, tokens);
+                    if (Pool.Lookup(h) is not null) break;
+                    int id = Tier.Find(h);
+                    if (id < 0) break;
+                    tierHits.Add(id);
+                }
+                break;
+            }
             if (!b.IsComputed)
             {
                 pending = true;
@@ -163,7 +206,7 @@ internal sealed class KvCacheManager
             }
             hits.Add(b);
         }
-        return hits.Count * BlockSize;
+        return (hits.Count + (tierHits?.Count ?? 0)) * BlockSize;
     }
 
     /// <summary>Counts one admission lookup in the hit-rate counters.</summary>
@@ -182,11 +225,11 @@ internal sealed class KvCacheManager
     /// rather than compute them again; a block holding a placeholder (the token of the step in flight, beyond
     /// <paramref name="knownTokens"/>) is registered by a later call, once known.
     /// </summary>
-    public bool AllocateSlots(BlockTable table, ReadOnlySpan<int> knownTokens, int numTokens, int numComputedTokens, int numNewTokens, List<KvBlock>? hits = null)
+    public bool AllocateSlots(BlockTable table, ReadOnlySpan<int> knownTokens, int numTokens, int numComputedTokens, int numNewTokens, List<KvBlock>? hits = null, List<int>? tierHits = null)
     {
-        int numHits = hits?.Count ?? 0;
-        if (numHits > 0 && table.Count != 0) throw new InvalidOperationException("Prefix hits are only taken at admission.");
-        int computed = numComputedTokens + numHits * BlockSize;
+        int numHits = hits?.Count ?? 0, numTier = tierHits?.Count ?? 0;
+        if ((numHits > 0 || numTier > 0) && table.Count != 0) throw new InvalidOperationException("Prefix hits are only taken at admission.");
+        int computed = numComputedTokens + (numHits + numTier) * BlockSize;
         int total = computed + numNewTokens;
         if (total > numTokens) throw new ArgumentOutOfRangeException(nameof(numNewTokens), "Cannot compute tokens that are not known yet.");
         int needNew = BlocksFor(total) - table.Count - numHits;
@@ -215,7 +258,24 @@ internal sealed class KvCacheManager
             blocks.Add(hits[i]);
         }
         if (numHits > 0) table.NumRegistered = table.NumComputed = numHits;
+        // Host-tier hits are busy first, so that the evictions below cannot drop them.
+        for (int j = 0; j < numTier; j++) Tier!.Use(tierHits![j]);
         for (int i = 0; i < needNew; i++) blocks.Add(Pool.AllocateOne());
+        for (int j = 0; j < numTier; j++)
+        {
+            int i = numHits + j;
+            var b = blocks[i];
+            PendingSwapIn.Add(_tierOffset + tierHits![j]);
+            PendingSwapIn.Add(b.Id);
+            // Registered and computed at once: the copy runs before any forward pass that could read it.
+            if (Pool.Register(b, table.HashAt(i, knownTokens))) b.IsComputed = true;
+        }
+        if (numTier > 0)
+        {
+            table.NumRegistered = table.NumComputed = numHits + numTier;
+            TierBlocksIn += numTier;
+            TierHitTokens += numTier * BlockSize;
+        }
 
         int fullAfterStep = Math.Min(total, knownTokens.Length) / BlockSize;
         for (int i = table.NumRegistered; i < fullAfterStep; i++) Pool.Register(blocks[i], table.HashAt(i, knownTokens));

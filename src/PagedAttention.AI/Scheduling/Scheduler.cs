@@ -21,6 +21,7 @@ internal sealed class Scheduler<TSeq> where TSeq : ScheduledSequence
     private readonly List<TSeq> _waiting = new();
     private readonly List<TSeq> _swapped = new();
     private readonly List<KvBlock> _hits = new();
+    private readonly List<int> _tierHits = new();
     private readonly SchedulerOutput<TSeq> _output;
     private long _arrivals;
 
@@ -177,7 +178,7 @@ internal sealed class Scheduler<TSeq> where TSeq : ScheduledSequence
                 w++;
                 continue;
             }
-            int cached = Kv.FindCachedPrefix(seq.Table, seq.Tokens, _hits, out bool pending);
+            int cached = Kv.FindCachedPrefix(seq.Table, seq.Tokens, _hits, out bool pending, _tierHits);
             if (pending)
             {
                 // Another sequence is computing this very prefix in this step: take it from the cache next step.
@@ -185,7 +186,7 @@ internal sealed class Scheduler<TSeq> where TSeq : ScheduledSequence
                 continue;
             }
             int n = Math.Min(ChunkFor(seq.NumTokens - cached), budget);
-            if (!Kv.AllocateSlots(seq.Table, seq.KnownTokens, seq.NumTokens, 0, n, _hits)) break; // FCFS: nobody overtakes the head for memory.
+            if (!Kv.AllocateSlots(seq.Table, seq.KnownTokens, seq.NumTokens, 0, n, _hits, _tierHits)) break; // FCFS: nobody overtakes the head for memory.
             Kv.RecordLookup(seq.NumTokens, cached);
             seq.NumComputedTokens = cached;
             seq.NumCachedTokens = cached;

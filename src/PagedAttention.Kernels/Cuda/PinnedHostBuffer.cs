@@ -27,6 +27,9 @@ internal unsafe class PinnedHostBuffer : IDisposable
     /// <summary>Size in bytes.</summary>
     public long Bytes { get; }
 
+    /// <summary>The host address (valid until disposed).</summary>
+    public void* Pointer => _ptr;
+
     /// <summary>The memory as elements of <typeparamref name="T"/>, starting at <paramref name="byteOffset"/>.</summary>
     public Span<T> AsSpan<T>(long byteOffset, int count) where T : unmanaged
     {

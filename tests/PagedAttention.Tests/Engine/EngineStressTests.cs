@@ -37,7 +37,7 @@ public class EngineStressTests(ITestOutputHelper log)
     [Theory]
     [InlineData(false, false)]
     [InlineData(true, false)] // the pipelined step of asynchronous devices (AsyncHostRunner)
-    [InlineData(false, true)] // + swap preemption, beam searches and a pinned preamble (issue 21)
+    [InlineData(false, true)] // + swap preemption, the prefix cache's host tier, beam searches and a pinned preamble (issue 21)
     [InlineData(true, true)]
     public async Task RandomLoad_WithPreemption_PrefixSharing_CancellationAndN_EndsConsistent(bool pipelined, bool extended)
     {
@@ -55,7 +55,8 @@ public class EngineStressTests(ITestOutputHelper log)
             MaxNumBatchedTokens = 48,
             LongPrefillTokenThreshold = 16,
             EnablePrefixCaching = true,
-            SwapSpaceBytes = extended ? 48 << 10 : 0, // 48 host blocks of the tiny model's 1 KiB blocks
+            SwapSpaceBytes = extended ? 48 << 10 : 0, // 24 host blocks of the tiny model's 2 KiB blocks
+            HostCacheBytes = extended ? 32 << 10 : 0, // and a 16-block host tier of the prefix cache
         };
         var engine = pipelined
             ? LlmEngine.Create(new AsyncHostRunner(options.ModelPath, 40, 4, 16), options)
@@ -113,7 +114,7 @@ public class EngineStressTests(ITestOutputHelper log)
         Assert.Equal(end.KvBlocksTotal, end.KvBlocksFree);
         Assert.Equal(end.HostBlocksTotal, end.HostBlocksFree);
         Assert.Equal(0, end.KvBlocksPinned);
-        if (extended) Assert.True(end.SwapOuts > 20 && end.SwapIns > 0 && end.KvBlocksCopied > 0, $"swaps and copies on write expected: {end}");
+        if (extended) Assert.True(end.SwapOuts > 20 && end.SwapIns > 0 && end.KvBlocksCopied > 0 && end.HostTierHitTokens > 0, $"swaps, copies on write and host-tier hits expected: {end}");
         Assert.Equal(0, end.Running);
         Assert.Equal(0, end.Waiting);
         Assert.True(end.Preemptions > 50, $"the tiny pool should preempt often: {end}");

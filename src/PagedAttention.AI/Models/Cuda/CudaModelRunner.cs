@@ -139,15 +139,19 @@ internal sealed class CudaModelRunner : IModelRunner, IDeviceSampler
 
     public long KvBytesPerBlock => CudaKvCache.BytesPerBlock(_cache.NumLayers, _cache.BlockSize, _cache.NumKvHeads, _cache.HeadDim);
 
+    private CudaSwapSpace? _swap; // page-locked host blocks and a copy stream (events order it against the compute stream)
+
     public void AllocateSwapSpace(int numBlocks)
     {
-        if (numBlocks > 0)
-            throw new NotSupportedException("EngineOptions.SwapSpaceBytes is not supported with Device \"cuda\" yet (swap preemption runs on the CPU backend); set it to 0 there: preemption then recomputes.");
+        if (_swap is not null) throw new InvalidOperationException("The swap space is allocated once.");
+        if (numBlocks > 0) _swap = new CudaSwapSpace(_device, _cache, numBlocks);
     }
 
-    public void SwapOut(ReadOnlySpan<int> deviceHost) => throw new NotSupportedException("No swap space on CUDA.");
+    public void SwapOut(ReadOnlySpan<int> deviceHost) => Swap.SwapOut(deviceHost);
 
-    public void SwapIn(ReadOnlySpan<int> hostDevice) => throw new NotSupportedException("No swap space on CUDA.");
+    public void SwapIn(ReadOnlySpan<int> hostDevice) => Swap.SwapIn(hostDevice);
+
+    private CudaSwapSpace Swap => _swap ?? throw new InvalidOperationException("No swap space was allocated.");
 
     public bool CanLaunchAsync => true;
 
@@ -164,6 +168,7 @@ internal sealed class CudaModelRunner : IModelRunner, IDeviceSampler
 
     public void Dispose()
     {
+        _swap?.Dispose();
         _sampler.Dispose();
         _cache.Dispose();
         _model.Dispose();

@@ -70,6 +70,7 @@ internal static unsafe class CuDriver
         public delegate* unmanaged<nint, nint, int> cuEventRecord;
         public delegate* unmanaged<nint, int> cuEventSynchronize;
         public delegate* unmanaged<float*, nint, nint, int> cuEventElapsedTime;
+        public delegate* unmanaged<nint, nint, uint, int> cuStreamWaitEvent;
         public delegate* unmanaged<nint*, void*, int> cuModuleLoadData;
         public delegate* unmanaged<nint, int> cuModuleUnload;
         public delegate* unmanaged<nint*, nint, byte*, int> cuModuleGetFunction;
@@ -122,6 +123,7 @@ internal static unsafe class CuDriver
                 cuEventRecord = (delegate* unmanaged<nint, nint, int>)E("cuEventRecord"),
                 cuEventSynchronize = (delegate* unmanaged<nint, int>)E("cuEventSynchronize"),
                 cuEventElapsedTime = (delegate* unmanaged<float*, nint, nint, int>)E("cuEventElapsedTime"),
+                cuStreamWaitEvent = (delegate* unmanaged<nint, nint, uint, int>)E("cuStreamWaitEvent"),
                 cuModuleLoadData = (delegate* unmanaged<nint*, void*, int>)E("cuModuleLoadData"),
                 cuModuleUnload = (delegate* unmanaged<nint, int>)E("cuModuleUnload"),
                 cuModuleGetFunction = (delegate* unmanaged<nint*, nint, byte*, int>)E("cuModuleGetFunction"),
