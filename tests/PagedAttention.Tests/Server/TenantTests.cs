@@ -116,6 +116,18 @@ public sealed class TenantTests : IAsyncLifetime
         Assert.True(resolver.MayReadMetrics(local));
     }
 
+    [Theory]
+    [InlineData("short", "t", "at least 8 characters")]
+    [InlineData("sk-long-enough", "", "non-empty Tenant")]
+    public void BadKeyOptions_FailValidation_NamingTheProblem(string key, string tenant, string problem)
+    {
+        var services = new ServiceCollection().AddLogging();
+        services.AddOpenAIServer(o => o.ApiKeys = [new() { Key = key, Tenant = tenant }]);
+        using var sp = services.BuildServiceProvider();
+        var e = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<OpenAIServerOptions>>().Value);
+        Assert.Contains(problem, e.Message);
+    }
+
     [Fact]
     public void Salts_AreKeyedByTheSecret_AndLengthPrefixed()
     {
