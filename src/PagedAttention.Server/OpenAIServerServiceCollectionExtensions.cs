@@ -37,7 +37,8 @@ public static class OpenAIServerServiceCollectionExtensions
 
     private static IServiceCollection AddCore(IServiceCollection services, OptionsBuilder<OpenAIServerOptions> builder)
     {
-        builder.Validate(o => { o.Validate(); return true; }).ValidateOnStart();
+        builder.ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OpenAIServerOptions>, ServerOptionsValidator>());
         if (services.Any(d => d.ServiceType == typeof(ServerContext))) return services;
         services.TryAddSingleton(sp => new TenantResolver(sp.GetRequiredService<IOptions<OpenAIServerOptions>>().Value));
         services.TryAddSingleton<TenantRateLimiter>();

@@ -2,7 +2,9 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using PagedAttention.Server;
+using PagedAttention.Server.Hosting;
 using PagedAttention.Server.Tenancy;
 
 namespace PagedAttention.Tests.Server;
@@ -114,6 +116,18 @@ public sealed class TenantTests : IAsyncLifetime
         Assert.True(resolver.MayReadMetrics(local));
     }
 
+    [Theory]
+    [InlineData("short", "t", "at least 8 characters")]
+    [InlineData("sk-long-enough", "", "non-empty Tenant")]
+    public void BadKeyOptions_FailValidation_NamingTheProblem(string key, string tenant, string problem)
+    {
+        var services = new ServiceCollection().AddLogging();
+        services.AddOpenAIServer(o => o.ApiKeys = [new() { Key = key, Tenant = tenant }]);
+        using var sp = services.BuildServiceProvider();
+        var e = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<OpenAIServerOptions>>().Value);
+        Assert.Contains(problem, e.Message);
+    }
+
     [Fact]
     public void Salts_AreKeyedByTheSecret_AndLengthPrefixed()
     {
@@ -143,7 +157,10 @@ public sealed class TenantTests : IAsyncLifetime
         Assert.True(response.Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1));
         cts.Cancel();
         foreach (var s in streams) s.Dispose();
-        for (int i = 0; i < 200 && small.Engine.GetMetrics().Running > 0; i++) await Task.Delay(10);
+        // The places come back when the handlers see their clients leave (slower on a loaded box than the engine's abort).
+        var gate = small.Services.GetRequiredService<ServedModel>().Get().Admission;
+        for (int i = 0; i < 1000 && (gate.Admitted > 0 || small.Engine.GetMetrics().Running > 0); i++) await Task.Delay(10);
+        Assert.Equal(0, gate.Admitted);
         Assert.Equal(200, (await small.PostAsync("/v1/chat/completions", ServerHost.Chat("Again", 2))).Status);
     }
 }
