@@ -49,10 +49,11 @@ def log(*a):
 # ---------------------------------------------------------------- data
 
 def read_brown(d, name):
-    for fn in (name + ".txt", name + ".txt.xz"):
+    import gzip
+    for fn in (name + ".txt", name + ".txt.xz", name + ".txt.gz"):
         p = os.path.join(d, fn)
         if os.path.exists(p):
-            opener = lzma.open if fn.endswith(".xz") else open
+            opener = lzma.open if fn.endswith(".xz") else gzip.open if fn.endswith(".gz") else open
             with opener(p, "rt", encoding="utf-8") as fh:
                 return [l.strip() for l in fh if l.strip()]
     raise FileNotFoundError(f"{d}/{name}.txt(.xz)")
