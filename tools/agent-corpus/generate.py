@@ -63,6 +63,16 @@ def heldout(seed):
                 case["results"] = [m["content"] for m in msgs if m["role"] == "tool"]
                 case["answer"] = msgs[-1]["content"]
             cases.append(case)
+    # the rendered prompt (add_generation_prompt) of the first cases of each kind: the C# side checks that its
+    # chat client builds the very same text from Microsoft.Extensions.AI messages and tool declarations
+    docs_by_id = {d["id"]: d["system"] for d in docs}
+    seen_kinds = {}
+    for c in cases:
+        seen_kinds[c["kind"]] = seen_kinds.get(c["kind"], 0) + 1
+        if seen_kinds[c["kind"]] <= 3:
+            system = docs_by_id[c["doc"]] if c["kind"] == "doc_qa" else c.get("system")
+            msgs = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": c["user"]}]
+            c["prompt"] = agentgen.render(msgs, c.get("tools"), add_generation_prompt=True)
     return {"description": "Held-out agent tasks for the embedded default model (tools/agent-corpus/generate.py heldout "
                            f"--seed {seed}); entities, tool objects and verbs, schema fields never seen in training.",
             "seed": seed, "documents": docs, "cases": cases}
