@@ -398,7 +398,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=100)
     ap.add_argument("--wd", type=float, default=0.1)
     ap.add_argument("--epochs", type=int, default=4, help="passes over the packed corpus (the time budget ends it first)")
-    ap.add_argument("--time-budget", type=float, default=240.0, help="seconds of training (the LR schedule follows it)")
+    ap.add_argument("--time-budget", type=float, default=330.0, help="seconds of training (the LR schedule follows it)")
     ap.add_argument("--n-agent", type=int, default=220000, help="agent conversations in the training corpus")
     ap.add_argument("--brown-repeat", type=int, default=2, help="copies of the Brown train split in the corpus")
     ap.add_argument("--chat-frac", type=float, default=0.25)
