@@ -18,6 +18,7 @@ namespace AgentEval;
 /// perplexity on the held-out Brown text (tools/train-tiny/brown/valid.txt.gz).
 ///
 ///   dotnet run -c Release --project bench/AgentEval -- [--model DIR] [--limit N] [--no-ppl] [--ppl-chunks N] [--out F]
+///        [--no-tasks] [--speed]   (--speed: load time in this process and single-stream greedy decode tokens/s)
 /// </summary>
 internal static class Program
 {
@@ -27,7 +28,7 @@ internal static class Program
         string heldout = Path.Combine(AppContext.BaseDirectory, "heldout.json");
         string brown = Path.Combine(AppContext.BaseDirectory, "brown-valid.txt.gz");
         int limit = int.MaxValue, pplChunks = int.MaxValue, threads = 0;
-        bool ppl = true, tasks = true;
+        bool ppl = true, tasks = true, speed = false;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -39,6 +40,7 @@ internal static class Program
                 case "--ppl-chunks": pplChunks = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
                 case "--no-ppl": ppl = false; break;
                 case "--no-tasks": tasks = false; break;
+                case "--speed": speed = true; break;
                 case "--out": outPath = args[++i]; break;
                 case "--threads": threads = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
                 default:
@@ -52,6 +54,8 @@ internal static class Program
         string dir = engine.Model.Directory;
         Console.WriteLine($"model {dir}: loaded in {sw.Elapsed.TotalSeconds:F2} s");
         var report = new JsonObject { ["model"] = dir, ["machine"] = $"{Environment.ProcessorCount} CPUs, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}" };
+        report["load_seconds"] = Math.Round(sw.Elapsed.TotalSeconds, 3);
+        if (speed) report["single_stream"] = await Speed.RunAsync(engine).ConfigureAwait(false);
         if (tasks)
         {
             using IChatClient client = engine.AsChatClient();
@@ -295,5 +299,25 @@ internal static class Perplexity
         }
         Console.WriteLine($"Brown valid: {n} tokens in {chunks} chunks, perplexity {Math.Exp(perTok):F2} ({sw.Elapsed.TotalSeconds:F1} s)");
         return result;
+    }
+}
+
+/// <summary>Single-stream greedy decode speed: 128 tokens after a 16-token prompt, eos ignored, 5 rounds, the median.</summary>
+internal static class Speed
+{
+    public static async Task<JsonObject> RunAsync(LlmEngine engine)
+    {
+        int[] prompt = [.. Enumerable.Range(0, 16).Select(i => 20 + i * 7)];
+        var rates = new List<double>();
+        for (int round = 0; round < 6; round++)
+        {
+            var sw = Stopwatch.StartNew();
+            int n = 0;
+            await foreach (var _ in engine.GenerateAsync(prompt, new PagedAttention.AI.Sampling.SamplingParams { Temperature = 0, MaxTokens = 128, IgnoreEos = true }).ConfigureAwait(false)) n++;
+            if (round > 0) rates.Add(n / sw.Elapsed.TotalSeconds); // round 0 warms up
+        }
+        rates.Sort();
+        Console.WriteLine($"single stream: {rates[rates.Count / 2]:F1} tok/s (median of {rates.Count})");
+        return new JsonObject { ["tokens_per_second_median"] = Math.Round(rates[rates.Count / 2], 1), ["rounds"] = new JsonArray([.. rates.Select(r => (JsonNode)Math.Round(r, 1))]) };
     }
 }
