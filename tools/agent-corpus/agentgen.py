@@ -40,6 +40,60 @@ class Vocab:
         self.objects, self.fields, self.status_words = g(TOOL_OBJECTS), g(RESULT_FIELDS), g(STATUS_WORDS)
         self.read_verbs, self.action_verbs = g(READ_VERBS), g(ACTION_VERBS)
         self.reasons, self.notes, self.titles, self.priorities = g(REASONS), g(NOTES), g(TITLES), g(PRIORITIES)
+        self.json_prefixes = None
+        if split == "train":
+            self._synthesize()
+
+    def _synthesize(self):
+        """Training lists = the real words (repeated) + as many made-up words (seeded, never a held-out word), so that
+        a name, a city or a tool can only be got right by copying it from the prompt, not by recalling a short list:
+        the held-out split's unseen words need exactly that."""
+        held = set()
+        for pair in (FIRST_NAMES, LAST_NAMES, CITIES, COMPANIES, PRODUCT_ADJ, PRODUCT_NOUN):
+            held |= {w.lower() for w in pair[1]}
+        held |= {o[1] for o in TOOL_OBJECTS[1]} | {o[0] for o in TOOL_OBJECTS[1]} | {o[2].lower() for o in TOOL_OBJECTS[1]}
+        held |= {x[0] for x in READ_VERBS[1]} | {x[0] for x in ACTION_VERBS[1]} | {"enumerate", "scan"}
+        held |= {"pilot", "vendor", "tenant", "curator"}
+        rng = random.Random("synthetic-vocab")
+        seen = set()
+
+        def word(lo=2, hi=3):
+            while True:
+                w = "".join(rng.choice(_ONSETS) + rng.choice(_VOWELS) + (rng.choice(_CODAS) if rng.random() < 0.4 else "")
+                            for _ in range(rng.randint(lo, hi)))
+                if w not in held and w not in seen and len(w) >= 4:
+                    seen.add(w)
+                    return w
+
+        def mix(real, n, make):
+            return list(real) * max(1, n // max(1, len(real))) + [make() for _ in range(n)]
+
+        self.first = mix(self.first, 1500, lambda: word().capitalize())
+        self.last = mix(self.last, 1500, lambda: word().capitalize())
+        self.cities = mix(self.cities, 1500, lambda: word().capitalize())
+        self.companies = mix(self.companies, 300, lambda: word().capitalize())
+        self.adj = mix(self.adj, 400, lambda: word().capitalize())
+        self.noun = mix(self.noun, 400, lambda: word().capitalize())
+
+        def obj():
+            w = word(2, 3)
+            while True:
+                pre = "".join(rng.choice("ABCDEFGHJKLMNPRSTVWXYZ") for _ in range(rng.randint(2, 4)))
+                if pre.lower() not in held:
+                    return (w, w, pre)
+        self.objects = mix(self.objects, 1500, obj)
+
+        def verb():
+            w = word(2, 2)
+            return (w, [f"{w.capitalize()} {{obj}} {{id}}.", f"Please {w} the {{obj}} {{id}}.", f"Can you {w} {{obj}} {{id}}?"])
+        self.read_verbs = mix(self.read_verbs, 300, verb)
+        self.json_prefixes = mix(JSON_PREFIXES[0], 400, lambda: word(2, 2))
+
+
+_ONSETS = ["b", "c", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p", "r", "s", "t", "v", "w", "z", "br", "ch", "dr",
+           "fl", "gr", "kl", "pr", "sh", "st", "th", "tr", "v", "qu", "sl"]
+_VOWELS = ["a", "e", "i", "o", "u", "a", "e", "o", "ai", "ou", "ee", "ia"]
+_CODAS = ["n", "r", "l", "s", "m", "x", "k", "t", "nd", "rk"]
 
 
 # ---------------------------------------------------------------- rendering (transformers' apply_chat_template)
@@ -691,7 +745,7 @@ JSON_BASES = [("name", "string", "person"), ("city", "string", "city"), ("age", 
 
 
 def gen_json(rng, v):
-    prefixes = _pick(JSON_PREFIXES, v.split)
+    prefixes = v.json_prefixes or _pick(JSON_PREFIXES, v.split)
     n = rng.randint(2, 5)
     chosen, keys = [], set()
     while len(chosen) < n:

@@ -138,8 +138,9 @@ def pack(items, filler, L, rng):
     fp = [0, 0]  # filler paragraph index, offset
 
     def fill(room):
-        while room > 0 and filler:
-            p = filler[fp[0] % len(filler)]
+        # each Brown paragraph fills at most once (cycling the filler made Brown ~20 passes: run 1 overfit it)
+        while room > 0 and fp[0] < len(filler):
+            p = filler[fp[0]]
             take = p[fp[1]:fp[1] + room]
             ids_out.extend(take)
             mm = bytearray(b"\x01") * len(take)
@@ -151,7 +152,7 @@ def pack(items, filler, L, rng):
             if fp[1] >= len(p):
                 fp[0] += 1
                 fp[1] = 0
-        if room > 0:  # no filler at all: pad
+        if room > 0:  # filler used up: pad (not a target)
             ids_out.extend([PAD] * room)
             m_out.extend(bytes(room))
 
@@ -399,7 +400,7 @@ def main():
     ap.add_argument("--wd", type=float, default=0.1)
     ap.add_argument("--epochs", type=int, default=4, help="passes over the packed corpus (the time budget ends it first)")
     ap.add_argument("--time-budget", type=float, default=330.0, help="seconds of training (the LR schedule follows it)")
-    ap.add_argument("--n-agent", type=int, default=220000, help="agent conversations in the training corpus")
+    ap.add_argument("--n-agent", type=int, default=300000, help="agent conversations in the training corpus")
     ap.add_argument("--brown-repeat", type=int, default=2, help="copies of the Brown train split in the corpus")
     ap.add_argument("--chat-frac", type=float, default=0.25)
     ap.add_argument("--tok-sample", type=int, default=12000, help="agent conversations the tokenizer is trained on")
