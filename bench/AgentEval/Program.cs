@@ -185,11 +185,18 @@ internal static class HeldoutEval
     private static bool JsonCheck(string text, JsonNode schema, JsonNode expected, Tally valid, Tally exact)
     {
         JsonNode? got;
-        try { got = JsonNode.Parse(text); }
-        catch (JsonException) { got = null; }
-        bool v = got is not null && SchemaSubset.Valid(got, schema);
+        bool v, e;
+        try
+        {
+            got = JsonNode.Parse(text);
+            v = got is not null && SchemaSubset.Valid(got, schema);
+            e = v && JsonNode.DeepEquals(got, expected);
+        }
+        catch (Exception ex) when (ex is JsonException or ArgumentException or InvalidOperationException)
+        {
+            v = e = false; // not JSON, or an object with a duplicate member
+        }
         valid.Add(v);
-        bool e = v && JsonNode.DeepEquals(got, expected);
         exact.Add(e);
         return e;
     }
