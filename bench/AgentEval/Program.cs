@@ -41,6 +41,8 @@ internal static class Program
                 case "--no-ppl": ppl = false; break;
                 case "--no-tasks": tasks = false; break;
                 case "--speed": speed = true; break;
+                case "--ppl-verbose": Perplexity.Verbose = true; break;
+                case "--ppl-len": Perplexity.PplLen = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
                 case "--out": outPath = args[++i]; break;
                 case "--threads": threads = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
                 default:
@@ -240,6 +242,12 @@ internal static class SchemaSubset
 /// </summary>
 internal static class Perplexity
 {
+    /// <summary>Tokens predicted per chunk (1,024 as in training's evaluation).</summary>
+    public static int PplLen { get; set; } = 1024;
+
+    /// <summary>Print the running perplexity after each chunk.</summary>
+    public static bool Verbose { get; set; }
+
     public static JsonObject Run(string modelDir, string textGz, int maxChunks)
     {
         var sw = Stopwatch.StartNew();
@@ -253,7 +261,7 @@ internal static class Perplexity
         int eos = tok.EosTokenId ?? throw new InvalidDataException("no eos token");
         var flat = new List<int>();
         foreach (var p in paragraphs) { flat.Add(bos); flat.AddRange(tok.Encode(p, addSpecialTokens: false)); flat.Add(eos); }
-        const int T = 1024, block = 16, blocks = T / block + 1;
+        int T = PplLen, block = 16, blocks = T / block + 1;
         using var model = LlamaModel.Load(modelDir);
         using var cache = model.CreateKvCache(blocks, block);
         int v = model.Config.VocabSize;
@@ -289,6 +297,7 @@ internal static class Perplexity
                 nll += Math.Log(sum) + max - row[flat[start + i + 1]];
             }
             n += q;
+            if (Verbose) Console.WriteLine($"  chunk {chunks}: running ppl {Math.Exp(nll / n):F2}");
         }
         double perTok = nll / n;
         int chars = paragraphs.Sum(p => p.Length);
