@@ -96,6 +96,9 @@ public sealed class AgentModelTests(ITestOutputHelper log) : IAsyncLifetime
         var root = JsonNode.Parse(File.ReadAllText(path))!;
         var docs = root["documents"]!.AsArray().ToDictionary(d => (int)d!["id"]!, d => (string)d!["system"]!);
         string source = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Data", "templates", "sources", "default-agent.jinja"));
+        // The shipped model carries exactly this template (the training script wrote it from tools/agent-corpus).
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(ChatClientTests.DefaultModel, "tokenizer_config.json")))!;
+        Assert.Equal(source, (string)config["chat_template"]!);
         var template = ChatTemplate.Parse(source);
         int checkedCount = 0;
         foreach (var c in root["cases"]!.AsArray())
