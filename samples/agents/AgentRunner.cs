@@ -6,7 +6,7 @@ using Microsoft.Extensions.AI;
 namespace PagedAttention.Samples.Agents;
 
 /// <summary>What one agent got back.</summary>
-internal sealed record AgentResult(Agent Agent, TimeSpan TimeToFirstToken, TimeSpan Total, long InputTokens, long CachedInputTokens, long OutputTokens, string Text);
+internal sealed record AgentResult(Agent Agent, TimeSpan TimeToFirstToken, TimeSpan Total, long InputTokens, long CachedInputTokens, long OutputTokens, string Text, IReadOnlyList<string> ToolCalls);
 
 /// <summary>One configuration's run over all agents.</summary>
 internal sealed record RunResult(string Label, TimeSpan Wall, IReadOnlyList<AgentResult> Agents)
@@ -20,8 +20,9 @@ internal sealed record RunResult(string Label, TimeSpan Wall, IReadOnlyList<Agen
 }
 
 /// <summary>
-/// Runs every agent as an Agent Framework <see cref="ChatClientAgent"/> over one <see cref="IChatClient"/>, concurrently
-/// or one after another, with live progress.
+/// Runs every agent as an Agent Framework <see cref="ChatClientAgent"/> over one <see cref="IChatClient"/> wrapped in
+/// <c>UseFunctionInvocation()</c> (so the model's tool calls run <see cref="AgentTools"/>' C# functions and the results go
+/// back to it), concurrently or one after another, with live progress.
 /// </summary>
 internal static class AgentRunner
 {
@@ -43,26 +44,47 @@ internal static class AgentRunner
             }
         }, CancellationToken.None);
 
+        using IChatClient invoking = new ChatClientBuilder(client).UseFunctionInvocation().Build();
+
         async Task<AgentResult> RunOne(Agent agent, int index)
         {
-            // Every agent's instructions are the same preamble, so every prompt starts with the same tokens; the role
-            // and the task come after it, in the user turn.
-            var chatAgent = new ChatClientAgent(client, instructions: AgentWorkload.Preamble, name: agent.Name);
-            var runOptions = new ChatClientAgentRunOptions(new ChatOptions { Temperature = 0.8f, TopP = 0.95f, Seed = 1000 + index, MaxOutputTokens = options.MaxTokens });
+            // Every agent's instructions are the same preamble and every agent has the same tools, so every prompt
+            // starts with the same tokens (the template puts the tool list into the system turn); the task comes
+            // after them, in the user turn. Greedy: the three configurations give the same answers.
+            var chatAgent = new ChatClientAgent(invoking, instructions: AgentWorkload.Preamble, name: agent.Name, tools: AgentTools.All);
+            var runOptions = new ChatClientAgentRunOptions(new ChatOptions { Temperature = 0, MaxOutputTokens = options.MaxTokens });
             var sw = Stopwatch.StartNew();
             TimeSpan? ttft = null;
             var text = new StringBuilder();
-            UsageDetails? usage = null;
-            await foreach (var update in chatAgent.RunStreamingAsync($"You are {agent.Role}. {agent.Task}", session: null, runOptions, cancellationToken).ConfigureAwait(false))
+            var calls = new List<string>();
+            long input = 0, cached = 0, output = 0;
+            await foreach (var update in chatAgent.RunStreamingAsync(agent.Task, session: null, runOptions, cancellationToken).ConfigureAwait(false))
             {
                 foreach (var content in update.Contents)
                 {
-                    if (content is TextContent t && t.Text.Length > 0) { ttft ??= sw.Elapsed; text.Append(t.Text); Interlocked.Increment(ref chunks); }
-                    else if (content is UsageContent u) usage = u.Details;
+                    switch (content)
+                    {
+                        case TextContent t when t.Text.Length > 0:
+                            ttft ??= sw.Elapsed;
+                            text.Append(t.Text);
+                            Interlocked.Increment(ref chunks);
+                            break;
+                        case FunctionCallContent call:
+                            // The first token of a tool-calling answer is the call itself.
+                            ttft ??= sw.Elapsed;
+                            calls.Add(call.Name);
+                            break;
+                        case UsageContent u:
+                            // One usage per model call: a tool round trip makes two.
+                            input += u.Details.InputTokenCount ?? 0;
+                            cached += u.Details.CachedInputTokenCount ?? 0;
+                            output += u.Details.OutputTokenCount ?? 0;
+                            break;
+                    }
                 }
             }
             Interlocked.Increment(ref done);
-            return new AgentResult(agent, ttft ?? sw.Elapsed, sw.Elapsed, usage?.InputTokenCount ?? 0, usage?.CachedInputTokenCount ?? 0, usage?.OutputTokenCount ?? 0, text.ToString());
+            return new AgentResult(agent, ttft ?? sw.Elapsed, sw.Elapsed, input, cached, output, text.ToString(), calls);
         }
 
         AgentResult[] results;

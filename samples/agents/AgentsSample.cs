@@ -59,7 +59,7 @@ internal static class AgentsSample
             if (options.Workflow)
             {
                 output.WriteLine();
-                output.WriteLine("== sequential workflow (Agent Framework): researcher -> writer -> editor, prefix cache on");
+                output.WriteLine("== sequential workflow (Agent Framework): clerk -> support -> editor, prefix cache on");
                 using IChatClient client = first!.AsChatClient();
                 await WorkflowRunner.RunAsync(client, options, output, cancellationToken).ConfigureAwait(false);
             }

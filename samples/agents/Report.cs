@@ -6,13 +6,16 @@ internal static class Report
     public static void PrintAgents(RunResult run, TextWriter output)
     {
         output.WriteLine();
-        output.WriteLine($"{"agent",-9} {"TTFT ms",8} {"input",6} {"cached",7} {"output",7}  text");
+        output.WriteLine($"{"agent",-9} {"TTFT ms",8} {"input",6} {"cached",7} {"output",7}  {"task",-58} {"tools called",-28} answer");
         foreach (var a in run.Agents)
         {
             string text = a.Text.ReplaceLineEndings(" ").Trim();
-            if (text.Length > 60) text = text[..57] + "...";
-            output.WriteLine($"{a.Agent.Name,-9} {a.TimeToFirstToken.TotalMilliseconds,8:F0} {a.InputTokens,6} {a.CachedInputTokens,7} {a.OutputTokens,7}  {text}");
+            if (text.Length > 70) text = text[..67] + "...";
+            string task = a.Agent.Task.Length > 58 ? a.Agent.Task[..55] + "..." : a.Agent.Task;
+            string tools = a.ToolCalls.Count == 0 ? "-" : string.Join(", ", a.ToolCalls);
+            output.WriteLine($"{a.Agent.Name,-9} {a.TimeToFirstToken.TotalMilliseconds,8:F0} {a.InputTokens,6} {a.CachedInputTokens,7} {a.OutputTokens,7}  {task,-58} {tools,-28} {text}");
         }
+        output.WriteLine("input / cached / output count every model call of an agent (a tool call and the answer after its result are two).");
     }
 
     public static void PrintComparison(IReadOnlyList<RunResult> runs, TextWriter output)

@@ -8,7 +8,7 @@ internal sealed record SampleOptions(string ModelPath, string Device, int Agents
     public static SampleOptions? Parse(string[] args, TextWriter output)
     {
         string? model = null, device = "cpu";
-        int agents = 16, maxTokens = 40;
+        int agents = 16, maxTokens = 64;
         bool workflow = true;
         int? kvBlocks = null;
         var quantize = WeightQuantization.None;

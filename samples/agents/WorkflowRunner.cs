@@ -13,9 +13,9 @@ internal static class WorkflowRunner
 {
     private static readonly (string Name, string Role)[] Steps =
     [
-        ("researcher", "You are the researcher. List the two facts from the documents that matter most for the story."),
-        ("writer", "You are the writer. Write the first lines of the story from the researcher's facts."),
-        ("editor", "You are the editor. Say in one sentence what the writer should change."),
+        ("clerk", "You are the order clerk: answer the customer's question from the document."),
+        ("support", "You are the support desk: add when support is open."),
+        ("editor", "You are the editor: say in one sentence what the answer should change."),
     ];
 
     public static async Task RunAsync(IChatClient client, SampleOptions options, TextWriter output, CancellationToken cancellationToken)
@@ -24,11 +24,11 @@ internal static class WorkflowRunner
         {
             Name = s.Name,
             // The preamble first and byte-identical, the role after it: the step-specific text never breaks the shared prefix.
-            ChatOptions = new ChatOptions { Instructions = AgentWorkload.Preamble + "\n" + s.Role, Temperature = 0.7f, Seed = 7, MaxOutputTokens = options.MaxTokens },
+            ChatOptions = new ChatOptions { Instructions = AgentWorkload.Preamble + "\n" + s.Role, Temperature = 0, MaxOutputTokens = options.MaxTokens },
         })).ToList();
         var workflow = AgentWorkflowBuilder.BuildSequential(agents);
 
-        List<ChatMessage> input = [new(ChatRole.User, "The story: the county board's vote on the roads and the schools.")];
+        List<ChatMessage> input = [new(ChatRole.User, "What is the status of order A60456?")];
         await using StreamingRun run = await InProcessExecution.RunStreamingAsync(workflow, input, cancellationToken: cancellationToken).ConfigureAwait(false);
         // Agents in a workflow collect messages until they are given the turn.
         await run.TrySendMessageAsync(new TurnToken(emitEvents: true)).ConfigureAwait(false);

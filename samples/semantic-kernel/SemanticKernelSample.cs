@@ -86,7 +86,7 @@ internal static class SemanticKernelSample
         output.WriteLine($"{options.Histories} histories in {wall.TotalSeconds:F2} s: {input} prompt tokens, {cached} of them from the prefix cache ({(input == 0 ? 0 : (double)cached / input):P0}), {outTokens} generated.");
         output.WriteLine(plugin.Calls > 0
             ? $"The model called the plugin {plugin.Calls} time(s); SK ran the functions and sent the results back."
-            : "The model called no function: the embedded default model is a tiny story model whose chat template does not render tools. With a tool-calling model (Qwen2.5, Llama 3.1) the same code runs the plugin.");
+            : "The model called no function in these histories (the plugin's functions were offered to it; the embedded default model calls tools for the task shapes it was trained on, docs/models.md).");
 
         // A prompt function with the same instructions as its system message (SK's <message> tags), so it too starts
         // with the cached prefix; its usage is in FunctionResult.Metadata, as with SK's OpenAI connector.

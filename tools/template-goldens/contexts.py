@@ -79,4 +79,6 @@ TEMPLATES = {
     "smollm3": ("", "<|im_end|>"),
     "deepseek-r1": ("<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"),
     "command-r": ("<BOS_TOKEN>", "<|END_OF_TURN_TOKEN|>"),
+    # the embedded default model's template (tools/agent-corpus/chat_template.jinja)
+    "default-agent": ("<|bos|>", "<|eos|>"),
 }

@@ -6,14 +6,19 @@ using PagedAttention.AI.Engine;
 namespace PagedAttention.Tests.Chat;
 
 /// <summary>
-/// Nothing the caller sent is dropped without a word: tools the template does not render (the default model's template
-/// ignores them) give a warning once per client and a response note, or an exception when ToolMode requires a call;
+/// Nothing the caller sent is dropped without a word: tools the template does not render (here the default model with
+/// a chat_template.jinja that ignores them) give a warning once per client and a response note, or an exception when ToolMode requires a call;
 /// images, audio and files are a NotSupportedException naming them, or with the documented key a note and a warning.
 /// </summary>
 public sealed class NoSilentDropTests : IAsyncLifetime, IDisposable
 {
     private readonly HostingTests.LogSink _logs = new();
     private readonly string _dir = Directory.CreateTempSubdirectory("pa-drops-").FullName;
+    private readonly string _ignoring = Directory.CreateTempSubdirectory("pa-drops-notools-").FullName;
+
+    /// <summary>A chat template that ignores <c>tools</c> (the embedded model's before it learnt tool calling).</summary>
+    private const string ToolIgnoringTemplate =
+        "{{ bos_token }}{% for message in messages %}{{ '<|' + message['role'] + '|>\n' + message['content'] + '<|end|>\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% endif %}";
     private LlmEngine _engine = null!;
     private PagedAttentionChatClient _client = null!;
 
@@ -21,13 +26,19 @@ public sealed class NoSilentDropTests : IAsyncLifetime, IDisposable
 
     public async Task InitializeAsync()
     {
-        _engine = await LlmEngine.LoadAsync(new EngineOptions { ModelPath = ChatClientTests.DefaultModel, NumKvBlocks = 64, Logger = _logs.CreateLogger("test") });
+        foreach (var f in Directory.GetFiles(ChatClientTests.DefaultModel)) File.Copy(f, Path.Combine(_ignoring, Path.GetFileName(f)));
+        File.WriteAllText(Path.Combine(_ignoring, "chat_template.jinja"), ToolIgnoringTemplate);
+        _engine = await LlmEngine.LoadAsync(new EngineOptions { ModelPath = _ignoring, NumKvBlocks = 64, Logger = _logs.CreateLogger("test") });
         _client = new PagedAttentionChatClient(_engine);
     }
 
     public async Task DisposeAsync() => await _engine.DisposeAsync();
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose()
+    {
+        Directory.Delete(_dir, recursive: true);
+        Directory.Delete(_ignoring, recursive: true);
+    }
 
     private static ChatOptions Options(Action<ChatOptions>? more = null)
     {

@@ -8,13 +8,13 @@ public sealed class KvCacheSizingTests
 {
     private static readonly ModelConfig Default = ModelConfig.Load(ModelLocator.DefaultModelDirectory);
 
-    // The default model: 6 layers x 2 KV heads x 64 dims x K and V x 4 bytes; max_position_embeddings 2048.
+    // The default model: 6 layers x 2 KV heads x 64 dims x K and V x 4 bytes; max_position_embeddings 4096.
     private const long DefaultBytesPerToken = 6L * 2 * 64 * 2 * 4;
 
     [Fact]
     public void MaxNumSeqsFullLengthSequences()
     {
-        Assert.Equal(16L * 2048 * DefaultBytesPerToken, KvCacheSizing.CpuDefaultBytes(Default, DefaultBytesPerToken, new EngineOptions { MaxNumSeqs = 16 }));
+        Assert.Equal(16L * 4096 * DefaultBytesPerToken, KvCacheSizing.CpuDefaultBytes(Default, DefaultBytesPerToken, new EngineOptions { MaxNumSeqs = 16 }));
         Assert.Equal(64L * 512 * DefaultBytesPerToken, KvCacheSizing.CpuDefaultBytes(Default, DefaultBytesPerToken, new EngineOptions { MaxModelLen = 512 }));
     }
 
@@ -28,7 +28,8 @@ public sealed class KvCacheSizingTests
     [Fact]
     public void NeverMoreThanOneGiB()
     {
-        Assert.Equal(768L << 20, KvCacheSizing.CpuDefaultBytes(Default, DefaultBytesPerToken, new EngineOptions())); // 64 x 2048 x 6 KiB
+        Assert.Equal(1L << 30, KvCacheSizing.CpuDefaultBytes(Default, DefaultBytesPerToken, new EngineOptions())); // 64 x 4096 x 6 KiB = 1.5 GiB, capped
+        Assert.Equal(768L << 20, KvCacheSizing.CpuDefaultBytes(Default, DefaultBytesPerToken, new EngineOptions { MaxNumSeqs = 32 })); // 32 x 4096 x 6 KiB
         Assert.Equal(1L << 30, KvCacheSizing.CpuDefaultBytes(Default, DefaultBytesPerToken, new EngineOptions { MaxNumSeqs = 128 }));
         Assert.Equal(1L << 30, KvCacheSizing.CpuDefaultBytes(Default, 256 * 1024, new EngineOptions { MaxNumSeqs = int.MaxValue }));
     }
@@ -37,7 +38,7 @@ public sealed class KvCacheSizingTests
     public async Task EngineUsesTheModelSizedDefaultAndAnExplicitSizeWins()
     {
         await using (var engine = await LlmEngine.LoadAsync(new EngineOptions { MaxNumSeqs = 4 }))
-            Assert.Equal(4 * 2048 / 16, engine.NumKvBlocks);
+            Assert.Equal(4 * 4096 / 16, engine.NumKvBlocks);
         await using (var engine = await LlmEngine.LoadAsync(new EngineOptions { KvCacheBytes = 100 * 16 * DefaultBytesPerToken }))
             Assert.Equal(100, engine.NumKvBlocks);
     }

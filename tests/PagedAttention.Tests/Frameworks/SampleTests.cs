@@ -30,7 +30,7 @@ public sealed class SampleTests
         Assert.True(agent2.Success, text);
         Assert.True(int.Parse(agent2.Groups[2].Value) > 1000, agent2.Value);
         // The workflow's steps, each with most of its prompt cached.
-        foreach (string step in new[] { "researcher", "writer", "editor" })
+        foreach (string step in new[] { "clerk", "support", "editor" })
         {
             var m = Regex.Match(text, $@"^{step}\s+(\d+)\s+(\d+)\s+(\d+)", RegexOptions.Multiline);
             Assert.True(m.Success, $"{step} missing:\n{text}");

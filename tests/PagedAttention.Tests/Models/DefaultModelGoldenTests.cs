@@ -51,7 +51,8 @@ public class DefaultModelGoldenTests
         var c = Case(name);
         int[] prompt = Ints(c.GetProperty("prompt_ids"));
         int[] expected = Ints(c.GetProperty("output_ids"));
-        await using var engine = await LlmEngine.LoadAsync(new EngineOptions { ModelPath = ModelDir.Value, NumKvBlocks = 16 });
+        int blocks = (prompt.Length + expected.Length) / 16 + 2;
+        await using var engine = await LlmEngine.LoadAsync(new EngineOptions { ModelPath = ModelDir.Value, NumKvBlocks = Math.Max(16, blocks) });
         var got = new List<int>();
         await foreach (var o in engine.GenerateAsync(prompt, new SamplingParams { Temperature = 0, MaxTokens = expected.Length, IgnoreEos = true }))
             got.Add(o.TokenId);
@@ -69,11 +70,12 @@ public class DefaultModelGoldenTests
         float[] values = top5.GetProperty("logits").EnumerateArray().Select(x => x.GetSingle()).ToArray();
 
         using var model = LlamaModel.Load(ModelDir.Value);
-        using var cache = model.CreateKvCache(numBlocks: 8, blockSize: 16);
-        var logits = new float[model.Config.VocabSize];
         int n = prompt.Length;
-        var batch = new ForwardBatch(n, 1, 8);
-        for (int b = 0; b < 8; b++) batch.BlockTables[b] = 7 - b;
+        int nb = Math.Max(8, (n + 15) / 16);
+        using var cache = model.CreateKvCache(numBlocks: nb, blockSize: 16);
+        var logits = new float[model.Config.VocabSize];
+        var batch = new ForwardBatch(n, 1, nb);
+        for (int b = 0; b < nb; b++) batch.BlockTables[b] = nb - 1 - b; // blocks in reverse: the table is honoured
         batch.NumSeqs = 1;
         batch.NumTokens = n;
         batch.QueryStarts[1] = n;
@@ -82,7 +84,7 @@ public class DefaultModelGoldenTests
         {
             batch.TokenIds[i] = prompt[i];
             batch.Positions[i] = i;
-            batch.SlotMapping[i] = (7 - i / 16) * 16 + i % 16;
+            batch.SlotMapping[i] = (nb - 1 - i / 16) * 16 + i % 16;
         }
         model.Forward(batch, cache, logits);
 
@@ -132,6 +134,7 @@ public class DefaultModelGoldenTests
                 ["bos_token"] = tok.BosToken,
                 ["eos_token"] = tok.EosToken,
             };
+            if (c.TryGetProperty("tools", out var tools)) context["tools"] = JsonNode.Parse(tools.GetRawText());
             Assert.Equal(c.GetProperty("prompt_text").GetString(), template.Render(context));
         }
     }
