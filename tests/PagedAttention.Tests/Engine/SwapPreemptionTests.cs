@@ -71,7 +71,11 @@ public class SwapPreemptionTests
         var got = await Task.WhenAll(prompts.Select(p => Tokens(e, p, Greedy(20))));
         for (int i = 0; i < prompts.Length; i++) Assert.Equal(expected[i], got[i]);
         var m = await WaitIdle(e);
-        Assert.True(m.SwapOuts > 0, m.ToString());
+        // Pipelined, a victim whose next token is still in flight is recomputed rather than swapped (its last block
+        // is not final yet), so how many victims swap depends on timing; every preemption is one or the other, the
+        // outputs are identical either way, and the synchronous tests above pin the swap path itself.
+        Assert.True(m.Preemptions > 0, m.ToString());
+        Assert.Equal(m.Preemptions, m.SwapOuts + m.RecomputePreemptions);
         Assert.Equal(m.HostBlocksTotal, m.HostBlocksFree);
     }
 

@@ -10,6 +10,9 @@ namespace PagedAttention.Tests.Server;
 /// </summary>
 public sealed class BadInputTests : IAsyncLifetime
 {
+    // The served model's context (the default model's max_position_embeddings), so the cases follow the model.
+    private static readonly int MaxLen = PagedAttention.AI.Models.ModelConfig.Load(PagedAttention.Tests.Chat.ChatClientTests.DefaultModel).MaxPositionEmbeddings;
+
     private const string Chat = "/v1/chat/completions";
     private const string Completions = "/v1/completions";
     private const int BodyLimit = 1 << 20; // lowered from 4 MiB so the over-limit case stays small
@@ -41,7 +44,7 @@ public sealed class BadInputTests : IAsyncLifetime
         { "image part", Chat, Msgs("""[{"role":"user","content":[{"type":"image_url","image_url":{"url":"http://x/y.png"}}]}]"""), 400 },
         { "tool message without tool_call_id", Chat, Msgs("""[{"role":"user","content":"Hi"},{"role":"tool","content":"42"}]"""), 400 },
         { "lone surrogate", Chat, Msgs("""[{"role":"user","content":"a\ud800b"}]"""), 400 },
-        { "prompt + max_tokens over the context", Chat, ServerHost.Chat("Hello", 2047), 400 },
+        { "prompt + max_tokens over the context", Chat, ServerHost.Chat("Hello", MaxLen - 1), 400 },
         { "max_tokens 0", Chat, ServerHost.Chat("Hello", 0), 400 },
         { "max_tokens -1", Chat, ServerHost.Chat("Hello", -1), 400 },
         { "max_tokens 2^31", Chat, """{"model":"default","messages":[{"role":"user","content":"Hi"}],"max_tokens":2147483648}""", 400 },
@@ -104,11 +107,11 @@ public sealed class BadInputTests : IAsyncLifetime
     [Fact]
     public async Task PromptOverTheContext_Is400_WithTheLengths()
     {
-        var (status, json, _) = await _server.PostAsync(Chat, ServerHost.Chat(string.Join(" ", Enumerable.Repeat("river", 3000)), 4));
+        var (status, json, _) = await _server.PostAsync(Chat, ServerHost.Chat(string.Join(" ", Enumerable.Repeat("river", 2 * MaxLen)), 4));
         Assert.Equal(400, status);
         AssertError(json, "prompt over the context");
         string message = json!.Value.GetProperty("error").GetProperty("message").GetString()!;
-        Assert.Contains("maximum context length is 2048 tokens", message);
+        Assert.Contains($"maximum context length is {MaxLen} tokens", message);
         Assert.Equal("context_length_exceeded", json.Value.GetProperty("error").GetProperty("code").GetString());
         await _server.AssertHealthyAsync();
     }
