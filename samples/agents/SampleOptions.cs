@@ -25,14 +25,9 @@ internal sealed record SampleOptions(string ModelPath, string Device, int Agents
                 case "--kv-blocks": kvBlocks = int.Parse(Next()); break;
                 case "--quantize":
                     string q = Next();
-                    quantize = q switch
-                    {
-                        "int8" => WeightQuantization.Int8,
-                        "int4" => WeightQuantization.Int4,
-                        "none" => WeightQuantization.None,
-                        _ => WeightQuantization.None,
-                    };
-                    if (q is not ("int8" or "int4" or "none")) { Console.Error.WriteLine($"--quantize must be int8, int4 or none, got '{q}'"); return null; }
+                    WeightQuantization? parsed = q switch { "int8" => WeightQuantization.Int8, "int4" => WeightQuantization.Int4, "none" => WeightQuantization.None, _ => null };
+                    if (parsed is null) { Console.Error.WriteLine($"--quantize must be int8, int4 or none, got '{q}'"); return null; }
+                    quantize = parsed.Value;
                     break;
                 case "-h" or "--help":
                     output.WriteLine("usage: dotnet run --project samples/agents [--model DIR] [--device cpu|cuda] [--agents N] [--max-tokens N] [--kv-blocks N] [--no-workflow] [--quantize int8|int4]");

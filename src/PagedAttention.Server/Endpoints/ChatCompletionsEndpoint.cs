@@ -72,19 +72,28 @@ internal static class ChatCompletionsEndpoint
         {
             if (admitted) ctx.Stats.Cancel(); // the client left: the engine request is aborted
             return;
-        } // the client left: the engine request is aborted
+        }
         catch (Exception e)
         {
-            var error = e switch
-            {
-                OperationCanceledException when timeout.IsCancellationRequested => new OpenAIException(504, $"The request ran longer than Server:RequestTimeout ({ctx.Options.RequestTimeout}).", "server_error", null, "timeout"),
-                _ => ServerContext.ClientError(e) ?? ctx.ServerFault(e),
-            };
-            if (admitted) ctx.Stats.Fail(); else ctx.Stats.Reject(error.Status);
-            await WriteErrorAsync(http, sse, error).ConfigureAwait(false);
+            await FailAsync(http, ctx, timeout, sse, admitted, e).ConfigureAwait(false);
             return;
         }
         ctx.Stats.Complete();
+    }
+
+    /// <summary>
+    /// Maps a request's failure to its OpenAI error (504 past the request timeout, the client's error, else a server
+    /// fault), counts it, and sends it as a JSON body or, once streaming began, as an error event.
+    /// </summary>
+    internal static async Task FailAsync(HttpContext http, ServerContext ctx, CancellationTokenSource timeout, SseWriter? sse, bool admitted, Exception e)
+    {
+        var error = e switch
+        {
+            OperationCanceledException when timeout.IsCancellationRequested => new OpenAIException(504, $"The request ran longer than Server:RequestTimeout ({ctx.Options.RequestTimeout}).", "server_error", null, "timeout"),
+            _ => ServerContext.ClientError(e) ?? ctx.ServerFault(e),
+        };
+        if (admitted) ctx.Stats.Fail(); else ctx.Stats.Reject(error.Status);
+        await WriteErrorAsync(http, sse, error).ConfigureAwait(false);
     }
 
     internal static async Task WriteErrorAsync(HttpContext http, SseWriter? sse, OpenAIException error)

@@ -170,13 +170,7 @@ internal static class CompletionsEndpoint
         }
         catch (Exception e)
         {
-            var error = e switch
-            {
-                OperationCanceledException when timeout.IsCancellationRequested => new OpenAIException(504, $"The request ran longer than Server:RequestTimeout ({ctx.Options.RequestTimeout}).", "server_error", null, "timeout"),
-                _ => ServerContext.ClientError(e) ?? ctx.ServerFault(e),
-            };
-            if (admitted) ctx.Stats.Fail(); else ctx.Stats.Reject(error.Status);
-            await ChatCompletionsEndpoint.WriteErrorAsync(http, sse, error).ConfigureAwait(false);
+            await ChatCompletionsEndpoint.FailAsync(http, ctx, timeout, sse, admitted, e).ConfigureAwait(false);
             return;
         }
         ctx.Stats.Complete();
