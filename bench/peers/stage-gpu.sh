@@ -2,17 +2,26 @@
 # Stages everything the one-command GPU run (bench/peers/run-all.sh) needs into <repo>/.gpu (git-ignored), from the
 # main checkout (../shared/gpu/stage.sh does not work inside a git worktree). Keeps the travelling tree < 64 MiB:
 # the .NET runtime (~26 MB), three published programs (~7 MB) and the gzipped request lists (~1.5 MB).
-# Usage, from the repo root:  bash bench/peers/stage-gpu.sh    then run:  bash .gpu/run-all.sh  with carry [".gpu"]
+# Usage, from the repo root:  [SERVER=1] bash bench/peers/stage-gpu.sh    then run:  bash .gpu/run-all.sh  with carry [".gpu"]
 set -euo pipefail
 top=$(git rev-parse --show-toplevel); cd "$top"
 grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
 rm -rf .gpu && mkdir -p .gpu/app .gpu/wl
 root=$(dirname "$(readlink -f "$(command -v dotnet)")")
-tar -C "$root" -cJf .gpu/dotnet-runtime.tar.xz dotnet host shared/Microsoft.NETCore.App
+# SERVER=1 also stages ServerBench (issue 15's HTTP overhead run) with the ASP.NET Core runtime (~9 MB more).
+if [ "${SERVER:-0}" = 1 ]; then
+  tar -C "$root" -cJf .gpu/dotnet-runtime.tar.xz dotnet host shared/Microsoft.NETCore.App shared/Microsoft.AspNetCore.App
+  dotnet publish bench/ServerBench/ServerBench.csproj -c Release -o .gpu/server --no-self-contained -p:UseAppHost=false -v quiet
+  rm -rf .gpu/server/PagedAttention.DefaultModel .gpu/server/*.xml .gpu/server/*.pdb
+  cp bench/ServerBench/run-gpu.sh .gpu/run-server.sh
+else
+  tar -C "$root" -cJf .gpu/dotnet-runtime.tar.xz dotnet host shared/Microsoft.NETCore.App
+fi
 cp ../shared/gpu/on-device.sh .gpu/on-device.sh 2>/dev/null || cp /work/shared/gpu/on-device.sh .gpu/on-device.sh
 for p in bench/GpuCheck/GpuCheck.csproj bench/Throughput/Throughput.csproj bench/GpuFidelity/GpuFidelity.csproj; do
   dotnet publish "$p" -c Release -o .gpu/app --no-self-contained -p:UseAppHost=false -v quiet   # one folder: shared DLLs once
 done
+rm -rf .gpu/app/PagedAttention.DefaultModel .gpu/app/*.xml .gpu/app/*.pdb   # not used on the GPU; keeps the tree small
 tp="dotnet .gpu/app/Throughput.dll --vocab 128256 --seed 0"
 $tp --workload sharegpt --num-requests 256 --write-requests .gpu/wl/sharegpt.json
 $tp --workload sharegpt --num-requests 1000 --write-requests .gpu/wl/sharegpt-1000.json
