@@ -27,6 +27,8 @@ public sealed class RunResult
     public int[] OutputLengths { get; init; } = [];
     /// <summary>The token ids request 0 produced (to show what a constrained pass wrote).</summary>
     public IReadOnlyList<int> FirstOutput { get; init; } = [];
+    /// <summary>Mean TTFT (ms) of each round, for a workload that arrives in rounds (agents-rounds); empty otherwise.</summary>
+    public double[] RoundTtftMs { get; init; } = [];
     public double RequestsPerS => Requests / Seconds;
     public double OutputTokS => OutputTokens / Seconds;
     public double TotalTokS => (InputTokens + OutputTokens) / Seconds;
@@ -44,7 +46,21 @@ public sealed class RunResult
         ["steady_decode_tok_s"] = double.IsFinite(SteadyDecodeTokS) ? SteadyDecodeTokS : null,
         ["latency"] = JsonSerializer.SerializeToNode(Latency),
         ["prefix_hit_rate"] = Metrics.PrefixHitRate,
+        ["prefix_query_tokens"] = Metrics.PrefixQueryTokens,
+        ["prefix_hit_tokens"] = Metrics.PrefixHitTokens,
         ["preemptions"] = Metrics.Preemptions,
+        // Swap preemption and the prefix cache's host tier (issue 21). The swap byte counters include the host tier's copies.
+        ["recompute_preemptions"] = Metrics.RecomputePreemptions,
+        ["swap_outs"] = Metrics.SwapOuts,
+        ["swap_ins"] = Metrics.SwapIns,
+        ["swap_bytes_out"] = Metrics.SwapBytesOut,
+        ["swap_bytes_in"] = Metrics.SwapBytesIn,
+        ["swap_s"] = Metrics.SwapSeconds,
+        ["host_tier_hit_tokens"] = Metrics.HostTierHitTokens,
+        ["host_tier_hit_rate"] = InputTokens == 0 ? 0 : (double)Metrics.HostTierHitTokens / InputTokens,
+        ["host_tier_blocks_out"] = Metrics.HostTierBlocksOut,
+        ["host_tier_blocks_in"] = Metrics.HostTierBlocksIn,
+        ["round_ttft_ms"] = RoundTtftMs.Length == 0 ? null : new JsonArray([.. RoundTtftMs.Select(x => (JsonNode?)(double.IsFinite(x) ? x : null))]),
         ["steps"] = Metrics.Steps,
         ["computed_tokens"] = Metrics.ComputedTokens,
         // Step-loop time split: inside the forward call (GPU busy) vs host work between steps (GPU idle).
@@ -123,7 +139,15 @@ internal sealed class Runner(LlmEngine engine, Options opt)
             }
             catch (Exception ex) { tr.Error = ex.Message; }
         }
-        await Task.WhenAll(Enumerable.Range(0, n).Select(i => Task.Run(() => One(i)))).ConfigureAwait(false);
+        // A workload in rounds (agents-rounds) sends round r at once when round r - 1 has completed; TTFT counts from the
+        // round's start. Any other workload is one group, all at once or at its Poisson arrival times.
+        bool inRounds = w.Requests.Any(q => q.Round is not null);
+        if (inRounds && double.IsFinite(rate)) throw new ArgumentException($"workload {w.Name} arrives in rounds; run it offline, not at a rate.");
+        int[][] groups = inRounds
+            ? [.. Enumerable.Range(0, n).GroupBy(i => w.Requests[i].Round ?? 0).OrderBy(g => g.Key).Select(g => g.ToArray())]
+            : [Enumerable.Range(0, n).ToArray()];
+        foreach (var g in groups)
+            await Task.WhenAll(g.Select(i => Task.Run(() => One(i)))).ConfigureAwait(false);
         double seconds = sw.Elapsed.TotalSeconds;
         var after = engine.GetMetrics();
         var ok = traces.Where(x => x.Error is null && x.TokenMs.Count > 0).ToList();
@@ -141,6 +165,7 @@ internal sealed class Runner(LlmEngine engine, Options opt)
             GrammarStops = ok.Count(x => x.Stopped),
             FirstOutput = traces[0].Tokens,
             OutputLengths = [.. traces.Select(x => x.Error is null ? x.TokenMs.Count : 0)],
+            RoundTtftMs = inRounds ? [.. groups.Select(g => Summary.Of(g.Select(i => traces[i]).Where(x => x.Error is null).Select(x => x.Ttft)).Mean)] : [],
         };
     }
 
@@ -158,6 +183,16 @@ internal sealed class Runner(LlmEngine engine, Options opt)
         PrefixQueryTokens = b.PrefixQueryTokens - a.PrefixQueryTokens,
         PrefixHitTokens = b.PrefixHitTokens - a.PrefixHitTokens,
         Preemptions = b.Preemptions - a.Preemptions,
+        RecomputePreemptions = b.RecomputePreemptions - a.RecomputePreemptions,
+        SwapOuts = b.SwapOuts - a.SwapOuts,
+        SwapIns = b.SwapIns - a.SwapIns,
+        SwapBytesOut = b.SwapBytesOut - a.SwapBytesOut,
+        SwapBytesIn = b.SwapBytesIn - a.SwapBytesIn,
+        SwapSeconds = b.SwapSeconds - a.SwapSeconds,
+        HostTierHitTokens = b.HostTierHitTokens - a.HostTierHitTokens,
+        HostTierBlocksOut = b.HostTierBlocksOut - a.HostTierBlocksOut,
+        HostTierBlocksIn = b.HostTierBlocksIn - a.HostTierBlocksIn,
+        KvBlocksCopied = b.KvBlocksCopied - a.KvBlocksCopied,
         Steps = b.Steps - a.Steps,
         ComputedTokens = b.ComputedTokens - a.ComputedTokens,
         GeneratedTokens = b.GeneratedTokens - a.GeneratedTokens,

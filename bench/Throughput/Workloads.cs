@@ -8,6 +8,8 @@ public sealed class BenchRequest
 {
     [JsonPropertyName("prompt")] public int[] Prompt { get; set; } = [];
     [JsonPropertyName("output_len")] public int OutputLen { get; set; }
+    /// <summary>Round of a workload that arrives in rounds (agents-rounds): round r is sent once round r - 1 has completed; null otherwise.</summary>
+    [JsonPropertyName("round")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public int? Round { get; set; }
 }
 
 /// <summary>A seeded request list; written to JSON so the Python peers run exactly the same requests.</summary>
@@ -47,10 +49,15 @@ public sealed class Workload
     /// alpaca: lognormal input (median 16, sigma 0.6) and output (median 42, sigma 0.8), same filter; means ≈ 19 / 58.
     /// shared-prefix: one random prefix of 2,048 tokens + a distinct random 64-token suffix, 128 output tokens.
     /// fixed: every request inputLen in / outputLen out.
+    /// agents-rounds: <paramref name="preambles"/> distinct random preambles of <paramref name="preambleLen"/> tokens, each
+    /// followed by a distinct random <paramref name="questionLen"/>-token question, <paramref name="answerLen"/> output
+    /// tokens; <paramref name="rounds"/> rounds, round r holding one request per preamble (in preamble order), sent once
+    /// round r - 1 has completed (n is ignored: preambles × rounds requests).
     /// Token ids are uniform in [1, min(vocab, 128000)) (random-weight models; the Llama-3 special ids stay unused).
     /// </summary>
     public static Workload Create(string name, int n, int seed, int vocab, int maxLen, int fixedIn, int fixedOut,
-        int prefixLen = 2048, int suffixLen = 64, int prefixOut = 128)
+        int prefixLen = 2048, int suffixLen = 64, int prefixOut = 128,
+        int preambles = 32, int rounds = 16, int preambleLen = 4096, int questionLen = 64, int answerLen = 64)
     {
         var rng = new Random(seed);
         int hi = Math.Min(vocab, 128000);
@@ -86,13 +93,28 @@ public sealed class Workload
                 w.Description = $"Shared-prefix agents: one {prefixLen}-token random prefix + a distinct {suffixLen}-token random suffix each, {prefixOut} output tokens, eos ignored";
                 break;
             }
+            case "agents-rounds":
+            {
+                if (preambles < 1 || rounds < 1 || preambleLen < 1 || questionLen < 1 || answerLen < 1)
+                    throw new ArgumentException("agents-rounds needs --preambles, --rounds, --preamble-len, --question-len and --answer-len >= 1.");
+                if (preambleLen + questionLen + answerLen > maxLen)
+                    throw new ArgumentException($"agents-rounds: preamble {preambleLen} + question {questionLen} + answer {answerLen} tokens exceed the model's {maxLen}.");
+                var pre = new int[preambles][];
+                for (int p = 0; p < preambles; p++) pre[p] = Ids(preambleLen);
+                for (int r = 0; r < rounds; r++)
+                    for (int p = 0; p < preambles; p++)
+                        w.Requests.Add(new BenchRequest { Prompt = [.. pre[p], .. Ids(questionLen)], OutputLen = answerLen, Round = r });
+                w.SharedPrefixLen = preambleLen;
+                w.Description = $"Agents in rounds: {preambles} distinct random {preambleLen}-token preambles x {rounds} rounds; round r sends one request per preamble (preamble + a distinct random {questionLen}-token question, {answerLen} output tokens, eos ignored) at once, after round r - 1 completed";
+                break;
+            }
             case "fixed":
                 for (int i = 0; i < n; i++) w.Requests.Add(new BenchRequest { Prompt = Ids(fixedIn), OutputLen = fixedOut });
                 w.Name = $"fixed-{fixedIn}-{fixedOut}";
                 w.Description = $"Fixed lengths: {fixedIn} random input ids, {fixedOut} output tokens, eos ignored";
                 break;
             default:
-                throw new ArgumentException($"Unknown workload '{name}' (sharegpt|alpaca|shared-prefix|fixed).");
+                throw new ArgumentException($"Unknown workload '{name}' (sharegpt|alpaca|shared-prefix|fixed|agents-rounds).");
         }
         w.MeanInputLen = w.Requests.Average(r => r.Prompt.Length);
         w.MeanOutputLen = w.Requests.Average(r => r.OutputLen);

@@ -3,6 +3,7 @@
 # main checkout (../shared/gpu/stage.sh does not work inside a git worktree). Keeps the travelling tree < 64 MiB:
 # the .NET runtime (~26 MB), three published programs (~7 MB) and the gzipped request lists (~1.5 MB).
 # Usage, from the repo root:  [SERVER=1] bash bench/peers/stage-gpu.sh    then run:  bash .gpu/run-all.sh  with carry [".gpu"]
+# (or bash .gpu/run-swap.sh: swap preemption and the host tier, issue 21)
 set -euo pipefail
 top=$(git rev-parse --show-toplevel); cd "$top"
 grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
@@ -34,5 +35,6 @@ if [ -f "$HOME/.cache/pagedattention/tokenizers/llama3/tokenizer.json" ]; then
   mkdir -p .gpu/tok && cp "$HOME"/.cache/pagedattention/tokenizers/llama3/tokenizer*.json .gpu/tok/ && gzip -9f .gpu/tok/tokenizer.json
 fi
 cp bench/Throughput/schemas/tool-call.json .gpu/
+cp bench/Throughput/run-swap-gpu.sh .gpu/run-swap.sh   # issue 21's swap / host-tier benchmark: bash .gpu/run-swap.sh
 cp bench/peers/run-all.sh bench/peers/run-constrained.sh bench/peers/ab.sh bench/peers/make_checkpoint.py bench/peers/hf_peers.py bench/GpuCheck/cublaslt_layout.c .gpu/
 du -sh .gpu
