@@ -14,7 +14,7 @@
 #      --host-cache-gib 0,24 (24 GiB holds all 32 preambles' 16.5 GiB). Estimate: without the tier every round
 #      prefills 133k tokens (~3.5-4 s at ~39k tok/s) + ~3 waves of 64 decode steps -> ~5-6 s x 16 = ~80-95 s; with
 #      the tier ~16 GiB copied back per round (~0.5-1 s) -> ~30-40 s; + 2 loads -> ~130-160 s.
-# Results in $OUT: swap-sharegpt1000.json, agents-rounds.json, swap-gpu.log, machine.txt.
+# Results in $OUT: swap-sharegpt1000-{recompute,swap,auto}.json, agents-rounds-host{0,24}.json, swap-gpu.log, machine.txt.
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"; G=$(cd "$(dirname "$0")" && pwd); M=/tmp/m8b
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 PAGEDATTENTION_KERNEL_CACHE=/tmp/kc
@@ -26,8 +26,14 @@ cat "$OUT/machine.txt" | tee -a "$LOG"
 [ -f "$G/wl/sharegpt-1000.json" ] || gunzip -kf "$G/wl/sharegpt-1000.json.gz"
 [ -f $M/config.json ] || step ckpt 150 python3 "$G/make_checkpoint.py" 8b $M
 TP="bash $G/on-device.sh dotnet $G/app/Throughput.dll --device cuda --model $M --max-num-batched-tokens 8192"
-step swap_sharegpt1000 270 $TP --max-num-seqs 512 --requests "$G/wl/sharegpt-1000.json" --kv-cache-gib 4 \
-  --preemption recompute,swap,auto --swap-space-gib 16 --output "$OUT/swap-sharegpt1000.json"
-step agents_rounds 230 $TP --max-num-seqs 256 --workload agents-rounds --preambles 32 --rounds 16 --preamble-len 4096 \
-  --question-len 64 --answer-len 64 --kv-cache-gib 7 --host-cache-gib 0,24 --output "$OUT/agents-rounds.json"
+# one process per mode (same request list, same machine, back to back): a mode cut off by its timeout loses only itself
+for mode in recompute swap auto; do
+  sw=""; [ $mode = recompute ] || sw="--swap-space-gib 16"
+  step swap_sharegpt1000_$mode 90 $TP --max-num-seqs 512 --requests "$G/wl/sharegpt-1000.json" --kv-cache-gib 4 \
+    --preemption $mode $sw --output "$OUT/swap-sharegpt1000-$mode.json"
+done
+for host in 0 24; do
+  step agents_rounds_host$host 115 $TP --max-num-seqs 256 --workload agents-rounds --preambles 32 --rounds 16 --preamble-len 4096 \
+    --question-len 64 --answer-len 64 --kv-cache-gib 7 --host-cache-gib $host --output "$OUT/agents-rounds-host$host.json"
+done
 echo "run-swap finished t=$((SECONDS - S))s" | tee -a "$LOG"
