@@ -27,7 +27,7 @@ def progress(step, elapsed, total_steps, total_seconds):
 def phase_train_seconds(phase, *, total, phase1, elapsed_before=0.0, left=None, reserve=0.0, floor=20.0):
     """Seconds of training in this call. phase 0: `total` (the single-call budget); phase 1: `phase1` of the
     `total`; phase 2: what phase 1 left of `total`. `left` (seconds to the call's deadline) minus `reserve` (what the
-    call needs after training) caps it; phases 0 and 1 train at least `floor` seconds, phase 2 may train none."""
+    call needs after training) caps it, though not below `floor` seconds in phases 0 and 1 (phase 2 may train none)."""
     if phase == 0:
         want = total
     elif phase == 1:
@@ -36,9 +36,9 @@ def phase_train_seconds(phase, *, total, phase1, elapsed_before=0.0, left=None, 
         want = max(0.0, total - elapsed_before)
     else:
         raise ValueError(f"phase {phase}")
-    if left is not None:
-        want = min(want, left - reserve)
-    return max(floor if phase in (0, 1) else 0.0, want)
+    if left is not None and left - reserve < want:
+        want = max(floor if phase in (0, 1) else 0.0, left - reserve)
+    return want
 
 
 def epoch_order(seed, epoch, n):

@@ -86,7 +86,8 @@ class ScheduleTests(unittest.TestCase):
         self.assertEqual(f(2, total=700, phase1=400, elapsed_before=370, left=460, reserve=130), 330)
         self.assertEqual(f(2, total=700, phase1=400, elapsed_before=400, left=460, reserve=130), 300)
         self.assertEqual(f(2, total=700, phase1=400, elapsed_before=710, left=460, reserve=130), 0)
-        self.assertEqual(f(1, total=700, phase1=400, left=50, reserve=70), 20)  # the floor
+        self.assertEqual(f(1, total=700, phase1=400, left=50, reserve=70), 20)  # the floor, under a deadline
+        self.assertEqual(f(1, total=30, phase1=1.0), 1.0)  # no floor without one (smoke runs)
         with self.assertRaises(ValueError):
             f(3, total=1, phase1=1)
 
