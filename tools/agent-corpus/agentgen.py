@@ -16,9 +16,13 @@ import json
 import os
 import random
 
-from vocab import (ACTION_VERBS, CATEGORIES, CITIES, COLORS, COMPANIES, DEPARTMENTS, FIRST_NAMES, GENERAL_SYSTEMS,
-                   GREETINGS, LAST_NAMES, MONTHS, NOTES, ORDER_STATUS, PRIORITIES, PRODUCT_ADJ, PRODUCT_NOUN,
-                   READ_VERBS, REASONS, RESULT_FIELDS, ROLES, STATUS_WORDS, TITLES, TOOL_OBJECTS)
+import re
+
+from vocab import (ACTION_VERBS, CATEGORIES, CITIES, COLORS, COMPANIES, CURRENCY_NAMES, DEPARTMENTS, FIRST_NAMES,
+                   GENERAL_SYSTEMS, GENERIC_NAME_VERBS, GREETINGS, LAST_NAMES, LIST_DESCRIPTIONS, LIST_NAME_VERBS,
+                   LIST_REQUESTS, MONTHS, NAME_SUFFIXES, NOTES, ORDER_STATUS, PRIORITIES, PRODUCT_ADJ, PRODUCT_NOUN,
+                   READ_DESCRIPTIONS, READ_NAME_SUFFIXES, READ_NAME_VERBS, READ_REQUESTS, REASONS, RESULT_FIELDS,
+                   ROLES, STATUS_WORDS, TIME_NAMES, TITLES, TOOL_OBJECTS, WEATHER_NAMES)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TEMPLATE_PATH = os.path.join(HERE, "chat_template.jinja")
@@ -38,8 +42,11 @@ class Vocab:
         self.adj, self.noun, self.cats, self.colors = g(PRODUCT_ADJ), g(PRODUCT_NOUN), g(CATEGORIES), g(COLORS)
         self.roles, self.depts, self.status = g(ROLES), g(DEPARTMENTS), g(ORDER_STATUS)
         self.objects, self.fields, self.status_words = g(TOOL_OBJECTS), g(RESULT_FIELDS), g(STATUS_WORDS)
-        self.read_verbs, self.action_verbs = g(READ_VERBS), g(ACTION_VERBS)
+        self.read_name_verbs, self.read_suffixes, self.action_verbs = g(READ_NAME_VERBS), g(READ_NAME_SUFFIXES), g(ACTION_VERBS)
+        self.list_verbs, self.generic_verbs = g(LIST_NAME_VERBS), g(GENERIC_NAME_VERBS)
+        self.weather_names, self.currency_names, self.time_names = g(WEATHER_NAMES), g(CURRENCY_NAMES), g(TIME_NAMES)
         self.reasons, self.notes, self.titles, self.priorities = g(REASONS), g(NOTES), g(TITLES), g(PRIORITIES)
+        self.name_words = name_words(split)
         self.json_prefixes = None
         if split == "train":
             self._synthesize()
@@ -48,19 +55,13 @@ class Vocab:
         """Training lists = the real words (repeated) + as many made-up words (seeded, never a held-out word), so that
         a name, a city or a tool can only be got right by copying it from the prompt, not by recalling a short list:
         the held-out split's unseen words need exactly that."""
-        held = set()
-        for pair in (FIRST_NAMES, LAST_NAMES, CITIES, COMPANIES, PRODUCT_ADJ, PRODUCT_NOUN):
-            held |= {w.lower() for w in pair[1]}
-        held |= {o[1] for o in TOOL_OBJECTS[1]} | {o[0] for o in TOOL_OBJECTS[1]} | {o[2].lower() for o in TOOL_OBJECTS[1]}
-        held |= {x[0] for x in READ_VERBS[1]} | {x[0] for x in ACTION_VERBS[1]} | {"enumerate", "scan"}
-        held |= {"pilot", "vendor", "tenant", "curator"}
+        held = held_words()
         rng = random.Random("synthetic-vocab")
-        seen = set()
+        seen = set(self.name_words)
 
         def word(lo=2, hi=3):
             while True:
-                w = "".join(rng.choice(_ONSETS) + rng.choice(_VOWELS) + (rng.choice(_CODAS) if rng.random() < 0.4 else "")
-                            for _ in range(rng.randint(lo, hi)))
+                w = _made_word(rng, lo, hi)
                 if w not in held and w not in seen and len(w) >= 4:
                     seen.add(w)
                     return w
@@ -82,12 +83,64 @@ class Vocab:
                 if pre.lower() not in held:
                     return (w, w, pre)
         self.objects = mix(self.objects, 1500, obj)
-
-        def verb():
-            w = word(2, 2)
-            return (w, [f"{w.capitalize()} {{obj}} {{id}}.", f"Please {w} the {{obj}} {{id}}.", f"Can you {w} {{obj}} {{id}}?"])
-        self.read_verbs = mix(self.read_verbs, 300, verb)
         self.json_prefixes = mix(JSON_PREFIXES[0], 400, lambda: word(2, 2))
+
+
+def _made_word(rng, lo=2, hi=3):
+    return "".join(rng.choice(_ONSETS) + rng.choice(_VOWELS) + (rng.choice(_CODAS) if rng.random() < 0.4 else "")
+                   for _ in range(rng.randint(lo, hi)))
+
+
+_HELD = None
+_NAME_WORDS = {}
+
+
+def _source_words():
+    """Every word written in this generator's sources (templates, word lists): a made-up held-out word is none of them."""
+    words = set()
+    for fn in ("agentgen.py", "vocab.py", "chat_template.jinja"):
+        with open(os.path.join(HERE, fn), encoding="utf-8") as fh:
+            words |= {w.lower() for w in re.findall(r"[A-Za-z]+", fh.read())}
+    return words
+
+
+def name_words(split):
+    """Made-up words for tool names (zorvik_lookup): 400 held-out ones, then 3,000 training ones that are none of
+    them and no held-out word. Seeded; the same on every machine."""
+    if split in _NAME_WORDS:
+        return _NAME_WORDS[split]
+    if split == "test":
+        rng, avoid, out = random.Random("tool-names-test"), _source_words(), []
+        while len(out) < 400:
+            w = _made_word(rng, 2, 3)
+            if len(w) >= 5 and w not in avoid and w not in out:
+                out.append(w)
+    else:
+        held = held_words()
+        rng, out, seen = random.Random("tool-names-train"), [], set()
+        while len(out) < 3000:
+            w = _made_word(rng, 2, 3)
+            if len(w) >= 4 and w not in held and w not in seen:
+                seen.add(w)
+                out.append(w)
+    _NAME_WORDS[split] = out
+    return out
+
+
+def held_words():
+    """Lower-case words of the held-out split that never occur in a training conversation."""
+    global _HELD
+    if _HELD is None:
+        held = set()
+        for pair in (FIRST_NAMES, LAST_NAMES, CITIES, COMPANIES, PRODUCT_ADJ, PRODUCT_NOUN):
+            held |= {w.lower() for w in pair[1]}
+        held |= {o[1] for o in TOOL_OBJECTS[1]} | {o[0] for o in TOOL_OBJECTS[1]} | {o[2].lower() for o in TOOL_OBJECTS[1]}
+        held |= set(READ_NAME_VERBS[1]) | set(READ_NAME_SUFFIXES[1]) | set(LIST_NAME_VERBS[1])
+        held |= {st for a in ACTION_VERBS[1] for st in a[0]} | {a[1] for a in ACTION_VERBS[1]}
+        held |= {"pilot", "vendor", "tenant", "curator"}
+        held |= set(name_words("test"))
+        _HELD = held
+    return _HELD
 
 
 _ONSETS = ["b", "c", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p", "r", "s", "t", "v", "w", "z", "br", "ch", "dr",
@@ -303,25 +356,25 @@ def doc_question(rng, v, doc):
         k = rng.randrange(4)
         if k == 0:
             return rng.choice(["How many days do I have to return an item?", "What is the return window?"]), \
-                f"{pol['return_days']} days.", q
+                f"Returns are accepted within {pol['return_days']} days of delivery.", q
         if k == 1:
             return rng.choice(["How much does shipping cost?", "What is the shipping fee?"]), \
                 f"Shipping costs {fmt_money(pol['shipping_fee'])} per order.", q
         if k == 2:
-            return "How long is the warranty?", f"{pol['warranty_years']} years.", q
+            return "How long is the warranty?", f"Every product has a {pol['warranty_years']}-year warranty.", q
         return rng.choice(["When is support open?", "What are the support hours?"]), \
-            f"From {pol['open']} to {pol['close']}, Monday to Friday.", q
+            f"Support is open from {pol['open']} to {pol['close']}, Monday to Friday.", q
     if q == "price":
         p = rng.choice(P)
         return rng.choice(["How much does the {n} cost?", "What is the price of the {n}?", "What does the {n} cost?"]
                           ).format(n=p["name"]), f"The {p['name']} costs {fmt_money(p['price'])}.", q
     if q == "stock":
         p = rng.choice(P)
-        a = f"The {p['name']} is out of stock." if p["stock"] == 0 else f"There are {p['stock']} in stock."
+        a = f"The {p['name']} is out of stock." if p["stock"] == 0 else f"The {p['name']} has {p['stock']} in stock."
         return rng.choice(["How many {n} units are in stock?", "What is the stock of the {n}?"]).format(n=p["name"]), a, q
     if q == "instock":
         p = rng.choice(P)
-        a = "No, it is out of stock." if p["stock"] == 0 else f"Yes, {p['stock']} are in stock."
+        a = f"No, the {p['name']} is out of stock." if p["stock"] == 0 else f"Yes, the {p['name']} has {p['stock']} in stock."
         return rng.choice(["Is the {n} in stock?", "Do you have the {n} in stock?"]).format(n=p["name"]), a, q
     if q == "category":
         p = rng.choice(P)
@@ -356,7 +409,7 @@ def doc_question(rng, v, doc):
         e = rng.choice(E)
         n = e["name"]
         if q == "role":
-            return rng.choice(["What is {n}'s role?", "What does {n} do?"]).format(n=n), f"{n} is a {e['role']}.", q
+            return rng.choice(["What is {n}'s role?", "What does {n} do?"]).format(n=n), f"{n}'s role is {e['role']}.", q
         if q == "office":
             return rng.choice(["Where does {n} work?", "Which office is {n} in?"]).format(n=n), \
                 f"{n} works in the {e['office']} office.", q
@@ -364,7 +417,7 @@ def doc_question(rng, v, doc):
             return f"What is {n}'s extension?", f"{n}'s extension is {e['extension']}.", q
         if q == "dept":
             return f"Which department is {n} in?", f"{n} is in the {e['department']} department.", q
-        return f"Since when has {n} worked here?", f"Since {e['since']}.", q
+        return f"Since when has {n} worked here?", f"{n} has worked here since {e['since']}.", q
     if q == "earlier":
         a, b = rng.sample(E, 2)
         if a["since"] == b["since"]:
@@ -393,10 +446,10 @@ def doc_question(rng, v, doc):
             return rng.choice(["What is the status of order {i}?", "Has order {i} shipped?"]).format(i=o["id"]), \
                 f"Order {o['id']} is {o['status']}.", q
         if q == "order_date":
-            return f"When was order {o['id']} placed?", f"On {o['date']}.", q
+            return f"When was order {o['id']} placed?", f"Order {o['id']} was placed {o['date']}.", q
         if q == "order_total":
-            return f"What is the total of order {o['id']}?", f"{fmt_money(o['total'])}.", q
-        return f"Who placed order {o['id']}?", f"{o['customer']}.", q
+            return f"What is the total of order {o['id']}?", f"Order {o['id']}: total {fmt_money(o['total'])}.", q
+        return f"Who placed order {o['id']}?", f"Order {o['id']} was placed by {o['customer']}.", q
     if q == "missing_order":
         ids = {o["id"] for o in O}
         for _ in range(20):
@@ -439,26 +492,51 @@ def _tool_json(name, description, params):
 class ToolSpec:
     """One generated tool: its JSON schema and how to make a request, its arguments, a result and an answer."""
 
-    def __init__(self, json_, kind, obj, make_call):
+    def __init__(self, json_, kind, obj, make_call, made_up=False):
         self.json, self.kind, self.obj = json_, kind, obj
         self.name = json_["function"]["name"]
+        self.made_up = made_up  # the name is (partly) made-up words: only the description says what it does
         self.make_call = make_call  # rng -> (request sentence, arguments dict, result string, answer sentence)
+
+
+def tool_name(rng, v, realistic, style):
+    """(name, made_up). Half the names are realistic (from `realistic`, lists of words whose verb is drawn apart from
+    the request's phrasing, so the request rarely holds all of them); half hold a made-up word (zorvik_lookup,
+    get_zorvik, zorvik_brakel): the tool list is the only place the name can come from."""
+    if rng.random() < 0.5:
+        return style_name(rng.choice(realistic), style), False
+    w = rng.choice(v.name_words)
+    form = rng.randrange(4)
+    parts = [[w], [w, rng.choice(v.name_words)], [w, rng.choice(NAME_SUFFIXES)], [rng.choice(v.generic_verbs), w]][form]
+    return style_name(parts, style), True
+
+
+def _desc(rng, options, made_up, **kw):
+    """The description carries the semantics: always there for a made-up name, 85 % of the time otherwise."""
+    if not made_up and rng.random() < 0.15:
+        return None
+    return re.sub(r"\b([Aa]) (?=[aeiou])", r"\1n ", rng.choice(options).format(**kw))
+
+
+def _id_param(rng, snake, style):
+    cs = "snake" if style == "snake" else "camel"
+    return rng.choice([style_name([snake, "id"], cs), style_name([snake, "id"], cs), "id", "ref", "identifier",
+                       style_name([snake, "ref"], cs), "key"])
 
 
 def make_read_tool(rng, v, obj, style):
     phrase, snake, prefix = obj
-    stem, requests = rng.choice(v.read_verbs)
-    name = style_name([stem, snake], style)
-    pid = style_name([snake, "id"], "snake" if style == "snake" else "camel")
-    desc = rng.choice([f"{cap(stem)} a {phrase} by its id.", f"Returns the details of a {phrase}.",
-                       f"{cap(stem)} one {phrase}.", None if rng.random() < 0.3 else f"Look up a {phrase}."])
+    verb = rng.choice(v.read_name_verbs)
+    name, made = tool_name(rng, v, [[verb, snake], [verb, snake], [snake, rng.choice(v.read_suffixes)]], style)
+    pid = _id_param(rng, snake, style)
+    desc = _desc(rng, READ_DESCRIPTIONS, made, p=phrase)
     props = {pid: _prop(rng, "string", rng.choice([f"The {phrase} id", f"Id of the {phrase}, like {prefix}-1234", None]))}
     fields = rng.sample(v.fields, rng.randint(1, 3))
     schema = _schema(rng, props, [pid])
 
     def call(r):
         i = code(r, prefix)
-        req = r.choice(requests).format(obj=phrase, id=i)
+        req = r.choice(READ_REQUESTS).format(obj=phrase, id=i)
         res = {}
         for f in fields:
             if f in ("status", "stage", "priority"):
@@ -484,17 +562,20 @@ def make_read_tool(rng, v, obj, style):
         ans = f"{cap(phrase)} {i}: " + ", ".join(parts) + "."
         return req, {pid: i}, res_text, ans
 
-    return ToolSpec(_tool_json(name, desc, schema), "read", phrase, call)
+    return ToolSpec(_tool_json(name, desc, schema), "read", phrase, call, made)
 
 
-def make_action_tool(rng, v, obj, style):
+def make_action_tool(rng, v, obj, style, action=None):
     phrase, snake, prefix = obj
-    stem, participle, template, argname = rng.choice(v.action_verbs)
-    name = style_name([stem, snake], style)
+    stems, participle, templates, argnames, descs = action or rng.choice(v.action_verbs)
+    name, made = tool_name(rng, v, [[rng.choice(stems), snake], [snake, rng.choice(stems)]], style)
     cs = "snake" if style == "snake" else "camel"
-    pid, parg = style_name([snake, "id"], cs), style_name(argname.split("_"), cs)
-    desc = rng.choice([f"{cap(stem)} a {phrase}.", f"{cap(stem)}s the given {phrase}.", None])
-    extra = {"enum": list(v.priorities)} if "{priority}" in template else None
+    argname = rng.choice(argnames)
+    pid, parg = _id_param(rng, snake, style), style_name(argname.split("_"), cs)
+    if parg == pid:
+        parg = style_name(argnames[0].split("_"), cs)
+    desc = _desc(rng, descs, made, p=phrase)
+    extra = {"enum": list(v.priorities)} if "{priority}" in templates[0] else None
     props = {pid: _prop(rng, "string", rng.choice([f"The {phrase} id", None])),
              parg: _prop(rng, "string", rng.choice([argname.replace("_", " ").capitalize(), None]), extra)}
     schema = _schema(rng, props, [pid, parg])
@@ -504,6 +585,7 @@ def make_action_tool(rng, v, obj, style):
         vals = {"reason": r.choice(v.reasons), "note": r.choice(v.notes), "person": person(r, v),
                 "city": r.choice(v.cities), "title": r.choice(v.titles), "date": date_text(r),
                 "priority": r.choice(v.priorities)}
+        template = r.choice(templates)
         req = template.format(obj=phrase, id=i, **vals)
         key = next(k for k in vals if "{" + k + "}" in template)
         res_text = r.choice([dumps({"ok": True}), json.dumps({"ok": True, "id": i}, separators=(",", ":")), "done",
@@ -511,45 +593,46 @@ def make_action_tool(rng, v, obj, style):
         ans = f"Done: {phrase} {i} is {participle}."
         return req, {pid: i, parg: vals[key]}, res_text, ans
 
-    return ToolSpec(_tool_json(name, desc, schema), "action", phrase, call)
+    return ToolSpec(_tool_json(name, desc, schema), "action:" + participle, phrase, call, made)
 
 
 def make_list_tool(rng, v, obj, style):
     phrase, snake, prefix = obj
     plural = phrase + ("es" if phrase.endswith(("s", "x", "ch")) else "s")
-    stem = rng.choice(["list", "search"] if v.split == "train" else ["enumerate", "scan"])
-    name = style_name([stem, snake + "s"], style)
+    stem = rng.choice(v.list_verbs)
+    name, made = tool_name(rng, v, [[stem, snake + "s"], [snake + "s", stem]], style)
     cs = "snake" if style == "snake" else "camel"
-    pcity, plim = rng.choice(["city", "location"]), style_name(rng.choice(["limit", "max_results", "count"]).split("_"), cs)
-    desc = rng.choice([f"{cap(stem)} {plural} in a city.", f"Finds {plural} near a location.", None])
+    pcity = rng.choice(["city", "location", "near", "place"])
+    plim = style_name(rng.choice(["limit", "max_results", "count", "top_n"]).split("_"), cs)
+    desc = _desc(rng, LIST_DESCRIPTIONS, made, plural=plural)
     props = {pcity: _prop(rng, "string", rng.choice(["City name", None])),
              plim: _prop(rng, "integer", rng.choice(["How many results to return", None]))}
     schema = _schema(rng, props, [pcity, plim])
 
     def call(r):
         c, n = r.choice(v.cities), r.randint(1, 9)
-        req = r.choice([f"{cap(stem)} {n} {plural} in {c}.", f"Find up to {n} {plural} in {c}.",
-                        f"Show me {n} {plural} in {c}."])
+        req = r.choice(LIST_REQUESTS).format(n=n, plural=plural, c=c)
         k = r.randint(0, n)
         ids = [code(r, prefix) for _ in range(k)]
         res_text = json.dumps(ids, separators=(",", ":")) if r.random() < 0.5 else dumps({"results": ids})
         ans = f"Found {k} {plural} in {c}: " + ", ".join(ids) + "." if k else f"No {plural} found in {c}."
         return req, {pcity: c, plim: n}, res_text, ans
 
-    return ToolSpec(_tool_json(name, desc, schema), "list", phrase, call)
+    return ToolSpec(_tool_json(name, desc, schema), "list", phrase, call, made)
 
 
 def make_weather_tool(rng, v, style):
-    name = style_name([rng.choice(["get", "fetch", "check"]), "weather"], style)
-    unit_key = rng.choice(["unit", "units"])
-    props = {"city": _prop(rng, "string", rng.choice(["The city", "City name", None])),
+    name, made = tool_name(rng, v, v.weather_names, style)
+    city_key = rng.choice(["city", "city", "location", "place"])
+    unit_key = rng.choice(["unit", "units", "scale"])
+    props = {city_key: _prop(rng, "string", rng.choice(["The city", "City name", None])),
              unit_key: _prop(rng, "string", None, {"enum": ["celsius", "fahrenheit"]})}
-    schema = _schema(rng, props, ["city"])
-    desc = rng.choice(["Get the current weather for a city.", "Current weather in a city.", None])
+    schema = _schema(rng, props, [city_key])
+    desc = _desc(rng, ["Get the current weather for a city.", "Current weather for a city.", "Current weather in a city."], made)
 
     def call(r):
         c = r.choice(v.cities)
-        args = {"city": c}
+        args = {city_key: c}
         if r.random() < 0.4:
             u = r.choice(["celsius", "fahrenheit"])
             args[unit_key] = u
@@ -563,16 +646,16 @@ def make_weather_tool(rng, v, style):
         ans = f"It is {t} degrees {'Celsius' if u == 'celsius' else 'Fahrenheit'} and {sky} in {c}."
         return req, args, res_text, ans
 
-    return ToolSpec(_tool_json(name, desc, schema), "weather", "weather", call)
+    return ToolSpec(_tool_json(name, desc, schema), "weather", "weather", call, made)
 
 
 def make_currency_tool(rng, v, style):
-    name = style_name([rng.choice(["convert", "exchange"]), "currency"], style)
-    keys = rng.choice([("amount", "from", "to"), ("amount", "from_currency", "to_currency")])
+    name, made = tool_name(rng, v, v.currency_names, style)
+    keys = rng.choice([("amount", "from", "to"), ("amount", "from_currency", "to_currency"), ("value", "source", "target")])
     props = {keys[0]: _prop(rng, "number", None), keys[1]: _prop(rng, "string", "ISO code, like USD"),
              keys[2]: _prop(rng, "string", "ISO code, like EUR")}
     schema = _schema(rng, props, list(keys))
-    desc = rng.choice(["Convert an amount between currencies.", None])
+    desc = _desc(rng, ["Convert an amount between currencies.", "Converts money from one currency to another."], made)
     curr = ["USD", "EUR", "GBP", "JPY", "CHF", "CAD", "AUD", "SEK"]
 
     def call(r):
@@ -584,15 +667,15 @@ def make_currency_tool(rng, v, style):
         res_text = json.dumps({"result": out}, separators=(",", ":"))
         return req, {keys[0]: amt, keys[1]: a, keys[2]: b}, res_text, f"{amt_s} {a} is {out:.2f} {b}."
 
-    return ToolSpec(_tool_json(name, desc, schema), "currency", "currency", call)
+    return ToolSpec(_tool_json(name, desc, schema), "currency", "currency", call, made)
 
 
 def make_time_tool(rng, v, style):
-    name = style_name([rng.choice(["get", "current"]), "time"], style)
-    key = rng.choice(["city", "location", "timezone"])
+    name, made = tool_name(rng, v, v.time_names, style)
+    key = rng.choice(["city", "location", "timezone", "place"])
     props = {key: _prop(rng, "string", rng.choice(["A city", None]))}
     schema = _schema(rng, props, [key])
-    desc = rng.choice(["Get the local time in a city.", "Current local time.", None])
+    desc = _desc(rng, ["Get the local time in a city.", "Current local time in a city."], made)
 
     def call(r):
         c = r.choice(v.cities)
@@ -601,14 +684,16 @@ def make_time_tool(rng, v, style):
         res_text = f"{hh:02d}:{mm:02d}"
         return req, {key: c}, res_text, f"It is {hh:02d}:{mm:02d} in {c}."
 
-    return ToolSpec(_tool_json(name, desc, schema), "time", "time", call)
+    return ToolSpec(_tool_json(name, desc, schema), "time", "time", call, made)
 
 
-def random_tool(rng, v, obj=None, kind=None):
+TOOL_KINDS = ["read", "read", "action", "list", "weather", "currency", "time"]
+
+
+def random_tool(rng, v, obj=None, kind=None, action=None):
     style = rng.choices(["snake", "camel", "pascal"], [0.6, 0.2, 0.2])[0]
     if kind is None:
-        opts = ["read", "read", "action", "list"] + (["weather", "currency", "time"] if v.split == "train" else [])
-        kind = rng.choice(opts)
+        kind = rng.choice(TOOL_KINDS)
     if kind == "weather":
         return make_weather_tool(rng, v, style)
     if kind == "currency":
@@ -616,24 +701,42 @@ def random_tool(rng, v, obj=None, kind=None):
     if kind == "time":
         return make_time_tool(rng, v, style)
     obj = obj or rng.choice(v.objects)
-    return {"read": make_read_tool, "action": make_action_tool, "list": make_list_tool}[kind](rng, v, obj, style)
+    if kind == "action":
+        return make_action_tool(rng, v, obj, style, action)
+    return {"read": make_read_tool, "list": make_list_tool}[kind](rng, v, obj, style)
 
 
-def tool_set(rng, v, needed):
-    """The needed tools plus distractors (some on the same object), shuffled, unique names."""
+def _distractor(rng, v, needed):
+    """A tool that must not be picked: mostly a near miss of a needed one (the same object with another capability,
+    the same capability on another object, the same action on another object), else any tool."""
+    if needed:
+        n = rng.choice(needed)
+        r = rng.random()
+        if n.kind in ("weather", "currency", "time") or r < 0.25:
+            return random_tool(rng, v)
+        base = next((o for o in v.objects if o[0] == n.obj), None)
+        if r < 0.6 and base is not None:  # same object, another capability
+            return random_tool(rng, v, obj=base, kind=rng.choice(["read", "action", "list"]))
+        kind = n.kind.split(":")[0]
+        if kind == "action":  # the same action (or another) on another object
+            action = next((a for a in v.action_verbs if "action:" + a[1] == n.kind), None) if rng.random() < 0.6 else None
+            return random_tool(rng, v, kind="action", action=action)
+        return random_tool(rng, v, kind=kind)
+    return random_tool(rng, v)
+
+
+def tool_set(rng, v, needed, lo=2, hi=5):
+    """The needed tools plus distractors: lo-hi tools in all, at least one distractor when a tool is needed, the
+    needed ones at random positions, unique names, one tool per (kind, object) so a request never fits two."""
     tools = list(needed)
     names = {t.name for t in tools}
-    total = rng.randint(max(len(tools), 1), 5)
+    total = rng.randint(max(lo, len(tools) + (1 if needed else 0)), max(hi, len(tools) + 1))
     tries = 0
-    while len(tools) < total and tries < 30:
+    while len(tools) < total and tries < 40:
         tries += 1
-        if needed and rng.random() < 0.35 and needed[0].kind in ("read", "action", "list"):
-            base = next(o for o in v.objects if o[0] == needed[0].obj)
-            t = random_tool(rng, v, obj=base, kind=rng.choice(["read", "action", "list"]))
-        else:
-            t = random_tool(rng, v)
+        t = _distractor(rng, v, needed)
         if t.name in names or any((t.kind, t.obj) == (u.kind, u.obj) for u in tools):
-            continue  # one tool per (kind, object): a request never fits two offered tools
+            continue
         names.add(t.name)
         tools.append(t)
     rng.shuffle(tools)
@@ -698,7 +801,7 @@ def gen_tool_two(rng, v):
 
 
 def gen_tool_none(rng, v):
-    tools = tool_set(rng, v, [])
+    tools = tool_set(rng, v, [], lo=1)
     if not tools:
         tools = [random_tool(rng, v)]
     msgs = []

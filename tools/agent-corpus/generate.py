@@ -105,30 +105,29 @@ def check(n):
         held |= set(te)
     held |= {o[1] for o in vocab.TOOL_OBJECTS[1]} | {o[2] for o in vocab.TOOL_OBJECTS[1]}
     held |= set(agentgen.JSON_PREFIXES[1])
+    held_lower = agentgen.held_words()  # + held-out name verbs and the 400 made-up held-out tool-name words
     kinds = {}
     max_chars = 0
+    stats = ToolStats()
     for i in range(n):
         ex = agentgen.example("train", 11, i)
         kinds[ex["kind"]] = kinds.get(ex["kind"], 0) + 1
         text = agentgen.render(ex["messages"], ex["tools"])
         max_chars = max(max_chars, len(text))
         toks = set(re.findall(r"[A-Za-z]+", text)) | set(re.findall(r"[a-z_]+", text))
-        leak = toks & held
+        low = {t.lower() for t in re.findall(r"[A-Z]?[a-z]+", text)} | {t.lower() for t in toks}
+        leak = (toks & held) | (low & held_lower)
         if leak:
             fail(f"train example {i} holds held-out words {sorted(leak)[:5]}")
             break
         if ex["kind"] == "doc_qa":
             doc = ex["messages"][0]["content"]
             for qa in ex["expect"]["qa"]:
-                if qa["qtype"].startswith("missing"):
-                    continue
-                # every number and capitalised name of the answer is in the document
-                for tok in re.findall(r"\$[\d,.]+\d|\b\d+\b|[A-Z][a-z]+ [A-Z][a-z]+", qa["answer"]):
-                    if tok.split()[0] in ("The", "On", "Yes", "No", "Order", "Since", "From", "There", "Both"):
-                        continue
-                    if tok not in doc and tok not in qa["question"] and not qa["qtype"] == "count_cat":
-                        fail(f"doc_qa {i}: {tok!r} of {qa['answer']!r} not in document")
+                bad = uncopied(qa["question"], qa["answer"], qa["qtype"], doc)
+                if bad:
+                    fail(f"doc_qa {i}: {bad} of {qa['answer']!r} not copied from the document or the question")
         if ex["kind"] in ("tool_one", "tool_two"):
+            stats.add(ex["tools"], ex["expect"]["calls"], ex["expect"]["request"], fail, f"train {i}")
             names = [t["function"]["name"] for t in ex["tools"]]
             if len(set(names)) != len(names):
                 fail(f"{i}: duplicate tool names {names}")
@@ -153,9 +152,23 @@ def check(n):
                 fail(f"{i}: rendered JSON differs")
     # held-out
     h = heldout(7)
+    hstats = ToolStats()
+    hdocs = {d["id"]: d["system"] for d in h["documents"]}
     for c in h["cases"]:
         if c["kind"] == "json" and not valid(c["object"], c["schema"]):
             fail(f"heldout {c['id']} invalid")
+        if c["kind"] in ("tool_one", "tool_two"):
+            hstats.add(c["tools"], c["calls"], c["user"], fail, f"heldout {c['id']}")
+        if c["kind"] == "doc_qa":
+            bad = uncopied(c["user"], c["answer"], c["qtype"], hdocs[c["doc"]])
+            if bad:
+                fail(f"heldout {c['id']}: {bad} of {c['answer']!r} not copied")
+    for label, st in (("train", stats), ("held-out", hstats)):
+        print(f"{label} tool calls: {st.report()}")
+        if st.calls and st.all_words_in_request / st.calls > 0.35:
+            fail(f"{label}: {st.all_words_in_request}/{st.calls} called names are spelled out by the request")
+        if st.calls and not 0.35 < st.made_up / st.calls < 0.65:
+            fail(f"{label}: {st.made_up}/{st.calls} called names made up (want about half)")
     train_tools = set()
     for i in range(n):
         ex = agentgen.example("train", 11, i)
@@ -170,6 +183,61 @@ def check(n):
           f"{len(h['cases'])}, document chars {min(doc_chars)}-{max(doc_chars)}")
     print("OK" if ok else "FAILED")
     return ok
+
+
+# words the answer templates add around the copied spans (everything else is copied from the document or the question)
+ANSWER_WORDS = {"the", "is", "has", "in", "stock", "out", "of", "no", "yes", "it", "costs", "cost", "role", "works",
+                "office", "extension", "department", "worked", "here", "since", "was", "placed", "by", "order", "total",
+                "cheaper", "they", "same", "and", "there", "are", "products", "product", "a", "both", "joined",
+                "document", "does", "not", "mention", "s"}
+COPY_FREE = ("count_cat",)  # answers derived (counted) rather than copied
+
+
+def uncopied(question, answer, qtype, doc):
+    """The answer's words that are neither copied from the document or the question nor template words."""
+    if qtype in COPY_FREE:
+        return []
+    have = {w.lower() for w in re.findall(r"[\w$][\w$.,:'-]*\w|\w", doc + " " + question)}
+    have |= {w.lower() for w in re.findall(r"\w+", doc + " " + question)}
+    return [t for t in re.findall(r"\$[\d,.]*\d|[\w-]+", answer)
+            if t.lower() not in have and t.lower() not in ANSWER_WORDS]
+
+
+def name_words_of(name):
+    return [w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", name)]
+
+
+class ToolStats:
+    """How the called tools' names relate to the request and to the list they sit in."""
+
+    def __init__(self):
+        self.calls = self.all_words_in_request = self.made_up = 0
+        self.sizes, self.positions = {}, {}
+        self.made_words = set(agentgen.name_words("train")) | set(agentgen.name_words("test"))
+
+    def add(self, tools, calls, request, fail, where):
+        names = [t["function"]["name"] for t in tools]
+        self.sizes[len(tools)] = self.sizes.get(len(tools), 0) + 1
+        if not 2 <= len(tools) <= 5 or len(tools) <= len({c["name"] for c in calls}):
+            fail(f"{where}: {len(tools)} tools for {len(calls)} calls (want 2-5 with a distractor)")
+        req = {w.lower() for w in re.findall(r"[A-Za-z]+", request)}
+        for t in tools:
+            made = bool(set(name_words_of(t["function"]["name"])) & self.made_words)
+            if made and not t["function"].get("description"):
+                fail(f"{where}: made-up name {t['function']['name']} without a description")
+        for c in calls:
+            self.calls += 1
+            words = name_words_of(c["name"])
+            self.all_words_in_request += all(w in req for w in words)
+            self.made_up += bool(set(words) & self.made_words)
+            pos = names.index(c["name"])
+            self.positions[pos] = self.positions.get(pos, 0) + 1
+
+    def report(self):
+        c = max(1, self.calls)
+        return (f"{self.calls} calls, {self.made_up / c:.0%} made-up names, {self.all_words_in_request / c:.0%} with "
+                f"every name word in the request; list sizes {dict(sorted(self.sizes.items()))}, "
+                f"positions of the called tool {dict(sorted(self.positions.items()))}")
 
 
 def valid(obj, schema):

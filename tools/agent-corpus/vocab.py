@@ -92,28 +92,63 @@ RESULT_FIELDS = (
 STATUS_WORDS = (["open", "closed", "active", "paid", "late", "on time", "in transit", "approved", "rejected", "ready"],
                 ["dormant", "quarantined", "moored"])
 
-# Read verbs: (name stem, request phrasings). {obj} = noun phrase, {id} = identifier.
-READ_VERBS = (
-    [("get", ["Get the {obj} {id}.", "Can you get {obj} {id}?", "Show me {obj} {id}.", "I need the details of {obj} {id}."]),
-     ("lookup", ["Look up {obj} {id}.", "Please look up the {obj} {id}.", "Can you look up {obj} {id} for me?"]),
-     ("check", ["Check {obj} {id}.", "Could you check the {obj} {id}?", "What is the state of {obj} {id}?"]),
-     ("fetch", ["Fetch {obj} {id}.", "Please fetch the {obj} with id {id}."]),
-     ("find", ["Find {obj} {id}.", "Can you find the {obj} {id}?"])],
-    [("inspect", ["Inspect {obj} {id}.", "Could you inspect the {obj} {id}?"]),
-     ("query", ["Query {obj} {id}.", "Please query the {obj} {id}."])],
-)
-# Action verbs with a second argument: (stem, past participle, request phrasing with {obj} {id} {arg}).
+# Tool names are never made from the request's words alone (run 3's model composed names from the request instead
+# of copying them from the tool list): a read / action / list tool's realistic name uses a *name* verb drawn
+# independently of the request's phrasing, and half the names are made-up words (agentgen.name_words). The request
+# phrasings below are shared by both splits and hold no held-out word; the name verbs are split.
+READ_NAME_VERBS = (["get", "fetch", "lookup", "check", "find", "read", "show", "retrieve", "describe", "load", "view"],
+                   ["inspect", "query", "probe", "examine"])
+READ_NAME_SUFFIXES = (["info", "details", "record", "status"], ["dossier", "readout"])
+READ_REQUESTS = ["Get the {obj} {id}.", "Can you get {obj} {id}?", "Show me {obj} {id}.", "I need the details of {obj} {id}.",
+                 "Look up {obj} {id}.", "Please look up the {obj} {id}.", "Can you look up {obj} {id} for me?",
+                 "Check {obj} {id}.", "Could you check the {obj} {id}?", "What is the state of {obj} {id}?",
+                 "Fetch {obj} {id}.", "Please fetch the {obj} with id {id}.", "Find {obj} {id}.",
+                 "Can you find the {obj} {id}?", "Tell me about {obj} {id}.", "What do you have on the {obj} {id}?"]
+READ_DESCRIPTIONS = ["Returns the details of a {p}.", "Looks up a {p} by its id.", "Details of one {p}, by id.",
+                     "Current state of a {p}.", "Gets one {p} record."]
+# Actions with a second argument: (name stems, past participle, request phrasings with {obj} {id} and one value key,
+# argument names, descriptions with {p} = the object's noun phrase).
 ACTION_VERBS = (
-    [("cancel", "cancelled", "Cancel {obj} {id} because {reason}.", "reason"),
-     ("update", "updated", "Update {obj} {id} with the note \"{note}\".", "note"),
-     ("assign", "assigned", "Assign {obj} {id} to {person}.", "assignee"),
-     ("move", "moved", "Move {obj} {id} to {city}.", "destination"),
-     ("rename", "renamed", "Rename {obj} {id} to \"{title}\".", "new_name"),
-     ("schedule", "scheduled", "Schedule {obj} {id} for {date}.", "date"),
-     ("approve", "approved", "Approve {obj} {id} with priority {priority}.", "priority")],
-    [("archive", "archived", "Archive {obj} {id} with the label \"{note}\".", "label"),
-     ("transfer", "transferred", "Transfer {obj} {id} to {person}.", "recipient")],
+    [(["cancel", "void", "revoke"], "cancelled",
+      ["Cancel {obj} {id} because {reason}.", "Please call off the {obj} {id}, because {reason}."],
+      ["reason", "why", "cause"], ["Cancels a {p}.", "Calls off a {p} and records why."]),
+     (["update", "annotate", "add_note"], "updated",
+      ["Update {obj} {id} with the note \"{note}\".", "Add the note \"{note}\" to {obj} {id}."],
+      ["note", "comment", "text"], ["Adds a note to a {p}.", "Updates a {p} with a note."]),
+     (["assign", "delegate", "set_owner"], "assigned",
+      ["Assign {obj} {id} to {person}.", "Make {person} responsible for the {obj} {id}."],
+      ["assignee", "person", "owner"], ["Assigns a {p} to a person.", "Sets who handles a {p}."]),
+     (["move", "relocate"], "moved", ["Move {obj} {id} to {city}.", "Send the {obj} {id} over to {city}."],
+      ["destination", "city", "target_city"], ["Moves a {p} to another city.", "Relocates a {p}."]),
+     (["rename", "retitle"], "renamed",
+      ["Rename {obj} {id} to \"{title}\".", "Change the name of {obj} {id} to \"{title}\"."],
+      ["new_name", "title", "name"], ["Renames a {p}.", "Gives a {p} a new name."]),
+     (["schedule", "book", "plan"], "scheduled", ["Schedule {obj} {id} for {date}.", "Book the {obj} {id} on {date}."],
+      ["date", "when", "day"], ["Schedules a {p} for a date.", "Sets the date of a {p}."]),
+     (["approve", "accept", "sign_off"], "approved",
+      ["Approve {obj} {id} with priority {priority}.", "Give the {obj} {id} the go-ahead, priority {priority}."],
+      ["priority", "level"], ["Approves a {p} with a priority.", "Signs off a {p} with a priority."])],
+    [(["archive", "shelve"], "archived",
+      ["Archive {obj} {id} with the label \"{note}\".", "Put the {obj} {id} away with the label \"{note}\"."],
+      ["label", "tag"], ["Archives a {p} under a label.", "Stores a {p} away with a label."]),
+     (["transfer", "handover"], "transferred",
+      ["Transfer {obj} {id} to {person}.", "Hand the {obj} {id} over to {person}."],
+      ["recipient", "new_holder"], ["Transfers a {p} to a person.", "Hands a {p} over to someone."])],
 )
+LIST_NAME_VERBS = (["list", "search", "browse", "find_all", "list_all"], ["enumerate", "scan"])
+LIST_REQUESTS = ["Find up to {n} {plural} in {c}.", "Show me {n} {plural} in {c}.", "List {n} {plural} in {c}.",
+                 "Give me {n} {plural} near {c}."]
+LIST_DESCRIPTIONS = ["Finds {plural} near a location.", "Lists the {plural} in a city.", "Searches {plural} by city."]
+# Verbs of the realistic names of the weather / currency / time tools (the held-out split's are its read verbs).
+WEATHER_NAMES = ([["get", "weather"], ["fetch", "weather"], ["check", "weather"], ["current", "weather"],
+                  ["weather", "now"], ["weather", "lookup"]], [["inspect", "weather"], ["probe", "weather"]])
+CURRENCY_NAMES = ([["convert", "currency"], ["exchange", "currency"], ["fx", "convert"], ["money", "convert"]],
+                  [["query", "currency"], ["examine", "rates"]])
+TIME_NAMES = ([["get", "time"], ["current", "time"], ["local", "time"], ["clock", "lookup"]],
+              [["query", "time"], ["probe", "clock"]])
+# Second words of made-up names (zorvik_lookup): shared, never enough on their own to pick a tool.
+NAME_SUFFIXES = ["lookup", "tool", "api", "service", "handler", "op", "fn", "v2", "run", "call"]
+GENERIC_NAME_VERBS = (["get", "do", "run", "call"], ["inspect", "query"])
 REASONS = (["it is no longer needed", "the date changed", "it was a duplicate", "the customer asked", "of a billing error"],
            ["the budget was frozen", "the venue flooded"])
 NOTES = (["call back tomorrow", "urgent", "waiting for review", "send a copy", "checked twice", "handled by phone"],

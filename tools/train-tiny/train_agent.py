@@ -6,7 +6,18 @@ On the GPU machine (torch + transformers + tokenizers), from the repository root
     python3 tools/train-tiny/train_agent.py --out /tmp/final            # the real run (~6 minutes on one H200)
     python3 tools/train-tiny/train_agent.py --out /tmp/smoke --smoke    # the whole pipeline on tiny data
     python3 tools/train-tiny/train_agent.py --out /tmp/dry --dry-run    # no torch / tokenizers: corpus, masks,
-                                                                        # packing and the eval scorer, checked
+                                                                        # packing, the eval scorer, the data cache
+                                                                        # and the two-phase resume, checked
+
+Two chained device calls (one call is limited to 600 s; /tmp survives between them), run-agent-model.sh with
+AGENT_PHASE=1 then AGENT_PHASE=2:
+    --phase 1: corpus -> packed windows cached in --data-cache (/tmp/agent-data, with the tokenizer), training for
+               --phase1-train-seconds (or until the deadline's reserve), a full checkpoint in --ckpt (/tmp/agent-ckpt:
+               model, optimizer, RNG, step, data position, elapsed training seconds), then the model, perplexity and
+               goldens exported as in a single run (so a failed phase 2 still leaves a model)
+    --phase 2: the cache and checkpoint loaded, training resumed until --total-train-seconds of training in all,
+               then perplexity, the held-out eval with transformers, goldens, export
+    Both phases take the same --total-train-seconds: the LR cosine spans the whole training time (schedule.py).
 
 The corpus is made here, seeded: tools/agent-corpus (agentgen.py) conversations rendered with the model's chat
 template, and the Brown corpus text committed as tools/train-tiny/brown/*.txt.xz (made by prep_brown.py).
@@ -31,7 +42,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tools", "agent-corpus"))
+sys.path.insert(0, HERE)
 import agentgen  # noqa: E402
+import schedule  # noqa: E402
 
 SPECIALS = ["<|bos|>", "<|eos|>", "<|pad|>", "<|system|>", "<|user|>", "<|assistant|>", "<|end|>",
             "<tool_call>", "</tool_call>", "<tool_response>", "</tool_response>", "<tools>", "</tools>"]
@@ -314,6 +327,104 @@ def score(cases_out):
     return {k: {"correct": a, "total": n, "rate": a / n if n else None} for k, (a, n) in from_gen.items()}
 
 
+# ---------------------------------------------------------------- the packed-corpus cache (phases 1 and 2)
+
+CACHE_KEYS = ("seq", "n_agent", "corpus_seed", "seed", "vocab", "brown_repeat", "chat_frac", "tok_sample", "smoke",
+              "dry_run")
+
+
+def cache_key(args):
+    return {k: getattr(args, k) for k in CACHE_KEYS}
+
+
+def save_cache(d, ids_buf, m_buf, n_win, stats, args, tok=None):
+    """ids (uint16, native order) and mask bytes of the packed windows, the tokenizer, and meta.json written last
+    (its presence marks a complete cache)."""
+    os.makedirs(d, exist_ok=True)
+    meta_path = os.path.join(d, "meta.json")
+    if os.path.exists(meta_path):
+        os.remove(meta_path)
+    with open(os.path.join(d, "ids.u16"), "wb") as fh:
+        ids_buf.tofile(fh)
+    with open(os.path.join(d, "mask.u8"), "wb") as fh:
+        fh.write(m_buf)
+    if tok is not None:
+        tok.save(os.path.join(d, "tokenizer.json"))
+    with open(meta_path, "w") as fh:
+        json.dump({"key": cache_key(args), "windows": n_win, "window": args.seq + 1, "stats": stats,
+                   "tokenizer": tok is not None}, fh, indent=1)
+    log(f"cached {n_win} windows in {d}")
+
+
+def load_cache(d, args):
+    """(ids array('H'), mask bytearray, meta) or (None, None, reason)."""
+    from array import array
+    meta_path = os.path.join(d, "meta.json")
+    if not os.path.exists(meta_path):
+        return None, None, f"no {meta_path}"
+    with open(meta_path) as fh:
+        meta = json.load(fh)
+    if meta["key"] != cache_key(args):
+        return None, None, f"cache made with other arguments: {meta['key']} != {cache_key(args)}"
+    if not args.dry_run and not meta.get("tokenizer"):
+        return None, None, "cache without a tokenizer"
+    n = meta["windows"] * meta["window"]
+    ids = array("H")
+    with open(os.path.join(d, "ids.u16"), "rb") as fh:
+        ids.fromfile(fh, n)
+    with open(os.path.join(d, "mask.u8"), "rb") as fh:
+        mask = bytearray(fh.read())
+    if len(mask) != n:
+        return None, None, f"mask has {len(mask)} bytes, want {n}"
+    return ids, mask, meta
+
+
+def dry_phases(args, ids_buf, m_buf, n_win, stats):
+    """The two-phase path without torch: the cache written and read back equal, and a simulated phase 1 whose saved
+    state (JSON, as in --ckpt) lets phase 2 draw the very batches and LRs an uninterrupted run draws."""
+    d = os.path.join(args.out, "agent-data")
+    save_cache(d, ids_buf, m_buf, n_win, stats, args)
+    ids2, m2, meta = load_cache(d, args)
+    assert ids2 == ids_buf and m2 == m_buf and meta["windows"] == n_win, "cache round trip"
+    other = argparse.Namespace(**{**vars(args), "corpus_seed": args.corpus_seed + 1})
+    assert load_cache(d, other)[0] is None, "a cache of other arguments must not load"
+
+    class Clock:
+        t = 0.0
+
+        def __call__(self):
+            return self.t
+
+    def sched(state=None):
+        # enough epochs that the time budget, not the small dry-run corpus, ends the schedule
+        return schedule.Schedule(n_win, 2, 1000, args.seed, lr=args.lr, warmup=args.warmup,
+                                 min_lr_frac=args.min_lr_frac, total_seconds=args.total_train_seconds, state=state)
+
+    def drive(sc, budget):
+        c, out = Clock(), []
+        for idx, lr, _ in sc.run(c, budget):
+            out.append((sc.step, tuple(idx), lr))
+            c.t += 0.5  # a binary fraction: the clock sums exactly, as a real clock reading would not matter
+        return out
+
+    one = drive(sched(), args.total_train_seconds)
+    p1 = sched()
+    b1 = schedule.phase_train_seconds(1, total=args.total_train_seconds, phase1=args.phase1_train_seconds)
+    first = drive(p1, b1)
+    ck = os.path.join(args.out, "agent-ckpt")
+    os.makedirs(ck, exist_ok=True)
+    with open(os.path.join(ck, "state.json"), "w") as fh:
+        json.dump({"schedule": p1.state()}, fh)
+    with open(os.path.join(ck, "state.json")) as fh:
+        st = json.load(fh)["schedule"]
+    b2 = schedule.phase_train_seconds(2, total=args.total_train_seconds, phase1=args.phase1_train_seconds,
+                                      elapsed_before=st["elapsed"])
+    second = drive(sched(st), b2)
+    assert one == first + second, "two phases differ from one run"
+    log(f"dry run: phases ok: {len(first)} + {len(second)} steps = one run of {len(one)}; LR at the end of phase 1 "
+        f"{first[-1][2]:.2e} (peak {args.lr:.1e}), at the end {second[-1][2]:.2e}")
+
+
 def dry_run(args):
     tok = StubTokenizer(args.vocab)
     args.n_agent = min(args.n_agent, 3000)
@@ -351,6 +462,7 @@ def dry_run(args):
     assert all(v["rate"] == 1.0 for v in s.values() if v["total"]), s
     lens = [len(p) for _, p in heldout_prompts(h)]
     log(f"dry run: {len(lens)} held-out prompts, longest {max(lens)} chars; stats {stats}")
+    dry_phases(args, ids_buf, m_buf, n_win, stats)
     os.makedirs(os.path.join(args.out, "model"), exist_ok=True)
     with open(os.path.join(args.out, "model", "x.bin"), "wb") as fh:
         fh.write(os.urandom(20 * 1024 * 1024))
@@ -380,7 +492,15 @@ def export_parts(out, dest, part=15 * 1024 * 1024):
 
 # ---------------------------------------------------------------- training (torch)
 
-def main():
+class SkipEval(Exception):
+    pass
+
+
+def model_args(args):
+    return {k: getattr(args, k) for k in ("vocab", "hidden", "layers", "heads", "kv_heads", "ffn", "max_pos", "batch")}
+
+
+def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
     ap.add_argument("--brown", default=os.path.join(HERE, "brown"))
@@ -413,17 +533,55 @@ def main():
                     help="unix time the whole run must end by: the training budget and the eval shrink to fit")
     ap.add_argument("--export", default="", help="folder the model tar is written to (15 MiB parts) as soon as it is saved")
     ap.add_argument("--max-steps", type=int, default=0)
+    ap.add_argument("--phase", type=int, choices=[0, 1, 2], default=0,
+                    help="0: one call (default); 1: train, checkpoint to --ckpt and export; 2: resume from --ckpt")
+    ap.add_argument("--total-train-seconds", type=float, default=700.0,
+                    help="phases 1 and 2: training seconds of both phases together (the LR cosine spans them); "
+                         "give both phases the same value")
+    ap.add_argument("--phase1-train-seconds", type=float, default=400.0,
+                    help="phase 1 trains this long (less if its deadline comes first); phase 2 trains the rest")
+    ap.add_argument("--data-cache", default="/tmp/agent-data", help="phases 1-2: the packed corpus and the tokenizer")
+    ap.add_argument("--ckpt", default="/tmp/agent-ckpt", help="phases 1-2: the training checkpoint")
+    ap.add_argument("--compile", action="store_true", help="torch.compile the decoder for training (off by default)")
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--dry-run", action="store_true")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     if args.smoke:
         args.n_agent, args.brown_repeat, args.max_steps, args.time_budget, args.warmup = 3000, 1, 12, 30, 2
         args.tok_sample, args.eval_seconds, args.golden_tokens = 1500, 5, 3
+        args.total_train_seconds = min(args.total_train_seconds, 30.0)
     if args.dry_run:
         dry_run(args)
         return
+    if args.smoke and args.phase:  # never the real run's cache / checkpoint
+        if args.data_cache == "/tmp/agent-data":
+            args.data_cache = "/tmp/agent-data-smoke"
+        if args.ckpt == "/tmp/agent-ckpt":
+            args.ckpt = "/tmp/agent-ckpt-smoke"
+        # a few steps in phase 1, the rest of 24 in phase 2: the resume is exercised on the GPU in seconds
+        args.phase1_train_seconds, args.max_steps = min(args.phase1_train_seconds, 1.0), 24
+    train(args)
 
-    agent_train, agent_tok_sample, agent_dev_texts = make_agent_corpus(args)
+
+def train(args):
+    # phases 1 and 2 reuse the packed corpus and the tokenizer of /tmp/agent-data when it was made with these arguments
+    cache_ids, cache_mask, cache_meta = (None, None, "phase 0: no cache")
+    if args.phase:
+        cache_ids, cache_mask, cache_meta = load_cache(args.data_cache, args)
+        if cache_ids is None:
+            if args.phase == 2:
+                sys.exit(f"phase 2: no usable data cache in {args.data_cache} ({cache_meta}); run phase 1 first")
+            log(f"phase 1: building the corpus ({cache_meta})")
+        else:
+            log(f"phase {args.phase}: the packed corpus from {args.data_cache} ({cache_meta['windows']} windows)")
+    state_path, ckpt_path = os.path.join(args.ckpt, "state.json"), os.path.join(args.ckpt, "ckpt.pt")
+    if args.phase == 2 and not (os.path.exists(state_path) and os.path.exists(ckpt_path)):
+        sys.exit(f"phase 2: no checkpoint in {args.ckpt}; run phase 1 first")
+    if cache_ids is None:
+        agent_train, agent_tok_sample, agent_dev_texts = make_agent_corpus(args)
+    else:
+        agent_train = agent_tok_sample = None
+        agent_dev_texts = agent_texts("train", args.corpus_seed + 2000, 100 if not args.smoke else 10, 1)
     import numpy as np
     import torch
     import torch.nn.functional as F
@@ -446,19 +604,23 @@ def main():
 
     # ---------------- tokenizer: byte-level BPE on Brown + a sample of agent conversations
     t = time.time()
-    tok_texts = read_brown(args.brown, "train") + agent_tok_sample
-    strip = re.compile("|".join(re.escape(s) for s in SPECIALS))
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=args.vocab, min_frequency=2, special_tokens=SPECIALS,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    tok.train_from_iterator((strip.sub("\n", x) for x in tok_texts), trainer, length=len(tok_texts))
-    tok.post_processor = processors.TemplateProcessing(
-        single=f"{SPECIALS[BOS]} $A", pair=f"{SPECIALS[BOS]} $A {SPECIALS[BOS]} $B:1",
-        special_tokens=[(SPECIALS[BOS], BOS)])
-    for i, s in enumerate(SPECIALS):
-        assert tok.token_to_id(s) == i, (s, tok.token_to_id(s))
+    if cache_ids is not None:
+        tok = Tokenizer.from_file(os.path.join(args.data_cache, "tokenizer.json"))
+        tok_texts = []
+    else:
+        tok_texts = read_brown(args.brown, "train") + agent_tok_sample
+        strip = re.compile("|".join(re.escape(s) for s in SPECIALS))
+        tok = Tokenizer(models.BPE())
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+        tok.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(vocab_size=args.vocab, min_frequency=2, special_tokens=SPECIALS,
+                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+        tok.train_from_iterator((strip.sub("\n", x) for x in tok_texts), trainer, length=len(tok_texts))
+        tok.post_processor = processors.TemplateProcessing(
+            single=f"{SPECIALS[BOS]} $A", pair=f"{SPECIALS[BOS]} $A {SPECIALS[BOS]} $B:1",
+            special_tokens=[(SPECIALS[BOS], BOS)])
+        for i, s in enumerate(SPECIALS):
+            assert tok.token_to_id(s) == i, (s, tok.token_to_id(s))
     V = tok.get_vocab_size()
     nl_id = tok.token_to_id("Ċ")
     assert nl_id is not None and tok.encode("\n", add_special_tokens=False).ids == [nl_id]
@@ -476,8 +638,14 @@ def main():
 
     # ---------------- corpus
     t = time.time()
-    ids_buf, m_buf, n_win, stats = build_corpus(args, agent_train, encode_batch, nl_id)
-    del agent_train
+    if cache_ids is None:
+        ids_buf, m_buf, n_win, stats = build_corpus(args, agent_train, encode_batch, nl_id)
+        del agent_train
+        if args.phase:
+            save_cache(args.data_cache, ids_buf, m_buf, n_win, stats, args, tok)
+    else:
+        ids_buf, m_buf, n_win, stats = cache_ids, cache_mask, cache_meta["windows"], cache_meta["stats"]
+        cache_ids = cache_mask = None
     metrics["data"] = stats
     metrics["timings"]["corpus_s"] = time.time() - t
     L = args.seq + 1
@@ -518,8 +686,35 @@ def main():
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.wd}, {"params": no_decay, "weight_decay": 0.0}],
                             lr=args.lr, betas=(0.9, 0.95), eps=1e-8, fused=device == "cuda")
 
+    resume = {}
+    if args.phase == 2:
+        with open(state_path) as fh:
+            resume = json.load(fh)
+        if resume.get("key") != cache_key(args) or resume.get("model_args") != model_args(args):
+            sys.exit(f"phase 2: the checkpoint in {args.ckpt} was made with other arguments: "
+                     f"{resume.get('key')} {resume.get('model_args')}")
+        # on the CPU: the RNG states must stay CPU tensors; load_state_dict moves weights and optimizer state over
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        rng = ck["rng"]
+        torch.set_rng_state(rng["torch"])
+        if device == "cuda" and rng.get("cuda") is not None:
+            torch.cuda.set_rng_state_all(rng["cuda"])
+        random.setstate(rng["python"])
+        np.random.set_state(rng["numpy"])
+        del ck
+        metrics["phase1"] = resume.get("metrics")
+        log(f"phase 2: resumed from {args.ckpt} at step {resume['schedule']['step']}, epoch "
+            f"{resume['schedule']['epoch']} position {resume['schedule']['pos']}, "
+            f"{resume['schedule']['elapsed']:.1f}s trained")
+    decoder = model.model
+    if args.compile:
+        decoder = torch.compile(model.model)
+        log("torch.compile on the decoder")
+
     def masked_loss(x, y, m):
-        h = model.model(input_ids=x, use_cache=False).last_hidden_state
+        h = decoder(input_ids=x, use_cache=False).last_hidden_state
         hs = h[m]
         logits = model.lm_head(hs)
         return F.cross_entropy(logits.float(), y[m])
@@ -553,77 +748,89 @@ def main():
         model.train()
         return nll / max(1, n)
 
-    if args.deadline:
-        # keep ~130 s for saving, perplexity, the held-out eval (shrunk further below) and the CPU goldens
-        left = args.deadline - time.time() - 130.0
-        if left < args.time_budget:
-            log(f"deadline: training budget {args.time_budget:.0f}s -> {max(20.0, left):.0f}s")
-            args.time_budget = max(20.0, left)
+    # training seconds of this call: keep ~130 s for saving, perplexity, the held-out eval (shrunk further below)
+    # and the CPU goldens; phase 1 (no held-out eval) keeps 70 s
+    left = args.deadline - time.time() if args.deadline else None
+    before = resume.get("schedule", {}).get("elapsed", 0.0)
+    if args.phase == 0:
+        budget = schedule.phase_train_seconds(0, total=args.time_budget, phase1=0, left=left, reserve=130.0)
+        if budget != args.time_budget:
+            log(f"deadline: training budget {args.time_budget:.0f}s -> {budget:.0f}s")
+        args.time_budget = horizon = budget  # one call: the cosine spans its (possibly shrunk) budget
+    else:
+        budget = schedule.phase_train_seconds(args.phase, total=args.total_train_seconds,
+                                              phase1=args.phase1_train_seconds, elapsed_before=before, left=left,
+                                              reserve=70.0 if args.phase == 1 else 130.0)
+        horizon = args.total_train_seconds  # the same in both phases: phase 1's LR stays high
+        log(f"phase {args.phase}: training {budget:.0f}s now, {before:.0f}s before, cosine over {horizon:.0f}s")
     B = args.batch
     steps_epoch = N // B
-    total_steps = args.epochs * steps_epoch
-    if args.max_steps:
-        total_steps = min(total_steps, args.max_steps)
-    log(f"{steps_epoch} steps/epoch of {B} x {args.seq} tokens, planned {total_steps} steps, "
-        f"time budget {args.time_budget}s")
+    sc = schedule.Schedule(N, B, args.epochs, args.seed, lr=args.lr, warmup=args.warmup, min_lr_frac=args.min_lr_frac,
+                           total_seconds=horizon, max_steps=args.max_steps, state=resume.get("schedule"))
+    log(f"{steps_epoch} steps/epoch of {B} x {args.seq} tokens, planned {sc.total_steps} steps, "
+        f"this call's training budget {budget:.0f}s")
 
-    def lr_at(progress, step):
-        if step < args.warmup:
-            return args.lr * (step + 1) / args.warmup
-        return args.lr * (args.min_lr_frac + (1 - args.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
-
-    curve, step, tokens_seen, done = [], 0, 0, False
+    curve = resume.get("curve", [])
+    tokens_seen = resume.get("tokens_seen", 0)
+    next_eval = resume.get("next_eval", 45.0)
+    losses, phase_tokens = [], 0
     t_train = time.time()
-    next_eval = 45.0
     model.train()
-    for epoch in range(args.epochs):
-        order = torch.randperm(N, device=device)
-        losses = []
-        for b in range(0, N - B + 1, B):
-            elapsed = time.time() - t_train
-            progress = max(step / max(1, total_steps), elapsed / args.time_budget)
-            if progress >= 1.0:
-                done = True
-                break
-            for g in opt.param_groups:
-                g["lr"] = lr_at(progress, step)
-            idx = order[b:b + B]
-            w = data[idx].long()
-            m = mask[idx][:, 1:]
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device == "cuda"):
-                loss = masked_loss(w[:, :-1], w[:, 1:], m)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            losses.append(loss.detach())
-            step += 1
-            tokens_seen += B * args.seq
-            if step % 50 == 0 or elapsed > next_eval:
-                tl = torch.stack(losses[-50:]).mean().item()
-                el = time.time() - t_train
-                rec = {"epoch": epoch + 1, "step": step, "train_loss": tl, "elapsed_s": el, "lr": opt.param_groups[0]["lr"],
-                       "tok_s": tokens_seen / el}
-                if elapsed > next_eval:
-                    next_eval += 45.0
-                    rec["agent_dev_loss"] = eval_agent_dev()
-                    rec["brown_dev_ppl"] = math.exp(eval_chunks(dev_chunks[:20])[0])
-                curve.append(rec)
-                log(f"step {step:5d} ep {epoch + 1} loss {tl:.4f} lr {rec['lr']:.2e} {rec['tok_s'] / 1e3:.0f}k tok/s"
-                    + (f" | agent dev {rec['agent_dev_loss']:.4f} brown dev ppl {rec['brown_dev_ppl']:.1f}"
-                       if "agent_dev_loss" in rec else ""))
-            if args.max_steps and step >= args.max_steps:
-                done = True
-                break
-        if done:
-            break
+    for idx, lr, elapsed in sc.run(time.time, budget):
+        for g in opt.param_groups:
+            g["lr"] = lr
+        idx = torch.tensor(idx, device=device)
+        w = data[idx].long()
+        m = mask[idx][:, 1:]
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device == "cuda"):
+            loss = masked_loss(w[:, :-1], w[:, 1:], m)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        losses.append(loss.detach())
+        step = sc.step + 1
+        tokens_seen += B * args.seq
+        phase_tokens += B * args.seq
+        if step % 50 == 0 or elapsed > next_eval:
+            tl = torch.stack(losses[-50:]).mean().item()
+            rec = {"epoch": sc.epoch + 1, "step": step, "train_loss": tl, "elapsed_s": elapsed, "lr": lr,
+                   "tok_s": phase_tokens / max(1e-9, time.time() - t_train), "phase": args.phase}
+            if elapsed > next_eval:
+                next_eval += 45.0
+                rec["agent_dev_loss"] = eval_agent_dev()
+                rec["brown_dev_ppl"] = math.exp(eval_chunks(dev_chunks[:20])[0])
+            curve.append(rec)
+            log(f"step {step:5d} ep {sc.epoch + 1} loss {tl:.4f} lr {lr:.2e} {rec['tok_s'] / 1e3:.0f}k tok/s"
+                + (f" | agent dev {rec['agent_dev_loss']:.4f} brown dev ppl {rec['brown_dev_ppl']:.1f}"
+                   if "agent_dev_loss" in rec else ""))
+    step = sc.step
     train_s = time.time() - t_train
     metrics["timings"]["train_s"] = train_s
     metrics.update({"steps": step, "tokens_seen": tokens_seen, "epochs_seen": tokens_seen / max(1, N * args.seq),
-                    "curve": curve})
+                    "curve": curve, "schedule": sc.state(), "train_seconds_all_phases": sc.elapsed,
+                    "lr_last": sc.lr_now(sc.elapsed)})
     log(f"training done: {step} steps, {tokens_seen / 1e6:.1f} M tokens ({metrics['epochs_seen']:.2f} epochs), "
-        f"{train_s:.1f}s")
+        f"{train_s:.1f}s in this call, {sc.elapsed:.1f}s in all; LR now {metrics['lr_last']:.2e}"
+        + ("" if sc.finished or args.phase == 1 else " (the schedule did not finish)"))
     del data, mask
+
+    if args.phase == 1:
+        # ---------------- the checkpoint phase 2 resumes from (fp32 master weights, optimizer, RNG, data position)
+        t = time.time()
+        os.makedirs(args.ckpt, exist_ok=True)
+        if os.path.exists(state_path):
+            os.remove(state_path)  # state.json is written last: its presence marks a complete checkpoint
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(),
+                    "rng": {"torch": torch.get_rng_state(),
+                            "cuda": torch.cuda.get_rng_state_all() if device == "cuda" else None,
+                            "python": random.getstate(), "numpy": np.random.get_state()}}, ckpt_path + ".tmp")
+        os.replace(ckpt_path + ".tmp", ckpt_path)
+        with open(state_path, "w") as fh:
+            json.dump({"schedule": sc.state(), "tokens_seen": tokens_seen, "curve": curve, "next_eval": next_eval,
+                       "key": cache_key(args), "model_args": model_args(args), "metrics": metrics}, fh)
+        metrics["timings"]["checkpoint_s"] = time.time() - t
+        log(f"checkpoint: {args.ckpt} ({os.path.getsize(ckpt_path) / 1e6:.0f} MB) in {time.time() - t:.1f}s")
 
     # ---------------- save first (everything after this is measurement)
     model = model.to(torch.bfloat16)
@@ -683,6 +890,8 @@ def main():
     samples = []
     model.eval()
     try:
+        if args.phase == 1:
+            raise SkipEval()
         with open(args.heldout, encoding="utf-8") as fh:
             h = json.load(fh)
         t = time.time()
@@ -704,6 +913,8 @@ def main():
                 samples.append(f"[{c['kind']} {c['id']}] {c['user']!r}\n  expected: {c.get('answer') if c['kind'] in ('doc_qa', 'tool_none', 'json') else c['calls']}\n  got:      {text!r}")
         metrics["heldout_hf"] = {"cases": len(outs), "seconds": time.time() - t, **score(outs)}
         log("HELD-OUT (transformers, greedy):", json.dumps(metrics["heldout_hf"]))
+    except SkipEval:
+        log("phase 1: the held-out eval is left to phase 2")
     except Exception as e:  # noqa: BLE001
         log("held-out eval failed", repr(e))
     write_metrics()
