@@ -12,17 +12,11 @@ namespace GpuCheck;
 /// </summary>
 internal static class SwapChecks
 {
-    private static LlmEngine Load(string dir, string device, int blocks, long swap, PreemptionMode mode) =>
+    private static LlmEngine Load(string dir, string device, int blocks, long swap, PreemptionMode mode, int maxSeqs = 16) =>
         LlmEngine.LoadAsync(new EngineOptions
         {
-            ModelPath = dir, Device = device, NumKvBlocks = blocks, MaxNumSeqs = 16, MaxNumBatchedTokens = 64,
+            ModelPath = dir, Device = device, NumKvBlocks = blocks, MaxNumSeqs = maxSeqs, MaxNumBatchedTokens = 64,
             SwapSpaceBytes = swap, PreemptionMode = mode, DetokenizerFactory = null,
-        }).GetAwaiter().GetResult();
-
-    private static LlmEngine LoadSeqs(string dir, int blocks, int maxSeqs) =>
-        LlmEngine.LoadAsync(new EngineOptions
-        {
-            ModelPath = dir, Device = "cuda", NumKvBlocks = blocks, MaxNumSeqs = maxSeqs, MaxNumBatchedTokens = 64, DetokenizerFactory = null,
         }).GetAwaiter().GetResult();
 
     /// <summary>Which requests differ from the reference and at which output position they first do.</summary>
@@ -66,7 +60,7 @@ internal static class SwapChecks
                 // Control: the same greedy requests with no pressure but another batch composition (4 at a time, so
                 // every step has other batch sizes). A difference here is the CUDA kernels' batch variance at bf16,
                 // not swap or recompute.
-                using (var e = LoadSeqs(dir, 512, 4))
+                using (var e = Load(dir, "cuda", 512, 0, PreemptionMode.Auto, maxSeqs: 4))
                     Console.WriteLine($"  {name} control (no pressure, max 4 seqs): {Diverging(roomy, All(e, prompts, greedy))}");
                 foreach (var (mode, swap) in new[] { (PreemptionMode.Recompute, 0L), (PreemptionMode.Swap, 64L << 20), (PreemptionMode.Auto, 64L << 20) })
                 {

@@ -98,6 +98,7 @@ result["runs"] = allRuns;
 // this process), every workload run on each. Without either option: one engine as configured.
 var configs = (from mode in opt.Preemption ?? [null] from hostGiB in opt.HostCacheGiB ?? [null] select (Mode: mode, HostGiB: hostGiB)).ToList();
 int k = 0;
+Func<ITokenConstraint>? constraint = null;
 foreach (var (mode, hostGiB) in configs)
 {
     string label = string.Join(", ", new[] { mode is null ? null : $"preemption {mode}", hostGiB is null ? null : $"host cache {hostGiB.Value.ToString(CultureInfo.InvariantCulture)} GiB" }.Where(x => x is not null));
@@ -142,8 +143,8 @@ foreach (var (mode, hostGiB) in configs)
     var runner = new Runner(engine, opt);
     // --constrain SCHEMA.json: every request of a second pass is constrained to that JSON schema (compiled once over the
     // model's tokenizer, one matcher per sequence), to measure what the mask work costs the step loop.
-    Func<ITokenConstraint>? constraint = null;
-    if (opt.Constrain is not null)
+    // Compiled once, over the first engine's tokenizer (the same model in every configuration).
+    if (opt.Constrain is not null && constraint is null)
     {
         var tok = engine.Tokenizer ?? throw new ArgumentException("--constrain needs a tokenizer in the model folder.");
         var compileTime = Stopwatch.StartNew();
@@ -225,7 +226,7 @@ foreach (var (mode, hostGiB) in configs)
             run["offline"] = o0;
             Console.WriteLine($"[{label}] [{workload.Name}] offline: {r0.Seconds:F2} s, {r0.RequestsPerS:F2} req/s, {r0.OutputTokS:F0} output tok/s, {r0.TotalTokS:F0} total tok/s; steady decode {decodeTokS:F0} tok/s at batch {batch}");
             Console.WriteLine($"  roofline at batch {batch}, mean context {meanCtx:F0}: memory {roof.MemoryMs:F3} ms/step, compute {roof.ComputeMs:F3} ms/step -> {roof.Bound}-bound, {roof.OutputTokS:F0} tok/s; reached {roof.PercentReached:F0}% of the larger bound");
-            Console.WriteLine($"  TTFT {r0.Latency.Ttft}  TPOT {r0.Latency.Tpot}  ITL {r0.Latency.Itl}  E2E {r0.Latency.E2e} (ms); prefix hit rate {r0.Metrics.PrefixHitRate:P0}, preemptions {r0.Metrics.Preemptions}, steps {r0.Metrics.Steps} (forward {1e3 * r0.Metrics.ForwardSeconds / Math.Max(1, r0.Metrics.Steps):F2} ms, host {1e3 * (r0.Metrics.BusySeconds - r0.Metrics.ForwardSeconds) / Math.Max(1, r0.Metrics.Steps):F2} ms per step), failed {r0.Failed}");
+            Console.WriteLine($"  TTFT {r0.Latency.Ttft}  TPOT {r0.Latency.Tpot}  ITL {r0.Latency.Itl}  E2E {r0.Latency.E2e} (ms); prefix hit rate {r0.Metrics.PrefixHitRate:P0}, steps {r0.Metrics.Steps} (forward {1e3 * r0.Metrics.ForwardSeconds / Math.Max(1, r0.Metrics.Steps):F2} ms, host {1e3 * (r0.Metrics.BusySeconds - r0.Metrics.ForwardSeconds) / Math.Max(1, r0.Metrics.Steps):F2} ms per step), failed {r0.Failed}");
             var m0 = r0.Metrics;
             Console.WriteLine($"  preemptions {m0.Preemptions} (recompute {m0.RecomputePreemptions}, swap out {m0.SwapOuts} / in {m0.SwapIns}, {(m0.SwapBytesOut + m0.SwapBytesIn) / (double)(1L << 30):F2} GiB moved in {m0.SwapSeconds:F2} s incl. the host tier); prefix hit tokens {m0.PrefixHitTokens} of {m0.PrefixQueryTokens}; host-tier hit tokens {m0.HostTierHitTokens} ({(r0.InputTokens == 0 ? 0 : (double)m0.HostTierHitTokens / r0.InputTokens):P1} of {r0.InputTokens} prompt tokens; blocks out {m0.HostTierBlocksOut}, in {m0.HostTierBlocksIn})");
             if (r0.RoundTtftMs.Length > 0) Console.WriteLine($"  mean TTFT per round (ms): {string.Join(' ', r0.RoundTtftMs.Select(x => x.ToString("F0", CultureInfo.InvariantCulture)))}");

@@ -140,9 +140,9 @@ internal sealed class Runner(LlmEngine engine, Options opt)
             catch (Exception ex) { tr.Error = ex.Message; }
         }
         // A workload in rounds (agents-rounds) sends round r at once when round r - 1 has completed; TTFT counts from the
-        // round's start. Any other workload is one group, all at once or at its Poisson arrival times.
+        // round's start (Program refuses such a workload in serving mode). Any other workload is one group, all at once or
+        // at its Poisson arrival times.
         bool inRounds = w.Requests.Any(q => q.Round is not null);
-        if (inRounds && double.IsFinite(rate)) throw new ArgumentException($"workload {w.Name} arrives in rounds; run it offline, not at a rate.");
         int[][] groups = inRounds
             ? [.. Enumerable.Range(0, n).GroupBy(i => w.Requests[i].Round ?? 0).OrderBy(g => g.Key).Select(g => g.ToArray())]
             : [Enumerable.Range(0, n).ToArray()];
