@@ -40,11 +40,13 @@ public sealed class EngineTelemetryTests
         meters.SetMeasurementEventCallback<long>((i, v, tags, _) => Record(i, v, tags));
         meters.Start();
         var spans = new ConcurrentQueue<Activity>();
+        // Other tests run the same model in parallel: only this test's requests (children of this trace) count.
+        using var parent = new Activity(nameof(EngineTelemetryTests)).Start();
         using var activities = new ActivityListener
         {
             ShouldListenTo = s => s.Name == PagedAttentionTelemetry.ActivitySourceName,
             Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = a => { if (a.GetTagItem("gen_ai.request.model") as string == model) spans.Enqueue(a); },
+            ActivityStopped = a => { if (a.TraceId == parent.TraceId && a.GetTagItem("gen_ai.request.model") as string == model) spans.Enqueue(a); },
         };
         ActivitySource.AddActivityListener(activities);
 
