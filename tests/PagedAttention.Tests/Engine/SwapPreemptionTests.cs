@@ -99,7 +99,46 @@ public class SwapPreemptionTests
         Assert.Equal(m.HostBlocksTotal, m.HostBlocksFree);
         Assert.Equal(0, m.Swapped);
         Assert.Null(e.LoopFailure);
-        Console.WriteLine($"maxTokens={maxTokens} pending={sched.NumSwapOutsWithPendingToken} {m}");
+    }
+
+    [Theory]
+    [InlineData(3)] // b's third token, in flight when b is swapped out, is its last: it ends while swapped out
+    [InlineData(8)] // b swaps back in and goes on
+    public async Task Pipelined_VictimWhoseTokenInFlight_EndsItWhileSwapped_FreesItsHostBlocks(int maxTokensB)
+    {
+        // 5 blocks of 16: a (30 + 40 tokens) needs all 5 at the end, b (30 + up to 8) 3. Both decode; at token 32 a takes
+        // the last free block and b, the newest, is preempted with its third output token in flight: swapped out.
+        string dir = TestData.Model("llama");
+        var rnd = new Random(5);
+        int[] a = Enumerable.Range(0, 30).Select(_ => rnd.Next(3, 384)).ToArray(), b = Enumerable.Range(0, 30).Select(_ => rnd.Next(3, 384)).ToArray();
+        int[] expectedA, expectedB;
+        await using (var roomy = await Load("llama", 512, PreemptionMode.Auto, 0))
+        {
+            expectedA = await Tokens(roomy, a, Greedy(40));
+            expectedB = await Tokens(roomy, b, Greedy(maxTokensB));
+        }
+        var runner = new AsyncHostRunner(dir, 5, 16, 16);
+        await using var e = LlmEngine.Create(runner, new EngineOptions
+        {
+            ModelPath = dir, MaxNumSeqs = 16, MaxNumBatchedTokens = 64, SwapSpaceBytes = 4L << 20, PreemptionMode = PreemptionMode.Swap,
+        });
+        e.VerifyInvariants = true;
+        Scheduler<EngineSequence>? sched = null;
+        e.AfterStep = x => sched = x;
+        var ta = Tokens(e, a, Greedy(40));
+        var tb = Tokens(e, b, Greedy(maxTokensB));
+        Assert.Equal(expectedB, await tb);
+        Assert.Equal(expectedA, await ta);
+        var m = await WaitIdle(e);
+        Assert.NotNull(sched);
+        Assert.Equal(1, sched.NumSwapOutsWithPendingToken);
+        Assert.Equal(1, m.SwapOuts);
+        Assert.Equal(0, m.RecomputePreemptions);
+        Assert.Equal(maxTokensB == 3 ? 0 : 1, m.SwapIns);
+        Assert.Equal(m.KvBlocksTotal, m.KvBlocksFree);
+        Assert.Equal(m.HostBlocksTotal, m.HostBlocksFree);
+        Assert.Equal(0, m.Swapped);
+        Assert.Null(e.LoopFailure);
     }
 
     [Fact]
