@@ -125,8 +125,17 @@ public class SwapPreemptionTests
         e.VerifyInvariants = true;
         Scheduler<EngineSequence>? sched = null;
         e.AfterStep = x => sched = x;
+        // Both must be in before a gets ahead (a slow test thread could otherwise submit b after a is done with its
+        // blocks): the first step waits at its launch until both are queued or scheduled.
+        runner.Gate.Reset();
         var ta = Tokens(e, a, Greedy(40));
         var tb = Tokens(e, b, Greedy(maxTokensB));
+        for (int i = 0; e.GetMetrics() is var q && q.Running + q.Waiting < 2; i++)
+        {
+            Assert.True(i < 1000, "the requests were never queued");
+            await Task.Delay(5);
+        }
+        runner.Gate.Set();
         Assert.Equal(expectedB, await tb);
         Assert.Equal(expectedA, await ta);
         var m = await WaitIdle(e);
