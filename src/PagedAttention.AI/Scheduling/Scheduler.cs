@@ -58,6 +58,9 @@ internal sealed class Scheduler<TSeq> where TSeq : ScheduledSequence
     /// <inheritdoc cref="NumSwapOuts"/>
     public long NumSwapIns { get; private set; }
 
+    /// <summary>Of <see cref="NumSwapOuts"/>, victims swapped out while their last token was a placeholder still being sampled.</summary>
+    public long NumSwapOutsWithPendingToken { get; private set; }
+
     /// <inheritdoc cref="NumSwapOuts"/>
     public long NumSwappedOutBlocks { get; private set; }
 
@@ -152,6 +155,9 @@ internal sealed class Scheduler<TSeq> where TSeq : ScheduledSequence
     {
         while (_swapped.Count > 0 && budget > 0 && _running.Count < _options.MaxNumSeqs)
         {
+            // A sequence swapped out by this very schedule (only the idle-beam release below resumes after preempting)
+            // may still end in its placeholder: it resumes like a running one that has it (a one-token decode row whose
+            // id is patched once known); its copies in run after its copies out.
             var seq = _swapped[0];
             int n = Math.Min(ChunkFor(seq.NumTokens - seq.NumComputedTokens), budget);
             int blocks = seq.Table.NumHostBlocks;
@@ -312,11 +318,20 @@ internal sealed class Scheduler<TSeq> where TSeq : ScheduledSequence
         NumPreemptions++;
         var policy = _options.Preemption;
         int blocks = victim.Table.Count;
-        bool wanted = policy is not null && Kv.Host is not null && !victim.HasPlaceholder && blocks > 0 && policy.ShouldSwap(blocks, victim.NumComputedTokens);
+        // A victim whose last token is a placeholder (the pipelined step loop: the step in flight is sampling it) swaps
+        // like any other. Its computed tokens are those up to the placeholder, whose KV that step is writing now; the
+        // copies out are queued (EngineCore.RunCopies) after that step in device order (CUDA: the copy stream waits on
+        // an event recorded on the compute stream), so they read the final KV. The placeholder itself has no KV yet
+        // (no slot was allocated for it) and is resolved while the sequence is swapped out: AcceptToken resolves it
+        // and, if that token ends the sequence, Finish frees its host blocks and takes it off the swapped list. Resolving
+        // first instead would mean waiting for the step in flight inside Schedule, which is what the overlap avoids.
+        bool wanted = policy is not null && Kv.Host is not null && blocks > 0 && policy.ShouldSwap(blocks, victim.NumComputedTokens);
+        bool pending = victim.HasPlaceholder;
         if (wanted && Kv.SwapOut(victim.Table))
         {
             victim.Status = SequenceStatus.Swapped;
             NumSwapOuts++;
+            if (pending) NumSwapOutsWithPendingToken++;
             NumSwappedOutBlocks += blocks;
             // Resumed FCFS: oldest first.
             int s = 0;

@@ -54,29 +54,100 @@ public class SwapPreemptionTests
         }
     }
 
-    [Fact]
-    public async Task Pipelined_WithSwap_EqualsSynchronous()
+    [Theory]
+    [InlineData(20)]
+    [InlineData(9)]
+    public async Task Pipelined_WithSwap_SwapsVictimsWithPlaceholders_AndEqualsUnpressured(int maxTokens)
     {
+        // The pipelined step (AsyncHostRunner): every running decode sequence ends in the placeholder of the token in
+        // flight, so the victims of a full decode batch have one; they must swap (they used to be recomputed: 0 swaps).
         string dir = TestData.Model("llama");
         var prompts = Prompts(16, seed: 23);
         int[][] expected;
         await using (var roomy = await Load("llama", 512, PreemptionMode.Auto, 0))
-            expected = await Task.WhenAll(prompts.Select(p => Tokens(roomy, p, Greedy(20))));
+            expected = await Task.WhenAll(prompts.Select(p => Tokens(roomy, p, Greedy(maxTokens))));
         var runner = new AsyncHostRunner(dir, 14, 16, 16);
         await using var e = LlmEngine.Create(runner, new EngineOptions
         {
             ModelPath = dir, MaxNumSeqs = 16, MaxNumBatchedTokens = 64, SwapSpaceBytes = 4L << 20, PreemptionMode = PreemptionMode.Swap,
         });
         e.VerifyInvariants = true;
-        var got = await Task.WhenAll(prompts.Select(p => Tokens(e, p, Greedy(20))));
+        Scheduler<EngineSequence>? sched = null;
+        e.AfterStep = x => sched = x;
+        // The same schedule every run: a one-token request holds the first step at its launch while all prompts queue,
+        // so they enter the scheduler together.
+        runner.Gate.Reset();
+        var first = Tokens(e, [5, 6, 7], Greedy(1));
+        for (int i = 0; e.GetMetrics().Running == 0; i++)
+        {
+            Assert.True(i < 1000, "the first request was never scheduled");
+            await Task.Delay(5);
+        }
+        var all = prompts.Select(p => Tokens(e, p, Greedy(maxTokens))).ToArray();
+        runner.Gate.Set();
+        await first;
+        var got = await Task.WhenAll(all);
         for (int i = 0; i < prompts.Length; i++) Assert.Equal(expected[i], got[i]);
         var m = await WaitIdle(e);
-        // Pipelined, a victim whose next token is still in flight is recomputed rather than swapped (its last block
-        // is not final yet), so how many victims swap depends on timing; every preemption is one or the other, the
-        // outputs are identical either way, and the synchronous tests above pin the swap path itself.
-        Assert.True(m.Preemptions > 0, m.ToString());
+        Assert.NotNull(sched);
+        Assert.True(sched.NumSwapOutsWithPendingToken > 0, m.ToString());
+        Assert.True(m.SwapOuts >= sched.NumSwapOutsWithPendingToken, m.ToString());
         Assert.Equal(m.Preemptions, m.SwapOuts + m.RecomputePreemptions);
+        // A swapped sequence either swaps back in or ends on the token resolved while it was swapped out (never aborted here).
+        Assert.True(m.SwapIns <= m.SwapOuts, m.ToString());
+        Assert.Equal(m.KvBlocksTotal, m.KvBlocksFree);
         Assert.Equal(m.HostBlocksTotal, m.HostBlocksFree);
+        Assert.Equal(0, m.Swapped);
+        Assert.Null(e.LoopFailure);
+    }
+
+    [Theory]
+    [InlineData(3)] // b's third token, in flight when b is swapped out, is its last: it ends while swapped out
+    [InlineData(8)] // b swaps back in and goes on
+    public async Task Pipelined_VictimWhoseTokenInFlight_EndsItWhileSwapped_FreesItsHostBlocks(int maxTokensB)
+    {
+        // 5 blocks of 16: a (30 + 40 tokens) needs all 5 at the end, b (30 + up to 8) 3. Both decode; at token 32 a takes
+        // the last free block and b, the newest, is preempted with its third output token in flight: swapped out.
+        string dir = TestData.Model("llama");
+        var rnd = new Random(5);
+        int[] a = Enumerable.Range(0, 30).Select(_ => rnd.Next(3, 384)).ToArray(), b = Enumerable.Range(0, 30).Select(_ => rnd.Next(3, 384)).ToArray();
+        int[] expectedA, expectedB;
+        await using (var roomy = await Load("llama", 512, PreemptionMode.Auto, 0))
+        {
+            expectedA = await Tokens(roomy, a, Greedy(40));
+            expectedB = await Tokens(roomy, b, Greedy(maxTokensB));
+        }
+        var runner = new AsyncHostRunner(dir, 5, 16, 16);
+        await using var e = LlmEngine.Create(runner, new EngineOptions
+        {
+            ModelPath = dir, MaxNumSeqs = 16, MaxNumBatchedTokens = 64, SwapSpaceBytes = 4L << 20, PreemptionMode = PreemptionMode.Swap,
+        });
+        e.VerifyInvariants = true;
+        Scheduler<EngineSequence>? sched = null;
+        e.AfterStep = x => sched = x;
+        // Both must be in before a gets ahead (a slow test thread could otherwise submit b after a is done with its
+        // blocks): the first step waits at its launch until both are queued or scheduled.
+        runner.Gate.Reset();
+        var ta = Tokens(e, a, Greedy(40));
+        var tb = Tokens(e, b, Greedy(maxTokensB));
+        for (int i = 0; e.GetMetrics() is var q && q.Running + q.Waiting < 2; i++)
+        {
+            Assert.True(i < 1000, "the requests were never queued");
+            await Task.Delay(5);
+        }
+        runner.Gate.Set();
+        Assert.Equal(expectedB, await tb);
+        Assert.Equal(expectedA, await ta);
+        var m = await WaitIdle(e);
+        Assert.NotNull(sched);
+        Assert.Equal(1, sched.NumSwapOutsWithPendingToken);
+        Assert.Equal(1, m.SwapOuts);
+        Assert.Equal(0, m.RecomputePreemptions);
+        Assert.Equal(maxTokensB == 3 ? 0 : 1, m.SwapIns);
+        Assert.Equal(m.KvBlocksTotal, m.KvBlocksFree);
+        Assert.Equal(m.HostBlocksTotal, m.HostBlocksFree);
+        Assert.Equal(0, m.Swapped);
+        Assert.Null(e.LoopFailure);
     }
 
     [Fact]

@@ -110,6 +110,123 @@ public class SwapSchedulerTests
         StepUntil(s, () => !s.HasWork);
     }
 
+    /// <summary>
+    /// The scheduler as the pipelined step drives it (<c>Engine.PipelinedStep</c>): step N's bookkeeping is committed and
+    /// its sampling rows get a placeholder, step N+1 is scheduled (and its copies run) while N is in flight, then N's
+    /// tokens resolve the placeholders (<paramref name="token"/> picks each one), stop rules finishing sequences.
+    /// </summary>
+    private sealed class Pipeline(Scheduler<TestSeq> s, Func<TestSeq, int> token)
+    {
+        private readonly SchedulerOutput<TestSeq>[] _outputs = [new(16), new(16)];
+        private readonly bool[] _samples = new bool[16];
+        private SchedulerOutput<TestSeq>? _inflight;
+        private int _next;
+
+        /// <summary>Victims swapped out while their last token was still a placeholder.</summary>
+        public List<TestSeq> SwappedWithPlaceholder { get; } = new();
+
+        public void Step()
+        {
+            var n = _inflight;
+            if (n is not null)
+            {
+                s.CommitStep(n);
+                for (int i = 0; i < n.Count; i++)
+                    if (_samples[i] && n.Seq(i).Status == SequenceStatus.Running) n.Seq(i).AppendPlaceholder();
+            }
+            var next = _outputs[_next];
+            _next ^= 1;
+            var before = s.Swapped.ToHashSet();
+            s.Schedule(next);
+            foreach (var v in s.Swapped) if (!before.Contains(v) && v.HasPlaceholder) SwappedWithPlaceholder.Add(v);
+            s.Kv.CopiesDone(); // the engine queues the copies here, after step N in device order
+            if (n is not null)
+            {
+                for (int i = 0; i < n.Count; i++)
+                {
+                    var seq = n.Seq(i);
+                    if (!_samples[i] || seq.IsFinished || !seq.HasPlaceholder) continue;
+                    int t = token(seq);
+                    seq.ResolvePlaceholder(t);
+                    if (seq.Stop.Check(t, seq.NumOutputTokens, seq.NumTokens, out _) is { } reason) s.Finish(seq, reason);
+                }
+            }
+            s.CheckInvariants();
+            for (int i = 0; i < next.Count; i++) _samples[i] = !next.Seq(i).IsFinished && next.Samples(i);
+            _inflight = next.Count > 0 ? next : null;
+        }
+
+        public void RunUntil(Func<bool> done)
+        {
+            for (int i = 0; !done(); i++)
+            {
+                Assert.True(i < 300, "the condition never held");
+                Step();
+            }
+        }
+
+        public void RunToEnd() => RunUntil(() => !s.HasWork && _inflight is null);
+    }
+
+    [Fact]
+    public void Pipelined_VictimWithPlaceholder_IsSwappedOut_ResolvedWhileSwapped_AndResumes()
+    {
+        var s = Create(5, 16, PreemptionMode.Swap);
+        var a = Make(Range(0, 30), maxTokens: 40); // grows to 70 tokens = 5 blocks
+        var b = Make(Range(100, 30), maxTokens: 6);
+        s.Add(a); s.Add(b);
+        var p = new Pipeline(s, _ => 7);
+        p.RunUntil(() => b.Status == SequenceStatus.Swapped); // token 33: a takes the last block, b (decoding) is the victim
+        Assert.Equal([b], p.SwappedWithPlaceholder);
+        Assert.Equal(1, s.NumSwapOutsWithPendingToken);
+        Assert.Equal(0, s.NumRecomputePreemptions);
+        // Its placeholder was resolved while swapped out: the token is known, its KV is not computed yet.
+        Assert.False(b.HasPlaceholder);
+        Assert.Equal(b.NumTokens - 1, b.NumComputedTokens);
+        Assert.Equal(7, b.LastToken);
+        Assert.Equal(s.Kv.BlocksFor(b.NumComputedTokens), b.Table.NumHostBlocks);
+        int outputAtSwap = b.NumOutputTokens;
+
+        p.RunUntil(() => b.Status != SequenceStatus.Swapped);
+        Assert.Equal(SequenceStatus.Running, b.Status);
+        Assert.Equal(outputAtSwap, b.NumOutputTokens); // resumed with its resolved token, nothing recomputed or lost
+        Assert.True(s.NumSwapIns >= 1);
+        p.RunToEnd();
+        Assert.Equal(40, a.NumOutputTokens);
+        Assert.Equal(6, b.NumOutputTokens);
+        Assert.All(b.OutputTokens.ToArray(), t => Assert.Equal(7, t));
+        Assert.Equal(16, s.Kv.Host!.NumFree);
+        Assert.Equal(5, s.Kv.Pool.NumFree);
+        Assert.Equal(0, s.NumSwapped);
+    }
+
+    [Theory]
+    [InlineData(false)] // the resolved token is the end token
+    [InlineData(true)]  // the resolved token is the last one max tokens allows
+    public void Pipelined_SequenceFinishingOnItsResolvedPlaceholder_WhileSwapped_FreesItsHostBlocks(bool byLength)
+    {
+        var s = Create(5, 16, PreemptionMode.Swap);
+        var a = Make(Range(0, 30), maxTokens: 40);
+        // b is swapped out at its third output token (token 33, its 3rd block); by length, that token is its last.
+        var b = Make(Range(100, 30), maxTokens: byLength ? 3 : 8);
+        s.Add(a); s.Add(b);
+        var p = new Pipeline(s, seq => !byLength && seq.Status == SequenceStatus.Swapped ? TestSeqs.Eos : 7);
+        p.RunUntil(() => b.IsFinished || s.NumPreemptions > 0);
+        Assert.Equal([b], p.SwappedWithPlaceholder);
+        Assert.True(b.IsFinished, b.ToString());
+        Assert.Equal(byLength ? FinishReason.Length : FinishReason.Stop, b.FinishReason);
+        Assert.Equal(3, b.NumOutputTokens);
+        Assert.DoesNotContain(b, s.Swapped);
+        Assert.Equal(0, b.Table.NumHostBlocks);
+        Assert.Equal(16, s.Kv.Host!.NumFree); // its host blocks are free (the copy out already ran)
+        Assert.Equal(1, s.NumSwapOuts);
+        Assert.Equal(0, s.NumSwapIns);
+        p.RunToEnd();
+        Assert.Equal(40, a.NumOutputTokens);
+        Assert.Equal(16, s.Kv.Host.NumFree);
+        Assert.Equal(5, s.Kv.Pool.NumFree);
+    }
+
     [Fact]
     public void CostModel_SwapsLongSequences_RecomputesShortOnes()
     {
