@@ -42,6 +42,9 @@ public sealed class QuantizedModelAccuracyTests(ITestOutputHelper output)
 
     private static string ModelDir()
     {
+        // Optional override (measurement only, e.g. the previous default model from git): PAGEDATTENTION_ACCURACY_MODEL.
+        string? overrideDir = Environment.GetEnvironmentVariable("PAGEDATTENTION_ACCURACY_MODEL");
+        if (!string.IsNullOrEmpty(overrideDir)) return overrideDir;
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
             string candidate = Path.Combine(dir.FullName, "models", "default");
