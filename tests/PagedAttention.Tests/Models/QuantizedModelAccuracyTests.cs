@@ -98,9 +98,26 @@ public sealed class QuantizedModelAccuracyTests(ITestOutputHelper output)
         return best;
     }
 
-    /// <summary>(top-1 agreements, positions, prompts whose first <see cref="Greedy"/> greedy tokens are identical).</summary>
-    internal static (int Agree, int Positions, int SameGreedy) Compare(LlamaModel reference, LlamaModel quantized, Tokenizer tok)
+    /// <summary>KL(p || q) in nats of the softmaxes of two logit vectors.</summary>
+    internal static double Kl(float[] p, float[] q)
     {
+        double mp = double.MinValue, mq = double.MinValue;
+        for (int i = 0; i < p.Length; i++) { mp = Math.Max(mp, p[i]); mq = Math.Max(mq, q[i]); }
+        double zp = 0, zq = 0;
+        for (int i = 0; i < p.Length; i++) { zp += Math.Exp(p[i] - mp); zq += Math.Exp(q[i] - mq); }
+        double lzp = Math.Log(zp) + mp, lzq = Math.Log(zq) + mq, kl = 0;
+        for (int i = 0; i < p.Length; i++)
+        {
+            double lp = p[i] - lzp;
+            kl += Math.Exp(lp) * (lp - (q[i] - lzq));
+        }
+        return kl;
+    }
+
+    /// <summary>(top-1 agreements, positions, prompts whose first <see cref="Greedy"/> greedy tokens are identical, mean KL).</summary>
+    internal static (int Agree, int Positions, int SameGreedy, double MeanKl) Compare(LlamaModel reference, LlamaModel quantized, Tokenizer tok)
+    {
+        double klSum = 0;
         using var a = new Stepper(reference);
         using var b = new Stepper(quantized);
         int agree = 0, positions = 0, same = 0;
@@ -113,13 +130,14 @@ public sealed class QuantizedModelAccuracyTests(ITestOutputHelper output)
             var refNext = new List<int>();
             var qNext = new List<int>();
             int next = 0;
-            foreach (int t in ids) { next = a.Feed(t); qNext.Add(b.Feed(t)); refNext.Add(next); }
+            foreach (int t in ids) { next = a.Feed(t); qNext.Add(b.Feed(t)); refNext.Add(next); klSum += Kl(a.Logits, b.Logits); }
             for (int i = 0; i < Continuation; i++)
             {
                 int t = next;
                 next = a.Feed(t);
                 refNext.Add(next);
                 qNext.Add(b.Feed(t));
+                klSum += Kl(a.Logits, b.Logits);
             }
             for (int i = 0; i < refNext.Count; i++) { positions++; if (refNext[i] == qNext[i]) agree++; }
             // Free-running greedy: identical continuations for Greedy tokens iff teacher-forced agreement held over them.
@@ -127,7 +145,7 @@ public sealed class QuantizedModelAccuracyTests(ITestOutputHelper output)
             for (int i = ids.Length - 1; i < ids.Length - 1 + Greedy; i++) identical &= refNext[i] == qNext[i];
             if (identical) same++;
         }
-        return (agree, positions, same);
+        return (agree, positions, same, klSum / positions);
     }
 
     // Int8 meets the bar (>= 99 % top-1, most prompts identical for 32 tokens). Int4 (group 64, MSE-chosen scales)
@@ -146,9 +164,9 @@ public sealed class QuantizedModelAccuracyTests(ITestOutputHelper output)
         using var quantized = LlamaModel.Load(dir, EngineLoader.LayerFormat(opts), EngineLoader.LmHeadFormat(opts));
         Assert.Equal(q == WeightQuantization.Int8 ? DType.Int8 : DType.Int4, quantized.LayerDType);
         Assert.Equal(lmHead == WeightQuantization.Int8 ? DType.Int8 : DType.BF16, quantized.LmHeadDType);
-        var (agree, positions, same) = Compare(reference, quantized, tok);
+        var (agree, positions, same, kl) = Compare(reference, quantized, tok);
         double top1 = (double)agree / positions;
-        output.WriteLine($"{q} (LM head {lmHead}): teacher-forced top-1 agreement {agree}/{positions} = {top1:P2}; identical {Greedy}-token greedy continuations {same}/{Prompts.Length}");
+        output.WriteLine($"{q} (LM head {lmHead}): teacher-forced top-1 agreement {agree}/{positions} = {top1:P2}; identical {Greedy}-token greedy continuations {same}/{Prompts.Length}; mean KL {kl:F5} nats");
         Assert.True(top1 >= minTop1, $"{q}: top-1 agreement {top1:P2} < {minTop1:P0}");
         Assert.True(same >= minSameGreedy, $"{q}: {same}/{Prompts.Length} identical greedy continuations < {minSameGreedy}");
     }
