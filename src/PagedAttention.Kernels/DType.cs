@@ -15,8 +15,8 @@ internal enum DType
     /// </summary>
     Int8,
     /// <summary>
-    /// Quantized weights: signed int4 in groups of 64 columns, symmetric, one float32 scale per group, two weights per
-    /// byte; rows padded to a multiple of 64 columns (docs/cpu-kernels.md). CPU only; produced at load.
+    /// Quantized weights: signed int4 in blocks of 64 columns, symmetric, one float32 scale per 32 columns, two weights
+    /// per byte; rows padded to a multiple of 64 columns (docs/cpu-kernels.md). CPU only; produced at load.
     /// </summary>
     Int4,
 }

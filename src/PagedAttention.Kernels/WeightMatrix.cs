@@ -8,8 +8,11 @@ namespace PagedAttention.Kernels;
 /// </summary>
 internal unsafe struct WeightMatrix
 {
-    /// <summary>Columns of a quantized row are padded to a multiple of this (one int4 scale group).</summary>
+    /// <summary>Columns of a quantized row are padded to a multiple of this (one int4 block: 32 bytes, two scale groups).</summary>
     public const int QuantGroup = 64;
+
+    /// <summary>Columns per int4 scale (half a <see cref="QuantGroup"/> block).</summary>
+    public const int Int4ScaleGroup = 32;
 
     /// <summary>Creates a view over <paramref name="rows"/> x <paramref name="cols"/> elements at <paramref name="data"/>.</summary>
     public WeightMatrix(nint data, DType dtype, int rows, int cols)
@@ -26,7 +29,7 @@ internal unsafe struct WeightMatrix
 
     /// <summary>
     /// Creates a view over a quantized matrix: <paramref name="data"/> holds rows of <see cref="RowBytes"/> bytes,
-    /// <paramref name="scales"/> one float per row (Int8) or per 64-column group (Int4, row-major [rows, groups]).
+    /// <paramref name="scales"/> one float per row (Int8) or per 32-column group (Int4, row-major [rows, PaddedCols / 32]).
     /// </summary>
     public WeightMatrix(nint data, nint scales, DType dtype, int rows, int cols)
     {
@@ -45,7 +48,7 @@ internal unsafe struct WeightMatrix
     /// <summary>Address of element [0, 0].</summary>
     public nint Data { get; }
 
-    /// <summary>Quantization scales (<see cref="DType.Int8"/>: [Rows]; <see cref="DType.Int4"/>: [Rows, PaddedCols / 64]); 0 otherwise.</summary>
+    /// <summary>Quantization scales (<see cref="DType.Int8"/>: [Rows]; <see cref="DType.Int4"/>: [Rows, PaddedCols / 32]); 0 otherwise.</summary>
     public nint Scales { get; }
 
     /// <summary>Element type.</summary>
@@ -75,7 +78,7 @@ internal unsafe struct WeightMatrix
     public long ScaleBytes => DType switch
     {
         DType.Int8 => (long)Rows * sizeof(float),
-        DType.Int4 => (long)Rows * (PaddedCols / QuantGroup) * sizeof(float),
+        DType.Int4 => (long)Rows * (PaddedCols / Int4ScaleGroup) * sizeof(float),
         _ => 0,
     };
 
@@ -100,7 +103,7 @@ internal unsafe struct WeightMatrix
                     int g = col / QuantGroup, j = col % QuantGroup;
                     byte b = ((byte*)Data)[row * RowBytes + g * (QuantGroup / 2) + j % (QuantGroup / 2)];
                     int q = (j < QuantGroup / 2 ? b & 0xF : b >> 4) - 8;
-                    return q * ((float*)Scales)[(long)row * (PaddedCols / QuantGroup) + g];
+                    return q * ((float*)Scales)[(long)row * (PaddedCols / Int4ScaleGroup) + col / Int4ScaleGroup];
                 }
                 default: throw new InvalidOperationException("Unknown dtype.");
             }

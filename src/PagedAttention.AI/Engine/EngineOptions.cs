@@ -131,10 +131,10 @@ public sealed class EngineOptions
     /// <summary>
     /// CPU only: quantize the decoder layers' linear weights at load (docs/cpu-kernels.md, "Quantized weights"):
     /// <see cref="AI.Engine.WeightQuantization.Int8"/> (per output row) or <see cref="AI.Engine.WeightQuantization.Int4"/>
-    /// (groups of 64), from a bf16/f16/f32 checkpoint, with integer kernels (docs/cpu-kernels.md). The embedding and the norms stay in the checkpoint's precision; the
-    /// LM head follows <see cref="LmHeadQuantization"/>. Decode reads 2x (Int8) or ~3.6x (Int4) fewer weight bytes per
-    /// token than bf16; results differ slightly from the unquantized model (on the default model Int8 keeps 99.5 % top-1
-    /// agreement, Int4 93.6 %: docs/cpu-kernels.md).
+    /// (a scale per 32 inputs), from a bf16/f16/f32 checkpoint, with integer kernels (docs/cpu-kernels.md). The embedding and the norms stay in the checkpoint's precision; the
+    /// LM head follows <see cref="LmHeadQuantization"/>. Decode reads 2x (Int8) or ~3.2x (Int4) fewer weight bytes per
+    /// token than bf16; results differ slightly from the unquantized model (on the default model Int8 keeps 99.8 % top-1
+    /// agreement, Int4 95.7 %: docs/cpu-kernels.md).
     /// Checkpoints that ship pre-quantized weights (a <c>quantization_config</c> in config.json, e.g. GPTQ, AWQ) are
     /// rejected with a <see cref="Models.ModelLoadException"/> naming the format. Not with <see cref="Device"/> "cuda".
     /// Default <see cref="AI.Engine.WeightQuantization.None"/>.

@@ -9,6 +9,6 @@ public enum WeightQuantization
     /// <summary>Signed int8, one scale per output row (symmetric), quantized at load: half the bytes of bf16.</summary>
     Int8,
 
-    /// <summary>Signed int4 in groups of 64 inputs, one scale per group (symmetric), quantized at load: about a quarter of the bytes of bf16.</summary>
+    /// <summary>Signed int4, one scale per 32 inputs (symmetric), quantized at load: about a third of the bytes of bf16 (5 bits per weight).</summary>
     Int4,
 }

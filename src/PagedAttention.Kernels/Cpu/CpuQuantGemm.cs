@@ -14,12 +14,13 @@ namespace PagedAttention.Kernels.Cpu;
 /// <para>Int8 weights: the int8·int8 products are summed in int32 (<c>vpmovsxbw</c> + <c>vpmaddwd</c>; exact, no
 /// saturation), and <c>y = ((float)sum * wScale[o]) * xScale[r]</c>. The integer sum is the same whatever the vector
 /// width, so AVX-512, AVX2 and the scalar fallback give the same bits.</para>
-/// <para>Int4 weights, groups of 64: the unsigned nibbles (q + 8) times the int8 activations
-/// (<c>vpmaddubsw</c> + <c>vpmaddwd</c>, no saturation: 2 · 15 · 127 &lt; 2^15) give 16 int32 lanes per group, lane L
-/// holding columns 4L..4L+3; lane 0 starts at -8 · (sum of the group's activations), which removes the +8 offset
-/// exactly. Each lane is converted to float and fused-multiply-added with the group's scale into a 16-lane float
-/// accumulator, group after group; the 16 lanes are then reduced by a fixed tree (i + 8, i + 4, then (0 + 2) + (1 + 3))
-/// and multiplied by the row's scale. AVX2 keeps the same 16 lanes in two halves, so it gives the same bits too.</para>
+/// <para>Int4 weights, blocks of 64 columns with a scale per 32: the unsigned nibbles (q + 8) times the int8 activations
+/// (one scale per 64 columns; <c>vpmaddubsw</c> + <c>vpmaddwd</c>, no saturation: 2 · 15 · 127 &lt; 2^15) give 16 int32
+/// lanes per block, lane L holding columns 4L..4L+3; lanes 0 and 8 start at -8 · (sum of their half's activations),
+/// which removes the +8 offset exactly. Each lane is converted to float and fused-multiply-added with
+/// (weight scale of its half · activation scale), lanes 0–7 the first half's, 8–15 the second's, into a 16-lane float
+/// accumulator, block after block; the 16 lanes are then reduced by a fixed tree (i + 8, i + 4, then (0 + 2) + (1 + 3)).
+/// AVX2 keeps the same 16 lanes in two halves, so it gives the same bits too.</para>
 /// <para>.NET 10 exposes no 512-bit <c>vpdpbusd</c> (there is no <c>Avx512Vnni</c> class, only the VEX
 /// <c>AvxVnni</c>, which this CPU's guest does not report), so the multiply-adds use the AVX-512BW / AVX2 pair above.
 /// Every row's result depends only on that row: alone or in a batch, on any thread count, the bits are the same.</para>
@@ -29,6 +30,9 @@ internal static unsafe class CpuQuantGemm
     private const int G = WeightMatrix.QuantGroup;
     private const int SubChunk = 64;
     private const long InlineWork = 1L << 15;
+
+    /// <summary>Ints of offset correction per activation group: lane 0 and lane 8 carry the two halves' corrections, the rest 0.</summary>
+    internal const int CorrLanes = 16;
 
     /// <summary>
     /// The int8-weight path's activations are quantized to [-8191, 8191] (14 bits) and stored as int16: vpmaddwd takes
@@ -76,7 +80,7 @@ internal static unsafe class CpuQuantGemm
         long xStride = int8 ? kp * 2L : kp;
         long qBytes = ((rows * xStride) + 63) & ~63L;
         long sBytes = ((rows * (int8 ? 1L : groups) * 4L) + 63) & ~63L;
-        long cBytes = int8 ? 0 : rows * (long)groups * 4;
+        long cBytes = int8 ? 0 : rows * (long)groups * CorrLanes * 4;
         byte* buf = Scratch(qBytes + sBytes + cBytes);
         var job = new Job
         {
@@ -88,7 +92,7 @@ internal static unsafe class CpuQuantGemm
         {
             byte* q = buf + r * xStride;
             if (int8) job.XScale[r] = QuantizeRow16(x + (long)r * k, k, kp, (short*)q);
-            else QuantizeRowGroups8(x + (long)r * k, k, kp, (sbyte*)q, job.XScale + (long)r * groups, job.XCorr + (long)r * groups);
+            else QuantizeRowGroups8(x + (long)r * k, k, kp, (sbyte*)q, job.XScale + (long)r * groups, job.XCorr + (long)r * groups * CorrLanes);
         }
         int tasks = 1;
         if ((long)rows * n * kp >= InlineWork && pool.ThreadCount > 1)
@@ -185,7 +189,8 @@ internal static unsafe class CpuQuantGemm
 
     /// <summary>
     /// Quantizes one row to int8 per group of 64 columns (the int4-weight path), one scale per group as llama.cpp's Q8_0
-    /// activations have; pads to <paramref name="kp"/> with zeros. <paramref name="corr"/>[g] = -8 · (sum of the group's values).
+    /// activations have; pads to <paramref name="kp"/> with zeros. <paramref name="corr"/> holds 16 ints per group (the
+    /// 16 lanes the kernel adds): lane 0 = -8 · (sum of the group's columns 0–31), lane 8 = -8 · (sum of columns 32–63), the others 0.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void QuantizeRowGroups8(float* x, int k, int kp, sbyte* q, float* scales, int* corr)
@@ -199,20 +204,20 @@ internal static unsafe class CpuQuantGemm
             if (Avx512F.IsSupported)
             {
                 var vi = Vector512.Create(inv);
-                var sum = Vector512<int>.Zero;
+                var sum0 = Vector512<int>.Zero;
+                var sum1 = Vector512<int>.Zero;
                 for (int i = 0; i < G; i += 16)
                 {
                     var r = Vector512.Clamp(Vector512.ConvertToInt32(Vector512.Round(Vector512.Load(xg + i) * vi)), Vector512.Create(-127), Vector512.Create(127));
-                    sum += r;
+                    if (i < G / 2) sum0 += r; else sum1 += r;
                     Avx512F.ConvertToVector128SByte(r).Store(qg + i);
                 }
-                corr[g] = -8 * Vector512.Sum(sum);
+                SetCorr(corr + g * CorrLanes, Vector512.Sum(sum0), Vector512.Sum(sum1));
             }
             else
             {
-                int sum = 0;
-                for (int i = 0; i < G; i++) sum += qg[i] = (sbyte)QuantizeOne(xg[i], inv, 127);
-                corr[g] = -8 * sum;
+                for (int i = 0; i < G; i++) qg[i] = (sbyte)QuantizeOne(xg[i], inv, 127);
+                SetCorr(corr + g * CorrLanes, qg);
             }
         }
         if (full * G < kp)
@@ -222,11 +227,24 @@ internal static unsafe class CpuQuantGemm
             float* xg = x + g * G;
             sbyte* qg = q + g * G;
             scales[g] = RowScale(xg, n, 127, out float inv);
-            int sum = 0;
-            for (int i = 0; i < n; i++) sum += qg[i] = (sbyte)QuantizeOne(xg[i], inv, 127);
+            for (int i = 0; i < n; i++) qg[i] = (sbyte)QuantizeOne(xg[i], inv, 127);
             for (int i = n; i < G; i++) qg[i] = 0;
-            corr[g] = -8 * sum;
+            SetCorr(corr + g * CorrLanes, qg);
         }
+    }
+
+    private static void SetCorr(int* c, sbyte* qg)
+    {
+        int s0 = 0, s1 = 0;
+        for (int i = 0; i < G / 2; i++) { s0 += qg[i]; s1 += qg[i + G / 2]; }
+        SetCorr(c, s0, s1);
+    }
+
+    private static void SetCorr(int* c, int sum0, int sum1)
+    {
+        for (int l = 0; l < CorrLanes; l++) c[l] = 0;
+        c[0] = -8 * sum0;
+        c[8] = -8 * sum1;
     }
 
     /// <summary>round(x · inv) to nearest, ties to even, clamped to [-127, 127]; 0 for NaN (the row's scale is then NaN).</summary>
@@ -365,17 +383,17 @@ internal static unsafe class CpuQuantGemm
                     Tile4x4I4<TI, TW, TF, TU, TO>(ref j, r, o);
                 for (; o < oe; o++)
                     for (int rr = r; rr < r + 4; rr++)
-                        j.Y[(long)rr * n + o] = Tile1x1I4<TI, TW, TF, TU, TO>((sbyte*)(j.XQ + rr * j.XStride), j.XCorr + (long)rr * groups, j.XScale + (long)rr * groups, groups, j.W + o * ws, j.WScale + (long)o * groups);
+                        j.Y[(long)rr * n + o] = Tile1x1I4<TI, TW, TF, TU, TO>((sbyte*)(j.XQ + rr * j.XStride), j.XCorr + (long)rr * groups * CorrLanes, j.XScale + (long)rr * groups, groups, j.W + o * ws, j.WScale + (long)o * groups * 2);
             }
             for (; r < rows; r++)
             {
                 sbyte* xr = (sbyte*)(j.XQ + r * j.XStride);
-                int* cr = j.XCorr + (long)r * groups;
+                int* cr = j.XCorr + (long)r * groups * CorrLanes;
                 float* sr = j.XScale + (long)r * groups;
                 float* yr = j.Y + (long)r * n;
                 int o = oc;
-                for (; o + 8 <= oe; o += 8) Tile1x8I4<TI, TW, TF, TU, TO>(xr, cr, sr, groups, j.W + o * ws, ws, j.WScale + (long)o * groups, yr + o);
-                for (; o < oe; o++) yr[o] = Tile1x1I4<TI, TW, TF, TU, TO>(xr, cr, sr, groups, j.W + o * ws, j.WScale + (long)o * groups);
+                for (; o + 8 <= oe; o += 8) Tile1x8I4<TI, TW, TF, TU, TO>(xr, cr, sr, groups, j.W + o * ws, ws, j.WScale + (long)o * groups * 2, yr + o);
+                for (; o < oe; o++) yr[o] = Tile1x1I4<TI, TW, TF, TU, TO>(xr, cr, sr, groups, j.W + o * ws, j.WScale + (long)o * groups * 2);
             }
         }
     }
@@ -385,7 +403,7 @@ internal static unsafe class CpuQuantGemm
         where TI : struct where TW : struct where TF : struct where TU : struct where TO : struct, IQuantWidth<TI, TW, TF, TU>
     {
         TF c = default;
-        for (int g = 0; g < groups; g++) c = TO.FmaGroup(c, TO.Unpack4(w + g * (G / 2)), x + g * G, corr[g], s[g] * xs[g]);
+        for (int g = 0; g < groups; g++) c = TO.FmaGroup(c, TO.Unpack4(w + g * (G / 2)), x + g * G, corr + g * CorrLanes, s[2 * g] * xs[g], s[2 * g + 1] * xs[g]);
         return TO.SumF(c);
     }
 
@@ -394,22 +412,23 @@ internal static unsafe class CpuQuantGemm
         where TI : struct where TW : struct where TF : struct where TU : struct where TO : struct, IQuantWidth<TI, TW, TF, TU>
     {
         byte* w1 = w0 + ws, w2 = w1 + ws, w3 = w2 + ws, w4 = w3 + ws, w5 = w4 + ws, w6 = w5 + ws, w7 = w6 + ws;
-        float* s1 = s0 + groups, s2 = s1 + groups, s3 = s2 + groups, s4 = s3 + groups, s5 = s4 + groups, s6 = s5 + groups, s7 = s6 + groups;
+        int sg = 2 * groups;
+        float* s1 = s0 + sg, s2 = s1 + sg, s3 = s2 + sg, s4 = s3 + sg, s5 = s4 + sg, s6 = s5 + sg, s7 = s6 + sg;
         TF c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
         for (int g = 0; g < groups; g++)
         {
             sbyte* xg = x + g * G;
-            int cg = corr[g];
+            int* cg = corr + g * CorrLanes;
             float q = xs[g];
-            int wo = g * (G / 2);
-            c0 = TO.FmaGroup(c0, TO.Unpack4(w0 + wo), xg, cg, s0[g] * q);
-            c1 = TO.FmaGroup(c1, TO.Unpack4(w1 + wo), xg, cg, s1[g] * q);
-            c2 = TO.FmaGroup(c2, TO.Unpack4(w2 + wo), xg, cg, s2[g] * q);
-            c3 = TO.FmaGroup(c3, TO.Unpack4(w3 + wo), xg, cg, s3[g] * q);
-            c4 = TO.FmaGroup(c4, TO.Unpack4(w4 + wo), xg, cg, s4[g] * q);
-            c5 = TO.FmaGroup(c5, TO.Unpack4(w5 + wo), xg, cg, s5[g] * q);
-            c6 = TO.FmaGroup(c6, TO.Unpack4(w6 + wo), xg, cg, s6[g] * q);
-            c7 = TO.FmaGroup(c7, TO.Unpack4(w7 + wo), xg, cg, s7[g] * q);
+            int wo = g * (G / 2), so = 2 * g;
+            c0 = TO.FmaGroup(c0, TO.Unpack4(w0 + wo), xg, cg, s0[so] * q, s0[so + 1] * q);
+            c1 = TO.FmaGroup(c1, TO.Unpack4(w1 + wo), xg, cg, s1[so] * q, s1[so + 1] * q);
+            c2 = TO.FmaGroup(c2, TO.Unpack4(w2 + wo), xg, cg, s2[so] * q, s2[so + 1] * q);
+            c3 = TO.FmaGroup(c3, TO.Unpack4(w3 + wo), xg, cg, s3[so] * q, s3[so + 1] * q);
+            c4 = TO.FmaGroup(c4, TO.Unpack4(w4 + wo), xg, cg, s4[so] * q, s4[so + 1] * q);
+            c5 = TO.FmaGroup(c5, TO.Unpack4(w5 + wo), xg, cg, s5[so] * q, s5[so + 1] * q);
+            c6 = TO.FmaGroup(c6, TO.Unpack4(w6 + wo), xg, cg, s6[so] * q, s6[so + 1] * q);
+            c7 = TO.FmaGroup(c7, TO.Unpack4(w7 + wo), xg, cg, s7[so] * q, s7[so + 1] * q);
         }
         y[0] = TO.SumF(c0); y[1] = TO.SumF(c1); y[2] = TO.SumF(c2); y[3] = TO.SumF(c3);
         y[4] = TO.SumF(c4); y[5] = TO.SumF(c5); y[6] = TO.SumF(c6); y[7] = TO.SumF(c7);
@@ -422,9 +441,11 @@ internal static unsafe class CpuQuantGemm
         int groups = j.Groups, n = j.N;
         long ws = j.WStride, xs = j.XStride;
         byte* w0 = j.W + o * ws, w1 = w0 + ws, w2 = w1 + ws, w3 = w2 + ws;
-        float* s0 = j.WScale + (long)o * groups, s1 = s0 + groups, s2 = s1 + groups, s3 = s2 + groups;
+        int sg = 2 * groups;
+        float* s0 = j.WScale + (long)o * sg, s1 = s0 + sg, s2 = s1 + sg, s3 = s2 + sg;
         sbyte* x0 = (sbyte*)(j.XQ + r * xs), x1 = x0 + xs, x2 = x1 + xs, x3 = x2 + xs;
-        int* k0 = j.XCorr + (long)r * groups, k1 = k0 + groups, k2 = k1 + groups, k3 = k2 + groups;
+        int cs = groups * CorrLanes;
+        int* k0 = j.XCorr + (long)r * cs, k1 = k0 + cs, k2 = k1 + cs, k3 = k2 + cs;
         float* q0 = j.XScale + (long)r * groups, q1 = q0 + groups, q2 = q1 + groups, q3 = q2 + groups;
         TF c00 = default, c01 = default, c02 = default, c03 = default;
         TF c10 = default, c11 = default, c12 = default, c13 = default;
@@ -437,15 +458,17 @@ internal static unsafe class CpuQuantGemm
             var b1 = TO.Unpack4(w1 + wo);
             var b2 = TO.Unpack4(w2 + wo);
             var b3 = TO.Unpack4(w3 + wo);
-            float f0 = s0[g], f1 = s1[g], f2 = s2[g], f3 = s3[g];
-            sbyte* a = x0 + xo; int c = k0[g]; float q = q0[g];
-            c00 = TO.FmaGroup(c00, b0, a, c, f0 * q); c01 = TO.FmaGroup(c01, b1, a, c, f1 * q); c02 = TO.FmaGroup(c02, b2, a, c, f2 * q); c03 = TO.FmaGroup(c03, b3, a, c, f3 * q);
-            a = x1 + xo; c = k1[g]; q = q1[g];
-            c10 = TO.FmaGroup(c10, b0, a, c, f0 * q); c11 = TO.FmaGroup(c11, b1, a, c, f1 * q); c12 = TO.FmaGroup(c12, b2, a, c, f2 * q); c13 = TO.FmaGroup(c13, b3, a, c, f3 * q);
-            a = x2 + xo; c = k2[g]; q = q2[g];
-            c20 = TO.FmaGroup(c20, b0, a, c, f0 * q); c21 = TO.FmaGroup(c21, b1, a, c, f1 * q); c22 = TO.FmaGroup(c22, b2, a, c, f2 * q); c23 = TO.FmaGroup(c23, b3, a, c, f3 * q);
-            a = x3 + xo; c = k3[g]; q = q3[g];
-            c30 = TO.FmaGroup(c30, b0, a, c, f0 * q); c31 = TO.FmaGroup(c31, b1, a, c, f1 * q); c32 = TO.FmaGroup(c32, b2, a, c, f2 * q); c33 = TO.FmaGroup(c33, b3, a, c, f3 * q);
+            int so = 2 * g, co = g * CorrLanes;
+            float f0 = s0[so], f1 = s1[so], f2 = s2[so], f3 = s3[so];
+            float h0 = s0[so + 1], h1 = s1[so + 1], h2 = s2[so + 1], h3 = s3[so + 1];
+            sbyte* a = x0 + xo; int* c = k0 + co; float q = q0[g];
+            c00 = TO.FmaGroup(c00, b0, a, c, f0 * q, h0 * q); c01 = TO.FmaGroup(c01, b1, a, c, f1 * q, h1 * q); c02 = TO.FmaGroup(c02, b2, a, c, f2 * q, h2 * q); c03 = TO.FmaGroup(c03, b3, a, c, f3 * q, h3 * q);
+            a = x1 + xo; c = k1 + co; q = q1[g];
+            c10 = TO.FmaGroup(c10, b0, a, c, f0 * q, h0 * q); c11 = TO.FmaGroup(c11, b1, a, c, f1 * q, h1 * q); c12 = TO.FmaGroup(c12, b2, a, c, f2 * q, h2 * q); c13 = TO.FmaGroup(c13, b3, a, c, f3 * q, h3 * q);
+            a = x2 + xo; c = k2 + co; q = q2[g];
+            c20 = TO.FmaGroup(c20, b0, a, c, f0 * q, h0 * q); c21 = TO.FmaGroup(c21, b1, a, c, f1 * q, h1 * q); c22 = TO.FmaGroup(c22, b2, a, c, f2 * q, h2 * q); c23 = TO.FmaGroup(c23, b3, a, c, f3 * q, h3 * q);
+            a = x3 + xo; c = k3 + co; q = q3[g];
+            c30 = TO.FmaGroup(c30, b0, a, c, f0 * q, h0 * q); c31 = TO.FmaGroup(c31, b1, a, c, f1 * q, h1 * q); c32 = TO.FmaGroup(c32, b2, a, c, f2 * q, h2 * q); c33 = TO.FmaGroup(c33, b3, a, c, f3 * q, h3 * q);
         }
         float* y0 = j.Y + (long)r * n + o, y1 = y0 + n, y2 = y1 + n, y3 = y2 + n;
         y0[0] = TO.SumF(c00); y0[1] = TO.SumF(c01); y0[2] = TO.SumF(c02); y0[3] = TO.SumF(c03);
@@ -471,7 +494,7 @@ internal static unsafe class CpuQuantGemm
         int o0 = task * j.Chunk, o1 = Math.Min(o0 + j.Chunk, j.N);
         for (int r = 0; r < j.Rows; r++)
             for (int o = o0; o < o1; o++)
-                j.Y[(long)r * j.N + o] = ScalarDot4((sbyte*)(j.XQ + r * j.XStride), j.XCorr + (long)r * j.Groups, j.XScale + (long)r * j.Groups, j.Groups, j.W + o * j.WStride, j.WScale + (long)o * j.Groups);
+                j.Y[(long)r * j.N + o] = ScalarDot4((sbyte*)(j.XQ + r * j.XStride), j.XCorr + (long)r * j.Groups * CorrLanes, j.XScale + (long)r * j.Groups, j.Groups, j.W + o * j.WStride, j.WScale + (long)o * j.Groups * 2);
     }
 
     /// <summary>The int8 path's integer dot product, scalar.</summary>
@@ -493,14 +516,14 @@ internal static unsafe class CpuQuantGemm
             sbyte* xg = x + g * G;
             for (int l = 0; l < 16; l++)
             {
-                int t = l == 0 ? corr[g] : 0;
+                int t = corr[g * CorrLanes + l];
                 for (int b = 0; b < 4; b++)
                 {
                     int col = 4 * l + b;
                     int nib = col < G / 2 ? wg[col] & 0xF : wg[col - G / 2] >> 4;
                     t += nib * xg[col];
                 }
-                acc[l] = MathF.FusedMultiplyAdd(t, s[g] * xs[g], acc[l]);
+                acc[l] = MathF.FusedMultiplyAdd(t, s[2 * g + l / 8] * xs[g], acc[l]);
             }
         }
         return ReduceLanes(acc);
@@ -523,7 +546,7 @@ internal static unsafe class CpuQuantGemm
 /// <typeparam name="TI">Int32 accumulator of the int8 path.</typeparam>
 /// <typeparam name="TW">int8 weights widened to int16.</typeparam>
 /// <typeparam name="TF">16-lane float accumulator of the int4 path.</typeparam>
-/// <typeparam name="TU">One unpacked group of 64 int4 weights (unsigned nibbles, one per byte).</typeparam>
+/// <typeparam name="TU">One unpacked block of 64 int4 weights (unsigned nibbles, one per byte).</typeparam>
 internal unsafe interface IQuantWidth<TI, TW, TF, TU> where TI : struct where TW : struct where TF : struct where TU : struct
 {
     /// <summary>int8 weights per <see cref="LoadW8"/>.</summary>
@@ -541,8 +564,11 @@ internal unsafe interface IQuantWidth<TI, TW, TF, TU> where TI : struct where TW
     /// <summary>Unpacks the 32 bytes of one int4 group into 64 nibbles (column order).</summary>
     static abstract TU Unpack4(byte* packed);
 
-    /// <summary>acc + float(lanes of nibbles · x, lane 0 plus <paramref name="corr"/>) · <paramref name="scale"/>, fused.</summary>
-    static abstract TF FmaGroup(TF acc, TU w, sbyte* x, int corr, float scale);
+    /// <summary>
+    /// acc + float(lanes of nibbles · x plus the 16 ints at <paramref name="corr"/>) · scale, fused; lanes 0–7 (columns
+    /// 0–31) take <paramref name="scaleLo"/>, lanes 8–15 (columns 32–63) <paramref name="scaleHi"/>.
+    /// </summary>
+    static abstract TF FmaGroup(TF acc, TU w, sbyte* x, int* corr, float scaleLo, float scaleHi);
 
     /// <summary>The fixed 16-lane reduction.</summary>
     static abstract float SumF(TF acc);
@@ -574,11 +600,12 @@ internal readonly unsafe struct QWidth512 : IQuantWidth<Vector512<int>, Vector51
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> FmaGroup(Vector512<float> acc, Vector512<byte> w, sbyte* x, int corr, float scale)
+    public static Vector512<float> FmaGroup(Vector512<float> acc, Vector512<byte> w, sbyte* x, int* corr, float scaleLo, float scaleHi)
     {
         var p = Avx512BW.MultiplyAddAdjacent(w, Vector512.Load(x));
-        var i = Avx512BW.MultiplyAddAdjacent(p, Vector512<short>.One) + Vector512.CreateScalar(corr);
-        return Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(i), Vector512.Create(scale), acc);
+        var i = Avx512BW.MultiplyAddAdjacent(p, Vector512<short>.One) + Vector512.Load(corr);
+        var s = Vector512.Create(Vector256.Create(scaleLo), Vector256.Create(scaleHi));
+        return Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(i), s, acc);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -627,16 +654,15 @@ internal readonly unsafe struct QWidth256 : IQuantWidth<Vector256<int>, Vector25
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Float16Lanes256 FmaGroup(Float16Lanes256 acc, Byte64Lanes256 w, sbyte* x, int corr, float scale)
+    public static Float16Lanes256 FmaGroup(Float16Lanes256 acc, Byte64Lanes256 w, sbyte* x, int* corr, float scaleLo, float scaleHi)
     {
         var one = Vector256<short>.One;
-        var lo = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(w.Lo, Vector256.Load(x)), one) + Vector256.CreateScalar(corr);
-        var hi = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(w.Hi, Vector256.Load(x + 32)), one);
-        var s = Vector256.Create(scale);
+        var lo = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(w.Lo, Vector256.Load(x)), one) + Vector256.Load(corr);
+        var hi = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(w.Hi, Vector256.Load(x + 32)), one) + Vector256.Load(corr + 8);
         return new Float16Lanes256
         {
-            Lo = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(lo), s, acc.Lo),
-            Hi = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(hi), s, acc.Hi),
+            Lo = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(lo), Vector256.Create(scaleLo), acc.Lo),
+            Hi = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(hi), Vector256.Create(scaleHi), acc.Hi),
         };
     }
 

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace PagedAttention.Kernels.Cpu;
 
@@ -8,8 +9,10 @@ namespace PagedAttention.Kernels.Cpu;
 /// </summary>
 /// <remarks>
 /// Int8: per output row (channel), symmetric: <c>s = max|w| / 127</c>, <c>q = round(w / s)</c> (ties to even) in
-/// [-127, 127]. Int4: per group of 64 columns of a row, symmetric, <c>q = clamp(round(w / d), -8, 7)</c> with the scale d
-/// that minimises the group's squared error (<see cref="QuantizeInt4Group"/>), stored as the nibble q + 8; byte j of a group holds column j (low nibble) and column j + 32 (high nibble). Rows are padded with
+/// [-127, 127]. Int4: blocks of 64 columns of a row, each with two scales (one per group of 32 columns), symmetric,
+/// <c>q = clamp(round(w / d), -8, 7)</c> with the scale d searched for the group's least squared error
+/// (<see cref="Int4Scale"/>), stored as the nibble q + 8; byte j of a block holds column j (low nibble) and column j + 32
+/// (high nibble), so the low nibbles are the first group and the high nibbles the second. Rows are padded with
 /// zeros (q = 0) to a multiple of 64 columns. docs/cpu-kernels.md, "Quantized weights".
 /// </remarks>
 internal sealed unsafe class QuantizedMatrix : IDisposable
@@ -39,7 +42,7 @@ internal sealed unsafe class QuantizedMatrix : IDisposable
         int kp = (cols + WeightMatrix.QuantGroup - 1) / WeightMatrix.QuantGroup * WeightMatrix.QuantGroup;
         long rowBytes = target == DType.Int8 ? kp : kp / 2;
         int groups = kp / WeightMatrix.QuantGroup;
-        long scaleCount = target == DType.Int8 ? rows : (long)rows * groups;
+        long scaleCount = target == DType.Int8 ? rows : (long)rows * groups * 2;
         void* data = NativeMemory.AlignedAlloc((nuint)(rows * rowBytes), 64);
         void* scales = NativeMemory.AlignedAlloc((nuint)(scaleCount * sizeof(float)), 64);
         var src = source;
@@ -55,7 +58,7 @@ internal sealed unsafe class QuantizedMatrix : IDisposable
                 if (target == DType.Int8) ((float*)scales)[r] = QuantizeInt8Row(row, kp, (sbyte*)dst);
                 else
                     for (int g = 0; g < groups; g++)
-                        ((float*)scales)[(long)r * groups + g] = QuantizeInt4Group(row + g * WeightMatrix.QuantGroup, dst + g * (WeightMatrix.QuantGroup / 2));
+                        QuantizeInt4Group(row + g * WeightMatrix.QuantGroup, dst + g * (WeightMatrix.QuantGroup / 2), (float*)scales + ((long)r * groups + g) * 2);
                 return buffer;
             }, buffer => NativeMemory.AlignedFree((void*)buffer));
         }
@@ -85,60 +88,94 @@ internal sealed unsafe class QuantizedMatrix : IDisposable
     }
 
     /// <summary>
-    /// Int4 quantization of one 64-column group into 32 bytes; returns the group's scale. Round to nearest with the scale
-    /// of least squared error among: llama.cpp Q4_0's <c>m / -8</c> (m the value of largest magnitude) and two
-    /// least-squares refinements (the scale that best fits the current codes, then re-rounded).
+    /// Int4 quantization of one 64-column block into 32 bytes and two scales (columns 0–31, the low nibbles, and 32–63,
+    /// the high nibbles; groups of 32 as llama.cpp's Q4_0): each half gets its scale from <see cref="Int4Scale"/>.
     /// </summary>
-    internal static float QuantizeInt4Group(float* w, byte* dst)
+    internal static void QuantizeInt4Group(float* w, byte* dst, float* scales)
     {
-        const int G = WeightMatrix.QuantGroup, H = G / 2;
+        const int H = WeightMatrix.QuantGroup / 2;
+        float d0 = Int4Scale(w), d1 = Int4Scale(w + H);
+        scales[0] = d0;
+        scales[1] = d1;
+        float i0 = d0 != 0 ? 1f / d0 : 0f, i1 = d1 != 0 ? 1f / d1 : 0f;
+        for (int j = 0; j < H; j++)
+        {
+            int lo = (int)Math.Clamp(MathF.Round(w[j] * i0), -8f, 7f) + 8;
+            int hi = (int)Math.Clamp(MathF.Round(w[j + H] * i1), -8f, 7f) + 8;
+            dst[j] = (byte)(lo | (hi << 4));
+        }
+    }
+
+    /// <summary>Clipping ratios of the scale search (fractions of the unclipped scale).</summary>
+    private static readonly float[] ClipRatios = [1f, 0.95f, 0.9f, 0.85f, 0.8f];
+
+    /// <summary>
+    /// The scale of one 32-column group, <c>q = clamp(round(w / d), -8, 7)</c>: the candidate of least squared error
+    /// among llama.cpp Q4_0's <c>m / -8</c> (m the value of largest magnitude, with its sign) and <c>±max|w| / 7</c>,
+    /// each at the clipping ratios 1, 0.95, 0.9, 0.85, 0.8; then two least-squares refinements (the scale that best
+    /// fits the current codes, <c>Σ w·q / Σ q²</c>, re-rounded), kept when they lower the error.
+    /// </summary>
+    internal static float Int4Scale(float* w)
+    {
+        const int H = WeightMatrix.QuantGroup / 2;
         float amax = 0, m = 0;
-        for (int i = 0; i < G; i++)
+        for (int i = 0; i < H; i++)
         {
             float a = MathF.Abs(w[i]);
             if (a > amax) { amax = a; m = w[i]; }
         }
         if (!float.IsFinite(amax)) throw new ArgumentException("The weight matrix holds non-finite values.");
         float best = m / -8f;
-        if (amax > 0)
+        if (!(amax > 0)) return best;
+        double bestErr = Int4Error(w, best, out double wq, out double qq);
+        foreach (float ratio in ClipRatios)
         {
-            // Start from the Q4_0 scale, then alternate: the least-squares scale for the current codes
-            // (sum w·q / sum q²), re-round with it; keep the best of the three scales tried.
-            double bestErr = Int4Error(w, best, out double wq, out double qq);
-            float d = best;
-            for (int iter = 0; iter < 2 && qq > 0; iter++)
+            foreach (float d in (ReadOnlySpan<float>)[m / -8f * ratio, amax / 7f * ratio, -amax / 7f * ratio])
             {
-                d = (float)(wq / qq);
-                double err = Int4Error(w, d, out wq, out qq);
-                if (err < bestErr) { bestErr = err; best = d; }
+                double err = Int4Error(w, d, out double a, out double b);
+                if (err < bestErr) { bestErr = err; best = d; wq = a; qq = b; }
             }
         }
-        float id = best != 0 ? 1f / best : 0f;
-        for (int j = 0; j < H; j++)
+        for (int iter = 0; iter < 2 && qq > 0; iter++)
         {
-            int lo = (int)Math.Clamp(MathF.Round(w[j] * id), -8f, 7f) + 8;
-            int hi = (int)Math.Clamp(MathF.Round(w[j + H] * id), -8f, 7f) + 8;
-            dst[j] = (byte)(lo | (hi << 4));
+            float d = (float)(wq / qq);
+            double err = Int4Error(w, d, out wq, out qq);
+            if (err < bestErr) { bestErr = err; best = d; }
         }
         return best;
     }
 
-    /// <summary>Squared error of rounding the group with scale <paramref name="d"/>; also sum w·q and sum q².</summary>
+    /// <summary>
+    /// Squared error of rounding a 32-column group with scale <paramref name="d"/>; also sum w·q and sum q². In float
+    /// lanes of 8 (exact IEEE operations, no fused multiply-add) reduced in a fixed order, so every machine (with or
+    /// without AVX) picks the same scales.
+    /// </summary>
     private static double Int4Error(float* w, float d, out double wq, out double qq)
     {
-        float inv = 1f / d;
-        double err = 0;
-        wq = 0;
-        qq = 0;
-        for (int i = 0; i < WeightMatrix.QuantGroup; i++)
+        var inv = Vector256.Create(1f / d);
+        var dv = Vector256.Create(d);
+        var lo = Vector256.Create(-8f);
+        var hi = Vector256.Create(7f);
+        Vector256<float> e = Vector256<float>.Zero, a = Vector256<float>.Zero, b = Vector256<float>.Zero;
+        for (int i = 0; i < WeightMatrix.QuantGroup / 2; i += 8)
         {
-            float q = Math.Clamp(MathF.Round(w[i] * inv), -8f, 7f);
-            float e = w[i] - d * q;
-            err += e * e;
-            wq += w[i] * q;
-            qq += q * q;
+            var v = Vector256.Load(w + i);
+            var q = Vector256.Min(Vector256.Max(Vector256.Round(v * inv), lo), hi);
+            var r = v - dv * q;
+            e += r * r;
+            a += v * q;
+            b += q * q;
         }
-        return err;
+        wq = Reduce(a);
+        qq = Reduce(b);
+        return Reduce(e);
+    }
+
+    private static float Reduce(Vector256<float> v)
+    {
+        float s0 = v.GetElement(0) + v.GetElement(4), s1 = v.GetElement(1) + v.GetElement(5);
+        float s2 = v.GetElement(2) + v.GetElement(6), s3 = v.GetElement(3) + v.GetElement(7);
+        return (s0 + s2) + (s1 + s3);
     }
 
     /// <inheritdoc />

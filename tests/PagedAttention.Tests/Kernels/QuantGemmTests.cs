@@ -42,11 +42,11 @@ public unsafe class QuantGemmTests
         for (int r = 0; r < 9; r++)
             for (int c = 0; c < 200; c++)
             {
-                float step = target == DType.Int8 ? ((float*)m.Scales)[r] : MathF.Abs(((float*)m.Scales)[r * 4 + c / 64]);
+                float step = target == DType.Int8 ? ((float*)m.Scales)[r] : MathF.Abs(((float*)m.Scales)[r * 8 + c / 32]);
                 // Int4: the least-squares scale may clamp the extremes to the last code (-8 or 7 steps); inside the
                 // range the error is at most half a step.
                 float v = w.Matrix[r, c];
-                float d = target == DType.Int8 ? step : ((float*)m.Scales)[r * 4 + c / 64];
+                float d = target == DType.Int8 ? step : ((float*)m.Scales)[r * 8 + c / 32];
                 bool inRange = target == DType.Int8 || (v / d is var t && t >= -8.5f && t <= 7.5f);
                 if (inRange) Assert.True(MathF.Abs(m[r, c] - v) <= step * 0.5001f, $"[{r},{c}] {m[r, c]} vs {v}");
                 else Assert.True(m[r, c] == -8 * d || m[r, c] == 7 * d, $"[{r},{c}] {m[r, c]} is not a clamped code of {v}");
@@ -207,9 +207,11 @@ public unsafe class QuantGemmTests
                     var lanes = new float[16];
                     for (int g = 0; g < groups; g++)
                     {
-                        float scale = ((float*)w.Scales)[o * groups + g] * sxg[g];
                         for (int l = 0; l < 16; l++)
                         {
+                            // Lanes 0-7 are columns 0-31 (the low nibbles, the block's first scale), lanes 8-15 columns 32-63.
+                            int half = l / 8;
+                            float scale = ((float*)w.Scales)[o * groups * 2 + g * 2 + half] * sxg[g];
                             // Signed weights directly: lane l of group g is the exact integer sum of its 4 columns.
                             int t = 0;
                             for (int b = 0; b < 4; b++)
@@ -219,16 +221,16 @@ public unsafe class QuantGemmTests
                                 int qv = (c < 32 ? packed & 0xF : packed >> 4) - 8;
                                 t += qv * xq[g * 64 + c];
                             }
-                            // The kernel's lane 0 carries -8 * sum(x) of the group; the other lanes the unsigned products.
+                            // The kernel's lanes 0 and 8 carry -8 * sum(x) of their half; every lane the unsigned products.
                             int lane = 0;
-                            int groupSum = 0;
-                            for (int c = 0; c < 64; c++) groupSum += xq[g * 64 + c];
+                            int halfSum = 0;
+                            for (int c = half * 32; c < half * 32 + 32; c++) halfSum += xq[g * 64 + c];
                             for (int b = 0; b < 4; b++)
                             {
                                 int c = 4 * l + b;
                                 lane += 8 * xq[g * 64 + c];
                             }
-                            int laneValue = t + lane - (l == 0 ? 8 * groupSum : 0);
+                            int laneValue = t + lane - (l % 8 == 0 ? 8 * halfSum : 0);
                             lanes[l] = MathF.FusedMultiplyAdd(laneValue, scale, lanes[l]);
                         }
                     }

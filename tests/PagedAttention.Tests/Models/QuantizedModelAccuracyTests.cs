@@ -16,7 +16,7 @@ namespace PagedAttention.Tests.Models;
 [Collection("QuantizedKernels")]
 public sealed class QuantizedModelAccuracyTests(ITestOutputHelper output)
 {
-    internal const int Continuation = 48;
+    internal static readonly int Continuation = int.TryParse(Environment.GetEnvironmentVariable("PAGEDATTENTION_ACCURACY_CONTINUATION"), out int c) ? c : 48;
     internal const int Greedy = 32;
 
     /// <summary>Sixteen fixed prompts in the style of the training text (Brown corpus) and one chat prompt.</summary>
@@ -148,13 +148,15 @@ public sealed class QuantizedModelAccuracyTests(ITestOutputHelper output)
         return (agree, positions, same, klSum / positions);
     }
 
-    // Int8 meets the bar (>= 99 % top-1, most prompts identical for 32 tokens). Int4 (group 64, MSE-chosen scales)
-    // measures 93.6 % on this 6-layer, 384-wide model, short of the 97 % asked for; the bound below is what it holds,
-    // and docs/cpu-kernels.md says so. An Int8 LM head is checked too (0.6 % less agreement than the default bf16 head).
+    // Int8 meets the bar (>= 99 % top-1, most prompts identical for 32 tokens). Int4 (groups of 32, searched
+    // scales) measures 95.7 % top-1 on the 954 positions here (97.1 % over 3,386 with PAGEDATTENTION_ACCURACY_CONTINUATION=200),
+    // near the 97 % asked for; the bound below is what it holds, and docs/cpu-kernels.md says so. An Int8 LM head is
+    // checked too. PAGEDATTENTION_ACCURACY_MODEL / _CONTINUATION measure another checkpoint or a longer continuation
+    // (the bounds are for the default model at 48 tokens).
     [Theory]
     [InlineData(WeightQuantization.Int8, WeightQuantization.None, 0.99, 12)]
     [InlineData(WeightQuantization.Int8, WeightQuantization.Int8, 0.98, 8)]
-    [InlineData(WeightQuantization.Int4, WeightQuantization.None, 0.925, 1)]
+    [InlineData(WeightQuantization.Int4, WeightQuantization.None, 0.95, 8)]
     public void QuantizedModelAgreesWithFloat(WeightQuantization q, WeightQuantization lmHead, double minTop1, int minSameGreedy)
     {
         string dir = ModelDir();
