@@ -1,3 +1,4 @@
+using PagedAttention.Kernels;
 using PagedAttention.AI.Engine;
 using PagedAttention.AI.Sampling;
 using PagedAttention.AI.Scheduling;
@@ -109,6 +110,37 @@ internal static class SwapChecks
             double bytes = 256.0 * swap.BytesPerBlock;
             rep.Check("swap bandwidth (256 blocks of 2 MiB, 32 layers x K/V copies each)", msOut > 0 && msIn > 0,
                 $"device->host {bytes / (msOut * 1e-3) / 1e9:F1} GB/s, host->device {bytes / (msIn * 1e-3) / 1e9:F1} GB/s");
+        });
+
+        // The kv_swap_copy path (PAGEDATTENTION_SWAP_KERNEL=1): byte-for-byte equal to the cuMemcpy path both ways, and
+        // its bandwidth on the same 8B-shape blocks.
+        rep.Run("swap copy kernel", () =>
+        {
+            using var kernels = new CudaKernels(d, 128, 4, RuntimeSwitches.FromEnvironment());
+            using var cache = new CudaKvCache(d, 32, 512, 16, 8, 128);
+            using var plain = new CudaSwapSpace(d, cache, 512);
+            using var fast = new CudaSwapSpace(d, cache, 512, kernels);
+            if (!fast.UsesCopyKernel) throw new InvalidOperationException("The swap space did not take the copy kernel.");
+            var rng = new Random(7);
+            var bytes = new byte[plain.BytesPerBlock];
+            for (int i = 0; i < 256; i++) { rng.NextBytes(bytes); plain.WriteHostBlock(i, bytes); }
+            int[] Pairs(int from, int to) => Enumerable.Range(0, 256).SelectMany(i => new[] { from + i, to + i }).ToArray();
+            plain.SwapIn(Pairs(0, 0)); d.Synchronize();              // known bytes in device blocks 0..255 (cuMemcpy)
+            fast.SwapOut(Pairs(0, 256)); d.Synchronize();            // kernel, device -> host blocks 256..511
+            int outSame = Enumerable.Range(0, 256).Count(i => fast.HostBlock(256 + i).SequenceEqual(plain.HostBlock(i)));
+            fast.SwapIn(Pairs(256, 256)); d.Synchronize();           // kernel, host -> device blocks 256..511
+            plain.SwapOut(Pairs(256, 256)); d.Synchronize();         // cuMemcpy, back to plain's host blocks 256..511
+            int inSame = Enumerable.Range(0, 256).Count(i => plain.HostBlock(256 + i).SequenceEqual(plain.HostBlock(i)));
+            rep.Check("swap copy kernel = cuMemcpy path (256 blocks of 2 MiB each way)", outSame == 256 && inSame == 256,
+                $"device->host {outSame}/256 blocks identical, host->device {inSame}/256");
+            var outPairs = Pairs(0, 0);
+            var inPairs = Pairs(0, 256);
+            fast.SwapOut(outPairs); fast.SwapIn(inPairs); d.Synchronize(); // warm-up
+            float msOut = d.Time(() => fast.SwapOut(outPairs));
+            float msIn = d.Time(() => fast.SwapIn(inPairs));
+            double total = 256.0 * fast.BytesPerBlock;
+            rep.Check("swap bandwidth, copy kernel (256 blocks of 2 MiB, one launch each way)", msOut > 0 && msIn > 0,
+                $"device->host {total / (msOut * 1e-3) / 1e9:F1} GB/s, host->device {total / (msIn * 1e-3) / 1e9:F1} GB/s");
         });
     }
 }

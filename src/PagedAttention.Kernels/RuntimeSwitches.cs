@@ -45,6 +45,9 @@ internal sealed record RuntimeSwitches
     /// <summary>Environment variable of <see cref="CpuThreads"/>.</summary>
     public const string CpuThreadsVariable = "PAGEDATTENTION_CPU_THREADS";
 
+    /// <summary>Environment variable of <see cref="SwapCopyKernel"/>.</summary>
+    public const string SwapKernelVariable = "PAGEDATTENTION_SWAP_KERNEL";
+
     /// <summary>Environment variable of <see cref="CpuSpinIterations"/>.</summary>
     public const string CpuSpinVariable = "PAGEDATTENTION_CPU_SPIN";
 
@@ -52,7 +55,7 @@ internal sealed record RuntimeSwitches
     public static IReadOnlyList<string> Variables { get; } =
     [
         OverlapVariable, PrefillKernelVariable, PrefillFastVariable, PdlVariable, AttentionVariantVariable,
-        KernelCacheVariable, CublasLtVariable, GemmSearchVariable, CpuThreadsVariable, CpuSpinVariable,
+        KernelCacheVariable, CublasLtVariable, GemmSearchVariable, CpuThreadsVariable, CpuSpinVariable, SwapKernelVariable,
     ];
 
     /// <summary>Default of <see cref="CpuSpinIterations"/>.</summary>
@@ -107,6 +110,13 @@ internal sealed record RuntimeSwitches
     public bool GemmSearch { get; init; }
 
     /// <summary>
+    /// CUDA swap space and host tier: copy blocks with one <c>kv_swap_copy</c> launch per batch (kv_swap.cu) instead of
+    /// two cuMemcpyAsync per layer per block. Default false until its H200 check (<c>GpuCheck --swap</c>) has run;
+    /// <c>PAGEDATTENTION_SWAP_KERNEL=1</c> turns it on.
+    /// </summary>
+    public bool SwapCopyKernel { get; init; }
+
+    /// <summary>
     /// CPU: threads of the process-wide worker pool, the caller included; null (default) means
     /// <see cref="Environment.ProcessorCount"/>. <c>PAGEDATTENTION_CPU_THREADS</c> sets it (a positive integer).
     /// </summary>
@@ -133,6 +143,7 @@ internal sealed record RuntimeSwitches
             KernelCacheDirectory = Get(KernelCacheVariable) is { Length: > 0 } dir ? dir : null,
             CublasLt = Get(CublasLtVariable) != "0",
             GemmSearch = Get(GemmSearchVariable) == "1",
+            SwapCopyKernel = Get(SwapKernelVariable) == "1",
             CpuThreads = ParseInt(Get(CpuThreadsVariable)) is { } t && t > 0 ? t : null,
             CpuSpinIterations = ParseInt(Get(CpuSpinVariable)) is { } s && s >= 0 ? s : d.CpuSpinIterations,
         };

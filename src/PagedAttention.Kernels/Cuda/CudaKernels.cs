@@ -12,7 +12,7 @@ internal unsafe class CudaKernels : IDisposable
 {
     private readonly CudaDevice _device;
     private nint _module;
-    private readonly nint _embedding, _addRmsNorm, _rope, _siluMul, _attention, _attentionU4Pf, _attentionU2Pf, _attentionU4Lb, _attentionMerge, _prefill, _argmax, _penalties, _sample, _gemv;
+    private readonly nint _embedding, _addRmsNorm, _rope, _siluMul, _attention, _attentionU4Pf, _attentionU2Pf, _attentionU4Lb, _attentionMerge, _prefill, _argmax, _penalties, _sample, _gemv, _kvSwap;
 
     /// <summary>Compiles (or loads from the disk cache) and loads the kernels for <paramref name="headDim"/> and <paramref name="group"/>.</summary>
     /// <param name="device">The device to load into.</param>
@@ -54,6 +54,7 @@ internal unsafe class CudaKernels : IDisposable
         _penalties = Function("apply_penalties");
         _sample = Function("sample_rows");
         _gemv = Function("gemv_bf16");
+        _kvSwap = Function("kv_swap_copy");
         SupportsProgrammaticLaunch = major >= 9 && CuDriver.Fn.cuLaunchKernelEx != null;
         ProgrammaticLaunch = SupportsProgrammaticLaunch && switches.ProgrammaticLaunch;
         AttentionVariant = switches.AttentionVariant;
@@ -98,6 +99,27 @@ internal unsafe class CudaKernels : IDisposable
 
     /// <summary>Whether the device (sm_90+) and driver (cuLaunchKernelEx) support <see cref="ProgrammaticLaunch"/>.</summary>
     public bool SupportsProgrammaticLaunch { get; }
+
+    /// <summary>Threads per CTA of <see cref="KvSwapCopy"/> (its <c>__launch_bounds__</c>).</summary>
+    public const int KvSwapThreads = 256;
+
+    /// <summary>
+    /// Queues on <paramref name="stream"/> (the swap space's copy stream, not the compute stream: no programmatic
+    /// launch) the copies of <paramref name="numPairs"/> (device block, host block) pairs at device address
+    /// <paramref name="pairs"/>, every one of <paramref name="numSlices"/> slices (bases at <paramref name="slices"/>),
+    /// between the device pools and the mapped host blocks at <paramref name="host"/>. kv_swap.cu has the layout.
+    /// </summary>
+    public void KvSwapCopy(nint stream, ulong pairs, int numPairs, ulong slices, int numSlices, ulong host, long hostBlockBytes, long sliceBytes, bool toHost)
+    {
+        ObjectDisposedException.ThrowIf(_module == 0, this);
+        if (sliceBytes <= 0 || sliceBytes % 16 != 0) throw new ArgumentOutOfRangeException(nameof(sliceBytes), sliceBytes, "kv_swap_copy copies 16-byte words.");
+        if (numPairs is < 0 or > ushort.MaxValue) throw new ArgumentOutOfRangeException(nameof(numPairs), numPairs, "At most 65,535 pairs per launch (the grid's y).");
+        if (numPairs == 0 || numSlices <= 0) return;
+        int dir = toHost ? 1 : 0;
+        void** a = stackalloc void*[6];
+        a[0] = &pairs; a[1] = &slices; a[2] = &host; a[3] = &hostBlockBytes; a[4] = &sliceBytes; a[5] = &dir;
+        CuDriver.Check(CuDriver.Fn.cuLaunchKernel(_kvSwap, (uint)numSlices, (uint)numPairs, 1, KvSwapThreads, 1, 1, 0, stream, a, null), "cuLaunchKernel(kv_swap_copy)");
+    }
 
     private void Launch(nint f, uint gx, uint gy, uint gz, uint block, void** args, string name)
     {

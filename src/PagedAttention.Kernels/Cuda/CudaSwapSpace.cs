@@ -11,6 +11,9 @@ namespace PagedAttention.Kernels.Cuda;
 /// The copies overlap the host's work between steps, not the device's compute: the engine queues them right before the
 /// forward pass that depends on them. Host blocks are reused only by later copies on the same copy stream, which runs
 /// them in order. Step-loop thread only.
+/// Two ways to copy: two cuMemcpyAsync per layer per block (the default), or, given <see cref="CudaKernels"/>, one
+/// <c>kv_swap_copy</c> launch per batch (kv_swap.cu) that reads and writes the mapped host blocks directly; its
+/// (device, host) pairs go through a ring of page-locked slots, each reused only after the launch that read it has run.
 /// </summary>
 internal sealed unsafe class CudaSwapSpace : IDisposable
 {
@@ -18,9 +21,29 @@ internal sealed unsafe class CudaSwapSpace : IDisposable
     private readonly CudaKvCache _cache;
     private readonly PinnedHostBuffer _host;
     private readonly nint _copyStream, _computeDone, _copyDone;
+    private readonly CudaKernels? _kernels;
+    private readonly DeviceBuffer? _slices;           // [2 * layers] pool bases: K0, V0, K1, V1, ...
+    private readonly PinnedHostBuffer? _pairSlots;    // SlotCount x SlotPairs (device, host) pairs
+    private readonly nint[] _slotRead = [];           // recorded after the launch that read slot i
+    private readonly bool[] _slotUsed = [];
+    private readonly ulong _hostDevicePtr, _pairSlotsDevicePtr;
+    private int _nextSlot;
     private bool _disposed;
 
-    public CudaSwapSpace(CudaDevice device, CudaKvCache cache, int numBlocks)
+    /// <summary>Pairs per slot of the kernel path's ring (8 bytes each); a larger batch takes several launches.</summary>
+    internal const int SlotPairs = 16384;
+
+    /// <summary>Slots of the ring: a slot is rewritten only after the launch that read it has run.</summary>
+    internal const int SlotCount = 4;
+
+    /// <summary>Allocates <paramref name="numBlocks"/> host blocks for <paramref name="cache"/>; copies with cuMemcpyAsync.</summary>
+    public CudaSwapSpace(CudaDevice device, CudaKvCache cache, int numBlocks) : this(device, cache, numBlocks, null) { }
+
+    /// <summary>
+    /// Allocates <paramref name="numBlocks"/> host blocks for <paramref name="cache"/>; with <paramref name="kernels"/>
+    /// (and layer slices of a multiple of 16 bytes) the copies run as <c>kv_swap_copy</c> launches.
+    /// </summary>
+    public CudaSwapSpace(CudaDevice device, CudaKvCache cache, int numBlocks, CudaKernels? kernels)
     {
         ArgumentNullException.ThrowIfNull(device);
         ArgumentNullException.ThrowIfNull(cache);
@@ -39,6 +62,44 @@ internal sealed unsafe class CudaSwapSpace : IDisposable
         CuDriver.Check(f.cuEventCreate(&b, 2 /* CU_EVENT_DISABLE_TIMING */), "cuEventCreate");
         _computeDone = a;
         _copyDone = b;
+        if (kernels is null || cache.BlockBytes % 16 != 0) return;
+        _kernels = kernels;
+        ulong hd;
+        CuDriver.Check(f.cuMemHostGetDevicePointer(&hd, _host.Pointer, 0), "cuMemHostGetDevicePointer");
+        _hostDevicePtr = hd;
+        _pairSlots = new PinnedHostBuffer(device, (long)SlotCount * SlotPairs * 2 * sizeof(int));
+        CuDriver.Check(f.cuMemHostGetDevicePointer(&hd, _pairSlots.Pointer, 0), "cuMemHostGetDevicePointer");
+        _pairSlotsDevicePtr = hd;
+        var bases = new ulong[2 * cache.NumLayers];
+        for (int l = 0; l < cache.NumLayers; l++) { bases[2 * l] = cache.Keys(l); bases[2 * l + 1] = cache.Values(l); }
+        _slices = new DeviceBuffer(device, bases.Length * sizeof(ulong));
+        _slices.Upload<ulong>(bases);
+        _slotRead = new nint[SlotCount];
+        _slotUsed = new bool[SlotCount];
+        for (int i = 0; i < SlotCount; i++)
+        {
+            nint e;
+            CuDriver.Check(f.cuEventCreate(&e, 2 /* CU_EVENT_DISABLE_TIMING */), "cuEventCreate");
+            _slotRead[i] = e;
+        }
+    }
+
+    /// <summary>Whether copies run as <c>kv_swap_copy</c> launches rather than cuMemcpyAsync calls.</summary>
+    public bool UsesCopyKernel => _kernels is not null;
+
+    /// <summary>Overwrites one host block (checks: fills blocks with known bytes; no copy may be in flight).</summary>
+    internal void WriteHostBlock(int block, ReadOnlySpan<byte> bytes)
+    {
+        if ((uint)block >= (uint)NumBlocks) throw new ArgumentOutOfRangeException(nameof(block));
+        if (bytes.Length != BytesPerBlock) throw new ArgumentException($"A host block is {BytesPerBlock} bytes.", nameof(bytes));
+        bytes.CopyTo(_host.AsSpan<byte>(block * BytesPerBlock, bytes.Length));
+    }
+
+    /// <summary>One host block's bytes (tests and checks: read after <see cref="Synchronize"/>).</summary>
+    internal ReadOnlySpan<byte> HostBlock(int block)
+    {
+        if ((uint)block >= (uint)NumBlocks) throw new ArgumentOutOfRangeException(nameof(block));
+        return _host.AsSpan<byte>(block * BytesPerBlock, checked((int)BytesPerBlock));
     }
 
     /// <summary>Host blocks.</summary>
@@ -68,6 +129,43 @@ internal sealed unsafe class CudaSwapSpace : IDisposable
             int dev = toHost ? pairs[i] : pairs[i + 1], host = toHost ? pairs[i + 1] : pairs[i];
             if ((uint)dev >= (uint)_cache.NumBlocks || (uint)host >= (uint)NumBlocks)
                 throw new ArgumentOutOfRangeException(nameof(pairs), $"Swap copy of device block {dev} / host block {host} is outside the {_cache.NumBlocks} device and {NumBlocks} host blocks.");
+        }
+        if (_kernels is not null) CopyByKernel(pairs, toHost);
+        else CopyByMemcpy(pairs, toHost, layerBytes);
+        CuDriver.Check(f.cuEventRecord(_copyDone, _copyStream), "cuEventRecord");
+        CuDriver.Check(f.cuStreamWaitEvent(_device.Stream, _copyDone, 0), "cuStreamWaitEvent");
+    }
+
+    private void CopyByKernel(ReadOnlySpan<int> pairs, bool toHost)
+    {
+        var f = CuDriver.Fn;
+        for (int at = 0; at < pairs.Length; at += 2 * SlotPairs)
+        {
+            int n = Math.Min(SlotPairs, (pairs.Length - at) / 2), slot = _nextSlot;
+            _nextSlot = (slot + 1) % SlotCount;
+            // The slot's previous launch must have read it before it is rewritten (it ran long ago, as a rule).
+            if (_slotUsed[slot]) CuDriver.Check(f.cuEventSynchronize(_slotRead[slot]), "cuEventSynchronize");
+            var dst = _pairSlots!.AsSpan<int>((long)slot * SlotPairs * 2 * sizeof(int), 2 * n);
+            // The kernel takes (device, host) pairs in both directions.
+            for (int i = 0; i < n; i++)
+            {
+                int a = pairs[at + 2 * i], b = pairs[at + 2 * i + 1];
+                dst[2 * i] = toHost ? a : b;
+                dst[2 * i + 1] = toHost ? b : a;
+            }
+            _kernels!.KvSwapCopy(_copyStream, _pairSlotsDevicePtr + (ulong)((long)slot * SlotPairs * 2 * sizeof(int)), n,
+                _slices!.Ptr, 2 * _cache.NumLayers, _hostDevicePtr, BytesPerBlock, _cache.BlockBytes, toHost);
+            CuDriver.Check(f.cuEventRecord(_slotRead[slot], _copyStream), "cuEventRecord");
+            _slotUsed[slot] = true;
+        }
+    }
+
+    private void CopyByMemcpy(ReadOnlySpan<int> pairs, bool toHost, long layerBytes)
+    {
+        var f = CuDriver.Fn;
+        for (int i = 0; i < pairs.Length; i += 2)
+        {
+            int dev = toHost ? pairs[i] : pairs[i + 1], host = toHost ? pairs[i + 1] : pairs[i];
             byte* h = (byte*)_host.Pointer + host * BytesPerBlock;
             for (int l = 0; l < _cache.NumLayers; l++)
             {
@@ -85,8 +183,6 @@ internal sealed unsafe class CudaSwapSpace : IDisposable
                 }
             }
         }
-        CuDriver.Check(f.cuEventRecord(_copyDone, _copyStream), "cuEventRecord");
-        CuDriver.Check(f.cuStreamWaitEvent(_device.Stream, _copyDone, 0), "cuStreamWaitEvent");
     }
 
     /// <summary>Waits for every queued copy (tests and measurements).</summary>
@@ -109,7 +205,10 @@ internal sealed unsafe class CudaSwapSpace : IDisposable
             f.cuStreamDestroy(_copyStream);
             f.cuEventDestroy(_computeDone);
             f.cuEventDestroy(_copyDone);
+            foreach (var e in _slotRead) f.cuEventDestroy(e);
         }
+        _slices?.Dispose();
+        _pairSlots?.Dispose();
         _host.Dispose();
     }
 }

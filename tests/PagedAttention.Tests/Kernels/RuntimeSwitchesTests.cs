@@ -40,6 +40,7 @@ public class RuntimeSwitchesTests
         Assert.Null(d.KernelCacheDirectory);
         Assert.True(d.CublasLt);
         Assert.False(d.GemmSearch);
+        Assert.False(d.SwapCopyKernel);
         Assert.Null(d.CpuThreads);
         Assert.Equal(200, d.CpuSpinIterations);
     }
@@ -62,6 +63,7 @@ public class RuntimeSwitchesTests
             ["PAGEDATTENTION_GEMM_SEARCH"] = "1",
             ["PAGEDATTENTION_CPU_THREADS"] = "3",
             ["PAGEDATTENTION_CPU_SPIN"] = "0",
+            ["PAGEDATTENTION_SWAP_KERNEL"] = "1",
         }, () =>
         {
             var s = RuntimeSwitches.FromEnvironment();
@@ -69,6 +71,7 @@ public class RuntimeSwitchesTests
             {
                 Overlap = false, TensorCorePrefill = false, FastPrefill = true, ProgrammaticLaunch = false, AttentionVariant = -1,
                 KernelCacheDirectory = "/tmp/kc", CublasLt = false, GemmSearch = true, CpuThreads = 3, CpuSpinIterations = 0,
+                SwapCopyKernel = true,
             }, s);
         });
 
@@ -97,12 +100,14 @@ public class RuntimeSwitchesTests
         {
             ["PAGEDATTENTION_OVERLAP"] = value, ["PAGEDATTENTION_PREFILL_KERNEL"] = value, ["PAGEDATTENTION_PDL"] = value,
             ["PAGEDATTENTION_CUBLASLT"] = value, ["PAGEDATTENTION_PREFILL_FAST"] = value, ["PAGEDATTENTION_GEMM_SEARCH"] = value,
+            ["PAGEDATTENTION_SWAP_KERNEL"] = value,
         }, () =>
         {
             var s = RuntimeSwitches.FromEnvironment();
             Assert.True(s.Overlap && s.TensorCorePrefill && s.ProgrammaticLaunch && s.CublasLt);
             Assert.Equal(value == "1", s.FastPrefill);
             Assert.Equal(value == "1", s.GemmSearch);
+            Assert.Equal(value == "1", s.SwapCopyKernel);
         });
 
     [Theory]
@@ -136,7 +141,7 @@ public class RuntimeSwitchesTests
     public void EverySwitchIsDocumented()
     {
         var doc = File.ReadAllText(Path.Combine(TestData.RepoRoot, "docs", "switches.md"));
-        Assert.Equal(10, RuntimeSwitches.Variables.Count);
+        Assert.Equal(11, RuntimeSwitches.Variables.Count);
         foreach (var v in RuntimeSwitches.Variables) Assert.Contains($"`{v}`", doc);
         foreach (var p in typeof(RuntimeSwitches).GetProperties().Where(p => p.CanWrite)) Assert.Contains($"`{p.Name}`", doc);
     }

@@ -15,6 +15,9 @@ internal sealed class CudaLlamaModel : IDecoderModel, IDisposable
     private readonly CudaDevice _device;
     private readonly bool _ownsDevice;
     private readonly CudaKernels _kernels;
+
+    /// <summary>The model's kernel module (the swap space launches its copy kernel from it).</summary>
+    internal CudaKernels Kernels => _kernels;
     private readonly DeviceBuffer _embed;
     private readonly DeviceBuffer? _lmHead;
     private readonly DeviceBuffer _finalNorm;

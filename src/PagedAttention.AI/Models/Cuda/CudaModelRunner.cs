@@ -75,7 +75,7 @@ internal sealed class CudaModelRunner : IModelRunner, IDeviceSampler
             cache = model.CreateKvCache(blocks, blockSize);
             model.ConfigureSteps(maxNumBatchedTokens, maxNumSeqs, Math.Min(blocksPerSeq, blocks), maxLen, cudaGraphs);
             device.Synchronize();
-            return new CudaModelRunner(device, model, cache) { Memory = (total, weights, activations, (long)blocks * perBlock) };
+            return new CudaModelRunner(device, model, cache) { Memory = (total, weights, activations, (long)blocks * perBlock), SwapCopyKernel = switches.SwapCopyKernel };
         }
         catch
         {
@@ -139,12 +139,15 @@ internal sealed class CudaModelRunner : IModelRunner, IDeviceSampler
 
     public long KvBytesPerBlock => CudaKvCache.BytesPerBlock(_cache.NumLayers, _cache.BlockSize, _cache.NumKvHeads, _cache.HeadDim);
 
+    /// <summary>Whether the swap space copies with the kv_swap_copy kernel (<see cref="RuntimeSwitches.SwapCopyKernel"/>).</summary>
+    private bool SwapCopyKernel { get; init; }
+
     private CudaSwapSpace? _swap; // page-locked host blocks and a copy stream (events order it against the compute stream)
 
     public void AllocateSwapSpace(int numBlocks)
     {
         if (_swap is not null) throw new InvalidOperationException("The swap space is allocated once.");
-        if (numBlocks > 0) _swap = new CudaSwapSpace(_device, _cache, numBlocks);
+        if (numBlocks > 0) _swap = new CudaSwapSpace(_device, _cache, numBlocks, SwapCopyKernel ? _model.Kernels : null);
     }
 
     public void SwapOut(ReadOnlySpan<int> deviceHost) => Swap.SwapOut(deviceHost);

@@ -55,6 +55,8 @@ internal static unsafe class CuDriver
         public delegate* unmanaged<ulong*, nuint, int> cuMemAlloc;
         public delegate* unmanaged<ulong, int> cuMemFree;
         public delegate* unmanaged<void**, nuint, int> cuMemAllocHost;
+        /// <summary>cuMemHostGetDevicePointer_v2: the device address of page-locked host memory.</summary>
+        public delegate* unmanaged<ulong*, void*, uint, int> cuMemHostGetDevicePointer;
         public delegate* unmanaged<void*, int> cuMemFreeHost;
         public delegate* unmanaged<ulong, void*, nuint, int> cuMemcpyHtoD;
         public delegate* unmanaged<void*, ulong, nuint, int> cuMemcpyDtoH;
@@ -108,6 +110,7 @@ internal static unsafe class CuDriver
                 cuMemAlloc = (delegate* unmanaged<ulong*, nuint, int>)E("cuMemAlloc_v2"),
                 cuMemFree = (delegate* unmanaged<ulong, int>)E("cuMemFree_v2"),
                 cuMemAllocHost = (delegate* unmanaged<void**, nuint, int>)E("cuMemAllocHost_v2"),
+                cuMemHostGetDevicePointer = (delegate* unmanaged<ulong*, void*, uint, int>)E("cuMemHostGetDevicePointer_v2"),
                 cuMemFreeHost = (delegate* unmanaged<void*, int>)E("cuMemFreeHost"),
                 cuMemcpyHtoD = (delegate* unmanaged<ulong, void*, nuint, int>)E("cuMemcpyHtoD_v2"),
                 cuMemcpyDtoH = (delegate* unmanaged<void*, ulong, nuint, int>)E("cuMemcpyDtoH_v2"),
