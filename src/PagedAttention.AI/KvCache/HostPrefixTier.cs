@@ -78,6 +78,49 @@ internal sealed class HostPrefixTier
         _busyIds.Clear();
     }
 
+    /// <summary>
+    /// Verifies the tier's bookkeeping: the map and the held blocks agree both ways, the free stack holds exactly the
+    /// other blocks once each, the LRU list runs over exactly the held blocks with consistent links, and the busy
+    /// blocks are held and listed once. Throws <see cref="InvalidOperationException"/>. Allocates; tests and debug runs.
+    /// </summary>
+    internal void CheckInvariants()
+    {
+        int held = 0;
+        for (int id = 0; id < NumBlocks; id++)
+        {
+            if (!_used[id]) { if (_busy[id]) throw new InvalidOperationException($"Host tier block {id} is busy but holds nothing."); continue; }
+            held++;
+            if (!_map.TryGetValue(_hash[id], out int mapped) || mapped != id) throw new InvalidOperationException($"Host tier block {id} is held but its hash maps to {(mapped == id ? "nothing" : mapped.ToString(System.Globalization.CultureInfo.InvariantCulture))}.");
+        }
+        if (held != _map.Count) throw new InvalidOperationException($"The host tier maps {_map.Count} hashes but holds {held} blocks.");
+        var seen = new bool[NumBlocks];
+        foreach (int id in _free)
+        {
+            if ((uint)id >= (uint)NumBlocks || seen[id]) throw new InvalidOperationException($"Host tier block {id} is on the free stack twice or is out of range.");
+            if (_used[id]) throw new InvalidOperationException($"Host tier block {id} is free and held.");
+            seen[id] = true;
+        }
+        if (_free.Count + held != NumBlocks) throw new InvalidOperationException($"{_free.Count} free + {held} held host tier blocks != {NumBlocks}.");
+        Array.Clear(seen);
+        int count = 0, prev = -1;
+        for (int id = _head; id >= 0; prev = id, id = _next[id])
+        {
+            if (seen[id] || !_used[id]) throw new InvalidOperationException($"Host tier block {id} is on the LRU list twice or holds nothing.");
+            if (_prev[id] != prev) throw new InvalidOperationException($"Host tier block {id}'s LRU back link is {_prev[id]}, not {prev}.");
+            seen[id] = true;
+            count++;
+        }
+        if (prev != _tail || count != held) throw new InvalidOperationException($"The host tier's LRU list has {count} blocks ending at {prev} (tail {_tail}); {held} are held.");
+        Array.Clear(seen);
+        foreach (int id in _busyIds)
+        {
+            if (seen[id] || !_busy[id]) throw new InvalidOperationException($"Host tier block {id} is listed busy twice or is not busy.");
+            seen[id] = true;
+        }
+        for (int id = 0; id < NumBlocks; id++)
+            if (_busy[id] && !seen[id]) throw new InvalidOperationException($"Host tier block {id} is busy but not listed.");
+    }
+
     private void Touch(int id)
     {
         Unlink(id);

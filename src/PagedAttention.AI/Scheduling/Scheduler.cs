@@ -267,13 +267,15 @@ internal sealed class Scheduler<TSeq> where TSeq : ScheduledSequence
     /// <summary>
     /// Verifies the block pool (<see cref="BlockPool.CheckInvariants"/>) and that each block's reference count equals
     /// the number of running block tables holding it plus its pins (waiting and finished sequences hold none), that every running
-    /// sequence has blocks for its computed tokens, and that no sequence is both running and waiting. Throws
+    /// sequence has blocks for its computed tokens, that no sequence is both running and waiting, and the prefix cache's
+    /// host tier (<see cref="HostPrefixTier.CheckInvariants"/>). Throws
     /// <see cref="InvalidOperationException"/>. Allocates; for tests and debug runs only.
     /// </summary>
     internal void CheckInvariants()
     {
         var pool = Kv.Pool;
         pool.CheckInvariants();
+        Kv.Tier?.CheckInvariants();
         var refs = new int[pool.NumBlocks];
         foreach (var seq in _running)
         {
