@@ -41,6 +41,35 @@ internal static class SwapChecks
             return ids.ToArray();
         })).GetAwaiter().GetResult();
 
+    /// <summary>
+    /// Why a recomputed request left the no-pressure tokens at <paramref name="at"/>: the top-2 logprobs there when
+    /// the request is decoded step by step (as without pressure) and when prompt + the tokens before <paramref name="at"/>
+    /// are prefilled at once (as a recompute does, here as one chunk on an idle engine). A gap of ~1e-2 or less on both
+    /// is a bf16 near-tie between the prefill and decode kernels; a prefill whose top-1 differs by a wide margin, or
+    /// agrees with the decode here (then the difference comes from the batch's chunking), says where to look.
+    /// </summary>
+    private static void ExplainRecompute(string dir, string name, int request, int[] prompt, int[] reference, int[] got, int at)
+    {
+        var lp = new SamplingParams { Temperature = 0, MaxTokens = at + 1, IgnoreEos = true, Logprobs = 2 };
+        using var e = Load(dir, "cuda", 512, 0, PreemptionMode.Auto);
+        GenerationOutput? decoded = null;
+        foreach (var o in Collect(e, prompt, lp)) decoded = o;
+        var prefix = prompt.Concat(reference.Take(at)).ToArray();
+        var prefilled = Collect(e, prefix, new SamplingParams { Temperature = 0, MaxTokens = 1, IgnoreEos = true, Logprobs = 2 }).Single();
+        static string Top(GenerationOutput? o) => o?.TopLogprobs is { Length: >= 2 } t
+            ? $"{t[0].TokenId} ({t[0].Logprob:F5}) vs {t[1].TokenId} ({t[1].Logprob:F5}), gap {t[0].Logprob - t[1].Logprob:F5}" : "no logprobs";
+        Console.WriteLine($"  {name} request {request} at token {at} (no pressure {reference[at]}, recompute {(at < got.Length ? got[at] : -1)}): " +
+            $"decoded: {Top(decoded)}; prompt + {at} tokens prefilled at once: {Top(prefilled)}");
+    }
+
+    private static List<GenerationOutput> Collect(LlmEngine e, int[] prompt, SamplingParams p) =>
+        Task.Run(async () =>
+        {
+            var list = new List<GenerationOutput>();
+            await foreach (var o in e.GenerateAsync(prompt, p)) list.Add(o);
+            return list;
+        }).GetAwaiter().GetResult();
+
     public static void Run(CudaDevice d, string modelsDir, Report rep)
     {
         var greedy = new SamplingParams { Temperature = 0, MaxTokens = 24, IgnoreEos = true };
@@ -70,6 +99,9 @@ internal static class SwapChecks
                     var m = e.GetMetrics();
                     int same = roomy.Zip(got).Count(p => p.First.SequenceEqual(p.Second));
                     Console.WriteLine($"  {name} {mode}: {Diverging(roomy, got)}");
+                    if (mode == PreemptionMode.Recompute)
+                        foreach (var (i, at) in roomy.Zip(got).Select((q, i) => (i, FirstDifference(q.First, q.Second))).Where(x => x.Item2 >= 0).Take(2))
+                            ExplainRecompute(dir, name, i, prompts[i], roomy[i], got[i], at);
                     bool exercised = m.Preemptions > 0 && (mode == PreemptionMode.Recompute || m.SwapOuts > 0);
                     rep.Check($"swap {name} cuda {mode} = no pressure", same == prompts.Length && exercised && m.HostBlocksFree == m.HostBlocksTotal,
                         $"identical {same}/{prompts.Length}; preemptions {m.Preemptions} (swap outs {m.SwapOuts}, ins {m.SwapIns}, {m.SwapBytesOut + m.SwapBytesIn} bytes); host blocks free {m.HostBlocksFree}/{m.HostBlocksTotal}");
