@@ -46,8 +46,9 @@ internal sealed class ChatRequest
         if (common.IgnoreEos) extra["ignore_eos"] = true;
         if (common.StopTokenIds is { } ids) extra["stop_token_ids"] = ids;
         if (logprobs) extra["logprobs"] = Math.Max(1, (int)(top ?? 0)); // the engine needs >= 1 to return the sampled token's logprob
-        // vLLM's guided decoding extras and the structured-output bounds go to the chat client as they are.
-        foreach (var key in (string[])["guided_regex", "guided_choice", "max_string_length", "max_items"])
+        // vLLM's guided decoding extras, the structured-output bounds and beam search (beam_width with n <= beam_width:
+        // the n best beams as the n choices) go to the chat client as they are.
+        foreach (var key in (string[])["guided_regex", "guided_choice", "max_string_length", "max_items", "beam_width", "length_penalty", "early_stopping"])
             if (Fields.Has(body, key, out var v)) extra[key] = v.Clone();
 
         ParseTools(body, options);

@@ -49,6 +49,33 @@ public sealed class WireFormatTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task BeamWidth_WithN_ReturnsTheNBestBeams_AsTheEngineRanksThem()
+    {
+        var (status, body, _) = await _server.PostAsync("/v1/chat/completions",
+            ServerHost.Chat("The jury said", 6, "\"n\":2,\"beam_width\":4,\"ignore_eos\":true"));
+        Assert.Equal(200, status);
+        var choices = body!.Value.GetProperty("choices").EnumerateArray().ToList();
+        Assert.Equal(2, choices.Count);
+        // The same request on the engine: the prompt the server rendered is the chat client's.
+        using var client = new PagedAttention.AI.PagedAttentionChatClient(_server.Engine);
+        var chat = client.Prepare([new Microsoft.Extensions.AI.ChatMessage(Microsoft.Extensions.AI.ChatRole.User, "The jury said")],
+            new Microsoft.Extensions.AI.ChatOptions { MaxOutputTokens = 6, Temperature = 0, AdditionalProperties = new() { ["beam_width"] = 4, ["ignore_eos"] = true } }, 2, default);
+        var beams = await _server.Engine.BeamSearchAsync(chat.PromptIds, chat.Sampling);
+        var tok = _server.Engine.Tokenizer!;
+        for (int i = 0; i < 2; i++)
+        {
+            Assert.Equal(i, choices[i].GetProperty("index").GetInt32());
+            Assert.Equal(tok.Decode(beams[i].TokenIds.ToArray()), choices[i].GetProperty("message").GetProperty("content").GetString());
+        }
+        Assert.NotEqual(choices[0].GetProperty("message").GetProperty("content").GetString(), choices[1].GetProperty("message").GetProperty("content").GetString());
+        Assert.Equal(12, body.Value.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+
+        var (bad, error, _) = await _server.PostAsync("/v1/chat/completions", ServerHost.Chat("The jury said", 6, "\"n\":3,\"beam_width\":2"));
+        Assert.Equal(400, bad);
+        Assert.Contains("BeamWidth", error!.Value.GetProperty("error").GetProperty("message").GetString());
+    }
+
+    [Fact]
     public async Task StreamedToolCall_IndexIdTypeName_ThenArguments_FinishReasonToolCalls()
     {
         string dir = OpenAIClientTests.ToolTemplateModel();
