@@ -69,6 +69,9 @@ internal sealed class LlamaModel : IDecoderModel, IDisposable
     /// <summary>The linear layers' format: the checkpoint's dtype, or Int8 / Int4 when quantized at load.</summary>
     public DType LayerDType => _layers[0].Q.DType;
 
+    /// <summary>Layer <paramref name="layer"/>'s weights (tests read them back).</summary>
+    internal LayerWeights Layer(int layer) => _layers[layer];
+
     /// <summary>The LM head's format.</summary>
     public DType LmHeadDType => _lmHead.DType;
 
