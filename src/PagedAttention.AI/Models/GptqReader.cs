@@ -52,22 +52,24 @@ internal static unsafe class GptqReader
         var m = q.Matrix;
         long rowBytes = m.RowBytes;
         int scaleGroups = m.PaddedCols / WeightMatrix.Int4ScaleGroup;
-        uint* words = (uint*)qw.Data;
-        for (int o = 0; o < rows; o++)
-        {
-            byte* row = data + o * rowBytes;
-            for (int i = 0; i < cols; i++)
-            {
-                // GPTQ: nibble i % 8 of word [i / 8, o] is input i, low bits first; it is q, and w = scale * (q - 8).
-                int nib = (int)(words[(long)(i / 8) * rows + o] >> (4 * (i % 8))) & 0xF;
-                // Int4: block i / 64, byte i % 32, low nibble for the block's first 32 inputs, high for the last 32.
-                byte* b = row + i / WeightMatrix.QuantGroup * (WeightMatrix.QuantGroup / 2) + i % (WeightMatrix.QuantGroup / 2);
-                *b = i % WeightMatrix.QuantGroup < WeightMatrix.QuantGroup / 2 ? (byte)((*b & 0xF0) | nib) : (byte)((*b & 0x0F) | (nib << 4));
-            }
-            for (int s = 0; s * WeightMatrix.Int4ScaleGroup < cols; s++)
-                dst[(long)o * scaleGroups + s] = scales[s * WeightMatrix.Int4ScaleGroup / gs, o];
-        }
+        nint words = qw.Data, outData = (nint)data, outScales = (nint)dst;
+        // Rows are independent: parallel keeps the load of large models short.
+        Parallel.For(0, rows, o => ConvertRow((uint*)words, (byte*)outData + o * rowBytes, (float*)outScales + (long)o * scaleGroups, scales, o, rows, cols, gs));
         return q;
+    }
+
+    private static void ConvertRow(uint* words, byte* row, float* dst, WeightMatrix scales, int o, int rows, int cols, int gs)
+    {
+        for (int i = 0; i < cols; i++)
+        {
+            // GPTQ: nibble i % 8 of word [i / 8, o] is input i, low bits first; it is q, and w = scale * (q - 8).
+            int nib = (int)(words[(long)(i / 8) * rows + o] >> (4 * (i % 8))) & 0xF;
+            // Int4: block i / 64, byte i % 32, low nibble for the block's first 32 inputs, high for the last 32.
+            byte* b = row + i / WeightMatrix.QuantGroup * (WeightMatrix.QuantGroup / 2) + i % (WeightMatrix.QuantGroup / 2);
+            *b = i % WeightMatrix.QuantGroup < WeightMatrix.QuantGroup / 2 ? (byte)((*b & 0xF0) | nib) : (byte)((*b & 0x0F) | (nib << 4));
+        }
+        for (int s = 0; s * WeightMatrix.Int4ScaleGroup < cols; s++)
+            dst[s] = scales[s * WeightMatrix.Int4ScaleGroup / gs, o];
     }
 
     private static TensorInfo Tensor(CheckpointTensors t, string name, string dtype, params long[] shape)
