@@ -69,10 +69,19 @@ internal static class EngineLoader
         _ => null,
     };
 
+    // A directory whose config.json does not load fails later the same way as before (after the CUDA check).
+    private static ModelConfig? TryConfig(string dir)
+    {
+        try { return ModelConfig.Load(dir); }
+        catch (ModelLoadException) { return null; }
+    }
+
     private static IModelRunner CreateRunner(EngineOptions o, string dir, RuntimeSwitches switches)
     {
         if (o.Device == "cuda")
         {
+            // A GPTQ checkpoint is CPU-only: say so before asking for CUDA (reading config.json is cheap).
+            if (TryConfig(dir) is { } config) ModelConfig.RejectGptqOn("cuda", config, dir);
             // Fail before touching the GPU when CUDA is missing, naming what is missing; a bad directory fails the same way as on the CPU.
             CudaModelRunner.CheckCudaPresent();
             return CudaModelRunner.Create(dir, o.BlockSize, o.MaxNumSeqs, o.MaxNumBatchedTokens, o.MaxModelLen ?? int.MaxValue,

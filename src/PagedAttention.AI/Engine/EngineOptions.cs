@@ -135,8 +135,12 @@ public sealed class EngineOptions
     /// LM head follows <see cref="LmHeadQuantization"/>. Decode reads 2x (Int8) or ~3.2x (Int4) fewer weight bytes per
     /// token than bf16; results differ slightly from the unquantized model (on the default model Int8 keeps 99.8 % top-1
     /// agreement, Int4 95.7 %: docs/cpu-kernels.md).
-    /// Checkpoints that ship pre-quantized weights (a <c>quantization_config</c> in config.json, e.g. GPTQ, AWQ) are
-    /// rejected with a <see cref="Models.ModelLoadException"/> naming the format. Not with <see cref="Device"/> "cuda".
+    /// Checkpoints that ship pre-quantized weights (a <c>quantization_config</c> in config.json) are read only for GPTQ
+    /// 4-bit symmetric (bits 4, sym true, desc_act false, group_size -1 or a multiple of 32), exactly into Int4, on the
+    /// CPU: with one, None or Int4 are accepted (the GPTQ layers are Int4 as read; Int4 also quantizes layers it left in
+    /// float) and Int8 fails the load. Other formats (AWQ, asymmetric or act-order GPTQ, ...) and GPTQ with Device
+    /// "cuda" fail with a <see cref="Models.ModelLoadException"/> naming the format and reason (docs/cpu-kernels.md,
+    /// "Reading GPTQ checkpoints"). Not with <see cref="Device"/> "cuda".
     /// Default <see cref="AI.Engine.WeightQuantization.None"/>.
     /// </summary>
     public WeightQuantization WeightQuantization { get; set; }

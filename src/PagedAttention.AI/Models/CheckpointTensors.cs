@@ -87,6 +87,9 @@ internal sealed class CheckpointTensors : IDisposable
 
     public bool Contains(string name) => _tensors.ContainsKey(name);
 
+    /// <summary>The tensor named <paramref name="name"/>; a missing tensor is a <see cref="ModelLoadException"/>.</summary>
+    public TensorInfo Info(string name) => Get(name);
+
     private TensorInfo Get(string name) =>
         _tensors.TryGetValue(name, out var t) ? t
         : throw new ModelLoadException(_files.Count == 1 ? _files[0].Path : _dir, name, "missing tensor.");

@@ -24,17 +24,24 @@ internal sealed class LayerWeights
     public static LayerWeights Load(CheckpointTensors t, ModelConfig c, int layer) => Load(t, c, layer, static m => m);
 
     /// <summary>As <see cref="Load(CheckpointTensors, ModelConfig, int)"/>, passing each linear weight through <paramref name="convert"/> (quantization at load).</summary>
-    public static LayerWeights Load(CheckpointTensors t, ModelConfig c, int layer, Func<WeightMatrix, WeightMatrix> convert)
+    public static LayerWeights Load(CheckpointTensors t, ModelConfig c, int layer, Func<WeightMatrix, WeightMatrix> convert) =>
+        Load(t, c, layer, (name, rows, cols) => convert(t.Matrix(name + ".weight", rows, cols)));
+
+    /// <summary>
+    /// As <see cref="Load(CheckpointTensors, ModelConfig, int)"/>, each linear weight from <paramref name="linear"/>(module
+    /// name without <c>.weight</c>, rows, cols): a float weight, or a pre-quantized one (GPTQ).
+    /// </summary>
+    public static LayerWeights Load(CheckpointTensors t, ModelConfig c, int layer, Func<string, int, int, WeightMatrix> linear)
     {
         string p = $"model.layers.{layer}.";
         int h = c.HiddenSize, qDim = c.NumHeads * c.HeadDim, kvDim = c.NumKvHeads * c.HeadDim;
         return new LayerWeights
         {
             InputNorm = t.Vector(p + "input_layernorm.weight", h),
-            Q = convert(t.Matrix(p + "self_attn.q_proj.weight", qDim, h)),
-            K = convert(t.Matrix(p + "self_attn.k_proj.weight", kvDim, h)),
-            V = convert(t.Matrix(p + "self_attn.v_proj.weight", kvDim, h)),
-            O = convert(t.Matrix(p + "self_attn.o_proj.weight", h, qDim)),
+            Q = linear(p + "self_attn.q_proj", qDim, h),
+            K = linear(p + "self_attn.k_proj", kvDim, h),
+            V = linear(p + "self_attn.v_proj", kvDim, h),
+            O = linear(p + "self_attn.o_proj", h, qDim),
             QBias = c.QkvBias ? t.Vector(p + "self_attn.q_proj.bias", qDim) : null,
             KBias = c.QkvBias ? t.Vector(p + "self_attn.k_proj.bias", kvDim) : null,
             VBias = c.QkvBias ? t.Vector(p + "self_attn.v_proj.bias", kvDim) : null,
@@ -42,9 +49,9 @@ internal sealed class LayerWeights
             QNorm = c.QkNorm ? t.Vector(p + "self_attn.q_norm.weight", c.HeadDim) : null,
             KNorm = c.QkNorm ? t.Vector(p + "self_attn.k_norm.weight", c.HeadDim) : null,
             PostAttentionNorm = t.Vector(p + "post_attention_layernorm.weight", h),
-            Gate = convert(t.Matrix(p + "mlp.gate_proj.weight", c.IntermediateSize, h)),
-            Up = convert(t.Matrix(p + "mlp.up_proj.weight", c.IntermediateSize, h)),
-            Down = convert(t.Matrix(p + "mlp.down_proj.weight", h, c.IntermediateSize)),
+            Gate = linear(p + "mlp.gate_proj", c.IntermediateSize, h),
+            Up = linear(p + "mlp.up_proj", c.IntermediateSize, h),
+            Down = linear(p + "mlp.down_proj", h, c.IntermediateSize),
         };
     }
 }

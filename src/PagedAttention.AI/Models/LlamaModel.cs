@@ -27,13 +27,15 @@ internal sealed class LlamaModel : IDecoderModel, IDisposable
         try
         {
             _embed = tensors.Matrix("model.embed_tokens.weight", config.VocabSize, config.HiddenSize);
+            if (config.Gptq is not null && tensors.Contains("lm_head.qweight"))
+                throw new ModelLoadException(dir, "lm_head.qweight", "a GPTQ-quantized LM head is not supported (only the decoder layers' linear weights).");
             var head = config.TieWordEmbeddings && !tensors.Contains("lm_head.weight")
                 ? _embed
                 : tensors.Matrix("lm_head.weight", config.VocabSize, config.HiddenSize);
             _lmHead = Quantize(head, lmHead);
             _finalNorm = tensors.Vector("model.norm.weight", config.HiddenSize);
             _layers = new LayerWeights[config.NumLayers];
-            for (int l = 0; l < _layers.Length; l++) _layers[l] = LayerWeights.Load(tensors, config, l, m => Quantize(m, layers));
+            for (int l = 0; l < _layers.Length; l++) _layers[l] = LayerWeights.Load(tensors, config, l, (name, rows, cols) => Linear(name, rows, cols, layers));
             _invFreq = config.Rope.InverseFrequencies(config.HeadDim);
             _scale = 1f / MathF.Sqrt(config.HeadDim);
         }
@@ -42,6 +44,18 @@ internal sealed class LlamaModel : IDecoderModel, IDisposable
             foreach (var q in _quantized) q.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// One linear weight: a GPTQ layer (<c>qweight</c> present) read exactly as Int4, else the float weight quantized to
+    /// <paramref name="target"/> (or kept).
+    /// </summary>
+    private WeightMatrix Linear(string name, int rows, int cols, DType? target)
+    {
+        if (Config.Gptq is not { } f || !_tensors.Contains(name + ".qweight")) return Quantize(_tensors.Matrix(name + ".weight", rows, cols), target);
+        var q = GptqReader.Read(_tensors, name, rows, cols, f);
+        _quantized.Add(q);
+        return q.Matrix;
     }
 
     private WeightMatrix Quantize(WeightMatrix m, DType? target)
@@ -54,6 +68,9 @@ internal sealed class LlamaModel : IDecoderModel, IDisposable
 
     /// <summary>The linear layers' format: the checkpoint's dtype, or Int8 / Int4 when quantized at load.</summary>
     public DType LayerDType => _layers[0].Q.DType;
+
+    /// <summary>Layer <paramref name="layer"/>'s weights (tests read them back).</summary>
+    internal LayerWeights Layer(int layer) => _layers[layer];
 
     /// <summary>The LM head's format.</summary>
     public DType LmHeadDType => _lmHead.DType;
@@ -70,7 +87,8 @@ internal sealed class LlamaModel : IDecoderModel, IDisposable
 
     /// <summary>
     /// Loads a model directory, quantizing the decoder layers' linear weights to <paramref name="layers"/> and the LM head
-    /// to <paramref name="lmHead"/> (Int8 or Int4; null keeps the checkpoint's dtype).
+    /// to <paramref name="lmHead"/> (Int8 or Int4; null keeps the checkpoint's dtype). A GPTQ checkpoint's layers are read
+    /// as Int4 exactly; <paramref name="layers"/> must then be null or Int4 (Int4 also quantizes any layer it left in float).
     /// </summary>
     /// <exception cref="ModelLoadException">Anything about the directory is missing, corrupt or unsupported.</exception>
     public static LlamaModel Load(string modelDir, DType? layers, DType? lmHead)
@@ -78,6 +96,9 @@ internal sealed class LlamaModel : IDecoderModel, IDisposable
         ArgumentException.ThrowIfNullOrEmpty(modelDir);
         if (!System.IO.Directory.Exists(modelDir)) throw new ModelLoadException(modelDir, null, "model directory not found.");
         var config = ModelConfig.Load(modelDir);
+        if (config.Gptq is not null && layers is not (null or DType.Int4))
+            throw new ModelLoadException(Path.Combine(modelDir, "config.json"), null,
+                $"a GPTQ checkpoint's layers are Int4 already; EngineOptions.WeightQuantization {layers} is not supported with it (use None or Int4).");
         var tensors = CheckpointTensors.Open(modelDir);
         try
         {

@@ -46,6 +46,8 @@ public sealed class ModelConfig
     public required IReadOnlyList<int> EosTokenIds { get; init; }
     /// <summary>Beginning-of-sequence token id, if any.</summary>
     public int? BosTokenId { get; init; }
+    /// <summary>The GPTQ format of a pre-quantized checkpoint (<c>quantization_config</c>), or null for a float checkpoint.</summary>
+    internal GptqFormat? Gptq { get; init; }
 
     /// <summary>Reads <c>config.json</c> and, if present, <c>generation_config.json</c> from <paramref name="modelDir"/>.</summary>
     /// <exception cref="ModelLoadException">A file is missing, malformed, or describes an unsupported model.</exception>
@@ -76,17 +78,63 @@ public sealed class ModelConfig
     }
 
     /// <summary>
-    /// The message for a checkpoint that ships pre-quantized weights (<c>quantization_config</c>): none of those formats
-    /// is read; the engine quantizes bf16/f16/f32 checkpoints itself (EngineOptions.WeightQuantization).
+    /// Reads <c>quantization_config</c>: GPTQ 4-bit symmetric (sym true, desc_act false, group_size -1 or a positive
+    /// multiple of 32, checkpoint_format gptq or gptq_v2, lm_head not quantized) is read exactly into the CPU's Int4
+    /// format (docs/cpu-kernels.md, "Reading GPTQ checkpoints"); every other format or option is rejected naming it.
     /// </summary>
-    private static string PreQuantizedMessage(JsonElement qc)
+    private static GptqFormat ParseQuantization(JsonElement qc, string path)
     {
-        string method = qc.ValueKind == JsonValueKind.Object && qc.TryGetProperty("quant_method", out var m) && m.ValueKind == JsonValueKind.String
-            ? m.GetString() ?? "unknown" : "unknown";
-        string bits = qc.ValueKind == JsonValueKind.Object && qc.TryGetProperty("bits", out var b) && b.ValueKind == JsonValueKind.Number ? $", {b.GetRawText()}-bit" : "";
-        return $"pre-quantized checkpoints are not supported (quantization_config: quant_method '{method}'{bits}); " +
-            "load the bf16/f16/f32 checkpoint and set EngineOptions.WeightQuantization to Int8 or Int4 to quantize it at load on the CPU.";
+        const string Hint = "supported: GPTQ 4-bit symmetric (quant_method gptq, bits 4, sym true, desc_act false, group_size -1 or a multiple of 32) on the CPU; " +
+            "otherwise load the bf16/f16/f32 checkpoint and set EngineOptions.WeightQuantization to Int8 or Int4 to quantize it at load on the CPU.";
+        if (qc.ValueKind != JsonValueKind.Object) throw new ModelLoadException(path, null, "quantization_config: is not a JSON object; " + Hint);
+        string method = qc.TryGetProperty("quant_method", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString() ?? "unknown" : "unknown";
+        string bitsText = qc.TryGetProperty("bits", out var b) && b.ValueKind == JsonValueKind.Number ? b.GetRawText() : "";
+        if (!string.Equals(method, "gptq", StringComparison.OrdinalIgnoreCase))
+            throw new ModelLoadException(path, null,
+                $"pre-quantized checkpoints in format '{method}'{(bitsText.Length > 0 ? $" ({bitsText}-bit)" : "")} are not supported; " + Hint);
+        if (bitsText != "4")
+            throw new ModelLoadException(path, null, $"quantization_config: GPTQ with bits {(bitsText.Length > 0 ? bitsText : "(missing)")} is not supported (only 4-bit GPTQ is read); " + Hint);
+        if (Flag(qc, "sym", path) == false)
+            throw new ModelLoadException(path, null, "quantization_config: GPTQ with sym false (asymmetric zero points) is not supported: the CPU Int4 format is symmetric; " + Hint);
+        if (Flag(qc, "desc_act", path) == true)
+            throw new ModelLoadException(path, null, "quantization_config: GPTQ with desc_act true (act-order: a permuted g_idx) is not supported; " + Hint);
+        if (Flag(qc, "lm_head", path) == true)
+            throw new ModelLoadException(path, null, "quantization_config: GPTQ with lm_head true (a quantized LM head) is not supported; " + Hint);
+        int group = 128; // transformers' GPTQConfig default
+        if (qc.TryGetProperty("group_size", out var g))
+        {
+            if (g.ValueKind != JsonValueKind.Number || !g.TryGetInt32(out group))
+                throw new ModelLoadException(path, null, $"quantization_config: GPTQ group_size {g.GetRawText()} is not an integer; " + Hint);
+        }
+        if (group != -1 && (group <= 0 || group % 32 != 0))
+            throw new ModelLoadException(path, null, $"quantization_config: GPTQ group_size {group} is not supported (the CPU Int4 format has a scale per 32 inputs: use -1 or a multiple of 32); " + Hint);
+        string format = qc.TryGetProperty("checkpoint_format", out var f) && f.ValueKind == JsonValueKind.String ? f.GetString() ?? "gptq" : "gptq";
+        bool v1 = format switch
+        {
+            "gptq" => true,
+            "gptq_v2" => false,
+            _ => throw new ModelLoadException(path, null, $"quantization_config: GPTQ checkpoint_format '{format}' is not supported (only gptq and gptq_v2); " + Hint),
+        };
+        return new GptqFormat(group, v1);
     }
+
+    /// <summary>Refuses a GPTQ checkpoint on a device backend: its Int4 weights, like EngineOptions.WeightQuantization, are CPU-only.</summary>
+    /// <exception cref="ModelLoadException"><paramref name="config"/> is a GPTQ checkpoint.</exception>
+    internal static void RejectGptqOn(string device, ModelConfig config, string modelDir)
+    {
+        if (config.Gptq is not null)
+            throw new ModelLoadException(Path.Combine(modelDir, "config.json"), null,
+                $"quantization_config: GPTQ checkpoints are CPU-only (their Int4 weights, like EngineOptions.WeightQuantization, are not supported with Device \"{device}\"); use Device \"cpu\", or the bf16/f16 checkpoint.");
+    }
+
+    private static bool? Flag(JsonElement qc, string name, string path) =>
+        !qc.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null ? null
+        : v.ValueKind switch
+        {
+            JsonValueKind.True => true,
+            JsonValueKind.False => false,
+            _ => throw new ModelLoadException(path, null, $"quantization_config: '{name}' is not a boolean."),
+        };
 
     private static ModelConfig Parse(JsonElement root, string path, IReadOnlyList<int>? genEos)
     {
@@ -98,7 +146,7 @@ public sealed class ModelConfig
         string act = r.String("hidden_act") ?? "silu";
         if (act != "silu") throw new ModelLoadException(path, null, $"unsupported hidden_act '{act}' (only silu).");
         if (r.Bool("mlp_bias") == true) throw new ModelLoadException(path, null, "mlp_bias = true is not supported.");
-        if (root.TryGetProperty("quantization_config", out var qc)) throw new ModelLoadException(path, null, PreQuantizedMessage(qc));
+        GptqFormat? gptq = root.TryGetProperty("quantization_config", out var qc) ? ParseQuantization(qc, path) : null;
 
         int hidden = r.RequiredInt("hidden_size"), heads = r.RequiredInt("num_attention_heads");
         int kvHeads = r.Int("num_key_value_heads") ?? heads;
@@ -122,6 +170,7 @@ public sealed class ModelConfig
         return new ModelConfig
         {
             Architecture = arch,
+            Gptq = gptq,
             HiddenSize = hidden,
             IntermediateSize = r.RequiredInt("intermediate_size"),
             NumLayers = r.RequiredInt("num_hidden_layers"),

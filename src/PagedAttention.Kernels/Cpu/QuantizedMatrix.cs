@@ -71,6 +71,24 @@ internal sealed unsafe class QuantizedMatrix : IDisposable
         return new QuantizedMatrix(data, scales, target, rows, cols);
     }
 
+    /// <summary>
+    /// An Int4 matrix for a reader of pre-quantized weights to fill (GPTQ): <paramref name="data"/> holds
+    /// <paramref name="rows"/> rows of <see cref="WeightMatrix.RowBytes"/> bytes, all nibbles 8 (q = 0);
+    /// <paramref name="scales"/> [rows, PaddedCols / 32] floats, all 0.
+    /// </summary>
+    internal static QuantizedMatrix CreateInt4(int rows, int cols, out byte* data, out float* scales)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rows);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(cols);
+        int kp = (cols + WeightMatrix.QuantGroup - 1) / WeightMatrix.QuantGroup * WeightMatrix.QuantGroup;
+        nuint dataBytes = (nuint)((long)rows * (kp / 2)), scaleBytes = (nuint)((long)rows * (kp / WeightMatrix.Int4ScaleGroup) * sizeof(float));
+        data = (byte*)NativeMemory.AlignedAlloc(dataBytes, 64);
+        scales = (float*)NativeMemory.AlignedAlloc(scaleBytes, 64);
+        NativeMemory.Fill(data, dataBytes, 0x88);
+        NativeMemory.Clear(scales, scaleBytes);
+        return new QuantizedMatrix(data, scales, DType.Int4, rows, cols);
+    }
+
     /// <summary>Int8 symmetric quantization of one row; returns the scale.</summary>
     internal static float QuantizeInt8Row(float* w, int n, sbyte* q)
     {

@@ -206,16 +206,16 @@ public sealed class QuantizedModelAccuracyTests(ITestOutputHelper output)
     [Fact]
     public void PreQuantizedCheckpointIsRejectedNamingTheFormat()
     {
-        string tmp = Path.Combine(Path.GetTempPath(), "pa-gptq-" + Guid.NewGuid().ToString("N"));
+        string tmp = Path.Combine(Path.GetTempPath(), "pa-awq-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(tmp);
         try
         {
             string config = File.ReadAllText(Path.Combine(ModelDir(), "config.json")).TrimEnd().TrimEnd('}') +
-                ", \"quantization_config\": {\"quant_method\": \"gptq\", \"bits\": 4, \"group_size\": 128}}";
+                ", \"quantization_config\": {\"quant_method\": \"awq\", \"bits\": 4, \"group_size\": 128}}";
             File.WriteAllText(Path.Combine(tmp, "config.json"), config);
             File.Copy(Path.Combine(ModelDir(), "model.safetensors"), Path.Combine(tmp, "model.safetensors"));
             var e = Assert.Throws<ModelLoadException>(() => LlamaModel.Load(tmp));
-            Assert.Contains("gptq", e.Message);
+            Assert.Contains("'awq'", e.Message);
             Assert.Contains("4-bit", e.Message);
         }
         finally { Directory.Delete(tmp, recursive: true); }
