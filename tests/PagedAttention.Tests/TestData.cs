@@ -6,6 +6,9 @@ internal static class TestData
 
     public static string Model(string name) => Path.Combine(Root, "models", name);
 
+    /// <summary>The GPTQ checkpoints of tools/gptq (kept out of models/, which the GPU checks run whole on CUDA).</summary>
+    public static string GptqModel(string name) => Path.Combine(Root, "gptq", name);
+
     /// <summary>The repository root (holds Provider.sln), found from the test binary's location.</summary>
     public static string RepoRoot
     {

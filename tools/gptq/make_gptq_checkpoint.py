@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Writes GPTQ 4-bit symmetric test checkpoints of the tiny Llama (numpy only; safetensors read/written by hand).
 
-From tests/PagedAttention.Tests/Data/models/llama (f32) it writes, under tests/PagedAttention.Tests/Data/models/:
+From tests/PagedAttention.Tests/Data/models/llama (f32) it writes, under tests/PagedAttention.Tests/Data/gptq/:
   llama-gptq-g128/          GPTQ (AutoGPTQ v1 format, checkpoint_format "gptq"), group_size 128, with g_idx
   llama-gptq-g128-dequant/  the same model as a plain f32 checkpoint: every GPTQ layer dequantized by numpy,
                             embeddings/norms/lm_head the GPTQ checkpoint's f16 values widened to f32
@@ -27,6 +27,8 @@ import numpy as np
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 MODELS = os.path.join(ROOT, "tests", "PagedAttention.Tests", "Data", "models")
 SRC = os.path.join(MODELS, "llama")
+# Not under Data/models: GpuCheck and the GPU checks run every checkpoint there on CUDA, where GPTQ is refused.
+OUT = os.path.join(ROOT, "tests", "PagedAttention.Tests", "Data", "gptq")
 PROJ = ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
         "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"]
 DT = {"F32": np.float32, "F16": np.float16, "I32": np.int32, "BF16": None}
@@ -113,7 +115,7 @@ def pack(q, scales, group, g_idx):
 
 
 def write_dir(name, tensors, config):
-    d = os.path.join(MODELS, name)
+    d = os.path.join(OUT, name)
     os.makedirs(d, exist_ok=True)
     write_safetensors(os.path.join(d, "model.safetensors"), tensors)
     with open(os.path.join(d, "config.json"), "w") as f:
@@ -157,7 +159,7 @@ def main():
             write_dir("llama-gptq-g128-dequant", deq, plain)
         else:
             write_safetensors(os.path.join(d, "golden-dequant.safetensors"), golden)
-    print("wrote", ", ".join(sorted(n for n in os.listdir(MODELS) if n.startswith("llama-gptq"))))
+    print("wrote", ", ".join(sorted(n for n in os.listdir(OUT) if n.startswith("llama-gptq"))))
 
 
 if __name__ == "__main__":

@@ -55,8 +55,8 @@ public sealed class GptqLoadingTests(ITestOutputHelper output)
     [InlineData(true)]
     public void Group128WeightsDequantizeExactlyToNumpy(bool int4Option)
     {
-        using var gptq = LlamaModel.Load(TestData.Model("llama-gptq-g128"), int4Option ? DType.Int4 : null, null);
-        using var plain = LlamaModel.Load(TestData.Model("llama-gptq-g128-dequant"));
+        using var gptq = LlamaModel.Load(TestData.GptqModel("llama-gptq-g128"), int4Option ? DType.Int4 : null, null);
+        using var plain = LlamaModel.Load(TestData.GptqModel("llama-gptq-g128-dequant"));
         Assert.Equal(DType.Int4, gptq.LayerDType);
         Assert.Equal(DType.F16, gptq.LmHeadDType);
         long n = 0;
@@ -69,8 +69,8 @@ public sealed class GptqLoadingTests(ITestOutputHelper output)
     [Fact]
     public void Group32WeightsDequantizeExactlyToNumpy()
     {
-        using var gptq = LlamaModel.Load(TestData.Model("llama-gptq-g32"));
-        using var golden = SafeTensorsFile.Open(Path.Combine(TestData.Model("llama-gptq-g32"), "golden-dequant.safetensors"));
+        using var gptq = LlamaModel.Load(TestData.GptqModel("llama-gptq-g32"));
+        using var golden = SafeTensorsFile.Open(Path.Combine(TestData.GptqModel("llama-gptq-g32"), "golden-dequant.safetensors"));
         foreach (var p in Projections)
         {
             var t = golden.Tensors[$"model.layers.0.{p}.weight"];
@@ -81,10 +81,10 @@ public sealed class GptqLoadingTests(ITestOutputHelper output)
     [Fact]
     public void Gptq_v2ZerosReadTheSame()
     {
-        using var dir = new ScratchModelDir(TestData.Model("llama-gptq-g32"));
+        using var dir = new ScratchModelDir(TestData.GptqModel("llama-gptq-g32"));
         dir.EditJson("config.json", c => c["quantization_config"]!["checkpoint_format"] = "gptq_v2");
         RewriteQZeros(dir, 0x88888888u);
-        using var v1 = LlamaModel.Load(TestData.Model("llama-gptq-g32"));
+        using var v1 = LlamaModel.Load(TestData.GptqModel("llama-gptq-g32"));
         using var v2 = LlamaModel.Load(dir.Dir);
         foreach (var p in Projections) AssertBitExact(Get(v2.Layer(1), p), Dequantized(Get(v1.Layer(1), p)), p);
     }
@@ -122,8 +122,8 @@ public sealed class GptqLoadingTests(ITestOutputHelper output)
     [Fact]
     public void GptqModelMatchesTheDequantizedFloatModel()
     {
-        using var gptq = LlamaModel.Load(TestData.Model("llama-gptq-g128"));
-        using var plain = LlamaModel.Load(TestData.Model("llama-gptq-g128-dequant"));
+        using var gptq = LlamaModel.Load(TestData.GptqModel("llama-gptq-g128"));
+        using var plain = LlamaModel.Load(TestData.GptqModel("llama-gptq-g128-dequant"));
         using var a = new QuantizedModelAccuracyTests.Stepper(gptq);
         using var b = new QuantizedModelAccuracyTests.Stepper(plain);
         var rng = new Random(20);
@@ -165,7 +165,7 @@ public sealed class GptqLoadingTests(ITestOutputHelper output)
         var prompts = new[] { new[] { 1, 17, 99, 230 }, new[] { 1, 5, 300, 7, 42, 8 }, new[] { 1, 250 } };
         async Task<List<int[]>> Run(string model)
         {
-            await using var engine = await LlmEngine.LoadAsync(new EngineOptions { ModelPath = TestData.Model(model) });
+            await using var engine = await LlmEngine.LoadAsync(new EngineOptions { ModelPath = TestData.GptqModel(model) });
             var outs = new List<int[]>();
             foreach (var p in prompts)
             {
@@ -194,7 +194,7 @@ public sealed class GptqLoadingTests(ITestOutputHelper output)
 
     private static ModelLoadException LoadFails(Action<JsonObject> qc, DType? layers = null)
     {
-        using var dir = new ScratchModelDir(TestData.Model("llama-gptq-g128"));
+        using var dir = new ScratchModelDir(TestData.GptqModel("llama-gptq-g128"));
         dir.EditJson("config.json", c => qc(c["quantization_config"]!.AsObject()));
         return Assert.Throws<ModelLoadException>(() => LlamaModel.Load(dir.Dir, layers, null).Dispose());
     }
@@ -253,7 +253,7 @@ public sealed class GptqLoadingTests(ITestOutputHelper output)
     [Fact]
     public void AsymmetricZeroPointsInTheTensorsAreRejected()
     {
-        using var dir = new ScratchModelDir(TestData.Model("llama-gptq-g128"));
+        using var dir = new ScratchModelDir(TestData.GptqModel("llama-gptq-g128"));
         RewriteQZeros(dir, 0x77777776u, onlyFirst: true); // output 0 of group 0: stored 6, zero point 7
         var e = Assert.Throws<ModelLoadException>(() => LlamaModel.Load(dir.Dir).Dispose());
         Assert.Contains("zero point 7 (stored 6) at group 0, output 0", e.Message);
@@ -263,7 +263,7 @@ public sealed class GptqLoadingTests(ITestOutputHelper output)
     [Fact]
     public void PermutedGIdxIsRejected()
     {
-        using var dir = new ScratchModelDir(TestData.Model("llama-gptq-g32"));
+        using var dir = new ScratchModelDir(TestData.GptqModel("llama-gptq-g32"));
         dir.EditJson("config.json", c => c["quantization_config"]!["group_size"] = 32);
         // Give layer 0's down_proj (160 inputs, 5 groups of 32) an act-order g_idx: input 0 in group 1.
         var (header, data) = dir.ReadSafeTensors();
@@ -286,7 +286,7 @@ public sealed class GptqLoadingTests(ITestOutputHelper output)
     public async Task GptqOnCudaIsRejectedBeforeCuda()
     {
         var e = await Assert.ThrowsAsync<ModelLoadException>(() =>
-            LlmEngine.LoadAsync(new EngineOptions { ModelPath = TestData.Model("llama-gptq-g128"), Device = "cuda" }));
+            LlmEngine.LoadAsync(new EngineOptions { ModelPath = TestData.GptqModel("llama-gptq-g128"), Device = "cuda" }));
         Assert.Contains("GPTQ checkpoints are CPU-only", e.Message);
         Assert.Contains("Device \"cuda\"", e.Message);
     }
