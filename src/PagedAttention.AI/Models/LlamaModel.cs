@@ -29,6 +29,10 @@ internal sealed class LlamaModel : IDecoderModel, IDisposable
             _embed = tensors.Matrix("model.embed_tokens.weight", config.VocabSize, config.HiddenSize);
             if (config.Gptq is not null && tensors.Contains("lm_head.qweight"))
                 throw new ModelLoadException(dir, "lm_head.qweight", "a GPTQ-quantized LM head is not supported (only the decoder layers' linear weights).");
+            // A config that says GPTQ over a file with no packed layer is a mislabelled or half-converted checkpoint:
+            // loading it as float would hide that (layers without qweight are allowed only next to ones with it).
+            if (config.Gptq is not null && !tensors.Contains("model.layers.0.self_attn.q_proj.qweight") && !tensors.Contains("model.layers.0.mlp.down_proj.qweight"))
+                throw new ModelLoadException(dir, "model.layers.0.self_attn.q_proj.qweight", "config.json's quantization_config says GPTQ, but layer 0 has no packed weights (qweight); the checkpoint is not GPTQ-quantized.");
             var head = config.TieWordEmbeddings && !tensors.Contains("lm_head.weight")
                 ? _embed
                 : tensors.Matrix("lm_head.weight", config.VocabSize, config.HiddenSize);

@@ -251,6 +251,15 @@ public sealed class GptqLoadingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void AGptqConfigOverAFloatCheckpointIsRejected()
+    {
+        using var dir = new ScratchModelDir(TestData.Model("llama"));
+        dir.EditJson("config.json", c => c["quantization_config"] = JsonNode.Parse("""{"quant_method":"gptq","bits":4,"group_size":32,"sym":true,"desc_act":false}"""));
+        var e = Assert.Throws<ModelLoadException>(() => LlamaModel.Load(dir.Dir).Dispose());
+        Assert.Contains("no packed weights", e.Message);
+    }
+
+    [Fact]
     public void AsymmetricZeroPointsInTheTensorsAreRejected()
     {
         using var dir = new ScratchModelDir(TestData.GptqModel("llama-gptq-g128"));
