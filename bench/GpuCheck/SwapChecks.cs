@@ -13,12 +13,35 @@ namespace GpuCheck;
 /// </summary>
 internal static class SwapChecks
 {
-    private static LlmEngine Load(string dir, string device, int blocks, long swap, PreemptionMode mode, int maxSeqs = 16) =>
+    private static LlmEngine Load(string dir, string device, int blocks, long swap, PreemptionMode mode, int maxSeqs = 16, long hostCache = 0) =>
         LlmEngine.LoadAsync(new EngineOptions
         {
             ModelPath = dir, Device = device, NumKvBlocks = blocks, MaxNumSeqs = maxSeqs, MaxNumBatchedTokens = 64,
-            SwapSpaceBytes = swap, PreemptionMode = mode, DetokenizerFactory = null,
+            SwapSpaceBytes = swap, PreemptionMode = mode, DetokenizerFactory = null, HostCacheBytes = hostCache,
         }).GetAwaiter().GetResult();
+
+    /// <summary>
+    /// The prefix cache's host tier on CUDA, as HostTierTests does on the CPU: 8 preambles of 48 tokens, 3 rounds, one
+    /// request at a time (so every request is chunked alike in both engines); a 16-block cache evicts each round's
+    /// preambles before the next, and the host tier must bring them back with outputs identical to a roomy cache.
+    /// </summary>
+    private static void HostTier(string dir, string name, int vocab, Report rep)
+    {
+        var rnd = new Random(31);
+        var greedy = new SamplingParams { Temperature = 0, MaxTokens = 8, IgnoreEos = true };
+        var preambles = Enumerable.Range(0, 8).Select(_ => Enumerable.Range(0, 48).Select(_ => rnd.Next(3, vocab)).ToArray()).ToArray();
+        var requests = Enumerable.Range(0, 3).SelectMany(r => preambles.Select(p => (int[])[.. p, .. Enumerable.Range(0, 1 + r).Select(_ => rnd.Next(3, vocab))])).ToArray();
+        int[][] expected, got;
+        using (var roomy = Load(dir, "cuda", 512, 0, PreemptionMode.Auto))
+            expected = requests.Select(p => Collect(roomy, p, greedy).Select(o => o.TokenId).ToArray()).ToArray();
+        using var e = Load(dir, "cuda", 16, 0, PreemptionMode.Auto, maxSeqs: 4, hostCache: 1 << 20);
+        got = requests.Select(p => Collect(e, p, greedy).Select(o => o.TokenId).ToArray()).ToArray();
+        var m = e.GetMetrics();
+        int same = expected.Zip(got).Count(q => q.First.SequenceEqual(q.Second));
+        Console.WriteLine($"  {name} host tier: {Diverging(expected, got)}");
+        rep.Check($"host tier {name} cuda = roomy cache", same == requests.Length && m.HostTierHitTokens > 0 && m.HostTierBlocksIn > 0,
+            $"identical {same}/{requests.Length}; host-tier hit tokens {m.HostTierHitTokens}, blocks out {m.HostTierBlocksOut} / in {m.HostTierBlocksIn}");
+    }
 
     /// <summary>Which requests differ from the reference and at which output position they first do.</summary>
     private static string Diverging(int[][] reference, int[][] got)
@@ -81,9 +104,10 @@ internal static class SwapChecks
                 var r = new Random(17);
                 int[][] prompts;
                 int[][] roomy;
+                int vocab;
                 using (var e = Load(dir, "cuda", 512, 0, PreemptionMode.Auto))
                 {
-                    int vocab = e.Model.Config.VocabSize;
+                    vocab = e.Model.Config.VocabSize;
                     prompts = Enumerable.Range(0, 24).Select(i => Enumerable.Range(0, 20 + 3 * i).Select(_ => r.Next(3, vocab)).ToArray()).ToArray();
                     roomy = All(e, prompts, greedy);
                 }
@@ -106,6 +130,7 @@ internal static class SwapChecks
                     rep.Check($"swap {name} cuda {mode} = no pressure", same == prompts.Length && exercised && m.HostBlocksFree == m.HostBlocksTotal,
                         $"identical {same}/{prompts.Length}; preemptions {m.Preemptions} (swap outs {m.SwapOuts}, ins {m.SwapIns}, {m.SwapBytesOut + m.SwapBytesIn} bytes); host blocks free {m.HostBlocksFree}/{m.HostBlocksTotal}");
                 }
+                HostTier(dir, name, vocab, rep);
                 // Beam search: CUDA (bf16) against itself under pressure, and its top beam against the CPU engine's.
                 var bp = new SamplingParams { BeamWidth = 4, N = 4, MaxTokens = 10, IgnoreEos = true };
                 using (var cpu = Load(dir, "cpu", 512, 0, PreemptionMode.Auto))
