@@ -159,14 +159,7 @@ internal static class SwapChecks
         {
             using var cache = new CudaKvCache(d, 32, 512, 16, 8, 128);
             using var swap = new CudaSwapSpace(d, cache, 256);
-            var outPairs = Enumerable.Range(0, 256).SelectMany(i => new[] { i, i }).ToArray();
-            var inPairs = Enumerable.Range(0, 256).SelectMany(i => new[] { i, 256 + i }).ToArray();
-            swap.SwapOut(outPairs); swap.SwapIn(inPairs); d.Synchronize(); // warm-up
-            float msOut = d.Time(() => swap.SwapOut(outPairs));
-            float msIn = d.Time(() => swap.SwapIn(inPairs));
-            double bytes = 256.0 * swap.BytesPerBlock;
-            rep.Check("swap bandwidth (256 blocks of 2 MiB, 32 layers x K/V copies each)", msOut > 0 && msIn > 0,
-                $"device->host {bytes / (msOut * 1e-3) / 1e9:F1} GB/s, host->device {bytes / (msIn * 1e-3) / 1e9:F1} GB/s");
+            Bandwidth(d, swap, "swap bandwidth (256 blocks of 2 MiB, 32 layers x K/V copies each)", rep);
         });
 
         // The kv_swap_copy path (PAGEDATTENTION_SWAP_KERNEL=1): byte-for-byte equal to the cuMemcpy path both ways, and
@@ -190,14 +183,20 @@ internal static class SwapChecks
             int inSame = Enumerable.Range(0, 256).Count(i => plain.HostBlock(256 + i).SequenceEqual(plain.HostBlock(i)));
             rep.Check("swap copy kernel = cuMemcpy path (256 blocks of 2 MiB each way)", outSame == 256 && inSame == 256,
                 $"device->host {outSame}/256 blocks identical, host->device {inSame}/256");
-            var outPairs = Pairs(0, 0);
-            var inPairs = Pairs(0, 256);
-            fast.SwapOut(outPairs); fast.SwapIn(inPairs); d.Synchronize(); // warm-up
-            float msOut = d.Time(() => fast.SwapOut(outPairs));
-            float msIn = d.Time(() => fast.SwapIn(inPairs));
-            double total = 256.0 * fast.BytesPerBlock;
-            rep.Check("swap bandwidth, copy kernel (256 blocks of 2 MiB, one launch each way)", msOut > 0 && msIn > 0,
-                $"device->host {total / (msOut * 1e-3) / 1e9:F1} GB/s, host->device {total / (msIn * 1e-3) / 1e9:F1} GB/s");
+            Bandwidth(d, fast, "swap bandwidth, copy kernel (256 blocks of 2 MiB, one launch each way)", rep);
         });
+    }
+
+    /// <summary>Times 256 blocks out (device blocks 0..255 to host blocks 0..255) and back in (to device blocks 256..511).</summary>
+    private static void Bandwidth(CudaDevice d, CudaSwapSpace swap, string label, Report rep)
+    {
+        var outPairs = Enumerable.Range(0, 256).SelectMany(i => new[] { i, i }).ToArray();
+        var inPairs = Enumerable.Range(0, 256).SelectMany(i => new[] { i, 256 + i }).ToArray();
+        swap.SwapOut(outPairs); swap.SwapIn(inPairs); d.Synchronize(); // warm-up
+        float msOut = d.Time(() => swap.SwapOut(outPairs));
+        float msIn = d.Time(() => swap.SwapIn(inPairs));
+        double bytes = 256.0 * swap.BytesPerBlock;
+        rep.Check(label, msOut > 0 && msIn > 0,
+            $"device->host {bytes / (msOut * 1e-3) / 1e9:F1} GB/s, host->device {bytes / (msIn * 1e-3) / 1e9:F1} GB/s");
     }
 }

@@ -21,11 +21,8 @@ internal sealed class LayerWeights
     public required WeightMatrix Up { get; init; }
     public required WeightMatrix Down { get; init; }
 
-    public static LayerWeights Load(CheckpointTensors t, ModelConfig c, int layer) => Load(t, c, layer, static m => m);
-
-    /// <summary>As <see cref="Load(CheckpointTensors, ModelConfig, int)"/>, passing each linear weight through <paramref name="convert"/> (quantization at load).</summary>
-    public static LayerWeights Load(CheckpointTensors t, ModelConfig c, int layer, Func<WeightMatrix, WeightMatrix> convert) =>
-        Load(t, c, layer, (name, rows, cols) => convert(t.Matrix(name + ".weight", rows, cols)));
+    public static LayerWeights Load(CheckpointTensors t, ModelConfig c, int layer) =>
+        Load(t, c, layer, (name, rows, cols) => t.Matrix(name + ".weight", rows, cols));
 
     /// <summary>
     /// As <see cref="Load(CheckpointTensors, ModelConfig, int)"/>, each linear weight from <paramref name="linear"/>(module

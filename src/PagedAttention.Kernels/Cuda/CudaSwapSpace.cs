@@ -24,8 +24,7 @@ internal sealed unsafe class CudaSwapSpace : IDisposable
     private readonly CudaKernels? _kernels;
     private readonly DeviceBuffer? _slices;           // [2 * layers] pool bases: K0, V0, K1, V1, ...
     private readonly PinnedHostBuffer? _pairSlots;    // SlotCount x SlotPairs (device, host) pairs
-    private readonly nint[] _slotRead = [];           // recorded after the launch that read slot i
-    private readonly bool[] _slotUsed = [];
+    private readonly nint[] _slotRead = [];           // recorded after the launch that read slot i (never recorded: no wait)
     private readonly ulong _hostDevicePtr, _pairSlotsDevicePtr;
     private int _nextSlot;
     private bool _disposed;
@@ -75,7 +74,6 @@ internal sealed unsafe class CudaSwapSpace : IDisposable
         _slices = new DeviceBuffer(device, bases.Length * sizeof(ulong));
         _slices.Upload<ulong>(bases);
         _slotRead = new nint[SlotCount];
-        _slotUsed = new bool[SlotCount];
         for (int i = 0; i < SlotCount; i++)
         {
             nint e;
@@ -143,8 +141,9 @@ internal sealed unsafe class CudaSwapSpace : IDisposable
         {
             int n = Math.Min(SlotPairs, (pairs.Length - at) / 2), slot = _nextSlot;
             _nextSlot = (slot + 1) % SlotCount;
-            // The slot's previous launch must have read it before it is rewritten (it ran long ago, as a rule).
-            if (_slotUsed[slot]) CuDriver.Check(f.cuEventSynchronize(_slotRead[slot]), "cuEventSynchronize");
+            // The slot's previous launch must have read it before it is rewritten (it ran long ago, as a rule; an event
+            // never recorded returns at once).
+            CuDriver.Check(f.cuEventSynchronize(_slotRead[slot]), "cuEventSynchronize");
             var dst = _pairSlots!.AsSpan<int>((long)slot * SlotPairs * 2 * sizeof(int), 2 * n);
             // The kernel takes (device, host) pairs in both directions.
             for (int i = 0; i < n; i++)
@@ -156,7 +155,6 @@ internal sealed unsafe class CudaSwapSpace : IDisposable
             _kernels!.KvSwapCopy(_copyStream, _pairSlotsDevicePtr + (ulong)((long)slot * SlotPairs * 2 * sizeof(int)), n,
                 _slices!.Ptr, 2 * _cache.NumLayers, _hostDevicePtr, BytesPerBlock, _cache.BlockBytes, toHost);
             CuDriver.Check(f.cuEventRecord(_slotRead[slot], _copyStream), "cuEventRecord");
-            _slotUsed[slot] = true;
         }
     }
 

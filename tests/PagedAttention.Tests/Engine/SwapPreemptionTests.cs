@@ -54,6 +54,23 @@ public class SwapPreemptionTests
         }
     }
 
+    /// <summary>The pipelined engine on <see cref="AsyncHostRunner"/> with <paramref name="blocks"/> KV blocks and swap on; invariants checked every step.</summary>
+    private static (AsyncHostRunner Runner, LlmEngine Engine, SchedulerProbe Scheduler) PipelinedSwap(string dir, int blocks)
+    {
+        var runner = new AsyncHostRunner(dir, blocks, 16, 16);
+        var e = LlmEngine.Create(runner, new EngineOptions
+        {
+            ModelPath = dir, MaxNumSeqs = 16, MaxNumBatchedTokens = 64, SwapSpaceBytes = 4L << 20, PreemptionMode = PreemptionMode.Swap,
+        });
+        e.VerifyInvariants = true;
+        var probe = new SchedulerProbe();
+        e.AfterStep = x => probe.Last = x;
+        return (runner, e, probe);
+    }
+
+    /// <summary>The scheduler as of the last step.</summary>
+    private sealed class SchedulerProbe { public Scheduler<EngineSequence>? Last; }
+
     [Theory]
     [InlineData(20)]
     [InlineData(9)]
@@ -66,14 +83,8 @@ public class SwapPreemptionTests
         int[][] expected;
         await using (var roomy = await Load("llama", 512, PreemptionMode.Auto, 0))
             expected = await Task.WhenAll(prompts.Select(p => Tokens(roomy, p, Greedy(maxTokens))));
-        var runner = new AsyncHostRunner(dir, 14, 16, 16);
-        await using var e = LlmEngine.Create(runner, new EngineOptions
-        {
-            ModelPath = dir, MaxNumSeqs = 16, MaxNumBatchedTokens = 64, SwapSpaceBytes = 4L << 20, PreemptionMode = PreemptionMode.Swap,
-        });
-        e.VerifyInvariants = true;
-        Scheduler<EngineSequence>? sched = null;
-        e.AfterStep = x => sched = x;
+        var (runner, e, probe) = PipelinedSwap(dir, 14);
+        await using var _ = e;
         // The same schedule every run: a one-token request holds the first step at its launch while all prompts queue,
         // so they enter the scheduler together.
         runner.Gate.Reset();
@@ -89,7 +100,7 @@ public class SwapPreemptionTests
         var got = await Task.WhenAll(all);
         for (int i = 0; i < prompts.Length; i++) Assert.Equal(expected[i], got[i]);
         var m = await WaitIdle(e);
-        Assert.NotNull(sched);
+        var sched = Assert.IsType<Scheduler<EngineSequence>>(probe.Last);
         Assert.True(sched.NumSwapOutsWithPendingToken > 0, m.ToString());
         Assert.True(m.SwapOuts >= sched.NumSwapOutsWithPendingToken, m.ToString());
         Assert.Equal(m.Preemptions, m.SwapOuts + m.RecomputePreemptions);
@@ -117,14 +128,8 @@ public class SwapPreemptionTests
             expectedA = await Tokens(roomy, a, Greedy(40));
             expectedB = await Tokens(roomy, b, Greedy(maxTokensB));
         }
-        var runner = new AsyncHostRunner(dir, 5, 16, 16);
-        await using var e = LlmEngine.Create(runner, new EngineOptions
-        {
-            ModelPath = dir, MaxNumSeqs = 16, MaxNumBatchedTokens = 64, SwapSpaceBytes = 4L << 20, PreemptionMode = PreemptionMode.Swap,
-        });
-        e.VerifyInvariants = true;
-        Scheduler<EngineSequence>? sched = null;
-        e.AfterStep = x => sched = x;
+        var (runner, e, probe) = PipelinedSwap(dir, 5);
+        await using var _ = e;
         // Both must be in before a gets ahead (a slow test thread could otherwise submit b after a is done with its
         // blocks): the first step waits at its launch until both are queued or scheduled.
         runner.Gate.Reset();
@@ -139,7 +144,7 @@ public class SwapPreemptionTests
         Assert.Equal(expectedB, await tb);
         Assert.Equal(expectedA, await ta);
         var m = await WaitIdle(e);
-        Assert.NotNull(sched);
+        var sched = Assert.IsType<Scheduler<EngineSequence>>(probe.Last);
         Assert.Equal(1, sched.NumSwapOutsWithPendingToken);
         Assert.Equal(1, m.SwapOuts);
         Assert.Equal(0, m.RecomputePreemptions);
