@@ -37,7 +37,7 @@ public sealed class RouterProxyTests
 
     private static async Task EventuallyAsync(Func<Task<bool>> condition, string what)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30); // a liveness bound, generous for a loaded 2-core machine
         while (!await condition())
         {
             Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for: {what}");
@@ -82,7 +82,10 @@ public sealed class RouterProxyTests
     public async Task AnOverloadedOwnerSpillsToTheNextReplicaOnTheRing()
     {
         // ε = 0 and no low-load floor: capacity = ceil((in flight + 1) / 2), so held requests alternate owner, next.
-        await using var f = await RouterFixture.StartAsync(2, RouterPolicies.PrefixAffinity, "--Router:LoadFactor=0", "--Router:MinSpillLoad=0");
+        // Health is not under test here: a slow probe on a busy machine must not eject a replica mid-test (both
+        // ejected means a 503 and no held request), so the probe is patient.
+        await using var f = await RouterFixture.StartAsync(2, RouterPolicies.PrefixAffinity, "--Router:LoadFactor=0", "--Router:MinSpillLoad=0",
+            "--Router:HealthCheckInterval=00:00:05", "--Router:HealthCheckTimeout=00:00:20");
         foreach (var r in f.Replicas)
         {
             r.Hold();
@@ -93,7 +96,16 @@ public sealed class RouterProxyTests
         {
             sends.Add(f.Client.PostAsync("/v1/chat/completions", Chat("The hot preamble.", $"q{i}")));
             var expected = i + 1;
-            await EventuallyAsync(() => Task.FromResult(f.Replicas.Sum(r => Volatile.Read(ref r.InFlight)) == expected), $"{expected} requests held");
+            await EventuallyAsync(async () =>
+            {
+                if (sends.FirstOrDefault(s => s.IsCompleted) is { } done)
+                {
+                    using var early = await done;
+                    Assert.Fail($"a held request was answered early: {(int)early.StatusCode} {await early.Content.ReadAsStringAsync()}");
+                }
+
+                return f.Replicas.Sum(r => Volatile.Read(ref r.InFlight)) == expected;
+            }, $"{expected} requests held");
         }
 
         Assert.All(f.Replicas, r => Assert.Equal(2, r.Bodies.Count));

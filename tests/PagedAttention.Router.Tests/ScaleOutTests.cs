@@ -8,6 +8,7 @@ namespace PagedAttention.Router.Tests;
 /// 8 agent groups with their own preamble, requests interleaved; prefix affinity must keep the hit rate of one
 /// replica and beat round-robin clearly, and a replica killed mid-run must be ejected with every request answered.
 /// </summary>
+[Collection(ProcessHeavyCollection.Name)]
 public sealed class ScaleOutTests(ITestOutputHelper output)
 {
     private static string ServerDll()
