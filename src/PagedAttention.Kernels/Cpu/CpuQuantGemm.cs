@@ -308,8 +308,11 @@ internal static unsafe class CpuQuantGemm
     {
         sbyte* w0 = (sbyte*)w, w1 = w0 + ws, w2 = w1 + ws, w3 = w2 + ws, w4 = w3 + ws, w5 = w4 + ws, w6 = w5 + ws, w7 = w6 + ws;
         TI c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
+        byte* pf = w + 8 * ws; // the next tile's rows, in address order (StreamPrefetch)
         for (int i = 0; i < kp; i += TO.Step8)
         {
+            StreamPrefetch.Lines(pf, 8 * TO.Step8);
+            pf += 8 * TO.Step8;
             short* xi = x + i;
             c0 = TO.MulAdd8(c0, TO.LoadW8(w0 + i), xi);
             c1 = TO.MulAdd8(c1, TO.LoadW8(w1 + i), xi);
@@ -336,8 +339,11 @@ internal static unsafe class CpuQuantGemm
         TI c10 = default, c11 = default, c12 = default, c13 = default;
         TI c20 = default, c21 = default, c22 = default, c23 = default;
         TI c30 = default, c31 = default, c32 = default, c33 = default;
+        byte* pf = w + 4 * ws; // the next 4 weight rows, in address order (StreamPrefetch)
         for (int i = 0; i < kp; i += TO.Step8)
         {
+            StreamPrefetch.Lines(pf, 4 * TO.Step8);
+            pf += 4 * TO.Step8;
             var b0 = TO.LoadW8(w0 + i);
             var b1 = TO.LoadW8(w1 + i);
             var b2 = TO.LoadW8(w2 + i);
@@ -415,8 +421,14 @@ internal static unsafe class CpuQuantGemm
         int sg = 2 * groups;
         float* s1 = s0 + sg, s2 = s1 + sg, s3 = s2 + sg, s4 = s3 + sg, s5 = s4 + sg, s6 = s5 + sg, s7 = s6 + sg;
         TF c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
+        // The next tile's packed rows and scale rows, each in address order (StreamPrefetch).
+        byte* pf = w0 + 8 * ws, pfs = (byte*)(s0 + 8 * sg);
         for (int g = 0; g < groups; g++)
         {
+            StreamPrefetch.Lines(pf, 8 * (G / 2));
+            pf += 8 * (G / 2);
+            StreamPrefetch.Lines(pfs, 64); // 8 rows x 2 scales per group: 64 bytes
+            pfs += 64;
             sbyte* xg = x + g * G;
             int* cg = corr + g * CorrLanes;
             float q = xs[g];
@@ -451,8 +463,17 @@ internal static unsafe class CpuQuantGemm
         TF c10 = default, c11 = default, c12 = default, c13 = default;
         TF c20 = default, c21 = default, c22 = default, c23 = default;
         TF c30 = default, c31 = default, c32 = default, c33 = default;
+        byte* pf = w0 + 4 * ws, pfs = (byte*)(s0 + 4 * sg); // the next 4 rows and their scales (StreamPrefetch)
         for (int g = 0; g < groups; g++)
         {
+            StreamPrefetch.Lines(pf, 4 * (G / 2));
+            pf += 4 * (G / 2);
+            if ((g & 1) == 0)
+            {
+                StreamPrefetch.Lines(pfs, 64); // 4 rows x 2 scales per group: 64 bytes every other group
+                pfs += 64;
+            }
+
             int wo = g * (G / 2), xo = g * G;
             var b0 = TO.Unpack4(w0 + wo);
             var b1 = TO.Unpack4(w1 + wo);
