@@ -409,7 +409,7 @@ internal static unsafe class CpuQuantGemm
         where TI : struct where TW : struct where TF : struct where TU : struct where TO : struct, IQuantWidth<TI, TW, TF, TU>
     {
         TF c = default;
-        for (int g = 0; g < groups; g++) c = TO.FmaGroup(c, TO.Unpack4(w + g * (G / 2)), x + g * G, corr + g * CorrLanes, s[2 * g] * xs[g], s[2 * g + 1] * xs[g]);
+        for (int g = 0; g < groups; g++) c = TO.FmaGroup(c, TO.Unpack4(w + g * (G / 2)), x + g * G, corr + g * CorrLanes, TO.Mul(TO.Spread2(s + 2 * g), TO.Broadcast(xs[g])));
         return TO.SumF(c);
     }
 
@@ -431,16 +431,16 @@ internal static unsafe class CpuQuantGemm
             pfs += 64;
             sbyte* xg = x + g * G;
             int* cg = corr + g * CorrLanes;
-            float q = xs[g];
+            var q = TO.Broadcast(xs[g]);
             int wo = g * (G / 2), so = 2 * g;
-            c0 = TO.FmaGroup(c0, TO.Unpack4(w0 + wo), xg, cg, s0[so] * q, s0[so + 1] * q);
-            c1 = TO.FmaGroup(c1, TO.Unpack4(w1 + wo), xg, cg, s1[so] * q, s1[so + 1] * q);
-            c2 = TO.FmaGroup(c2, TO.Unpack4(w2 + wo), xg, cg, s2[so] * q, s2[so + 1] * q);
-            c3 = TO.FmaGroup(c3, TO.Unpack4(w3 + wo), xg, cg, s3[so] * q, s3[so + 1] * q);
-            c4 = TO.FmaGroup(c4, TO.Unpack4(w4 + wo), xg, cg, s4[so] * q, s4[so + 1] * q);
-            c5 = TO.FmaGroup(c5, TO.Unpack4(w5 + wo), xg, cg, s5[so] * q, s5[so + 1] * q);
-            c6 = TO.FmaGroup(c6, TO.Unpack4(w6 + wo), xg, cg, s6[so] * q, s6[so + 1] * q);
-            c7 = TO.FmaGroup(c7, TO.Unpack4(w7 + wo), xg, cg, s7[so] * q, s7[so + 1] * q);
+            c0 = TO.FmaGroup(c0, TO.Unpack4(w0 + wo), xg, cg, TO.Mul(TO.Spread2(s0 + so), q));
+            c1 = TO.FmaGroup(c1, TO.Unpack4(w1 + wo), xg, cg, TO.Mul(TO.Spread2(s1 + so), q));
+            c2 = TO.FmaGroup(c2, TO.Unpack4(w2 + wo), xg, cg, TO.Mul(TO.Spread2(s2 + so), q));
+            c3 = TO.FmaGroup(c3, TO.Unpack4(w3 + wo), xg, cg, TO.Mul(TO.Spread2(s3 + so), q));
+            c4 = TO.FmaGroup(c4, TO.Unpack4(w4 + wo), xg, cg, TO.Mul(TO.Spread2(s4 + so), q));
+            c5 = TO.FmaGroup(c5, TO.Unpack4(w5 + wo), xg, cg, TO.Mul(TO.Spread2(s5 + so), q));
+            c6 = TO.FmaGroup(c6, TO.Unpack4(w6 + wo), xg, cg, TO.Mul(TO.Spread2(s6 + so), q));
+            c7 = TO.FmaGroup(c7, TO.Unpack4(w7 + wo), xg, cg, TO.Mul(TO.Spread2(s7 + so), q));
         }
         y[0] = TO.SumF(c0); y[1] = TO.SumF(c1); y[2] = TO.SumF(c2); y[3] = TO.SumF(c3);
         y[4] = TO.SumF(c4); y[5] = TO.SumF(c5); y[6] = TO.SumF(c6); y[7] = TO.SumF(c7);
@@ -480,16 +480,15 @@ internal static unsafe class CpuQuantGemm
             var b2 = TO.Unpack4(w2 + wo);
             var b3 = TO.Unpack4(w3 + wo);
             int so = 2 * g, co = g * CorrLanes;
-            float f0 = s0[so], f1 = s1[so], f2 = s2[so], f3 = s3[so];
-            float h0 = s0[so + 1], h1 = s1[so + 1], h2 = s2[so + 1], h3 = s3[so + 1];
-            sbyte* a = x0 + xo; int* c = k0 + co; float q = q0[g];
-            c00 = TO.FmaGroup(c00, b0, a, c, f0 * q, h0 * q); c01 = TO.FmaGroup(c01, b1, a, c, f1 * q, h1 * q); c02 = TO.FmaGroup(c02, b2, a, c, f2 * q, h2 * q); c03 = TO.FmaGroup(c03, b3, a, c, f3 * q, h3 * q);
-            a = x1 + xo; c = k1 + co; q = q1[g];
-            c10 = TO.FmaGroup(c10, b0, a, c, f0 * q, h0 * q); c11 = TO.FmaGroup(c11, b1, a, c, f1 * q, h1 * q); c12 = TO.FmaGroup(c12, b2, a, c, f2 * q, h2 * q); c13 = TO.FmaGroup(c13, b3, a, c, f3 * q, h3 * q);
-            a = x2 + xo; c = k2 + co; q = q2[g];
-            c20 = TO.FmaGroup(c20, b0, a, c, f0 * q, h0 * q); c21 = TO.FmaGroup(c21, b1, a, c, f1 * q, h1 * q); c22 = TO.FmaGroup(c22, b2, a, c, f2 * q, h2 * q); c23 = TO.FmaGroup(c23, b3, a, c, f3 * q, h3 * q);
-            a = x3 + xo; c = k3 + co; q = q3[g];
-            c30 = TO.FmaGroup(c30, b0, a, c, f0 * q, h0 * q); c31 = TO.FmaGroup(c31, b1, a, c, f1 * q, h1 * q); c32 = TO.FmaGroup(c32, b2, a, c, f2 * q, h2 * q); c33 = TO.FmaGroup(c33, b3, a, c, f3 * q, h3 * q);
+            TF f0 = TO.Spread2(s0 + so), f1 = TO.Spread2(s1 + so), f2 = TO.Spread2(s2 + so), f3 = TO.Spread2(s3 + so);
+            sbyte* a = x0 + xo; int* c = k0 + co; TF q = TO.Broadcast(q0[g]);
+            c00 = TO.FmaGroup(c00, b0, a, c, TO.Mul(f0, q)); c01 = TO.FmaGroup(c01, b1, a, c, TO.Mul(f1, q)); c02 = TO.FmaGroup(c02, b2, a, c, TO.Mul(f2, q)); c03 = TO.FmaGroup(c03, b3, a, c, TO.Mul(f3, q));
+            a = x1 + xo; c = k1 + co; q = TO.Broadcast(q1[g]);
+            c10 = TO.FmaGroup(c10, b0, a, c, TO.Mul(f0, q)); c11 = TO.FmaGroup(c11, b1, a, c, TO.Mul(f1, q)); c12 = TO.FmaGroup(c12, b2, a, c, TO.Mul(f2, q)); c13 = TO.FmaGroup(c13, b3, a, c, TO.Mul(f3, q));
+            a = x2 + xo; c = k2 + co; q = TO.Broadcast(q2[g]);
+            c20 = TO.FmaGroup(c20, b0, a, c, TO.Mul(f0, q)); c21 = TO.FmaGroup(c21, b1, a, c, TO.Mul(f1, q)); c22 = TO.FmaGroup(c22, b2, a, c, TO.Mul(f2, q)); c23 = TO.FmaGroup(c23, b3, a, c, TO.Mul(f3, q));
+            a = x3 + xo; c = k3 + co; q = TO.Broadcast(q3[g]);
+            c30 = TO.FmaGroup(c30, b0, a, c, TO.Mul(f0, q)); c31 = TO.FmaGroup(c31, b1, a, c, TO.Mul(f1, q)); c32 = TO.FmaGroup(c32, b2, a, c, TO.Mul(f2, q)); c33 = TO.FmaGroup(c33, b3, a, c, TO.Mul(f3, q));
         }
         float* y0 = j.Y + (long)r * n + o, y1 = y0 + n, y2 = y1 + n, y3 = y2 + n;
         y0[0] = TO.SumF(c00); y0[1] = TO.SumF(c01); y0[2] = TO.SumF(c02); y0[3] = TO.SumF(c03);
@@ -586,10 +585,19 @@ internal unsafe interface IQuantWidth<TI, TW, TF, TU> where TI : struct where TW
     static abstract TU Unpack4(byte* packed);
 
     /// <summary>
-    /// acc + float(lanes of nibbles · x plus the 16 ints at <paramref name="corr"/>) · scale, fused; lanes 0–7 (columns
-    /// 0–31) take <paramref name="scaleLo"/>, lanes 8–15 (columns 32–63) <paramref name="scaleHi"/>.
+    /// acc + float(lanes of nibbles · x plus the 16 ints at <paramref name="corr"/>) · <paramref name="scale"/>, fused
+    /// per lane (lanes 0–7 are columns 0–31, lanes 8–15 columns 32–63).
     /// </summary>
-    static abstract TF FmaGroup(TF acc, TU w, sbyte* x, int* corr, float scaleLo, float scaleHi);
+    static abstract TF FmaGroup(TF acc, TU w, sbyte* x, int* corr, TF scale);
+
+    /// <summary>16 lanes: 0–7 hold <c>s[0]</c>, 8–15 hold <c>s[1]</c> (a weight row's two scales of one block).</summary>
+    static abstract TF Spread2(float* s);
+
+    /// <summary>All 16 lanes <paramref name="q"/>.</summary>
+    static abstract TF Broadcast(float q);
+
+    /// <summary>Lane-wise a · b (each lane the float product the scalar path computes).</summary>
+    static abstract TF Mul(TF a, TF b);
 
     /// <summary>The fixed 16-lane reduction.</summary>
     static abstract float SumF(TF acc);
@@ -621,13 +629,26 @@ internal readonly unsafe struct QWidth512 : IQuantWidth<Vector512<int>, Vector51
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> FmaGroup(Vector512<float> acc, Vector512<byte> w, sbyte* x, int* corr, float scaleLo, float scaleHi)
+    public static Vector512<float> FmaGroup(Vector512<float> acc, Vector512<byte> w, sbyte* x, int* corr, Vector512<float> scale)
     {
         var p = Avx512BW.MultiplyAddAdjacent(w, Vector512.Load(x));
         var i = Avx512BW.MultiplyAddAdjacent(p, Vector512<short>.One) + Vector512.Load(corr);
-        var s = Vector512.Create(Vector256.Create(scaleLo), Vector256.Create(scaleHi));
-        return Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(i), s, acc);
+        return Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(i), scale, acc);
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Spread2(float* s)
+    {
+        // One 64-bit load of the pair and one vpermps (instead of two scalar broadcasts and an insert per row).
+        var pair = Vector128.CreateScalarUnsafe(*(double*)s).AsSingle().ToVector256Unsafe().ToVector512Unsafe();
+        return Avx512F.PermuteVar16x32(pair, Vector512.Create(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Broadcast(float q) => Vector512.Create(q);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Mul(Vector512<float> a, Vector512<float> b) => a * b;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float SumF(Vector512<float> acc)
@@ -675,17 +696,26 @@ internal readonly unsafe struct QWidth256 : IQuantWidth<Vector256<int>, Vector25
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Float16Lanes256 FmaGroup(Float16Lanes256 acc, Byte64Lanes256 w, sbyte* x, int* corr, float scaleLo, float scaleHi)
+    public static Float16Lanes256 FmaGroup(Float16Lanes256 acc, Byte64Lanes256 w, sbyte* x, int* corr, Float16Lanes256 scale)
     {
         var one = Vector256<short>.One;
         var lo = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(w.Lo, Vector256.Load(x)), one) + Vector256.Load(corr);
         var hi = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(w.Hi, Vector256.Load(x + 32)), one) + Vector256.Load(corr + 8);
         return new Float16Lanes256
         {
-            Lo = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(lo), Vector256.Create(scaleLo), acc.Lo),
-            Hi = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(hi), Vector256.Create(scaleHi), acc.Hi),
+            Lo = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(lo), scale.Lo, acc.Lo),
+            Hi = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(hi), scale.Hi, acc.Hi),
         };
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Float16Lanes256 Spread2(float* s) => new() { Lo = Vector256.Create(s[0]), Hi = Vector256.Create(s[1]) };
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Float16Lanes256 Broadcast(float q) => new() { Lo = Vector256.Create(q), Hi = Vector256.Create(q) };
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Float16Lanes256 Mul(Float16Lanes256 a, Float16Lanes256 b) => new() { Lo = a.Lo * b.Lo, Hi = a.Hi * b.Hi };
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float SumF(Float16Lanes256 acc)
