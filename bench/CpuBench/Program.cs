@@ -7,7 +7,7 @@ using PagedAttention.Kernels.Cpu;
 // (kernel-level simulation and the real engine) vs. the roofline bandwidth / weight bytes per token.
 // Usage: dotnet run -c Release --project bench/CpuBench -- [--sections stream,gemv,sim,engine] [--reps N] [--steps N] [--rounds N]
 // Diagnostic sections (not in the default list): gemvx (bf16 vs f32 on a 256 MiB matrix), incache (compute rate with
-// weights in L2), alias (power-of-two row stride vs padded), quant (bf16 vs Int8 vs Int4 GEMV and engine decode), write (--out DIR: keep the random checkpoint), sampler (host sampling of one 128k-vocabulary row). Results and their reading: docs/benchmarks.md.
+// weights in L2), alias (power-of-two row stride vs padded), streams (weight read order vs 1-thread GEMV bandwidth), quant (bf16 vs Int8 vs Int4 GEMV and engine decode), write (--out DIR: keep the random checkpoint), sampler (host sampling of one 128k-vocabulary row). Results and their reading: docs/benchmarks.md.
 var sections = Arg("--sections", "stream,gemv,sim,engine").Split(',');
 int reps = int.Parse(Arg("--reps", "15"));
 int steps = int.Parse(Arg("--steps", "48"));
@@ -88,6 +88,12 @@ if (sections.Contains("alias"))
                 var r = GemvBench.Measure("alias", DType.BF16, 1, 8192, k, p, reps);
                 Console.WriteLine($"threads {p.ThreadCount} K {k}: {r.Seconds * 1e3:F3} ms  {r.GBs:F1} GB/s");
             }
+}
+
+if (sections.Contains("streams"))
+{
+    Console.WriteLine("\n## Weight read order vs single-thread GEMV bandwidth (512 MiB bf16, 1 row, 1 thread; median (min–max) of the rounds)\n");
+    StreamOrderBench.Run(Math.Max(3, rounds));
 }
 
 if (sections.Contains("sim"))
