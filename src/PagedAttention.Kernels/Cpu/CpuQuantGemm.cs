@@ -284,6 +284,13 @@ internal static unsafe class CpuQuantGemm
                 short* xr = (short*)(j.XQ + r * j.XStride);
                 float* yr = j.Y + (long)r * n;
                 int o = oc;
+                if (ws < CpuGemm.RowAtATimeBelowBytes)
+                {
+                    // Short rows: one sequential stream (as in CpuGemm.Body); a 1x1 tile gives the same bits.
+                    for (; o < oe; o++) yr[o] = Finish8(Tile1x1I8<TI, TW, TF, TU, TO>(xr, kp, (sbyte*)(j.W + o * ws)), j.WScale[o], j.XScale[r]);
+                    continue;
+                }
+
                 for (; o + 8 <= oe; o += 8) Tile1x8I8<TI, TW, TF, TU, TO>(xr, kp, j.W + o * ws, ws, j.WScale + o, j.XScale[r], yr + o);
                 for (; o < oe; o++) yr[o] = Finish8(Tile1x1I8<TI, TW, TF, TU, TO>(xr, kp, (sbyte*)(j.W + o * ws)), j.WScale[o], j.XScale[r]);
             }
@@ -398,6 +405,13 @@ internal static unsafe class CpuQuantGemm
                 float* sr = j.XScale + (long)r * groups;
                 float* yr = j.Y + (long)r * n;
                 int o = oc;
+                if (ws < CpuGemm.RowAtATimeBelowBytes)
+                {
+                    // Short rows: one sequential stream (as in CpuGemm.Body); a 1x1 tile gives the same bits.
+                    for (; o < oe; o++) yr[o] = Tile1x1I4<TI, TW, TF, TU, TO>(xr, cr, sr, groups, j.W + o * ws, j.WScale + (long)o * groups * 2);
+                    continue;
+                }
+
                 for (; o + 8 <= oe; o += 8) Tile1x8I4<TI, TW, TF, TU, TO>(xr, cr, sr, groups, j.W + o * ws, ws, j.WScale + (long)o * groups * 2, yr + o);
                 for (; o < oe; o++) yr[o] = Tile1x1I4<TI, TW, TF, TU, TO>(xr, cr, sr, groups, j.W + o * ws, j.WScale + (long)o * groups * 2);
             }

@@ -20,6 +20,9 @@ public class GemmTests
                 data.Add([dt, rows, 133, 130]);
                 data.Add([dt, rows, 256, 259]);
             }
+            // Rows of at least CpuGemm.RowAtATimeBelowBytes: a single row of x takes the 1x8 tile (shorter rows go one
+            // weight row at a time).
+            data.Add([dt, 1, 2100, 21]);
         }
         return data;
     }
@@ -49,12 +52,14 @@ public class GemmTests
     }
 
     [Theory]
-    [InlineData(DType.F32)]
-    [InlineData(DType.F16)]
-    [InlineData(DType.BF16)]
-    internal void RowResultIsIndependentOfBatchAndThreads(DType dtype)
+    [InlineData(DType.F32, 259)]
+    [InlineData(DType.F16, 259)]
+    [InlineData(DType.BF16, 259)]
+    [InlineData(DType.F32, 1031)] // rows of >= 4 KiB: the single row takes the 1x8 tile, not one row at a time
+    [InlineData(DType.BF16, 2100)]
+    internal void RowResultIsIndependentOfBatchAndThreads(DType dtype, int k)
     {
-        const int rows = 64, k = 259, n = 131;
+        const int rows = 64, n = 131;
         var rng = new Random(7);
         using var w = new TestWeights(dtype, n, k, rng);
         var x = TestWeights.RandomVector(rng, rows * k);

@@ -24,6 +24,10 @@ public unsafe class QuantGemmTests
                 data.Add([dt, rows, 100, 67]);
                 data.Add([dt, rows, 384, 130]);
             }
+        // Rows of at least CpuGemm.RowAtATimeBelowBytes take the 1x8 tile for a single row of x (shorter rows go one
+        // at a time): Int8 stores a byte per column, Int4 half a byte.
+        data.Add([DType.Int8, 1, 4160, 19]);
+        data.Add([DType.Int4, 1, 8250, 19]);
         return data;
     }
 
@@ -109,11 +113,13 @@ public unsafe class QuantGemmTests
     }
 
     [Theory]
-    [InlineData(DType.Int8)]
-    [InlineData(DType.Int4)]
-    internal void RowResultIsIndependentOfBatchAndThreads(DType dtype)
+    [InlineData(DType.Int8, 256)]
+    [InlineData(DType.Int4, 256)]
+    [InlineData(DType.Int8, 4160)] // rows of >= 4 KiB: the single row takes the 1x8 tile, not one row at a time
+    [InlineData(DType.Int4, 8250)]
+    internal void RowResultIsIndependentOfBatchAndThreads(DType dtype, int k)
     {
-        const int rows = 37, k = 256, n = 131;
+        const int rows = 37, n = 131;
         var rng = new Random(7);
         using var w = new TestWeights(DType.BF16, n, k, rng);
         using var q = QuantizedMatrix.Quantize(w.Matrix, dtype);
