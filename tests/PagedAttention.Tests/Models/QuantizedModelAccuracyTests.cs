@@ -19,26 +19,17 @@ public sealed class QuantizedModelAccuracyTests(ITestOutputHelper output)
     internal static readonly int Continuation = int.TryParse(Environment.GetEnvironmentVariable("PAGEDATTENTION_ACCURACY_CONTINUATION"), out int c) ? c : 48;
     internal const int Greedy = 32;
 
-    /// <summary>Sixteen fixed prompts in the style of the training text (Brown corpus) and one chat prompt.</summary>
-    internal static readonly string[] Prompts =
-    [
-        "The jury said",
-        "In the morning, the old man",
-        "The United States government has",
-        "He told the committee the measure would merely provide means of enforcing the escheat law",
-        "The city council voted on Tuesday to",
-        "She walked into the kitchen and",
-        "According to the report, the new school",
-        "The president of the company said that",
-        "After the war, many families",
-        "It was a cold night in January when",
-        "The church has always been",
-        "Mr. Thompson, who had been a teacher for",
-        "The results of the study show that",
-        "When the train arrived at the station,",
-        "The governor announced a plan to",
-        "<|system|>\nYou are a helpful assistant.<|end|>\n<|user|>\nTell me about the weather in Texas.<|end|>\n<|assistant|>\n",
-    ];
+    /// <summary>
+    /// Sixteen fixed prompts in the style of the training text (Brown corpus) and one chat prompt, from
+    /// Data/accuracy-prompts.json (bench/LlamaSharpPeer's agreement case reads the same file for llama.cpp).
+    /// </summary>
+    internal static readonly string[] Prompts = LoadPrompts();
+
+    private static string[] LoadPrompts()
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Data", "accuracy-prompts.json")));
+        return doc.RootElement.GetProperty("prompts").EnumerateArray().Select(e => e.GetString()!).ToArray();
+    }
 
     private static string ModelDir()
     {
