@@ -56,11 +56,15 @@ internal sealed class LlamaModel : IDecoderModel, IDisposable
     /// </summary>
     private WeightMatrix Linear(string name, int rows, int cols, DType? target)
     {
+        if (LinearFormatOverride is { } pick) target = pick(name, target);
         if (Config.Gptq is not { } f || !_tensors.Contains(name + ".qweight")) return Quantize(_tensors.Matrix(name + ".weight", rows, cols), target);
         var q = GptqReader.Read(_tensors, name, rows, cols, f);
         _quantized.Add(q);
         return q.Matrix;
     }
+
+    /// <summary>Measurement hook (tests only): the format of one linear weight by name, given the configured one.</summary>
+    internal static Func<string, DType?, DType?>? LinearFormatOverride { get; set; }
 
     private WeightMatrix Quantize(WeightMatrix m, DType? target)
     {
