@@ -19,6 +19,12 @@ internal enum DType
     /// per byte; rows padded to a multiple of 64 columns (docs/cpu-kernels.md). CPU only; produced at load.
     /// </summary>
     Int4,
+    /// <summary>
+    /// FP8 E4M3 weights (<see cref="Fp8E4M3"/>) with one float32 scale per row (a per-tensor scale is stored repeated):
+    /// element [r, c] = E4M3(code) * scale[r]. Read from compressed-tensors FP8 checkpoints; the CPU widens the codes
+    /// on the fly and applies the row scale to each dot product (docs/cpu-kernels.md, "FP8 checkpoints").
+    /// </summary>
+    F8E4M3,
 }
 
 /// <summary>Helpers for <see cref="DType"/>.</summary>
@@ -31,6 +37,7 @@ internal static class DTypeExtensions
         DType.F16 => 2,
         DType.BF16 => 2,
         DType.Int8 => 1,
+        DType.F8E4M3 => 1,
         _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "Unknown dtype."),
     };
 }

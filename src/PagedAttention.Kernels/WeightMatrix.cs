@@ -20,7 +20,7 @@ internal unsafe struct WeightMatrix
         if (data == 0) throw new ArgumentNullException(nameof(data));
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rows);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(cols);
-        if (dtype is DType.Int8 or DType.Int4) throw new ArgumentException("Quantized matrices need scales; use the constructor that takes them.", nameof(dtype));
+        if (dtype is DType.Int8 or DType.Int4 or DType.F8E4M3) throw new ArgumentException("Quantized matrices need scales; use the constructor that takes them.", nameof(dtype));
         Data = data;
         DType = dtype;
         Rows = rows;
@@ -35,7 +35,7 @@ internal unsafe struct WeightMatrix
     {
         if (data == 0) throw new ArgumentNullException(nameof(data));
         if (scales == 0) throw new ArgumentNullException(nameof(scales));
-        if (dtype is not (DType.Int8 or DType.Int4)) throw new ArgumentException("Only Int8 and Int4 matrices carry scales.", nameof(dtype));
+        if (dtype is not (DType.Int8 or DType.Int4 or DType.F8E4M3)) throw new ArgumentException("Only Int8, Int4 and F8E4M3 matrices carry scales.", nameof(dtype));
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rows);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(cols);
         Data = data;
@@ -48,7 +48,7 @@ internal unsafe struct WeightMatrix
     /// <summary>Address of element [0, 0].</summary>
     public nint Data { get; }
 
-    /// <summary>Quantization scales (<see cref="DType.Int8"/>: [Rows]; <see cref="DType.Int4"/>: [Rows, PaddedCols / 32]); 0 otherwise.</summary>
+    /// <summary>Quantization scales (<see cref="DType.Int8"/> and <see cref="DType.F8E4M3"/>: [Rows]; <see cref="DType.Int4"/>: [Rows, PaddedCols / 32]); 0 otherwise.</summary>
     public nint Scales { get; }
 
     /// <summary>Element type.</summary>
@@ -77,7 +77,7 @@ internal unsafe struct WeightMatrix
     /// <summary>Bytes of scales (0 for unquantized matrices).</summary>
     public long ScaleBytes => DType switch
     {
-        DType.Int8 => (long)Rows * sizeof(float),
+        DType.Int8 or DType.F8E4M3 => (long)Rows * sizeof(float),
         DType.Int4 => (long)Rows * (PaddedCols / Int4ScaleGroup) * sizeof(float),
         _ => 0,
     };
@@ -98,6 +98,8 @@ internal unsafe struct WeightMatrix
                 case DType.BF16: return BitConverter.Int32BitsToSingle(((ushort*)Data)[i] << 16);
                 case DType.Int8:
                     return ((sbyte*)Data)[row * RowBytes + col] * ((float*)Scales)[row];
+                case DType.F8E4M3:
+                    return Fp8E4M3.ToSingle(((byte*)Data)[i]) * ((float*)Scales)[row];
                 case DType.Int4:
                 {
                     int g = col / QuantGroup, j = col % QuantGroup;

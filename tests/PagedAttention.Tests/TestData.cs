@@ -9,6 +9,9 @@ internal static class TestData
     /// <summary>The GPTQ checkpoints of tools/gptq (kept out of models/, which the GPU checks run whole on CUDA).</summary>
     public static string GptqModel(string name) => Path.Combine(Root, "gptq", name);
 
+    /// <summary>The compressed-tensors FP8 checkpoints of tools/fp8 (out of models/ for the same reason).</summary>
+    public static string Fp8Model(string name) => Path.Combine(Root, "fp8", name);
+
     /// <summary>The repository root (holds Provider.sln), found from the test binary's location.</summary>
     public static string RepoRoot
     {

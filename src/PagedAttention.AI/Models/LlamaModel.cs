@@ -16,7 +16,7 @@ internal sealed class LlamaModel : IDecoderModel, IDisposable
     private readonly LayerWeights[] _layers;
     private readonly float[] _invFreq;
     private readonly float _scale;
-    private readonly List<QuantizedMatrix> _quantized = [];
+    private readonly List<IDisposable> _quantized = [];
     private Scratch? _scratch;
 
     private LlamaModel(string dir, ModelConfig config, CheckpointTensors tensors, DType? layers, DType? lmHead)
@@ -27,6 +27,8 @@ internal sealed class LlamaModel : IDecoderModel, IDisposable
         try
         {
             _embed = tensors.Matrix("model.embed_tokens.weight", config.VocabSize, config.HiddenSize);
+            if (config.Fp8 is not null && (tensors.Info(LayerWeightName(0, "self_attn.q_proj")).DTypeName != "F8_E4M3"))
+                throw new ModelLoadException(dir, LayerWeightName(0, "self_attn.q_proj"), "config.json's quantization_config says compressed-tensors FP8, but layer 0's q_proj weight is not F8_E4M3; the checkpoint is not FP8-quantized.");
             if (config.Gptq is not null && tensors.Contains("lm_head.qweight"))
                 throw new ModelLoadException(dir, "lm_head.qweight", "a GPTQ-quantized LM head is not supported (only the decoder layers' linear weights).");
             // A config that says GPTQ over a file with no packed layer is a mislabelled or half-converted checkpoint:
@@ -57,11 +59,19 @@ internal sealed class LlamaModel : IDecoderModel, IDisposable
     private WeightMatrix Linear(string name, int rows, int cols, DType? target)
     {
         if (LinearFormatOverride is { } pick) target = pick(name, target);
+        if (Config.Fp8 is { } f8 && _tensors.Contains(name + ".weight") && _tensors.Info(name + ".weight").DTypeName == "F8_E4M3")
+        {
+            var fp8 = Fp8Reader.Read(_tensors, name, rows, cols, f8);
+            _quantized.Add(fp8);
+            return fp8.Matrix;
+        }
         if (Config.Gptq is not { } f || !_tensors.Contains(name + ".qweight")) return Quantize(_tensors.Matrix(name + ".weight", rows, cols), target);
         var q = GptqReader.Read(_tensors, name, rows, cols, f);
         _quantized.Add(q);
         return q.Matrix;
     }
+
+    private static string LayerWeightName(int layer, string proj) => $"model.layers.{layer}.{proj}.weight";
 
     /// <summary>Measurement hook (tests only): the format of one linear weight by name, given the configured one.</summary>
     internal static Func<string, DType?, DType?>? LinearFormatOverride { get; set; }
@@ -104,6 +114,9 @@ internal sealed class LlamaModel : IDecoderModel, IDisposable
         ArgumentException.ThrowIfNullOrEmpty(modelDir);
         if (!System.IO.Directory.Exists(modelDir)) throw new ModelLoadException(modelDir, null, "model directory not found.");
         var config = ModelConfig.Load(modelDir);
+        if (config.Fp8 is not null && layers is not null)
+            throw new ModelLoadException(Path.Combine(modelDir, "config.json"), null,
+                $"a compressed-tensors FP8 checkpoint's layers are FP8 already; EngineOptions.WeightQuantization {layers} is not supported with it (use None).");
         if (config.Gptq is not null && layers is not (null or DType.Int4))
             throw new ModelLoadException(Path.Combine(modelDir, "config.json"), null,
                 $"a GPTQ checkpoint's layers are Int4 already; EngineOptions.WeightQuantization {layers} is not supported with it (use None or Int4).");

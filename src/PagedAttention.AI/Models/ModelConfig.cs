@@ -49,6 +49,9 @@ public sealed class ModelConfig
     /// <summary>The GPTQ format of a pre-quantized checkpoint (<c>quantization_config</c>), or null for a float checkpoint.</summary>
     internal GptqFormat? Gptq { get; init; }
 
+    /// <summary>The FP8 format of a compressed-tensors checkpoint (<c>quantization_config</c>), or null.</summary>
+    internal Fp8Format? Fp8 { get; init; }
+
     /// <summary>Reads <c>config.json</c> and, if present, <c>generation_config.json</c> from <paramref name="modelDir"/>.</summary>
     /// <exception cref="ModelLoadException">A file is missing, malformed, or describes an unsupported model.</exception>
     public static ModelConfig Load(string modelDir)
@@ -84,7 +87,8 @@ public sealed class ModelConfig
     /// </summary>
     private static GptqFormat ParseQuantization(JsonElement qc, string path)
     {
-        const string Hint = "supported: GPTQ 4-bit symmetric (quant_method gptq, bits 4, sym true, desc_act false, group_size -1 or a multiple of 32) on the CPU; " +
+        const string Hint = "supported: GPTQ 4-bit symmetric (quant_method gptq, bits 4, sym true, desc_act false, group_size -1 or a multiple of 32) " +
+            "and compressed-tensors FP8 (float-quantized) on the CPU; " +
             "otherwise load the bf16/f16/f32 checkpoint and set EngineOptions.WeightQuantization to Int8 or Int4 to quantize it at load on the CPU.";
         if (qc.ValueKind != JsonValueKind.Object) throw new ModelLoadException(path, null, "quantization_config: is not a JSON object; " + Hint);
         string method = qc.TryGetProperty("quant_method", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString() ?? "unknown" : "unknown";
@@ -122,6 +126,9 @@ public sealed class ModelConfig
     /// <exception cref="ModelLoadException"><paramref name="config"/> is a GPTQ checkpoint.</exception>
     internal static void RejectGptqOn(string device, ModelConfig config, string modelDir)
     {
+        if (config.Fp8 is not null)
+            throw new ModelLoadException(Path.Combine(modelDir, "config.json"), null,
+                $"quantization_config: compressed-tensors FP8 checkpoints run on the CPU only so far (Device \"{device}\" has no FP8 weight path yet); use Device \"cpu\", or the bf16/f16 checkpoint.");
         if (config.Gptq is not null)
             throw new ModelLoadException(Path.Combine(modelDir, "config.json"), null,
                 $"quantization_config: GPTQ checkpoints are CPU-only (their Int4 weights, like EngineOptions.WeightQuantization, are not supported with Device \"{device}\"); use Device \"cpu\", or the bf16/f16 checkpoint.");
@@ -146,7 +153,15 @@ public sealed class ModelConfig
         string act = r.String("hidden_act") ?? "silu";
         if (act != "silu") throw new ModelLoadException(path, null, $"unsupported hidden_act '{act}' (only silu).");
         if (r.Bool("mlp_bias") == true) throw new ModelLoadException(path, null, "mlp_bias = true is not supported.");
-        GptqFormat? gptq = root.TryGetProperty("quantization_config", out var qc) ? ParseQuantization(qc, path) : null;
+        GptqFormat? gptq = null;
+        Fp8Format? fp8 = null;
+        if (root.TryGetProperty("quantization_config", out var qc))
+        {
+            if (qc.ValueKind == JsonValueKind.Object && qc.TryGetProperty("quant_method", out var qm) && qm.ValueKind == JsonValueKind.String && qm.GetString() == "compressed-tensors")
+                fp8 = Fp8Format.Parse(qc, path);
+            else
+                gptq = ParseQuantization(qc, path);
+        }
 
         int hidden = r.RequiredInt("hidden_size"), heads = r.RequiredInt("num_attention_heads");
         int kvHeads = r.Int("num_key_value_heads") ?? heads;
@@ -171,6 +186,7 @@ public sealed class ModelConfig
         {
             Architecture = arch,
             Gptq = gptq,
+            Fp8 = fp8,
             HiddenSize = hidden,
             IntermediateSize = r.RequiredInt("intermediate_size"),
             NumLayers = r.RequiredInt("num_hidden_layers"),

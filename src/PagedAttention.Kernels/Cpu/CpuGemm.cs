@@ -79,9 +79,21 @@ internal static unsafe class CpuGemm
             (DType.F32, false) => &Body<F32Widener, Vector256<float>, Width256>,
             (DType.F16, false) => &Body<F16Widener, Vector256<float>, Width256>,
             (DType.BF16, false) => &Body<Bf16Widener, Vector256<float>, Width256>,
+            (DType.F8E4M3, true) => &Body<F8E4M3Widener, Vector512<float>, Width512>,
+            (DType.F8E4M3, false) => &Body<F8E4M3Widener, Vector256<float>, Width256>,
             _ => throw new NotSupportedException($"Weight dtype {w.DType} is not supported."),
         };
         pool.Run(body, &job, tasks);
+        if (w.DType == DType.F8E4M3)
+        {
+            // FP8: the dot products ran over the codes' exact values; each output gets its row's scale once.
+            var scales = new ReadOnlySpan<float>((float*)w.Scales, n);
+            for (int r = 0; r < rows; r++)
+            {
+                var yr = new Span<float>(y + (long)r * n, n);
+                System.Numerics.Tensors.TensorPrimitives.Multiply(yr, scales, yr);
+            }
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -111,3 +111,45 @@ internal readonly unsafe struct F16Widener : IWeightWidener
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Load1(byte* row, int i) => (float)((Half*)row)[i];
 }
+
+/// <summary>
+/// FP8 E4M3 weight codes (<see cref="Fp8E4M3"/>), widened exactly: exponent+mantissa moved into float position
+/// (<c>(code &amp; 0x7F) &lt;&lt; 20</c>) and multiplied by 2^120, which rebiases the exponent and turns E4M3 subnormals into
+/// the right float values; the NaN code (S.1111.111) is patched, then the sign ORed. The row's scale is applied to the
+/// finished dot product (<see cref="CpuGemm"/>), not here.
+/// </summary>
+internal readonly unsafe struct F8E4M3Widener : IWeightWidener
+{
+    public static int ElementSize => 1;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Load16(byte* row, int i)
+    {
+        var b16 = Vector128.Load(row + i);
+        Vector512<uint> b = Avx512F.IsSupported
+            ? Avx512F.ConvertToVector512UInt32(b16)
+            : Vector512.Create(Vector256.WidenLower(Vector256.WidenLower(b16.ToVector256())), Vector256.WidenUpper(Vector256.WidenLower(b16.ToVector256())));
+        var magnitude = b & Vector512.Create(0x7Fu);
+        var sign = (b & Vector512.Create(0x80u)) << 24;
+        var scaled = ((magnitude << 20).AsSingle() * Vector512.Create(1.329227995784916e+36f)).AsUInt32(); // 2^120
+        var isNan = Vector512.Equals(magnitude, Vector512.Create(0x7Fu));
+        return (Vector512.ConditionalSelect(isNan, Vector512.Create(0x7FC00000u), scaled) | sign).AsSingle();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Load8(byte* row, int i)
+    {
+        var b8 = Vector128.CreateScalarUnsafe(*(ulong*)(row + i)).AsByte();
+        Vector256<uint> b = Avx2.IsSupported
+            ? Avx2.ConvertToVector256Int32(b8).AsUInt32()
+            : Vector256.WidenLower(Vector256.WidenLower(b8.ToVector256()));
+        var magnitude = b & Vector256.Create(0x7Fu);
+        var sign = (b & Vector256.Create(0x80u)) << 24;
+        var scaled = ((magnitude << 20).AsSingle() * Vector256.Create(1.329227995784916e+36f)).AsUInt32(); // 2^120
+        var isNan = Vector256.Equals(magnitude, Vector256.Create(0x7Fu));
+        return (Vector256.ConditionalSelect(isNan, Vector256.Create(0x7FC00000u), scaled) | sign).AsSingle();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Load1(byte* row, int i) => Fp8E4M3.ToSingle(row[i]);
+}
