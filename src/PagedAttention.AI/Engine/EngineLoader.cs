@@ -80,8 +80,8 @@ internal static class EngineLoader
     {
         if (o.Device == "cuda")
         {
-            // A GPTQ checkpoint is CPU-only: say so before asking for CUDA (reading config.json is cheap).
-            if (TryConfig(dir) is { } config) ModelConfig.RejectGptqOn("cuda", config, dir);
+            // GPTQ and FP8 checkpoints are CPU-only: say so before asking for CUDA (reading config.json is cheap).
+            if (TryConfig(dir) is { } config) ModelConfig.RejectCpuOnlyFormatsOn("cuda", config, dir);
             // Fail before touching the GPU when CUDA is missing, naming what is missing; a bad directory fails the same way as on the CPU.
             CudaModelRunner.CheckCudaPresent();
             return CudaModelRunner.Create(dir, o.BlockSize, o.MaxNumSeqs, o.MaxNumBatchedTokens, o.MaxModelLen ?? int.MaxValue,

@@ -122,9 +122,9 @@ public sealed class ModelConfig
         return new GptqFormat(group, v1);
     }
 
-    /// <summary>Refuses a GPTQ checkpoint on a device backend: its Int4 weights, like EngineOptions.WeightQuantization, are CPU-only.</summary>
-    /// <exception cref="ModelLoadException"><paramref name="config"/> is a GPTQ checkpoint.</exception>
-    internal static void RejectGptqOn(string device, ModelConfig config, string modelDir)
+    /// <summary>Refuses a GPTQ or FP8 checkpoint on a device backend: GPTQ's Int4 weights, like EngineOptions.WeightQuantization, and FP8 weights are CPU-only so far.</summary>
+    /// <exception cref="ModelLoadException"><paramref name="config"/> is a GPTQ or FP8 checkpoint.</exception>
+    internal static void RejectCpuOnlyFormatsOn(string device, ModelConfig config, string modelDir)
     {
         if (config.Fp8 is not null)
             throw new ModelLoadException(Path.Combine(modelDir, "config.json"), null,

@@ -46,6 +46,54 @@ public sealed class Fp8LoadingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void EncodingRoundsToTheNearestCodeTiesToEven()
+    {
+        for (int c = 0; c < 256; c++)
+            if ((c & 0x7F) != 0x7F) Assert.Equal(c, Fp8E4M3.FromSingle(Fp8E4M3.ToSingle((byte)c)));
+        for (int c = 0; c < 0x7E; c++)
+        {
+            // The midpoint of two neighbours goes to the even code; a hair either side to the nearer one.
+            float a = Fp8E4M3.ToSingle((byte)c), b = Fp8E4M3.ToSingle((byte)(c + 1)), mid = (a + b) / 2;
+            Assert.Equal((c & 1) == 0 ? c : c + 1, Fp8E4M3.FromSingle(mid));
+            Assert.Equal(c, Fp8E4M3.FromSingle(MathF.BitDecrement(mid)));
+            Assert.Equal(c + 1, Fp8E4M3.FromSingle(MathF.BitIncrement(mid)));
+            Assert.Equal(0x80 | c, Fp8E4M3.FromSingle(-MathF.BitDecrement(mid)));
+        }
+        Assert.Equal(0x7E, Fp8E4M3.FromSingle(1e6f));
+        Assert.Equal(0xFE, Fp8E4M3.FromSingle(float.NegativeInfinity));
+        Assert.Equal(0x7F, Fp8E4M3.FromSingle(float.NaN));
+    }
+
+    [Fact]
+    public unsafe void TheGeneratorsCodesAreTheEncodersCodes()
+    {
+        // tools/fp8 (numpy, its own encoder by definition) against Fp8E4M3.FromSingle: every code of every FP8 layer is
+        // the encoding of the f32 source weight divided by its row scale (both divisions IEEE float32).
+        using var fp8 = LlamaModel.Load(TestData.Fp8Model("llama-fp8-channel"));
+        using var source = LlamaModel.Load(TestData.Model("llama"));
+        long n = 0, subnormal = 0;
+        for (int l = 0; l < fp8.Config.NumLayers; l++)
+            foreach (var p in Projections)
+            {
+                WeightMatrix q = Get(fp8.Layer(l), p), w = Get(source.Layer(l), p);
+                for (int r = 0; r < q.Rows; r++)
+                {
+                    float scale = ((float*)q.Scales)[r];
+                    for (int c = 0; c < q.Cols; c++)
+                    {
+                        byte code = ((byte*)q.Data)[(long)r * q.Cols + c];
+                        byte mine = Fp8E4M3.FromSingle(Math.Clamp(w[r, c] / scale, -448f, 448f));
+                        if (code != mine) Assert.Fail($"layer {l} {p}[{r}, {c}]: file {code:X2}, encoder {mine:X2} (w {w[r, c]:R}, scale {scale:R})");
+                        if ((code & 0x78) == 0) subnormal++;
+                        n++;
+                    }
+                }
+            }
+        output.WriteLine($"{n} codes agree, {subnormal} of them subnormal or zero");
+        Assert.True(subnormal > 0, "no subnormal codes: the test data does not exercise them");
+    }
+
+    [Fact]
     public unsafe void WideningKernelsGiveTheScalarValueOfEveryCode()
     {
         byte* row = stackalloc byte[256];

@@ -93,7 +93,7 @@ internal sealed class CudaLlamaModel : IDecoderModel, IDisposable
         ArgumentNullException.ThrowIfNull(switches);
         if (!System.IO.Directory.Exists(modelDir)) throw new ModelLoadException(modelDir, null, "model directory not found.");
         var config = ModelConfig.Load(modelDir);
-        ModelConfig.RejectGptqOn("cuda", config, modelDir);
+        ModelConfig.RejectCpuOnlyFormatsOn("cuda", config, modelDir);
         bool owns = device is null;
         var d = device ?? CudaDevice.Open(switches);
         try { return new CudaLlamaModel(modelDir, config, d, owns, switches); }
