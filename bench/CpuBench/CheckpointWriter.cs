@@ -4,10 +4,14 @@ using PagedAttention.Kernels;
 
 namespace CpuBench;
 
-/// <summary>Writes a random-weight bf16 Llama checkpoint (config.json + model.safetensors) with Hugging Face tensor names.</summary>
+/// <summary>
+/// Writes a random-weight bf16 Llama checkpoint (config.json + model.safetensors) with Hugging Face tensor names; with
+/// <c>fp8</c>, the same random weights with every decoder linear layer as a compressed-tensors FP8 checkpoint (E4M3
+/// codes, an F32 scale per output row; embeddings, norms and LM head bf16, as llm-compressor writes them).
+/// </summary>
 internal static unsafe class CheckpointWriter
 {
-    public static void Write(string dir, LlamaShape m)
+    public static void Write(string dir, LlamaShape m, bool fp8 = false)
     {
         Directory.CreateDirectory(dir);
         int h = m.Hidden, hd = m.HeadDim;
@@ -31,14 +35,20 @@ internal static unsafe class CheckpointWriter
         tensors.Add(("model.norm.weight", 1, h, true));
         tensors.Add(("lm_head.weight", m.Vocab, h, false));
 
+        bool IsFp8(string name) => fp8 && name.StartsWith("model.layers.", StringComparison.Ordinal) && name.EndsWith("_proj.weight", StringComparison.Ordinal);
         var header = new Dictionary<string, object>();
         long offset = 0;
         foreach (var t in tensors)
         {
-            long bytes = 2L * t.Rows * t.Cols;
+            long bytes = (IsFp8(t.Name) ? 1L : 2L) * t.Rows * t.Cols;
             object shape = t.Norm ? new[] { t.Cols } : new[] { t.Rows, t.Cols };
-            header[t.Name] = new { dtype = "BF16", shape, data_offsets = new[] { offset, offset + bytes } };
+            header[t.Name] = new { dtype = IsFp8(t.Name) ? "F8_E4M3" : "BF16", shape, data_offsets = new[] { offset, offset + bytes } };
             offset += bytes;
+            if (IsFp8(t.Name))
+            {
+                header[t.Name[..^".weight".Length] + ".weight_scale"] = new { dtype = "F32", shape = new[] { t.Rows, 1 }, data_offsets = new[] { offset, offset + 4L * t.Rows } };
+                offset += 4L * t.Rows;
+            }
         }
         var json = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(header));
         int padded = (json.Length + 7) & ~7;
@@ -52,6 +62,23 @@ internal static unsafe class CheckpointWriter
             {
                 long elements = (long)t.Rows * t.Cols;
                 using var buf = t.Norm ? Ones(elements) : NativeBuffer.RandomWeights(DType.BF16, elements, seed++, range: 0.05f);
+                if (IsFp8(t.Name))
+                {
+                    // compressed-tensors' FP8 (minmax, symmetric): scale = max|w| / 448 per row, code = E4M3(w / scale).
+                    var codes = new byte[t.Cols];
+                    var scales = new float[t.Rows];
+                    var w = new WeightMatrix((nint)buf.Pointer, DType.BF16, t.Rows, t.Cols);
+                    for (int r = 0; r < t.Rows; r++)
+                    {
+                        float amax = 0;
+                        for (int c = 0; c < t.Cols; c++) amax = Math.Max(amax, Math.Abs(w[r, c]));
+                        scales[r] = amax > 0 ? amax / Fp8E4M3.MaxFinite : 1f;
+                        for (int c = 0; c < t.Cols; c++) codes[c] = Fp8E4M3.FromSingle(w[r, c] / scales[r]);
+                        f.Write(codes);
+                    }
+                    f.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(scales.AsSpan()));
+                    continue;
+                }
                 for (long o = 0; o < buf.Bytes; o += 1 << 30)
                     f.Write(new ReadOnlySpan<byte>(buf.Pointer + o, (int)Math.Min(1 << 30, buf.Bytes - o)));
             }
@@ -74,6 +101,26 @@ internal static unsafe class CheckpointWriter
             ["bos_token_id"] = 1,
             ["eos_token_id"] = 2,
         };
+        if (fp8)
+        {
+            config["quantization_config"] = new Dictionary<string, object?>
+            {
+                ["quant_method"] = "compressed-tensors",
+                ["format"] = "float-quantized",
+                ["config_groups"] = new Dictionary<string, object>
+                {
+                    ["group_0"] = new Dictionary<string, object?>
+                    {
+                        ["targets"] = new[] { "Linear" },
+                        ["weights"] = new Dictionary<string, object?> { ["num_bits"] = 8, ["type"] = "float", ["symmetric"] = true, ["strategy"] = "channel", ["dynamic"] = false },
+                        ["input_activations"] = new Dictionary<string, object?> { ["num_bits"] = 8, ["type"] = "float", ["symmetric"] = true, ["strategy"] = "token", ["dynamic"] = true },
+                        ["output_activations"] = null,
+                    },
+                },
+                ["ignore"] = new[] { "lm_head" },
+                ["kv_cache_scheme"] = null,
+            };
+        }
         File.WriteAllText(Path.Combine(dir, "config.json"), JsonSerializer.Serialize(config, new JsonSerializerOptions { WriteIndented = true }));
     }
 

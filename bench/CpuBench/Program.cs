@@ -7,7 +7,7 @@ using PagedAttention.Kernels.Cpu;
 // (kernel-level simulation and the real engine) vs. the roofline bandwidth / weight bytes per token.
 // Usage: dotnet run -c Release --project bench/CpuBench -- [--sections stream,gemv,sim,engine] [--reps N] [--steps N] [--rounds N]
 // Diagnostic sections (not in the default list): gemvx (bf16 vs f32 on a 256 MiB matrix), incache (compute rate with
-// weights in L2), alias (power-of-two row stride vs padded), streams (weight read order vs 1-thread GEMV bandwidth), quant (bf16 vs Int8 vs Int4 GEMV and engine decode), write (--out DIR: keep the random checkpoint), sampler (host sampling of one 128k-vocabulary row). Results and their reading: docs/benchmarks.md.
+// weights in L2), alias (power-of-two row stride vs padded), streams (weight read order vs 1-thread GEMV bandwidth), quant (bf16 vs Int8 vs Int4 vs FP8 GEMV and engine decode), write (--out DIR: keep the random checkpoint), sampler (host sampling of one 128k-vocabulary row). Results and their reading: docs/benchmarks.md.
 var sections = Arg("--sections", "stream,gemv,sim,engine").Split(',');
 int reps = int.Parse(Arg("--reps", "15"));
 int steps = int.Parse(Arg("--steps", "48"));
@@ -124,7 +124,7 @@ if (sections.Contains("write"))
 
 if (sections.Contains("quant"))
 {
-    Console.WriteLine("\n## Quantized weights: GEMV, bf16 vs Int8 vs Int4 (alternated per round)\n");
+    Console.WriteLine("\n## Quantized weights: GEMV, bf16 vs Int8 vs Int4 vs FP8 E4M3 (alternated per round)\n");
     Console.WriteLine($"quantized kernel path: {CpuQuantGemm.Path}\n");
     Console.WriteLine("| matrix | weights | threads | median ms | weight GB/s (incl. scales) | speed vs bf16 (median, min–max) |\n| --- | --- | --- | --- | --- | --- |");
     foreach (var p in new[] { pool1, pool }) QuantBench.Gemv(4096, 4096, p, reps, rounds);
@@ -133,11 +133,13 @@ if (sections.Contains("quant"))
     try
     {
         CheckpointWriter.Write(qdir, shape);
-        await QuantBench.Engine(qdir, promptLen: 32, newTokens: steps, rounds);
+        CheckpointWriter.Write(qdir + "-fp8", shape, fp8: true);
+        await QuantBench.Engine(qdir, qdir + "-fp8", promptLen: 32, newTokens: steps, rounds);
     }
     finally
     {
         if (Directory.Exists(qdir)) Directory.Delete(qdir, recursive: true);
+        if (Directory.Exists(qdir + "-fp8")) Directory.Delete(qdir + "-fp8", recursive: true);
     }
 }
 

@@ -31,6 +31,7 @@ internal sealed unsafe class Fp8Reader : IDisposable
             throw new ModelLoadException(w.File, w.Name, $"dtype {w.DTypeName}: an FP8 checkpoint's linear weights must be F8_E4M3 (float8_e4m3fn).");
         if (w.Shape.Length != 2 || w.Shape[0] != rows || w.Shape[1] != cols)
             throw new ModelLoadException(w.File, w.Name, $"wrong shape: expected [{rows}, {cols}], found {w.ShapeText}.");
+        RejectNanCodes(w, rows, cols);
         var s = t.Info(prefix + ".weight_scale");
         long count = s.Shape.Aggregate(1L, (a, b) => a * b);
         bool channelShape = (s.Shape.Length == 2 && s.Shape[0] == rows && s.Shape[1] == 1) || (s.Shape.Length == 1 && s.Shape[0] == rows);
@@ -55,6 +56,18 @@ internal sealed unsafe class Fp8Reader : IDisposable
             NativeMemory.AlignedFree(scales);
             throw;
         }
+    }
+
+    /// <summary>
+    /// The CPU kernel widens finite codes only (<c>F8E4M3Widener</c>), so a NaN code (S.1111.111; compressed-tensors
+    /// clamps to ±448 and never writes one) fails the load naming where it is, instead of turning into ±480.
+    /// </summary>
+    private static void RejectNanCodes(TensorInfo w, int rows, int cols)
+    {
+        var codes = new ReadOnlySpan<byte>((byte*)w.Data, checked(rows * cols));
+        int at = codes.IndexOfAny((byte)0x7F, (byte)0xFF);
+        if (at >= 0)
+            throw new ModelLoadException(w.File, w.Name, $"NaN code 0x{codes[at]:X2} at [{at / cols}, {at % cols}]: FP8 weights must be finite.");
     }
 
     public void Dispose()

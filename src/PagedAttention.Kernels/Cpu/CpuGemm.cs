@@ -120,7 +120,9 @@ internal static unsafe class CpuGemm
                 float* xr = j.X + (long)r * k;
                 float* yr = j.Y + (long)r * n;
                 int o = oc;
-                if (wStride < RowAtATimeBelowBytes)
+                // Not for 1-byte weights (FP8): one row's single FMA chain (16 elements per 4-cycle FMA latency) would
+                // cap them at ~4 bytes per cycle, below what the 1x8 tile's 8 independent chains pull.
+                if (wStride < RowAtATimeBelowBytes && TW.ElementSize >= 2)
                 {
                     // Short rows: one weight row at a time is a single sequential stream, which the hardware prefetcher
                     // follows better than 8 rows in lockstep (bench/CpuBench --sections streams). Same bits: a 1x1
