@@ -123,6 +123,21 @@ public class ElementwiseTests
     }
 
     [Fact]
+    public unsafe void F16ScalarWideningIsExactForEveryHalf()
+    {
+        // The GEMV tiles' scalar tails use F16Widener.Load1 (integer steps, no call): the same 65536 patterns.
+        var bits = new ushort[65536];
+        for (int i = 0; i < bits.Length; i++) bits[i] = (ushort)i;
+        fixed (ushort* p = bits)
+            for (int i = 0; i < bits.Length; i++)
+            {
+                float expected = (float)BitConverter.UInt16BitsToHalf(bits[i]), got = F16Widener.Load1((byte*)p, i);
+                if (float.IsNaN(expected)) Assert.True(float.IsNaN(got), $"0x{i:x4}");
+                else Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(got));
+            }
+    }
+
+    [Fact]
     public void AddAndAddBias()
     {
         var rng = new Random(5);
