@@ -35,6 +35,28 @@ internal static unsafe class CpuGemm
     // Below this many multiply-adds a dispatch to the pool costs more than it saves.
     private const long InlineWork = 1L << 15;
 
+    // FP8 GEMV scaling (F8E4M3RawWidener): x * 2^80, codes * 2^-120, outputs * 2^40.
+    private const float Fp8XScale = 1.2089258196146292e+24f; // 2^80
+    private const float Fp8YScale = 1099511627776f; // 2^40
+
+    [ThreadStatic] private static float* t_fp8x;
+    [ThreadStatic] private static long t_fp8xCount;
+
+    /// <summary>The calling thread's buffer for the scaled copy of x (grown when a larger batch comes; never freed).</summary>
+    private static float* Fp8Scratch(long count)
+    {
+        if (t_fp8xCount < count)
+        {
+            if (t_fp8x != null) System.Runtime.InteropServices.NativeMemory.AlignedFree(t_fp8x);
+            t_fp8x = null;
+            t_fp8xCount = 0;
+            long size = Math.Max(count, 1L << 14);
+            t_fp8x = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)(size * sizeof(float)), 64);
+            t_fp8xCount = size;
+        }
+        return t_fp8x;
+    }
+
     private struct Job
     {
         public float* X;
@@ -79,18 +101,27 @@ internal static unsafe class CpuGemm
             (DType.F32, false) => &Body<F32Widener, Vector256<float>, Width256>,
             (DType.F16, false) => &Body<F16Widener, Vector256<float>, Width256>,
             (DType.BF16, false) => &Body<Bf16Widener, Vector256<float>, Width256>,
-            (DType.F8E4M3, true) => &Body<F8E4M3Widener, Vector512<float>, Width512>,
-            (DType.F8E4M3, false) => &Body<F8E4M3Widener, Vector256<float>, Width256>,
+            (DType.F8E4M3, true) => &Body<F8E4M3RawWidener, Vector512<float>, Width512>,
+            (DType.F8E4M3, false) => &Body<F8E4M3RawWidener, Vector256<float>, Width256>,
             _ => throw new NotSupportedException($"Weight dtype {w.DType} is not supported."),
         };
+        if (w.DType == DType.F8E4M3)
+        {
+            // FP8: the tiles read codes as value * 2^-120 (F8E4M3RawWidener says why), so x goes in times 2^80 ...
+            float* xs = Fp8Scratch((long)rows * w.Cols);
+            for (int r = 0; r < rows; r++)
+                System.Numerics.Tensors.TensorPrimitives.Multiply(new ReadOnlySpan<float>(x + (long)r * w.Cols, w.Cols), Fp8XScale, new Span<float>(xs + (long)r * w.Cols, w.Cols));
+            job.X = xs;
+        }
         pool.Run(body, &job, tasks);
         if (w.DType == DType.F8E4M3)
         {
-            // FP8: the dot products ran over the codes' exact values; each output gets its row's scale once.
+            // ... and each output comes out times 2^40 (exact), then gets its row's scale once.
             var scales = new ReadOnlySpan<float>((float*)w.Scales, n);
             for (int r = 0; r < rows; r++)
             {
                 var yr = new Span<float>(y + (long)r * n, n);
+                System.Numerics.Tensors.TensorPrimitives.Multiply(yr, Fp8YScale, yr);
                 System.Numerics.Tensors.TensorPrimitives.Multiply(yr, scales, yr);
             }
         }
