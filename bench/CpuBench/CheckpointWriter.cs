@@ -70,10 +70,7 @@ internal static unsafe class CheckpointWriter
                     var w = new WeightMatrix((nint)buf.Pointer, DType.BF16, t.Rows, t.Cols);
                     for (int r = 0; r < t.Rows; r++)
                     {
-                        float amax = 0;
-                        for (int c = 0; c < t.Cols; c++) amax = Math.Max(amax, Math.Abs(w[r, c]));
-                        scales[r] = amax > 0 ? amax / Fp8E4M3.MaxFinite : 1f;
-                        for (int c = 0; c < t.Cols; c++) codes[c] = Fp8E4M3.FromSingle(w[r, c] / scales[r]);
+                        scales[r] = EncodeFp8Row(w, r, codes);
                         f.Write(codes);
                     }
                     f.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(scales.AsSpan()));
@@ -122,6 +119,16 @@ internal static unsafe class CheckpointWriter
             };
         }
         File.WriteAllText(Path.Combine(dir, "config.json"), JsonSerializer.Serialize(config, new JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    /// <summary>Row <paramref name="r"/> of <paramref name="w"/> as E4M3 codes (compressed-tensors' FP8: scale = max|w| / 448); returns the scale.</summary>
+    public static float EncodeFp8Row(in WeightMatrix w, int r, Span<byte> codes)
+    {
+        float amax = 0;
+        for (int c = 0; c < w.Cols; c++) amax = Math.Max(amax, Math.Abs(w[r, c]));
+        float scale = amax > 0 ? amax / Fp8E4M3.MaxFinite : 1f;
+        for (int c = 0; c < w.Cols; c++) codes[c] = Fp8E4M3.FromSingle(w[r, c] / scale);
+        return scale;
     }
 
     private static NativeBuffer Ones(long elements)

@@ -22,13 +22,7 @@ internal static class QuantBench
         using var f8codes = new NativeBuffer((long)n * k);
         using var f8scales = new NativeBuffer(4L * n);
         for (int r = 0; r < n; r++)
-        {
-            float amax = 0;
-            for (int c = 0; c < k; c++) amax = Math.Max(amax, Math.Abs(w[r, c]));
-            float s = amax > 0 ? amax / Fp8E4M3.MaxFinite : 1f;
-            ((float*)f8scales.Pointer)[r] = s;
-            for (int c = 0; c < k; c++) f8codes.Pointer[(long)r * k + c] = Fp8E4M3.FromSingle(w[r, c] / s);
-        }
+            ((float*)f8scales.Pointer)[r] = CheckpointWriter.EncodeFp8Row(w, r, new Span<byte>(f8codes.Pointer + (long)r * k, k));
         var f8 = new WeightMatrix((nint)f8codes.Pointer, (nint)f8scales.Pointer, DType.F8E4M3, n, k);
         var x = new float[k];
         var rng = new Random(1);

@@ -19,9 +19,12 @@ Usage: /usr/bin/python3 tools/fp8/make_fp8_checkpoint.py   (from the repository 
 import json
 import os
 import shutil
-import struct
+import sys
 
 import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "gptq"))
+from make_gptq_checkpoint import read_safetensors, write_safetensors  # noqa: E402  (the same hand-written safetensors I/O)
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 SRC = os.path.join(ROOT, "tests", "PagedAttention.Tests", "Data", "models", "llama")
@@ -61,40 +64,6 @@ def to_bf16(a):
 
 def bf16_to_f32(b):
     return (b.astype(np.uint32) << 16).view(np.float32)
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        b = f.read()
-    n = struct.unpack("<Q", b[:8])[0]
-    header = json.loads(b[8:8 + n])
-    data = b[8 + n:]
-    out = {}
-    for name, t in header.items():
-        if name == "__metadata__":
-            continue
-        assert t["dtype"] == "F32", (name, t["dtype"])
-        lo, hi = t["data_offsets"]
-        out[name] = np.frombuffer(data[lo:hi], dtype=np.float32).reshape(t["shape"]).copy()
-    return out
-
-
-def write_safetensors(path, tensors):
-    """tensors: name -> (dtype string, numpy array of the raw element type)."""
-    header, blobs, off = {"__metadata__": {"format": "pt"}}, [], 0
-    for name in sorted(tensors):
-        dtype, a = tensors[name]
-        raw = np.ascontiguousarray(a).tobytes()
-        header[name] = {"dtype": dtype, "shape": list(a.shape), "data_offsets": [off, off + len(raw)]}
-        blobs.append(raw)
-        off += len(raw)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for raw in blobs:
-            f.write(raw)
 
 
 def write_dir(name, tensors, config):

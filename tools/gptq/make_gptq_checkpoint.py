@@ -55,12 +55,15 @@ def read_safetensors(path):
 
 
 def write_safetensors(path, tensors):
+    """tensors: name -> numpy array (F32/F16/I32 by its dtype) or (safetensors dtype string, array of the raw elements)."""
     names = sorted(tensors)
     header, blobs, off = {"__metadata__": {"format": "pt"}}, [], 0
     for name in names:
-        a = np.ascontiguousarray(tensors[name])
-        dtype = {np.dtype(np.float32): "F32", np.dtype(np.float16): "F16", np.dtype(np.int32): "I32"}[a.dtype]
-        raw = a.astype(a.dtype.newbyteorder("<")).tobytes()
+        t = tensors[name]
+        dtype, a = t if isinstance(t, tuple) else (None, t)
+        a = np.asarray(a)  # a 0-d array keeps shape [] (ascontiguousarray would make it [1])
+        dtype = dtype or {np.dtype(np.float32): "F32", np.dtype(np.float16): "F16", np.dtype(np.int32): "I32"}[a.dtype]
+        raw = np.ascontiguousarray(a.astype(a.dtype.newbyteorder("<"))).tobytes()
         header[name] = {"dtype": dtype, "shape": list(a.shape), "data_offsets": [off, off + len(raw)]}
         blobs.append(raw)
         off += len(raw)

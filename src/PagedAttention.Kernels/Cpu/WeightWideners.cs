@@ -123,61 +123,49 @@ internal readonly unsafe struct F16Widener : IWeightWidener
 }
 
 /// <summary>
-/// FP8 E4M3 weight codes (<see cref="Fp8E4M3"/>), widened exactly in three integer/float steps: sign-extend the byte
-/// to 32 bits and shift it left by 20 (sign bits land in 27–31, exponent and mantissa in 20–26), clear bits 27–30 (the
-/// float sign stays, the exponent field becomes the code's), multiply by 2^120 (rebiases the exponent; E4M3
-/// subnormals become the right floats). Finite codes only: the NaN codes (S.1111.111) would widen to ±480, so FP8
-/// checkpoints are checked for them at load (<c>Fp8Reader</c>). The row's scale is applied to the finished dot product
-/// (<see cref="CpuGemm"/>), not here.
+/// FP8 E4M3 weight codes (<see cref="Fp8E4M3"/>), widened exactly: <see cref="F8E4M3RawWidener"/>'s value × 2^-120,
+/// times 2^120 (which rebiases the exponent; E4M3 subnormals become the right floats). Finite codes only: the NaN codes
+/// (S.1111.111) would widen to ±480, so FP8 checkpoints are checked for them at load (<c>Fp8Reader</c>). The GEMV
+/// uses the raw widener and moves the 2^120 out of its loop; this one gives the exact values (tests, references).
 /// </summary>
 internal readonly unsafe struct F8E4M3Widener : IWeightWidener
 {
+    private const float Two120 = 1.329227995784916e+36f;
+
     public static int ElementSize => 1;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Load16(byte* row, int i)
-    {
-        Vector512<int> b = Avx512F.IsSupported
-            ? Avx512F.ConvertToVector512Int32(Vector128.Load((sbyte*)row + i))
-            : Vector512.Create(Vector256.WidenLower(Vector256.WidenLower(Vector128.Load((sbyte*)row + i).ToVector256())), Vector256.WidenUpper(Vector256.WidenLower(Vector128.Load((sbyte*)row + i).ToVector256())));
-        var bits = (b << 20) & Vector512.Create(unchecked((int)0x87FFFFFF));
-        return bits.AsSingle() * Vector512.Create(1.329227995784916e+36f); // 2^120
-    }
+    public static Vector512<float> Load16(byte* row, int i) => F8E4M3RawWidener.Load16(row, i) * Vector512.Create(Two120);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Load8(byte* row, int i)
-    {
-        var b8 = Vector128.CreateScalarUnsafe(*(long*)(row + i)).AsSByte();
-        Vector256<int> b = Avx2.IsSupported
-            ? Avx2.ConvertToVector256Int32(b8)
-            : Vector256.WidenLower(Vector256.WidenLower(b8.ToVector256()));
-        var bits = (b << 20) & Vector256.Create(unchecked((int)0x87FFFFFF));
-        return bits.AsSingle() * Vector256.Create(1.329227995784916e+36f); // 2^120
-    }
+    public static Vector256<float> Load8(byte* row, int i) => F8E4M3RawWidener.Load8(row, i) * Vector256.Create(Two120);
 
-    /// <remarks>The same three steps on one code, branch-free and inlined: a call here (in the tiles' scalar tails) made the
-    /// JIT spill every accumulator of the 1x8 tile around its vector loop, since calls clobber all vector registers.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Load1(byte* row, int i) => BitConverter.Int32BitsToSingle((((sbyte*)row)[i] << 20) & unchecked((int)0x87FFFFFF)) * 1.329227995784916e+36f;
+    public static float Load1(byte* row, int i) => F8E4M3RawWidener.Load1(row, i) * Two120;
 }
 
 /// <summary>
-/// FP8 E4M3 codes widened to their value times 2^-120 (<see cref="F8E4M3Widener"/> without the final multiply): the
-/// GEMV multiplies x by 2^80 once per call and its outputs by 2^40, so each weight costs three instructions instead of
-/// four. Power-of-two scaling commutes with rounding, so the products and sums are the same bits as with exact widening
-/// while they stay in float32's normal range (|x| below 2^48, products above 2^-86 in magnitude).
+/// FP8 E4M3 codes widened to their value times 2^-120 in three steps: sign-extend the byte to 32 bits and shift it left
+/// by 20 (sign bits land in 27–31, exponent and mantissa in 20–26), clear bits 27–30 (the float sign stays, the
+/// exponent field becomes the code's). The GEMV multiplies x by 2^80 once per call and its outputs by 2^40, so each
+/// weight costs three instructions instead of four. Power-of-two scaling commutes with rounding, so the products and
+/// sums are the same bits as with exact widening while they stay in float32's normal range (|x| below 2^48, products
+/// above 2^-86 in magnitude). Finite codes only (see <see cref="F8E4M3Widener"/>).
 /// </summary>
 internal readonly unsafe struct F8E4M3RawWidener : IWeightWidener
 {
+    private const int KeepSignAndCode = unchecked((int)0x87FFFFFF);
+
     public static int ElementSize => 1;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Load16(byte* row, int i)
     {
+        var codes = Vector128.Load((sbyte*)row + i);
         Vector512<int> b = Avx512F.IsSupported
-            ? Avx512F.ConvertToVector512Int32(Vector128.Load((sbyte*)row + i))
-            : Vector512.Create(Vector256.WidenLower(Vector256.WidenLower(Vector128.Load((sbyte*)row + i).ToVector256())), Vector256.WidenUpper(Vector256.WidenLower(Vector128.Load((sbyte*)row + i).ToVector256())));
-        return ((b << 20) & Vector512.Create(unchecked((int)0x87FFFFFF))).AsSingle();
+            ? Avx512F.ConvertToVector512Int32(codes)
+            : Vector512.Create(Vector256.WidenLower(Vector256.WidenLower(codes.ToVector256())), Vector256.WidenUpper(Vector256.WidenLower(codes.ToVector256())));
+        return ((b << 20) & Vector512.Create(KeepSignAndCode)).AsSingle();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -187,9 +175,11 @@ internal readonly unsafe struct F8E4M3RawWidener : IWeightWidener
         Vector256<int> b = Avx2.IsSupported
             ? Avx2.ConvertToVector256Int32(b8)
             : Vector256.WidenLower(Vector256.WidenLower(b8.ToVector256()));
-        return ((b << 20) & Vector256.Create(unchecked((int)0x87FFFFFF))).AsSingle();
+        return ((b << 20) & Vector256.Create(KeepSignAndCode)).AsSingle();
     }
 
+    /// <remarks>The same steps on one code, branch-free and inlined: a call here (in the tiles' scalar tails) made the
+    /// JIT spill every accumulator of the 1x8 tile around its vector loop, since calls clobber all vector registers.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Load1(byte* row, int i) => BitConverter.Int32BitsToSingle((((sbyte*)row)[i] << 20) & unchecked((int)0x87FFFFFF));
+    public static float Load1(byte* row, int i) => BitConverter.Int32BitsToSingle((((sbyte*)row)[i] << 20) & KeepSignAndCode);
 }

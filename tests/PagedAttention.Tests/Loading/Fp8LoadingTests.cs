@@ -319,21 +319,8 @@ public sealed class Fp8LoadingTests(ITestOutputHelper output)
     public async Task EngineServesAnFp8CheckpointLikeItsDequantizedTwin()
     {
         var prompts = new[] { new[] { 1, 17, 99, 230 }, new[] { 1, 5, 300, 7, 42, 8 } };
-        async Task<List<int[]>> Run(string model)
-        {
-            await using var engine = await LlmEngine.LoadAsync(new EngineOptions { ModelPath = TestData.Fp8Model(model) });
-            var outs = new List<int[]>();
-            foreach (var p in prompts)
-            {
-                var tokens = new List<int>();
-                await foreach (var o in engine.GenerateAsync(p, new AI.Sampling.SamplingParams { Temperature = 0, MaxTokens = 12, IgnoreEos = true }))
-                    tokens.Add(o.TokenId);
-                outs.Add([.. tokens]);
-            }
-            return outs;
-        }
-        var f8 = await Run("llama-fp8-channel");
-        var f32 = await Run("llama-fp8-channel-dequant");
+        var f8 = await EngineGreedy.RunAsync(TestData.Fp8Model("llama-fp8-channel"), prompts, 12);
+        var f32 = await EngineGreedy.RunAsync(TestData.Fp8Model("llama-fp8-channel-dequant"), prompts, 12);
         for (int i = 0; i < prompts.Length; i++)
         {
             output.WriteLine($"prompt {i}: fp8 [{string.Join(", ", f8[i])}] f32 twin [{string.Join(", ", f32[i])}]");

@@ -163,21 +163,8 @@ public sealed class GptqLoadingTests(ITestOutputHelper output)
     public async Task EngineGreedyOutputOfGptqMatchesTheDequantizedModel()
     {
         var prompts = new[] { new[] { 1, 17, 99, 230 }, new[] { 1, 5, 300, 7, 42, 8 }, new[] { 1, 250 } };
-        async Task<List<int[]>> Run(string model)
-        {
-            await using var engine = await LlmEngine.LoadAsync(new EngineOptions { ModelPath = TestData.GptqModel(model) });
-            var outs = new List<int[]>();
-            foreach (var p in prompts)
-            {
-                var tokens = new List<int>();
-                await foreach (var o in engine.GenerateAsync(p, new AI.Sampling.SamplingParams { Temperature = 0, MaxTokens = 12, IgnoreEos = true }))
-                    tokens.Add(o.TokenId);
-                outs.Add([.. tokens]);
-            }
-            return outs;
-        }
-        var g = await Run("llama-gptq-g128");
-        var f = await Run("llama-gptq-g128-dequant");
+        var g = await EngineGreedy.RunAsync(TestData.GptqModel("llama-gptq-g128"), prompts, 12);
+        var f = await EngineGreedy.RunAsync(TestData.GptqModel("llama-gptq-g128-dequant"), prompts, 12);
         int same = 0, total = 0;
         for (int i = 0; i < prompts.Length; i++)
         {
