@@ -15,6 +15,7 @@ Kinds (each returns {"kind", "messages", "tools", "expect"}):
 import json
 import os
 import random
+from collections.abc import Sequence
 
 import re
 
@@ -52,38 +53,78 @@ class Vocab:
             self._synthesize()
 
     def _synthesize(self):
-        """Training lists = the real words (repeated) + as many made-up words (seeded, never a held-out word), so that
-        a name, a city or a tool can only be got right by copying it from the prompt, not by recalling a short list:
-        the held-out split's unseen words need exactly that."""
+        """Training lists = the real words (about 30 % of the draws) + made-up words drawn fresh for every use (corpus
+        v4): each list is a seeded virtual list of 16 M entries whose entry j is made by its own Random(salt:j), so
+        two conversations almost never share a made-up name, city, company, product word, tool object, tool-name
+        word or JSON prefix. The model cannot memorise them (v3 drew them from fixed lists of 300-3,000, and the
+        run-4 model learnt those lists: near-zero training loss, unseen words copied imperfectly); it has to copy
+        them from the prompt, which is what the held-out split's unseen words need. Never a held-out word."""
         held = held_words()
-        rng = random.Random("synthetic-vocab")
-        seen = set(self.name_words)
 
-        def word(lo=2, hi=3):
-            while True:
-                w = _made_word(rng, lo, hi)
-                if w not in held and w not in seen and len(w) >= 4:
-                    seen.add(w)
-                    return w
+        def fresh(lo, hi):
+            def make(rng):
+                while True:
+                    w = _fresh_word(rng, lo, hi)
+                    # w[1:] too: a capitalised word's lower-case tail is a word to the leak check (a capitalised
+                    # training word whose tail is a held-out word fails it). Never write a held-out word in this
+                    # file: the held-out made-up words avoid every word of the sources (_source_words)
+                    if w not in held and w[1:] not in held and len(w) >= 4:
+                        return w
+            return make
 
-        def mix(real, n, make):
-            return list(real) * max(1, n // max(1, len(real))) + [make() for _ in range(n)]
+        cap_ = lambda make: (lambda rng: make(rng).capitalize())  # noqa: E731
+        self.first = FreshWords(self.first, "first", cap_(fresh(2, 3)))
+        self.last = FreshWords(self.last, "last", cap_(fresh(2, 3)))
+        self.cities = FreshWords(self.cities, "city", cap_(fresh(2, 4)))
+        self.companies = FreshWords(self.companies, "company", cap_(fresh(2, 3)))
+        self.adj = FreshWords(self.adj, "adj", cap_(fresh(2, 3)))
+        self.noun = FreshWords(self.noun, "noun", cap_(fresh(2, 3)))
+        # tool-name words: half the made-up ones from the held-out words' own generator (so those are in
+        # distribution), half from the wider one; the fixed 3,000 of v3 stay among the real share
+        word = fresh(2, 3)
+        self.name_words = FreshWords(self.name_words, "tool-name", word)
 
-        self.first = mix(self.first, 1500, lambda: word().capitalize())
-        self.last = mix(self.last, 1500, lambda: word().capitalize())
-        self.cities = mix(self.cities, 1500, lambda: word().capitalize())
-        self.companies = mix(self.companies, 300, lambda: word().capitalize())
-        self.adj = mix(self.adj, 400, lambda: word().capitalize())
-        self.noun = mix(self.noun, 400, lambda: word().capitalize())
-
-        def obj():
-            w = word(2, 3)
+        def obj(rng):
+            w = word(rng)
             while True:
                 pre = "".join(rng.choice("ABCDEFGHJKLMNPRSTVWXYZ") for _ in range(rng.randint(2, 4)))
                 if pre.lower() not in held:
                     return (w, w, pre)
-        self.objects = mix(self.objects, 1500, obj)
-        self.json_prefixes = mix(JSON_PREFIXES[0], 400, lambda: word(2, 2))
+        self.objects = FreshWords(self.objects, "object", obj)
+        self.json_prefixes = FreshWords(JSON_PREFIXES[0], "json-prefix", fresh(2, 2))
+
+
+class FreshWords(Sequence):
+    """A seeded virtual word list for rng.choice / rng.sample: `real` repeated over the first `real_share` of it,
+    then `n` made-up entries, entry j made by make(Random(f"{salt}:{j}")) - the same on every machine, and a
+    draw from 16 M entries is almost always a word no other conversation uses."""
+
+    def __init__(self, real, salt, make, n=1 << 24, real_share=0.3):
+        self.real, self.salt, self.make, self.n = list(real), salt, make, n
+        self.nreal = int(n * real_share / (1 - real_share)) if self.real else 0
+
+    def __len__(self):
+        return self.nreal + self.n
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            raise TypeError("FreshWords does not slice")
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        if i < self.nreal:
+            return self.real[i % len(self.real)]
+        return self.make(random.Random(f"{self.salt}:{i}"))
+
+
+def _fresh_word(rng, lo, hi):
+    """A made-up training word: half from the held-out tool words' generator (_made_word), half from a wider one
+    (more onsets, vowels and codas: 'kjaroust', 'tsewinkal') so that copying is learnt over many sub-word splits."""
+    if rng.random() < 0.5:
+        return _made_word(rng, lo, hi)
+    return "".join(rng.choice(_WIDE_ONSETS) + rng.choice(_WIDE_VOWELS) + (rng.choice(_WIDE_CODAS) if rng.random() < 0.45 else "")
+                   for _ in range(rng.randint(lo, hi)))
 
 
 def _made_word(rng, lo=2, hi=3):
@@ -147,6 +188,10 @@ _ONSETS = ["b", "c", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p", "r", "s",
            "fl", "gr", "kl", "pr", "sh", "st", "th", "tr", "v", "qu", "sl"]
 _VOWELS = ["a", "e", "i", "o", "u", "a", "e", "o", "ai", "ou", "ee", "ia"]
 _CODAS = ["n", "r", "l", "s", "m", "x", "k", "t", "nd", "rk"]
+_WIDE_ONSETS = _ONSETS + ["y", "x", "kj", "ts", "kw", "bl", "gl", "pl", "sk", "sp", "sn", "ph", "wh", "dj", "zh", "vl",
+                          "hr", "ng", "", "", "a", "o", "e", "i", "u"]
+_WIDE_VOWELS = _VOWELS + ["aa", "ei", "au", "y", "oe", "ui", "io", "ae", "uu", "i", "u"]
+_WIDE_CODAS = _CODAS + ["ng", "sk", "lt", "nk", "v", "b", "d", "g", "p", "z", "th", "sh", "ck", "ff", "ll", "ss"]
 
 
 # ---------------------------------------------------------------- rendering (transformers' apply_chat_template)
@@ -496,6 +541,7 @@ class ToolSpec:
         self.json, self.kind, self.obj = json_, kind, obj
         self.name = json_["function"]["name"]
         self.made_up = made_up  # the name is (partly) made-up words: only the description says what it does
+        self.base = None  # the tool object (noun phrase, snake name, id prefix) of read / action / list tools
         self.make_call = make_call  # rng -> (request sentence, arguments dict, result string, answer sentence)
 
 
@@ -702,8 +748,13 @@ def random_tool(rng, v, obj=None, kind=None, action=None):
         return make_time_tool(rng, v, style)
     obj = obj or rng.choice(v.objects)
     if kind == "action":
-        return make_action_tool(rng, v, obj, style, action)
-    return {"read": make_read_tool, "list": make_list_tool}[kind](rng, v, obj, style)
+        spec = make_action_tool(rng, v, obj, style, action)
+    else:
+        spec = {"read": make_read_tool, "list": make_list_tool}[kind](rng, v, obj, style)
+    # the object tuple, for near-miss distractors (the training objects are a virtual list, not searched); list tools
+    # name theirs in the plural and get none, as when v3 looked the phrase up in the list
+    spec.base = obj if spec.obj == obj[0] else None
+    return spec
 
 
 def _distractor(rng, v, needed):
@@ -714,7 +765,7 @@ def _distractor(rng, v, needed):
         r = rng.random()
         if n.kind in ("weather", "currency", "time") or r < 0.25:
             return random_tool(rng, v)
-        base = next((o for o in v.objects if o[0] == n.obj), None)
+        base = getattr(n, "base", None)
         if r < 0.6 and base is not None:  # same object, another capability
             return random_tool(rng, v, obj=base, kind=rng.choice(["read", "action", "list"]))
         kind = n.kind.split(":")[0]
@@ -767,7 +818,8 @@ def gen_tool_one(rng, v):
     msgs.append({"role": "tool", "tool_call_id": "call0", "name": need.name, "content": res})
     msgs.append({"role": "assistant", "content": ans})
     return {"kind": "tool_one", "messages": msgs, "tools": [t.json for t in tools],
-            "expect": {"calls": [{"name": need.name, "arguments": args}], "request": req, "result": res, "answer": ans}}
+            "expect": {"calls": [{"name": need.name, "arguments": args}], "request": req, "result": res, "answer": ans,
+                       "made_up": [t.name for t in tools if t.made_up]}}
 
 
 def gen_tool_two(rng, v):
@@ -797,7 +849,7 @@ def gen_tool_two(rng, v):
              {"role": "assistant", "content": na + " " + nb}]
     return {"kind": "tool_two", "messages": msgs, "tools": [t.json for t in tools],
             "expect": {"calls": [{"name": a.name, "arguments": aa}, {"name": b.name, "arguments": ab}],
-                       "request": req, "answer": na + " " + nb}}
+                       "request": req, "answer": na + " " + nb, "made_up": [t.name for t in tools if t.made_up]}}
 
 
 def gen_tool_none(rng, v):
