@@ -162,8 +162,9 @@ internal static class SwapChecks
             Bandwidth(d, swap, "swap bandwidth (256 blocks of 2 MiB, 32 layers x K/V copies each)", rep);
         });
 
-        // The kv_swap_copy path (PAGEDATTENTION_SWAP_KERNEL=1): byte-for-byte equal to the cuMemcpy path both ways, and
-        // its bandwidth on the same 8B-shape blocks.
+        // The kv_swap_copy path (the default; PAGEDATTENTION_SWAP_KERNEL=0 turns it off in the engine, not here: both
+        // swap spaces are built explicitly): byte-for-byte equal to the cuMemcpy path both ways, and its bandwidth on
+        // the same 8B-shape blocks.
         rep.Run("swap copy kernel", () =>
         {
             using var kernels = new CudaKernels(d, 128, 4, RuntimeSwitches.FromEnvironment());
@@ -193,10 +194,19 @@ internal static class SwapChecks
         var outPairs = Enumerable.Range(0, 256).SelectMany(i => new[] { i, i }).ToArray();
         var inPairs = Enumerable.Range(0, 256).SelectMany(i => new[] { i, 256 + i }).ToArray();
         swap.SwapOut(outPairs); swap.SwapIn(inPairs); d.Synchronize(); // warm-up
+        swap.Synchronize();
+        double timed0 = swap.CopySeconds;
+        long batches0 = swap.TimedBatches;
         float msOut = d.Time(() => swap.SwapOut(outPairs));
         float msIn = d.Time(() => swap.SwapIn(inPairs));
         double bytes = 256.0 * swap.BytesPerBlock;
         rep.Check(label, msOut > 0 && msIn > 0,
             $"device->host {bytes / (msOut * 1e-3) / 1e9:F1} GB/s, host->device {bytes / (msIn * 1e-3) / 1e9:F1} GB/s");
+        // The swap space's own copy time (EngineMetrics.SwapSeconds): its events on the copy stream must see about what
+        // the compute stream's events around the same two batches saw (the kernel path once reported 260 GiB in 0.01 s).
+        swap.Synchronize();
+        double timed = swap.CopySeconds - timed0, wall = (msOut + msIn) * 1e-3, ratio = timed / wall;
+        rep.Check($"{label}: copy seconds counted", swap.TimedBatches - batches0 == 2 && ratio is > 0.5 and < 1.1,
+            $"the swap space timed {swap.TimedBatches - batches0} batches, {timed * 1e3:F2} ms; events around them {wall * 1e3:F2} ms (ratio {ratio:F2})");
     }
 }

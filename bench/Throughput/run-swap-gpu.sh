@@ -28,18 +28,19 @@ cat "$OUT/machine.txt" | tee -a "$LOG"
 TP="bash $G/on-device.sh dotnet $G/app/Throughput.dll --device cuda --model $M --max-num-batched-tokens 8192"
 # one process per mode (same request list, same machine, back to back): a mode cut off by its timeout loses only itself
 # auto last: recompute vs swap and the host tier come first when the call's time runs short
-for mode in recompute swap; do
+# MODES / HOSTS / AUTO pick a subset (e.g. after a change that only touches the swap copies): MODES="" HOSTS="0 24" AUTO=0
+for mode in ${MODES-recompute swap}; do
   sw=""; [ $mode = recompute ] || sw="--swap-space-gib 16"
   step swap_sharegpt1000_$mode 90 $TP --max-num-seqs 512 --requests "$G/wl/sharegpt-1000.json" --kv-cache-gib 4 \
     --preemption $mode $sw --output "$OUT/swap-sharegpt1000-$mode.json"
 done
 # host 24 takes ~15 s longer to load (the 24 GiB of pinned host memory)
-for host in 0 24; do
+for host in ${HOSTS:-0 24}; do
   t=115; [ $host = 0 ] || t=170
   step agents_rounds_host$host $t $TP --max-num-seqs 256 --workload agents-rounds --preambles 32 --rounds 16 --preamble-len 4096 \
     --question-len 64 --answer-len 64 --kv-cache-gib 7 --host-cache-gib $host --output "$OUT/agents-rounds-host$host.json"
 done
 mode=auto
-step swap_sharegpt1000_$mode 90 $TP --max-num-seqs 512 --requests "$G/wl/sharegpt-1000.json" --kv-cache-gib 4 \
+[ "${AUTO:-1}" = 1 ] && step swap_sharegpt1000_$mode 90 $TP --max-num-seqs 512 --requests "$G/wl/sharegpt-1000.json" --kv-cache-gib 4 \
   --preemption $mode --swap-space-gib 16 --output "$OUT/swap-sharegpt1000-$mode.json"
 echo "run-swap finished t=$((SECONDS - S))s" | tee -a "$LOG"

@@ -60,8 +60,18 @@ public sealed record EngineMetrics
     /// <inheritdoc cref="SwapBytesOut"/>
     public long SwapBytesIn { get; init; }
 
-    /// <summary>Seconds the step loop spent issuing (on the CPU: doing) swap copies.</summary>
+    /// <summary>
+    /// Seconds the swap copies took (the host tier's included). On the CPU, the time doing them; on CUDA, their device
+    /// time, measured by events around each batch on the copy stream and counted once the batch has finished (the copies
+    /// of the step in flight come in after it).
+    /// </summary>
     public double SwapSeconds { get; init; }
+
+    /// <summary>
+    /// Seconds the step loop spent issuing swap copies: on the CPU, doing them (= <see cref="SwapSeconds"/>); on CUDA,
+    /// queueing them (two cuMemcpyAsync per layer per block, or one kernel launch per batch).
+    /// </summary>
+    public double SwapIssueSeconds { get; init; }
 
     /// <summary>Blocks held by the prefix cache's host tier (<see cref="EngineOptions.HostCacheBytes"/>).</summary>
     public int HostTierBlocks { get; init; }

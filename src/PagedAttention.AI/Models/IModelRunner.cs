@@ -55,6 +55,13 @@ internal interface IModelRunner : IDisposable
     /// <summary>Copies host blocks to device blocks: (host id, device id) pairs, queued before the next forward pass.</summary>
     void SwapIn(ReadOnlySpan<int> hostDevice);
 
+    /// <summary>
+    /// Seconds the swap copies took on the device, counting the batches known to have finished (CUDA: events around each
+    /// batch on the copy stream), or null where <see cref="SwapOut"/> / <see cref="SwapIn"/> copy before they return
+    /// (the CPU), so that the engine's own timing of those calls is the copy time. Read from any thread.
+    /// </summary>
+    double? SwapCopySeconds => null;
+
     /// <summary>Whether <see cref="LaunchSample"/> / <see cref="WaitSample"/> work (the device computes asynchronously).</summary>
     bool CanLaunchAsync { get; }
 

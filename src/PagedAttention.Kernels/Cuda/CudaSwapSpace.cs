@@ -11,9 +11,12 @@ namespace PagedAttention.Kernels.Cuda;
 /// The copies overlap the host's work between steps, not the device's compute: the engine queues them right before the
 /// forward pass that depends on them. Host blocks are reused only by later copies on the same copy stream, which runs
 /// them in order. Step-loop thread only.
-/// Two ways to copy: two cuMemcpyAsync per layer per block (the default), or, given <see cref="CudaKernels"/>, one
+/// Two ways to copy: two cuMemcpyAsync per layer per block (without kernels), or, given <see cref="CudaKernels"/> (what the
+/// CUDA runner passes unless <see cref="RuntimeSwitches.SwapCopyKernel"/> is off), one
 /// <c>kv_swap_copy</c> launch per batch (kv_swap.cu) that reads and writes the mapped host blocks directly; its
 /// (device, host) pairs go through a ring of page-locked slots, each reused only after the launch that read it has run.
+/// Either way each batch is timed on the copy stream (<see cref="CopySeconds"/>, <see cref="SwapCopyTimer"/>): the
+/// calls only queue the copies, so the time spent in them says nothing of how long the copies take.
 /// </summary>
 internal sealed unsafe class CudaSwapSpace : IDisposable
 {
@@ -25,6 +28,7 @@ internal sealed unsafe class CudaSwapSpace : IDisposable
     private readonly DeviceBuffer? _slices;           // [2 * layers] pool bases: K0, V0, K1, V1, ...
     private readonly PinnedHostBuffer? _pairSlots;    // SlotCount x SlotPairs (device, host) pairs
     private readonly nint[] _slotRead = [];           // recorded after the launch that read slot i (never recorded: no wait)
+    private readonly SwapCopyTimer _timer;            // (start, end) timing events around each batch, on the copy stream
     private readonly ulong _hostDevicePtr, _pairSlotsDevicePtr;
     private int _nextSlot;
     private bool _disposed;
@@ -61,6 +65,7 @@ internal sealed unsafe class CudaSwapSpace : IDisposable
         CuDriver.Check(f.cuEventCreate(&b, 2 /* CU_EVENT_DISABLE_TIMING */), "cuEventCreate");
         _computeDone = a;
         _copyDone = b;
+        _timer = new SwapCopyTimer(new StreamEvents(stream));
         if (kernels is null || cache.BlockBytes % 16 != 0) return;
         _kernels = kernels;
         ulong hd;
@@ -84,6 +89,23 @@ internal sealed unsafe class CudaSwapSpace : IDisposable
 
     /// <summary>Whether copies run as <c>kv_swap_copy</c> launches rather than cuMemcpyAsync calls.</summary>
     public bool UsesCopyKernel => _kernels is not null;
+
+    /// <summary>
+    /// Device seconds of the copy batches known to have finished (CUDA events around each batch on the copy stream, read
+    /// by <see cref="PollCopyTimes"/>, the next copy or <see cref="Synchronize"/>); any thread.
+    /// </summary>
+    public double CopySeconds => _timer.Seconds;
+
+    /// <summary>Copy batches timed so far (<see cref="CopySeconds"/>).</summary>
+    public long TimedBatches => _timer.Batches;
+
+    /// <summary>Adds the finished batches to <see cref="CopySeconds"/> (never waits; call after a step has completed).</summary>
+    public void PollCopyTimes()
+    {
+        if (_disposed || _timer.Pending == 0) return;
+        _device.MakeCurrent();
+        _timer.Poll();
+    }
 
     /// <summary>Overwrites one host block (checks: fills blocks with known bytes; no copy may be in flight).</summary>
     internal void WriteHostBlock(int block, ReadOnlySpan<byte> bytes)
@@ -117,19 +139,22 @@ internal sealed unsafe class CudaSwapSpace : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (pairs.Length % 2 != 0) throw new ArgumentException("Swap copies come in pairs.", nameof(pairs));
         if (pairs.Length == 0) return;
-        _device.MakeCurrent();
-        var f = CuDriver.Fn;
-        long layerBytes = _cache.BlockBytes;
-        CuDriver.Check(f.cuEventRecord(_computeDone, _device.Stream), "cuEventRecord");
-        CuDriver.Check(f.cuStreamWaitEvent(_copyStream, _computeDone, 0), "cuStreamWaitEvent");
         for (int i = 0; i < pairs.Length; i += 2)
         {
             int dev = toHost ? pairs[i] : pairs[i + 1], host = toHost ? pairs[i + 1] : pairs[i];
             if ((uint)dev >= (uint)_cache.NumBlocks || (uint)host >= (uint)NumBlocks)
                 throw new ArgumentOutOfRangeException(nameof(pairs), $"Swap copy of device block {dev} / host block {host} is outside the {_cache.NumBlocks} device and {NumBlocks} host blocks.");
         }
+        _device.MakeCurrent();
+        var f = CuDriver.Fn;
+        long layerBytes = _cache.BlockBytes;
+        _timer.Poll(); // the batches that ran meanwhile (keeps the timing pairs in flight few)
+        CuDriver.Check(f.cuEventRecord(_computeDone, _device.Stream), "cuEventRecord");
+        CuDriver.Check(f.cuStreamWaitEvent(_copyStream, _computeDone, 0), "cuStreamWaitEvent");
+        _timer.Begin(); // after the wait: the batch's time starts when its copies can start
         if (_kernels is not null) CopyByKernel(pairs, toHost);
         else CopyByMemcpy(pairs, toHost, layerBytes);
+        _timer.End();
         CuDriver.Check(f.cuEventRecord(_copyDone, _copyStream), "cuEventRecord");
         CuDriver.Check(f.cuStreamWaitEvent(_device.Stream, _copyDone, 0), "cuStreamWaitEvent");
     }
@@ -183,11 +208,12 @@ internal sealed unsafe class CudaSwapSpace : IDisposable
         }
     }
 
-    /// <summary>Waits for every queued copy (tests and measurements).</summary>
+    /// <summary>Waits for every queued copy (tests and measurements); <see cref="CopySeconds"/> then counts them all.</summary>
     public void Synchronize()
     {
         _device.MakeCurrent();
         CuDriver.Check(CuDriver.Fn.cuStreamSynchronize(_copyStream), "cuStreamSynchronize");
+        _timer.Poll();
     }
 
     /// <inheritdoc />
@@ -200,6 +226,7 @@ internal sealed unsafe class CudaSwapSpace : IDisposable
             _device.MakeCurrent();
             var f = CuDriver.Fn;
             f.cuStreamSynchronize(_copyStream);
+            _timer.Dispose();
             f.cuStreamDestroy(_copyStream);
             f.cuEventDestroy(_computeDone);
             f.cuEventDestroy(_copyDone);
@@ -208,5 +235,35 @@ internal sealed unsafe class CudaSwapSpace : IDisposable
         _slices?.Dispose();
         _pairSlots?.Dispose();
         _host.Dispose();
+    }
+
+    /// <summary>Timing events on one stream (<see cref="SwapCopyTimer"/>); the device's context is current at every call.</summary>
+    private sealed class StreamEvents(nint stream) : ICopyEvents
+    {
+        public nint Create()
+        {
+            nint e;
+            CuDriver.Check(CuDriver.Fn.cuEventCreate(&e, 0 /* CU_EVENT_DEFAULT: timed */), "cuEventCreate");
+            return e;
+        }
+
+        public void Record(nint e) => CuDriver.Check(CuDriver.Fn.cuEventRecord(e, stream), "cuEventRecord");
+
+        public bool HasCompleted(nint e)
+        {
+            int r = CuDriver.Fn.cuEventQuery(e);
+            if (r == CuDriver.NotReady) return false;
+            CuDriver.Check(r, "cuEventQuery");
+            return true;
+        }
+
+        public float ElapsedMilliseconds(nint start, nint end)
+        {
+            float ms;
+            CuDriver.Check(CuDriver.Fn.cuEventElapsedTime(&ms, start, end), "cuEventElapsedTime");
+            return ms;
+        }
+
+        public void Destroy(nint e) => CuDriver.Fn.cuEventDestroy(e);
     }
 }

@@ -78,6 +78,11 @@ internal sealed class AsyncHostRunner : IModelRunner, IDeviceSampler
     public void SwapOut(ReadOnlySpan<int> deviceHost) => _inner.SwapOut(deviceHost);
 
     public void SwapIn(ReadOnlySpan<int> hostDevice) => _inner.SwapIn(hostDevice);
+
+    /// <summary>What <see cref="IModelRunner.SwapCopySeconds"/> reports (as a device that times its copies would); null: the CPU's own (none).</summary>
+    public double? ReportedSwapCopySeconds { get; init; }
+
+    public double? SwapCopySeconds => ReportedSwapCopySeconds;
     public IDeviceSampler? DeviceSampler => this;
     public bool CanLaunchAsync => !Synchronous;
 

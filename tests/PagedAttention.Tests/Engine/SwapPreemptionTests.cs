@@ -47,6 +47,7 @@ public class SwapPreemptionTests
                 Assert.True(m.SwapOuts > 0 && m.SwapIns == m.SwapOuts, $"{mode}: {m}");
                 Assert.True(m.SwapBytesIn <= m.SwapBytesOut, m.ToString()); // blocks still in the prefix cache come back by reference
                 Assert.True(m.SwapBytesOut > 0 && m.SwapSeconds > 0);
+                Assert.Equal(m.SwapIssueSeconds, m.SwapSeconds); // the CPU copies as it issues: the time is the copies'
                 Assert.Contains(log.Entries, x => x.Message.Contains("swapped out to host memory"));
             }
             if (mode == PreemptionMode.Swap) Assert.Equal(m.Preemptions, m.SwapOuts + m.RecomputePreemptions);
@@ -55,9 +56,9 @@ public class SwapPreemptionTests
     }
 
     /// <summary>The pipelined engine on <see cref="AsyncHostRunner"/> with <paramref name="blocks"/> KV blocks and swap on; invariants checked every step.</summary>
-    private static (AsyncHostRunner Runner, LlmEngine Engine, SchedulerProbe Scheduler) PipelinedSwap(string dir, int blocks)
+    private static (AsyncHostRunner Runner, LlmEngine Engine, SchedulerProbe Scheduler) PipelinedSwap(string dir, int blocks, double? reportedCopySeconds = null)
     {
-        var runner = new AsyncHostRunner(dir, blocks, 16, 16);
+        var runner = new AsyncHostRunner(dir, blocks, 16, 16) { ReportedSwapCopySeconds = reportedCopySeconds };
         var e = LlmEngine.Create(runner, new EngineOptions
         {
             ModelPath = dir, MaxNumSeqs = 16, MaxNumBatchedTokens = 64, SwapSpaceBytes = 4L << 20, PreemptionMode = PreemptionMode.Swap,
@@ -153,6 +154,20 @@ public class SwapPreemptionTests
         Assert.Equal(m.HostBlocksTotal, m.HostBlocksFree);
         Assert.Equal(0, m.Swapped);
         Assert.Null(e.LoopFailure);
+    }
+
+    [Fact]
+    public async Task SwapSeconds_AreTheRunnersCopyTime_WhereItTimesThem()
+    {
+        // A device queues its copies, so the time the step loop spends in SwapOut / SwapIn is not theirs (the CUDA
+        // kernel path queued 260 GiB "in 0.01 s"); the runner's own measurement is (CUDA: events on the copy stream).
+        var (_, e, _) = PipelinedSwap(TestData.Model("llama"), 14, reportedCopySeconds: 12.5);
+        await using var _ = e;
+        await Task.WhenAll(Prompts(16, seed: 23).Select(p => Tokens(e, p, Greedy(20))));
+        var m = await WaitIdle(e);
+        Assert.True(m.SwapOuts > 0, m.ToString());
+        Assert.Equal(12.5, m.SwapSeconds);
+        Assert.True(m.SwapIssueSeconds > 0 && m.SwapIssueSeconds < 12.5, m.ToString());
     }
 
     [Fact]

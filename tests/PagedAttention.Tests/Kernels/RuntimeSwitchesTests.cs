@@ -40,7 +40,7 @@ public class RuntimeSwitchesTests
         Assert.Null(d.KernelCacheDirectory);
         Assert.True(d.CublasLt);
         Assert.False(d.GemmSearch);
-        Assert.False(d.SwapCopyKernel);
+        Assert.True(d.SwapCopyKernel);
         Assert.Null(d.CpuThreads);
         Assert.Equal(200, d.CpuSpinIterations);
     }
@@ -63,7 +63,7 @@ public class RuntimeSwitchesTests
             ["PAGEDATTENTION_GEMM_SEARCH"] = "1",
             ["PAGEDATTENTION_CPU_THREADS"] = "3",
             ["PAGEDATTENTION_CPU_SPIN"] = "0",
-            ["PAGEDATTENTION_SWAP_KERNEL"] = "1",
+            ["PAGEDATTENTION_SWAP_KERNEL"] = "0",
         }, () =>
         {
             var s = RuntimeSwitches.FromEnvironment();
@@ -71,7 +71,7 @@ public class RuntimeSwitchesTests
             {
                 Overlap = false, TensorCorePrefill = false, FastPrefill = true, ProgrammaticLaunch = false, AttentionVariant = -1,
                 KernelCacheDirectory = "/tmp/kc", CublasLt = false, GemmSearch = true, CpuThreads = 3, CpuSpinIterations = 0,
-                SwapCopyKernel = true,
+                SwapCopyKernel = false,
             }, s);
         });
 
@@ -104,10 +104,9 @@ public class RuntimeSwitchesTests
         }, () =>
         {
             var s = RuntimeSwitches.FromEnvironment();
-            Assert.True(s.Overlap && s.TensorCorePrefill && s.ProgrammaticLaunch && s.CublasLt);
+            Assert.True(s.Overlap && s.TensorCorePrefill && s.ProgrammaticLaunch && s.CublasLt && s.SwapCopyKernel);
             Assert.Equal(value == "1", s.FastPrefill);
             Assert.Equal(value == "1", s.GemmSearch);
-            Assert.Equal(value == "1", s.SwapCopyKernel);
         });
 
     [Theory]

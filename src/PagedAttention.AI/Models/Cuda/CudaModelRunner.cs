@@ -130,10 +130,17 @@ internal sealed class CudaModelRunner : IModelRunner, IDeviceSampler
     public int BlockSize => _cache.BlockSize;
     public IDeviceSampler? DeviceSampler => this;
 
-    public void Forward(ForwardBatch batch, Span<float> logits) => _model.Forward(batch, _cache, logits);
+    public void Forward(ForwardBatch batch, Span<float> logits)
+    {
+        _model.Forward(batch, _cache, logits);
+        _swap?.PollCopyTimes();
+    }
 
-    public void ForwardSample(ForwardBatch batch, Span<int> tokens, Span<float> logits, ReadOnlySpan<int> logitRows) =>
+    public void ForwardSample(ForwardBatch batch, Span<int> tokens, Span<float> logits, ReadOnlySpan<int> logitRows)
+    {
         _model.ForwardSample(batch, _cache, _sampler, tokens, logits, logitRows);
+        _swap?.PollCopyTimes();
+    }
 
     public void CopyBlocks(ReadOnlySpan<int> srcDst) => _cache.CopyBlocks(srcDst);
 
@@ -156,11 +163,19 @@ internal sealed class CudaModelRunner : IModelRunner, IDeviceSampler
 
     private CudaSwapSpace Swap => _swap ?? throw new InvalidOperationException("No swap space was allocated.");
 
+    // Copies queued before a step ran before it (the compute stream waits on them), so after each completed step the
+    // swap space reads the timing events of all but the copies queued since.
+    public double? SwapCopySeconds => _swap?.CopySeconds ?? 0;
+
     public bool CanLaunchAsync => true;
 
     public void LaunchSample(ForwardBatch batch) => _model.LaunchSample(batch, _cache, _sampler);
 
-    public void WaitSample(Span<int> tokens) => _model.WaitSample(tokens);
+    public void WaitSample(Span<int> tokens)
+    {
+        _model.WaitSample(tokens);
+        _swap?.PollCopyTimes();
+    }
 
     public void Begin(int rows) => _sampler.Begin(rows);
 

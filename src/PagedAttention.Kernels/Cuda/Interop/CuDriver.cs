@@ -21,6 +21,9 @@ internal static unsafe class CuDriver
         return false;
     }
 
+    /// <summary>CUDA_ERROR_NOT_READY: what cuEventQuery / cuStreamQuery return while work is still running.</summary>
+    public const int NotReady = 600;
+
     /// <summary>Throws a <see cref="CudaException"/> naming <paramref name="call"/> unless <paramref name="result"/> is CUDA_SUCCESS.</summary>
     public static void Check(int result, string call)
     {
@@ -71,6 +74,8 @@ internal static unsafe class CuDriver
         public delegate* unmanaged<nint, int> cuEventDestroy;
         public delegate* unmanaged<nint, nint, int> cuEventRecord;
         public delegate* unmanaged<nint, int> cuEventSynchronize;
+        /// <summary>cuEventQuery: CUDA_SUCCESS once the work before the event has run, <see cref="CuDriver.NotReady"/> before; never waits.</summary>
+        public delegate* unmanaged<nint, int> cuEventQuery;
         public delegate* unmanaged<float*, nint, nint, int> cuEventElapsedTime;
         public delegate* unmanaged<nint, nint, uint, int> cuStreamWaitEvent;
         public delegate* unmanaged<nint*, void*, int> cuModuleLoadData;
@@ -125,6 +130,7 @@ internal static unsafe class CuDriver
                 cuEventDestroy = (delegate* unmanaged<nint, int>)E("cuEventDestroy_v2"),
                 cuEventRecord = (delegate* unmanaged<nint, nint, int>)E("cuEventRecord"),
                 cuEventSynchronize = (delegate* unmanaged<nint, int>)E("cuEventSynchronize"),
+                cuEventQuery = (delegate* unmanaged<nint, int>)E("cuEventQuery"),
                 cuEventElapsedTime = (delegate* unmanaged<float*, nint, nint, int>)E("cuEventElapsedTime"),
                 cuStreamWaitEvent = (delegate* unmanaged<nint, nint, uint, int>)E("cuStreamWaitEvent"),
                 cuModuleLoadData = (delegate* unmanaged<nint*, void*, int>)E("cuModuleLoadData"),
