@@ -92,6 +92,13 @@ class Vocab:
                     return (w, w, pre)
         self.objects = FreshWords(self.objects, "object", obj)
         self.json_prefixes = FreshWords(JSON_PREFIXES[0], "json-prefix", fresh(2, 2))
+        # attribute values the answers and JSON objects copy (run 5 wrote training colours for held-out ones: "teal" ->
+        # "black"); categories stay the real ones, so that documents repeat them and count questions mean something
+        self.colors = FreshWords(self.colors, "color", fresh(1, 2))
+        self.status = FreshWords(self.status, "order-status", fresh(1, 2))
+        self.status_words = FreshWords(self.status_words, "status-word", fresh(1, 2))
+        self.roles = FreshWords(self.roles, "role", fresh(2, 3))
+        self.depts = FreshWords(self.depts, "dept", cap_(fresh(2, 3)))
 
 
 class FreshWords(Sequence):

@@ -16,7 +16,10 @@
 #   AGENT_PHASE=2 bash tools/train-tiny/run-agent-model.sh   (<= 480 s: resumes from /tmp/agent-data and
 #       /tmp/agent-ckpt, trains the rest of AGENT_TOTAL_TRAIN_SECONDS (700) or until 130 s before its deadline, then
 #       perplexity, the held-out eval with transformers, goldens, export to $OUT)
-# Both phases must get the same AGENT_TOTAL_TRAIN_SECONDS (the LR cosine spans it) and the same extra arguments.
+# A phase-2 call that cannot finish AGENT_TOTAL_TRAIN_SECONDS before its deadline checkpoints to /tmp/agent-ckpt
+# instead of running the held-out eval, and another AGENT_PHASE=2 call (the next one, same machine) continues: e.g.
+# AGENT_TOTAL_TRAIN_SECONDS=1050 with phase 1 at 360 s takes phase 1 + two phase-2 calls.
+# All phases must get the same AGENT_TOTAL_TRAIN_SECONDS (the LR cosine spans it) and the same extra arguments.
 # AGENT_RUN_SECONDS overrides the deadline (default 560 for one call and phase 1, 480 for phase 2).
 set -uo pipefail
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=true

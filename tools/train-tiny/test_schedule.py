@@ -51,6 +51,22 @@ class ScheduleTests(unittest.TestCase):
         self.assertEqual(len(one), 280)  # 70 s at 0.25 s a step
         self.assertGreater(len({e for _, e, _, _ in one}), 1, "the run crosses an epoch boundary")
 
+    def test_phase1_and_two_phase2_calls_equal_one_run(self):
+        # a phase 2 cut by its deadline checkpoints (train_agent.py: intermediate) and a second phase-2 call resumes
+        one = drive(self.make(total=105.0), FakeClock(0.25), budget=105.0)
+        p1 = self.make(total=105.0)
+        first = drive(p1, FakeClock(0.25), budget=S.phase_train_seconds(1, total=105.0, phase1=36.0))
+        p2 = self.make(total=105.0, state=json.loads(json.dumps(p1.state())))
+        b2 = S.phase_train_seconds(2, total=105.0, phase1=36.0, elapsed_before=p1.elapsed, left=105.0, reserve=70.0)
+        self.assertEqual(b2, 35.0)  # capped by the deadline: the schedule does not finish in this call
+        second = drive(p2, FakeClock(0.25), budget=b2)
+        self.assertFalse(p2.finished)
+        p3 = self.make(total=105.0, state=json.loads(json.dumps(p2.state())))
+        third = drive(p3, FakeClock(0.25), budget=S.phase_train_seconds(2, total=105.0, phase1=36.0,
+                                                                        elapsed_before=p2.elapsed))
+        self.assertTrue(p3.finished)
+        self.assertEqual(one, first + second + third)
+
     def test_lr_is_continuous_at_the_phase_boundary_and_not_at_the_floor(self):
         p1 = self.make()
         first = drive(p1, FakeClock(0.25), budget=40.0)

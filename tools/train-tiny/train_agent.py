@@ -758,9 +758,15 @@ def train(args):
             log(f"deadline: training budget {args.time_budget:.0f}s -> {budget:.0f}s")
         args.time_budget = horizon = budget  # one call: the cosine spans its (possibly shrunk) budget
     else:
+        # a phase 2 that cannot finish the schedule in this call is an intermediate one: it checkpoints like phase 1
+        # and leaves the held-out eval to the call that finishes (so it keeps phase 1's 70 s), and another phase-2
+        # call resumes from it; the last one keeps 130 s
+        reserve = 70.0 if args.phase == 1 else 130.0
+        if args.phase == 2 and left is not None and args.total_train_seconds - before > left - 130.0:
+            reserve = 70.0
         budget = schedule.phase_train_seconds(args.phase, total=args.total_train_seconds,
                                               phase1=args.phase1_train_seconds, elapsed_before=before, left=left,
-                                              reserve=70.0 if args.phase == 1 else 130.0)
+                                              reserve=reserve)
         horizon = args.total_train_seconds  # the same in both phases: phase 1's LR stays high
         log(f"phase {args.phase}: training {budget:.0f}s now, {before:.0f}s before, cosine over {horizon:.0f}s")
     B = args.batch
@@ -815,7 +821,9 @@ def train(args):
         + ("" if sc.finished or args.phase == 1 else " (the schedule did not finish)"))
     del data, mask
 
-    if args.phase == 1:
+    # phase 1, and a phase 2 that left the schedule unfinished: another phase-2 call continues from here
+    intermediate = args.phase == 1 or (args.phase == 2 and not sc.finished)
+    if intermediate:
         # ---------------- the checkpoint phase 2 resumes from (fp32 master weights, optimizer, RNG, data position)
         t = time.time()
         os.makedirs(args.ckpt, exist_ok=True)
@@ -890,7 +898,7 @@ def train(args):
     samples = []
     model.eval()
     try:
-        if args.phase == 1:
+        if intermediate:
             raise SkipEval()
         with open(args.heldout, encoding="utf-8") as fh:
             h = json.load(fh)
@@ -914,7 +922,7 @@ def train(args):
         metrics["heldout_hf"] = {"cases": len(outs), "seconds": time.time() - t, **score(outs)}
         log("HELD-OUT (transformers, greedy):", json.dumps(metrics["heldout_hf"]))
     except SkipEval:
-        log("phase 1: the held-out eval is left to phase 2")
+        log(f"phase {args.phase}: the held-out eval is left to the phase-2 call that finishes the schedule")
     except Exception as e:  # noqa: BLE001
         log("held-out eval failed", repr(e))
     write_metrics()
