@@ -859,7 +859,28 @@ def gen_tool_two(rng, v):
                        "request": req, "answer": na + " " + nb, "made_up": [t.name for t in tools if t.made_up]}}
 
 
+NO_TOOL_ANSWERS = ["I have no tool for that, so I cannot do it.", "I cannot do that: no tool for it is available.",
+                   "I have no tools, so I cannot do that."]
+
+
+def gen_no_tools(rng, v):
+    """A request that would need a tool, with no tools offered (no "# Tools" in the system turn) -> a plain answer.
+    The run-4 model called tools in the agents sample's workflow, whose agents have none: without a tool list, never
+    a call. Training split only (the held-out file is unchanged)."""
+    req = random_tool(rng, v).make_call(rng)[0]
+    msgs = []
+    if rng.random() < 0.4:
+        msgs.append({"role": "system", "content": doc_system(rng, make_document(rng, v, rng.randint(800, 2500)))})
+    elif (s := rng.choice(GENERAL_SYSTEMS)) is not None:
+        msgs.append({"role": "system", "content": s})
+    a = rng.choice(NO_TOOL_ANSWERS)
+    msgs += [{"role": "user", "content": req}, {"role": "assistant", "content": a}]
+    return {"kind": "tool_none", "messages": msgs, "tools": None, "expect": {"calls": [], "answer": a, "qtype": "no_tools"}}
+
+
 def gen_tool_none(rng, v):
+    if v.split == "train" and rng.random() < 0.3:  # short-circuits for the held-out split: its draws are unchanged
+        return gen_no_tools(rng, v)
     tools = tool_set(rng, v, [], lo=1)
     if not tools:
         tools = [random_tool(rng, v)]
