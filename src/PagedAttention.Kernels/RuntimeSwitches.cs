@@ -51,11 +51,15 @@ internal sealed record RuntimeSwitches
     /// <summary>Environment variable of <see cref="CpuSpinIterations"/>.</summary>
     public const string CpuSpinVariable = "PAGEDATTENTION_CPU_SPIN";
 
+    /// <summary>Environment variable of <see cref="CpuHugePages"/>.</summary>
+    public const string CpuHugePagesVariable = "PAGEDATTENTION_CPU_HUGE_PAGES";
+
     /// <summary>Every variable <see cref="FromEnvironment"/> reads.</summary>
     public static IReadOnlyList<string> Variables { get; } =
     [
         OverlapVariable, PrefillKernelVariable, PrefillFastVariable, PdlVariable, AttentionVariantVariable,
         KernelCacheVariable, CublasLtVariable, GemmSearchVariable, CpuThreadsVariable, CpuSpinVariable, SwapKernelVariable,
+        CpuHugePagesVariable,
     ];
 
     /// <summary>Default of <see cref="CpuSpinIterations"/>.</summary>
@@ -128,6 +132,15 @@ internal sealed record RuntimeSwitches
     /// </summary>
     public int CpuSpinIterations { get; init; } = DefaultCpuSpinIterations;
 
+    /// <summary>
+    /// CPU: copy the checkpoint's float linear weights and LM head out of the memory-mapped file into owned memory on
+    /// huge pages (2 MiB-aligned, <c>madvise(MADV_HUGEPAGE)</c> on Linux), and build quantized weights there, so a
+    /// GEMV's walk takes no TLB miss or prefetcher stop every 4 KiB (309M bf16 decode at one thread: 34–37 → 46–50
+    /// tok/s on the dev VM). The same values: results are bit for bit unchanged. Default true;
+    /// <c>PAGEDATTENTION_CPU_HUGE_PAGES=0</c> reads the weights through the mapped file as before.
+    /// </summary>
+    public bool CpuHugePages { get; init; } = true;
+
     /// <summary>Reads every switch from the process environment; unset or unparsable variables give the defaults.</summary>
     public static RuntimeSwitches FromEnvironment()
     {
@@ -146,6 +159,7 @@ internal sealed record RuntimeSwitches
             SwapCopyKernel = Get(SwapKernelVariable) != "0",
             CpuThreads = ParseInt(Get(CpuThreadsVariable)) is { } t && t > 0 ? t : null,
             CpuSpinIterations = ParseInt(Get(CpuSpinVariable)) is { } s && s >= 0 ? s : d.CpuSpinIterations,
+            CpuHugePages = Get(CpuHugePagesVariable) != "0",
         };
     }
 

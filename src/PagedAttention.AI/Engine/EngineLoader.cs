@@ -87,7 +87,7 @@ internal static class EngineLoader
             return CudaModelRunner.Create(dir, o.BlockSize, o.MaxNumSeqs, o.MaxNumBatchedTokens, o.MaxModelLen ?? int.MaxValue,
                 o.NumKvBlocks, o.GpuMemoryUtilization, cudaGraphs: !o.EnforceEager, switches);
         }
-        var m = LlamaModel.Load(dir, LayerFormat(o), LmHeadFormat(o));
+        var m = LlamaModel.Load(dir, LayerFormat(o), LmHeadFormat(o), switches.CpuHugePages);
         try
         {
             long kvBytes = o.KvCacheBytes ?? KvCacheSizing.CpuDefaultBytes(m.Config, m.KvBytesPerBlock(o.BlockSize) / o.BlockSize, o);

@@ -18,10 +18,12 @@ internal sealed class LlamaModel : IDecoderModel, IDisposable
     private readonly float _scale;
     private readonly List<IDisposable> _quantized = [];
     private Scratch? _scratch;
+    private readonly bool _hugePages; // linear weights in owned huge-page memory, not read through the mapped file
 
-    private LlamaModel(string dir, ModelConfig config, CheckpointTensors tensors, DType? layers, DType? lmHead)
+    private LlamaModel(string dir, ModelConfig config, CheckpointTensors tensors, DType? layers, DType? lmHead, bool hugePages)
     {
         Directory = dir;
+        _hugePages = hugePages;
         Config = config;
         _tensors = tensors;
         try
@@ -78,8 +80,16 @@ internal sealed class LlamaModel : IDecoderModel, IDisposable
 
     private WeightMatrix Quantize(WeightMatrix m, DType? target)
     {
-        if (target is not { } t) return m;
-        var q = QuantizedMatrix.Quantize(m, t);
+        if (target is not { } t)
+        {
+            if (!_hugePages) return m;
+            // Out of the mapped file (4 KiB pages: a TLB miss and a prefetcher stop every 4 KiB of a GEMV's walk) into
+            // huge pages; the file's pages are unmapped after the copy so the weights are resident once.
+            var copy = WeightCopy.Of(m, releaseSource: true);
+            _quantized.Add(copy);
+            return copy.Matrix;
+        }
+        var q = QuantizedMatrix.Quantize(m, t, _hugePages);
         _quantized.Add(q);
         return q.Matrix;
     }
@@ -107,9 +117,11 @@ internal sealed class LlamaModel : IDecoderModel, IDisposable
     /// Loads a model directory, quantizing the decoder layers' linear weights to <paramref name="layers"/> and the LM head
     /// to <paramref name="lmHead"/> (Int8 or Int4; null keeps the checkpoint's dtype). A GPTQ checkpoint's layers are read
     /// as Int4 exactly; <paramref name="layers"/> must then be null or Int4 (Int4 also quantizes any layer it left in float).
+    /// With <paramref name="hugePages"/> (the engine's default, <see cref="RuntimeSwitches.CpuHugePages"/>) the float linear
+    /// weights and the LM head are copied out of the mapped file into huge pages, and quantized ones built there.
     /// </summary>
     /// <exception cref="ModelLoadException">Anything about the directory is missing, corrupt or unsupported.</exception>
-    public static LlamaModel Load(string modelDir, DType? layers, DType? lmHead)
+    public static LlamaModel Load(string modelDir, DType? layers, DType? lmHead, bool hugePages = false)
     {
         ArgumentException.ThrowIfNullOrEmpty(modelDir);
         if (!System.IO.Directory.Exists(modelDir)) throw new ModelLoadException(modelDir, null, "model directory not found.");
@@ -124,7 +136,7 @@ internal sealed class LlamaModel : IDecoderModel, IDisposable
         try
         {
             tensors.CheckAgainst(config);
-            return new LlamaModel(modelDir, config, tensors, layers, lmHead);
+            return new LlamaModel(modelDir, config, tensors, layers, lmHead, hugePages);
         }
         catch { tensors.Dispose(); throw; }
     }

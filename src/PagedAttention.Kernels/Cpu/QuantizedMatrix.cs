@@ -30,9 +30,12 @@ internal sealed unsafe class QuantizedMatrix : IDisposable
     /// <summary>The quantized view.</summary>
     public WeightMatrix Matrix { get; }
 
-    /// <summary>Quantizes an F32, F16 or BF16 matrix to <paramref name="target"/> (Int8 or Int4).</summary>
+    /// <summary>
+    /// Quantizes an F32, F16 or BF16 matrix to <paramref name="target"/> (Int8 or Int4); with <paramref name="hugePages"/>
+    /// the codes live on huge pages where the OS gives them (<see cref="HugePageMemory"/>).
+    /// </summary>
     /// <exception cref="ArgumentException">The source is already quantized, or the target is not a quantized type.</exception>
-    public static QuantizedMatrix Quantize(in WeightMatrix source, DType target)
+    public static QuantizedMatrix Quantize(in WeightMatrix source, DType target, bool hugePages = false)
     {
         if (source.Data == 0) throw new ArgumentException("The weight matrix is uninitialised.", nameof(source));
         if (source.IsQuantized) throw new ArgumentException("The source matrix is already quantized.", nameof(source));
@@ -43,7 +46,7 @@ internal sealed unsafe class QuantizedMatrix : IDisposable
         long rowBytes = target == DType.Int8 ? kp : kp / 2;
         int groups = kp / WeightMatrix.QuantGroup;
         long scaleCount = target == DType.Int8 ? rows : (long)rows * groups * 2;
-        void* data = NativeMemory.AlignedAlloc((nuint)(rows * rowBytes), 64);
+        void* data = HugePageMemory.Alloc((nuint)(rows * rowBytes), hugePages);
         void* scales = NativeMemory.AlignedAlloc((nuint)(scaleCount * sizeof(float)), 64);
         var src = source;
         try

@@ -43,6 +43,7 @@ public class RuntimeSwitchesTests
         Assert.True(d.SwapCopyKernel);
         Assert.Null(d.CpuThreads);
         Assert.Equal(200, d.CpuSpinIterations);
+        Assert.True(d.CpuHugePages);
     }
 
     [Fact]
@@ -64,6 +65,7 @@ public class RuntimeSwitchesTests
             ["PAGEDATTENTION_CPU_THREADS"] = "3",
             ["PAGEDATTENTION_CPU_SPIN"] = "0",
             ["PAGEDATTENTION_SWAP_KERNEL"] = "0",
+            ["PAGEDATTENTION_CPU_HUGE_PAGES"] = "0",
         }, () =>
         {
             var s = RuntimeSwitches.FromEnvironment();
@@ -71,7 +73,7 @@ public class RuntimeSwitchesTests
             {
                 Overlap = false, TensorCorePrefill = false, FastPrefill = true, ProgrammaticLaunch = false, AttentionVariant = -1,
                 KernelCacheDirectory = "/tmp/kc", CublasLt = false, GemmSearch = true, CpuThreads = 3, CpuSpinIterations = 0,
-                SwapCopyKernel = false,
+                SwapCopyKernel = false, CpuHugePages = false,
             }, s);
         });
 
@@ -100,11 +102,11 @@ public class RuntimeSwitchesTests
         {
             ["PAGEDATTENTION_OVERLAP"] = value, ["PAGEDATTENTION_PREFILL_KERNEL"] = value, ["PAGEDATTENTION_PDL"] = value,
             ["PAGEDATTENTION_CUBLASLT"] = value, ["PAGEDATTENTION_PREFILL_FAST"] = value, ["PAGEDATTENTION_GEMM_SEARCH"] = value,
-            ["PAGEDATTENTION_SWAP_KERNEL"] = value,
+            ["PAGEDATTENTION_SWAP_KERNEL"] = value, ["PAGEDATTENTION_CPU_HUGE_PAGES"] = value,
         }, () =>
         {
             var s = RuntimeSwitches.FromEnvironment();
-            Assert.True(s.Overlap && s.TensorCorePrefill && s.ProgrammaticLaunch && s.CublasLt && s.SwapCopyKernel);
+            Assert.True(s.Overlap && s.TensorCorePrefill && s.ProgrammaticLaunch && s.CublasLt && s.SwapCopyKernel && s.CpuHugePages);
             Assert.Equal(value == "1", s.FastPrefill);
             Assert.Equal(value == "1", s.GemmSearch);
         });
@@ -140,7 +142,7 @@ public class RuntimeSwitchesTests
     public void EverySwitchIsDocumented()
     {
         var doc = File.ReadAllText(Path.Combine(TestData.RepoRoot, "docs", "switches.md"));
-        Assert.Equal(11, RuntimeSwitches.Variables.Count);
+        Assert.Equal(12, RuntimeSwitches.Variables.Count);
         foreach (var v in RuntimeSwitches.Variables) Assert.Contains($"`{v}`", doc);
         foreach (var p in typeof(RuntimeSwitches).GetProperties().Where(p => p.CanWrite)) Assert.Contains($"`{p.Name}`", doc);
     }
