@@ -19,6 +19,7 @@ internal sealed class LlamaModel : IDecoderModel, IDisposable
     private readonly List<IDisposable> _quantized = [];
     private Scratch? _scratch;
     private readonly bool _hugePages; // linear weights in owned huge-page memory, not read through the mapped file
+    private WeightArena? _arena;      // the float weights' copies (with _hugePages)
 
     private LlamaModel(string dir, ModelConfig config, CheckpointTensors tensors, DType? layers, DType? lmHead, bool hugePages)
     {
@@ -85,9 +86,8 @@ internal sealed class LlamaModel : IDecoderModel, IDisposable
             if (!_hugePages) return m;
             // Out of the mapped file (4 KiB pages: a TLB miss and a prefetcher stop every 4 KiB of a GEMV's walk) into
             // huge pages; the file's pages are unmapped after the copy so the weights are resident once.
-            var copy = WeightCopy.Of(m, releaseSource: true);
-            _quantized.Add(copy);
-            return copy.Matrix;
+            if (_arena is null) _quantized.Add(_arena = new WeightArena());
+            return _arena.Copy(m, releaseSource: true);
         }
         var q = QuantizedMatrix.Quantize(m, t, _hugePages);
         _quantized.Add(q);

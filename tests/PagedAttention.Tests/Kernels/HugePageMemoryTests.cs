@@ -7,7 +7,7 @@ using PagedAttention.Tests.Models;
 namespace PagedAttention.Tests.Kernels;
 
 /// <summary>
-/// Huge-page memory for the CPU weights (<see cref="HugePageMemory"/>, <see cref="WeightCopy"/>,
+/// Huge-page memory for the CPU weights (<see cref="HugePageMemory"/>, <see cref="WeightArena"/>,
 /// <c>RuntimeSwitches.CpuHugePages</c>): alignment, that a released file range still reads the same, that a copy holds
 /// the source's elements, and that a model with its weights copied gives bit for bit the logits of one reading the
 /// mapped file.
@@ -78,22 +78,31 @@ public sealed unsafe class HugePageMemoryTests
     public void ACopy_HoldsTheSourcesElements(string dtypeName)
     {
         var dtype = Enum.Parse<DType>(dtypeName);
-        using var w = new TestWeights(dtype, 1031, 2050, new Random(3)); // > 2 MiB in every dtype: the huge-page path
-        using var copy = WeightCopy.Of(w.Matrix, releaseSource: false);
-        Assert.NotEqual(w.Matrix.Data, copy.Matrix.Data);
-        Assert.Equal((w.Matrix.DType, w.Matrix.Rows, w.Matrix.Cols), (copy.Matrix.DType, copy.Matrix.Rows, copy.Matrix.Cols));
-        long bytes = w.Matrix.SizeInBytes;
-        Assert.True(new ReadOnlySpan<byte>((void*)w.Matrix.Data, (int)bytes).SequenceEqual(new ReadOnlySpan<byte>((void*)copy.Matrix.Data, (int)bytes)));
+        using var arena = new WeightArena();
+        using var big = new TestWeights(dtype, 1031, 2050, new Random(3)); // > 2 MiB in every dtype
+        using var small = new TestWeights(dtype, 17, 300, new Random(4));
+        using var huge = new TestWeights(dtype, 9000, 2048, new Random(5)); // > one 64 MiB chunk in F32: its own chunk
+        foreach (var w in new[] { big, small, big, huge, small })
+        {
+            var copy = arena.Copy(w.Matrix, releaseSource: false);
+            Assert.NotEqual(w.Matrix.Data, copy.Data);
+            Assert.Equal(0, copy.Data % 64);
+            Assert.Equal((w.Matrix.DType, w.Matrix.Rows, w.Matrix.Cols), (copy.DType, copy.Rows, copy.Cols));
+            long bytes = w.Matrix.SizeInBytes;
+            Assert.True(new ReadOnlySpan<byte>((void*)w.Matrix.Data, (int)bytes).SequenceEqual(new ReadOnlySpan<byte>((void*)copy.Data, (int)bytes)));
+        }
+        Assert.Equal(2 * (big.Matrix.SizeInBytes + small.Matrix.SizeInBytes) + huge.Matrix.SizeInBytes, arena.Bytes);
     }
 
     [Fact]
     public void QuantizedMatricesAreNotCopied()
     {
+        using var arena = new WeightArena();
         using var w = new TestWeights(DType.BF16, 8, 64, new Random(1));
         using var q = QuantizedMatrix.Quantize(w.Matrix, DType.Int8, hugePages: true);
-        var e = Assert.Throws<ArgumentException>(() => WeightCopy.Of(q.Matrix, releaseSource: false));
+        var e = Assert.Throws<ArgumentException>(() => arena.Copy(q.Matrix, releaseSource: false));
         Assert.Contains("Int8", e.Message);
-        Assert.Throws<ArgumentException>(() => WeightCopy.Of(default, releaseSource: false));
+        Assert.Throws<ArgumentException>(() => arena.Copy(default, releaseSource: false));
     }
 
     [Theory]
