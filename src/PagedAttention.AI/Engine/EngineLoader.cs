@@ -76,6 +76,27 @@ internal static class EngineLoader
         catch (ModelLoadException) { return null; }
     }
 
+    /// <summary>
+    /// Whether the checkpoint's weight files take at most half the memory available to the process, so that copying the
+    /// float weights out of the mapped files onto huge pages (<see cref="RuntimeSwitches.CpuHugePages"/>) leaves room for
+    /// the KV cache and activations. A larger checkpoint keeps being read through the mapping, which the OS can page
+    /// instead of the process running out of memory. Any error reading the sizes answers false (the mapping then).
+    /// </summary>
+    private static bool WeightsFitInMemory(string dir)
+    {
+        try
+        {
+            long bytes = 0;
+            foreach (var f in Directory.EnumerateFiles(dir, "*.safetensors"))
+            {
+                var info = new FileInfo(f);
+                bytes += (info.ResolveLinkTarget(returnFinalTarget: true) as FileInfo ?? info).Length;
+            }
+            return bytes <= HostMemoryBudget.AvailableBytes / 2;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
+    }
+
     private static IModelRunner CreateRunner(EngineOptions o, string dir, RuntimeSwitches switches)
     {
         if (o.Device == "cuda")
@@ -87,7 +108,7 @@ internal static class EngineLoader
             return CudaModelRunner.Create(dir, o.BlockSize, o.MaxNumSeqs, o.MaxNumBatchedTokens, o.MaxModelLen ?? int.MaxValue,
                 o.NumKvBlocks, o.GpuMemoryUtilization, cudaGraphs: !o.EnforceEager, switches);
         }
-        var m = LlamaModel.Load(dir, LayerFormat(o), LmHeadFormat(o), switches.CpuHugePages);
+        var m = LlamaModel.Load(dir, LayerFormat(o), LmHeadFormat(o), switches.CpuHugePages && WeightsFitInMemory(dir));
         try
         {
             long kvBytes = o.KvCacheBytes ?? KvCacheSizing.CpuDefaultBytes(m.Config, m.KvBytesPerBlock(o.BlockSize) / o.BlockSize, o);
