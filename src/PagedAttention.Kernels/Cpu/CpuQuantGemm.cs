@@ -21,8 +21,9 @@ namespace PagedAttention.Kernels.Cpu;
 /// (weight scale of its half · activation scale), lanes 0–7 the first half's, 8–15 the second's, into a 16-lane float
 /// accumulator, block after block; the 16 lanes are then reduced by a fixed tree (i + 8, i + 4, then (0 + 2) + (1 + 3)).
 /// AVX2 keeps the same 16 lanes in two halves, so it gives the same bits too.</para>
-/// <para>.NET 10 exposes no 512-bit <c>vpdpbusd</c> (there is no <c>Avx512Vnni</c> class, only the VEX
-/// <c>AvxVnni</c>, which this CPU's guest does not report), so the multiply-adds use the AVX-512BW / AVX2 pair above.
+/// <para>.NET 10 exposes no 512-bit <c>vpdpbusd</c> (there is no <c>Avx512Vnni</c> class, only the VEX 256-bit
+/// <c>AvxVnni</c>, which the dev VM's guest reports on some hosts only and which does per instruction what the 512-bit
+/// pair does per two), so the multiply-adds use the AVX-512BW / AVX2 pair above.
 /// Every row's result depends only on that row: alone or in a batch, on any thread count, the bits are the same.</para>
 /// </remarks>
 internal static unsafe class CpuQuantGemm
