@@ -90,6 +90,8 @@ internal sealed class LlamaModel : IDecoderModel, IDisposable
             return _arena.Copy(m, releaseSource: true);
         }
         var q = QuantizedMatrix.Quantize(m, t, _hugePages);
+        // The float source is no longer read (a tied embedding's rows fault back in from the page cache when read).
+        if (_hugePages) HugePageMemory.ReleaseFileRange(m.Data, (nuint)m.SizeInBytes);
         _quantized.Add(q);
         return q.Matrix;
     }
