@@ -169,49 +169,33 @@ internal static unsafe class CpuAttention
     }
 
     /// <summary>
-    /// <c>o += e[p] · rows[p]</c> for p in order: for head dims of 64 and 128 with <c>o</c> held in registers across
-    /// the chunk (the same fused multiply-adds in the same order as <see cref="Axpy"/> per row, so the same bits,
-    /// without a store and reload of <c>o</c> per row).
+    /// <c>o += e[p] · rows[p]</c> for p in order: for head dims a multiple of 64, 64 columns at a time with that slab of
+    /// <c>o</c> held in registers across the chunk (per element the same fused multiply-adds in the same order as
+    /// <see cref="Axpy"/> per row, so the same bits, without a store and reload of <c>o</c> per row).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void Accumulate(float* o, float* e, float** rows, int len, int hd)
     {
-        if (hd == 64)
+        if (hd % 64 != 0)
         {
-            var a0 = Vector512.Load(o); var a1 = Vector512.Load(o + 16); var a2 = Vector512.Load(o + 32); var a3 = Vector512.Load(o + 48);
-            for (int p = 0; p < len; p++)
-            {
-                var s = Vector512.Create(e[p]);
-                float* v = rows[p];
-                a0 = Vector512.FusedMultiplyAdd(s, Vector512.Load(v), a0);
-                a1 = Vector512.FusedMultiplyAdd(s, Vector512.Load(v + 16), a1);
-                a2 = Vector512.FusedMultiplyAdd(s, Vector512.Load(v + 32), a2);
-                a3 = Vector512.FusedMultiplyAdd(s, Vector512.Load(v + 48), a3);
-            }
-            a0.Store(o); a1.Store(o + 16); a2.Store(o + 32); a3.Store(o + 48);
-        }
-        else if (hd == 128)
-        {
-            var a0 = Vector512.Load(o); var a1 = Vector512.Load(o + 16); var a2 = Vector512.Load(o + 32); var a3 = Vector512.Load(o + 48);
-            var a4 = Vector512.Load(o + 64); var a5 = Vector512.Load(o + 80); var a6 = Vector512.Load(o + 96); var a7 = Vector512.Load(o + 112);
-            for (int p = 0; p < len; p++)
-            {
-                var s = Vector512.Create(e[p]);
-                float* v = rows[p];
-                a0 = Vector512.FusedMultiplyAdd(s, Vector512.Load(v), a0);
-                a1 = Vector512.FusedMultiplyAdd(s, Vector512.Load(v + 16), a1);
-                a2 = Vector512.FusedMultiplyAdd(s, Vector512.Load(v + 32), a2);
-                a3 = Vector512.FusedMultiplyAdd(s, Vector512.Load(v + 48), a3);
-                a4 = Vector512.FusedMultiplyAdd(s, Vector512.Load(v + 64), a4);
-                a5 = Vector512.FusedMultiplyAdd(s, Vector512.Load(v + 80), a5);
-                a6 = Vector512.FusedMultiplyAdd(s, Vector512.Load(v + 96), a6);
-                a7 = Vector512.FusedMultiplyAdd(s, Vector512.Load(v + 112), a7);
-            }
-            a0.Store(o); a1.Store(o + 16); a2.Store(o + 32); a3.Store(o + 48);
-            a4.Store(o + 64); a5.Store(o + 80); a6.Store(o + 96); a7.Store(o + 112);
-        }
-        else
             for (int p = 0; p < len; p++) Axpy(e[p], rows[p], o, hd);
+            return;
+        }
+        for (int col = 0; col < hd; col += 64)
+        {
+            float* oc = o + col;
+            var a0 = Vector512.Load(oc); var a1 = Vector512.Load(oc + 16); var a2 = Vector512.Load(oc + 32); var a3 = Vector512.Load(oc + 48);
+            for (int p = 0; p < len; p++)
+            {
+                var s = Vector512.Create(e[p]);
+                float* v = rows[p] + col;
+                a0 = Vector512.FusedMultiplyAdd(s, Vector512.Load(v), a0);
+                a1 = Vector512.FusedMultiplyAdd(s, Vector512.Load(v + 16), a1);
+                a2 = Vector512.FusedMultiplyAdd(s, Vector512.Load(v + 32), a2);
+                a3 = Vector512.FusedMultiplyAdd(s, Vector512.Load(v + 48), a3);
+            }
+            a0.Store(oc); a1.Store(oc + 16); a2.Store(oc + 32); a3.Store(oc + 48);
+        }
     }
 
     /// <summary>

@@ -42,6 +42,7 @@ public sealed unsafe class AttentionTileTests
     [InlineData(64, 64)]
     [InlineData(128, 37)]
     [InlineData(80, 20)]
+    [InlineData(192, 5)]
     public void AccumulatingInRegisters_IsAxpyPerRow_BitForBit(int hd, int len)
     {
         var r = new Random(len);

@@ -240,24 +240,8 @@ public sealed class Fp8LoadingTests(ITestOutputHelper output)
     private static (double Kl, int Agree, int Steps) AgainstSource(LlamaModel model)
     {
         using var source = LlamaModel.Load(TestData.Model("llama"));
-        using var a = new QuantizedModelAccuracyTests.Stepper(model);
-        using var b = new QuantizedModelAccuracyTests.Stepper(source);
-        var rng = new Random(5);
-        int steps = 0, agree = 0;
-        double kl = 0;
-        for (int seq = 0; seq < 4; seq++)
-        {
-            a.Reset();
-            b.Reset();
-            for (int i = 0; i < 32; i++)
-            {
-                int token = rng.Next(model.Config.VocabSize);
-                if (a.Feed(token) == b.Feed(token)) agree++;
-                steps++;
-                kl += QuantizedModelAccuracyTests.Kl(b.Logits, a.Logits);
-            }
-        }
-        return (kl / steps, agree, steps);
+        var r = TeacherForced.Compare(model, source, seed: 5, sequences: 4, length: 32);
+        return (r.MeanKl, r.Agree, r.Steps);
     }
 
     [Theory]
@@ -287,29 +271,10 @@ public sealed class Fp8LoadingTests(ITestOutputHelper output)
         // product instead of each weight): float rounding, far below FP8's own error.
         using var fp8 = LlamaModel.Load(TestData.Fp8Model("llama-fp8-channel"));
         using var plain = LlamaModel.Load(TestData.Fp8Model("llama-fp8-channel-dequant"));
-        using var a = new QuantizedModelAccuracyTests.Stepper(fp8);
-        using var c = new QuantizedModelAccuracyTests.Stepper(plain);
-        var rng = new Random(5);
-        int steps = 0, agree = 0;
-        double kl = 0, twinWorst = 0, twinScale = 0;
-        for (int seq = 0; seq < 4; seq++)
-        {
-            a.Reset();
-            c.Reset();
-            for (int i = 0; i < 32; i++)
-            {
-                int token = rng.Next(fp8.Config.VocabSize);
-                if (a.Feed(token) == c.Feed(token)) agree++;
-                steps++;
-                kl += QuantizedModelAccuracyTests.Kl(c.Logits, a.Logits);
-                for (int v = 0; v < a.Logits.Length; v++)
-                {
-                    twinWorst = Math.Max(twinWorst, Math.Abs(a.Logits[v] - c.Logits[v]));
-                    twinScale = Math.Max(twinScale, Math.Abs(c.Logits[v]));
-                }
-            }
-        }
-        output.WriteLine($"top-1 agreement with the dequantized twin {agree}/{steps}, mean KL {kl / steps:G4} nats, max |logit diff| {twinWorst:G4} (max |logit| {twinScale:G4})");
+        var r = TeacherForced.Compare(fp8, plain, seed: 5, sequences: 4, length: 32);
+        int steps = r.Steps, agree = r.Agree;
+        double twinWorst = r.WorstDiff, twinScale = r.MaxLogit;
+        output.WriteLine($"top-1 agreement with the dequantized twin {agree}/{steps}, mean KL {r.MeanKl:G4} nats, max |logit diff| {twinWorst:G4} (max |logit| {twinScale:G4})");
         Assert.True(twinWorst > 0, "identical logits: the FP8 model did not run the FP8 kernel");
         Assert.True(twinWorst <= 1e-4 * twinScale + 1e-5, $"max |logit diff| vs the dequantized twin {twinWorst}");
         Assert.Equal(steps, agree);
