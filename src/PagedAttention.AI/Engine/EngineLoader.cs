@@ -66,6 +66,7 @@ internal static class EngineLoader
     {
         WeightQuantization.Int8 => DType.Int8,
         WeightQuantization.Int4 => DType.Int4,
+        WeightQuantization.Fp8 => DType.F8E4M3,
         _ => null,
     };
 

@@ -130,6 +130,8 @@ public sealed class EngineOptions
 
     /// <summary>
     /// CPU only: quantize the decoder layers' linear weights at load (docs/cpu-kernels.md, "Quantized weights"):
+    /// <see cref="AI.Engine.WeightQuantization.Fp8"/> (E4M3, a scale per output row, run by the FP8 GEMV of FP8 checkpoints;
+    /// compressed-tensors FP8 checkpoints load as FP8 with None or Fp8),
     /// <see cref="AI.Engine.WeightQuantization.Int8"/> (per output row) or <see cref="AI.Engine.WeightQuantization.Int4"/>
     /// (a scale per 32 inputs), from a bf16/f16/f32 checkpoint, with integer kernels (docs/cpu-kernels.md). The embedding and the norms stay in the checkpoint's precision; the
     /// LM head follows <see cref="LmHeadQuantization"/>. Decode reads 2x (Int8) or ~3.2x (Int4) fewer weight bytes per
@@ -140,13 +142,13 @@ public sealed class EngineOptions
     /// CPU: with one, None or Int4 are accepted (the GPTQ layers are Int4 as read; Int4 also quantizes layers it left in
     /// float) and Int8 fails the load. Other formats (AWQ, asymmetric or act-order GPTQ, ...) and GPTQ with Device
     /// "cuda" fail with a <see cref="Models.ModelLoadException"/> naming the format and reason (docs/cpu-kernels.md,
-    /// "Reading GPTQ checkpoints"). Not with <see cref="Device"/> "cuda".
+    /// "Reading GPTQ checkpoints"). Not supported with <see cref="Device"/> "cuda" yet.
     /// Default <see cref="AI.Engine.WeightQuantization.None"/>.
     /// </summary>
     public WeightQuantization WeightQuantization { get; set; }
 
     /// <summary>
-    /// The LM head's format, CPU only. Null or <see cref="AI.Engine.WeightQuantization.None"/> (default): the checkpoint's
+    /// The LM head's format, CPU only (no FP8: with FP8 layers the LM head stays in the checkpoint's precision). Null or <see cref="AI.Engine.WeightQuantization.None"/> (default): the checkpoint's
     /// dtype, because the LM head decides the top token directly (on the default model an Int8 LM head alone costs 0.9 %
     /// top-1 agreement, docs/benchmarks.md); Int8 / Int4 quantize it as the layers are (a tied LM head as its own copy: the
     /// embedding table itself is never quantized). It saves vocab x hidden x 1 (Int8) bytes per decode step.
@@ -178,10 +180,14 @@ public sealed class EngineOptions
         if (MaxNumBatchedTokens is < 1 or > MaxNumBatchedTokensLimit) throw new ArgumentException($"EngineOptions.MaxNumBatchedTokens must be in 1..{MaxNumBatchedTokensLimit}, got {MaxNumBatchedTokens}.", nameof(MaxNumBatchedTokens));
         if (LongPrefillTokenThreshold < 0) throw new ArgumentException("EngineOptions.LongPrefillTokenThreshold must be >= 0.", nameof(LongPrefillTokenThreshold));
         if (MaxBufferedOutputsPerRequest < 1) throw new ArgumentException("EngineOptions.MaxBufferedOutputsPerRequest must be >= 1.", nameof(MaxBufferedOutputsPerRequest));
-        if (!Enum.IsDefined(WeightQuantization)) throw new ArgumentException($"EngineOptions.WeightQuantization must be None, Int8 or Int4, got {(int)WeightQuantization}.", nameof(WeightQuantization));
+        if (!Enum.IsDefined(WeightQuantization)) throw new ArgumentException($"EngineOptions.WeightQuantization must be None, Int8, Int4 or Fp8, got {(int)WeightQuantization}.", nameof(WeightQuantization));
         if (LmHeadQuantization is { } lm && !Enum.IsDefined(lm)) throw new ArgumentException($"EngineOptions.LmHeadQuantization must be None, Int8, Int4 or null, got {(int)lm}.", nameof(LmHeadQuantization));
-        if (Device == "cuda" && (WeightQuantization != WeightQuantization.None || LmHeadQuantization is not (null or WeightQuantization.None)))
-            throw new ArgumentException("EngineOptions.WeightQuantization / LmHeadQuantization are CPU-only: quantized weights are not supported with Device \"cuda\" (use None, or Device \"cpu\").", nameof(WeightQuantization));
+        if (LmHeadQuantization == WeightQuantization.Fp8)
+            throw new ArgumentException("EngineOptions.LmHeadQuantization Fp8 is not supported: the LM head stays in the checkpoint's precision with FP8 layers (use None, or Int8 / Int4 on the CPU).", nameof(LmHeadQuantization));
+        if (Device == "cuda" && WeightQuantization != WeightQuantization.None)
+            throw new ArgumentException($"EngineOptions.WeightQuantization {WeightQuantization} is CPU-only: quantized weights are not supported with Device \"cuda\" yet (use None, or Device \"cpu\").", nameof(WeightQuantization));
+        if (Device == "cuda" && LmHeadQuantization is not (null or WeightQuantization.None))
+            throw new ArgumentException("EngineOptions.LmHeadQuantization is CPU-only: with Device \"cuda\" the LM head stays in bf16 (use None, or Device \"cpu\").", nameof(LmHeadQuantization));
         if (HostCacheBytes is < 0 or > KvCacheBytesLimit) throw new ArgumentException($"EngineOptions.HostCacheBytes must be in 0..{KvCacheBytesLimit} (1 TiB), got {HostCacheBytes}.", nameof(HostCacheBytes));
         if (SwapSpaceBytes is < 0 or > KvCacheBytesLimit) throw new ArgumentException($"EngineOptions.SwapSpaceBytes must be in 0..{KvCacheBytesLimit} (1 TiB), got {SwapSpaceBytes}.", nameof(SwapSpaceBytes));
         if (!(MaxPinnedKvFraction > 0 && MaxPinnedKvFraction <= 1)) throw new ArgumentException($"EngineOptions.MaxPinnedKvFraction must be in (0, 1], got {MaxPinnedKvFraction}.", nameof(MaxPinnedKvFraction));

@@ -1,6 +1,6 @@
 namespace PagedAttention.AI.Engine;
 
-/// <summary>How the CPU backend stores the linear layers' weights (<see cref="EngineOptions.WeightQuantization"/>).</summary>
+/// <summary>How the backend stores the decoder layers' linear weights (<see cref="EngineOptions.WeightQuantization"/>).</summary>
 public enum WeightQuantization
 {
     /// <summary>The checkpoint's dtype (F32, F16 or BF16), memory-mapped and widened on the fly.</summary>
@@ -11,4 +11,10 @@ public enum WeightQuantization
 
     /// <summary>Signed int4, one scale per 32 inputs (symmetric), quantized at load: about a third of the bytes of bf16 (5 bits per weight).</summary>
     Int4,
+
+    /// <summary>
+    /// FP8 E4M3, one scale per output row (<c>max|w| / 448</c>), quantized at load: half the bytes of bf16, run by the
+    /// CPU's FP8 GEMV (docs/cpu-kernels.md, "FP8 checkpoints"). CPU only so far.
+    /// </summary>
+    Fp8,
 }

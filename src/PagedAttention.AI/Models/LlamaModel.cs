@@ -128,9 +128,9 @@ internal sealed class LlamaModel : IDecoderModel, IDisposable
         ArgumentException.ThrowIfNullOrEmpty(modelDir);
         if (!System.IO.Directory.Exists(modelDir)) throw new ModelLoadException(modelDir, null, "model directory not found.");
         var config = ModelConfig.Load(modelDir);
-        if (config.Fp8 is not null && layers is not null)
+        if (config.Fp8 is not null && layers is not (null or DType.F8E4M3))
             throw new ModelLoadException(Path.Combine(modelDir, "config.json"), null,
-                $"a compressed-tensors FP8 checkpoint's layers are FP8 already; EngineOptions.WeightQuantization {layers} is not supported with it (use None).");
+                $"a compressed-tensors FP8 checkpoint's layers are FP8 already; EngineOptions.WeightQuantization {layers} is not supported with it (use None or Fp8).");
         if (config.Gptq is not null && layers is not (null or DType.Int4))
             throw new ModelLoadException(Path.Combine(modelDir, "config.json"), null,
                 $"a GPTQ checkpoint's layers are Int4 already; EngineOptions.WeightQuantization {layers} is not supported with it (use None or Int4).");

@@ -39,8 +39,9 @@ internal sealed unsafe class QuantizedMatrix : IDisposable
     {
         if (source.Data == 0) throw new ArgumentException("The weight matrix is uninitialised.", nameof(source));
         if (source.IsQuantized) throw new ArgumentException("The source matrix is already quantized.", nameof(source));
-        if (target is not (DType.Int8 or DType.Int4)) throw new ArgumentException("The target must be Int8 or Int4.", nameof(target));
+        if (target is not (DType.Int8 or DType.Int4 or DType.F8E4M3)) throw new ArgumentException("The target must be Int8, Int4 or F8E4M3.", nameof(target));
         int rows = source.Rows, cols = source.Cols;
+        if (target == DType.F8E4M3) return QuantizeFp8(source, hugePages);
         if (target == DType.Int8 && cols > 65536) throw new ArgumentException($"Int8 weights support rows of at most 65,536 columns, got {cols}.", nameof(source));
         int kp = (cols + WeightMatrix.QuantGroup - 1) / WeightMatrix.QuantGroup * WeightMatrix.QuantGroup;
         long rowBytes = target == DType.Int8 ? kp : kp / 2;
@@ -72,6 +73,35 @@ internal sealed unsafe class QuantizedMatrix : IDisposable
             throw e.InnerExceptions.Count == 1 ? e.InnerExceptions[0] : e;
         }
         return new QuantizedMatrix(data, scales, target, rows, cols);
+    }
+
+    // FP8 E4M3, one scale per row (Fp8Quantizer: the CUDA kernels' rule), unpadded rows of Cols bytes as an FP8
+    // checkpoint's: the CPU runs it on the FP8 GEMV (docs/cpu-kernels.md, "FP8 checkpoints").
+    private static QuantizedMatrix QuantizeFp8(in WeightMatrix source, bool hugePages)
+    {
+        int rows = source.Rows, cols = source.Cols;
+        void* data = HugePageMemory.Alloc((nuint)((long)rows * cols), hugePages);
+        void* scales = NativeMemory.AlignedAlloc((nuint)((long)rows * sizeof(float)), 64);
+        var src = source;
+        try
+        {
+            Parallel.For(0, rows, () => (nint)NativeMemory.AlignedAlloc((nuint)cols * sizeof(float), 64), (r, _, buffer) =>
+            {
+                var row = new Span<float>((float*)buffer, cols);
+                Elementwise.WidenRow(src, r, (float*)buffer);
+                foreach (float v in row)
+                    if (!float.IsFinite(v)) throw new ArgumentException($"The weight matrix holds a non-finite value in row {r}.");
+                ((float*)scales)[r] = Fp8Quantizer.QuantizeRow(row, new Span<byte>((byte*)data + (long)r * cols, cols));
+                return buffer;
+            }, buffer => NativeMemory.AlignedFree((void*)buffer));
+        }
+        catch (AggregateException e)
+        {
+            NativeMemory.AlignedFree(data);
+            NativeMemory.AlignedFree(scales);
+            throw e.InnerExceptions.Count == 1 ? e.InnerExceptions[0] : e;
+        }
+        return new QuantizedMatrix(data, scales, DType.F8E4M3, rows, cols);
     }
 
     /// <summary>

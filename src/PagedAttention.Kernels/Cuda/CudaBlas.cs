@@ -88,7 +88,7 @@ internal unsafe class CudaBlas : IDisposable
     /// <summary>One line per cached plan: the bucket, shape, output type and how its algorithm was chosen.</summary>
     public IReadOnlyList<string> DescribePlans() =>
         [.. _plans.Values.OrderBy(p => (p.Key.N, p.Key.K, p.Key.Bucket)).Select(p =>
-            $"m<={p.Key.Bucket} n={p.Key.N} k={p.Key.K} out={(p.Key.OutputF32 ? "f32" : "bf16")}: {p.How}")];
+            $"m<={p.Key.Bucket} n={p.Key.N} k={p.Key.K} {(p.Key.Fp8 ? "fp8 " : "")}out={(p.Key.OutputF32 ? "f32" : "bf16")}: {p.How}")];
 
     /// <summary>
     /// Y = X · Wᵀ + beta · Y with X [m, k] bf16, W [n, k] bf16 (row-major) and Y [m, n] in fp32
@@ -102,19 +102,63 @@ internal unsafe class CudaBlas : IDisposable
         if (x == 0 || w == 0 || y == 0) throw new ArgumentException("GEMM operands must be device addresses.");
         ObjectDisposedException.ThrowIf(_handle == 0, this);
         if (!_useLt) { GemmEx(x, w, y, m, n, k, outputF32, beta); return; }
-
-        var key = new GemmKey(GemmBucket.Of(m), n, k, outputF32);
-        if (!_plans.TryGetValue(key, out var plan))
-        {
-            plan = new GemmPlan(key);
-            try { Choose(plan, x, w, y, m, beta); }
-            catch { plan.Dispose(); throw; }
-            _plans[key] = plan;
-        }
+        var plan = Plan(new GemmKey(GemmBucket.Of(m), n, k, outputF32), x, w, y, m, beta);
         plan.SetRows(m);
         int index = plan.AlgorithmFor(m, _lt, _preference);
         if (index == GemmPlan.GemmExFallback) { GemmEx(x, w, y, m, n, k, outputF32, beta); return; }
         Matmul(plan, plan.Algorithm(index), x, w, y, beta);
+    }
+
+    /// <summary>
+    /// Whether <see cref="GemmFp8"/> can run here: FP8 tensor cores (sm_89+) and a cuBLASLt with outer-vector scales
+    /// (12.9+); otherwise the reason.
+    /// </summary>
+    public string? Fp8Unsupported()
+    {
+        var (major, minor) = _device.ComputeCapability;
+        if (major * 10 + minor < 89) return $"{_device.Name} is sm_{major}{minor}; FP8 tensor cores need sm_89 or later (Ada, Hopper, Blackwell)";
+        long v = CublasLtNative.Instance.Version;
+        if (v < CublasLtNative.OuterVectorScalesVersion) return $"cuBLASLt {v / 10000}.{v / 100 % 100} has no per-row FP8 scales (12.9 or later needed)";
+        return null;
+    }
+
+    /// <summary>
+    /// W8A8: Y[m, n] = xScales[m] · wScales[n] · Σ_k X[m, k] · W[n, k] with X [m, k] and W [n, k] FP8 E4M3 codes
+    /// (row-major), fp32 accumulation, Y fp32 (<paramref name="outputF32"/>) or bf16. Always through cuBLASLt (plans
+    /// cached per bucket as for <see cref="Gemm"/>); k must be a multiple of 16 (FP8 tensor-core rows).
+    /// </summary>
+    /// <exception cref="CudaException">cuBLASLt has no FP8 algorithm for the shape.</exception>
+    public void GemmFp8(ulong x, ulong xScales, ulong w, ulong wScales, ulong y, int m, int n, int k, bool outputF32 = true)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(m);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(n);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(k);
+        if (k % 16 != 0) throw new ArgumentException($"FP8 GEMMs need k to be a multiple of 16, got {k}.", nameof(k));
+        if (x == 0 || w == 0 || y == 0 || xScales == 0 || wScales == 0) throw new ArgumentException("GEMM operands must be device addresses.");
+        ObjectDisposedException.ThrowIf(_handle == 0, this);
+        var key = new GemmKey(GemmBucket.Of(m), n, k, outputF32, Fp8: true);
+        var plan = Plan(key, x, w, y, m, 0f, wScales, xScales);
+        plan.SetScales(wScales, xScales); // this layer's (a cached plan still points at the last caller's)
+        plan.SetRows(m);
+        int index = plan.AlgorithmFor(m, _lt, _preference);
+        if (index == GemmPlan.GemmExFallback)
+            throw new CudaException("cublasLtMatmulAlgoGetHeuristic", CublasLtNative.STATUS_NOT_SUPPORTED, "no FP8 algorithm", key.ToString());
+        Matmul(plan, plan.Algorithm(index), x, w, y, 0f);
+    }
+
+    // The cached plan of the key, made (and its algorithm chosen on this call's operands) on first use.
+    private GemmPlan Plan(GemmKey key, ulong x, ulong w, ulong y, int m, float beta, ulong wScales = 0, ulong xScales = 0)
+    {
+        if (_plans.TryGetValue(key, out var plan)) return plan;
+        plan = new GemmPlan(key);
+        try
+        {
+            if (key.Fp8) plan.SetScales(wScales, xScales);
+            Choose(plan, x, w, y, m, beta);
+        }
+        catch { plan.Dispose(); throw; }
+        _plans[key] = plan;
+        return plan;
     }
 
     private void Matmul(GemmPlan plan, CublasLtAlgo algo, ulong x, ulong w, ulong y, float beta)

@@ -12,7 +12,7 @@ internal unsafe class CudaKernels : IDisposable
 {
     private readonly CudaDevice _device;
     private nint _module;
-    private readonly nint _embedding, _addRmsNorm, _rope, _siluMul, _attention, _attentionU4Pf, _attentionU2Pf, _attentionU4Lb, _attentionMerge, _prefill, _argmax, _penalties, _sample, _gemv, _kvSwap;
+    private readonly nint _embedding, _addRmsNorm, _rope, _siluMul, _attention, _attentionU4Pf, _attentionU2Pf, _attentionU4Lb, _attentionMerge, _prefill, _argmax, _penalties, _sample, _gemv, _kvSwap, _quantFp8, _addRmsNormFp8, _siluMulFp8;
 
     /// <summary>Compiles (or loads from the disk cache) and loads the kernels for <paramref name="headDim"/> and <paramref name="group"/>.</summary>
     /// <param name="device">The device to load into.</param>
@@ -55,6 +55,9 @@ internal unsafe class CudaKernels : IDisposable
         _sample = Function("sample_rows");
         _gemv = Function("gemv_bf16");
         _kvSwap = Function("kv_swap_copy");
+        _quantFp8 = Function("quantize_rows_fp8");
+        _addRmsNormFp8 = Function("fused_add_rms_norm_fp8");
+        _siluMulFp8 = Function("silu_mul_fp8");
         SupportsProgrammaticLaunch = major >= 9 && CuDriver.Fn.cuLaunchKernelEx != null;
         ProgrammaticLaunch = SupportsProgrammaticLaunch && switches.ProgrammaticLaunch;
         AttentionVariant = switches.AttentionVariant;
@@ -180,6 +183,37 @@ internal unsafe class CudaKernels : IDisposable
         uint blocks = (uint)Math.Min((total + 255) / 256, _device.MultiprocessorCount * 16L);
         Launch(_siluMul, blocks, 1, 1, 256, a, "silu_mul");
     }
+
+    /// <summary>
+    /// Dynamic per-row FP8 quantization of bf16 rows: codes [rows, d] E4M3 = input / s_r, s_r = max|row| / 448 into
+    /// scales [rows] (fp32). The W8A8 input of the O projection, and the quantizer of bf16 weights converted to FP8 at
+    /// load (one scale per output channel). The kernels follow <see cref="Fp8Quantizer"/>'s rule; not yet run on a GPU (no model path calls them yet).
+    /// </summary>
+    public void QuantizeRowsFp8(ulong input, ulong codes, ulong scales, int rows, int d)
+    {
+        void** a = stackalloc void*[] { &input, &codes, &scales, &d };
+        Launch(_quantFp8, (uint)rows, 1, 1, RowThreads(d, 8), a, "quantize_rows_fp8");
+    }
+
+    /// <summary>
+    /// <see cref="FusedAddRmsNorm"/> (without row gathering) whose bf16 outputs are then quantized per row to FP8 like
+    /// <see cref="QuantizeRowsFp8"/>: the QKV and gate|up GEMMs' W8A8 input.
+    /// </summary>
+    public void FusedAddRmsNormFp8(ulong residual, ulong delta, ulong bias, ulong weight, ulong codes, ulong scales, int rows, int d, float eps)
+    {
+        void** a = stackalloc void*[] { &residual, &delta, &bias, &weight, &codes, &scales, &d, &eps };
+        Launch(_addRmsNormFp8, (uint)rows, 1, 1, RowThreads(d, 4), a, "fused_add_rms_norm_fp8");
+    }
+
+    /// <summary><see cref="SiluMul"/> whose bf16 products are then quantized per token to FP8 like <see cref="QuantizeRowsFp8"/>: the down GEMM's W8A8 input.</summary>
+    public void SiluMulFp8(ulong gateUp, ulong codes, ulong scales, int tokens, int inter)
+    {
+        void** a = stackalloc void*[] { &gateUp, &codes, &scales, &inter };
+        Launch(_siluMulFp8, (uint)tokens, 1, 1, RowThreads(inter, 8), a, "silu_mul_fp8");
+    }
+
+    // One CTA per row: a thread per vector of `width` elements, in whole warps, 32 to 1024.
+    private static uint RowThreads(int d, int width) => (uint)Math.Clamp((d / width + 31) / 32 * 32, 32, 1024);
 
     /// <summary>
     /// How many KV splits <see cref="PagedAttention"/> should use: none when (token, KV head) pairs already give 2 CTAs per

@@ -30,9 +30,18 @@ internal sealed unsafe class GemmPlan : IDisposable
             int opT = CublasNative.CUBLAS_OP_T, opN = CublasNative.CUBLAS_OP_N;
             lt.Check(lt.cublasLtMatmulDescSetAttribute(desc, CublasLtNative.MATMUL_DESC_TRANSA, &opT, sizeof(int)), "cublasLtMatmulDescSetAttribute", "TRANSA");
             lt.Check(lt.cublasLtMatmulDescSetAttribute(desc, CublasLtNative.MATMUL_DESC_TRANSB, &opN, sizeof(int)), "cublasLtMatmulDescSetAttribute", "TRANSB");
-            lt.Check(lt.cublasLtMatrixLayoutCreate(&a, CublasNative.CUDA_R_16BF, (ulong)key.K, (ulong)key.N, key.K), "cublasLtMatrixLayoutCreate", "W");
+            int operand = key.Fp8 ? CublasLtNative.CUDA_R_8F_E4M3 : CublasNative.CUDA_R_16BF;
+            if (key.Fp8)
+            {
+                // W8A8: one fp32 scale per weight row (op(A) = W's rows) and one per token (op(B) = Xᵀ's columns); the
+                // pointers are set per call (SetScales), since every layer has its own.
+                int mode = CublasLtNative.MATRIX_SCALE_OUTER_VEC_32F;
+                lt.Check(lt.cublasLtMatmulDescSetAttribute(desc, CublasLtNative.MATMUL_DESC_A_SCALE_MODE, &mode, sizeof(int)), "cublasLtMatmulDescSetAttribute", "A_SCALE_MODE");
+                lt.Check(lt.cublasLtMatmulDescSetAttribute(desc, CublasLtNative.MATMUL_DESC_B_SCALE_MODE, &mode, sizeof(int)), "cublasLtMatmulDescSetAttribute", "B_SCALE_MODE");
+            }
+            lt.Check(lt.cublasLtMatrixLayoutCreate(&a, operand, (ulong)key.K, (ulong)key.N, key.K), "cublasLtMatrixLayoutCreate", "W");
             _a = a;
-            lt.Check(lt.cublasLtMatrixLayoutCreate(&b, CublasNative.CUDA_R_16BF, (ulong)key.K, (ulong)key.Bucket, key.K), "cublasLtMatrixLayoutCreate", "X");
+            lt.Check(lt.cublasLtMatrixLayoutCreate(&b, operand, (ulong)key.K, (ulong)key.Bucket, key.K), "cublasLtMatrixLayoutCreate", "X");
             _b = b;
             int outType = key.OutputF32 ? CublasNative.CUDA_R_32F : CublasNative.CUDA_R_16BF;
             lt.Check(lt.cublasLtMatrixLayoutCreate(&d, outType, (ulong)key.N, (ulong)key.Bucket, key.N), "cublasLtMatrixLayoutCreate", "Y");
@@ -58,6 +67,14 @@ internal sealed unsafe class GemmPlan : IDisposable
     public nint A => _a;
     public nint B => _b;
     public nint D => _d;
+
+    /// <summary>Sets an FP8 plan's scale vectors: <paramref name="weightScales"/> [N] and <paramref name="tokenScales"/> [M] (device fp32).</summary>
+    public void SetScales(ulong weightScales, ulong tokenScales)
+    {
+        var lt = CublasLtNative.Instance;
+        lt.Check(lt.cublasLtMatmulDescSetAttribute(_desc, CublasLtNative.MATMUL_DESC_A_SCALE_POINTER, &weightScales, sizeof(ulong)), "cublasLtMatmulDescSetAttribute", "A_SCALE_POINTER");
+        lt.Check(lt.cublasLtMatmulDescSetAttribute(_desc, CublasLtNative.MATMUL_DESC_B_SCALE_POINTER, &tokenScales, sizeof(ulong)), "cublasLtMatmulDescSetAttribute", "B_SCALE_POINTER");
+    }
 
     /// <summary>Points the X and Y layouts at <paramref name="m"/> rows (host-side descriptor change only).</summary>
     public void SetRows(int m)

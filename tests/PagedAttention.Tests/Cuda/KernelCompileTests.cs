@@ -21,7 +21,7 @@ public class KernelCompileTests
     [Fact]
     public void AllKernelFilesAreEmbedded()
     {
-        Assert.Equal(["embedding.cu", "gemv.cu", "kv_swap.cu", "paged_attention.cu", "prefill_attention.cu", "rmsnorm.cu", "rope_kv.cu", "sampling.cu", "silu_mul.cu"], CudaKernelSources.Files);
+        Assert.Equal(["embedding.cu", "fp8_quant.cu", "gemv.cu", "kv_swap.cu", "paged_attention.cu", "prefill_attention.cu", "rmsnorm.cu", "rope_kv.cu", "sampling.cu", "silu_mul.cu"], CudaKernelSources.Files);
         Assert.Contains("f2bf", CudaKernelSources.Read(CudaKernelSources.Prelude));
     }
 

@@ -143,12 +143,14 @@ public sealed class QuantizedModelAccuracyTests(ITestOutputHelper output)
     // scales) measured 95.7 % on the previous default model but 92.1 % top-1 (2/16 identical) on the current one
     // (run4-agent, trained 3.7x longer, much harder on 4-bit weights: KL 3-5x higher), below the 97 % asked for; the
     // bound below is what it holds on this model, and docs/cpu-kernels.md says so. An Int8 LM head is
-    // checked too. PAGEDATTENTION_ACCURACY_MODEL / _CONTINUATION measure another checkpoint or a longer continuation
+    // checked too. FP8 E4M3 (per-row scale, 3 mantissa bits: up to 6 % error per weight against Int8's ~0.4 % of the row
+    // maximum) measured 97.8 % top-1, 7/16 identical. PAGEDATTENTION_ACCURACY_MODEL / _CONTINUATION measure another checkpoint or a longer continuation
     // (the bounds are for the default model at 48 tokens).
     [Theory]
     [InlineData(WeightQuantization.Int8, WeightQuantization.None, 0.99, 12)]
     [InlineData(WeightQuantization.Int8, WeightQuantization.Int8, 0.98, 8)]
     [InlineData(WeightQuantization.Int4, WeightQuantization.None, 0.91, 2)]
+    [InlineData(WeightQuantization.Fp8, WeightQuantization.None, 0.97, 5)]
     public void QuantizedModelAgreesWithFloat(WeightQuantization q, WeightQuantization lmHead, double minTop1, int minSameGreedy)
     {
         string dir = ModelDir();
@@ -172,7 +174,7 @@ public sealed class QuantizedModelAccuracyTests(ITestOutputHelper output)
         }
 
         using var quantizedModel = quantized;
-        if (int8Names.Length == 0) Assert.Equal(q == WeightQuantization.Int8 ? DType.Int8 : DType.Int4, quantized.LayerDType);
+        if (int8Names.Length == 0) Assert.Equal(q switch { WeightQuantization.Int8 => DType.Int8, WeightQuantization.Fp8 => DType.F8E4M3, _ => DType.Int4 }, quantized.LayerDType);
         Assert.Equal(lmHead == WeightQuantization.Int8 ? DType.Int8 : DType.BF16, quantized.LmHeadDType);
         var (agree, positions, same, kl) = Compare(reference, quantized, tok);
         double top1 = (double)agree / positions;
@@ -208,6 +210,17 @@ public sealed class QuantizedModelAccuracyTests(ITestOutputHelper output)
         var e = await Assert.ThrowsAsync<ArgumentException>(() =>
             LlmEngine.LoadAsync(new EngineOptions { ModelPath = ModelDir(), Device = "cuda", WeightQuantization = WeightQuantization.Int4 }));
         Assert.Contains("CPU-only", e.Message);
+    }
+
+    [Fact]
+    public async Task CudaWithFp8AndAnFp8LmHeadAreRejected()
+    {
+        var cuda = await Assert.ThrowsAsync<ArgumentException>(() =>
+            LlmEngine.LoadAsync(new EngineOptions { ModelPath = ModelDir(), Device = "cuda", WeightQuantization = WeightQuantization.Fp8 }));
+        Assert.Contains("WeightQuantization Fp8 is CPU-only", cuda.Message);
+        var head = await Assert.ThrowsAsync<ArgumentException>(() =>
+            LlmEngine.LoadAsync(new EngineOptions { ModelPath = ModelDir(), WeightQuantization = WeightQuantization.Fp8, LmHeadQuantization = WeightQuantization.Fp8 }));
+        Assert.Contains("LmHeadQuantization Fp8 is not supported", head.Message);
     }
 
     [Fact]

@@ -33,6 +33,18 @@ internal sealed unsafe class CublasLtNative
 
     /// <summary>cublasLtMatmulDescAttributes_t.</summary>
     public const int MATMUL_DESC_TRANSA = 3, MATMUL_DESC_TRANSB = 4;
+    /// <summary>
+    /// cublasLtMatmulDescAttributes_t for FP8: the A/B scale pointers and their modes, with cublasLtMatmulMatrixScale_t's
+    /// OUTER_VEC_32F (one fp32 per row of op(A) / column of op(B); cuBLASLt 12.9+). bench/GpuCheck/cublaslt_fp8_probe.c
+    /// prints the header's values on the GPU machine.
+    /// </summary>
+    public const int MATMUL_DESC_A_SCALE_POINTER = 17, MATMUL_DESC_B_SCALE_POINTER = 18, MATMUL_DESC_A_SCALE_MODE = 31, MATMUL_DESC_B_SCALE_MODE = 32;
+    /// <summary>cublasLtMatmulMatrixScale_t: a vector of fp32 scales along the outer (non-reduced) dimension.</summary>
+    public const int MATRIX_SCALE_OUTER_VEC_32F = 3;
+    /// <summary>cudaDataType_t of FP8 E4M3 operands.</summary>
+    public const int CUDA_R_8F_E4M3 = 28;
+    /// <summary>The first cuBLASLt version (cublasLtGetVersion) with outer-vector FP8 scales: 12.9.0.</summary>
+    public const long OuterVectorScalesVersion = 120900;
     /// <summary>cublasLtMatrixLayoutAttribute_t: number of columns (uint64).</summary>
     public const int MATRIX_LAYOUT_COLS = 3;
     /// <summary>cublasLtMatmulPreferenceAttributes_t: largest workspace an algorithm may ask for (uint64).</summary>
@@ -77,7 +89,11 @@ internal sealed unsafe class CublasLtNative
         cublasLtMatmulAlgoCheck = (delegate* unmanaged<nint, nint, nint, nint, nint, nint, CublasLtAlgo*, CublasLtHeuristicResult*, int>)E("cublasLtMatmulAlgoCheck");
         cublasLtMatmul = (delegate* unmanaged<nint, nint, void*, ulong, nint, ulong, nint, void*, ulong, nint, ulong, nint, CublasLtAlgo*, ulong, nuint, nint, int>)E("cublasLtMatmul");
         if (NativeLibrary.TryGetExport(lib, "cublasLtGetStatusName", out var p)) _getStatusName = (delegate* unmanaged<int, byte*>)p;
+        Version = NativeLibrary.TryGetExport(lib, "cublasLtGetVersion", out var v) ? (long)((delegate* unmanaged<nuint>)v)() : 0;
     }
+
+    /// <summary>cublasLtGetVersion(): major × 10,000 + minor × 100 + patch (e.g. 130100), 0 if not exported.</summary>
+    public long Version { get; }
 
     public void Check(int status, string call, string? detail = null)
     {

@@ -46,3 +46,42 @@ __device__ __forceinline__ float block_sum(float v, float* shared32)
     v = lane < warps ? shared32[lane] : 0.f;
     return warp_sum(v);
 }
+
+// Max over the whole block (blockDim.x a multiple of 32, at most 1024); every thread gets the result.
+__device__ __forceinline__ float block_max(float v, float* shared32)
+{
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    __syncthreads();
+    if (lane == 0) shared32[warp] = v;
+    __syncthreads();
+    v = lane < warps ? shared32[lane] : 0.f;
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+// float -> FP8 E4M3 ("FN": no infinities, NaN = S.1111.111, largest 448), nearest with ties to the even code, magnitudes
+// of 448 and above saturated to +-448, NaN to 0x7F: the same codes as Fp8E4M3.FromSingle (C#), which the GPU checks
+// compare byte for byte. Done in integer arithmetic rather than cvt.e4m3x2 so that it compiles for every target.
+__device__ __forceinline__ unsigned f2e4m3(float f)
+{
+    unsigned u = __float_as_uint(f), sign = (u >> 24) & 0x80u, a = u & 0x7fffffffu;
+    if (a > 0x7f800000u) return 0x7fu;
+    if (a >= 0x43e00000u) return sign | 0x7eu;              // >= 448
+    if (a < 0x3c800000u)                                    // < 2^-6: subnormal codes m * 2^-9 (m = 8 is 2^-6)
+        return sign | (unsigned)__float2int_rn(__uint_as_float(a) * 512.f);
+    unsigned e = (a >> 23) - 120u, keep = (a >> 20) & 7u, rest = a & 0xfffffu; // code exponent = float exponent - 127 + 7
+    unsigned code = (e << 3) | keep;
+    if (rest > 0x80000u || (rest == 0x80000u && (keep & 1u))) code++; // carries into the exponent when keep was 7
+    return sign | code;
+}
+
+// Dynamic FP8 scale of a row whose largest magnitude is amax: amax / 448, so the largest value maps to 448; 1 for a
+// zero row (every code is then 0). Shared by the activation and weight quantizers; Fp8Quantizer (C#) mirrors it.
+__device__ __forceinline__ float fp8_row_scale(float amax)
+{
+    float s = amax / 448.f;
+    return s > 0.f ? s : 1.f;
+}

@@ -38,3 +38,53 @@ extern "C" __global__ void silu_mul(const bf16* __restrict__ gu, bf16* __restric
         out[e] = f2bf(g / (1.f + expf(-g)) * u);
     }
 }
+
+// The same products quantized to FP8 E4M3 per token row (the down projection's W8A8 input): codes[t, i] =
+// E4M3(y[i] / s_t), s_t = max|y| / 448 in scales[t], y = the bf16 values silu_mul writes (same math, same bits). One
+// CTA per token; the products are computed twice (for the max, then for the codes) rather than staged.
+__device__ __forceinline__ float silu_mul_value(const bf16* row, int inter, int i)
+{
+    float g = bf2f(row[i]), u = bf2f(row[inter + i]);
+    return bf2f(f2bf(g / (1.f + expf(-g)) * u));
+}
+
+extern "C" __global__ void silu_mul_fp8(const bf16* __restrict__ gu, unsigned char* __restrict__ codes,
+                                        float* __restrict__ scales, int inter)
+{
+    pdl_begin();
+    __shared__ float red[32];
+    const bf16* row = gu + (long long)blockIdx.x * 2 * inter;
+    unsigned char* c = codes + (long long)blockIdx.x * inter;
+    float amax = 0.f;
+    if ((inter & 7) == 0)
+    {
+        const int per_row = inter >> 3;
+        for (int j = threadIdx.x; j < per_row; j += blockDim.x)
+        {
+            uint4 g = ((const uint4*)row)[j], u = ((const uint4*)(row + inter))[j];
+            unsigned p[4] = { silu_mul_pair(g.x, u.x), silu_mul_pair(g.y, u.y), silu_mul_pair(g.z, u.z), silu_mul_pair(g.w, u.w) };
+#pragma unroll
+            for (int k = 0; k < 4; k++)
+                amax = fmaxf(amax, fmaxf(fabsf(__uint_as_float(p[k] << 16)), fabsf(__uint_as_float(p[k] & 0xffff0000u))));
+        }
+        float s = fp8_row_scale(block_max(amax, red));
+        if (threadIdx.x == 0) scales[blockIdx.x] = s;
+        for (int j = threadIdx.x; j < per_row; j += blockDim.x)
+        {
+            uint4 g = ((const uint4*)row)[j], u = ((const uint4*)(row + inter))[j];
+            unsigned p[4] = { silu_mul_pair(g.x, u.x), silu_mul_pair(g.y, u.y), silu_mul_pair(g.z, u.z), silu_mul_pair(g.w, u.w) }, q[2] = { 0u, 0u };
+#pragma unroll
+            for (int k = 0; k < 4; k++)
+            {
+                unsigned lo = f2e4m3(__uint_as_float(p[k] << 16) / s), hi = f2e4m3(__uint_as_float(p[k] & 0xffff0000u) / s);
+                q[k >> 1] |= (lo | (hi << 8)) << ((k & 1) * 16);
+            }
+            ((uint2*)c)[j] = make_uint2(q[0], q[1]);
+        }
+        return;
+    }
+    for (int i = threadIdx.x; i < inter; i += blockDim.x) amax = fmaxf(amax, fabsf(silu_mul_value(row, inter, i)));
+    float s = fp8_row_scale(block_max(amax, red));
+    if (threadIdx.x == 0) scales[blockIdx.x] = s;
+    for (int i = threadIdx.x; i < inter; i += blockDim.x) c[i] = (unsigned char)f2e4m3(silu_mul_value(row, inter, i) / s);
+}
