@@ -219,6 +219,24 @@ public sealed class Fp8LoadingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Fp8OnAnFp8CheckpointReadsTheWeightsAsTheyAre()
+    {
+        // WeightQuantization.Fp8 is accepted on an FP8 checkpoint and must not requantize its codes (a second rounding).
+        using var asRead = LlamaModel.Load(TestData.Fp8Model("llama-fp8-channel"));
+        using var fp8 = LlamaModel.Load(TestData.Fp8Model("llama-fp8-channel"), DType.F8E4M3, null);
+        Assert.Equal(DType.F8E4M3, fp8.LayerDType);
+        Assert.Equal(DType.BF16, fp8.LmHeadDType);
+        for (int l = 0; l < fp8.Config.NumLayers; l++)
+            foreach (var p in Projections)
+            {
+                WeightMatrix a = Get(asRead.Layer(l), p), b = Get(fp8.Layer(l), p);
+                for (int r = 0; r < a.Rows; r++)
+                    for (int c = 0; c < a.Cols; c++)
+                        if (BitConverter.SingleToInt32Bits(a[r, c]) != BitConverter.SingleToInt32Bits(b[r, c])) Assert.Fail($"layer {l} {p}[{r}, {c}]: {b[r, c]:R} vs as read {a[r, c]:R}");
+            }
+    }
+
+    [Fact]
     public unsafe void TensorScaleWeightsShareOneScalePerMatrix()
     {
         using var fp8 = LlamaModel.Load(TestData.Fp8Model("llama-fp8-tensor"));
