@@ -329,8 +329,8 @@ def score(cases_out):
 
 # ---------------------------------------------------------------- the packed-corpus cache (phases 1 and 2)
 
-CACHE_KEYS = ("seq", "n_agent", "corpus_seed", "seed", "vocab", "brown_repeat", "chat_frac", "tok_sample", "smoke",
-              "dry_run")
+CACHE_KEYS = ("seq", "n_agent", "corpus_seed", "seed", "vocab", "pretok", "brown_repeat", "chat_frac", "tok_sample",
+              "smoke", "dry_run")
 
 
 def cache_key(args):
@@ -506,6 +506,10 @@ def main(argv=None):
     ap.add_argument("--brown", default=os.path.join(HERE, "brown"))
     ap.add_argument("--heldout", default=os.path.join(ROOT, "bench", "AgentEval", "heldout.json"))
     ap.add_argument("--vocab", type=int, default=4096)
+    ap.add_argument("--pretok", choices=["words", "gpt2"], default="words",
+                    help="words: every space is its own token, so a word has the same ids after a space, a quote or a "
+                         "newline (copying an unseen name into a tool call or JSON is then an identity map); "
+                         "gpt2: GPT-2's regex, where ' Reykjavik' and 'Reykjavik' share no ids (run1-run5)")
     ap.add_argument("--hidden", type=int, default=512)
     ap.add_argument("--layers", type=int, default=6)
     ap.add_argument("--heads", type=int, default=8)
@@ -611,7 +615,9 @@ def train(args):
         tok_texts = read_brown(args.brown, "train") + agent_tok_sample
         strip = re.compile("|".join(re.escape(s) for s in SPECIALS))
         tok = Tokenizer(models.BPE())
-        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+        byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+        tok.pre_tokenizer = byte_level if args.pretok == "gpt2" else pre_tokenizers.Sequence(
+            [pre_tokenizers.Split(" ", behavior="isolated"), byte_level])
         tok.decoder = decoders.ByteLevel()
         trainer = trainers.BpeTrainer(vocab_size=args.vocab, min_frequency=2, special_tokens=SPECIALS,
                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
