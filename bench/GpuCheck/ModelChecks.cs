@@ -96,7 +96,7 @@ internal static class ModelChecks
         return top[0] - top[1];
     }
 
-    private static int[][] Generate(CudaLlamaModel m, int[][] prompts, int newTokens, int maxLen)
+    internal static int[][] Generate(CudaLlamaModel m, int[][] prompts, int newTokens, int maxLen)
     {
         var steps = new Steps(prompts, 16, maxLen);
         using var cache = m.CreateKvCache(steps.NumBlocks, 16);

@@ -63,12 +63,21 @@ if (cuda)
 int wBytes = cuda || IsHalf(opt.Model) ? 2 : 4;
 var (weightBytes, kvPerToken) = Roofline.Bytes(config, wBytes, cuda ? 2 : 4);
 var (linearFlops, attnFlops) = Roofline.Flops(config);
+double linearPeakTflops = 0;
+bool fp8Layers = cuda && opt.WeightQuantization == WeightQuantization.Fp8;
+if (fp8Layers)
+{
+    // FP8 decoder layers: one byte per weight at the FP8 tensor-core peak; the LM head stays bf16 (2 bytes, bf16 peak).
+    var (layerParams, lmParams) = Roofline.LinearParams(config);
+    weightBytes = layerParams + 2 * lmParams;
+    linearPeakTflops = (layerParams + lmParams) / (layerParams / peaks!.Fp8Tflops + lmParams / peaks.Bf16Tflops);
+}
 double bw = opt.BandwidthGBs ?? (cuda ? peaks!.BandwidthGBs : Roofline.MeasureHostCopyGBs());
 string bwSource = opt.BandwidthGBs is not null ? "--bandwidth-gbs" : cuda ? peaks!.Source : "host copy measured in this run";
 double peakTflops = cuda ? peaks!.Bf16Tflops : 0;
 Roofline Roof(int batch, double meanCtx) => new()
 {
-    BandwidthGBs = bw, BandwidthSource = bwSource, PeakTflops = peakTflops, WeightBytes = weightBytes, KvBytesPerToken = kvPerToken,
+    BandwidthGBs = bw, BandwidthSource = bwSource, PeakTflops = peakTflops, LinearPeakTflops = linearPeakTflops, WeightBytes = weightBytes, KvBytesPerToken = kvPerToken,
     LinearFlopsPerToken = linearFlops, AttentionFlopsPerContextToken = attnFlops, Batch = batch, MeanContext = meanCtx,
 };
 // On CUDA the engine sizes its KV cache from GpuMemoryUtilization (EngineOptions.KvCacheBytes is the CPU's); an explicit
@@ -118,6 +127,7 @@ foreach (var (mode, hostGiB) in configs)
         SwapSpaceBytes = mode == "recompute" ? 0 : GiB(opt.SwapSpaceGiB),
         HostCacheBytes = GiB(hostGiB ?? 0),
         PreemptionMode = mode switch { "swap" => PreemptionMode.Swap, "recompute" => PreemptionMode.Recompute, _ => PreemptionMode.Auto },
+        WeightQuantization = opt.WeightQuantization,
     };
     // CUDA-only options (EngineOptions.GpuMemoryUtilization, EnforceEager) are set by name so that this program also
     // builds against engines without them.
@@ -128,7 +138,7 @@ foreach (var (mode, hostGiB) in configs)
     double loadS = load.Elapsed.TotalSeconds;
     Console.WriteLine($"== {label}: loaded {opt.Model} on {opt.Device} in {loadS:F1} s; {engine.NumKvBlocks} KV blocks of {opt.BlockSize}; swap space {engineOptions.SwapSpaceBytes / (double)(1L << 30):F2} GiB, host cache {engineOptions.HostCacheBytes / (double)(1L << 30):F2} GiB; max seqs {opt.MaxNumSeqs}, max batched tokens {opt.MaxNumBatchedTokens}, prefix cache {(opt.NoPrefixCache ? "off" : "on")}");
     result["load_s"] ??= loadS;
-    result["engine"] ??= new JsonObject { ["gpu_memory_utilization"] = opt.GpuMemoryUtilization, ["enforce_eager"] = opt.EnforceEager, ["max_num_seqs"] = opt.MaxNumSeqs, ["max_num_batched_tokens"] = opt.MaxNumBatchedTokens, ["kv_blocks"] = engine.NumKvBlocks, ["block_size"] = opt.BlockSize };
+    result["engine"] ??= new JsonObject { ["gpu_memory_utilization"] = opt.GpuMemoryUtilization, ["enforce_eager"] = opt.EnforceEager, ["max_num_seqs"] = opt.MaxNumSeqs, ["max_num_batched_tokens"] = opt.MaxNumBatchedTokens, ["kv_blocks"] = engine.NumKvBlocks, ["block_size"] = opt.BlockSize, ["weight_quantization"] = opt.WeightQuantization.ToString() };
     var configJson = new JsonObject
     {
         ["label"] = label,
@@ -291,7 +301,7 @@ sealed class Options
                    [--requests a.json[,b.json...]] [--write-requests workload.json] [--vocab V] [--api tokens|chat]
                    [--max-num-seqs 256] [--max-num-batched-tokens 8192] [--kv-blocks N | --kv-cache-gib G]
                    [--block-size 16] [--max-model-len L] [--bandwidth-gbs B]
-                   [--gpu-memory-utilization 0.9] [--enforce-eager] [--logprobs-every N [--logprobs K]]
+                   [--gpu-memory-utilization 0.9] [--enforce-eager] [--weight-quantization none|int8|int4|fp8] [--logprobs-every N [--logprobs K]]
                    [--constrain schema.json [--ab-rounds 2]]
                    [--preemption recompute|swap|auto[,...]] [--swap-space-gib 4] [--host-cache-gib 0[,24...]]
                    [--preambles 32 --rounds 16 --preamble-len 4096 --question-len 64 --answer-len 64] (agents-rounds)
@@ -311,6 +321,7 @@ sealed class Options
     public int? NumRequests, Vocab, KvBlocks, MaxModelLen;
     public double? BandwidthGBs, GpuMemoryUtilization;
     public bool EnforceEager;
+    public WeightQuantization WeightQuantization;
     public int LogprobsEvery, Logprobs = 5, AbRounds = 2;
     public string? Constrain;
     public int Seed, InputLen = 1024, OutputLen = 128, MaxNumSeqs = 256, MaxNumBatchedTokens = 8192, BlockSize = 16;
@@ -376,6 +387,10 @@ sealed class Options
                 case "--bandwidth-gbs": o.BandwidthGBs = Dbl(); break;
                 case "--gpu-memory-utilization": o.GpuMemoryUtilization = Dbl(); break;
                 case "--enforce-eager": o.EnforceEager = true; break;
+                case "--weight-quantization":
+                    o.WeightQuantization = Enum.TryParse<WeightQuantization>(Next(), ignoreCase: true, out var wq) && Enum.IsDefined(wq) ? wq
+                        : throw new ArgumentException("--weight-quantization must be none, int8, int4 or fp8.");
+                    break;
                 case "--logprobs-every": o.LogprobsEvery = Int(); break;
                 case "--logprobs": o.Logprobs = Int(); break;
                 default: throw new ArgumentException($"Unknown option {a[i]}.\n{Usage}");

@@ -17,6 +17,11 @@ public sealed class Roofline
     [JsonPropertyName("bandwidth_source")] public string BandwidthSource { get; init; } = "";
     /// <summary>Peak dense tensor FLOP/s for the weights' dtype, in TFLOP/s; 0 = unknown (CPU): memory bound only.</summary>
     [JsonPropertyName("peak_tflops")] public double PeakTflops { get; init; }
+    /// <summary>
+    /// Peak for the linear layers' FLOPs when they run in another dtype than attention (FP8 layers: the FP8 peak for
+    /// the decoder layers and the bf16 one for the LM head, combined by their FLOP shares); 0 = <see cref="PeakTflops"/>.
+    /// </summary>
+    [JsonPropertyName("linear_peak_tflops")] public double LinearPeakTflops { get; init; }
     [JsonPropertyName("weight_bytes_per_step")] public long WeightBytes { get; init; }
     [JsonPropertyName("kv_bytes_per_token")] public long KvBytesPerToken { get; init; }
     /// <summary>FLOPs per sequence per step outside attention: 2 × linear parameters (LM head included).</summary>
@@ -26,7 +31,8 @@ public sealed class Roofline
     [JsonPropertyName("batch")] public int Batch { get; init; }
     [JsonPropertyName("mean_context")] public double MeanContext { get; init; }
     [JsonPropertyName("memory_ms")] public double MemoryMs => (WeightBytes + Batch * MeanContext * KvBytesPerToken) / (BandwidthGBs * 1e9) * 1e3;
-    [JsonPropertyName("compute_ms")] public double ComputeMs => PeakTflops <= 0 ? 0 : Batch * (LinearFlopsPerToken + MeanContext * AttentionFlopsPerContextToken) / (PeakTflops * 1e12) * 1e3;
+    [JsonPropertyName("compute_ms")] public double ComputeMs => PeakTflops <= 0 ? 0
+        : Batch * (LinearFlopsPerToken / (LinearPeakTflops > 0 ? LinearPeakTflops : PeakTflops) + MeanContext * AttentionFlopsPerContextToken / PeakTflops) / 1e12 * 1e3;
     [JsonPropertyName("step_ms")] public double StepMs => Math.Max(MemoryMs, ComputeMs);
     [JsonPropertyName("bound")] public string Bound => ComputeMs > MemoryMs ? "compute" : "memory";
     [JsonPropertyName("output_tok_s")] public double OutputTokS => Batch / (StepMs / 1e3);
@@ -38,6 +44,13 @@ public sealed class Roofline
         long h = c.HiddenSize, q = (long)c.NumHeads * c.HeadDim, kv = (long)c.NumKvHeads * c.HeadDim;
         long perLayer = h * (q + 2 * kv) + q * h + 3 * h * c.IntermediateSize;
         return (2 * (c.NumLayers * perLayer + (long)c.VocabSize * h), 4 * q * c.NumLayers);
+    }
+
+    /// <summary>Linear parameters: (decoder layers, LM head).</summary>
+    public static (long Layers, long LmHead) LinearParams(ModelConfig c)
+    {
+        long h = c.HiddenSize, q = (long)c.NumHeads * c.HeadDim, kv = (long)c.NumKvHeads * c.HeadDim;
+        return (c.NumLayers * (h * (q + 2 * kv) + q * h + 3 * h * c.IntermediateSize), (long)c.VocabSize * h);
     }
 
     /// <summary>Bytes read per decode step: all linear layers + LM head (the embedding contributes one row each).</summary>

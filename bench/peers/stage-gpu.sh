@@ -36,5 +36,6 @@ if [ -f "$HOME/.cache/pagedattention/tokenizers/llama3/tokenizer.json" ]; then
 fi
 cp bench/Throughput/schemas/tool-call.json .gpu/
 cp bench/Throughput/run-swap-gpu.sh .gpu/run-swap.sh   # issue 21's swap / host-tier benchmark: bash .gpu/run-swap.sh
+cp bench/peers/run-fp8.sh .gpu/run-fp8.sh   # issue 18's FP8 layers (W8A8): bash .gpu/run-fp8.sh
 cp bench/peers/run-all.sh bench/peers/run-constrained.sh bench/peers/ab.sh bench/peers/make_checkpoint.py bench/peers/hf_peers.py bench/GpuCheck/cublaslt_layout.c .gpu/
 du -sh .gpu

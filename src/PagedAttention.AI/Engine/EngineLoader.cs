@@ -102,12 +102,12 @@ internal static class EngineLoader
     {
         if (o.Device == "cuda")
         {
-            // GPTQ and FP8 checkpoints are CPU-only: say so before asking for CUDA (reading config.json is cheap).
+            // GPTQ checkpoints are CPU-only: say so before asking for CUDA (reading config.json is cheap).
             if (TryConfig(dir) is { } config) ModelConfig.RejectCpuOnlyFormatsOn("cuda", config, dir);
             // Fail before touching the GPU when CUDA is missing, naming what is missing; a bad directory fails the same way as on the CPU.
             CudaModelRunner.CheckCudaPresent();
             return CudaModelRunner.Create(dir, o.BlockSize, o.MaxNumSeqs, o.MaxNumBatchedTokens, o.MaxModelLen ?? int.MaxValue,
-                o.NumKvBlocks, o.GpuMemoryUtilization, cudaGraphs: !o.EnforceEager, switches);
+                o.NumKvBlocks, o.GpuMemoryUtilization, cudaGraphs: !o.EnforceEager, switches, fp8Layers: o.WeightQuantization == WeightQuantization.Fp8);
         }
         var m = LlamaModel.Load(dir, LayerFormat(o), LmHeadFormat(o), switches.CpuHugePages && WeightsFitInMemory(dir));
         try

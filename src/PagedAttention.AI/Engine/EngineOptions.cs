@@ -129,7 +129,8 @@ public sealed class EngineOptions
     public ILogger? Logger { get; set; }
 
     /// <summary>
-    /// CPU only: quantize the decoder layers' linear weights at load (docs/cpu-kernels.md, "Quantized weights"):
+    /// Quantize the decoder layers' linear weights at load (docs/cpu-kernels.md, "Quantized weights"; with
+    /// <see cref="Device"/> "cuda" only Fp8, as W8A8 on FP8 tensor cores, docs/cuda.md, "FP8 weights"):
     /// <see cref="AI.Engine.WeightQuantization.Fp8"/> (E4M3, a scale per output row, run by the FP8 GEMV of FP8 checkpoints;
     /// compressed-tensors FP8 checkpoints load as FP8 with None or Fp8),
     /// <see cref="AI.Engine.WeightQuantization.Int8"/> (per output row) or <see cref="AI.Engine.WeightQuantization.Int4"/>
@@ -142,7 +143,8 @@ public sealed class EngineOptions
     /// CPU: with one, None or Int4 are accepted (the GPTQ layers are Int4 as read; Int4 also quantizes layers it left in
     /// float) and Int8 fails the load. Other formats (AWQ, asymmetric or act-order GPTQ, ...) and GPTQ with Device
     /// "cuda" fail with a <see cref="Models.ModelLoadException"/> naming the format and reason (docs/cpu-kernels.md,
-    /// "Reading GPTQ checkpoints"). Not supported with <see cref="Device"/> "cuda" yet.
+    /// "Reading GPTQ checkpoints"). With <see cref="Device"/> "cuda", Int8 and Int4 are rejected; Fp8 (and an FP8
+    /// checkpoint) needs an sm_89+ GPU and cuBLASLt 12.9+ (else a <see cref="NotSupportedException"/> at load).
     /// Default <see cref="AI.Engine.WeightQuantization.None"/>.
     /// </summary>
     public WeightQuantization WeightQuantization { get; set; }
@@ -184,8 +186,8 @@ public sealed class EngineOptions
         if (LmHeadQuantization is { } lm && !Enum.IsDefined(lm)) throw new ArgumentException($"EngineOptions.LmHeadQuantization must be None, Int8, Int4 or null, got {(int)lm}.", nameof(LmHeadQuantization));
         if (LmHeadQuantization == WeightQuantization.Fp8)
             throw new ArgumentException("EngineOptions.LmHeadQuantization Fp8 is not supported: the LM head stays in the checkpoint's precision with FP8 layers (use None, or Int8 / Int4 on the CPU).", nameof(LmHeadQuantization));
-        if (Device == "cuda" && WeightQuantization != WeightQuantization.None)
-            throw new ArgumentException($"EngineOptions.WeightQuantization {WeightQuantization} is CPU-only: quantized weights are not supported with Device \"cuda\" yet (use None, or Device \"cpu\").", nameof(WeightQuantization));
+        if (Device == "cuda" && WeightQuantization is WeightQuantization.Int8 or WeightQuantization.Int4)
+            throw new ArgumentException($"EngineOptions.WeightQuantization {WeightQuantization} is CPU-only: integer weights are not supported with Device \"cuda\" (use None, Fp8, or Device \"cpu\").", nameof(WeightQuantization));
         if (Device == "cuda" && LmHeadQuantization is not (null or WeightQuantization.None))
             throw new ArgumentException("EngineOptions.LmHeadQuantization is CPU-only: with Device \"cuda\" the LM head stays in bf16 (use None, or Device \"cpu\").", nameof(LmHeadQuantization));
         if (HostCacheBytes is < 0 or > KvCacheBytesLimit) throw new ArgumentException($"EngineOptions.HostCacheBytes must be in 0..{KvCacheBytesLimit} (1 TiB), got {HostCacheBytes}.", nameof(HostCacheBytes));

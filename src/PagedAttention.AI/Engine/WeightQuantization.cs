@@ -14,7 +14,8 @@ public enum WeightQuantization
 
     /// <summary>
     /// FP8 E4M3, one scale per output row (<c>max|w| / 448</c>), quantized at load: half the bytes of bf16, run by the
-    /// CPU's FP8 GEMV (docs/cpu-kernels.md, "FP8 checkpoints"). CPU only so far.
+    /// CPU's FP8 GEMV (docs/cpu-kernels.md, "FP8 checkpoints") or, on CUDA, as W8A8 GEMMs with activations quantized
+    /// per token (docs/cuda.md, "FP8 weights").
     /// </summary>
     Fp8,
 }

@@ -122,13 +122,10 @@ public sealed class ModelConfig
         return new GptqFormat(group, v1);
     }
 
-    /// <summary>Refuses a GPTQ or FP8 checkpoint on a device backend: GPTQ's Int4 weights, like EngineOptions.WeightQuantization, and FP8 weights are CPU-only so far.</summary>
-    /// <exception cref="ModelLoadException"><paramref name="config"/> is a GPTQ or FP8 checkpoint.</exception>
+    /// <summary>Refuses a GPTQ checkpoint on a device backend: its Int4 weights, like EngineOptions.WeightQuantization Int8 and Int4, are CPU-only (FP8 checkpoints run on both).</summary>
+    /// <exception cref="ModelLoadException"><paramref name="config"/> is a GPTQ checkpoint.</exception>
     internal static void RejectCpuOnlyFormatsOn(string device, ModelConfig config, string modelDir)
     {
-        if (config.Fp8 is not null)
-            throw new ModelLoadException(Path.Combine(modelDir, "config.json"), null,
-                $"quantization_config: compressed-tensors FP8 checkpoints run on the CPU only so far (Device \"{device}\" has no FP8 weight path yet); use Device \"cpu\", or the bf16/f16 checkpoint.");
         if (config.Gptq is not null)
             throw new ModelLoadException(Path.Combine(modelDir, "config.json"), null,
                 $"quantization_config: GPTQ checkpoints are CPU-only (their Int4 weights, like EngineOptions.WeightQuantization, are not supported with Device \"{device}\"); use Device \"cpu\", or the bf16/f16 checkpoint.");

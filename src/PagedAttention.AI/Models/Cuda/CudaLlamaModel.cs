@@ -8,6 +8,10 @@ namespace PagedAttention.AI.Models.Cuda;
 /// <see cref="LlamaModel.Forward"/>: weights in bf16 (f32/f16 checkpoints rounded at load), merged QKV and gate|up
 /// GEMMs through cuBLAS with fp32 accumulation and bf16 outputs (as transformers' bf16 Linear rounds them), an fp32
 /// residual stream (the O and down projections write fp32 deltas), and a bf16 paged KV cache.
+/// With FP8 layers (<see cref="Fp8Layers"/>: an FP8 checkpoint, or EngineOptions.WeightQuantization Fp8) every
+/// decoder-layer GEMM is W8A8: E4M3 weights with a scale per output row, activations quantized per token to E4M3 by
+/// the kernel before the GEMM (fused into the add-RMSNorm and SiLU·mul kernels), cuBLASLt FP8 with fp32 accumulation;
+/// the embedding, the LM head, attention and the KV cache stay as in bf16.
 /// Not thread-safe: one caller at a time (the engine's step loop).
 /// </summary>
 internal sealed class CudaLlamaModel : IDecoderModel, IDisposable
@@ -26,7 +30,7 @@ internal sealed class CudaLlamaModel : IDecoderModel, IDisposable
     private readonly float _scale;
     private CudaStepBuffers? _buffers;
 
-    private CudaLlamaModel(string dir, ModelConfig config, CudaDevice device, bool ownsDevice, RuntimeSwitches switches)
+    private CudaLlamaModel(string dir, ModelConfig config, CudaDevice device, bool ownsDevice, RuntimeSwitches switches, bool fp8Layers)
     {
         Directory = dir;
         Config = config;
@@ -45,7 +49,9 @@ internal sealed class CudaLlamaModel : IDecoderModel, IDisposable
                 : CudaWeights.Matrix(device, tensors.Matrix("lm_head.weight", config.VocabSize, config.HiddenSize));
             _finalNorm = CudaWeights.Vector(device, tensors.Vector("model.norm.weight", config.HiddenSize));
             _invFreq = CudaWeights.Vector(device, config.Rope.InverseFrequencies(config.HeadDim));
-            for (int l = 0; l < config.NumLayers; l++) layers.Add(CudaLayer.Upload(device, LayerWeights.Load(tensors, config, l)));
+            Fp8Layers = fp8Layers || config.Fp8 is not null;
+            if (Fp8Layers) CheckFp8(device, config, dir);
+            for (int l = 0; l < config.NumLayers; l++) layers.Add(UploadLayer(device, tensors, config, l));
             _layers = [.. layers];
         }
         catch
@@ -66,6 +72,47 @@ internal sealed class CudaLlamaModel : IDecoderModel, IDisposable
     /// <summary>The model directory.</summary>
     public string Directory { get; }
 
+    /// <summary>Whether the decoder layers' GEMMs are FP8 W8A8 (see the class summary).</summary>
+    public bool Fp8Layers { get; }
+
+    private CudaLayer UploadLayer(CudaDevice device, CheckpointTensors tensors, ModelConfig config, int layer)
+    {
+        if (!Fp8Layers) return CudaLayer.Upload(device, LayerWeights.Load(tensors, config, layer), null);
+        // An FP8 checkpoint's layers are read as codes + scales (Fp8Reader: shapes, scales and NaN codes checked);
+        // float layers (a bf16 checkpoint, or modules a checkpoint left unquantized) are quantized on the device.
+        var readers = new List<Fp8Reader>();
+        try
+        {
+            var w = LayerWeights.Load(tensors, config, layer, (name, rows, cols) =>
+            {
+                if (config.Fp8 is { } f8 && tensors.Contains(name + ".weight") && tensors.Info(name + ".weight").DTypeName == "F8_E4M3")
+                {
+                    var r = Fp8Reader.Read(tensors, name, rows, cols, f8);
+                    readers.Add(r);
+                    return r.Matrix;
+                }
+                return tensors.Matrix(name + ".weight", rows, cols);
+            });
+            return CudaLayer.Upload(device, w, _kernels);
+        }
+        finally
+        {
+            foreach (var r in readers) r.Dispose(); // the scales were copied to the device
+        }
+    }
+
+    // FP8 tensor-core GEMMs take k in multiples of 16 and need sm_89+ with a cuBLASLt that has per-row scales.
+    private static void CheckFp8(CudaDevice device, ModelConfig c, string dir)
+    {
+        if (device.Blas.Fp8Unsupported() is { } why)
+            throw new NotSupportedException($"FP8 weights need FP8 tensor cores: {why}. Use WeightQuantization None (bf16) on this GPU.");
+        int qDim = c.NumHeads * c.HeadDim;
+        foreach (var (name, k) in new[] { ("hidden_size", c.HiddenSize), ("num_attention_heads × head_dim", qDim), ("intermediate_size", c.IntermediateSize) })
+            if (k % 16 != 0)
+                throw new ModelLoadException(Path.Combine(dir, "config.json"), null,
+                    $"FP8 weights on the GPU need GEMM inner dimensions that are multiples of 16; {name} is {k}.");
+    }
+
     /// <summary>The parsed configuration.</summary>
     public ModelConfig Config { get; }
 
@@ -77,17 +124,19 @@ internal sealed class CudaLlamaModel : IDecoderModel, IDisposable
 
     /// <summary>Bytes of weights on the device (what one decode step reads at least once).</summary>
     public long WeightBytes =>
-        _embed.Bytes + (_lmHead?.Bytes ?? 0) + _layers.Sum(l => l.Qkv.Bytes + l.O.Bytes + l.GateUp.Bytes + l.Down.Bytes);
+        _embed.Bytes + (_lmHead?.Bytes ?? 0) + _layers.Sum(l => l.LinearBytes);
 
     /// <summary>
     /// Loads a Hugging Face model directory onto <paramref name="device"/> (which the caller keeps owning), or onto
     /// device 0 when null (then owned and disposed by the model, and opened with <paramref name="switches"/>).
     /// <paramref name="switches"/> also set the kernels' options and the initial <see cref="TensorCorePrefill"/> and
-    /// <see cref="FastPrefill"/>.
+    /// <see cref="FastPrefill"/>. With <paramref name="fp8Layers"/> a float checkpoint's decoder layers are quantized to
+    /// FP8 at load (W8A8); an FP8 checkpoint always has FP8 layers.
     /// </summary>
     /// <exception cref="ModelLoadException">The directory is missing, corrupt or unsupported.</exception>
     /// <exception cref="Kernels.Cuda.Interop.CudaException">No usable CUDA device or library, or a CUDA call failed.</exception>
-    public static CudaLlamaModel Load(string modelDir, RuntimeSwitches switches, CudaDevice? device = null)
+    /// <exception cref="NotSupportedException">FP8 layers were asked for on a GPU without FP8 tensor cores.</exception>
+    public static CudaLlamaModel Load(string modelDir, RuntimeSwitches switches, CudaDevice? device = null, bool fp8Layers = false)
     {
         ArgumentException.ThrowIfNullOrEmpty(modelDir);
         ArgumentNullException.ThrowIfNull(switches);
@@ -96,7 +145,7 @@ internal sealed class CudaLlamaModel : IDecoderModel, IDisposable
         ModelConfig.RejectCpuOnlyFormatsOn("cuda", config, modelDir);
         bool owns = device is null;
         var d = device ?? CudaDevice.Open(switches);
-        try { return new CudaLlamaModel(modelDir, config, d, owns, switches); }
+        try { return new CudaLlamaModel(modelDir, config, d, owns, switches, fp8Layers); }
         catch { if (owns) d.Dispose(); throw; }
     }
 
@@ -225,7 +274,7 @@ internal sealed class CudaLlamaModel : IDecoderModel, IDisposable
         _device.MakeCurrent();
         _buffers?.Dispose();
         _buffers = null;
-        _buffers = new CudaStepBuffers(_device, Config, Math.Max(maxTokens, maxSeqs), maxSeqs, maxBlocksPerSeq);
+        _buffers = new CudaStepBuffers(_device, Config, Math.Max(maxTokens, maxSeqs), maxSeqs, maxBlocksPerSeq, Fp8Layers);
         // The largest split-KV workspace any step of at most maxTokens tokens can ask for, allocated now so that its
         // address is stable for the graphs.
         long ws = 0;
@@ -278,7 +327,7 @@ internal sealed class CudaLlamaModel : IDecoderModel, IDisposable
             int tokens = Math.Max(n, _buffers?.Tokens ?? 0);
             _buffers?.Dispose();
             _buffers = null; // a failed allocation below must not leave a disposed set behind
-            _buffers = new CudaStepBuffers(_device, c, tokens, Math.Max(seqs, batch.MaxSeqs), batch.MaxBlocksPerSeq);
+            _buffers = new CudaStepBuffers(_device, c, tokens, Math.Max(seqs, batch.MaxSeqs), batch.MaxBlocksPerSeq, Fp8Layers);
         }
         var b = _buffers;
         int stride = b.TableStride(batch, cache.BlockSize);
@@ -342,12 +391,21 @@ internal sealed class CudaLlamaModel : IDecoderModel, IDisposable
         int h = c.HiddenSize, qDim = c.NumHeads * c.HeadDim, qkvDim = qDim + 2 * c.NumKvHeads * c.HeadDim, inter = c.IntermediateSize;
         var blas = new SmallBatchGemm(_device.Blas, SmallBatchGemv ? _kernels : null);
         _kernels.Embedding(b.TokenIds, _embed.Ptr, b.Hidden.Ptr, n, h);
+        var fp8 = new Fp8Gemm(_device.Blas, _kernels, b);
         for (int l = 0; l < _layers.Length; l++)
         {
             var w = _layers[l];
             // The previous layer's MLP output joins the residual here, fused with this layer's input norm.
-            _kernels.FusedAddRmsNorm(b.Hidden.Ptr, l == 0 ? 0 : b.Delta.Ptr, 0, w.InputNorm.Ptr, b.X.Ptr, 0, n, h, c.RmsNormEps);
-            blas.Gemm(b.X.Ptr, w.Qkv.Ptr, b.Qkv.Ptr, n, qkvDim, h, outputF32: false);
+            if (Fp8Layers)
+            {
+                fp8.NormQuantize(b.Hidden.Ptr, l == 0 ? 0 : b.Delta.Ptr, 0, w.InputNorm.Ptr, n, h, c.RmsNormEps);
+                fp8.Gemm(w.Qkv, b.Qkv.Ptr, n, outputF32: false);
+            }
+            else
+            {
+                _kernels.FusedAddRmsNorm(b.Hidden.Ptr, l == 0 ? 0 : b.Delta.Ptr, 0, w.InputNorm.Ptr, b.X.Ptr, 0, n, h, c.RmsNormEps);
+                blas.Gemm(b.X.Ptr, w.Qkv.Weights.Ptr, b.Qkv.Ptr, n, qkvDim, h, outputF32: false);
+            }
             _kernels.RopeQkvWrite(b.Qkv.Ptr, CudaWeights.Ptr(w.QkvBias), CudaWeights.Ptr(w.QNorm), CudaWeights.Ptr(w.KNorm), _invFreq.Ptr,
                 b.Positions, b.Slots, b.Q.Ptr, cache.Keys(l), cache.Values(l), n, c.NumHeads, c.NumKvHeads, cache.BlockSize, c.RmsNormEps);
             if (!tiled || hasDecodeRows)
@@ -356,11 +414,21 @@ internal sealed class CudaLlamaModel : IDecoderModel, IDisposable
             if (tiled)
                 _kernels.PrefillAttention(b.Q.Ptr, b.X.Ptr, cache.Keys(l), cache.Values(l), b.QueryStarts, b.ContextLens, b.BlockTables,
                     seqs, maxQuery, c.NumHeads, c.NumKvHeads, cache.BlockSize, maxBlocksPerSeq, _scale, !FastPrefill, skipDecode: true);
-            blas.Gemm(b.X.Ptr, w.O.Ptr, b.Delta.Ptr, n, h, qDim);
+            if (Fp8Layers)
+            {
+                fp8.Quantize(b.X.Ptr, n, qDim);
+                fp8.Gemm(w.O, b.Delta.Ptr, n, outputF32: true);
+                fp8.NormQuantize(b.Hidden.Ptr, b.Delta.Ptr, CudaWeights.Ptr(w.OBias), w.PostAttentionNorm.Ptr, n, h, c.RmsNormEps);
+                fp8.Gemm(w.GateUp, b.GateUp.Ptr, n, outputF32: false);
+                fp8.SiluMulQuantize(b.GateUp.Ptr, n, inter);
+                fp8.Gemm(w.Down, b.Delta.Ptr, n, outputF32: true);
+                continue;
+            }
+            blas.Gemm(b.X.Ptr, w.O.Weights.Ptr, b.Delta.Ptr, n, h, qDim);
             _kernels.FusedAddRmsNorm(b.Hidden.Ptr, b.Delta.Ptr, CudaWeights.Ptr(w.OBias), w.PostAttentionNorm.Ptr, b.X.Ptr, 0, n, h, c.RmsNormEps);
-            blas.Gemm(b.X.Ptr, w.GateUp.Ptr, b.GateUp.Ptr, n, 2 * inter, h, outputF32: false);
+            blas.Gemm(b.X.Ptr, w.GateUp.Weights.Ptr, b.GateUp.Ptr, n, 2 * inter, h, outputF32: false);
             _kernels.SiluMul(b.GateUp.Ptr, b.Act.Ptr, n, inter);
-            blas.Gemm(b.Act.Ptr, w.Down.Ptr, b.Delta.Ptr, n, h, inter);
+            blas.Gemm(b.Act.Ptr, w.Down.Weights.Ptr, b.Delta.Ptr, n, h, inter);
         }
         // Last MLP output + final norm, only for each sequence's last token (row QueryStarts[s + 1] - 1).
         _kernels.FusedAddRmsNorm(b.Hidden.Ptr, b.Delta.Ptr, 0, _finalNorm.Ptr, b.Last.Ptr, b.QueryStarts + 4, seqs, h, c.RmsNormEps);
@@ -398,6 +466,24 @@ internal sealed class CudaLlamaModel : IDecoderModel, IDisposable
             if (outputF32 && kernels is not null && m <= CudaKernels.GemvMaxRows && k % 8 == 0) kernels.Gemv(x, w, y, m, n, k);
             else blas.Gemm(x, w, y, m, n, k, outputF32);
         }
+    }
+
+    // W8A8 for one step: the kernels write each GEMM input as E4M3 codes + a scale per row into the step's FP8
+    // activation buffers, and the GEMM reads them with the layer's codes and per-row scales.
+    private readonly struct Fp8Gemm(CudaBlas blas, CudaKernels kernels, CudaStepBuffers b)
+    {
+        private ulong Codes => b.ActCodes!.Ptr;
+        private ulong Scales => b.ActScales!.Ptr;
+
+        public void NormQuantize(ulong residual, ulong delta, ulong bias, ulong weight, int n, int h, float eps) =>
+            kernels.FusedAddRmsNormFp8(residual, delta, bias, weight, Codes, Scales, n, h, eps);
+
+        public void Quantize(ulong input, int n, int d) => kernels.QuantizeRowsFp8(input, Codes, Scales, n, d);
+
+        public void SiluMulQuantize(ulong gateUp, int n, int inter) => kernels.SiluMulFp8(gateUp, Codes, Scales, n, inter);
+
+        public void Gemm(CudaLinear w, ulong y, int n, bool outputF32) =>
+            blas.GemmFp8(Codes, Scales, w.Weights.Ptr, w.Scales!.Ptr, y, n, w.Rows, w.Cols, outputF32);
     }
 
     private void DisposeGraphs()

@@ -37,7 +37,7 @@ internal sealed class CudaModelRunner : IModelRunner, IDeviceSampler
     /// <exception cref="NotSupportedException">No NVIDIA driver, GPU, NVRTC or cuBLAS; the message names what is missing.</exception>
     /// <exception cref="ArgumentException">The model does not fit with these options; the message gives the numbers.</exception>
     public static CudaModelRunner Create(string modelPath, int blockSize, int maxNumSeqs, int maxNumBatchedTokens, int maxModelLen,
-        int? numKvBlocks, double gpuMemoryUtilization, bool cudaGraphs, RuntimeSwitches switches)
+        int? numKvBlocks, double gpuMemoryUtilization, bool cudaGraphs, RuntimeSwitches switches, bool fp8Layers = false)
     {
         ArgumentNullException.ThrowIfNull(switches);
         CheckCudaPresent();
@@ -47,7 +47,7 @@ internal sealed class CudaModelRunner : IModelRunner, IDeviceSampler
         try
         {
             long total = device.TotalMemory, free0 = device.FreeMemory;
-            model = CudaLlamaModel.Load(modelPath, switches, device);
+            model = CudaLlamaModel.Load(modelPath, switches, device, fp8Layers);
             device.Synchronize();
             long free1 = device.FreeMemory, weights = free0 - free1;
             int maxLen = Math.Min(maxModelLen, model.Config.MaxPositionEmbeddings);

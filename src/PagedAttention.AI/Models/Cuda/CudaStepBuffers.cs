@@ -8,7 +8,8 @@ namespace PagedAttention.AI.Models.Cuda;
 /// </summary>
 internal sealed class CudaStepBuffers : IDisposable
 {
-    public CudaStepBuffers(CudaDevice d, ModelConfig c, int tokens, int seqs, int maxBlocksPerSeq)
+    // fp8: also the FP8 activation codes and per-row scales (W8A8 layers).
+    public CudaStepBuffers(CudaDevice d, ModelConfig c, int tokens, int seqs, int maxBlocksPerSeq, bool fp8 = false)
     {
         Tokens = tokens;
         Seqs = seqs;
@@ -27,6 +28,11 @@ internal sealed class CudaStepBuffers : IDisposable
         Last = d.Allocate((long)seqs * h * 2);
         Logits = d.Allocate((long)seqs * c.VocabSize * 4);
         Ids = d.Allocate(seqs * 4L);
+        if (fp8)
+        {
+            ActCodes = d.Allocate((long)tokens * Math.Max(Math.Max(h, qDim), inter)); // E4M3 input of every FP8 GEMM
+            ActScales = d.Allocate(tokens * 4L);
+        }
     }
 
     public int Tokens { get; }
@@ -48,6 +54,10 @@ internal sealed class CudaStepBuffers : IDisposable
     public DeviceBuffer Logits { get; }
     public DeviceBuffer Ids { get; }
     public DeviceBuffer? AttentionWorkspace { get; set; }
+
+    /// <summary>FP8 layers only: a GEMM input as E4M3 codes [tokens, k] and its fp32 scale per row.</summary>
+    public DeviceBuffer? ActCodes { get; }
+    public DeviceBuffer? ActScales { get; }
 
     public ulong TokenIds => Ints.Ptr;
     public ulong Positions => Ints.Ptr + (ulong)Tokens * 4;
@@ -131,6 +141,6 @@ internal sealed class CudaStepBuffers : IDisposable
 
     public void Dispose()
     {
-        foreach (var b in new IDisposable?[] { Ints, Staging, Hidden, X, Qkv, Q, Delta, GateUp, Act, Last, Logits, Ids, AttentionWorkspace }) b?.Dispose();
+        foreach (var b in new IDisposable?[] { Ints, Staging, Hidden, X, Qkv, Q, Delta, GateUp, Act, Last, Logits, Ids, AttentionWorkspace, ActCodes, ActScales }) b?.Dispose();
     }
 }

@@ -31,6 +31,7 @@ internal static unsafe class CudaWeights
     {
         long n = (long)w.Rows * w.Cols;
         if (w.DType == DType.BF16) { dst.Upload(w.Data, n * 2, byteOffset); return; }
+        if (w.DType is not (DType.F32 or DType.F16)) throw new ArgumentException($"A {w.DType} matrix cannot be uploaded as bf16.");
         var tmp = new ushort[(int)Math.Min(n, ChunkElements)];
         for (long start = 0; start < n; start += tmp.Length)
         {
