@@ -188,7 +188,7 @@ internal unsafe class CudaKernels : IDisposable
     /// Dynamic per-row FP8 quantization of bf16 rows: codes [rows, d] E4M3 = input / s_r, s_r = max|row| / 448 into
     /// scales [rows] (fp32). The W8A8 input of the O projection, and the quantizer of bf16 weights converted to FP8 at
     /// load (one scale per output channel). The kernels follow <see cref="Fp8Quantizer"/>'s rule and were checked bit for bit against it on an H200
-    /// (<c>GpuCheck --fp8-kernels</c>); no model path calls them yet.
+    /// (<c>GpuCheck --fp8-kernels</c>); CudaLlamaModel's FP8 layers call them.
     /// </summary>
     public void QuantizeRowsFp8(ulong input, ulong codes, ulong scales, int rows, int d)
     {
