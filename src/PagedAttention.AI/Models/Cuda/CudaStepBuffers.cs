@@ -16,22 +16,30 @@ internal sealed class CudaStepBuffers : IDisposable
         MaxBlocksPerSeq = maxBlocksPerSeq;
         int qDim = c.NumHeads * c.HeadDim, qkvDim = qDim + 2 * c.NumKvHeads * c.HeadDim, h = c.HiddenSize, inter = c.IntermediateSize;
         IntCount = 3 * tokens + (seqs + 1) + seqs + seqs * maxBlocksPerSeq;
-        Ints = d.Allocate(IntCount * 4L);
-        Staging = new PinnedHostBuffer(d, Math.Max(IntCount * 4L, (long)seqs * c.VocabSize * 4));
-        Hidden = d.Allocate((long)tokens * h * 4);
-        X = d.Allocate((long)tokens * Math.Max(h, qDim) * 2);
-        Qkv = d.Allocate((long)tokens * qkvDim * 2); // bf16 GEMM output
-        Q = d.Allocate((long)tokens * qDim * 4);
-        Delta = d.Allocate((long)tokens * h * 4);
-        GateUp = d.Allocate((long)tokens * 2 * inter * 2); // bf16 GEMM output
-        Act = d.Allocate((long)tokens * inter * 2);
-        Last = d.Allocate((long)seqs * h * 2);
-        Logits = d.Allocate((long)seqs * c.VocabSize * 4);
-        Ids = d.Allocate(seqs * 4L);
-        if (fp8)
+        try
         {
-            ActCodes = d.Allocate((long)tokens * Math.Max(Math.Max(h, qDim), inter)); // E4M3 input of every FP8 GEMM
-            ActScales = d.Allocate(tokens * 4L);
+            Ints = d.Allocate(IntCount * 4L);
+            Staging = new PinnedHostBuffer(d, Math.Max(IntCount * 4L, (long)seqs * c.VocabSize * 4));
+            Hidden = d.Allocate((long)tokens * h * 4);
+            X = d.Allocate((long)tokens * Math.Max(h, qDim) * 2);
+            Qkv = d.Allocate((long)tokens * qkvDim * 2); // bf16 GEMM output
+            Q = d.Allocate((long)tokens * qDim * 4);
+            Delta = d.Allocate((long)tokens * h * 4);
+            GateUp = d.Allocate((long)tokens * 2 * inter * 2); // bf16 GEMM output
+            Act = d.Allocate((long)tokens * inter * 2);
+            Last = d.Allocate((long)seqs * h * 2);
+            Logits = d.Allocate((long)seqs * c.VocabSize * 4);
+            Ids = d.Allocate(seqs * 4L);
+            if (fp8)
+            {
+                ActCodes = d.Allocate((long)tokens * Math.Max(Math.Max(h, qDim), inter)); // E4M3 input of every FP8 GEMM
+                ActScales = d.Allocate(tokens * 4L);
+            }
+        }
+        catch
+        {
+            Dispose(); // what was allocated before the failure (the rest is still null)
+            throw;
         }
     }
 
