@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text.Json;
 using PagedAttention.AI.Models;
 using PagedAttention.AI.Models.Cuda;
 using PagedAttention.Kernels.Cuda;
@@ -90,13 +89,7 @@ internal static class Fp8ModelChecks
 
     private static int[][] Prompts(string dir, int vocab)
     {
-        string golden = Path.Combine(dir, "golden.json");
-        if (File.Exists(golden))
-        {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(golden));
-            return doc.RootElement.GetProperty("cases").EnumerateArray()
-                .Select(c => c.GetProperty("prompt").EnumerateArray().Select(e => e.GetInt32()).ToArray()).ToArray();
-        }
+        if (File.Exists(Path.Combine(dir, "golden.json"))) return ModelChecks.ReadGolden(dir).Cases.Select(c => c.Prompt).ToArray();
         var rng = new Random(18);
         return Enumerable.Range(0, 8).Select(_ => Enumerable.Range(0, 16).Select(_ => rng.Next(vocab)).ToArray()).ToArray();
     }

@@ -18,7 +18,19 @@ internal static class ModelChecks
     /// <summary>Prefill vs. decode of the same last token: both paths round identically except for GEMM order.</summary>
     public const float PathTolerance = 0.01f;
 
-    private sealed record Case(int[] Prompt, int[] Greedy, float[] Logits);
+    internal sealed record Case(int[] Prompt, int[] Greedy, float[] Logits);
+
+    /// <summary>A checkpoint's transformers goldens (golden.json): greedy length and cases.</summary>
+    internal static (int NewTokens, Case[] Cases) ReadGolden(string dir)
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(dir, "golden.json")));
+        int newTokens = doc.RootElement.GetProperty("new_tokens").GetInt32();
+        var cases = doc.RootElement.GetProperty("cases").EnumerateArray().Select(c => new Case(
+            c.GetProperty("prompt").EnumerateArray().Select(e => e.GetInt32()).ToArray(),
+            c.GetProperty("greedy").EnumerateArray().Select(e => e.GetInt32()).ToArray(),
+            c.GetProperty("logits").EnumerateArray().Select(e => e.GetSingle()).ToArray())).ToArray();
+        return (newTokens, cases);
+    }
 
     public static void Run(CudaDevice d, string modelsDir, Report rep)
     {
@@ -28,12 +40,7 @@ internal static class ModelChecks
 
     private static void One(CudaDevice d, string dir, string name, Report rep)
     {
-        using var doc = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(dir, "golden.json")));
-        int newTokens = doc.RootElement.GetProperty("new_tokens").GetInt32();
-        var cases = doc.RootElement.GetProperty("cases").EnumerateArray().Select(c => new Case(
-            c.GetProperty("prompt").EnumerateArray().Select(e => e.GetInt32()).ToArray(),
-            c.GetProperty("greedy").EnumerateArray().Select(e => e.GetInt32()).ToArray(),
-            c.GetProperty("logits").EnumerateArray().Select(e => e.GetSingle()).ToArray())).ToArray();
+        var (newTokens, cases) = ReadGolden(dir);
         using var gpu = CudaLlamaModel.Load(dir, Program.Switches, d);
         using var cpu = LlamaModel.Load(dir);
         int vocab = gpu.Config.VocabSize;

@@ -41,9 +41,8 @@ public sealed class Roofline
     /// <summary>FLOPs per step per sequence: (linear, attention per context token).</summary>
     public static (long Linear, long AttentionPerContextToken) Flops(ModelConfig c)
     {
-        long h = c.HiddenSize, q = (long)c.NumHeads * c.HeadDim, kv = (long)c.NumKvHeads * c.HeadDim;
-        long perLayer = h * (q + 2 * kv) + q * h + 3 * h * c.IntermediateSize;
-        return (2 * (c.NumLayers * perLayer + (long)c.VocabSize * h), 4 * q * c.NumLayers);
+        var (layers, lmHead) = LinearParams(c);
+        return (2 * (layers + lmHead), 4L * c.NumHeads * c.HeadDim * c.NumLayers);
     }
 
     /// <summary>Linear parameters: (decoder layers, LM head).</summary>
@@ -56,10 +55,8 @@ public sealed class Roofline
     /// <summary>Bytes read per decode step: all linear layers + LM head (the embedding contributes one row each).</summary>
     public static (long Weights, long KvPerToken) Bytes(ModelConfig c, int weightBytesPerParam, int kvBytesPerElem)
     {
-        long h = c.HiddenSize, q = (long)c.NumHeads * c.HeadDim, kv = (long)c.NumKvHeads * c.HeadDim;
-        long perLayer = h * (q + 2 * kv) + q * h + 3 * h * c.IntermediateSize;
-        long linear = c.NumLayers * perLayer + (long)c.VocabSize * h;
-        return (linear * weightBytesPerParam, c.NumLayers * 2 * kv * kvBytesPerElem);
+        var (layers, lmHead) = LinearParams(c);
+        return ((layers + lmHead) * weightBytesPerParam, 2L * c.NumLayers * c.NumKvHeads * c.HeadDim * kvBytesPerElem);
     }
 
     /// <summary>Host copy bandwidth (GB/s, read + write counted) over 2 × 256 MiB, best of 5; for CPU runs.</summary>
