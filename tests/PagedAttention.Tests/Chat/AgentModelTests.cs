@@ -68,7 +68,7 @@ public sealed class AgentModelTests(ITestOutputHelper log) : IAsyncLifetime
     public async Task AnswersADocumentQuestionInTheTrainedShape()
     {
         const string doc = """
-            Answer questions using only this document.
+            You help customers of Northwind. Use the document below to answer.
 
             # Northwind product catalog
 
@@ -79,7 +79,7 @@ public sealed class AgentModelTests(ITestOutputHelper log) : IAsyncLifetime
             - Bamboo Chair: $64.99, out of stock, category furniture, color green.
             - Steel Lamp: $139.00, 21 in stock, category lighting, color black.
             """;
-        var r = await _client.GetResponseAsync([new ChatMessage(ChatRole.System, doc), new ChatMessage(ChatRole.User, "How much does the Steel Lamp cost?")], new ChatOptions { Temperature = 0, MaxOutputTokens = 32 });
+        var r = await _client.GetResponseAsync([new ChatMessage(ChatRole.System, doc), new ChatMessage(ChatRole.User, "What is the price of the Steel Lamp?")], new ChatOptions { Temperature = 0, MaxOutputTokens = 32 });
         log.WriteLine(r.Text);
         // The trained answer shape for a price question, about the product asked for; the value's accuracy is
         // measured by bench/AgentEval (document answers), not asserted here.
