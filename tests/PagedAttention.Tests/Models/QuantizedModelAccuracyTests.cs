@@ -140,17 +140,17 @@ public sealed class QuantizedModelAccuracyTests(ITestOutputHelper output)
     }
 
     // Int8 meets the bar (>= 99 % top-1, most prompts identical for 32 tokens). Int4 (groups of 32, searched
-    // scales) measured 95.7 % on the previous default model but 92.1 % top-1 (2/16 identical) on the current one
-    // (run4-agent, trained 3.7x longer, much harder on 4-bit weights: KL 3-5x higher), below the 97 % asked for; the
-    // bound below is what it holds on this model, and docs/cpu-kernels.md says so. An Int8 LM head is
-    // checked too. FP8 E4M3 (per-row scale, 3 mantissa bits: up to 6 % error per weight against Int8's ~0.4 % of the row
-    // maximum) measured 97.8 % top-1, 7/16 identical. PAGEDATTENTION_ACCURACY_MODEL / _CONTINUATION measure another checkpoint or a longer continuation
-    // (the bounds are for the default model at 48 tokens).
+    // scales) measured 96.65 % top-1 (8/16 identical) on the current default model (run6-words; llama.cpp's Q4_0 on
+    // the same model: 97.23 %), just below the 97 % asked for; on the previous one (run4-agent, much harder on 4-bit
+    // weights) 92.1 %. The bounds below sit just under what run6-words measures (docs/cpu-kernels.md: Int8 99.43 %
+    // 14/16, Int8 LM head 99.33 % 13/16, FP8 98.76 % 11/16). FP8 E4M3 is a scale per row with 3 mantissa bits (up to
+    // 6 % error per weight against Int8's ~0.4 % of the row maximum). PAGEDATTENTION_ACCURACY_MODEL / _CONTINUATION
+    // measure another checkpoint or a longer continuation (the bounds are for the default model at 48 tokens).
     [Theory]
     [InlineData(WeightQuantization.Int8, WeightQuantization.None, 0.99, 12)]
-    [InlineData(WeightQuantization.Int8, WeightQuantization.Int8, 0.98, 8)]
-    [InlineData(WeightQuantization.Int4, WeightQuantization.None, 0.91, 2)]
-    [InlineData(WeightQuantization.Fp8, WeightQuantization.None, 0.97, 5)]
+    [InlineData(WeightQuantization.Int8, WeightQuantization.Int8, 0.985, 11)]
+    [InlineData(WeightQuantization.Int4, WeightQuantization.None, 0.96, 6)]
+    [InlineData(WeightQuantization.Fp8, WeightQuantization.None, 0.98, 9)]
     public void QuantizedModelAgreesWithFloat(WeightQuantization q, WeightQuantization lmHead, double minTop1, int minSameGreedy)
     {
         string dir = ModelDir();
