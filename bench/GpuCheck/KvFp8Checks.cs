@@ -11,11 +11,12 @@ namespace GpuCheck;
 /// <item>rope_qkv_write_fp8: every written code decodes to the CPU's rotated k/v within half an E4M3 step (plus the
 /// slack of bf16 inputs), magnitudes past 448 × scale saturate to ±448, padding slots (−1) and unused slots stay 0.</item>
 /// <item>paged_attention_fp8 (decode rows, 1 and 8 KV splits) and prefill_attention_fp8 (precise, fast, and mixed with
-/// decode rows) over a cache of random E4M3 codes with per-layer scales, against <c>CpuOps.PagedAttention</c> over the
+/// decode rows) over a cache of random E4M3 codes (subnormals, normals, saturated ±448) with per-layer scales, against <c>CpuOps.PagedAttention</c> over the
 /// same codes decoded on the host (<see cref="Fp8KvCache.Decode"/>) in fp32: GQA groups 1/4/8, head sizes 64/128,
 /// contexts 1 to 16,384, sequences that share their first blocks (a cached prefix), shuffled block tables, a few
 /// saturated codes. The kernels read exactly those values, so the bound is the bf16 one of the existing attention
-/// checks: 2⁻⁷ of the largest |output| for decode and fast prefill, 2⁻⁸ for precise prefill.</item>
+/// checks: 2⁻⁷ of the largest |output| for decode and fast prefill, 2⁻⁸ for precise prefill (and every row within twice
+/// that of its own largest |output|).</item>
 /// </list>
 /// </summary>
 internal static class KvFp8Checks
@@ -84,7 +85,9 @@ internal static class KvFp8Checks
         int hd = c.HeadDim;
         for (int row = 0; row < got.Length / hd; row++)
             worstRow = MathF.Max(worstRow, Rand.RelErr(got.AsSpan(row * hd, hd), c.Want.AsSpan(row * hd, hd)));
-        rep.Check(name, finite && e <= bound, $"rel err {e:E2} (bound {bound:E2}) (worst row, own scale {worstRow:E2}); all finite: {finite}");
+        // Rows over long contexts average towards 0, so each row is also held to twice the bound at its own scale.
+        rep.Check(name, finite && e <= bound && worstRow <= 2 * bound,
+            $"rel err {e:E2} (bound {bound:E2}); worst row at its own scale {worstRow:E2} (bound {2 * bound:E2}); all finite: {finite}");
     }
 
     // RoPE + FP8 cache write: k/v per head, no bias or norms (the bf16 checks cover those, and the FP8 kernel shares that
@@ -160,23 +163,28 @@ internal static class KvFp8Checks
             MaxBlocks = ctx.Max() / bs + 1;
             Tokens = qlens.Sum();
             Scales = new KvScales(0.0123f, 0.0087f);
-            int numBlocks = Seqs * MaxBlocks + 3, nkv = NumKvHeads, nh = NumHeads;
+            // Each sequence gets the blocks its context needs, from a shuffled pool (3 spare); shared prefixes then point
+            // a sequence's first table entries at another's blocks.
+            int nkv = NumKvHeads, nh = NumHeads;
+            int[] need = [.. ctx.Select(c => (c + bs - 1) / bs)];
+            int numBlocks = need.Sum() + 3;
             var perm = Enumerable.Range(0, numBlocks).OrderBy(_ => r.Next()).ToArray();
             var tables = new int[Seqs * MaxBlocks];
-            for (int i = 0; i < tables.Length; i++) tables[i] = perm[i];
+            for (int s = 0, next = 0; s < Seqs; s++)
+                for (int b = 0; b < need[s]; b++) tables[s * MaxBlocks + b] = perm[next++];
             foreach (var (seq, from, blocks) in shared)
                 for (int b = 0; b < blocks; b++) tables[seq * MaxBlocks + b] = tables[from * MaxBlocks + b];
+            // Random codes of either sign over subnormals and normals up to 120 (exponent field < 14), and one in 4096
+            // the saturated ±448 that a large value is stored as; decoded through a 256-entry table.
             long elems = (long)numBlocks * bs * nkv * hd;
             var kc = new byte[elems]; var vc = new byte[elems];
             for (long i = 0; i < elems; i++)
             {
-                // Values up to ~2.5 in magnitude -> codes up to ~200-290; one in 4096 far past 448 x scale (saturates).
-                float kx = (float)(r.NextDouble() * 2 - 1) * 2.5f, vx = (float)(r.NextDouble() * 2 - 1) * 2.5f;
-                if (r.Next(4096) == 0) kx *= 100;
-                if (r.Next(4096) == 0) vx *= 100;
-                kc[i] = Fp8KvCache.Encode(kx, Scales.K);
-                vc[i] = Fp8KvCache.Encode(vx, Scales.V);
+                kc[i] = (byte)((r.Next(2) << 7) | (r.Next(4096) == 0 ? 0x7E : r.Next(0x70)));
+                vc[i] = (byte)((r.Next(2) << 7) | (r.Next(4096) == 0 ? 0x7E : r.Next(0x70)));
             }
+            var kd = new float[256]; var vd = new float[256];
+            for (int c = 0; c < 256; c++) { kd[c] = Fp8KvCache.Decode((byte)c, Scales.K); vd[c] = Fp8KvCache.Decode((byte)c, Scales.V); }
             var q = Rand.Floats(r, Tokens * nh * hd, 2);
             var qs = new int[Seqs + 1];
             for (int s = 0; s < Seqs; s++) qs[s + 1] = qs[s] + qlens[s];
@@ -187,8 +195,8 @@ internal static class KvFp8Checks
                     for (int i = 0; i < hd; i++)
                     {
                         long gpu = (((long)(slot / bs) * nkv + h) * bs + slot % bs) * hd + i;
-                        layer.KeyRow(slot)[h * hd + i] = Fp8KvCache.Decode(kc[gpu], Scales.K);
-                        layer.ValueRow(slot)[h * hd + i] = Fp8KvCache.Decode(vc[gpu], Scales.V);
+                        layer.KeyRow(slot)[h * hd + i] = kd[kc[gpu]];
+                        layer.ValueRow(slot)[h * hd + i] = vd[vc[gpu]];
                     }
             Scale = 1f / MathF.Sqrt(hd);
             Want = new float[Tokens * nh * hd];
