@@ -5,7 +5,8 @@ namespace GpuCheck;
 /// <summary>
 /// Microbenchmark of the paged decode attention kernel alone, Llama-3.2-1B and Llama-3-8B shapes (32 q / 8 KV heads, head dim 64 / 128,
 /// bf16 KV, 16-token pages, shuffled block tables): TB/s of K+V read (context × 8 heads × head dim × 2 B × 2 per sequence,
-/// over the kernel time incl. the split merge) for batch 1/64/256 at contexts 512/2048/8192, per kernel variant.
+/// over the kernel time incl. the split merge) for batch 1/64/256 at contexts 512/2048/8192, per kernel variant, and for
+/// the FP8 KV cache's kernel (paged_attention_fp8: 1 B per element, TB/s of the FP8 bytes).
 /// Small cases (under ~50 MB of K+V) partly hit in the 50 MB L2.
 /// </summary>
 internal static unsafe class AttnBench
@@ -63,6 +64,15 @@ internal static unsafe class AttnBench
                     line.Append($"  v{v}(s={splits}) {ms * 1e3,7:F1} us {bytes / (ms * 1e-3) / 1e12,5:F2} TB/s");
                 }
                 k.AttentionVariant = 0;
+                {
+                    // The FP8 KV cache's kernel over the same buffers read as E4M3 codes (half the bytes per key; NaN codes
+                    // among the random bytes do not change the timing).
+                    void Fp8() => k.PagedAttention(dq.Ptr, o.Ptr, kc.Ptr, vc.Ptr, dqs.Ptr, dc.Ptr, dt.Ptr, b, b, nh, nkv, bs, blocksPerSeq, 0.125f, splits, ws.Ptr, fp8: new KvScales(1f, 1f));
+                    Fp8(); Fp8();
+                    int iters = 20;
+                    float ms = d.Time(() => { for (int i = 0; i < iters; i++) Fp8(); }) / iters;
+                    line.Append($"  fp8kv(s={splits}) {ms * 1e3,7:F1} us {bytes / 2 / (ms * 1e-3) / 1e12,5:F2} TB/s");
+                }
                 Console.WriteLine(line);
             }
     }

@@ -7,7 +7,7 @@ namespace GpuCheck;
 /// <summary>
 /// GPU checks for the CUDA backend, run on the GPU machine (which has no .NET SDK, so no xunit): kernels against the
 /// CPU reference, tiny checkpoints against transformers goldens, and an optional decode benchmark.
-/// Usage: GpuCheck [--swap MODELS_DIR] [--prefill] [--kernels] [--fp8-kernels] [--models DIR] [--fp8-models DIR[,DIR...] [--continuation 48]] [--engine DIR] [--engine-bench MODEL_DIR] [--bench MODEL_DIR [--batches 1,64] [--prompt 128] [--steps 128]] [--prefill-bench MODEL_DIR [--batches 1,64] [--prompt 1024]] [--attn-bench] [--gemm-bench]
+/// Usage: GpuCheck [--swap MODELS_DIR] [--prefill] [--kernels] [--fp8-kernels] [--kv-fp8] [--kv-fp8-models DIR[=BAR][,DIR[=BAR]...] [--continuation 32]] [--kv-fp8-engine DIR[,DIR...]] [--models DIR] [--fp8-models DIR[,DIR...] [--continuation 48]] [--engine DIR] [--engine-bench MODEL_DIR] [--bench MODEL_DIR [--batches 1,64] [--prompt 128] [--steps 128]] [--prefill-bench MODEL_DIR [--batches 1,64] [--prompt 1024]] [--attn-bench] [--gemm-bench]
 /// Prints PASS/FAIL lines; the exit code is the number of failures.
 /// </summary>
 internal static class Program
@@ -31,6 +31,9 @@ internal static class Program
         if (args.Contains("--kernels")) KernelChecks.Run(d, rep);
         if (args.Contains("--fp8-kernels")) Fp8Checks.Run(d, rep);
         if (Arg("--models") is { } models) ModelChecks.Run(d, models, rep);
+        if (args.Contains("--kv-fp8")) KvFp8Checks.Run(d, rep);
+        if (Arg("--kv-fp8-engine") is { } kvEngines) KvFp8EngineChecks.Run(kvEngines.Split(','), rep);
+        if (Arg("--kv-fp8-models") is { } kvModels) KvFp8ModelChecks.Run(d, kvModels.Split(','), rep, int.Parse(Arg("--continuation") ?? "32"));
         if (Arg("--fp8-models") is { } fp8Models) Fp8ModelChecks.Run(d, fp8Models.Split(','), rep, int.Parse(Arg("--continuation") ?? "48"));
         if (Arg("--swap") is { } swapModels) SwapChecks.Run(d, swapModels, rep);
         if (args.Contains("--gemv")) rep.Run("gemv", () => EngineChecks.CheckGemv(d, rep));

@@ -61,7 +61,9 @@ if (cuda)
 
 // Roofline inputs: bf16 weights and KV on the GPU; the CPU path keeps the checkpoint's dtype.
 int wBytes = cuda || IsHalf(opt.Model) ? 2 : 4;
-var (weightBytes, kvPerToken) = Roofline.Bytes(config, wBytes, cuda ? 2 : 4);
+// An FP8 KV cache (--kv-cache-dtype fp8, CUDA) stores one byte per element.
+bool fp8Kv = cuda && opt.KvCacheDtype == KvCacheDtype.Fp8E4M3;
+var (weightBytes, kvPerToken) = Roofline.Bytes(config, wBytes, cuda ? (fp8Kv ? 1 : 2) : 4);
 var (linearFlops, attnFlops) = Roofline.Flops(config);
 double linearPeakTflops = 0;
 bool fp8Layers = cuda && opt.WeightQuantization == WeightQuantization.Fp8;
@@ -81,7 +83,7 @@ Roofline Roof(int batch, double meanCtx) => new()
     LinearFlopsPerToken = linearFlops, AttentionFlopsPerContextToken = attnFlops, Batch = batch, MeanContext = meanCtx,
 };
 // On CUDA the engine sizes its KV cache from GpuMemoryUtilization (EngineOptions.KvCacheBytes is the CPU's); an explicit
-// --kv-cache-gib there becomes that many bytes of bf16 blocks (NumKvBlocks), so a small cache can force preemption.
+// --kv-cache-gib there becomes that many bytes of bf16 (or FP8) blocks (NumKvBlocks), so a small cache can force preemption.
 int? numKvBlocks = opt.KvBlocks;
 if (numKvBlocks is null && cuda && opt.KvCacheGiBGiven)
 {
@@ -128,6 +130,7 @@ foreach (var (mode, hostGiB) in configs)
         HostCacheBytes = GiB(hostGiB ?? 0),
         PreemptionMode = mode switch { "swap" => PreemptionMode.Swap, "recompute" => PreemptionMode.Recompute, _ => PreemptionMode.Auto },
         WeightQuantization = opt.WeightQuantization,
+        KvCacheDtype = opt.KvCacheDtype,
     };
     // CUDA-only options (EngineOptions.GpuMemoryUtilization, EnforceEager) are set by name so that this program also
     // builds against engines without them.
@@ -138,7 +141,7 @@ foreach (var (mode, hostGiB) in configs)
     double loadS = load.Elapsed.TotalSeconds;
     Console.WriteLine($"== {label}: loaded {opt.Model} on {opt.Device} in {loadS:F1} s; {engine.NumKvBlocks} KV blocks of {opt.BlockSize}; swap space {engineOptions.SwapSpaceBytes / (double)(1L << 30):F2} GiB, host cache {engineOptions.HostCacheBytes / (double)(1L << 30):F2} GiB; max seqs {opt.MaxNumSeqs}, max batched tokens {opt.MaxNumBatchedTokens}, prefix cache {(opt.NoPrefixCache ? "off" : "on")}");
     result["load_s"] ??= loadS;
-    result["engine"] ??= new JsonObject { ["gpu_memory_utilization"] = opt.GpuMemoryUtilization, ["enforce_eager"] = opt.EnforceEager, ["max_num_seqs"] = opt.MaxNumSeqs, ["max_num_batched_tokens"] = opt.MaxNumBatchedTokens, ["kv_blocks"] = engine.NumKvBlocks, ["block_size"] = opt.BlockSize, ["weight_quantization"] = opt.WeightQuantization.ToString() };
+    result["engine"] ??= new JsonObject { ["gpu_memory_utilization"] = opt.GpuMemoryUtilization, ["enforce_eager"] = opt.EnforceEager, ["max_num_seqs"] = opt.MaxNumSeqs, ["max_num_batched_tokens"] = opt.MaxNumBatchedTokens, ["kv_blocks"] = engine.NumKvBlocks, ["block_size"] = opt.BlockSize, ["weight_quantization"] = opt.WeightQuantization.ToString(), ["kv_cache_dtype"] = opt.KvCacheDtype.ToString() };
     var configJson = new JsonObject
     {
         ["label"] = label,
@@ -301,7 +304,8 @@ sealed class Options
                    [--requests a.json[,b.json...]] [--write-requests workload.json] [--vocab V] [--api tokens|chat]
                    [--max-num-seqs 256] [--max-num-batched-tokens 8192] [--kv-blocks N | --kv-cache-gib G]
                    [--block-size 16] [--max-model-len L] [--bandwidth-gbs B]
-                   [--gpu-memory-utilization 0.9] [--enforce-eager] [--weight-quantization none|int8|int4|fp8] [--logprobs-every N [--logprobs K]]
+                   [--gpu-memory-utilization 0.9] [--enforce-eager] [--weight-quantization none|int8|int4|fp8] [--kv-cache-dtype bf16|fp8]
+                   [--logprobs-every N [--logprobs K]]
                    [--constrain schema.json [--ab-rounds 2]]
                    [--preemption recompute|swap|auto[,...]] [--swap-space-gib 4] [--host-cache-gib 0[,24...]]
                    [--preambles 32 --rounds 16 --preamble-len 4096 --question-len 64 --answer-len 64] (agents-rounds)
@@ -311,7 +315,9 @@ sealed class Options
         Without --model, --write-requests with --vocab only writes the request list.
         --preemption and --host-cache-gib take comma lists: each combination is its own engine (loaded in turn in this
           process) running the same requests; recompute runs without swap space, swap and auto with --swap-space-gib.
-        --kv-cache-gib on cuda sets the KV cache's size exactly (bf16 blocks; GpuMemoryUtilization then does not size it).
+        --kv-cache-gib on cuda sets the KV cache's size exactly (bf16 blocks, or FP8 ones with --kv-cache-dtype fp8;
+          GpuMemoryUtilization then does not size it).
+        --kv-cache-dtype fp8 (cuda): EngineOptions.KvCacheDtype Fp8E4M3, K/V in E4M3 with per-layer scales (bf16: the default).
         --workload agents-rounds: --preambles distinct preambles x --rounds rounds, each round one request per preamble
           (preamble + distinct question, --answer-len tokens out), sent at once after the previous round completed.
         """;
@@ -322,6 +328,7 @@ sealed class Options
     public double? BandwidthGBs, GpuMemoryUtilization;
     public bool EnforceEager;
     public WeightQuantization WeightQuantization;
+    public KvCacheDtype KvCacheDtype;
     public int LogprobsEvery, Logprobs = 5, AbRounds = 2;
     public string? Constrain;
     public int Seed, InputLen = 1024, OutputLen = 128, MaxNumSeqs = 256, MaxNumBatchedTokens = 8192, BlockSize = 16;
@@ -390,6 +397,14 @@ sealed class Options
                 case "--weight-quantization":
                     o.WeightQuantization = Enum.TryParse<WeightQuantization>(Next(), ignoreCase: true, out var wq) && Enum.IsDefined(wq) ? wq
                         : throw new ArgumentException("--weight-quantization must be none, int8, int4 or fp8.");
+                    break;
+                case "--kv-cache-dtype":
+                    o.KvCacheDtype = Next().ToLowerInvariant() switch
+                    {
+                        "bf16" or "auto" => KvCacheDtype.Auto,
+                        "fp8" or "fp8_e4m3" => KvCacheDtype.Fp8E4M3,
+                        _ => throw new ArgumentException("--kv-cache-dtype must be bf16 or fp8."),
+                    };
                     break;
                 case "--logprobs-every": o.LogprobsEvery = Int(); break;
                 case "--logprobs": o.Logprobs = Int(); break;

@@ -28,7 +28,7 @@ internal sealed class EngineLoadLog
     {
         if (_logger is null || !_logger.IsEnabled(LogLevel.Information)) return;
         var c = engine.Model.Config;
-        long kvBytes = (long)engine.NumKvBlocks * options.BlockSize * c.NumLayers * c.NumKvHeads * c.HeadDim * 2 * KvElementBytes(engine.Device);
+        long kvBytes = engine.NumKvBlocks * engine.KvBytesPerBlock; // the backend's own element size (CPU fp32, CUDA bf16 or FP8)
         _logger.LogInformation(
             "PagedAttention: loaded {Model} ({Architecture}, {DType}, {Layers} layers) from {Directory} on {Device} in {LoadMs} ms; " +
             "KV cache {KvBlocks} blocks x {BlockSize} tokens = {KvTokens} tokens ({KvMiB} MiB); max model len {MaxModelLen}, max seqs {MaxNumSeqs}, prefix caching {PrefixCaching}",
@@ -37,9 +37,6 @@ internal sealed class EngineLoadLog
             engine.NumKvBlocks, options.BlockSize, (long)engine.NumKvBlocks * options.BlockSize, kvBytes >> 20,
             engine.MaxModelLen, options.MaxNumSeqs, options.EnablePrefixCaching ? "on" : "off");
     }
-
-    // The CPU cache is float32 (docs/architecture.md, Decisions); the CUDA cache holds bf16.
-    private static int KvElementBytes(string device) => device == "cpu" ? 4 : 2;
 
     /// <summary>The checkpoint's declared dtype (config.json "dtype", or "torch_dtype" before transformers 4.56), for the log only.</summary>
     private static string CheckpointDType(string dir)

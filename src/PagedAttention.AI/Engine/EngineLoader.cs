@@ -107,7 +107,8 @@ internal static class EngineLoader
             // Fail before touching the GPU when CUDA is missing, naming what is missing; a bad directory fails the same way as on the CPU.
             CudaModelRunner.CheckCudaPresent();
             return CudaModelRunner.Create(dir, o.BlockSize, o.MaxNumSeqs, o.MaxNumBatchedTokens, o.MaxModelLen ?? int.MaxValue,
-                o.NumKvBlocks, o.GpuMemoryUtilization, cudaGraphs: !o.EnforceEager, switches, fp8Layers: o.WeightQuantization == WeightQuantization.Fp8);
+                o.NumKvBlocks, o.GpuMemoryUtilization, cudaGraphs: !o.EnforceEager, switches, fp8Layers: o.WeightQuantization == WeightQuantization.Fp8,
+                fp8KvCache: o.KvCacheDtype == KvCacheDtype.Fp8E4M3);
         }
         var m = LlamaModel.Load(dir, LayerFormat(o), LmHeadFormat(o), switches.CpuHugePages && WeightsFitInMemory(dir));
         try

@@ -158,6 +158,16 @@ public sealed class EngineOptions
     public WeightQuantization? LmHeadQuantization { get; set; }
 
     /// <summary>
+    /// The KV cache's element type (docs/cuda.md, "FP8 KV cache"). <see cref="AI.Engine.KvCacheDtype.Auto"/> (default):
+    /// the backend's own (bf16 on CUDA; the CPU cache as it always was). <see cref="AI.Engine.KvCacheDtype.Fp8E4M3"/>,
+    /// CUDA only: K and V stored as FP8 E4M3 with a scale per layer (the checkpoint's
+    /// <c>self_attn.k_scale</c> / <c>v_scale</c>, else 1), one byte per element, so the same GPU memory holds twice the
+    /// KV blocks and attention reads half the bytes; results differ slightly from bf16. With <see cref="Device"/>
+    /// "cpu" it is rejected by <see cref="Validate"/> (<see cref="ArgumentException"/> naming this option).
+    /// </summary>
+    public KvCacheDtype KvCacheDtype { get; set; }
+
+    /// <summary>
     /// How often the engine logs vLLM's stats line at Information through <see cref="Logger"/> (prompt and generation
     /// throughput, running and waiting sequences, KV-cache usage, prefix-cache hit rate), only for intervals in which it
     /// worked; default 10 s, <see cref="TimeSpan.Zero"/> turns it off.
@@ -190,6 +200,9 @@ public sealed class EngineOptions
             throw new ArgumentException($"EngineOptions.WeightQuantization {WeightQuantization} is CPU-only: integer weights are not supported with Device \"cuda\" (use None, Fp8, or Device \"cpu\").", nameof(WeightQuantization));
         if (Device == "cuda" && LmHeadQuantization is not (null or WeightQuantization.None))
             throw new ArgumentException("EngineOptions.LmHeadQuantization is CPU-only: with Device \"cuda\" the LM head stays in bf16 (use None, or Device \"cpu\").", nameof(LmHeadQuantization));
+        if (!Enum.IsDefined(KvCacheDtype)) throw new ArgumentException($"EngineOptions.KvCacheDtype must be Auto or Fp8E4M3, got {(int)KvCacheDtype}.", nameof(KvCacheDtype));
+        if (Device == "cpu" && KvCacheDtype == KvCacheDtype.Fp8E4M3)
+            throw new ArgumentException("EngineOptions.KvCacheDtype Fp8E4M3 is CUDA-only: the CPU KV cache stays in its own precision (use Auto, or Device \"cuda\").", nameof(KvCacheDtype));
         if (HostCacheBytes is < 0 or > KvCacheBytesLimit) throw new ArgumentException($"EngineOptions.HostCacheBytes must be in 0..{KvCacheBytesLimit} (1 TiB), got {HostCacheBytes}.", nameof(HostCacheBytes));
         if (SwapSpaceBytes is < 0 or > KvCacheBytesLimit) throw new ArgumentException($"EngineOptions.SwapSpaceBytes must be in 0..{KvCacheBytesLimit} (1 TiB), got {SwapSpaceBytes}.", nameof(SwapSpaceBytes));
         if (!(MaxPinnedKvFraction > 0 && MaxPinnedKvFraction <= 1)) throw new ArgumentException($"EngineOptions.MaxPinnedKvFraction must be in (0, 1], got {MaxPinnedKvFraction}.", nameof(MaxPinnedKvFraction));

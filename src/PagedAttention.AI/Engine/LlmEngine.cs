@@ -45,6 +45,9 @@ public sealed class LlmEngine : IAsyncDisposable, IDisposable
     private readonly string _modelName;
     private long _promptTokens;
 
+    /// <summary>Bytes of one KV block across all layers in the backend's cache (its element size: CPU fp32, CUDA bf16 or FP8).</summary>
+    internal long KvBytesPerBlock => _runner.KvBytesPerBlock;
+
     private LlmEngine(IModelRunner runner, EngineOptions options, Tokenizer? tokenizer, RuntimeSwitches switches)
     {
         _runner = runner;

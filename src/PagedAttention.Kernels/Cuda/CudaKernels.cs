@@ -12,7 +12,7 @@ internal unsafe class CudaKernels : IDisposable
 {
     private readonly CudaDevice _device;
     private nint _module;
-    private readonly nint _embedding, _addRmsNorm, _rope, _siluMul, _attention, _attentionU4Pf, _attentionU2Pf, _attentionU4Lb, _attentionMerge, _prefill, _argmax, _penalties, _sample, _gemv, _kvSwap, _quantFp8, _addRmsNormFp8, _siluMulFp8;
+    private readonly nint _embedding, _addRmsNorm, _rope, _siluMul, _attention, _attentionU4Pf, _attentionU2Pf, _attentionU4Lb, _attentionMerge, _prefill, _ropeFp8, _attentionFp8, _prefillFp8, _argmax, _penalties, _sample, _gemv, _kvSwap, _quantFp8, _addRmsNormFp8, _siluMulFp8;
 
     /// <summary>Compiles (or loads from the disk cache) and loads the kernels for <paramref name="headDim"/> and <paramref name="group"/>.</summary>
     /// <param name="device">The device to load into.</param>
@@ -49,6 +49,9 @@ internal unsafe class CudaKernels : IDisposable
         _attentionU4Lb = Function("paged_attention_u4lb");
         _attentionMerge = Function("paged_attention_merge");
         _prefill = Function("prefill_attention");
+        _ropeFp8 = Function("rope_qkv_write_fp8");
+        _attentionFp8 = Function("paged_attention_fp8");
+        _prefillFp8 = Function("prefill_attention_fp8");
         SupportsPrefillAttention = headDim is 16 or 32 or 64 or 128 && major >= 8;
         _argmax = Function("argmax_rows");
         _penalties = Function("apply_penalties");
@@ -165,13 +168,22 @@ internal unsafe class CudaKernels : IDisposable
     /// <summary>
     /// Splits the merged QKV GEMM output [tokens, (nh + 2·nkv)·HeadDim] (bf16): adds <paramref name="bias"/>, applies the
     /// per-head q/k norms (both 0 when absent), rotates q and k, writes q (fp32, [tokens, nh, HeadDim]) and stores K/V
-    /// (bf16) at each token's slot of the cache; slot −1 writes nothing.
+    /// (bf16) at each token's slot of the cache; slot −1 writes nothing. With <paramref name="fp8"/> the cache holds
+    /// FP8 E4M3 codes (<see cref="CudaKvCache.IsFp8"/>): K and V are stored as E4M3(x / scale) with the layer's
+    /// <paramref name="fp8"/> scales (<see cref="Fp8KvCache.Encode"/>'s rule).
     /// </summary>
     public void RopeQkvWrite(ulong qkv, ulong bias, ulong qNorm, ulong kNorm, ulong invFreq, ulong positions, ulong slots,
-        ulong qOut, ulong kCache, ulong vCache, int tokens, int nh, int nkv, int blockSize, float eps)
+        ulong qOut, ulong kCache, ulong vCache, int tokens, int nh, int nkv, int blockSize, float eps, KvScales? fp8 = null)
     {
-        void** a = stackalloc void*[] { &qkv, &bias, &qNorm, &kNorm, &invFreq, &positions, &slots, &qOut, &kCache, &vCache, &nh, &nkv, &blockSize, &eps };
         uint warps = (uint)Math.Min(nh + 2 * nkv, 8);
+        if (fp8 is { } s)
+        {
+            float ks = s.K, vs = s.V;
+            void** f = stackalloc void*[] { &qkv, &bias, &qNorm, &kNorm, &invFreq, &positions, &slots, &qOut, &kCache, &vCache, &nh, &nkv, &blockSize, &eps, &ks, &vs };
+            Launch(_ropeFp8, (uint)tokens, 1, 1, warps * 32, f, "rope_qkv_write_fp8");
+            return;
+        }
+        void** a = stackalloc void*[] { &qkv, &bias, &qNorm, &kNorm, &invFreq, &positions, &slots, &qOut, &kCache, &vCache, &nh, &nkv, &blockSize, &eps };
         Launch(_rope, (uint)tokens, 1, 1, warps * 32, a, "rope_qkv_write");
     }
 
@@ -258,10 +270,12 @@ internal unsafe class CudaKernels : IDisposable
     /// With <paramref name="splits"/> &gt; 1, <paramref name="workspace"/> must hold <see cref="AttentionWorkspaceBytes"/>.
     /// With <paramref name="skipPrefill"/>, rows of sequences with more than one query token are left alone (with splits,
     /// the merge then writes garbage there): run <see cref="PrefillAttention"/> afterwards for them.
+    /// With <paramref name="fp8"/> the cache holds FP8 E4M3 codes read as code × the layer's scale, by
+    /// <c>paged_attention_fp8</c> (the default tile; <see cref="AttentionVariant"/> does not apply).
     /// </summary>
     public void PagedAttention(ulong q, ulong output, ulong kCache, ulong vCache, ulong queryStarts, ulong contextLens, ulong blockTables,
         int tokens, int seqs, int nh, int nkv, int blockSize, int maxBlocksPerSeq, float scale, int splits = 1, ulong workspace = 0,
-        bool skipPrefill = false)
+        bool skipPrefill = false, KvScales? fp8 = null)
     {
         if (nh != nkv * Group) throw new ArgumentException($"nh ({nh}) must be nkv ({nkv}) x {Group}, the group these kernels were compiled for.");
         if (splits < 1) throw new ArgumentOutOfRangeException(nameof(splits));
@@ -269,10 +283,11 @@ internal unsafe class CudaKernels : IDisposable
         int skip = skipPrefill ? 1 : 0;
         ulong partO = splits > 1 ? workspace : 0;
         ulong partLse = splits > 1 ? workspace + (ulong)((long)tokens * nh * splits * HeadDim * sizeof(float)) : 0;
-        void** a = stackalloc void*[] { &q, &output, &partO, &partLse, &kCache, &vCache, &queryStarts, &contextLens, &blockTables, &seqs, &nh, &nkv, &blockSize, &maxBlocksPerSeq, &scale, &skip };
+        float ks = fp8?.K ?? 1f, vs = fp8?.V ?? 1f;
+        void** a = stackalloc void*[] { &q, &output, &partO, &partLse, &kCache, &vCache, &queryStarts, &contextLens, &blockTables, &seqs, &nh, &nkv, &blockSize, &maxBlocksPerSeq, &scale, &skip, &ks, &vs };
         int variant = AttentionVariant >= 0 ? AttentionVariant
             : splits == 1 && (long)seqs * nkv <= 4L * _device.MultiprocessorCount ? 3 : 0;
-        nint f = variant switch { 2 => _attentionU4Pf, 3 => _attentionU2Pf, 4 => _attentionU4Lb, _ => _attention };
+        nint f = fp8 is not null ? _attentionFp8 : variant switch { 2 => _attentionU4Pf, 3 => _attentionU2Pf, 4 => _attentionU4Lb, _ => _attention };
         Launch(f, (uint)tokens, (uint)nkv, (uint)splits, AttentionThreads, a, "paged_attention");
         if (splits > 1)
         {
@@ -307,19 +322,23 @@ internal unsafe class CudaKernels : IDisposable
     /// With <paramref name="precise"/> (default) q and the probabilities are each split into bf16 hi + lo parts (2x the
     /// tensor-core work), so rows agree with <see cref="PagedAttention"/>'s fp32 math up to the bf16 output rounding;
     /// without, they are rounded to bf16 once, as in FlashAttention. <paramref name="skipDecode"/> leaves sequences with
-    /// one query token to a preceding <see cref="PagedAttention"/> launch with skipPrefill.
+    /// one query token to a preceding <see cref="PagedAttention"/> launch with skipPrefill. With <paramref name="fp8"/>
+    /// the cache holds FP8 E4M3 codes (<c>prefill_attention_fp8</c>: widened exactly to bf16 in shared memory; the
+    /// layer's K scale joins q's scale, the V scale the output).
     /// </summary>
     public void PrefillAttention(ulong q, ulong output, ulong kCache, ulong vCache, ulong queryStarts, ulong contextLens, ulong blockTables,
-        int seqs, int maxQueryLen, int nh, int nkv, int blockSize, int maxBlocksPerSeq, float scale, bool precise = true, bool skipDecode = false)
+        int seqs, int maxQueryLen, int nh, int nkv, int blockSize, int maxBlocksPerSeq, float scale, bool precise = true, bool skipDecode = false,
+        KvScales? fp8 = null)
     {
         if (!SupportsPrefillAttention) throw new NotSupportedException($"prefill_attention needs sm_80+ and head size 16, 32, 64 or 128 (got {HeadDim}).");
         if (nh != nkv * Group) throw new ArgumentException($"nh ({nh}) must be nkv ({nkv}) x {Group}, the group these kernels were compiled for.");
         ArgumentOutOfRangeException.ThrowIfNegative(maxQueryLen);
         float scaleLog2 = scale * 1.44269504088896341f;
         int prec = precise ? 1 : 0, skip = skipDecode ? 1 : 0;
-        void** a = stackalloc void*[] { &q, &output, &kCache, &vCache, &queryStarts, &contextLens, &blockTables, &nh, &nkv, &blockSize, &maxBlocksPerSeq, &scaleLog2, &prec, &skip };
+        float ks = fp8?.K ?? 1f, vs = fp8?.V ?? 1f;
+        void** a = stackalloc void*[] { &q, &output, &kCache, &vCache, &queryStarts, &contextLens, &blockTables, &nh, &nkv, &blockSize, &maxBlocksPerSeq, &scaleLog2, &prec, &skip, &ks, &vs };
         uint tiles = (uint)(((long)maxQueryLen * Group + PrefillTileRows - 1) / PrefillTileRows);
-        Launch(_prefill, tiles, (uint)seqs, (uint)nkv, PrefillThreads, a, "prefill_attention");
+        Launch(fp8 is not null ? _prefillFp8 : _prefill, tiles, (uint)seqs, (uint)nkv, PrefillThreads, a, fp8 is not null ? "prefill_attention_fp8" : "prefill_attention");
     }
 
     /// <summary>ids[r] = argmax of logits row r ([rows, vocab] fp32), lowest index on ties.</summary>

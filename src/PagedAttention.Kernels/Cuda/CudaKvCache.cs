@@ -3,17 +3,21 @@ using PagedAttention.Kernels.Cuda.Interop;
 namespace PagedAttention.Kernels.Cuda;
 
 /// <summary>
-/// Paged K/V storage for all layers in device memory, bf16, laid out per layer as
-/// [numBlocks, numKvHeads, blockSize, headDim]: one (block, KV head) is a contiguous run, which the attention kernels
-/// read with 16-byte loads. A slot is block · blockSize + offset, as in <see cref="Cpu.CpuKvCache"/>.
+/// Paged K/V storage for all layers in device memory, bf16 or FP8 E4M3 (<see cref="IsFp8"/>: one byte per element, so
+/// twice the blocks in the same memory), laid out per layer as [numBlocks, numKvHeads, blockSize, headDim]: one
+/// (block, KV head) is a contiguous run, which the attention kernels read with 16-byte (FP8: 8-byte) loads. A slot is
+/// block · blockSize + offset, as in <see cref="Cpu.CpuKvCache"/>.
 /// </summary>
 internal unsafe class CudaKvCache : IDisposable
 {
     private readonly CudaDevice _device;
     private readonly DeviceBuffer _storage;
 
-    /// <summary>Allocates (and zeroes) storage for <paramref name="numBlocks"/> blocks in each of <paramref name="numLayers"/> layers.</summary>
-    public CudaKvCache(CudaDevice device, int numLayers, int numBlocks, int blockSize, int numKvHeads, int headDim)
+    /// <summary>
+    /// Allocates (and zeroes) storage for <paramref name="numBlocks"/> blocks in each of <paramref name="numLayers"/>
+    /// layers; <paramref name="fp8"/> stores E4M3 codes (<see cref="Fp8KvCache"/>) instead of bf16.
+    /// </summary>
+    public CudaKvCache(CudaDevice device, int numLayers, int numBlocks, int blockSize, int numKvHeads, int headDim, bool fp8 = false)
     {
         ArgumentNullException.ThrowIfNull(device);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(numLayers);
@@ -27,7 +31,8 @@ internal unsafe class CudaKvCache : IDisposable
         BlockSize = blockSize;
         NumKvHeads = numKvHeads;
         HeadDim = headDim;
-        _storage = device.Allocate(BytesPerBlock(numLayers, blockSize, numKvHeads, headDim) * numBlocks);
+        IsFp8 = fp8;
+        _storage = device.Allocate(BytesPerBlock(numLayers, blockSize, numKvHeads, headDim, ElementBytesOf(fp8)) * numBlocks);
         _storage.Clear();
     }
 
@@ -42,12 +47,26 @@ internal unsafe class CudaKvCache : IDisposable
     /// <summary>Elements per head.</summary>
     public int HeadDim { get; }
 
-    /// <summary>Bytes of one layer's K (or V) block.</summary>
-    public long BlockBytes => (long)BlockSize * NumKvHeads * HeadDim * 2;
+    /// <summary>Whether elements are FP8 E4M3 codes (1 byte) rather than bf16 (2 bytes).</summary>
+    public bool IsFp8 { get; }
 
-    /// <summary>Bytes one block takes across all layers, K and V, in bf16.</summary>
-    public static long BytesPerBlock(int numLayers, int blockSize, int numKvHeads, int headDim) =>
-        2L * numLayers * blockSize * numKvHeads * headDim * 2;
+    /// <summary>Bytes per element: 2 (bf16) or 1 (FP8).</summary>
+    public int ElementBytes => ElementBytesOf(IsFp8);
+
+    /// <summary>Bytes per element of a cache with or without <paramref name="fp8"/>.</summary>
+    public static int ElementBytesOf(bool fp8) => fp8 ? Fp8KvCache.ElementBytes : sizeof(ushort);
+
+    /// <summary>Bytes of one layer's K (or V) block.</summary>
+    public long BlockBytes => (long)BlockSize * NumKvHeads * HeadDim * ElementBytes;
+
+    /// <summary>Bytes of this cache's blocks across all layers, K and V (what the swap space and host tier copy per block).</summary>
+    public long BytesPerBlockAllLayers => BytesPerBlock(NumLayers, BlockSize, NumKvHeads, HeadDim, ElementBytes);
+
+    /// <summary>Bytes one block takes across all layers, K and V, with <paramref name="elementBytes"/> per element (2: bf16, 1: FP8).</summary>
+    public static long BytesPerBlock(int numLayers, int blockSize, int numKvHeads, int headDim, int elementBytes = sizeof(ushort)) =>
+        elementBytes is 1 or 2
+            ? 2L * numLayers * blockSize * numKvHeads * headDim * elementBytes
+            : throw new ArgumentOutOfRangeException(nameof(elementBytes), elementBytes, "KV elements are 1 (FP8) or 2 (bf16) bytes.");
 
     /// <summary>Device address of layer <paramref name="layer"/>'s keys.</summary>
     public ulong Keys(int layer) => _storage.Ptr + (ulong)(CheckLayer(layer) * 2L * NumBlocks * BlockBytes);

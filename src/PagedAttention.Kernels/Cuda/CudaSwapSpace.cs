@@ -54,7 +54,7 @@ internal sealed unsafe class CudaSwapSpace : IDisposable
         _device = device;
         _cache = cache;
         NumBlocks = numBlocks;
-        BytesPerBlock = CudaKvCache.BytesPerBlock(cache.NumLayers, cache.BlockSize, cache.NumKvHeads, cache.HeadDim);
+        BytesPerBlock = cache.BytesPerBlockAllLayers; // the cache's element size (FP8 blocks are half as large)
         device.MakeCurrent();
         _host = new PinnedHostBuffer(device, BytesPerBlock * numBlocks);
         var f = CuDriver.Fn;

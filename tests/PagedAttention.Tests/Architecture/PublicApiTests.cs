@@ -20,6 +20,7 @@ public class PublicApiTests
         "PagedAttention.AI.Engine.LlmEngine",
         "PagedAttention.AI.Engine.PrefixPin",
         "PagedAttention.AI.Engine.WeightQuantization",
+        "PagedAttention.AI.Engine.KvCacheDtype",
         "PagedAttention.AI.LlmEngineChatClientExtensions",
         "PagedAttention.AI.Models.IDecoderModel",
         "PagedAttention.AI.Models.ModelConfig",

@@ -43,12 +43,60 @@ public class KernelCompileTests
     {
         var defines = CudaKernelSources.Defines(headDim, group);
         var ptx = Encoding.ASCII.GetString(NvrtcCompiler.Compile(CudaKernelSources.ModuleSource, "module.cu", "compute_90", defines));
-        foreach (var k in new[] { "embedding_gather", "fused_add_rms_norm", "rope_qkv_write", "silu_mul", "paged_attention", "paged_attention_merge", "prefill_attention", "argmax_rows" })
+        foreach (var k in new[] { "embedding_gather", "fused_add_rms_norm", "rope_qkv_write", "silu_mul", "paged_attention", "paged_attention_merge", "prefill_attention", "argmax_rows",
+                     "rope_qkv_write_fp8", "paged_attention_fp8", "prefill_attention_fp8" })
             Assert.Contains($".entry {k}(", ptx);
-        // Register arrays indexed only by unrolled constants: no local-memory stack frame in the attention kernel.
-        int entry = ptx.IndexOf(".entry paged_attention(", StringComparison.Ordinal);
+        // Register arrays indexed only by unrolled constants: no local-memory stack frame in the attention kernels
+        // (the FP8 KV cache's decode kernel included).
+        Assert.DoesNotContain(".local", Entry(ptx, "paged_attention"));
+        Assert.DoesNotContain(".local", Entry(ptx, "paged_attention_fp8"));
+    }
+
+    // The PTX of one entry: from its .entry line to the next entry (or the end).
+    private static string Entry(string ptx, string name)
+    {
+        int entry = ptx.IndexOf($".entry {name}(", StringComparison.Ordinal);
+        Assert.True(entry >= 0, $"no entry {name}");
         int next = ptx.IndexOf(".entry", entry + 10, StringComparison.Ordinal);
-        Assert.DoesNotContain(".local", ptx[entry..(next < 0 ? ptx.Length : next)]);
+        return ptx[entry..(next < 0 ? ptx.Length : next)];
+    }
+
+    // The FP8 KV cache's kernels (rope_kv.cu, paged_attention.cu, prefill_attention.cu): one byte per element, E4M3
+    // decoded in registers by e4m3f (common.cu), the prefill variant still on bf16 tensor cores, with no local memory.
+    [NvrtcTheory]
+    [InlineData(64, 1, "compute_80")]
+    [InlineData(64, 4, "compute_90")]
+    [InlineData(64, 8, "compute_80")]
+    [InlineData(128, 1, "compute_90")]
+    [InlineData(128, 4, "compute_80")]
+    [InlineData(128, 8, "compute_90")]
+    [InlineData(16, 2, "compute_90")]
+    [InlineData(32, 2, "compute_80")]
+    public void Fp8KvCacheKernelsCompile(int headDim, int group, string arch)
+    {
+        var defines = CudaKernelSources.Defines(headDim, group);
+        var rope = Encoding.ASCII.GetString(NvrtcCompiler.Compile(CudaKernelSources.Unit("rope_kv.cu"), "rope_kv.cu", arch, defines));
+        Assert.Contains("st.global.u8", Entry(rope, "rope_qkv_write_fp8"));
+        var decode = Entry(Encoding.ASCII.GetString(NvrtcCompiler.Compile(CudaKernelSources.Unit("paged_attention.cu"), "paged_attention.cu", arch, defines)), "paged_attention_fp8");
+        Assert.Contains("ld.global.nc.v2.u32", decode); // 8 codes per lane per key: one 8-byte load
+        Assert.DoesNotContain(".local", decode);
+        var prefill = Entry(Encoding.ASCII.GetString(NvrtcCompiler.Compile(CudaKernelSources.Unit("prefill_attention.cu"), "prefill_attention.cu", arch, defines)), "prefill_attention_fp8");
+        Assert.Contains("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32", prefill);
+        Assert.Contains("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16", prefill);
+        Assert.DoesNotContain(".local", prefill);
+    }
+
+    [Fact]
+    public void Fp8CodecIsDefinedOnceInThePrelude()
+    {
+        var prelude = CudaKernelSources.Read(CudaKernelSources.Prelude);
+        Assert.Contains("unsigned f2e4m3(float f)", prelude);
+        Assert.Contains("float e4m3f(unsigned c)", prelude);
+        foreach (var f in CudaKernelSources.Files)
+        {
+            Assert.DoesNotContain("unsigned f2e4m3(float f)", CudaKernelSources.Read(f));
+            Assert.DoesNotContain("float e4m3f(unsigned c)", CudaKernelSources.Read(f));
+        }
     }
 
     [NvrtcTheory]

@@ -12,6 +12,9 @@ namespace PagedAttention.AI.Models.Cuda;
 /// decoder-layer GEMM is W8A8: E4M3 weights with a scale per output row, activations quantized per token to E4M3 by
 /// the kernel before the GEMM (fused into the add-RMSNorm and SiLU·mul kernels), cuBLASLt FP8 with fp32 accumulation;
 /// the embedding, the LM head, attention and the KV cache stay as in bf16.
+/// With an FP8 KV cache (<see cref="Fp8KvCache"/>, EngineOptions.KvCacheDtype Fp8E4M3) K and V are stored as E4M3
+/// codes with per-layer scales (<see cref="KvCacheScales"/>) and read by the FP8 attention kernels; everything else
+/// is unchanged.
 /// Not thread-safe: one caller at a time (the engine's step loop).
 /// </summary>
 internal sealed class CudaLlamaModel : IDecoderModel, IDisposable
@@ -30,7 +33,9 @@ internal sealed class CudaLlamaModel : IDecoderModel, IDisposable
     private readonly float _scale;
     private CudaStepBuffers? _buffers;
 
-    private CudaLlamaModel(string dir, ModelConfig config, CudaDevice device, bool ownsDevice, RuntimeSwitches switches, bool fp8Layers)
+    private readonly KvScales[] _kvScales;
+
+    private CudaLlamaModel(string dir, ModelConfig config, CudaDevice device, bool ownsDevice, RuntimeSwitches switches, bool fp8Layers, bool fp8KvCache)
     {
         Directory = dir;
         Config = config;
@@ -41,6 +46,8 @@ internal sealed class CudaLlamaModel : IDecoderModel, IDisposable
         try
         {
             tensors.CheckAgainst(config);
+            _kvScales = KvCacheScales.Read(tensors, config);
+            Fp8KvCache = fp8KvCache;
             _kernels = new CudaKernels(device, config.HeadDim, config.NumHeads / config.NumKvHeads, switches);
             var embed = tensors.Matrix("model.embed_tokens.weight", config.VocabSize, config.HiddenSize);
             _embed = CudaWeights.Matrix(device, embed);
@@ -74,6 +81,12 @@ internal sealed class CudaLlamaModel : IDecoderModel, IDisposable
 
     /// <summary>Whether the decoder layers' GEMMs are FP8 W8A8 (see the class summary).</summary>
     public bool Fp8Layers { get; }
+
+    /// <summary>Whether <see cref="CreateKvCache"/> makes FP8 E4M3 caches by default (see the class summary).</summary>
+    public bool Fp8KvCache { get; }
+
+    /// <summary>The FP8 KV cache's scales of <paramref name="layer"/> (1 where the checkpoint has none).</summary>
+    public KvScales KvScalesOf(int layer) => _kvScales[layer];
 
     private CudaLayer UploadLayer(CudaDevice device, CheckpointTensors tensors, ModelConfig config, int layer)
     {
@@ -131,12 +144,13 @@ internal sealed class CudaLlamaModel : IDecoderModel, IDisposable
     /// device 0 when null (then owned and disposed by the model, and opened with <paramref name="switches"/>).
     /// <paramref name="switches"/> also set the kernels' options and the initial <see cref="TensorCorePrefill"/> and
     /// <see cref="FastPrefill"/>. With <paramref name="fp8Layers"/> a float checkpoint's decoder layers are quantized to
-    /// FP8 at load (W8A8); an FP8 checkpoint always has FP8 layers.
+    /// FP8 at load (W8A8); an FP8 checkpoint always has FP8 layers. With <paramref name="fp8KvCache"/> the KV caches
+    /// it creates hold FP8 E4M3 codes.
     /// </summary>
     /// <exception cref="ModelLoadException">The directory is missing, corrupt or unsupported.</exception>
     /// <exception cref="Kernels.Cuda.Interop.CudaException">No usable CUDA device or library, or a CUDA call failed.</exception>
     /// <exception cref="NotSupportedException">FP8 layers were asked for on a GPU without FP8 tensor cores.</exception>
-    public static CudaLlamaModel Load(string modelDir, RuntimeSwitches switches, CudaDevice? device = null, bool fp8Layers = false)
+    public static CudaLlamaModel Load(string modelDir, RuntimeSwitches switches, CudaDevice? device = null, bool fp8Layers = false, bool fp8KvCache = false)
     {
         ArgumentException.ThrowIfNullOrEmpty(modelDir);
         ArgumentNullException.ThrowIfNull(switches);
@@ -145,17 +159,20 @@ internal sealed class CudaLlamaModel : IDecoderModel, IDisposable
         ModelConfig.RejectCpuOnlyFormatsOn("cuda", config, modelDir);
         bool owns = device is null;
         var d = device ?? CudaDevice.Open(switches);
-        try { return new CudaLlamaModel(modelDir, config, d, owns, switches, fp8Layers); }
+        try { return new CudaLlamaModel(modelDir, config, d, owns, switches, fp8Layers, fp8KvCache); }
         catch { if (owns) d.Dispose(); throw; }
     }
 
-    /// <summary>Allocates a device KV cache shaped for this model.</summary>
-    public CudaKvCache CreateKvCache(int numBlocks, int blockSize) =>
-        new(_device, Config.NumLayers, numBlocks, blockSize, Config.NumKvHeads, Config.HeadDim);
+    /// <summary>
+    /// Allocates a device KV cache shaped for this model, FP8 E4M3 when <paramref name="fp8"/> (null:
+    /// <see cref="Fp8KvCache"/>). Either kind works with every forward method (the GPU checks compare both).
+    /// </summary>
+    public CudaKvCache CreateKvCache(int numBlocks, int blockSize, bool? fp8 = null) =>
+        new(_device, Config.NumLayers, numBlocks, blockSize, Config.NumKvHeads, Config.HeadDim, fp8 ?? Fp8KvCache);
 
-    /// <summary>Bytes of KV cache one block takes across all layers (bf16).</summary>
+    /// <summary>Bytes of KV cache one block takes across all layers (bf16, or FP8: half).</summary>
     public long KvBytesPerBlock(int blockSize) =>
-        CudaKvCache.BytesPerBlock(Config.NumLayers, blockSize, Config.NumKvHeads, Config.HeadDim);
+        CudaKvCache.BytesPerBlock(Config.NumLayers, blockSize, Config.NumKvHeads, Config.HeadDim, CudaKvCache.ElementBytesOf(Fp8KvCache));
 
     /// <summary>
     /// Runs one step: writes the new tokens' K/V into <paramref name="cache"/> and puts the logits of the last query
@@ -406,14 +423,15 @@ internal sealed class CudaLlamaModel : IDecoderModel, IDisposable
                 _kernels.FusedAddRmsNorm(b.Hidden.Ptr, l == 0 ? 0 : b.Delta.Ptr, 0, w.InputNorm.Ptr, b.X.Ptr, 0, n, h, c.RmsNormEps);
                 blas.Gemm(b.X.Ptr, w.Qkv.Weights.Ptr, b.Qkv.Ptr, n, qkvDim, h, outputF32: false);
             }
+            KvScales? kv = cache.IsFp8 ? _kvScales[l] : null; // null: the bf16 kernels
             _kernels.RopeQkvWrite(b.Qkv.Ptr, CudaWeights.Ptr(w.QkvBias), CudaWeights.Ptr(w.QNorm), CudaWeights.Ptr(w.KNorm), _invFreq.Ptr,
-                b.Positions, b.Slots, b.Q.Ptr, cache.Keys(l), cache.Values(l), n, c.NumHeads, c.NumKvHeads, cache.BlockSize, c.RmsNormEps);
+                b.Positions, b.Slots, b.Q.Ptr, cache.Keys(l), cache.Values(l), n, c.NumHeads, c.NumKvHeads, cache.BlockSize, c.RmsNormEps, kv);
             if (!tiled || hasDecodeRows)
                 _kernels.PagedAttention(b.Q.Ptr, b.X.Ptr, cache.Keys(l), cache.Values(l), b.QueryStarts, b.ContextLens, b.BlockTables,
-                    n, seqs, c.NumHeads, c.NumKvHeads, cache.BlockSize, maxBlocksPerSeq, _scale, splits, b.AttentionWorkspace?.Ptr ?? 0, skipPrefill: tiled);
+                    n, seqs, c.NumHeads, c.NumKvHeads, cache.BlockSize, maxBlocksPerSeq, _scale, splits, b.AttentionWorkspace?.Ptr ?? 0, skipPrefill: tiled, kv);
             if (tiled)
                 _kernels.PrefillAttention(b.Q.Ptr, b.X.Ptr, cache.Keys(l), cache.Values(l), b.QueryStarts, b.ContextLens, b.BlockTables,
-                    seqs, maxQuery, c.NumHeads, c.NumKvHeads, cache.BlockSize, maxBlocksPerSeq, _scale, !FastPrefill, skipDecode: true);
+                    seqs, maxQuery, c.NumHeads, c.NumKvHeads, cache.BlockSize, maxBlocksPerSeq, _scale, !FastPrefill, skipDecode: true, kv);
             if (Fp8Layers)
             {
                 fp8.Quantize(b.X.Ptr, n, qDim);

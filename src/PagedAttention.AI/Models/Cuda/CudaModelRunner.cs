@@ -33,11 +33,12 @@ internal sealed class CudaModelRunner : IModelRunner, IDeviceSampler
     /// <paramref name="gpuMemoryUtilization"/> of the GPU's memory leaves after weights, activations and other processes.
     /// <paramref name="switches"/> configure the device's cuBLAS, the kernels (cache directory, programmatic launch,
     /// attention variant) and the model's prefill kernel (the engine passes <see cref="RuntimeSwitches.FromEnvironment"/>).
+    /// <paramref name="fp8KvCache"/> stores K/V as FP8 E4M3 (one byte per element: twice the blocks for the same bytes).
     /// </summary>
     /// <exception cref="NotSupportedException">No NVIDIA driver, GPU, NVRTC or cuBLAS; the message names what is missing.</exception>
     /// <exception cref="ArgumentException">The model does not fit with these options; the message gives the numbers.</exception>
     public static CudaModelRunner Create(string modelPath, int blockSize, int maxNumSeqs, int maxNumBatchedTokens, int maxModelLen,
-        int? numKvBlocks, double gpuMemoryUtilization, bool cudaGraphs, RuntimeSwitches switches, bool fp8Layers = false)
+        int? numKvBlocks, double gpuMemoryUtilization, bool cudaGraphs, RuntimeSwitches switches, bool fp8Layers = false, bool fp8KvCache = false)
     {
         ArgumentNullException.ThrowIfNull(switches);
         CheckCudaPresent();
@@ -47,7 +48,7 @@ internal sealed class CudaModelRunner : IModelRunner, IDeviceSampler
         try
         {
             long total = device.TotalMemory, free0 = device.FreeMemory;
-            model = CudaLlamaModel.Load(modelPath, switches, device, fp8Layers);
+            model = CudaLlamaModel.Load(modelPath, switches, device, fp8Layers, fp8KvCache);
             device.Synchronize();
             long free1 = device.FreeMemory, weights = free0 - free1;
             int maxLen = Math.Min(maxModelLen, model.Config.MaxPositionEmbeddings);
@@ -62,7 +63,7 @@ internal sealed class CudaModelRunner : IModelRunner, IDeviceSampler
             if (numKvBlocks is { } fixedBlocks) blocks = fixedBlocks;
             else
             {
-                long b = Math.Max(0, kvBytes / perBlock);
+                long b = KvBlocksFor(kvBytes, perBlock);
                 if (b < blocksPerSeq)
                     throw new ArgumentException(
                         $"The model does not fit on {device.Name}: {gpuMemoryUtilization:0.##} x {Gib(total)} GiB = {Gib((long)(gpuMemoryUtilization * total))} GiB allowed; " +
@@ -84,6 +85,16 @@ internal sealed class CudaModelRunner : IModelRunner, IDeviceSampler
             device.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Whole KV blocks of <paramref name="bytesPerBlock"/> in <paramref name="kvBytes"/> (0 when negative): with an FP8
+    /// cache a block has half the bytes, so the same budget gives twice the blocks (up to one of rounding).
+    /// </summary>
+    internal static long KvBlocksFor(long kvBytes, long bytesPerBlock)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bytesPerBlock);
+        return Math.Max(0, kvBytes) / bytesPerBlock;
     }
 
     private static string Gib(long bytes) => (bytes / (double)(1L << 30)).ToString("0.00", System.Globalization.CultureInfo.InvariantCulture);
@@ -144,7 +155,7 @@ internal sealed class CudaModelRunner : IModelRunner, IDeviceSampler
 
     public void CopyBlocks(ReadOnlySpan<int> srcDst) => _cache.CopyBlocks(srcDst);
 
-    public long KvBytesPerBlock => CudaKvCache.BytesPerBlock(_cache.NumLayers, _cache.BlockSize, _cache.NumKvHeads, _cache.HeadDim);
+    public long KvBytesPerBlock => _cache.BytesPerBlockAllLayers;
 
     /// <summary>Whether the swap space copies with the kv_swap_copy kernel (<see cref="RuntimeSwitches.SwapCopyKernel"/>).</summary>
     private bool SwapCopyKernel { get; init; }

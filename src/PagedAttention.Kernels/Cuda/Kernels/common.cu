@@ -78,6 +78,17 @@ __device__ __forceinline__ unsigned f2e4m3(float f)
     return sign | code;
 }
 
+// E4M3 code -> its exact value (every E4M3 value is a float, and a bf16: 3 mantissa bits), the inverse of f2e4m3;
+// Fp8E4M3.ToSingle (C#) is the reference. The code's exponent and mantissa bits, placed at the float's exponent and
+// mantissa fields, are the value times 2^-120 (for subnormal codes too: they become float denormals), so one multiply
+// by 2^120 gives the value; S.1111.111 is NaN. Used by the FP8 KV cache's readers (paged and prefill attention).
+__device__ __forceinline__ float e4m3f(unsigned c)
+{
+    float v = __uint_as_float((c & 0x7fu) << 20) * 1.329227995784916e36f; // 2^120
+    v = (c & 0x7fu) == 0x7fu ? __uint_as_float(0x7fc00000u) : v;
+    return __uint_as_float(__float_as_uint(v) | ((c & 0x80u) << 24));
+}
+
 // Dynamic FP8 scale of a row whose largest magnitude is amax: amax / 448, so the largest value maps to 448; 1 for a
 // zero row (every code is then 0). Shared by the activation and weight quantizers; Fp8Quantizer (C#) mirrors it.
 __device__ __forceinline__ float fp8_row_scale(float amax)

@@ -5,7 +5,8 @@
 // Threads: 4 warps; within a warp, BDX = HEAD_DIM / 8 lanes hold 8 dims (16 bytes) each of one key, so a warp covers
 // 32 / BDX keys at a time. With one split the result goes to out (bf16); with several, each split writes its
 // normalised partial output and log-sum-exp, and paged_attention_merge combines them.
-// q: [n, nh, HEAD_DIM] fp32; cache: [num_blocks, nkv, block_size, HEAD_DIM] bf16; out: [n, nh * HEAD_DIM] bf16.
+// q: [n, nh, HEAD_DIM] fp32; cache: [num_blocks, nkv, block_size, HEAD_DIM] bf16 (or E4M3, paged_attention_fp8);
+// out: [n, nh * HEAD_DIM] bf16.
 #ifndef HEAD_DIM
 #error "HEAD_DIM (elements per head) is not defined: the host passes it (-DHEAD_DIM=..., CudaKernelSources.Defines)"
 #endif
@@ -21,12 +22,35 @@ static_assert(ATT_THREADS % 32 == 0, "ATT_THREADS must be whole warps");
 #define ATT_TPW (32 / ATT_BDX)
 #define ATT_WARPS (ATT_THREADS / 32)
 
-__device__ __forceinline__ void unpack8(uint4 r, float* f)
+// The cache element and how a lane's 8 dims of one key are loaded and widened: bf16 (one 16-byte load) or, for the
+// FP8 KV cache, E4M3 codes (one 8-byte load, e4m3f per element: exact, the layer's K/V scales are applied outside the
+// inner loop, to q and to the output). Same lane mapping and tiles for both, so the FP8 kernel is the bf16 one with
+// half the bytes per load.
+struct AttBf16
 {
-    unsigned w[4] = { r.x, r.y, r.z, r.w };
+    typedef bf16 T;
+    typedef uint4 V;
+    static constexpr bool fp8 = false;
+    __device__ __forceinline__ static V zero() { return make_uint4(0u, 0u, 0u, 0u); }
+    __device__ __forceinline__ static void unpack8(V r, float* f)
+    {
+        unsigned w[4] = { r.x, r.y, r.z, r.w };
 #pragma unroll
-    for (int i = 0; i < 4; i++) { f[2 * i] = __uint_as_float(w[i] << 16); f[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u); }
-}
+        for (int i = 0; i < 4; i++) { f[2 * i] = __uint_as_float(w[i] << 16); f[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u); }
+    }
+};
+struct AttFp8
+{
+    typedef unsigned char T;
+    typedef uint2 V;
+    static constexpr bool fp8 = true;
+    __device__ __forceinline__ static V zero() { return make_uint2(0u, 0u); }
+    __device__ __forceinline__ static void unpack8(V r, float* f)
+    {
+#pragma unroll
+        for (int i = 0; i < 4; i++) { f[i] = e4m3f((r.x >> (8 * i)) & 0xffu); f[4 + i] = e4m3f((r.y >> (8 * i)) & 0xffu); }
+    }
+};
 
 // The decode kernel (`paged_attention` and the tile variants below): each warp streams a tile of ATT_TPW x U keys:
 // all 2U 16-byte K/V loads of a tile are issued before any math (and with PF, the next tile's loads are issued before
@@ -57,8 +81,9 @@ __device__ __forceinline__ void merge_state2(float& m, float& l, float* acc, flo
     m = mn;
 }
 
-template <int U>
-__device__ __forceinline__ void att_load_tile(uint4* kr, uint4* vr, const bf16* __restrict__ k_cache, const bf16* __restrict__ v_cache,
+template <int U, typename KV>
+__device__ __forceinline__ void att_load_tile(typename KV::V* kr, typename KV::V* vr, const typename KV::T* __restrict__ k_cache,
+                                              const typename KV::T* __restrict__ v_cache,
                                               const int* __restrict__ table, int p0, int end, int ty, int tx, int nkv, int kvh, int block_size)
 {
     // Page index and offset by shift and mask when the page size is a power of two (16 in practice), else by division.
@@ -80,19 +105,22 @@ __device__ __forceinline__ void att_load_tile(uint4* kr, uint4* vr, const bf16* 
         if (p < end)
         {
             const long long base = (((long long)blk[u] * nkv + kvh) * block_size + off[u]) * HEAD_DIM + tx * ATT_VEC;
-            kr[u] = *(const uint4*)(k_cache + base);
-            vr[u] = *(const uint4*)(v_cache + base);
+            kr[u] = *(const typename KV::V*)(k_cache + base);
+            vr[u] = *(const typename KV::V*)(v_cache + base);
         }
-        else kr[u] = vr[u] = make_uint4(0u, 0u, 0u, 0u);
+        else kr[u] = vr[u] = KV::zero();
     }
 }
 
-template <int U, bool PF>
+// k_scale / v_scale: the FP8 cache's per-layer scales (ignored, and never multiplied, for bf16): the dequantized key is
+// e4m3 * k_scale, so q is scaled by k_scale once; the output, a weighted mean of values, by v_scale once.
+template <int U, bool PF, typename KV>
 __device__ __forceinline__ void paged_attention_body(
     const float* __restrict__ q, bf16* __restrict__ out, float* __restrict__ part_o, float* __restrict__ part_lse,
-    const bf16* __restrict__ k_cache, const bf16* __restrict__ v_cache,
+    const typename KV::T* __restrict__ k_cache, const typename KV::T* __restrict__ v_cache,
     const int* __restrict__ query_starts, const int* __restrict__ context_lens, const int* __restrict__ block_tables,
-    int num_seqs, int nh, int nkv, int block_size, int max_blocks_per_seq, float scale, int skip_prefill)
+    int num_seqs, int nh, int nkv, int block_size, int max_blocks_per_seq, float scale, int skip_prefill,
+    float k_scale, float v_scale)
 {
     __shared__ float sm_m[ATT_WARPS][GROUP], sm_l[ATT_WARPS][GROUP];
     __shared__ float sm_acc[ATT_WARPS][GROUP][HEAD_DIM];
@@ -122,11 +150,11 @@ __device__ __forceinline__ void paged_attention_body(
 
     const int stride = ATT_WARPS * TILE;
     int p0 = begin + warp * TILE;
-    uint4 kr[U], vr[U];
-    if (PF && p0 < end) att_load_tile<U>(kr, vr, k_cache, v_cache, table, p0, end, ty, tx, nkv, kvh, block_size);
+    typename KV::V kr[U], vr[U];
+    if (PF && p0 < end) att_load_tile<U, KV>(kr, vr, k_cache, v_cache, table, p0, end, ty, tx, nkv, kvh, block_size);
 
     float qr[GROUP][ATT_VEC], acc[GROUP][ATT_VEC], m[GROUP], l[GROUP];
-    const float qs = scale * ATT_LOG2E;
+    const float qs = KV::fp8 ? scale * ATT_LOG2E * k_scale : scale * ATT_LOG2E;
 #pragma unroll
     for (int g = 0; g < GROUP; g++)
     {
@@ -143,18 +171,18 @@ __device__ __forceinline__ void paged_attention_body(
     // The loop bound is the same for all lanes of a warp, so the shuffles below never diverge.
     for (; p0 < end; p0 += stride)
     {
-        if (!PF) att_load_tile<U>(kr, vr, k_cache, v_cache, table, p0, end, ty, tx, nkv, kvh, block_size);
-        uint4 kc[U], vc[U];
+        if (!PF) att_load_tile<U, KV>(kr, vr, k_cache, v_cache, table, p0, end, ty, tx, nkv, kvh, block_size);
+        typename KV::V kc[U], vc[U];
 #pragma unroll
         for (int u = 0; u < U; u++) { kc[u] = kr[u]; vc[u] = vr[u]; }
-        if (PF && p0 + stride < end) att_load_tile<U>(kr, vr, k_cache, v_cache, table, p0 + stride, end, ty, tx, nkv, kvh, block_size);
+        if (PF && p0 + stride < end) att_load_tile<U, KV>(kr, vr, k_cache, v_cache, table, p0 + stride, end, ty, tx, nkv, kvh, block_size);
 
         float sc[GROUP][U];
 #pragma unroll
         for (int u = 0; u < U; u++)
         {
             float kf[ATT_VEC];
-            unpack8(kc[u], kf);
+            KV::unpack8(kc[u], kf);
 #pragma unroll
             for (int g = 0; g < GROUP; g++)
             {
@@ -195,7 +223,7 @@ __device__ __forceinline__ void paged_attention_body(
         for (int u = 0; u < U; u++)
         {
             float vf[ATT_VEC];
-            unpack8(vc[u], vf);
+            KV::unpack8(vc[u], vf);
 #pragma unroll
             for (int g = 0; g < GROUP; g++)
                 if (m[g] != neg_inf())
@@ -244,7 +272,7 @@ __device__ __forceinline__ void paged_attention_body(
             merge_state2(mm, ll, aa, sm_m[w][g], sm_l[w][g], a2);
         }
         const long long row = (long long)t * nh + kvh * GROUP + g;
-        const float inv = ll > 0.f ? 1.f / ll : 0.f;
+        const float inv = KV::fp8 ? (ll > 0.f ? 1.f / ll : 0.f) * v_scale : (ll > 0.f ? 1.f / ll : 0.f);
         if (nsplit == 1)
         {
             unsigned w4[4];
@@ -262,18 +290,25 @@ __device__ __forceinline__ void paged_attention_body(
     }
 }
 
-#define ATT_PARAMS const float* __restrict__ q, bf16* __restrict__ out, float* __restrict__ part_o, float* __restrict__ part_lse, \
-    const bf16* __restrict__ k_cache, const bf16* __restrict__ v_cache, const int* __restrict__ query_starts,                \
+#define ATT_PARAMS_T(T) const float* __restrict__ q, bf16* __restrict__ out, float* __restrict__ part_o, float* __restrict__ part_lse, \
+    const T* __restrict__ k_cache, const T* __restrict__ v_cache, const int* __restrict__ query_starts,                      \
     const int* __restrict__ context_lens, const int* __restrict__ block_tables, int num_seqs, int nh, int nkv, int block_size, \
     int max_blocks_per_seq, float scale, int skip_prefill
 #define ATT_ARGS q, out, part_o, part_lse, k_cache, v_cache, query_starts, context_lens, block_tables, num_seqs, nh, nkv, block_size, \
     max_blocks_per_seq, scale, skip_prefill
+#define ATT_PARAMS ATT_PARAMS_T(bf16)
 
 // The default decode kernel, and three variants the microbenchmark compares (same arguments, same results).
-extern "C" __global__ void __launch_bounds__(ATT_THREADS) paged_attention(ATT_PARAMS) { paged_attention_body<ATT_U, ATT_PF>(ATT_ARGS); }
-extern "C" __global__ void __launch_bounds__(ATT_THREADS) paged_attention_u4pf(ATT_PARAMS) { paged_attention_body<4, true>(ATT_ARGS); }
-extern "C" __global__ void __launch_bounds__(ATT_THREADS) paged_attention_u2pf(ATT_PARAMS) { paged_attention_body<2, true>(ATT_ARGS); }
-extern "C" __global__ void __launch_bounds__(ATT_THREADS, 4) paged_attention_u4lb(ATT_PARAMS) { paged_attention_body<4, true>(ATT_ARGS); }
+extern "C" __global__ void __launch_bounds__(ATT_THREADS) paged_attention(ATT_PARAMS) { paged_attention_body<ATT_U, ATT_PF, AttBf16>(ATT_ARGS, 1.f, 1.f); }
+extern "C" __global__ void __launch_bounds__(ATT_THREADS) paged_attention_u4pf(ATT_PARAMS) { paged_attention_body<4, true, AttBf16>(ATT_ARGS, 1.f, 1.f); }
+extern "C" __global__ void __launch_bounds__(ATT_THREADS) paged_attention_u2pf(ATT_PARAMS) { paged_attention_body<2, true, AttBf16>(ATT_ARGS, 1.f, 1.f); }
+extern "C" __global__ void __launch_bounds__(ATT_THREADS, 4) paged_attention_u4lb(ATT_PARAMS) { paged_attention_body<4, true, AttBf16>(ATT_ARGS, 1.f, 1.f); }
+
+// The FP8 E4M3 KV cache's decode kernel: the default tile, K/V codes of one byte, the layer's scales (see the body).
+extern "C" __global__ void __launch_bounds__(ATT_THREADS) paged_attention_fp8(ATT_PARAMS_T(unsigned char), float k_scale, float v_scale)
+{
+    paged_attention_body<ATT_U, ATT_PF, AttFp8>(ATT_ARGS, k_scale, v_scale);
+}
 
 // Combines the splits of each (token, head) row: out = sum_s exp(lse_s - M) o_s / sum_s exp(lse_s - M).
 // One CTA of HEAD_DIM threads per row.

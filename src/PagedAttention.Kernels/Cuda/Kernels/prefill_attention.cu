@@ -5,7 +5,8 @@
 // tile, so each K/V tile is read from the cache once per CTA. 4 warps, 16 rows each. Keys go by tiles of 64 positions
 // through the block table (any block size; positions past the causal limit are zero-filled and masked).
 // Row of token i sees keys [0, ctx - qlen + i + 1); KV tiles past the tile's last row's limit are skipped.
-// q: [n, nh, HEAD_DIM] fp32 (unscaled); cache: [num_blocks, nkv, block_size, HEAD_DIM] bf16; out: [n, nh * HEAD_DIM] bf16.
+// q: [n, nh, HEAD_DIM] fp32 (unscaled); cache: [num_blocks, nkv, block_size, HEAD_DIM] bf16 (E4M3 codes for
+// prefill_attention_fp8); out: [n, nh * HEAD_DIM] bf16.
 // scale_log2 = softmax scale * log2(e): q is rounded to bf16 after scaling and the softmax runs in base 2.
 // Pipeline (one K and one V buffer): K[j+1] loads while the softmax and P.V of tile j run, V[j+1] while S[j+1] runs.
 // precise != 0: q and P are each split into bf16 hi + lo parts and multiplied twice (2x the mma work), which makes the
@@ -87,12 +88,29 @@ __device__ __forceinline__ float pf_ex2(float x)
 }
 #endif
 
-extern "C" __global__ void __launch_bounds__(PF_THREADS) prefill_attention(
-    const float* __restrict__ q, bf16* __restrict__ out, const bf16* __restrict__ k_cache, const bf16* __restrict__ v_cache,
-    const int* __restrict__ query_starts, const int* __restrict__ context_lens, const int* __restrict__ block_tables,
-    int nh, int nkv, int block_size, int max_blocks_per_seq, float scale_log2, int precise, int skip_decode)
+#if PF_ENABLED
+// FP8 E4M3 cache (prefill_attention_fp8): a thread's share of a K/V tile, PF_NCH chunks of 8 codes (8 bytes) each.
+#define PF_NCH (PF_BK * PF_CH / PF_THREADS)
+static_assert(PF_BK * PF_CH % PF_THREADS == 0, "a K/V tile is whole 8-element chunks per thread");
+// Two E4M3 codes (low byte first) -> bf16x2, exactly (an E4M3 value has 3 mantissa bits; e4m3f is exact).
+__device__ __forceinline__ unsigned pf_e4m3x2(unsigned c2)
 {
-    pdl_begin();
+    return (__float_as_uint(e4m3f(c2 & 0xffu)) >> 16) | (__float_as_uint(e4m3f((c2 >> 8) & 0xffu)) & 0xffff0000u);
+}
+#endif
+
+// T: the cache element, bf16 or (FP8) an E4M3 code. With FP8 the K/V tiles cannot go by cp.async (shared memory holds
+// bf16 for ldmatrix and mma): each thread loads its codes into registers where the bf16 kernel issues its cp.async
+// (K[j+1] after S of tile j, V[j+1] after P.V of tile j), widens them exactly to bf16 and stores them into the same
+// swizzled tiles just before they are needed, so the loads still overlap the math. The layer's k_scale multiplies q
+// (before its bf16 rounding), v_scale the output.
+template <typename T, bool FP8>
+__device__ __forceinline__ void prefill_attention_body(
+    const float* __restrict__ q, bf16* __restrict__ out, const T* __restrict__ k_cache, const T* __restrict__ v_cache,
+    const int* __restrict__ query_starts, const int* __restrict__ context_lens, const int* __restrict__ block_tables,
+    int nh, int nkv, int block_size, int max_blocks_per_seq, float scale_log2, int precise, int skip_decode,
+    float k_scale, float v_scale)
+{
 #if PF_ENABLED
     __shared__ __align__(128) bf16 sq[PF_BQ * HEAD_DIM];
     __shared__ __align__(128) bf16 sk[PF_BK * HEAD_DIM];
@@ -108,6 +126,7 @@ extern "C" __global__ void __launch_bounds__(PF_THREADS) prefill_attention(
     const int kv_end = prefix + last_row / GROUP + 1;                               // keys the tile's last row sees
     const int mask_from = r0 + PF_BQ <= rows ? prefix + r0 / GROUP + 1 : 0;          // keys every row of the tile sees
     const int ntiles = (kv_end + PF_BK - 1) / PF_BK;
+    const float scale_q = FP8 ? scale_log2 * k_scale : scale_log2;
 
     // Q tile: fp32 -> bf16 (scaled), swizzled; rows past the sequence are zero. pass 0 writes bf16(x); pass 1 (precise
     // mode) writes the remainder bf16(x - bf16(x)), so that Q = hi + lo to about 16 bits.
@@ -125,7 +144,7 @@ extern "C" __global__ void __launch_bounds__(PF_THREADS) prefill_attention(
             unsigned u[4];                                                                                              \
             for (int i = 0; i < 4; i++)                                                               \
             {                                                                                                           \
-                float x0 = x[2 * i] * scale_log2, x1 = x[2 * i + 1] * scale_log2;                                       \
+                float x0 = x[2 * i] * scale_q, x1 = x[2 * i + 1] * scale_q;                                             \
                 unsigned hi = pf_pack(x0, x1);                                                                          \
                 u[i] = (pass) == 0 ? hi : pf_pack(x0 - __uint_as_float(hi << 16), x1 - __uint_as_float(hi & 0xffff0000u)); \
             }                                                                                                           \
@@ -147,10 +166,34 @@ extern "C" __global__ void __launch_bounds__(PF_THREADS) prefill_attention(
         pf_cp16((dst0) + 2u * pf_off(r, c), src, ok);                                                                   \
     }
 
-    PF_LOAD(sk0, k_cache, 0)
-    pf_commit();
-    PF_LOAD(sv0, v_cache, 0)
-    pf_commit();
+    // FP8: a thread's chunks of a tile by 8-byte loads into registers (zero past kv_end), then widened into the tile.
+#define PF_FETCH(regs, cache, kv0)                                                                                      \
+    _Pragma("unroll") for (int i = 0; i < PF_NCH; i++)                                                                  \
+    {                                                                                                                   \
+        const int e = tid + i * PF_THREADS, r = e / PF_CH, c = e % PF_CH, p = (kv0) + r;                                \
+        regs[i] = p < kv_end ? *(const uint2*)(cache + (((long long)table[p / block_size] * nkv + kvh) * block_size + p % block_size) * HEAD_DIM + c * 8) \
+                             : make_uint2(0u, 0u);                                                                      \
+    }
+#define PF_STORE(dst, regs)                                                                                             \
+    _Pragma("unroll") for (int i = 0; i < PF_NCH; i++)                                                                  \
+    {                                                                                                                   \
+        const int e = tid + i * PF_THREADS, r = e / PF_CH, c = e % PF_CH;                                               \
+        *(uint4*)((dst) + pf_off(r, c)) = make_uint4(pf_e4m3x2(regs[i].x), pf_e4m3x2(regs[i].x >> 16),                  \
+                                                     pf_e4m3x2(regs[i].y), pf_e4m3x2(regs[i].y >> 16));                 \
+    }
+    uint2 kreg[FP8 ? PF_NCH : 1], vreg[FP8 ? PF_NCH : 1];
+    if constexpr (FP8)
+    {
+        PF_FETCH(kreg, k_cache, 0)
+        PF_FETCH(vreg, v_cache, 0)
+    }
+    else
+    {
+        PF_LOAD(sk0, k_cache, 0)
+        pf_commit();
+        PF_LOAD(sv0, v_cache, 0)
+        pf_commit();
+    }
     __syncthreads(); // Q tile written
 
     unsigned qf[HEAD_DIM / 16][4];
@@ -183,7 +226,8 @@ extern "C" __global__ void __launch_bounds__(PF_THREADS) prefill_attention(
     for (int j = 0; j < ntiles; j++)
     {
         const int kv0 = j * PF_BK;
-        pf_wait1(); // K[j] landed (V[j] may still be in flight)
+        if constexpr (FP8) { PF_STORE(sk, kreg) } // sk is free: every warp passed the barrier after S of tile j - 1
+        else pf_wait1(); // K[j] landed (V[j] may still be in flight)
         __syncthreads();
         float sc[PF_BK / 8][4];
 #pragma unroll
@@ -209,8 +253,12 @@ extern "C" __global__ void __launch_bounds__(PF_THREADS) prefill_attention(
             }
         }
         __syncthreads(); // every warp is done with K[j]
-        if (j + 1 < ntiles) { PF_LOAD(sk0, k_cache, kv0 + PF_BK) }
-        pf_commit();
+        if constexpr (FP8) { if (j + 1 < ntiles) { PF_FETCH(kreg, k_cache, kv0 + PF_BK) } }
+        else
+        {
+            if (j + 1 < ntiles) { PF_LOAD(sk0, k_cache, kv0 + PF_BK) }
+            pf_commit();
+        }
 
         if (kv0 + PF_BK > mask_from)
         {
@@ -245,7 +293,8 @@ extern "C" __global__ void __launch_bounds__(PF_THREADS) prefill_attention(
             for (int dn = 0; dn < HEAD_DIM / 8; dn++) { o[dn][2 * h] *= corr; o[dn][2 * h + 1] *= corr; }
         }
 
-        pf_wait1(); // V[j] landed (K[j+1] may still be in flight)
+        if constexpr (FP8) { PF_STORE(sv, vreg) } // sv is free: every warp passed the barrier after P.V of tile j - 1
+        else pf_wait1(); // V[j] landed (K[j+1] may still be in flight)
         __syncthreads();
 #pragma unroll
         for (int kk = 0; kk < PF_BK / 16; kk++)
@@ -279,10 +328,16 @@ extern "C" __global__ void __launch_bounds__(PF_THREADS) prefill_attention(
             }
         }
         __syncthreads(); // every warp is done with V[j]
-        if (j + 1 < ntiles) { PF_LOAD(sv0, v_cache, kv0 + PF_BK) }
-        pf_commit();
+        if constexpr (FP8) { if (j + 1 < ntiles) { PF_FETCH(vreg, v_cache, kv0 + PF_BK) } }
+        else
+        {
+            if (j + 1 < ntiles) { PF_LOAD(sv0, v_cache, kv0 + PF_BK) }
+            pf_commit();
+        }
     }
 #undef PF_LOAD
+#undef PF_FETCH
+#undef PF_STORE
 
 #pragma unroll
     for (int h = 0; h < 2; h++)
@@ -292,10 +347,30 @@ extern "C" __global__ void __launch_bounds__(PF_THREADS) prefill_attention(
         sum += __shfl_xor_sync(0xffffffffu, sum, 2);
         const int pr = r0 + warp * 16 + g + h * 8;
         if (pr >= rows) continue;
-        const float inv = sum > 0.f ? 1.f / sum : 0.f;
+        const float inv = FP8 ? (sum > 0.f ? 1.f / sum : 0.f) * v_scale : (sum > 0.f ? 1.f / sum : 0.f);
         bf16* dst = out + ((long long)(q0 + pr / GROUP) * nh + kvh * GROUP + pr % GROUP) * HEAD_DIM + t4 * 2;
 #pragma unroll
         for (int dn = 0; dn < HEAD_DIM / 8; dn++) *(unsigned*)(dst + dn * 8) = pf_pack(o[dn][2 * h] * inv, o[dn][2 * h + 1] * inv);
     }
 #endif
+}
+
+#define PF_PARAMS(T) const float* __restrict__ q, bf16* __restrict__ out, const T* __restrict__ k_cache,                 \
+    const T* __restrict__ v_cache, const int* __restrict__ query_starts, const int* __restrict__ context_lens,          \
+    const int* __restrict__ block_tables, int nh, int nkv, int block_size, int max_blocks_per_seq, float scale_log2,    \
+    int precise, int skip_decode
+#define PF_ARGS q, out, k_cache, v_cache, query_starts, context_lens, block_tables, nh, nkv, block_size, max_blocks_per_seq, \
+    scale_log2, precise, skip_decode
+
+extern "C" __global__ void __launch_bounds__(PF_THREADS) prefill_attention(PF_PARAMS(bf16))
+{
+    pdl_begin();
+    prefill_attention_body<bf16, false>(PF_ARGS, 1.f, 1.f);
+}
+
+// The FP8 E4M3 KV cache's prefill kernel (same layout, one byte per element; the layer's K/V scales).
+extern "C" __global__ void __launch_bounds__(PF_THREADS) prefill_attention_fp8(PF_PARAMS(unsigned char), float k_scale, float v_scale)
+{
+    pdl_begin();
+    prefill_attention_body<unsigned char, true>(PF_ARGS, k_scale, v_scale);
 }
