@@ -9,7 +9,7 @@ namespace GpuCheck;
 /// FP8 layers (W8A8) against the engine's own bf16 path on the same checkpoint (issue 18, item 7): the bf16 model
 /// decodes each prompt greedily, the FP8 model is teacher-forced along the same tokens, and their next-token argmax
 /// is compared at every position — over all positions and over those where bf16's top-2 margin exceeds 0.1 (a
-/// near-tie flips on any rounding). Prompts: a checkpoint's golden.json cases, else seeded random tokens.
+/// near-tie flips on any rounding). Prompts: a checkpoint's golden.json cases, else English text, else seeded random tokens.
 /// An entry "FP8_DIR=REF_DIR" compares an FP8 checkpoint's own codes against its dequantized twin in bf16; a plain
 /// DIR quantizes the float checkpoint at load.
 /// Also: the FP8 model's greedy tokens in one batch equal those decoded one sequence at a time (a check).
@@ -87,12 +87,9 @@ internal static class Fp8ModelChecks
         rep.Check($"{name} fp8 greedy batch of {prompts.Length} = one at a time", same == prompts.Length, $"{same}/{prompts.Length} sequences identical over 24 tokens");
     }
 
-    private static int[][] Prompts(string dir, int vocab)
-    {
-        if (File.Exists(Path.Combine(dir, "golden.json"))) return ModelChecks.ReadGolden(dir).Cases.Select(c => c.Prompt).ToArray();
-        var rng = new Random(18);
-        return Enumerable.Range(0, 8).Select(_ => Enumerable.Range(0, 16).Select(_ => rng.Next(vocab)).ToArray()).ToArray();
-    }
+    // golden.json's prompts, else English text through the model's tokenizer (a trained model such as models/default,
+    // whose golden.json is elsewhere), else seeded random tokens: the same prompts as the FP8 KV cache check.
+    private static int[][] Prompts(string dir, int vocab) => KvFp8ModelChecks.Prompts(dir, vocab);
 
     private static (int Index, float Margin) Top(float[] logits)
     {

@@ -67,7 +67,8 @@ internal static class KvFp8ModelChecks
             $"{confidentAgree}/{confident} = {conf:P2} (bar {bar:P0}; {prompts.Length} prompts, half prefilled, {continuation} greedy tokens each)");
     }
 
-    private static int[][] Prompts(string dir, int vocab)
+    /// <summary>golden.json's prompts; else 4 × 128 tokens of tools/fidelity/english.txt through the model's tokenizer; else random.</summary>
+    internal static int[][] Prompts(string dir, int vocab)
     {
         if (File.Exists(Path.Combine(dir, "golden.json"))) return ModelChecks.ReadGolden(dir).Cases.Select(c => c.Prompt).ToArray();
         string text = Path.Combine("tools", "fidelity", "english.txt"), tok = Path.Combine(dir, "tokenizer.json");
