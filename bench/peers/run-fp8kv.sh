@@ -5,6 +5,8 @@
 # Staged by bench/peers/stage-gpu.sh (copied to .gpu/run-fp8kv.sh); from the repo root, carry [".gpu"]:
 #   PART=1 bash .gpu/run-fp8kv.sh     checks (~5 min)
 #   PART=2 bash .gpu/run-fp8kv.sh     throughput (~5 min; the same warm machine reuses /tmp/m8b)
+#   PART=3 bash .gpu/run-fp8kv.sh     after a decode-kernel change: the FP8 kernel checks, the attention bench and the
+#                                     8B throughput with bf16 / FP8 KV (~4 min)
 # The trained default model (40 MB) and .gpu do not fit the 64 MiB that travels together: a first call without carry
 # copies it to the machine's /tmp (cp -r models/default /tmp/defmodel), and DEF points at it (default /tmp/defmodel;
 # the checks on it are skipped when it is absent).
@@ -21,6 +23,14 @@ if [ "$PART" = 1 ]; then
   [ -n "$DEF" ] && step fp8_weights_default 90 $G --fp8-models $DEF --continuation 48
   step kv_fp8_8b 150 $G --kv-fp8-models $M=0.97 --attn-bench
   step regress 200 $G --kernels --prefill --fp8-kernels --models $T --engine $T
+elif [ "$PART" = 3 ]; then
+  step kv_fp8_kernels 150 $G --kv-fp8 --kv-fp8-engine $T/llama,$T/qwen3 --kv-fp8-models ${DEF:+$DEF=0.98,}$T/qwen3=0 --attn-bench
+  (cd .gpu/wl && gunzip -kf sharegpt-1000.json.gz fixed-512-256.json.gz)
+  TP="$D .gpu/app/Throughput.dll --device cuda --max-num-batched-tokens 8192 --gpu-memory-utilization 0.9 --model $M"
+  for c in "none bf16" "none fp8" "fp8 fp8"; do set -- $c
+    step sharegpt1000_w${1}_kv$2 90 $TP --weight-quantization $1 --kv-cache-dtype $2 --max-num-seqs 512 --requests .gpu/wl/sharegpt-1000.json --output "$R/engine_8b_w${1}_kv${2}_sharegpt1000.json"
+    step fixed512_w${1}_kv$2 60 $TP --weight-quantization $1 --kv-cache-dtype $2 --max-num-seqs 256 --requests .gpu/wl/fixed-512-256.json --output "$R/engine_8b_w${1}_kv${2}_fixed512.json"
+  done
 else
   (cd .gpu/wl && gunzip -kf sharegpt-1000.json.gz fixed-512-256.json.gz)
   TP="$D .gpu/app/Throughput.dll --device cuda --max-num-batched-tokens 8192 --gpu-memory-utilization 0.9 --model $M"
