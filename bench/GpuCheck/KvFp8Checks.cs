@@ -35,7 +35,12 @@ internal static class KvFp8Checks
             {
                 int[] ctx = [16384, 1, 17, 300, 1000, 4096, 3000];
                 using var c = Fp8Case.Make(d, new Random(181 + hd + g), hd, g, ctx, [.. ctx.Select(_ => 1)], 16, [(5, 0, 128), (6, 3, 18)]);
-                foreach (int splits in new[] { 1, 8 }) Decode(d, k, rep, c, splits);
+                foreach (int variant in new[] { 0, 5, 6, 7 }) // the default tile and the wide variants
+                {
+                    k.AttentionVariant = variant;
+                    foreach (int splits in new[] { 1, 8 }) Decode(d, k, rep, c, splits);
+                }
+                k.AttentionVariant = 0;
             });
             if (!k.SupportsPrefillAttention) { rep.Check($"prefill_attention_fp8 hd={hd} g={g}", false, "not supported on this device"); continue; }
             rep.Run($"kv fp8 prefill hd={hd} g={g}", () =>
@@ -59,7 +64,7 @@ internal static class KvFp8Checks
         using var ws = d.Allocate(Math.Max(1, k.AttentionWorkspaceBytes(n, nh, splits)));
         k.PagedAttention(c.Q.Ptr, o.Ptr, c.K.Ptr, c.V.Ptr, c.QueryStarts.Ptr, c.ContextLens.Ptr, c.Tables.Ptr, n, c.Seqs, nh, NumKvHeads,
             c.BlockSize, c.MaxBlocks, c.Scale, splits, ws.Ptr, fp8: c.Scales);
-        Compare(rep, $"paged_attention_fp8 hd={hd} g={c.Group} splits={splits} ctx=[{string.Join(",", c.Contexts)}] shared prefixes",
+        Compare(rep, $"paged_attention_fp8 v{k.AttentionVariant} hd={hd} g={c.Group} splits={splits} ctx=[{string.Join(",", c.Contexts)}] shared prefixes",
             Rand.Widen(o.ToArray<ushort>()), c, DecodeBound);
     }
 

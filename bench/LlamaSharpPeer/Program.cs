@@ -120,7 +120,7 @@ if (cases.Contains("agreement"))
     string promptsFile = Arg("--prompts", Path.Combine("tests", "PagedAttention.Tests", "Data", "accuracy-prompts.json"));
     using var promptsDoc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(promptsFile));
     var accuracyPrompts = promptsDoc.RootElement.GetProperty("prompts").EnumerateArray().Select(e => e.GetString()!).ToArray();
-    const int continuation = 48, greedy = 32;
+    int continuation = int.Parse(Arg("--continuation", "48")), greedy = 32;
     var tokenizer = Tokenizer.FromFile(model);
     var mpRef = new ModelParams(refGguf) { ContextSize = 1024, Threads = threads, BatchThreads = threads, GpuLayerCount = 0 };
     using var refWeights = LLamaWeights.LoadFromFile(mpRef);

@@ -90,7 +90,7 @@ internal sealed record RuntimeSwitches
     public bool ProgrammaticLaunch { get; init; } = true;
 
     /// <summary>
-    /// CUDA kernels: which decode attention kernel runs (-1, 0, 2, 3 or 4; see <c>CudaKernels.AttentionVariant</c>).
+    /// CUDA kernels: which decode attention kernel runs (-1, 0, or 2 to 7; see <c>CudaKernels.AttentionVariant</c>).
     /// Default 0; <c>PAGEDATTENTION_ATTN_VARIANT</c> sets it, other values are ignored.
     /// </summary>
     public int AttentionVariant { get; init; }
@@ -152,7 +152,7 @@ internal sealed record RuntimeSwitches
             TensorCorePrefill = Get(PrefillKernelVariable) != "0",
             FastPrefill = Get(PrefillFastVariable) == "1",
             ProgrammaticLaunch = Get(PdlVariable) != "0",
-            AttentionVariant = ParseInt(Get(AttentionVariantVariable)) is { } v && v is -1 or 0 or 2 or 3 or 4 ? v : d.AttentionVariant,
+            AttentionVariant = ParseInt(Get(AttentionVariantVariable)) is { } v && v is -1 or (>= 0 and <= 7 and not 1) ? v : d.AttentionVariant,
             KernelCacheDirectory = Get(KernelCacheVariable) is { Length: > 0 } dir ? dir : null,
             CublasLt = Get(CublasLtVariable) != "0",
             GemmSearch = Get(GemmSearchVariable) == "1",

@@ -12,7 +12,7 @@ internal unsafe class CudaKernels : IDisposable
 {
     private readonly CudaDevice _device;
     private nint _module;
-    private readonly nint _embedding, _addRmsNorm, _rope, _siluMul, _attention, _attentionU4Pf, _attentionU2Pf, _attentionU4Lb, _attentionMerge, _prefill, _ropeFp8, _attentionFp8, _prefillFp8, _argmax, _penalties, _sample, _gemv, _kvSwap, _quantFp8, _addRmsNormFp8, _siluMulFp8;
+    private readonly nint _embedding, _addRmsNorm, _rope, _siluMul, _attention, _attentionU4Pf, _attentionU2Pf, _attentionU4Lb, _attentionW4, _attentionW2Pf, _attentionW8, _attentionMerge, _prefill, _ropeFp8, _attentionFp8, _attentionFp8W4, _attentionFp8W2Pf, _attentionFp8W8, _prefillFp8, _argmax, _penalties, _sample, _gemv, _kvSwap, _quantFp8, _addRmsNormFp8, _siluMulFp8;
 
     /// <summary>Compiles (or loads from the disk cache) and loads the kernels for <paramref name="headDim"/> and <paramref name="group"/>.</summary>
     /// <param name="device">The device to load into.</param>
@@ -47,10 +47,16 @@ internal unsafe class CudaKernels : IDisposable
         _attentionU4Pf = Function("paged_attention_u4pf");
         _attentionU2Pf = Function("paged_attention_u2pf");
         _attentionU4Lb = Function("paged_attention_u4lb");
+        _attentionW4 = Function("paged_attention_w4");
+        _attentionW2Pf = Function("paged_attention_w2pf");
+        _attentionW8 = Function("paged_attention_w8");
         _attentionMerge = Function("paged_attention_merge");
         _prefill = Function("prefill_attention");
         _ropeFp8 = Function("rope_qkv_write_fp8");
         _attentionFp8 = Function("paged_attention_fp8");
+        _attentionFp8W4 = Function("paged_attention_fp8_w4");
+        _attentionFp8W2Pf = Function("paged_attention_fp8_w2pf");
+        _attentionFp8W8 = Function("paged_attention_fp8_w8");
         _prefillFp8 = Function("prefill_attention_fp8");
         SupportsPrefillAttention = headDim is 16 or 32 or 64 or 128 && major >= 8;
         _argmax = Function("argmax_rows");
@@ -244,8 +250,15 @@ internal unsafe class CudaKernels : IDisposable
     /// 8 16-byte K/V loads per lane, 4 when GROUP &gt; 4). −1: by occupancy, variant 3 when the launch has one KV split and
     /// at most 4 CTAs per SM, else 0 (on the H100 7–17 % faster than 0 in the microbenchmark at batch 64 for both head
     /// sizes, but 1.5 % slower end to end on the 8B ShareGPT-like list, so not the default). 2: tiles of 4 loads with the
-    /// next tile prefetched, 3: tiles of 2 loads with prefetch, 4: variant 2 held to 128 registers. (1 was the first,
-    /// one-key-per-lane kernel, since removed.) All compute the same attention; the summation order differs with the tile.
+    /// next tile prefetched, 3: tiles of 2 loads with prefetch, 4: variant 2 held to 128 registers. 5–7, the wide
+    /// variants: 16 dims per lane (<c>ATT_WIDE</c> in paged_attention.cu; 8 when GROUP &gt; 4), in tiles of 4 keys
+    /// (5), 2 keys with prefetch (6) or 8 keys (7; 4 when GROUP &gt; 4). (1 was the first, one-key-per-lane kernel,
+    /// since removed.) All compute the same attention; the summation order differs with the tile. The FP8 KV cache
+    /// has the default tile and the wide variants: with it, 5–7 pick <c>paged_attention_fp8_w4/_w2pf/_w8</c> and every
+    /// other value the default <c>paged_attention_fp8</c>. On the H200 (docs/cuda.md, "FP8 KV cache") the wide U8 tile
+    /// (7) reads FP8 codes 1.1–1.5× faster than the default from batch 64, and decodes 1.8 % (fixed 512/256) to 5 % (16k
+    /// contexts) faster end to end, but ShareGPT-like traffic (many short contexts, where its 255 registers leave 2 CTAs
+    /// per SM instead of 3) ran 1.5 % slower in two alternated pairs, so it is not the default.
     /// </summary>
     /// <remarks><see cref="RuntimeSwitches.AttentionVariant"/> (PAGEDATTENTION_ATTN_VARIANT) sets the initial value (for A/B runs).</remarks>
     public int AttentionVariant
@@ -253,7 +266,7 @@ internal unsafe class CudaKernels : IDisposable
         get => _attentionVariant;
         set
         {
-            if (value is < -1 or > 4 or 1) throw new ArgumentOutOfRangeException(nameof(value), value, "Attention variants are -1, 0, 2, 3 and 4.");
+            if (value is < -1 or > 7 or 1) throw new ArgumentOutOfRangeException(nameof(value), value, "Attention variants are -1, 0 and 2 to 7.");
             _attentionVariant = value;
         }
     }
@@ -271,7 +284,7 @@ internal unsafe class CudaKernels : IDisposable
     /// With <paramref name="skipPrefill"/>, rows of sequences with more than one query token are left alone (with splits,
     /// the merge then writes garbage there): run <see cref="PrefillAttention"/> afterwards for them.
     /// With <paramref name="fp8"/> the cache holds FP8 E4M3 codes read as code × the layer's scale, by
-    /// <c>paged_attention_fp8</c> (the default tile; <see cref="AttentionVariant"/> does not apply).
+    /// <c>paged_attention_fp8</c> or its wide variants (<see cref="AttentionVariant"/> 5–7).
     /// </summary>
     public void PagedAttention(ulong q, ulong output, ulong kCache, ulong vCache, ulong queryStarts, ulong contextLens, ulong blockTables,
         int tokens, int seqs, int nh, int nkv, int blockSize, int maxBlocksPerSeq, float scale, int splits = 1, ulong workspace = 0,
@@ -287,7 +300,9 @@ internal unsafe class CudaKernels : IDisposable
         void** a = stackalloc void*[] { &q, &output, &partO, &partLse, &kCache, &vCache, &queryStarts, &contextLens, &blockTables, &seqs, &nh, &nkv, &blockSize, &maxBlocksPerSeq, &scale, &skip, &ks, &vs };
         int variant = AttentionVariant >= 0 ? AttentionVariant
             : splits == 1 && (long)seqs * nkv <= 4L * _device.MultiprocessorCount ? 3 : 0;
-        nint f = fp8 is not null ? _attentionFp8 : variant switch { 2 => _attentionU4Pf, 3 => _attentionU2Pf, 4 => _attentionU4Lb, _ => _attention };
+        nint f = fp8 is not null
+            ? AttentionVariant switch { 5 => _attentionFp8W4, 6 => _attentionFp8W2Pf, 7 => _attentionFp8W8, _ => _attentionFp8 }
+            : variant switch { 2 => _attentionU4Pf, 3 => _attentionU2Pf, 4 => _attentionU4Lb, 5 => _attentionW4, 6 => _attentionW2Pf, 7 => _attentionW8, _ => _attention };
         Launch(f, (uint)tokens, (uint)nkv, (uint)splits, AttentionThreads, a, "paged_attention");
         if (splits > 1)
         {

@@ -47,9 +47,10 @@ public class KernelCompileTests
                      "rope_qkv_write_fp8", "paged_attention_fp8", "prefill_attention_fp8" })
             Assert.Contains($".entry {k}(", ptx);
         // Register arrays indexed only by unrolled constants: no local-memory stack frame in the attention kernels
-        // (the FP8 KV cache's decode kernel included).
-        Assert.DoesNotContain(".local", Entry(ptx, "paged_attention"));
-        Assert.DoesNotContain(".local", Entry(ptx, "paged_attention_fp8"));
+        // (the FP8 KV cache's decode kernels and the wide variants included).
+        foreach (var k in new[] { "paged_attention", "paged_attention_fp8", "paged_attention_w4", "paged_attention_w2pf", "paged_attention_w8",
+                     "paged_attention_fp8_w4", "paged_attention_fp8_w2pf", "paged_attention_fp8_w8" })
+            Assert.DoesNotContain(".local", Entry(ptx, k));
     }
 
     // The PTX of one entry: from its .entry line to the next entry (or the end).
@@ -80,6 +81,11 @@ public class KernelCompileTests
         var decode = Entry(Encoding.ASCII.GetString(NvrtcCompiler.Compile(CudaKernelSources.Unit("paged_attention.cu"), "paged_attention.cu", arch, defines)), "paged_attention_fp8");
         Assert.Contains("ld.global.nc.v2.u32", decode); // 8 codes per lane per key: one 8-byte load
         Assert.DoesNotContain(".local", decode);
+        // The wide variants: 16 codes per lane per key, one 16-byte load, where 16 dims per lane fit (GROUP <= 4 and
+        // HEAD_DIM / 16 lanes dividing a warp); otherwise they fall back to 8 dims per lane.
+        var wide = Entry(Encoding.ASCII.GetString(NvrtcCompiler.Compile(CudaKernelSources.Unit("paged_attention.cu"), "paged_attention.cu", arch, defines)), "paged_attention_fp8_w4");
+        Assert.Contains(group <= 4 && headDim % 16 == 0 && 32 % (headDim / 16) == 0 ? "ld.global.nc.v4.u32" : "ld.global.nc.v2.u32", wide);
+        Assert.DoesNotContain(".local", wide);
         var prefill = Entry(Encoding.ASCII.GetString(NvrtcCompiler.Compile(CudaKernelSources.Unit("prefill_attention.cu"), "prefill_attention.cu", arch, defines)), "prefill_attention_fp8");
         Assert.Contains("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32", prefill);
         Assert.Contains("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16", prefill);

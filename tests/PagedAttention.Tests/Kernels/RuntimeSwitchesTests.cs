@@ -82,7 +82,9 @@ public class RuntimeSwitchesTests
     [InlineData("3", 3)]
     [InlineData("4", 4)]
     [InlineData("1", 0)]  // the removed variant
-    [InlineData("5", 0)]
+    [InlineData("5", 5)]
+    [InlineData("7", 7)]
+    [InlineData("8", 0)]
     [InlineData("-2", 0)]
     [InlineData("x", 0)]
     [InlineData("", 0)]

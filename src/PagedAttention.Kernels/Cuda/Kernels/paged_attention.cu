@@ -17,47 +17,83 @@
 #error "ATT_THREADS (threads per CTA of the decode kernels, CudaKernels.AttentionThreads) is not defined: the host passes it (-DATT_THREADS=..., CudaKernelSources.Defines)"
 #endif
 static_assert(ATT_THREADS % 32 == 0, "ATT_THREADS must be whole warps");
-#define ATT_VEC 8
-#define ATT_BDX (HEAD_DIM / ATT_VEC)
-#define ATT_TPW (32 / ATT_BDX)
 #define ATT_WARPS (ATT_THREADS / 32)
+// Dims per lane: 8 (one 16-byte bf16 load per key, ATT_VEC) or, in the wide variants, 16 (two 16-byte bf16 loads, or
+// one 16-byte load of FP8 codes): half the lanes per key, so half the shuffles of the dot products and half the
+// redundant exponentials per key, for twice the q and accumulator registers. ATT_WIDE is 16 where that fits
+// (GROUP <= 4, HEAD_DIM / 16 lanes dividing a warp), else 8.
+#define ATT_VEC 8
+#define ATT_WIDE ((GROUP <= 4 && HEAD_DIM % 16 == 0 && 32 % (HEAD_DIM / 16) == 0) ? 16 : 8)
 
-// The cache element and how a lane's 8 dims of one key are loaded and widened: bf16 (one 16-byte load) or, for the
-// FP8 KV cache, E4M3 codes (one 8-byte load, e4m3f per element: exact, the layer's K/V scales are applied outside the
-// inner loop, to q and to the output). Same lane mapping and tiles for both, so the FP8 kernel is the bf16 one with
-// half the bytes per load.
+// W 32-bit words of one lane's share of a key, loaded with 16-byte (or 8-byte) vector loads.
+template <int W>
+struct AttWords
+{
+    unsigned w[W];
+};
+template <int W>
+__device__ __forceinline__ AttWords<W> att_ld(const void* p)
+{
+    AttWords<W> r;
+    if constexpr (W % 4 == 0)
+    {
+#pragma unroll
+        for (int i = 0; i < W / 4; i++)
+        {
+            const uint4 v = ((const uint4*)p)[i];
+            r.w[4 * i] = v.x; r.w[4 * i + 1] = v.y; r.w[4 * i + 2] = v.z; r.w[4 * i + 3] = v.w;
+        }
+    }
+    else
+    {
+        static_assert(W == 2, "a lane loads 8 or a multiple of 16 bytes");
+        const uint2 v = *(const uint2*)p;
+        r.w[0] = v.x; r.w[1] = v.y;
+    }
+    return r;
+}
+
+// The cache element and how a lane's VEC dims of one key are loaded and widened: bf16 (2 bytes per dim) or, for the
+// FP8 KV cache, E4M3 codes (1 byte per dim, exact, the layer's K/V scales are applied outside the inner loop, to q and
+// to the output). Same lane mapping and tiles for both, so the FP8 kernel is the bf16 one with half the bytes per load.
+template <int VEC>
 struct AttBf16
 {
     typedef bf16 T;
-    typedef uint4 V;
+    typedef AttWords<VEC / 2> V;
     static constexpr bool fp8 = false;
-    __device__ __forceinline__ static V zero() { return make_uint4(0u, 0u, 0u, 0u); }
-    __device__ __forceinline__ static void unpack8(V r, float* f)
+    __device__ __forceinline__ static V zero() { V r; for (int i = 0; i < VEC / 2; i++) r.w[i] = 0u; return r; }
+    __device__ __forceinline__ static V load(const T* p) { return att_ld<VEC / 2>(p); }
+    __device__ __forceinline__ static void unpack(const V& r, float* f)
     {
-        unsigned w[4] = { r.x, r.y, r.z, r.w };
 #pragma unroll
-        for (int i = 0; i < 4; i++) { f[2 * i] = __uint_as_float(w[i] << 16); f[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u); }
+        for (int i = 0; i < VEC / 2; i++) { f[2 * i] = __uint_as_float(r.w[i] << 16); f[2 * i + 1] = __uint_as_float(r.w[i] & 0xffff0000u); }
     }
 };
+template <int VEC>
 struct AttFp8
 {
     typedef unsigned char T;
-    typedef uint2 V;
+    typedef AttWords<VEC / 4> V;
     static constexpr bool fp8 = true;
-    __device__ __forceinline__ static V zero() { return make_uint2(0u, 0u); }
-    __device__ __forceinline__ static void unpack8(V r, float* f)
+    __device__ __forceinline__ static V zero() { V r; for (int i = 0; i < VEC / 4; i++) r.w[i] = 0u; return r; }
+    __device__ __forceinline__ static V load(const T* p) { return att_ld<VEC / 4>(p); }
+    __device__ __forceinline__ static void unpack(const V& r, float* f)
     {
+#pragma unroll
+        for (int i = 0; i < VEC / 4; i++)
+        {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
-        // Ada/Hopper convert two codes per instruction (cvt.rn.f16x2.e4m3x2; every E4M3 value, subnormals and NaN
-        // included, is exact in f16 and then in f32, so the result equals e4m3f's). The integer decoder below costs
-        // about 7 ALU operations per element and made this kernel ALU-bound (1.0 TB/s of codes against the bf16
-        // kernel's 3.3 TB/s on the H200, GpuCheck --attn-bench).
-        e4m3x4_f32(r.x, f);
-        e4m3x4_f32(r.y, f + 4);
+            // Ada/Hopper convert two codes per instruction (cvt.rn.f16x2.e4m3x2; every E4M3 value, subnormals and NaN
+            // included, is exact in f16 and then in f32, so the result equals e4m3f's). The integer decoder below costs
+            // about 7 ALU operations per element and made this kernel ALU-bound (1.0 TB/s of codes against the bf16
+            // kernel's 3.3 TB/s on the H200, GpuCheck --attn-bench).
+            e4m3x4_f32(r.w[i], f + 4 * i);
 #else
 #pragma unroll
-        for (int i = 0; i < 4; i++) { f[i] = e4m3f((r.x >> (8 * i)) & 0xffu); f[4 + i] = e4m3f((r.y >> (8 * i)) & 0xffu); }
+            for (int j = 0; j < 4; j++) f[4 * i + j] = e4m3f((r.w[i] >> (8 * j)) & 0xffu);
 #endif
+        }
     }
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
     // The four codes of w, lowest byte first, as floats.
@@ -72,7 +108,7 @@ struct AttFp8
 #endif
 };
 
-// The decode kernel (`paged_attention` and the tile variants below): each warp streams a tile of ATT_TPW x U keys:
+// The decode kernel (`paged_attention` and the tile variants below): each warp streams a tile of TPW x U keys (TPW = 32 lanes / (HEAD_DIM / VEC) lanes per key):
 // all 2U 16-byte K/V loads of a tile are issued before any math (and with PF, the next tile's loads are issued before
 // the current tile's math), so a lane keeps up to 4U loads in flight (a first version with one key per lane kept 2);
 // the online softmax rescales once per tile per head (U + 1 exponentials instead of 2U), in the log2 domain (q pre-scaled by log2 e, exp2f).
@@ -90,6 +126,7 @@ struct AttFp8
 #define ATT_LN2 0.6931471805599453f
 
 // Merges state (m2, l2, acc2) into (m, l, acc) in the log2 domain; -inf maxima (no keys seen) contribute nothing.
+template <int N>
 __device__ __forceinline__ void merge_state2(float& m, float& l, float* acc, float m2, float l2, const float* acc2)
 {
     float mn = fmaxf(m, m2);
@@ -97,22 +134,23 @@ __device__ __forceinline__ void merge_state2(float& m, float& l, float* acc, flo
     float c1 = m == neg_inf() ? 0.f : exp2f(m - mn), c2 = m2 == neg_inf() ? 0.f : exp2f(m2 - mn);
     l = l * c1 + l2 * c2;
 #pragma unroll
-    for (int i = 0; i < ATT_VEC; i++) acc[i] = acc[i] * c1 + acc2[i] * c2;
+    for (int i = 0; i < N; i++) acc[i] = acc[i] * c1 + acc2[i] * c2;
     m = mn;
 }
 
-template <int U, typename KV>
+template <int U, int VEC, typename KV>
 __device__ __forceinline__ void att_load_tile(typename KV::V* kr, typename KV::V* vr, const typename KV::T* __restrict__ k_cache,
                                               const typename KV::T* __restrict__ v_cache,
                                               const int* __restrict__ table, int p0, int end, int ty, int tx, int nkv, int kvh, int block_size)
 {
+    constexpr int TPW = 32 / (HEAD_DIM / VEC);
     // Page index and offset by shift and mask when the page size is a power of two (16 in practice), else by division.
     int blk[U], off[U];
     const int bshift = (block_size & (block_size - 1)) == 0 ? __ffs(block_size) - 1 : -1;
 #pragma unroll
     for (int u = 0; u < U; u++)
     {
-        const int p = p0 + u * ATT_TPW + ty;
+        const int p = p0 + u * TPW + ty;
         int bi;
         if (bshift >= 0) { bi = p >> bshift; off[u] = p & (block_size - 1); }
         else { bi = p / block_size; off[u] = p - bi * block_size; }
@@ -121,12 +159,12 @@ __device__ __forceinline__ void att_load_tile(typename KV::V* kr, typename KV::V
 #pragma unroll
     for (int u = 0; u < U; u++)
     {
-        const int p = p0 + u * ATT_TPW + ty;
+        const int p = p0 + u * TPW + ty;
         if (p < end)
         {
-            const long long base = (((long long)blk[u] * nkv + kvh) * block_size + off[u]) * HEAD_DIM + tx * ATT_VEC;
-            kr[u] = *(const typename KV::V*)(k_cache + base);
-            vr[u] = *(const typename KV::V*)(v_cache + base);
+            const long long base = (((long long)blk[u] * nkv + kvh) * block_size + off[u]) * HEAD_DIM + tx * VEC;
+            kr[u] = KV::load(k_cache + base);
+            vr[u] = KV::load(v_cache + base);
         }
         else kr[u] = vr[u] = KV::zero();
     }
@@ -134,7 +172,7 @@ __device__ __forceinline__ void att_load_tile(typename KV::V* kr, typename KV::V
 
 // k_scale / v_scale: the FP8 cache's per-layer scales (ignored, and never multiplied, for bf16): the dequantized key is
 // e4m3 * k_scale, so q is scaled by k_scale once; the output, a weighted mean of values, by v_scale once.
-template <int U, bool PF, typename KV>
+template <int U, bool PF, int VEC, typename KV>
 __device__ __forceinline__ void paged_attention_body(
     const float* __restrict__ q, bf16* __restrict__ out, float* __restrict__ part_o, float* __restrict__ part_lse,
     const typename KV::T* __restrict__ k_cache, const typename KV::T* __restrict__ v_cache,
@@ -145,8 +183,10 @@ __device__ __forceinline__ void paged_attention_body(
     __shared__ float sm_m[ATT_WARPS][GROUP], sm_l[ATT_WARPS][GROUP];
     __shared__ float sm_acc[ATT_WARPS][GROUP][HEAD_DIM];
     const int t = blockIdx.x, kvh = blockIdx.y, split = blockIdx.z, nsplit = gridDim.z;
-    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, tx = lane % ATT_BDX, ty = lane / ATT_BDX;
-    const int TILE = ATT_TPW * U;
+    constexpr int BDX = HEAD_DIM / VEC, TPW = 32 / BDX;
+    static_assert(HEAD_DIM % VEC == 0 && 32 % BDX == 0, "the lanes of one key must divide a warp");
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, tx = lane % BDX, ty = lane / BDX;
+    const int TILE = TPW * U;
 
     // The sequence that owns token t. query_starts[t] == t means every sequence before t has one token, so token t
     // starts sequence t: decode steps need one load here instead of a binary search's chain of dependent loads.
@@ -171,19 +211,22 @@ __device__ __forceinline__ void paged_attention_body(
     const int stride = ATT_WARPS * TILE;
     int p0 = begin + warp * TILE;
     typename KV::V kr[U], vr[U];
-    if (PF && p0 < end) att_load_tile<U, KV>(kr, vr, k_cache, v_cache, table, p0, end, ty, tx, nkv, kvh, block_size);
+    if (PF && p0 < end) att_load_tile<U, VEC, KV>(kr, vr, k_cache, v_cache, table, p0, end, ty, tx, nkv, kvh, block_size);
 
-    float qr[GROUP][ATT_VEC], acc[GROUP][ATT_VEC], m[GROUP], l[GROUP];
+    float qr[GROUP][VEC], acc[GROUP][VEC], m[GROUP], l[GROUP];
     const float qs = KV::fp8 ? scale * ATT_LOG2E * k_scale : scale * ATT_LOG2E;
 #pragma unroll
     for (int g = 0; g < GROUP; g++)
     {
-        const float4* qp = (const float4*)(q + ((long long)t * nh + kvh * GROUP + g) * HEAD_DIM + tx * ATT_VEC);
-        float4 a = qp[0], b = qp[1];
-        qr[g][0] = a.x * qs; qr[g][1] = a.y * qs; qr[g][2] = a.z * qs; qr[g][3] = a.w * qs;
-        qr[g][4] = b.x * qs; qr[g][5] = b.y * qs; qr[g][6] = b.z * qs; qr[g][7] = b.w * qs;
+        const float4* qp = (const float4*)(q + ((long long)t * nh + kvh * GROUP + g) * HEAD_DIM + tx * VEC);
 #pragma unroll
-        for (int i = 0; i < ATT_VEC; i++) acc[g][i] = 0.f;
+        for (int j = 0; j < VEC / 4; j++)
+        {
+            const float4 a = qp[j];
+            qr[g][4 * j] = a.x * qs; qr[g][4 * j + 1] = a.y * qs; qr[g][4 * j + 2] = a.z * qs; qr[g][4 * j + 3] = a.w * qs;
+        }
+#pragma unroll
+        for (int i = 0; i < VEC; i++) acc[g][i] = 0.f;
         m[g] = neg_inf();
         l[g] = 0.f;
     }
@@ -191,29 +234,29 @@ __device__ __forceinline__ void paged_attention_body(
     // The loop bound is the same for all lanes of a warp, so the shuffles below never diverge.
     for (; p0 < end; p0 += stride)
     {
-        if (!PF) att_load_tile<U, KV>(kr, vr, k_cache, v_cache, table, p0, end, ty, tx, nkv, kvh, block_size);
+        if (!PF) att_load_tile<U, VEC, KV>(kr, vr, k_cache, v_cache, table, p0, end, ty, tx, nkv, kvh, block_size);
         typename KV::V kc[U], vc[U];
 #pragma unroll
         for (int u = 0; u < U; u++) { kc[u] = kr[u]; vc[u] = vr[u]; }
-        if (PF && p0 + stride < end) att_load_tile<U, KV>(kr, vr, k_cache, v_cache, table, p0 + stride, end, ty, tx, nkv, kvh, block_size);
+        if (PF && p0 + stride < end) att_load_tile<U, VEC, KV>(kr, vr, k_cache, v_cache, table, p0 + stride, end, ty, tx, nkv, kvh, block_size);
 
         float sc[GROUP][U];
 #pragma unroll
         for (int u = 0; u < U; u++)
         {
-            float kf[ATT_VEC];
-            KV::unpack8(kc[u], kf);
+            float kf[VEC];
+            KV::unpack(kc[u], kf);
 #pragma unroll
             for (int g = 0; g < GROUP; g++)
             {
                 float d = 0.f;
 #pragma unroll
-                for (int i = 0; i < ATT_VEC; i++) d += qr[g][i] * kf[i];
+                for (int i = 0; i < VEC; i++) d += qr[g][i] * kf[i];
                 sc[g][u] = d;
             }
         }
 #pragma unroll
-        for (int o = ATT_BDX / 2; o > 0; o >>= 1)
+        for (int o = BDX / 2; o > 0; o >>= 1)
 #pragma unroll
             for (int g = 0; g < GROUP; g++)
 #pragma unroll
@@ -225,7 +268,7 @@ __device__ __forceinline__ void paged_attention_body(
 #pragma unroll
             for (int u = 0; u < U; u++)
             {
-                if (p0 + u * ATT_TPW + ty >= end) sc[g][u] = neg_inf();
+                if (p0 + u * TPW + ty >= end) sc[g][u] = neg_inf();
                 mt = fmaxf(mt, sc[g][u]);
             }
             if (mt != neg_inf())
@@ -233,7 +276,7 @@ __device__ __forceinline__ void paged_attention_body(
                 const float c = exp2f(m[g] - mt); // m = -inf gives 0
                 l[g] *= c;
 #pragma unroll
-                for (int i = 0; i < ATT_VEC; i++) acc[g][i] *= c;
+                for (int i = 0; i < VEC; i++) acc[g][i] *= c;
                 m[g] = mt;
 #pragma unroll
                 for (int u = 0; u < U; u++) sc[g][u] = exp2f(sc[g][u] - mt), l[g] += sc[g][u];
@@ -242,14 +285,14 @@ __device__ __forceinline__ void paged_attention_body(
 #pragma unroll
         for (int u = 0; u < U; u++)
         {
-            float vf[ATT_VEC];
-            KV::unpack8(vc[u], vf);
+            float vf[VEC];
+            KV::unpack(vc[u], vf);
 #pragma unroll
             for (int g = 0; g < GROUP; g++)
                 if (m[g] != neg_inf())
                 {
 #pragma unroll
-                    for (int i = 0; i < ATT_VEC; i++) acc[g][i] += sc[g][u] * vf[i];
+                    for (int i = 0; i < VEC; i++) acc[g][i] += sc[g][u] * vf[i];
                 }
         }
     }
@@ -259,18 +302,18 @@ __device__ __forceinline__ void paged_attention_body(
     for (int g = 0; g < GROUP; g++)
     {
 #pragma unroll
-        for (int o = ATT_BDX; o < 32; o <<= 1)
+        for (int o = BDX; o < 32; o <<= 1)
         {
-            float m2 = __shfl_xor_sync(0xffffffffu, m[g], o), l2 = __shfl_xor_sync(0xffffffffu, l[g], o), a2[ATT_VEC];
+            float m2 = __shfl_xor_sync(0xffffffffu, m[g], o), l2 = __shfl_xor_sync(0xffffffffu, l[g], o), a2[VEC];
 #pragma unroll
-            for (int i = 0; i < ATT_VEC; i++) a2[i] = __shfl_xor_sync(0xffffffffu, acc[g][i], o);
-            merge_state2(m[g], l[g], acc[g], m2, l2, a2);
+            for (int i = 0; i < VEC; i++) a2[i] = __shfl_xor_sync(0xffffffffu, acc[g][i], o);
+            merge_state2<VEC>(m[g], l[g], acc[g], m2, l2, a2);
         }
         if (ty == 0)
         {
             if (tx == 0) { sm_m[warp][g] = m[g]; sm_l[warp][g] = l[g]; }
 #pragma unroll
-            for (int i = 0; i < ATT_VEC; i++) sm_acc[warp][g][tx * ATT_VEC + i] = acc[g][i];
+            for (int i = 0; i < VEC; i++) sm_acc[warp][g][tx * VEC + i] = acc[g][i];
         }
     }
     __syncthreads();
@@ -280,31 +323,35 @@ __device__ __forceinline__ void paged_attention_body(
     for (int g = 0; g < GROUP; g++)
     {
         if (g % ATT_WARPS != warp) continue;
-        float mm = sm_m[0][g], ll = sm_l[0][g], aa[ATT_VEC];
+        float mm = sm_m[0][g], ll = sm_l[0][g], aa[VEC];
 #pragma unroll
-        for (int i = 0; i < ATT_VEC; i++) aa[i] = sm_acc[0][g][tx * ATT_VEC + i];
+        for (int i = 0; i < VEC; i++) aa[i] = sm_acc[0][g][tx * VEC + i];
 #pragma unroll
         for (int w = 1; w < ATT_WARPS; w++)
         {
-            float a2[ATT_VEC];
+            float a2[VEC];
 #pragma unroll
-            for (int i = 0; i < ATT_VEC; i++) a2[i] = sm_acc[w][g][tx * ATT_VEC + i];
-            merge_state2(mm, ll, aa, sm_m[w][g], sm_l[w][g], a2);
+            for (int i = 0; i < VEC; i++) a2[i] = sm_acc[w][g][tx * VEC + i];
+            merge_state2<VEC>(mm, ll, aa, sm_m[w][g], sm_l[w][g], a2);
         }
         const long long row = (long long)t * nh + kvh * GROUP + g;
         const float inv = KV::fp8 ? (ll > 0.f ? 1.f / ll : 0.f) * v_scale : (ll > 0.f ? 1.f / ll : 0.f);
         if (nsplit == 1)
         {
-            unsigned w4[4];
 #pragma unroll
-            for (int i = 0; i < 4; i++) w4[i] = (unsigned)f2bf(aa[2 * i] * inv) | ((unsigned)f2bf(aa[2 * i + 1] * inv) << 16);
-            *(uint4*)(out + row * HEAD_DIM + tx * ATT_VEC) = make_uint4(w4[0], w4[1], w4[2], w4[3]);
+            for (int j = 0; j < VEC / 8; j++)
+            {
+                unsigned w4[4];
+#pragma unroll
+                for (int i = 0; i < 4; i++) w4[i] = (unsigned)f2bf(aa[8 * j + 2 * i] * inv) | ((unsigned)f2bf(aa[8 * j + 2 * i + 1] * inv) << 16);
+                *(uint4*)(out + row * HEAD_DIM + tx * VEC + 8 * j) = make_uint4(w4[0], w4[1], w4[2], w4[3]);
+            }
         }
         else
         {
-            float4* po = (float4*)(part_o + (row * nsplit + split) * HEAD_DIM + tx * ATT_VEC);
-            po[0] = make_float4(aa[0] * inv, aa[1] * inv, aa[2] * inv, aa[3] * inv);
-            po[1] = make_float4(aa[4] * inv, aa[5] * inv, aa[6] * inv, aa[7] * inv);
+            float4* po = (float4*)(part_o + (row * nsplit + split) * HEAD_DIM + tx * VEC);
+#pragma unroll
+            for (int j = 0; j < VEC / 4; j++) po[j] = make_float4(aa[4 * j] * inv, aa[4 * j + 1] * inv, aa[4 * j + 2] * inv, aa[4 * j + 3] * inv);
             if (tx == 0) part_lse[row * nsplit + split] = ll > 0.f ? (mm + log2f(ll)) * ATT_LN2 : neg_inf();
         }
     }
@@ -318,16 +365,36 @@ __device__ __forceinline__ void paged_attention_body(
     max_blocks_per_seq, scale, skip_prefill
 #define ATT_PARAMS ATT_PARAMS_T(bf16)
 
-// The default decode kernel, and three variants the microbenchmark compares (same arguments, same results).
-extern "C" __global__ void __launch_bounds__(ATT_THREADS) paged_attention(ATT_PARAMS) { paged_attention_body<ATT_U, ATT_PF, AttBf16>(ATT_ARGS, 1.f, 1.f); }
-extern "C" __global__ void __launch_bounds__(ATT_THREADS) paged_attention_u4pf(ATT_PARAMS) { paged_attention_body<4, true, AttBf16>(ATT_ARGS, 1.f, 1.f); }
-extern "C" __global__ void __launch_bounds__(ATT_THREADS) paged_attention_u2pf(ATT_PARAMS) { paged_attention_body<2, true, AttBf16>(ATT_ARGS, 1.f, 1.f); }
-extern "C" __global__ void __launch_bounds__(ATT_THREADS, 4) paged_attention_u4lb(ATT_PARAMS) { paged_attention_body<4, true, AttBf16>(ATT_ARGS, 1.f, 1.f); }
+// The default decode kernel, and the variants the microbenchmark compares (same arguments, same results up to the
+// summation order). Variant numbers are CudaKernels.AttentionVariant's.
+#define ATT_BF16 AttBf16<ATT_VEC>
+#define ATT_BF16W AttBf16<ATT_WIDE>
+extern "C" __global__ void __launch_bounds__(ATT_THREADS) paged_attention(ATT_PARAMS) { paged_attention_body<ATT_U, ATT_PF, ATT_VEC, ATT_BF16>(ATT_ARGS, 1.f, 1.f); }
+extern "C" __global__ void __launch_bounds__(ATT_THREADS) paged_attention_u4pf(ATT_PARAMS) { paged_attention_body<4, true, ATT_VEC, ATT_BF16>(ATT_ARGS, 1.f, 1.f); }
+extern "C" __global__ void __launch_bounds__(ATT_THREADS) paged_attention_u2pf(ATT_PARAMS) { paged_attention_body<2, true, ATT_VEC, ATT_BF16>(ATT_ARGS, 1.f, 1.f); }
+extern "C" __global__ void __launch_bounds__(ATT_THREADS, 4) paged_attention_u4lb(ATT_PARAMS) { paged_attention_body<4, true, ATT_VEC, ATT_BF16>(ATT_ARGS, 1.f, 1.f); }
+extern "C" __global__ void __launch_bounds__(ATT_THREADS) paged_attention_w4(ATT_PARAMS) { paged_attention_body<4, false, ATT_WIDE, ATT_BF16W>(ATT_ARGS, 1.f, 1.f); }
+extern "C" __global__ void __launch_bounds__(ATT_THREADS) paged_attention_w2pf(ATT_PARAMS) { paged_attention_body<2, true, ATT_WIDE, ATT_BF16W>(ATT_ARGS, 1.f, 1.f); }
+extern "C" __global__ void __launch_bounds__(ATT_THREADS) paged_attention_w8(ATT_PARAMS) { paged_attention_body<(GROUP <= 4 ? 8 : 4), false, ATT_WIDE, ATT_BF16W>(ATT_ARGS, 1.f, 1.f); }
 
-// The FP8 E4M3 KV cache's decode kernel: the default tile, K/V codes of one byte, the layer's scales (see the body).
-extern "C" __global__ void __launch_bounds__(ATT_THREADS) paged_attention_fp8(ATT_PARAMS_T(unsigned char), float k_scale, float v_scale)
+// The FP8 E4M3 KV cache's decode kernels: K/V codes of one byte, the layer's scales (see the body); the default tile
+// and the wide variants (16 codes, one 16-byte load, per lane and key).
+#define ATT_FP8_PARAMS ATT_PARAMS_T(unsigned char), float k_scale, float v_scale
+extern "C" __global__ void __launch_bounds__(ATT_THREADS) paged_attention_fp8(ATT_FP8_PARAMS)
 {
-    paged_attention_body<ATT_U, ATT_PF, AttFp8>(ATT_ARGS, k_scale, v_scale);
+    paged_attention_body<ATT_U, ATT_PF, ATT_VEC, AttFp8<ATT_VEC>>(ATT_ARGS, k_scale, v_scale);
+}
+extern "C" __global__ void __launch_bounds__(ATT_THREADS) paged_attention_fp8_w4(ATT_FP8_PARAMS)
+{
+    paged_attention_body<4, false, ATT_WIDE, AttFp8<ATT_WIDE>>(ATT_ARGS, k_scale, v_scale);
+}
+extern "C" __global__ void __launch_bounds__(ATT_THREADS) paged_attention_fp8_w2pf(ATT_FP8_PARAMS)
+{
+    paged_attention_body<2, true, ATT_WIDE, AttFp8<ATT_WIDE>>(ATT_ARGS, k_scale, v_scale);
+}
+extern "C" __global__ void __launch_bounds__(ATT_THREADS) paged_attention_fp8_w8(ATT_FP8_PARAMS)
+{
+    paged_attention_body<(GROUP <= 4 ? 8 : 4), false, ATT_WIDE, AttFp8<ATT_WIDE>>(ATT_ARGS, k_scale, v_scale);
 }
 
 // Combines the splits of each (token, head) row: out = sum_s exp(lse_s - M) o_s / sum_s exp(lse_s - M).
