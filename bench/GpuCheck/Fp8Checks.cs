@@ -21,7 +21,7 @@ internal static unsafe class Fp8Checks
             rep.Run($"quantize_rows_fp8 d={h}", () => QuantizeRows(d, k, rep, h));
             rep.Run($"fused_add_rms_norm_fp8 d={h}", () => AddRmsNormFp8(d, k, rep, h));
         }
-        foreach (int inter in new[] { 333, 336 })
+        foreach (int inter in new[] { 333, 336, 14336, 20000 }) // scalar, products in registers (1 and 2 chunks per thread), two passes
             rep.Run($"silu_mul_fp8 inter={inter}", () => SiluMulFp8(d, k, rep, inter));
         rep.Run("gemm fp8", () => Gemm(d, rep));
     }

@@ -41,7 +41,11 @@ extern "C" __global__ void silu_mul(const bf16* __restrict__ gu, bf16* __restric
 
 // The same products quantized to FP8 E4M3 per token row (the down projection's W8A8 input): codes[t, i] =
 // E4M3(y[i] / s_t), s_t = max|y| / 448 in scales[t], y = the bf16 values silu_mul writes (same math, same bits). One
-// CTA per token; the products are computed twice (for the max, then for the codes) rather than staged.
+// CTA per token. Rows of up to SILU_FP8_CHUNKS 16-byte chunks per thread (inter <= 16,384 at 1,024 threads) keep their
+// products in registers between the max and the codes, so the row is read and its SiLU computed once; longer rows
+// (and rows not a multiple of 8) compute the products twice. The first version computed them twice always and ran at
+// 1.25 TB/s on the H200 (8,192 x 14,336 rows; ALU-bound, against silu_mul's 3.8 TB/s).
+#define SILU_FP8_CHUNKS 2
 __device__ __forceinline__ float silu_mul_value(const bf16* row, int inter, int i)
 {
     float g = bf2f(row[i]), u = bf2f(row[inter + i]);
@@ -56,6 +60,40 @@ extern "C" __global__ void silu_mul_fp8(const bf16* __restrict__ gu, unsigned ch
     const bf16* row = gu + (long long)blockIdx.x * 2 * inter;
     unsigned char* c = codes + (long long)blockIdx.x * inter;
     float amax = 0.f;
+    if ((inter & 7) == 0 && (inter >> 3) <= SILU_FP8_CHUNKS * (int)blockDim.x)
+    {
+        const int per_row = inter >> 3;
+        unsigned p[SILU_FP8_CHUNKS][4];
+#pragma unroll
+        for (int c2 = 0; c2 < SILU_FP8_CHUNKS; c2++)
+        {
+            const int j = threadIdx.x + c2 * blockDim.x;
+            if (j >= per_row) continue;
+            uint4 g = ((const uint4*)row)[j], u = ((const uint4*)(row + inter))[j];
+            p[c2][0] = silu_mul_pair(g.x, u.x); p[c2][1] = silu_mul_pair(g.y, u.y);
+            p[c2][2] = silu_mul_pair(g.z, u.z); p[c2][3] = silu_mul_pair(g.w, u.w);
+#pragma unroll
+            for (int k = 0; k < 4; k++)
+                amax = fmaxf(amax, fmaxf(fabsf(__uint_as_float(p[c2][k] << 16)), fabsf(__uint_as_float(p[c2][k] & 0xffff0000u))));
+        }
+        float s = fp8_row_scale(block_max(amax, red));
+        if (threadIdx.x == 0) scales[blockIdx.x] = s;
+#pragma unroll
+        for (int c2 = 0; c2 < SILU_FP8_CHUNKS; c2++)
+        {
+            const int j = threadIdx.x + c2 * blockDim.x;
+            if (j >= per_row) continue;
+            unsigned q[2] = { 0u, 0u };
+#pragma unroll
+            for (int k = 0; k < 4; k++)
+            {
+                unsigned lo = f2e4m3(__uint_as_float(p[c2][k] << 16) / s), hi = f2e4m3(__uint_as_float(p[c2][k] & 0xffff0000u) / s);
+                q[k >> 1] |= (lo | (hi << 8)) << ((k & 1) * 16);
+            }
+            ((uint2*)c)[j] = make_uint2(q[0], q[1]);
+        }
+        return;
+    }
     if ((inter & 7) == 0)
     {
         const int per_row = inter >> 3;
