@@ -33,7 +33,7 @@ internal static unsafe class AttnBench
         foreach (var buf in new[] { kc, vc })
             for (long off = 0; off < kvBytes; off += chunk.Length * 2L)
                 buf.Upload<ushort>(chunk.AsSpan(0, (int)Math.Min(chunk.Length, (kvBytes - off) / 2)), off);
-        Console.WriteLine($"attn-bench: hd={hd} g={g} nkv={nkv} bs={bs}; {2 * kvBytes / 1e9:F2} GB of K+V on device; variants v0=tiled U8 v2=U4+prefetch v3=U2+prefetch v4=v2 at <=128 regs v5..v7=wide (16 dims per lane) U4, U2+prefetch, U8 v-1=auto (v3 at <= 4 CTAs/SM without splits, else v0); default v0; fp8kv v0/v5/v6/v7 the same tiles over E4M3 codes");
+        Console.WriteLine($"attn-bench: hd={hd} g={g} nkv={nkv} bs={bs}; {2 * kvBytes / 1e9:F2} GB of K+V on device; variants v0=tiled U8 v2=U4+prefetch v3=U2+prefetch v4=v2 at <=128 regs v5..v7=wide (16 dims per lane) U4, U2+prefetch, U8 v-1=auto (v3 at <= 4 CTAs/SM without splits, else v0); default v0; fp8kv v0/v5/v6/v7 the same tiles over E4M3 codes; prefill-kernel[-fp8kv][-fast]: prefill_attention (tensor cores, precise or fast) on the same decode rows");
         foreach (int b in batches)
             foreach (int ctx in contexts)
             {
@@ -75,6 +75,19 @@ internal static unsafe class AttnBench
                     line.Append($"  fp8kv-v{v}(s={splits}) {ms * 1e3,7:F1} us {bytes / 2 / (ms * 1e-3) / 1e12,5:F2} TB/s");
                 }
                 k.AttentionVariant = 0;
+                if (k.SupportsPrefillAttention)
+                    foreach (bool fp8 in new[] { false, true })
+                        foreach (bool precise in new[] { true, false })
+                        {
+                            // The tensor-core prefill kernel on the same decode rows (one query token per sequence, GROUP
+                            // packed rows of a 64-row tile, no KV splits): what a GQA decode on tensor cores could start from.
+                            void Pf() => k.PrefillAttention(dq.Ptr, o.Ptr, kc.Ptr, vc.Ptr, dqs.Ptr, dc.Ptr, dt.Ptr, b, 1, nh, nkv, bs, blocksPerSeq, 0.125f,
+                                precise, skipDecode: false, fp8: fp8 ? new KvScales(1f, 1f) : null);
+                            Pf(); Pf();
+                            int iters = 20;
+                            float ms = d.Time(() => { for (int i = 0; i < iters; i++) Pf(); }) / iters;
+                            line.Append($"  prefill-kernel{(fp8 ? "-fp8kv" : "")}{(precise ? "" : "-fast")} {ms * 1e3,7:F1} us {bytes / (fp8 ? 2 : 1) / (ms * 1e-3) / 1e12,5:F2} TB/s");
+                        }
                 Console.WriteLine(line);
             }
     }
