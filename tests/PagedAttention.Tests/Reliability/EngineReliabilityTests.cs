@@ -45,11 +45,14 @@ public sealed class EngineReliabilityTests
             ModelPath = TestData.Model("llama"), BlockSize = 4, NumKvBlocks = 24, MaxNumSeqs = 8, MaxNumBatchedTokens = 64,
             Logger = new ThrowingLogger(from),
         });
-        // A failing request logs an error; a pool this small preempts (warnings).
+        // A failing request logs an error; a pool this small preempts (warnings). The prompts are the last 20 tokens of
+        // Prompts(8), distinct from their first token: their first 20 are the shared preamble, and 8 identical prompts
+        // shared their blocks through the prefix cache, so whether the pool ran out depended on timing (a flaky miss
+        // of "the test should preempt" under CI load, 2026-12-04). Unshared, 8 x 9 blocks far exceed the 24.
         var bad = engine.GenerateAsync([5, 6, 7], Greedy(8), () => new FailingDetokenizer(3));
         var badTask = Task.Run(async () => { await foreach (var _ in bad) { } });
         var prompts = Prompts(8);
-        var good = await Task.WhenAll(prompts.Select(p => Collect(engine, p[..20], Greedy(16))));
+        var good = await Task.WhenAll(prompts.Select(p => Collect(engine, p[^20..], Greedy(16))));
         Assert.All(good, g => Assert.Equal(16, g.Count));
         var e = await Assert.ThrowsAsync<FormatException>(() => badTask);
         Assert.Contains("detokenizer broke", e.Message);
