@@ -152,7 +152,7 @@ internal sealed record RuntimeSwitches
             TensorCorePrefill = Get(PrefillKernelVariable) != "0",
             FastPrefill = Get(PrefillFastVariable) == "1",
             ProgrammaticLaunch = Get(PdlVariable) != "0",
-            AttentionVariant = ParseInt(Get(AttentionVariantVariable)) is { } v && v is -1 or (>= 0 and <= 7 and not 1) ? v : d.AttentionVariant,
+            AttentionVariant = ParseInt(Get(AttentionVariantVariable)) is { } v && Cuda.CudaKernels.IsAttentionVariant(v) ? v : d.AttentionVariant,
             KernelCacheDirectory = Get(KernelCacheVariable) is { Length: > 0 } dir ? dir : null,
             CublasLt = Get(CublasLtVariable) != "0",
             GemmSearch = Get(GemmSearchVariable) == "1",

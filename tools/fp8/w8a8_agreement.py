@@ -85,11 +85,14 @@ def main():
                                  pad_token_id=0, eos_token_id=None)
                 seqs.append(out[0])
             ref = [m(s[None]).logits[0].float() for s in seqs]
-            undo = fp8_kv(m) if kv else (lambda: None)
-            for layer in ([] if kv else m.model.layers):
-                for parent, names in ((layer.self_attn, ("q_proj", "k_proj", "v_proj", "o_proj")), (layer.mlp, ("gate_proj", "up_proj", "down_proj"))):
-                    for n in names:
-                        setattr(parent, n, W8A8(getattr(parent, n)))
+            if kv:
+                undo = fp8_kv(m)
+            else:
+                undo = lambda: None
+                for layer in m.model.layers:
+                    for parent, names in ((layer.self_attn, ("q_proj", "k_proj", "v_proj", "o_proj")), (layer.mlp, ("gate_proj", "up_proj", "down_proj"))):
+                        for n in names:
+                            setattr(parent, n, W8A8(getattr(parent, n)))
             got = [m(s[None]).logits[0].float() for s in seqs]
             undo()
         pos = agree = conf = conf_agree = 0

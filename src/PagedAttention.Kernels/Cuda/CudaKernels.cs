@@ -266,10 +266,13 @@ internal unsafe class CudaKernels : IDisposable
         get => _attentionVariant;
         set
         {
-            if (value is < -1 or > 7 or 1) throw new ArgumentOutOfRangeException(nameof(value), value, "Attention variants are -1, 0 and 2 to 7.");
+            if (!IsAttentionVariant(value)) throw new ArgumentOutOfRangeException(nameof(value), value, "Attention variants are -1, 0 and 2 to 7.");
             _attentionVariant = value;
         }
     }
+
+    /// <summary>Whether <paramref name="value"/> names a decode kernel variant (<see cref="AttentionVariant"/>).</summary>
+    internal static bool IsAttentionVariant(int value) => value is -1 or (>= 0 and <= 7 and not 1);
 
     private int _attentionVariant;
 

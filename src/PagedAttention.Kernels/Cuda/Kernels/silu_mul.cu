@@ -52,6 +52,31 @@ __device__ __forceinline__ float silu_mul_value(const bf16* row, int inter, int 
     return bf2f(f2bf(g / (1.f + expf(-g)) * u));
 }
 
+// The 8 bf16 products of 16-byte chunk j of a row (4 words of two each), their max |y| folded into amax, and their
+// 8 E4M3 codes at scale s.
+__device__ __forceinline__ void silu_mul_chunk(const bf16* row, int inter, int j, unsigned* p)
+{
+    uint4 g = ((const uint4*)row)[j], u = ((const uint4*)(row + inter))[j];
+    p[0] = silu_mul_pair(g.x, u.x); p[1] = silu_mul_pair(g.y, u.y); p[2] = silu_mul_pair(g.z, u.z); p[3] = silu_mul_pair(g.w, u.w);
+}
+__device__ __forceinline__ float bf16x8_amax(const unsigned* p, float amax)
+{
+#pragma unroll
+    for (int k = 0; k < 4; k++) amax = fmaxf(amax, fmaxf(fabsf(__uint_as_float(p[k] << 16)), fabsf(__uint_as_float(p[k] & 0xffff0000u))));
+    return amax;
+}
+__device__ __forceinline__ uint2 bf16x8_e4m3(const unsigned* p, float s)
+{
+    unsigned q[2] = { 0u, 0u };
+#pragma unroll
+    for (int k = 0; k < 4; k++)
+    {
+        unsigned lo = f2e4m3(__uint_as_float(p[k] << 16) / s), hi = f2e4m3(__uint_as_float(p[k] & 0xffff0000u) / s);
+        q[k >> 1] |= (lo | (hi << 8)) << ((k & 1) * 16);
+    }
+    return make_uint2(q[0], q[1]);
+}
+
 extern "C" __global__ void silu_mul_fp8(const bf16* __restrict__ gu, unsigned char* __restrict__ codes,
                                         float* __restrict__ scales, int inter)
 {
@@ -60,65 +85,33 @@ extern "C" __global__ void silu_mul_fp8(const bf16* __restrict__ gu, unsigned ch
     const bf16* row = gu + (long long)blockIdx.x * 2 * inter;
     unsigned char* c = codes + (long long)blockIdx.x * inter;
     float amax = 0.f;
-    if ((inter & 7) == 0 && (inter >> 3) <= SILU_FP8_CHUNKS * (int)blockDim.x)
+    const int per_row = inter >> 3;
+    if ((inter & 7) == 0 && per_row <= SILU_FP8_CHUNKS * (int)blockDim.x)
     {
-        const int per_row = inter >> 3;
         unsigned p[SILU_FP8_CHUNKS][4];
 #pragma unroll
-        for (int c2 = 0; c2 < SILU_FP8_CHUNKS; c2++)
+        for (int k = 0; k < SILU_FP8_CHUNKS; k++)
         {
-            const int j = threadIdx.x + c2 * blockDim.x;
-            if (j >= per_row) continue;
-            uint4 g = ((const uint4*)row)[j], u = ((const uint4*)(row + inter))[j];
-            p[c2][0] = silu_mul_pair(g.x, u.x); p[c2][1] = silu_mul_pair(g.y, u.y);
-            p[c2][2] = silu_mul_pair(g.z, u.z); p[c2][3] = silu_mul_pair(g.w, u.w);
-#pragma unroll
-            for (int k = 0; k < 4; k++)
-                amax = fmaxf(amax, fmaxf(fabsf(__uint_as_float(p[c2][k] << 16)), fabsf(__uint_as_float(p[c2][k] & 0xffff0000u))));
+            const int j = threadIdx.x + k * blockDim.x;
+            if (j < per_row) { silu_mul_chunk(row, inter, j, p[k]); amax = bf16x8_amax(p[k], amax); }
         }
-        float s = fp8_row_scale(block_max(amax, red));
+        const float s = fp8_row_scale(block_max(amax, red));
         if (threadIdx.x == 0) scales[blockIdx.x] = s;
 #pragma unroll
-        for (int c2 = 0; c2 < SILU_FP8_CHUNKS; c2++)
+        for (int k = 0; k < SILU_FP8_CHUNKS; k++)
         {
-            const int j = threadIdx.x + c2 * blockDim.x;
-            if (j >= per_row) continue;
-            unsigned q[2] = { 0u, 0u };
-#pragma unroll
-            for (int k = 0; k < 4; k++)
-            {
-                unsigned lo = f2e4m3(__uint_as_float(p[c2][k] << 16) / s), hi = f2e4m3(__uint_as_float(p[c2][k] & 0xffff0000u) / s);
-                q[k >> 1] |= (lo | (hi << 8)) << ((k & 1) * 16);
-            }
-            ((uint2*)c)[j] = make_uint2(q[0], q[1]);
+            const int j = threadIdx.x + k * blockDim.x;
+            if (j < per_row) ((uint2*)c)[j] = bf16x8_e4m3(p[k], s);
         }
         return;
     }
     if ((inter & 7) == 0)
     {
-        const int per_row = inter >> 3;
-        for (int j = threadIdx.x; j < per_row; j += blockDim.x)
-        {
-            uint4 g = ((const uint4*)row)[j], u = ((const uint4*)(row + inter))[j];
-            unsigned p[4] = { silu_mul_pair(g.x, u.x), silu_mul_pair(g.y, u.y), silu_mul_pair(g.z, u.z), silu_mul_pair(g.w, u.w) };
-#pragma unroll
-            for (int k = 0; k < 4; k++)
-                amax = fmaxf(amax, fmaxf(fabsf(__uint_as_float(p[k] << 16)), fabsf(__uint_as_float(p[k] & 0xffff0000u))));
-        }
-        float s = fp8_row_scale(block_max(amax, red));
+        unsigned p[4];
+        for (int j = threadIdx.x; j < per_row; j += blockDim.x) { silu_mul_chunk(row, inter, j, p); amax = bf16x8_amax(p, amax); }
+        const float s = fp8_row_scale(block_max(amax, red));
         if (threadIdx.x == 0) scales[blockIdx.x] = s;
-        for (int j = threadIdx.x; j < per_row; j += blockDim.x)
-        {
-            uint4 g = ((const uint4*)row)[j], u = ((const uint4*)(row + inter))[j];
-            unsigned p[4] = { silu_mul_pair(g.x, u.x), silu_mul_pair(g.y, u.y), silu_mul_pair(g.z, u.z), silu_mul_pair(g.w, u.w) }, q[2] = { 0u, 0u };
-#pragma unroll
-            for (int k = 0; k < 4; k++)
-            {
-                unsigned lo = f2e4m3(__uint_as_float(p[k] << 16) / s), hi = f2e4m3(__uint_as_float(p[k] & 0xffff0000u) / s);
-                q[k >> 1] |= (lo | (hi << 8)) << ((k & 1) * 16);
-            }
-            ((uint2*)c)[j] = make_uint2(q[0], q[1]);
-        }
+        for (int j = threadIdx.x; j < per_row; j += blockDim.x) { silu_mul_chunk(row, inter, j, p); ((uint2*)c)[j] = bf16x8_e4m3(p, s); }
         return;
     }
     for (int i = threadIdx.x; i < inter; i += blockDim.x) amax = fmaxf(amax, fabsf(silu_mul_value(row, inter, i)));
