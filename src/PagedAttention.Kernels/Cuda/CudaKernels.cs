@@ -12,7 +12,7 @@ internal unsafe class CudaKernels : IDisposable
 {
     private readonly CudaDevice _device;
     private nint _module;
-    private readonly nint _embedding, _addRmsNorm, _rope, _siluMul, _attention, _attentionU4Pf, _attentionU2Pf, _attentionU4Lb, _attentionW4, _attentionW2Pf, _attentionW8, _attentionMerge, _prefill, _ropeFp8, _attentionFp8, _attentionFp8W4, _attentionFp8W2Pf, _attentionFp8W8, _prefillFp8, _argmax, _penalties, _sample, _gemv, _kvSwap, _quantFp8, _addRmsNormFp8, _siluMulFp8;
+    private readonly nint _embedding, _addRmsNorm, _rope, _siluMul, _attention, _attentionU4Pf, _attentionU2Pf, _attentionU4Lb, _attentionW4, _attentionW2Pf, _attentionW8, _attentionMerge, _prefill, _ropeFp8, _attentionFp8, _attentionFp8W4, _attentionFp8W2Pf, _attentionFp8W8, _prefillFp8, _attentionMma, _attentionMmaPf, _attentionMmaT2, _attentionMmaFp8, _attentionMmaFp8Pf, _attentionMmaFp8T4, _argmax, _penalties, _sample, _gemv, _kvSwap, _quantFp8, _addRmsNormFp8, _siluMulFp8;
 
     /// <summary>Compiles (or loads from the disk cache) and loads the kernels for <paramref name="headDim"/> and <paramref name="group"/>.</summary>
     /// <param name="device">The device to load into.</param>
@@ -58,6 +58,14 @@ internal unsafe class CudaKernels : IDisposable
         _attentionFp8W2Pf = Function("paged_attention_fp8_w2pf");
         _attentionFp8W8 = Function("paged_attention_fp8_w8");
         _prefillFp8 = Function("prefill_attention_fp8");
+        _attentionMma = Function("paged_attention_mma");
+        _attentionMmaPf = Function("paged_attention_mma_pf");
+        _attentionMmaT2 = Function("paged_attention_mma_t2");
+        _attentionMmaFp8 = Function("paged_attention_mma_fp8");
+        _attentionMmaFp8Pf = Function("paged_attention_mma_fp8_pf");
+        _attentionMmaFp8T4 = Function("paged_attention_mma_fp8_t4");
+        SupportsMmaDecode = headDim is 64 or 128 && group <= 8 && major >= 8;
+        SupportsMmaDecodeFp8 = SupportsMmaDecode && (major, minor) is ( > 8, _) or (8, >= 9);
         SupportsPrefillAttention = headDim is 16 or 32 or 64 or 128 && major >= 8;
         _argmax = Function("argmax_rows");
         _penalties = Function("apply_penalties");
@@ -258,7 +266,11 @@ internal unsafe class CudaKernels : IDisposable
     /// other value the default <c>paged_attention_fp8</c>. On the H200 (docs/cuda.md, "FP8 KV cache") the wide U8 tile
     /// (7) reads FP8 codes 1.1–1.5× faster than the default from batch 64, and decodes 1.8 % (fixed 512/256) to 5 % (16k
     /// contexts) faster end to end, but ShareGPT-like traffic (many short contexts, where its 255 registers leave 2 CTAs
-    /// per SM instead of 3) ran 1.5 % slower in two alternated pairs, so it is not the default.
+    /// per SM instead of 3) ran 1.5 % slower in two alternated pairs, so it is not the default. 8–10: the tensor-core
+    /// GQA kernels of paged_attention_mma.cu (q and the probabilities rounded to bf16, or f16 for the FP8 cache, as
+    /// in FlashAttention; fp32 sums): one 16-key tile per warp and iteration (8), with the next prefetched (9), two
+    /// tiles (10); for the FP8 cache two tiles (8), one with prefetch (9), four (10). Where
+    /// <see cref="SupportsMmaDecode"/> (or <see cref="SupportsMmaDecodeFp8"/>) is false they run the default kernel.
     /// </summary>
     /// <remarks><see cref="RuntimeSwitches.AttentionVariant"/> (PAGEDATTENTION_ATTN_VARIANT) sets the initial value (for A/B runs).</remarks>
     public int AttentionVariant
@@ -266,13 +278,26 @@ internal unsafe class CudaKernels : IDisposable
         get => _attentionVariant;
         set
         {
-            if (!IsAttentionVariant(value)) throw new ArgumentOutOfRangeException(nameof(value), value, "Attention variants are -1, 0 and 2 to 7.");
+            if (!IsAttentionVariant(value)) throw new ArgumentOutOfRangeException(nameof(value), value, "Attention variants are -1, 0 and 2 to 10.");
             _attentionVariant = value;
         }
     }
 
     /// <summary>Whether <paramref name="value"/> names a decode kernel variant (<see cref="AttentionVariant"/>).</summary>
-    internal static bool IsAttentionVariant(int value) => value is -1 or (>= 0 and <= 7 and not 1);
+    internal static bool IsAttentionVariant(int value) => value is -1 or (>= 0 and <= 10 and not 1);
+
+    /// <summary>
+    /// Whether the tensor-core decode kernels (<see cref="AttentionVariant"/> 8–10, paged_attention_mma.cu) run for
+    /// this shape and device: sm_80+, head size 64 or 128, at most 8 query heads per KV head. Where not, those
+    /// variants fall back to the default kernel.
+    /// </summary>
+    public bool SupportsMmaDecode { get; }
+
+    /// <summary>
+    /// Whether the FP8 KV cache's tensor-core decode kernels run: <see cref="SupportsMmaDecode"/> on sm_89+ (the
+    /// E4M3 → f16 conversion instruction).
+    /// </summary>
+    public bool SupportsMmaDecodeFp8 { get; }
 
     private int _attentionVariant;
 
@@ -304,8 +329,18 @@ internal unsafe class CudaKernels : IDisposable
         int variant = AttentionVariant >= 0 ? AttentionVariant
             : splits == 1 && (long)seqs * nkv <= 4L * _device.MultiprocessorCount ? 3 : 0;
         nint f = fp8 is not null
-            ? AttentionVariant switch { 5 => _attentionFp8W4, 6 => _attentionFp8W2Pf, 7 => _attentionFp8W8, _ => _attentionFp8 }
-            : variant switch { 2 => _attentionU4Pf, 3 => _attentionU2Pf, 4 => _attentionU4Lb, 5 => _attentionW4, 6 => _attentionW2Pf, 7 => _attentionW8, _ => _attention };
+            ? AttentionVariant switch
+            {
+                5 => _attentionFp8W4, 6 => _attentionFp8W2Pf, 7 => _attentionFp8W8,
+                8 when SupportsMmaDecodeFp8 => _attentionMmaFp8, 9 when SupportsMmaDecodeFp8 => _attentionMmaFp8Pf, 10 when SupportsMmaDecodeFp8 => _attentionMmaFp8T4,
+                _ => _attentionFp8,
+            }
+            : variant switch
+            {
+                2 => _attentionU4Pf, 3 => _attentionU2Pf, 4 => _attentionU4Lb, 5 => _attentionW4, 6 => _attentionW2Pf, 7 => _attentionW8,
+                8 when SupportsMmaDecode => _attentionMma, 9 when SupportsMmaDecode => _attentionMmaPf, 10 when SupportsMmaDecode => _attentionMmaT2,
+                _ => _attention,
+            };
         Launch(f, (uint)tokens, (uint)nkv, (uint)splits, AttentionThreads, a, "paged_attention");
         if (splits > 1)
         {

@@ -21,7 +21,7 @@ public class KernelCompileTests
     [Fact]
     public void AllKernelFilesAreEmbedded()
     {
-        Assert.Equal(["embedding.cu", "fp8_quant.cu", "gemv.cu", "kv_swap.cu", "paged_attention.cu", "prefill_attention.cu", "rmsnorm.cu", "rope_kv.cu", "sampling.cu", "silu_mul.cu"], CudaKernelSources.Files);
+        Assert.Equal(["embedding.cu", "fp8_quant.cu", "gemv.cu", "kv_swap.cu", "paged_attention.cu", "paged_attention_mma.cu", "prefill_attention.cu", "rmsnorm.cu", "rope_kv.cu", "sampling.cu", "silu_mul.cu"], CudaKernelSources.Files);
         Assert.Contains("f2bf", CudaKernelSources.Read(CudaKernelSources.Prelude));
     }
 
@@ -90,6 +90,41 @@ public class KernelCompileTests
         Assert.Contains("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32", prefill);
         Assert.Contains("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16", prefill);
         Assert.DoesNotContain(".local", prefill);
+    }
+
+    // The tensor-core GQA decode kernels (paged_attention_mma.cu): mma.sync straight from registers (no shared-memory
+    // staging), P^T transposed by movmatrix, no local memory; the FP8 ones widen E4M3 by cvt.rn.f16x2.e4m3x2 and are
+    // stubs before sm_89; every kernel is a stub outside head sizes 64/128 and GROUP <= 8.
+    [NvrtcTheory]
+    [InlineData(64, 4, "compute_80")]
+    [InlineData(64, 1, "compute_90")]
+    [InlineData(128, 4, "compute_90")]
+    [InlineData(128, 8, "compute_80")]
+    [InlineData(128, 8, "compute_90")]
+    [InlineData(128, 16, "compute_90")]
+    [InlineData(32, 2, "compute_90")]
+    [InlineData(256, 2, "compute_90")]
+    public void MmaDecodeKernelsCompileToTensorCoreCode(int headDim, int group, string arch)
+    {
+        var ptx = Encoding.ASCII.GetString(NvrtcCompiler.Compile(CudaKernelSources.Unit("paged_attention_mma.cu"), "paged_attention_mma.cu", arch, CudaKernelSources.Defines(headDim, group)));
+        bool supported = headDim is 64 or 128 && group <= 8;
+        foreach (var k in new[] { "paged_attention_mma", "paged_attention_mma_pf", "paged_attention_mma_t2" })
+        {
+            var body = Entry(ptx, k);
+            if (!supported) { Assert.DoesNotContain("mma.sync", body); continue; }
+            Assert.Contains("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32", body);
+            Assert.Contains("movmatrix.sync.aligned.m8n8.trans.b16", body);
+            Assert.DoesNotContain("ldmatrix", body);
+            Assert.DoesNotContain(".local", body);
+        }
+        foreach (var k in new[] { "paged_attention_mma_fp8", "paged_attention_mma_fp8_pf", "paged_attention_mma_fp8_t4" })
+        {
+            var body = Entry(ptx, k);
+            if (!supported || arch == "compute_80") { Assert.DoesNotContain("mma.sync", body); continue; }
+            Assert.Contains("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32", body);
+            Assert.Contains("cvt.rn.f16x2.e4m3x2", body);
+            Assert.DoesNotContain(".local", body);
+        }
     }
 
     [Fact]

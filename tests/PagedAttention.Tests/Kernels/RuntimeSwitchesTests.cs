@@ -84,7 +84,9 @@ public class RuntimeSwitchesTests
     [InlineData("1", 0)]  // the removed variant
     [InlineData("5", 5)]
     [InlineData("7", 7)]
-    [InlineData("8", 0)]
+    [InlineData("8", 8)]
+    [InlineData("10", 10)]
+    [InlineData("11", 0)]
     [InlineData("-2", 0)]
     [InlineData("x", 0)]
     [InlineData("", 0)]

@@ -67,25 +67,6 @@ __device__ __forceinline__ void pf_ldsm_t(unsigned addr, unsigned& r0, unsigned&
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                  : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3) : "r"(addr) : "memory");
 }
-__device__ __forceinline__ void pf_mma(float* d, const unsigned* a, unsigned b0, unsigned b1)
-{
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-// Two floats -> bf16x2 (round to nearest even), lo in the low half.
-__device__ __forceinline__ unsigned pf_pack(float lo, float hi)
-{
-    unsigned r;
-    asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
-    return r;
-}
-__device__ __forceinline__ float pf_ex2(float x)
-{
-    float r;
-    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(r) : "f"(x));
-    return r;
-}
 #endif
 
 #if PF_ENABLED
@@ -145,8 +126,8 @@ __device__ __forceinline__ void prefill_attention_body(
             for (int i = 0; i < 4; i++)                                                               \
             {                                                                                                           \
                 float x0 = x[2 * i] * scale_q, x1 = x[2 * i + 1] * scale_q;                                             \
-                unsigned hi = pf_pack(x0, x1);                                                                          \
-                u[i] = (pass) == 0 ? hi : pf_pack(x0 - __uint_as_float(hi << 16), x1 - __uint_as_float(hi & 0xffff0000u)); \
+                unsigned hi = pack_bf16x2(x0, x1);                                                                          \
+                u[i] = (pass) == 0 ? hi : pack_bf16x2(x0 - __uint_as_float(hi << 16), x1 - __uint_as_float(hi & 0xffff0000u)); \
             }                                                                                                           \
             w.x = u[0]; w.y = u[1]; w.z = u[2]; w.w = u[3];                                                             \
         }                                                                                                               \
@@ -243,12 +224,12 @@ __device__ __forceinline__ void prefill_attention_body(
                 // Each K fragment is loaded once and serves the hi and (when precise) the lo part of q.
                 unsigned b0, b1, b2, b3;
                 pf_ldsm(sk0 + 2u * pf_off(nn * 16 + (mi >> 1) * 8 + (lane & 7), kk * 2 + (mi & 1)), b0, b1, b2, b3);
-                pf_mma(sc[2 * nn], qf[kk], b0, b1);
-                pf_mma(sc[2 * nn + 1], qf[kk], b2, b3);
+                mma_bf16(sc[2 * nn], qf[kk], b0, b1);
+                mma_bf16(sc[2 * nn + 1], qf[kk], b2, b3);
                 if (precise)
                 {
-                    pf_mma(sc[2 * nn], ql, b0, b1);
-                    pf_mma(sc[2 * nn + 1], ql, b2, b3);
+                    mma_bf16(sc[2 * nn], ql, b0, b1);
+                    mma_bf16(sc[2 * nn + 1], ql, b2, b3);
                 }
             }
         }
@@ -278,14 +259,14 @@ __device__ __forceinline__ void prefill_attention_body(
             mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
             mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
             const float base = mx == neg_inf() ? 0.f : mx;
-            const float corr = pf_ex2(m[h] - base);
+            const float corr = ex2_approx(m[h] - base);
             m[h] = mx;
             float sum = 0.f;
 #pragma unroll
             for (int nt = 0; nt < PF_BK / 8; nt++)
             {
-                sc[nt][2 * h] = pf_ex2(sc[nt][2 * h] - base);
-                sc[nt][2 * h + 1] = pf_ex2(sc[nt][2 * h + 1] - base);
+                sc[nt][2 * h] = ex2_approx(sc[nt][2 * h] - base);
+                sc[nt][2 * h + 1] = ex2_approx(sc[nt][2 * h + 1] - base);
                 sum += sc[nt][2 * h] + sc[nt][2 * h + 1];
             }
             l[h] = l[h] * corr + sum;
@@ -300,17 +281,17 @@ __device__ __forceinline__ void prefill_attention_body(
         for (int kk = 0; kk < PF_BK / 16; kk++)
         {
             unsigned a[4], al[4];
-            a[0] = pf_pack(sc[2 * kk][0], sc[2 * kk][1]);
-            a[1] = pf_pack(sc[2 * kk][2], sc[2 * kk][3]);
-            a[2] = pf_pack(sc[2 * kk + 1][0], sc[2 * kk + 1][1]);
-            a[3] = pf_pack(sc[2 * kk + 1][2], sc[2 * kk + 1][3]);
+            a[0] = pack_bf16x2(sc[2 * kk][0], sc[2 * kk][1]);
+            a[1] = pack_bf16x2(sc[2 * kk][2], sc[2 * kk][3]);
+            a[2] = pack_bf16x2(sc[2 * kk + 1][0], sc[2 * kk + 1][1]);
+            a[3] = pack_bf16x2(sc[2 * kk + 1][2], sc[2 * kk + 1][3]);
             if (precise)
             {
                 // P = hi + lo: the part of each probability that bf16 rounding dropped.
-                al[0] = pf_pack(sc[2 * kk][0] - __uint_as_float(a[0] << 16), sc[2 * kk][1] - __uint_as_float(a[0] & 0xffff0000u));
-                al[1] = pf_pack(sc[2 * kk][2] - __uint_as_float(a[1] << 16), sc[2 * kk][3] - __uint_as_float(a[1] & 0xffff0000u));
-                al[2] = pf_pack(sc[2 * kk + 1][0] - __uint_as_float(a[2] << 16), sc[2 * kk + 1][1] - __uint_as_float(a[2] & 0xffff0000u));
-                al[3] = pf_pack(sc[2 * kk + 1][2] - __uint_as_float(a[3] << 16), sc[2 * kk + 1][3] - __uint_as_float(a[3] & 0xffff0000u));
+                al[0] = pack_bf16x2(sc[2 * kk][0] - __uint_as_float(a[0] << 16), sc[2 * kk][1] - __uint_as_float(a[0] & 0xffff0000u));
+                al[1] = pack_bf16x2(sc[2 * kk][2] - __uint_as_float(a[1] << 16), sc[2 * kk][3] - __uint_as_float(a[1] & 0xffff0000u));
+                al[2] = pack_bf16x2(sc[2 * kk + 1][0] - __uint_as_float(a[2] << 16), sc[2 * kk + 1][1] - __uint_as_float(a[2] & 0xffff0000u));
+                al[3] = pack_bf16x2(sc[2 * kk + 1][2] - __uint_as_float(a[3] << 16), sc[2 * kk + 1][3] - __uint_as_float(a[3] & 0xffff0000u));
             }
 #pragma unroll
             for (int dn = 0; dn < HEAD_DIM / 16; dn++)
@@ -318,12 +299,12 @@ __device__ __forceinline__ void prefill_attention_body(
                 // Each V fragment is loaded once and serves the hi and (when precise) the lo part of P.
                 unsigned b0, b1, b2, b3;
                 pf_ldsm_t(sv0 + 2u * pf_off(kk * 16 + (mi & 1) * 8 + (lane & 7), dn * 2 + (mi >> 1)), b0, b1, b2, b3);
-                pf_mma(o[2 * dn], a, b0, b1);
-                pf_mma(o[2 * dn + 1], a, b2, b3);
+                mma_bf16(o[2 * dn], a, b0, b1);
+                mma_bf16(o[2 * dn + 1], a, b2, b3);
                 if (precise)
                 {
-                    pf_mma(o[2 * dn], al, b0, b1);
-                    pf_mma(o[2 * dn + 1], al, b2, b3);
+                    mma_bf16(o[2 * dn], al, b0, b1);
+                    mma_bf16(o[2 * dn + 1], al, b2, b3);
                 }
             }
         }
@@ -350,7 +331,7 @@ __device__ __forceinline__ void prefill_attention_body(
         const float inv = FP8 ? (sum > 0.f ? 1.f / sum : 0.f) * v_scale : (sum > 0.f ? 1.f / sum : 0.f);
         bf16* dst = out + ((long long)(q0 + pr / GROUP) * nh + kvh * GROUP + pr % GROUP) * HEAD_DIM + t4 * 2;
 #pragma unroll
-        for (int dn = 0; dn < HEAD_DIM / 8; dn++) *(unsigned*)(dst + dn * 8) = pf_pack(o[dn][2 * h] * inv, o[dn][2 * h + 1] * inv);
+        for (int dn = 0; dn < HEAD_DIM / 8; dn++) *(unsigned*)(dst + dn * 8) = pack_bf16x2(o[dn][2 * h] * inv, o[dn][2 * h + 1] * inv);
     }
 #endif
 }
