@@ -33,7 +33,7 @@ internal static unsafe class AttnBench
         foreach (var buf in new[] { kc, vc })
             for (long off = 0; off < kvBytes; off += chunk.Length * 2L)
                 buf.Upload<ushort>(chunk.AsSpan(0, (int)Math.Min(chunk.Length, (kvBytes - off) / 2)), off);
-        Console.WriteLine($"attn-bench: hd={hd} g={g} nkv={nkv} bs={bs}; {2 * kvBytes / 1e9:F2} GB of K+V on device; variants v0=tiled U8 v2=U4+prefetch v3=U2+prefetch v4=v2 at <=128 regs v5..v7=wide (16 dims per lane) U4, U2+prefetch, U8 v8..v10=tensor-core GQA (16-key tiles x1, x1+prefetch, x2) v-1=auto (v3 at <= 4 CTAs/SM without splits, else v0); default v0; fp8kv v0/v5/v6/v7 the same tiles over E4M3 codes, fp8kv v8..v10 tensor-core (x2, x1+prefetch, x4); prefill-kernel[-fp8kv][-fast]: prefill_attention (tensor cores, precise or fast) on the same decode rows");
+        Console.WriteLine($"attn-bench: hd={hd} g={g} nkv={nkv} bs={bs}; {2 * kvBytes / 1e9:F2} GB of K+V on device; variants v1=CUDA-core tiled U8 v2=U4+prefetch v3=U2+prefetch v4=v2 at <=128 regs v5..v7=wide (16 dims per lane) U4, U2+prefetch, U8 v8..v10=tensor-core GQA (16-key tiles x1, x1+prefetch, x2) v-1=auto (v3 at <= 4 CTAs/SM without splits, else v1); v0=default (v10 where the tensor-core kernels run, else v1); fp8kv v1/v5/v6/v7 the same CUDA-core tiles over E4M3 codes, fp8kv v8..v10 tensor-core (x2, x1+prefetch, x4), fp8kv v0 default (v8, else v1); prefill-kernel[-fp8kv][-fast]: prefill_attention (tensor cores, precise or fast) on the same decode rows");
         foreach (int b in batches)
             foreach (int ctx in contexts)
             {
@@ -54,7 +54,7 @@ internal static unsafe class AttnBench
                 using var ws = d.Allocate(Math.Max(1, k.AttentionWorkspaceBytes(b, nh, splits)));
                 double bytes = (double)b * ctx * nkv * hd * 2 * 2;
                 var line = new System.Text.StringBuilder($"attn-bench b={b,3} ctx={ctx,4}:");
-                foreach (int v in new[] { 0, 2, 3, 4, 5, 6, 7, 8, 9, 10, -1 })
+                foreach (int v in new[] { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, -1, 0 })
                 {
                     k.AttentionVariant = v;
                     void Once() => k.PagedAttention(dq.Ptr, o.Ptr, kc.Ptr, vc.Ptr, dqs.Ptr, dc.Ptr, dt.Ptr, b, b, nh, nkv, bs, blocksPerSeq, 0.125f, splits, ws.Ptr);
@@ -63,7 +63,7 @@ internal static unsafe class AttnBench
                     float ms = d.Time(() => { for (int i = 0; i < iters; i++) Once(); }) / iters;
                     line.Append($"  v{v}(s={splits}) {ms * 1e3,7:F1} us {bytes / (ms * 1e-3) / 1e12,5:F2} TB/s");
                 }
-                foreach (int v in new[] { 0, 5, 6, 7, 8, 9, 10 })
+                foreach (int v in new[] { 1, 5, 6, 7, 8, 9, 10, 0 })
                 {
                     // The FP8 KV cache's kernels over the same buffers read as E4M3 codes (half the bytes per key; NaN codes
                     // among the random bytes do not change the timing).

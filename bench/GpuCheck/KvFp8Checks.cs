@@ -35,7 +35,7 @@ internal static class KvFp8Checks
             {
                 int[] ctx = [16384, 1, 17, 300, 1000, 4096, 3000];
                 using var c = Fp8Case.Make(d, new Random(181 + hd + g), hd, g, ctx, [.. ctx.Select(_ => 1)], 16, [(5, 0, 128), (6, 3, 18)]);
-                foreach (int variant in new[] { 0, 5, 6, 7, 8, 9, 10 }) // the default tile, the wide variants, the tensor-core ones
+                foreach (int variant in new[] { 0, 1, 5, 6, 7, 8, 9, 10 }) // the default tile, the wide variants, the tensor-core ones
                 {
                     if (variant >= 8 && !k.SupportsMmaDecodeFp8) continue;
                     k.AttentionVariant = variant;

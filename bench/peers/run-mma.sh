@@ -3,23 +3,44 @@
 # Staged by bench/peers/stage-gpu.sh (copied to .gpu/run-mma.sh); from the repo root, carry [".gpu"]:
 #   PART=1 bash .gpu/run-mma.sh   every kernel check (all variants, bf16 and FP8 KV), the attention microbenchmark, and
 #                                 the engine-level checks with variant 8 (~6 min)
-#   PART=2 bash .gpu/run-mma.sh   8B ShareGPT-1000, variant 0 against 8 (VARIANT), alternated, for FP8 KV (two pairs),
+#   PART=2 bash .gpu/run-mma.sh   8B ShareGPT-1000, variant 0 against 8 (VARIANT; VARIANT_BF16 for the bf16 KV pair), alternated, for FP8 KV (two pairs),
 #                                 bf16 KV and FP8 weights + FP8 KV (~9 min with the checkpoint)
+#   PART=3 bash .gpu/run-mma.sh   with the tensor-core kernels as the default: the FP8 KV checks (kernels, engine level,
+#                                 agreement with bf16 KV on the trained default model and the tiny models), FP8 layers on
+#                                 the default model, and the regression checks (kernels, prefill, FP8 kernels, models
+#                                 against transformers, engine) (~6 min)
+#   PART=4 bash .gpu/run-mma.sh   8B throughput with the new default: ShareGPT-1000 and fixed 512/256 for bf16, FP8 KV and
+#                                 FP8 weights + FP8 KV (~6 min with the checkpoint)
+# The trained default model (40 MB) and .gpu do not fit the 64 MiB that travels together: a first call without carry
+# copies it to the machine's /tmp (cp -r models/default /tmp/defmodel), and DEF points at it (default /tmp/defmodel).
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"; export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 PAGEDATTENTION_KERNEL_CACHE=/tmp/kc
 LIMIT=${LIMIT:-580}; S=$SECONDS; R=/tmp/res-mma; mkdir -p $R; PART=${PART:-1}; LOG="$OUT/log-mma-$PART.txt"
 step() { local name=$1 t=$2; shift 2; local l=$((LIMIT - (SECONDS - S))); if [ $l -lt 20 ]; then echo "SKIP $name" | tee -a "$LOG"; return; fi
   [ $t -gt $l ] && t=$l; echo "== $name (timeout ${t}s, t=$((SECONDS - S))s)" | tee -a "$LOG"; timeout $t "$@" 2>&1 | grep -v "Loading weights\|Writing model" | tee -a "$LOG"; echo "== $name rc=${PIPESTATUS[0]} t=$((SECONDS - S))s" | tee -a "$LOG"; }
 { date -u; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv; } | tee -a "$LOG" > "$R/machine.txt" 2>&1
-M=/tmp/m8b; T=tests/PagedAttention.Tests/Data/models; D="bash .gpu/on-device.sh dotnet"; G="$D .gpu/app/GpuCheck.dll"
+M=/tmp/m8b; DEF=${DEF:-/tmp/defmodel}; T=tests/PagedAttention.Tests/Data/models; D="bash .gpu/on-device.sh dotnet"; G="$D .gpu/app/GpuCheck.dll"
 if [ "$PART" = 1 ]; then
   step checks 300 $G --kernels --kv-fp8 --attn-bench
   step engine_v8 150 env PAGEDATTENTION_ATTN_VARIANT=8 $G --models $T --engine $T --kv-fp8-engine $T/llama,$T/qwen3 --kv-fp8-models $T/llama=0,$T/qwen3=0
+elif [ "$PART" = 3 ]; then
+  [ -f $DEF/model.safetensors ] || { echo "no trained default model at $DEF: its checks are skipped" | tee -a "$LOG"; DEF=""; }
+  step kv_fp8 200 $G --kv-fp8 --kv-fp8-engine ${DEF:+$DEF,}$T/llama,$T/qwen3 --kv-fp8-models ${DEF:+$DEF=0.98,}$T/llama=0,$T/qwen2=0,$T/qwen3=0
+  [ -n "$DEF" ] && step fp8_weights_default 90 $G --fp8-models $DEF --continuation 48
+  step regress 240 $G --kernels --prefill --fp8-kernels --models $T --engine $T
+elif [ "$PART" = 4 ]; then
+  [ -f $M/config.json ] || step ckpt 150 python3 .gpu/make_checkpoint.py 8b $M
+  (cd .gpu/wl && gunzip -kf sharegpt-1000.json.gz fixed-512-256.json.gz)
+  TP="$D .gpu/app/Throughput.dll --device cuda --max-num-batched-tokens 8192 --gpu-memory-utilization 0.9 --model $M"
+  for c in "none bf16" "none fp8" "fp8 fp8"; do set -- $c
+    step sharegpt1000_w${1}_kv$2 80 $TP --weight-quantization $1 --kv-cache-dtype $2 --max-num-seqs 512 --requests .gpu/wl/sharegpt-1000.json --output "$R/engine_8b_w${1}_kv${2}_sharegpt1000.json"
+    step fixed512_w${1}_kv$2 60 $TP --weight-quantization $1 --kv-cache-dtype $2 --max-num-seqs 256 --requests .gpu/wl/fixed-512-256.json --output "$R/engine_8b_w${1}_kv${2}_fixed512.json"
+  done
 else
   [ -f $M/config.json ] || step ckpt 150 python3 .gpu/make_checkpoint.py 8b $M
   (cd .gpu/wl && gunzip -kf sharegpt-1000.json.gz fixed-512-256.json.gz)
   TP="$D .gpu/app/Throughput.dll --device cuda --max-num-batched-tokens 8192 --gpu-memory-utilization 0.9 --model $M"
-  V=${VARIANT:-8}
-  for c in "none fp8 0 $V $V 0" "none bf16 0 $V" "fp8 fp8 $V 0"; do set -- $c; w=$1 kv=$2; shift 2
+  V=${VARIANT:-8}; VB=${VARIANT_BF16:-$V}
+  for c in "none fp8 0 $V $V 0" "none bf16 0 $VB" "fp8 fp8 $V 0"; do set -- $c; w=$1 kv=$2; shift 2
     for v in "$@"; do set -- $w $kv
       step sharegpt1000_w${1}_kv${2}_v$v 70 env PAGEDATTENTION_ATTN_VARIANT=$v $TP --weight-quantization $1 --kv-cache-dtype $2 --max-num-seqs 512 --requests .gpu/wl/sharegpt-1000.json --output "$R/engine_8b_w${1}_kv${2}_v${v}_sharegpt1000_$SECONDS.json"
     done

@@ -90,7 +90,7 @@ internal sealed record RuntimeSwitches
     public bool ProgrammaticLaunch { get; init; } = true;
 
     /// <summary>
-    /// CUDA kernels: which decode attention kernel runs (-1, 0, or 2 to 10; see <c>CudaKernels.AttentionVariant</c>).
+    /// CUDA kernels: which decode attention kernel runs (-1 to 10; see <c>CudaKernels.AttentionVariant</c>).
     /// Default 0; <c>PAGEDATTENTION_ATTN_VARIANT</c> sets it, other values are ignored.
     /// </summary>
     public int AttentionVariant { get; init; }

@@ -254,23 +254,23 @@ internal unsafe class CudaKernels : IDisposable
     }
 
     /// <summary>
-    /// Which decode kernel <see cref="PagedAttention"/> launches. 0 (default): the tiled <c>paged_attention</c> (tiles of
-    /// 8 16-byte K/V loads per lane, 4 when GROUP &gt; 4). −1: by occupancy, variant 3 when the launch has one KV split and
-    /// at most 4 CTAs per SM, else 0 (on the H100 7–17 % faster than 0 in the microbenchmark at batch 64 for both head
-    /// sizes, but 1.5 % slower end to end on the 8B ShareGPT-like list, so not the default). 2: tiles of 4 loads with the
-    /// next tile prefetched, 3: tiles of 2 loads with prefetch, 4: variant 2 held to 128 registers. 5–7, the wide
-    /// variants: 16 dims per lane (<c>ATT_WIDE</c> in paged_attention.cu; 8 when GROUP &gt; 4), in tiles of 4 keys
-    /// (5), 2 keys with prefetch (6) or 8 keys (7; 4 when GROUP &gt; 4). (1 was the first, one-key-per-lane kernel,
-    /// since removed.) All compute the same attention; the summation order differs with the tile. The FP8 KV cache
-    /// has the default tile and the wide variants: with it, 5–7 pick <c>paged_attention_fp8_w4/_w2pf/_w8</c> and every
-    /// other value the default <c>paged_attention_fp8</c>. On the H200 (docs/cuda.md, "FP8 KV cache") the wide U8 tile
-    /// (7) reads FP8 codes 1.1–1.5× faster than the default from batch 64, and decodes 1.8 % (fixed 512/256) to 5 % (16k
-    /// contexts) faster end to end, but ShareGPT-like traffic (many short contexts, where its 255 registers leave 2 CTAs
-    /// per SM instead of 3) ran 1.5 % slower in two alternated pairs, so it is not the default. 8–10: the tensor-core
-    /// GQA kernels of paged_attention_mma.cu (q and the probabilities rounded to bf16, or f16 for the FP8 cache, as
-    /// in FlashAttention; fp32 sums): one 16-key tile per warp and iteration (8), with the next prefetched (9), two
-    /// tiles (10); for the FP8 cache two tiles (8), one with prefetch (9), four (10). Where
-    /// <see cref="SupportsMmaDecode"/> (or <see cref="SupportsMmaDecodeFp8"/>) is false they run the default kernel.
+    /// Which decode kernel <see cref="PagedAttention"/> launches. 0 (default): the tensor-core GQA kernel of
+    /// paged_attention_mma.cu with two 16-key tiles per warp and iteration (variant 10; for the FP8 cache variant 8)
+    /// where <see cref="SupportsMmaDecode"/> (<see cref="SupportsMmaDecodeFp8"/>) holds, else the CUDA-core tile of
+    /// variant 1. On the H200 (docs/cuda.md, "Decode attention on tensor cores") it reads K/V at 3.7–4.5 TB/s (bf16)
+    /// and 3.1–4.0 TB/s (FP8) at batch 256, against 2.8–3.3 and 1.4–1.6 for variant 1, and serves the 8B ShareGPT-like
+    /// list 7 % (bf16) to 18 % (FP8 KV) faster. It rounds q and the probabilities to bf16 (f16 for the FP8 cache)
+    /// before the products, as FlashAttention does; the CUDA-core variants keep them in fp32.
+    /// 1: the CUDA-core <c>paged_attention</c> (tiles of 8 16-byte K/V loads per lane, 4 when GROUP &gt; 4; the default
+    /// until 2026-12-04). −1: by occupancy, variant 3 when the launch has one KV split and at most 4 CTAs per SM, else
+    /// 1. 2: tiles of 4 loads with the next tile prefetched, 3: tiles of 2 loads with prefetch, 4: variant 2 held to
+    /// 128 registers. 5–7, the wide CUDA-core variants: 16 dims per lane (<c>ATT_WIDE</c> in paged_attention.cu; 8
+    /// when GROUP &gt; 4), in tiles of 4 keys (5), 2 keys with prefetch (6) or 8 keys (7; 4 when GROUP &gt; 4).
+    /// 8–10, the tensor-core kernels: one 16-key tile per warp and iteration (8), with the next prefetched (9), two
+    /// tiles (10); for the FP8 cache two tiles (8), one with prefetch (9), four (10); where not supported they run
+    /// variant 1. The FP8 KV cache has the CUDA-core default tile (1 and every value without an FP8 kernel), the wide
+    /// variants 5–7 (<c>paged_attention_fp8_w4/_w2pf/_w8</c>) and the tensor-core ones. All compute the same
+    /// attention; the summation order differs with the tile.
     /// </summary>
     /// <remarks><see cref="RuntimeSwitches.AttentionVariant"/> (PAGEDATTENTION_ATTN_VARIANT) sets the initial value (for A/B runs).</remarks>
     public int AttentionVariant
@@ -278,13 +278,13 @@ internal unsafe class CudaKernels : IDisposable
         get => _attentionVariant;
         set
         {
-            if (!IsAttentionVariant(value)) throw new ArgumentOutOfRangeException(nameof(value), value, "Attention variants are -1, 0 and 2 to 10.");
+            if (!IsAttentionVariant(value)) throw new ArgumentOutOfRangeException(nameof(value), value, "Attention variants are -1 to 10.");
             _attentionVariant = value;
         }
     }
 
     /// <summary>Whether <paramref name="value"/> names a decode kernel variant (<see cref="AttentionVariant"/>).</summary>
-    internal static bool IsAttentionVariant(int value) => value is -1 or (>= 0 and <= 10 and not 1);
+    internal static bool IsAttentionVariant(int value) => value is >= -1 and <= 10;
 
     /// <summary>
     /// Whether the tensor-core decode kernels (<see cref="AttentionVariant"/> 8–10, paged_attention_mma.cu) run for
@@ -326,21 +326,7 @@ internal unsafe class CudaKernels : IDisposable
         ulong partLse = splits > 1 ? workspace + (ulong)((long)tokens * nh * splits * HeadDim * sizeof(float)) : 0;
         float ks = fp8?.K ?? 1f, vs = fp8?.V ?? 1f;
         void** a = stackalloc void*[] { &q, &output, &partO, &partLse, &kCache, &vCache, &queryStarts, &contextLens, &blockTables, &seqs, &nh, &nkv, &blockSize, &maxBlocksPerSeq, &scale, &skip, &ks, &vs };
-        int variant = AttentionVariant >= 0 ? AttentionVariant
-            : splits == 1 && (long)seqs * nkv <= 4L * _device.MultiprocessorCount ? 3 : 0;
-        nint f = fp8 is not null
-            ? AttentionVariant switch
-            {
-                5 => _attentionFp8W4, 6 => _attentionFp8W2Pf, 7 => _attentionFp8W8,
-                8 when SupportsMmaDecodeFp8 => _attentionMmaFp8, 9 when SupportsMmaDecodeFp8 => _attentionMmaFp8Pf, 10 when SupportsMmaDecodeFp8 => _attentionMmaFp8T4,
-                _ => _attentionFp8,
-            }
-            : variant switch
-            {
-                2 => _attentionU4Pf, 3 => _attentionU2Pf, 4 => _attentionU4Lb, 5 => _attentionW4, 6 => _attentionW2Pf, 7 => _attentionW8,
-                8 when SupportsMmaDecode => _attentionMma, 9 when SupportsMmaDecode => _attentionMmaPf, 10 when SupportsMmaDecode => _attentionMmaT2,
-                _ => _attention,
-            };
+        nint f = fp8 is not null ? Fp8DecodeKernel() : Bf16DecodeKernel(splits == 1 && (long)seqs * nkv <= 4L * _device.MultiprocessorCount);
         Launch(f, (uint)tokens, (uint)nkv, (uint)splits, AttentionThreads, a, "paged_attention");
         if (splits > 1)
         {
@@ -348,6 +334,26 @@ internal unsafe class CudaKernels : IDisposable
             Launch(_attentionMerge, (uint)(tokens * nh), 1, 1, (uint)HeadDim, b, "paged_attention_merge");
         }
     }
+
+    // The decode kernel of AttentionVariant for the bf16 cache (few: at most 4 CTAs per SM and one split, for -1).
+    private nint Bf16DecodeKernel(bool few) => (AttentionVariant == -1 ? (few ? 3 : 1) : AttentionVariant) switch
+    {
+        0 or 10 when SupportsMmaDecode => _attentionMmaT2,
+        8 when SupportsMmaDecode => _attentionMma,
+        9 when SupportsMmaDecode => _attentionMmaPf,
+        2 => _attentionU4Pf, 3 => _attentionU2Pf, 4 => _attentionU4Lb, 5 => _attentionW4, 6 => _attentionW2Pf, 7 => _attentionW8,
+        _ => _attention,
+    };
+
+    // The decode kernel of AttentionVariant for the FP8 cache.
+    private nint Fp8DecodeKernel() => AttentionVariant switch
+    {
+        0 or 8 when SupportsMmaDecodeFp8 => _attentionMmaFp8,
+        9 when SupportsMmaDecodeFp8 => _attentionMmaFp8Pf,
+        10 when SupportsMmaDecodeFp8 => _attentionMmaFp8T4,
+        5 => _attentionFp8W4, 6 => _attentionFp8W2Pf, 7 => _attentionFp8W8,
+        _ => _attentionFp8,
+    };
 
     /// <summary>
     /// Whether <see cref="PrefillAttention"/> can run: tensor cores (sm_80+) and a head size of 16, 32, 64 or 128

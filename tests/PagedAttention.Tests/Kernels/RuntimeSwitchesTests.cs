@@ -81,7 +81,7 @@ public class RuntimeSwitchesTests
     [InlineData("2", 2)]
     [InlineData("3", 3)]
     [InlineData("4", 4)]
-    [InlineData("1", 0)]  // the removed variant
+    [InlineData("1", 1)]  // the CUDA-core tile
     [InlineData("5", 5)]
     [InlineData("7", 7)]
     [InlineData("8", 8)]
