@@ -11,6 +11,9 @@
 #                                 against transformers, engine) (~6 min)
 #   PART=4 bash .gpu/run-mma.sh   8B throughput with the new default: ShareGPT-1000 and fixed 512/256 for bf16, FP8 KV and
 #                                 FP8 weights + FP8 KV (~6 min with the checkpoint)
+#   PART=5 bash .gpu/run-mma.sh   after the FP8 encoder change (cvt.rn.satfinite.e4m3x2.f32): the FP8 kernel checks (codes
+#                                 bit for bit against Fp8Quantizer), the FP8 kernel profile (TAG=fp8cvt), and 8B
+#                                 ShareGPT-1000 FP8 / FP8 with cuBLASLt's timed algorithm search off and on (~5 min)
 # The trained default model (40 MB) and .gpu do not fit the 64 MiB that travels together: a first call without carry
 # copies it to the machine's /tmp (cp -r models/default /tmp/defmodel), and DEF points at it (default /tmp/defmodel).
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"; export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 PAGEDATTENTION_KERNEL_CACHE=/tmp/kc
@@ -34,6 +37,15 @@ elif [ "$PART" = 4 ]; then
   for c in "none bf16" "none fp8" "fp8 fp8"; do set -- $c
     step sharegpt1000_w${1}_kv$2 80 $TP --weight-quantization $1 --kv-cache-dtype $2 --max-num-seqs 512 --requests .gpu/wl/sharegpt-1000.json --output "$R/engine_8b_w${1}_kv${2}_sharegpt1000.json"
     step fixed512_w${1}_kv$2 60 $TP --weight-quantization $1 --kv-cache-dtype $2 --max-num-seqs 256 --requests .gpu/wl/fixed-512-256.json --output "$R/engine_8b_w${1}_kv${2}_fixed512.json"
+  done
+elif [ "$PART" = 5 ]; then
+  step fp8_kernels 120 $G --fp8-kernels
+  [ -f $M/config.json ] || step ckpt 150 python3 .gpu/make_checkpoint.py 8b $M
+  step profile_fp8cvt 200 env TAG=fp8cvt EXTRA="--weight-quantization fp8 --kv-cache-dtype fp8" bash .gpu/run-profile.sh
+  (cd .gpu/wl && gunzip -kf sharegpt-1000.json.gz)
+  TP="$D .gpu/app/Throughput.dll --device cuda --max-num-batched-tokens 8192 --gpu-memory-utilization 0.9 --model $M"
+  for g in 0 1; do
+    step sharegpt1000_wfp8_kvfp8_search$g 70 env PAGEDATTENTION_GEMM_SEARCH=$g $TP --weight-quantization fp8 --kv-cache-dtype fp8 --max-num-seqs 512 --requests .gpu/wl/sharegpt-1000.json --output "$R/engine_8b_wfp8_kvfp8_search${g}_sharegpt1000.json"
   done
 else
   [ -f $M/config.json ] || step ckpt 150 python3 .gpu/make_checkpoint.py 8b $M

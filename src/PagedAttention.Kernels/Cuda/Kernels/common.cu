@@ -78,6 +78,20 @@ __device__ __forceinline__ unsigned f2e4m3(float f)
     return sign | code;
 }
 
+// Two floats -> their E4M3 codes, lo in the low byte: one cvt.rn.satfinite.e4m3x2.f32 on sm_89+ (nearest even,
+// magnitudes past 448 and infinities saturated to +-448: f2e4m3's codes; a NaN gives a NaN code, whose sign bit may
+// differ from f2e4m3's 0x7F), else f2e4m3 twice. The integer encoder made the FP8 activation kernels ALU-bound.
+__device__ __forceinline__ unsigned f2e4m3x2(float lo, float hi)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
+    unsigned short r;
+    asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(r) : "f"(hi), "f"(lo));
+    return r;
+#else
+    return f2e4m3(lo) | (f2e4m3(hi) << 8);
+#endif
+}
+
 // E4M3 code -> its exact value (every E4M3 value is a float, and a bf16: 3 mantissa bits), the inverse of f2e4m3;
 // Fp8E4M3.ToSingle (C#) is the reference. The code's exponent and mantissa bits, placed at the float's exponent and
 // mantissa fields, are the value times 2^-120 (for subnormal codes too: they become float denormals), so one multiply

@@ -30,8 +30,7 @@ extern "C" __global__ void quantize_rows_fp8(const bf16* __restrict__ in, unsign
 #pragma unroll
             for (int j = 0; j < 4; j++)
             {
-                unsigned lo = f2e4m3(__uint_as_float(w[j] << 16) / s), hi = f2e4m3(__uint_as_float(w[j] & 0xffff0000u) / s);
-                q[j >> 1] |= (lo | (hi << 8)) << ((j & 1) * 16);
+                q[j >> 1] |= f2e4m3x2(__uint_as_float(w[j] << 16) / s, __uint_as_float(w[j] & 0xffff0000u) / s) << ((j & 1) * 16);
             }
             ((uint2*)c)[i] = make_uint2(q[0], q[1]);
         }

@@ -93,8 +93,8 @@ extern "C" __global__ void fused_add_rms_norm_fp8(float* __restrict__ residual, 
         for (int i = threadIdx.x; i < d4; i += blockDim.x)
         {
             float4 v = x4[i], w = w4[i];
-            ((unsigned*)c)[i] = f2e4m3(bf2f(f2bf(v.x * inv * w.x)) / s) | (f2e4m3(bf2f(f2bf(v.y * inv * w.y)) / s) << 8)
-                              | (f2e4m3(bf2f(f2bf(v.z * inv * w.z)) / s) << 16) | (f2e4m3(bf2f(f2bf(v.w * inv * w.w)) / s) << 24);
+            ((unsigned*)c)[i] = f2e4m3x2(bf2f(f2bf(v.x * inv * w.x)) / s, bf2f(f2bf(v.y * inv * w.y)) / s)
+                              | (f2e4m3x2(bf2f(f2bf(v.z * inv * w.z)) / s, bf2f(f2bf(v.w * inv * w.w)) / s) << 16);
         }
         return;
     }

@@ -71,8 +71,7 @@ __device__ __forceinline__ uint2 bf16x8_e4m3(const unsigned* p, float s)
 #pragma unroll
     for (int k = 0; k < 4; k++)
     {
-        unsigned lo = f2e4m3(__uint_as_float(p[k] << 16) / s), hi = f2e4m3(__uint_as_float(p[k] & 0xffff0000u) / s);
-        q[k >> 1] |= (lo | (hi << 8)) << ((k & 1) * 16);
+        q[k >> 1] |= f2e4m3x2(__uint_as_float(p[k] << 16) / s, __uint_as_float(p[k] & 0xffff0000u) / s) << ((k & 1) * 16);
     }
     return make_uint2(q[0], q[1]);
 }
