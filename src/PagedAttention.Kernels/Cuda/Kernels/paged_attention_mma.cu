@@ -1,4 +1,5 @@
-// Decode attention for GQA on tensor cores (paged_attention_mma*, CudaKernels.AttentionVariant 8-10): the same
+// Decode attention for GQA on tensor cores (paged_attention_mma*: CudaKernels.AttentionVariant 0, the default where
+// supported, and 8-10): the same
 // arguments, grid and result as paged_attention (one CTA of ATT_THREADS per query token, KV head and KV split; splits
 // merged by paged_attention_merge), but the dot products and the P.V sums run as m16n8k16 mma.sync instead of per-lane
 // FMAs and shuffles, which is what bounds the CUDA-core kernel on FP8 codes (docs/cuda.md, "FP8 KV cache").
@@ -21,7 +22,7 @@
 //   register with one byte permute (prmt) per A register. P^T's B fragment is the scores' C fragment transposed by
 //   movmatrix (two per 16 keys).
 // The FP8 E4M3 cache (paged_attention_mma_fp8*) uses f16 mma: every E4M3 code widens exactly to f16, two per
-// cvt.rn.f16x2.e4m3x2 (sm_89+; the kernel is an empty stub below, CudaKernels.SupportsMmaDecodeFp8). q is scaled
+// cvt.rn.f16x2.e4m3x2 (sm_89+; the FP8 kernels are empty stubs before that, CudaKernels.SupportsMmaDecodeFp8). q is scaled
 // (softmax scale, log2 e) and rounded once to bf16 (bf16 cache) or f16 (FP8 cache, clamped to the f16 range; the
 // layer's K scale multiplies the fp32 scores), and so are the probabilities before P.V: the rounding FlashAttention
 // and FlashInfer's tensor-core decode make. Accumulation is fp32.
@@ -49,7 +50,7 @@
 
 #define DM_WARPS (ATT_THREADS / 32)
 #define DM_DK (HEAD_DIM / 4) // dims of one key a lane holds for Q.K
-#define DM_DV (HEAD_DIM / 8) // dims of one key a lane holds for P.V (and n8 tiles of the output)
+#define DM_DV (HEAD_DIM / 8) // dims of one key a lane holds for P.V
 #define DM_NS (HEAD_DIM / 16) // k16 slices of Q.K
 #define DM_NM (HEAD_DIM / 16) // m16 tiles (of dims) of O^T
 
@@ -98,9 +99,10 @@ struct DmBf16
     static constexpr int KW = DM_DK / 2, VW = DM_DV / 2;
     __device__ __forceinline__ static unsigned pack(float lo, float hi) { return pack_bf16x2(lo, hi); }
     __device__ __forceinline__ static void mma(float* d, const unsigned* a, unsigned b0, unsigned b1) { mma_bf16(d, a, b0, b1); }
-    // The B registers of k16 slice s from a key's KW words: dims 4s, 4s + 1 and 4s + 2, 4s + 3 of the lane's share.
-    __device__ __forceinline__ static void kfrag(const unsigned* w, int s, unsigned& b0, unsigned& b1) { b0 = w[2 * s]; b1 = w[2 * s + 1]; }
-    // The B registers of all DV output tiles from two keys (a at k, b at k + 1): out[dn] = (a[dn], b[dn]).
+    // The two A registers of k16 slice s from a key's KW words: dims 4s, 4s + 1 and 4s + 2, 4s + 3 of the lane's share.
+    __device__ __forceinline__ static void kfrag(const unsigned* w, int s, unsigned& lo, unsigned& hi) { lo = w[2 * s]; hi = w[2 * s + 1]; }
+    // V^T's A registers from two keys a and b (adjacent k): out[i] = (a[dim i], b[dim i]) over the lane's DV dims, so
+    // out[2 mt] and out[2 mt + 1] are rows g and g + 8 of m16 tile mt.
     __device__ __forceinline__ static void vfrag(const unsigned* a, const unsigned* b, unsigned* out)
     {
 #pragma unroll
@@ -124,10 +126,10 @@ struct DmFp8
     }
     __device__ __forceinline__ static unsigned pack(float lo, float hi) { return pack_f16x2(lo, hi); }
     __device__ __forceinline__ static void mma(float* d, const unsigned* a, unsigned b0, unsigned b1) { mma_f16(d, a, b0, b1); }
-    __device__ __forceinline__ static void kfrag(const unsigned* w, int s, unsigned& b0, unsigned& b1)
+    __device__ __forceinline__ static void kfrag(const unsigned* w, int s, unsigned& lo, unsigned& hi)
     {
-        b0 = cvt2((unsigned short)(w[s] & 0xffffu));
-        b1 = cvt2((unsigned short)(w[s] >> 16));
+        lo = cvt2((unsigned short)(w[s] & 0xffffu));
+        hi = cvt2((unsigned short)(w[s] >> 16));
     }
     __device__ __forceinline__ static void vfrag(const unsigned* a, const unsigned* b, unsigned* out)
     {
