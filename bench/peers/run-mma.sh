@@ -14,6 +14,9 @@
 #   PART=5 bash .gpu/run-mma.sh   after the FP8 encoder change (cvt.rn.satfinite.e4m3x2.f32): the FP8 kernel checks (codes
 #                                 bit for bit against Fp8Quantizer), the FP8 kernel profile (TAG=fp8cvt), and 8B
 #                                 ShareGPT-1000 FP8 / FP8 with cuBLASLt's timed algorithm search off and on (~5 min)
+#   PART=6 bash .gpu/run-mma.sh   FP8 GEMMs in cuBLASLt's fast-accumulation mode (PAGEDATTENTION_FP8_FAST_ACCUM=1): FP8
+#                                 layers against bf16 on the trained default model, then 8B ShareGPT-1000 FP8 / FP8 with
+#                                 the mode off and on (~4 min with the checkpoint)
 # The trained default model (40 MB) and .gpu do not fit the 64 MiB that travels together: a first call without carry
 # copies it to the machine's /tmp (cp -r models/default /tmp/defmodel), and DEF points at it (default /tmp/defmodel).
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"; export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 PAGEDATTENTION_KERNEL_CACHE=/tmp/kc
@@ -46,6 +49,14 @@ elif [ "$PART" = 5 ]; then
   TP="$D .gpu/app/Throughput.dll --device cuda --max-num-batched-tokens 8192 --gpu-memory-utilization 0.9 --model $M"
   for g in 0 1; do
     step sharegpt1000_wfp8_kvfp8_search$g 70 env PAGEDATTENTION_GEMM_SEARCH=$g $TP --weight-quantization fp8 --kv-cache-dtype fp8 --max-num-seqs 512 --requests .gpu/wl/sharegpt-1000.json --output "$R/engine_8b_wfp8_kvfp8_search${g}_sharegpt1000.json"
+  done
+elif [ "$PART" = 6 ]; then
+  [ -f $DEF/model.safetensors ] && step fp8_fast_accum_default 90 env PAGEDATTENTION_FP8_FAST_ACCUM=1 $G --fp8-models $DEF --continuation 48
+  [ -f $M/config.json ] || step ckpt 150 python3 .gpu/make_checkpoint.py 8b $M
+  (cd .gpu/wl && gunzip -kf sharegpt-1000.json.gz)
+  TP="$D .gpu/app/Throughput.dll --device cuda --max-num-batched-tokens 8192 --gpu-memory-utilization 0.9 --model $M"
+  for f in 1 0; do
+    step sharegpt1000_wfp8_kvfp8_fastacc$f 70 env PAGEDATTENTION_FP8_FAST_ACCUM=$f $TP --weight-quantization fp8 --kv-cache-dtype fp8 --max-num-seqs 512 --requests .gpu/wl/sharegpt-1000.json --output "$R/engine_8b_wfp8_kvfp8_fastacc${f}_sharegpt1000.json"
   done
 else
   [ -f $M/config.json ] || step ckpt 150 python3 .gpu/make_checkpoint.py 8b $M

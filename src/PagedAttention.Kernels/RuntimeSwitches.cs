@@ -42,6 +42,9 @@ internal sealed record RuntimeSwitches
     /// <summary>Environment variable of <see cref="GemmSearch"/>.</summary>
     public const string GemmSearchVariable = "PAGEDATTENTION_GEMM_SEARCH";
 
+    /// <summary>Environment variable of <see cref="Fp8FastAccumulation"/>.</summary>
+    public const string Fp8FastAccumulationVariable = "PAGEDATTENTION_FP8_FAST_ACCUM";
+
     /// <summary>Environment variable of <see cref="CpuThreads"/>.</summary>
     public const string CpuThreadsVariable = "PAGEDATTENTION_CPU_THREADS";
 
@@ -58,8 +61,8 @@ internal sealed record RuntimeSwitches
     public static IReadOnlyList<string> Variables { get; } =
     [
         OverlapVariable, PrefillKernelVariable, PrefillFastVariable, PdlVariable, AttentionVariantVariable,
-        KernelCacheVariable, CublasLtVariable, GemmSearchVariable, CpuThreadsVariable, CpuSpinVariable, SwapKernelVariable,
-        CpuHugePagesVariable,
+        KernelCacheVariable, CublasLtVariable, GemmSearchVariable, Fp8FastAccumulationVariable, CpuThreadsVariable, CpuSpinVariable,
+        SwapKernelVariable, CpuHugePagesVariable,
     ];
 
     /// <summary>Default of <see cref="CpuSpinIterations"/>.</summary>
@@ -114,6 +117,14 @@ internal sealed record RuntimeSwitches
     public bool GemmSearch { get; init; }
 
     /// <summary>
+    /// cuBLAS: FP8 GEMMs (W8A8) in cuBLASLt's fast-accumulation mode (<c>CUBLASLT_MATMUL_DESC_FAST_ACCUM</c>): Hopper's
+    /// FP8 tensor cores keep partial sums in their own reduced-precision accumulator instead of promoting them to fp32
+    /// every few k-steps. Default false; <c>PAGEDATTENTION_FP8_FAST_ACCUM=1</c> turns it on (docs/cuda.md, "FP8
+    /// weights").
+    /// </summary>
+    public bool Fp8FastAccumulation { get; init; }
+
+    /// <summary>
     /// CUDA swap space and host tier: copy blocks with one <c>kv_swap_copy</c> launch per batch (kv_swap.cu) instead of
     /// two cuMemcpyAsync per layer per block (H200, <c>GpuCheck --swap</c>: byte for byte the same, 52 / 50 GB/s out /
     /// in against 13 / 10). Default true; <c>PAGEDATTENTION_SWAP_KERNEL=0</c> falls back to the cuMemcpy path.
@@ -156,6 +167,7 @@ internal sealed record RuntimeSwitches
             KernelCacheDirectory = Get(KernelCacheVariable) is { Length: > 0 } dir ? dir : null,
             CublasLt = Get(CublasLtVariable) != "0",
             GemmSearch = Get(GemmSearchVariable) == "1",
+            Fp8FastAccumulation = Get(Fp8FastAccumulationVariable) == "1",
             SwapCopyKernel = Get(SwapKernelVariable) != "0",
             CpuThreads = ParseInt(Get(CpuThreadsVariable)) is { } t && t > 0 ? t : null,
             CpuSpinIterations = ParseInt(Get(CpuSpinVariable)) is { } s && s >= 0 ? s : d.CpuSpinIterations,

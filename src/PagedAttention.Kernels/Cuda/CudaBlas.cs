@@ -23,7 +23,7 @@ internal unsafe class CudaBlas : IDisposable
     private readonly DeviceBuffer _workspace;
     private readonly Dictionary<GemmKey, GemmPlan> _plans = [];
     private nint _handle, _lt, _preference;
-    private bool _useLt, _timed;
+    private bool _useLt, _timed, _fp8FastAccumulation;
 
     internal CudaBlas(CudaDevice device, RuntimeSwitches switches)
     {
@@ -53,6 +53,7 @@ internal unsafe class CudaBlas : IDisposable
         }
         _useLt = switches.CublasLt;
         _timed = switches.GemmSearch;
+        _fp8FastAccumulation = switches.Fp8FastAccumulation;
     }
 
     /// <summary>
@@ -78,6 +79,21 @@ internal unsafe class CudaBlas : IDisposable
         {
             if (value == _timed) return;
             _timed = value;
+            ClearPlans();
+        }
+    }
+
+    /// <summary>
+    /// Whether FP8 GEMMs run in cuBLASLt's fast-accumulation mode (<see cref="RuntimeSwitches.Fp8FastAccumulation"/>,
+    /// PAGEDATTENTION_FP8_FAST_ACCUM=1; default off). Changing it forgets the cached plans.
+    /// </summary>
+    public bool Fp8FastAccumulation
+    {
+        get => _fp8FastAccumulation;
+        set
+        {
+            if (value == _fp8FastAccumulation) return;
+            _fp8FastAccumulation = value;
             ClearPlans();
         }
     }
@@ -150,7 +166,7 @@ internal unsafe class CudaBlas : IDisposable
     private GemmPlan Plan(GemmKey key, ulong x, ulong w, ulong y, int m, float beta, ulong wScales = 0, ulong xScales = 0)
     {
         if (_plans.TryGetValue(key, out var plan)) return plan;
-        plan = new GemmPlan(key);
+        plan = new GemmPlan(key, key.Fp8 && _fp8FastAccumulation);
         try
         {
             if (key.Fp8) plan.SetScales(wScales, xScales);

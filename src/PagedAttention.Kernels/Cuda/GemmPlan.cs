@@ -18,7 +18,9 @@ internal sealed unsafe class GemmPlan : IDisposable
     private nint _desc, _a, _b, _d;
     private int _rows;
 
-    public GemmPlan(GemmKey key)
+    /// <param name="key">The shape bucket, operand and output types.</param>
+    /// <param name="fp8FastAccumulation">For FP8 keys: cuBLASLt's fast-accumulation mode (<see cref="RuntimeSwitches.Fp8FastAccumulation"/>).</param>
+    public GemmPlan(GemmKey key, bool fp8FastAccumulation = false)
     {
         Key = key;
         var lt = CublasLtNative.Instance;
@@ -38,6 +40,8 @@ internal sealed unsafe class GemmPlan : IDisposable
                 int mode = CublasLtNative.MATRIX_SCALE_OUTER_VEC_32F;
                 lt.Check(lt.cublasLtMatmulDescSetAttribute(desc, CublasLtNative.MATMUL_DESC_A_SCALE_MODE, &mode, sizeof(int)), "cublasLtMatmulDescSetAttribute", "A_SCALE_MODE");
                 lt.Check(lt.cublasLtMatmulDescSetAttribute(desc, CublasLtNative.MATMUL_DESC_B_SCALE_MODE, &mode, sizeof(int)), "cublasLtMatmulDescSetAttribute", "B_SCALE_MODE");
+                sbyte fast = fp8FastAccumulation ? (sbyte)1 : (sbyte)0;
+                lt.Check(lt.cublasLtMatmulDescSetAttribute(desc, CublasLtNative.MATMUL_DESC_FAST_ACCUM, &fast, sizeof(sbyte)), "cublasLtMatmulDescSetAttribute", "FAST_ACCUM");
             }
             lt.Check(lt.cublasLtMatrixLayoutCreate(&a, operand, (ulong)key.K, (ulong)key.N, key.K), "cublasLtMatrixLayoutCreate", "W");
             _a = a;

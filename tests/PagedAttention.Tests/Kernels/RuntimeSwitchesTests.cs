@@ -40,6 +40,7 @@ public class RuntimeSwitchesTests
         Assert.Null(d.KernelCacheDirectory);
         Assert.True(d.CublasLt);
         Assert.False(d.GemmSearch);
+        Assert.False(d.Fp8FastAccumulation);
         Assert.True(d.SwapCopyKernel);
         Assert.Null(d.CpuThreads);
         Assert.Equal(200, d.CpuSpinIterations);
@@ -62,6 +63,7 @@ public class RuntimeSwitchesTests
             ["PAGEDATTENTION_KERNEL_CACHE"] = "/tmp/kc",
             ["PAGEDATTENTION_CUBLASLT"] = "0",
             ["PAGEDATTENTION_GEMM_SEARCH"] = "1",
+            ["PAGEDATTENTION_FP8_FAST_ACCUM"] = "1",
             ["PAGEDATTENTION_CPU_THREADS"] = "3",
             ["PAGEDATTENTION_CPU_SPIN"] = "0",
             ["PAGEDATTENTION_SWAP_KERNEL"] = "0",
@@ -72,7 +74,7 @@ public class RuntimeSwitchesTests
             Assert.Equal(new RuntimeSwitches
             {
                 Overlap = false, TensorCorePrefill = false, FastPrefill = true, ProgrammaticLaunch = false, AttentionVariant = -1,
-                KernelCacheDirectory = "/tmp/kc", CublasLt = false, GemmSearch = true, CpuThreads = 3, CpuSpinIterations = 0,
+                KernelCacheDirectory = "/tmp/kc", CublasLt = false, GemmSearch = true, Fp8FastAccumulation = true, CpuThreads = 3, CpuSpinIterations = 0,
                 SwapCopyKernel = false, CpuHugePages = false,
             }, s);
         });

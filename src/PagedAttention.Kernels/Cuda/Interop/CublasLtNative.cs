@@ -39,6 +39,9 @@ internal sealed unsafe class CublasLtNative
     /// prints the header's values on the GPU machine.
     /// </summary>
     public const int MATMUL_DESC_A_SCALE_POINTER = 17, MATMUL_DESC_B_SCALE_POINTER = 18, MATMUL_DESC_A_SCALE_MODE = 31, MATMUL_DESC_B_SCALE_MODE = 32;
+
+    /// <summary>cublasLtMatmulDescAttributes_t: CUBLASLT_MATMUL_DESC_FAST_ACCUM (int8_t, FP8 only).</summary>
+    public const int MATMUL_DESC_FAST_ACCUM = 25;
     /// <summary>cublasLtMatmulMatrixScale_t: a vector of fp32 scales along the outer (non-reduced) dimension.</summary>
     public const int MATRIX_SCALE_OUTER_VEC_32F = 3;
     /// <summary>cudaDataType_t of FP8 E4M3 operands.</summary>
