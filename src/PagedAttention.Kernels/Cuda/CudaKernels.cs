@@ -287,9 +287,9 @@ internal unsafe class CudaKernels : IDisposable
     internal static bool IsAttentionVariant(int value) => value is >= -1 and <= 10;
 
     /// <summary>
-    /// Whether the tensor-core decode kernels (<see cref="AttentionVariant"/> 8–10, paged_attention_mma.cu) run for
-    /// this shape and device: sm_80+, head size 64 or 128, at most 8 query heads per KV head. Where not, those
-    /// variants fall back to the default kernel.
+    /// Whether the tensor-core decode kernels (paged_attention_mma.cu: <see cref="AttentionVariant"/> 0, the default,
+    /// and 8–10) run for this shape and device: sm_80+, head size 64 or 128, at most 8 query heads per KV head. Where
+    /// not, those variants run the CUDA-core kernel of variant 1.
     /// </summary>
     public bool SupportsMmaDecode { get; }
 
@@ -311,8 +311,9 @@ internal unsafe class CudaKernels : IDisposable
     /// With <paramref name="splits"/> &gt; 1, <paramref name="workspace"/> must hold <see cref="AttentionWorkspaceBytes"/>.
     /// With <paramref name="skipPrefill"/>, rows of sequences with more than one query token are left alone (with splits,
     /// the merge then writes garbage there): run <see cref="PrefillAttention"/> afterwards for them.
-    /// With <paramref name="fp8"/> the cache holds FP8 E4M3 codes read as code × the layer's scale, by
-    /// <c>paged_attention_fp8</c> or its wide variants (<see cref="AttentionVariant"/> 5–7).
+    /// With <paramref name="fp8"/> the cache holds FP8 E4M3 codes read as code × the layer's scale, by the kernel
+    /// <see cref="AttentionVariant"/> picks for it (by default <c>paged_attention_mma_fp8</c> where
+    /// <see cref="SupportsMmaDecodeFp8"/>, else <c>paged_attention_fp8</c>).
     /// </summary>
     public void PagedAttention(ulong q, ulong output, ulong kCache, ulong vCache, ulong queryStarts, ulong contextLens, ulong blockTables,
         int tokens, int seqs, int nh, int nkv, int blockSize, int maxBlocksPerSeq, float scale, int splits = 1, ulong workspace = 0,
