@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Issue 18 item 4 on the GPU machine: the tensor-core GQA decode kernels (paged_attention_mma.cu, AttentionVariant 8-10).
+# Issue 18 item 4 on the GPU machine: the tensor-core GQA decode kernels (paged_attention_mma.cu; AttentionVariant 0, the
+# default since 2026-12-04, and 8-10).
 # Staged by bench/peers/stage-gpu.sh (copied to .gpu/run-mma.sh); from the repo root, carry [".gpu"]:
 #   PART=1 bash .gpu/run-mma.sh   every kernel check (all variants, bf16 and FP8 KV), the attention microbenchmark, and
 #                                 the engine-level checks with variant 8 (~6 min)
-#   PART=2 bash .gpu/run-mma.sh   8B ShareGPT-1000, variant 0 against 8 (VARIANT; VARIANT_BF16 for the bf16 KV pair), alternated, for FP8 KV (two pairs),
-#                                 bf16 KV and FP8 weights + FP8 KV (~9 min with the checkpoint)
+#   PART=2 bash .gpu/run-mma.sh   8B ShareGPT-1000, the CUDA-core kernel (variant 1) against VARIANT (default 8;
+#                                 VARIANT_BF16 for the bf16 KV pair), alternated, for FP8 KV (two pairs), bf16 KV and FP8
+#                                 weights + FP8 KV (~9 min with the checkpoint). The 2026-12-04 19:23Z run predates the
+#                                 renumbering: the CUDA-core kernel was variant 0 then.
 #   PART=3 bash .gpu/run-mma.sh   with the tensor-core kernels as the default: the FP8 KV checks (kernels, engine level,
 #                                 agreement with bf16 KV on the trained default model and the tiny models), FP8 layers on
 #                                 the default model, and the regression checks (kernels, prefill, FP8 kernels, models
@@ -63,7 +66,7 @@ else
   (cd .gpu/wl && gunzip -kf sharegpt-1000.json.gz fixed-512-256.json.gz)
   TP="$D .gpu/app/Throughput.dll --device cuda --max-num-batched-tokens 8192 --gpu-memory-utilization 0.9 --model $M"
   V=${VARIANT:-8}; VB=${VARIANT_BF16:-$V}
-  for c in "none fp8 0 $V $V 0" "none bf16 0 $VB" "fp8 fp8 $V 0"; do set -- $c; w=$1 kv=$2; shift 2
+  for c in "none fp8 1 $V $V 1" "none bf16 1 $VB" "fp8 fp8 $V 1"; do set -- $c; w=$1 kv=$2; shift 2
     for v in "$@"; do set -- $w $kv
       step sharegpt1000_w${1}_kv${2}_v$v 70 env PAGEDATTENTION_ATTN_VARIANT=$v $TP --weight-quantization $1 --kv-cache-dtype $2 --max-num-seqs 512 --requests .gpu/wl/sharegpt-1000.json --output "$R/engine_8b_w${1}_kv${2}_v${v}_sharegpt1000_$SECONDS.json"
     done
