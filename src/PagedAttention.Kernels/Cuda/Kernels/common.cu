@@ -148,3 +148,35 @@ __device__ __forceinline__ float ex2_approx(float x)
     return r;
 }
 #endif
+
+// Shared by the decode attention kernels (paged_attention.cu, paged_attention_mma.cu).
+
+// W 32-bit words from p: 16-byte loads, or one 8-byte load for W = 2.
+template <int W>
+__device__ __forceinline__ void ld_words(unsigned* r, const void* p)
+{
+    if constexpr (W % 4 == 0)
+    {
+#pragma unroll
+        for (int i = 0; i < W / 4; i++)
+        {
+            const uint4 v = ((const uint4*)p)[i];
+            r[4 * i] = v.x; r[4 * i + 1] = v.y; r[4 * i + 2] = v.z; r[4 * i + 3] = v.w;
+        }
+    }
+    else
+    {
+        static_assert(W == 2, "a lane loads 8 or a multiple of 16 bytes");
+        const uint2 v = *(const uint2*)p;
+        r[0] = v.x; r[1] = v.y;
+    }
+}
+
+// The arguments of every decode kernel, in the order CudaKernels.PagedAttention passes them (the FP8 ones append the
+// layer's k_scale and v_scale).
+#define DECODE_PARAMS(T) const float* __restrict__ q, bf16* __restrict__ out, float* __restrict__ part_o, float* __restrict__ part_lse, \
+    const T* __restrict__ k_cache, const T* __restrict__ v_cache, const int* __restrict__ query_starts,                      \
+    const int* __restrict__ context_lens, const int* __restrict__ block_tables, int num_seqs, int nh, int nkv, int block_size, \
+    int max_blocks_per_seq, float scale, int skip_prefill
+#define DECODE_ARGS q, out, part_o, part_lse, k_cache, v_cache, query_starts, context_lens, block_tables, num_seqs, nh, nkv, block_size, \
+    max_blocks_per_seq, scale, skip_prefill

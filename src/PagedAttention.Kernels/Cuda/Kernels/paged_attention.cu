@@ -35,21 +35,7 @@ template <int W>
 __device__ __forceinline__ AttWords<W> att_ld(const void* p)
 {
     AttWords<W> r;
-    if constexpr (W % 4 == 0)
-    {
-#pragma unroll
-        for (int i = 0; i < W / 4; i++)
-        {
-            const uint4 v = ((const uint4*)p)[i];
-            r.w[4 * i] = v.x; r.w[4 * i + 1] = v.y; r.w[4 * i + 2] = v.z; r.w[4 * i + 3] = v.w;
-        }
-    }
-    else
-    {
-        static_assert(W == 2, "a lane loads 8 or a multiple of 16 bytes");
-        const uint2 v = *(const uint2*)p;
-        r.w[0] = v.x; r.w[1] = v.y;
-    }
+    ld_words<W>(r.w, p);
     return r;
 }
 
@@ -357,13 +343,8 @@ __device__ __forceinline__ void paged_attention_body(
     }
 }
 
-#define ATT_PARAMS_T(T) const float* __restrict__ q, bf16* __restrict__ out, float* __restrict__ part_o, float* __restrict__ part_lse, \
-    const T* __restrict__ k_cache, const T* __restrict__ v_cache, const int* __restrict__ query_starts,                      \
-    const int* __restrict__ context_lens, const int* __restrict__ block_tables, int num_seqs, int nh, int nkv, int block_size, \
-    int max_blocks_per_seq, float scale, int skip_prefill
-#define ATT_ARGS q, out, part_o, part_lse, k_cache, v_cache, query_starts, context_lens, block_tables, num_seqs, nh, nkv, block_size, \
-    max_blocks_per_seq, scale, skip_prefill
-#define ATT_PARAMS ATT_PARAMS_T(bf16)
+#define ATT_ARGS DECODE_ARGS
+#define ATT_PARAMS DECODE_PARAMS(bf16)
 
 // The default decode kernel, and the variants the microbenchmark compares (same arguments, same results up to the
 // summation order). Variant numbers are CudaKernels.AttentionVariant's.
@@ -379,7 +360,7 @@ extern "C" __global__ void __launch_bounds__(ATT_THREADS) paged_attention_w8(ATT
 
 // The FP8 E4M3 KV cache's decode kernels: K/V codes of one byte, the layer's scales (see the body); the default tile
 // and the wide variants (16 codes, one 16-byte load, per lane and key).
-#define ATT_FP8_PARAMS ATT_PARAMS_T(unsigned char), float k_scale, float v_scale
+#define ATT_FP8_PARAMS DECODE_PARAMS(unsigned char), float k_scale, float v_scale
 extern "C" __global__ void __launch_bounds__(ATT_THREADS) paged_attention_fp8(ATT_FP8_PARAMS)
 {
     paged_attention_body<ATT_U, ATT_PF, ATT_VEC, AttFp8<ATT_VEC>>(ATT_ARGS, k_scale, v_scale);

@@ -55,27 +55,6 @@
 #define DM_NM (HEAD_DIM / 16) // m16 tiles (of dims) of O^T
 
 #if DM_ENABLED
-// W 32-bit words from p (16-byte loads, or one 8-byte load for W = 2).
-template <int W>
-__device__ __forceinline__ void dm_ld(unsigned* r, const void* p)
-{
-    if constexpr (W % 4 == 0)
-    {
-#pragma unroll
-        for (int i = 0; i < W / 4; i++)
-        {
-            const uint4 v = ((const uint4*)p)[i];
-            r[4 * i] = v.x; r[4 * i + 1] = v.y; r[4 * i + 2] = v.z; r[4 * i + 3] = v.w;
-        }
-    }
-    else
-    {
-        static_assert(W == 2, "a lane loads 8 or a multiple of 16 bytes");
-        const uint2 v = *(const uint2*)p;
-        r[0] = v.x; r[1] = v.y;
-    }
-}
-
 // An 8x8 matrix of b16 pairs, transposed across the warp (lane l holds row l / 4, columns 2 (l % 4) and + 1).
 __device__ __forceinline__ unsigned dm_trans(unsigned x)
 {
@@ -167,7 +146,7 @@ __device__ __forceinline__ void dm_load(unsigned (*kw)[2][KV::KW], unsigned (*vw
         for (int j = 0; j < 2; j++)
         {
             const int p = p0 + 16 * u + 8 * j + g;
-            if (p < end) dm_ld<KV::KW>(kw[u][j], k_cache + dm_row(table, p, nkv, kvh, block_size, bshift) + DM_DK * t4);
+            if (p < end) ld_words<KV::KW>(kw[u][j], k_cache + dm_row(table, p, nkv, kvh, block_size, bshift) + DM_DK * t4);
             else
 #pragma unroll
                 for (int i = 0; i < KV::KW; i++) kw[u][j][i] = 0u;
@@ -176,7 +155,7 @@ __device__ __forceinline__ void dm_load(unsigned (*kw)[2][KV::KW], unsigned (*vw
         for (int i = 0; i < 4; i++)
         {
             const int p = p0 + 16 * u + 2 * t4 + (i & 1) + 8 * (i >> 1);
-            if (p < end) dm_ld<KV::VW>(vw[u][i], v_cache + dm_row(table, p, nkv, kvh, block_size, bshift) + DM_DV * g);
+            if (p < end) ld_words<KV::VW>(vw[u][i], v_cache + dm_row(table, p, nkv, kvh, block_size, bshift) + DM_DV * g);
             else
 #pragma unroll
                 for (int w = 0; w < KV::VW; w++) vw[u][i][w] = 0u; // zero, not stale: P = 0 there, and 0 * NaN is NaN
@@ -388,31 +367,24 @@ __device__ __forceinline__ void paged_attention_mma_body(
 #endif
 }
 
-#define DM_PARAMS(T) const float* __restrict__ q, bf16* __restrict__ out, float* __restrict__ part_o, float* __restrict__ part_lse, \
-    const T* __restrict__ k_cache, const T* __restrict__ v_cache, const int* __restrict__ query_starts,                      \
-    const int* __restrict__ context_lens, const int* __restrict__ block_tables, int num_seqs, int nh, int nkv, int block_size, \
-    int max_blocks_per_seq, float scale, int skip_prefill
-#define DM_ARGS q, out, part_o, part_lse, k_cache, v_cache, query_starts, context_lens, block_tables, num_seqs, nh, nkv, block_size, \
-    max_blocks_per_seq, scale, skip_prefill
-
 // Variant 8: one 16-key tile per warp and iteration; 9: the same with the next tile prefetched; 10: two tiles.
 #if DM_ENABLED
-#define DM_BF16_BODY(NT, PF) paged_attention_mma_body<NT, PF, DmBf16>(DM_ARGS, 1.f, 1.f)
+#define DM_BF16_BODY(NT, PF) paged_attention_mma_body<NT, PF, DmBf16>(DECODE_ARGS, 1.f, 1.f)
 #else
 #define DM_BF16_BODY(NT, PF)
 #endif
-extern "C" __global__ void __launch_bounds__(ATT_THREADS) paged_attention_mma(DM_PARAMS(bf16)) { DM_BF16_BODY(1, false); }
-extern "C" __global__ void __launch_bounds__(ATT_THREADS) paged_attention_mma_pf(DM_PARAMS(bf16)) { DM_BF16_BODY(1, true); }
-extern "C" __global__ void __launch_bounds__(ATT_THREADS) paged_attention_mma_t2(DM_PARAMS(bf16)) { DM_BF16_BODY(2, false); }
+extern "C" __global__ void __launch_bounds__(ATT_THREADS) paged_attention_mma(DECODE_PARAMS(bf16)) { DM_BF16_BODY(1, false); }
+extern "C" __global__ void __launch_bounds__(ATT_THREADS) paged_attention_mma_pf(DECODE_PARAMS(bf16)) { DM_BF16_BODY(1, true); }
+extern "C" __global__ void __launch_bounds__(ATT_THREADS) paged_attention_mma_t2(DECODE_PARAMS(bf16)) { DM_BF16_BODY(2, false); }
 
 // The FP8 cache: 8 = two 16-key tiles per iteration (half the bytes per key of bf16), 9 = one tile with prefetch,
 // 10 = four tiles.
 #if DM_FP8_ENABLED
-#define DM_FP8_BODY(NT, PF) paged_attention_mma_body<NT, PF, DmFp8>(DM_ARGS, k_scale, v_scale)
+#define DM_FP8_BODY(NT, PF) paged_attention_mma_body<NT, PF, DmFp8>(DECODE_ARGS, k_scale, v_scale)
 #else
 #define DM_FP8_BODY(NT, PF)
 #endif
-#define DM_FP8_PARAMS DM_PARAMS(unsigned char), float k_scale, float v_scale
+#define DM_FP8_PARAMS DECODE_PARAMS(unsigned char), float k_scale, float v_scale
 extern "C" __global__ void __launch_bounds__(ATT_THREADS) paged_attention_mma_fp8(DM_FP8_PARAMS) { DM_FP8_BODY(2, false); }
 extern "C" __global__ void __launch_bounds__(ATT_THREADS) paged_attention_mma_fp8_pf(DM_FP8_PARAMS) { DM_FP8_BODY(1, true); }
 extern "C" __global__ void __launch_bounds__(ATT_THREADS) paged_attention_mma_fp8_t4(DM_FP8_PARAMS) { DM_FP8_BODY(4, false); }
