@@ -33,7 +33,10 @@ internal sealed class RouterFixture : IAsyncDisposable
             $"--replicas={string.Join(',', fakes.Select(f => f.Address))}",
             $"--policy={policy}",
             "--Router:HealthCheckInterval=00:00:00.200",
-            "--Router:HealthCheckTimeout=00:00:01",
+            // 5 s, not 1: with a failure threshold of 1, a probe that a loaded machine answers late marks a healthy
+            // replica down (a fresh-clone CI run on a busy 2-core VM got a 503 that way); stopped replicas still fail at
+            // once (connection refused).
+            "--Router:HealthCheckTimeout=00:00:05",
             "--Router:HealthCheckFailureThreshold=1",
             .. extra,
         ];
