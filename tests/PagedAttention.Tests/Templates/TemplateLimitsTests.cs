@@ -83,7 +83,10 @@ public sealed class TemplateLimitsTests
         var t = ChatTemplate.Parse("{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}");
         using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
         var sw = Stopwatch.StartNew();
-        Assert.ThrowsAny<OperationCanceledException>(() => t.Render(new JsonObject(), TimeProvider.System, new TemplateLimits { MaxIterations = long.MaxValue }, cts.Token));
+        // Only the token may end this render: every other limit is lifted (with the defaults, a fast machine reaches
+        // the allocation limit, 84 range(100000) lists, before 100 ms have passed; a CI run failed that way).
+        var unlimited = new TemplateLimits { MaxIterations = long.MaxValue, MaxAllocatedLength = long.MaxValue, MaxOutputLength = long.MaxValue, MaxRenderTime = TimeSpan.MaxValue };
+        Assert.ThrowsAny<OperationCanceledException>(() => t.Render(new JsonObject(), TimeProvider.System, unlimited, cts.Token));
         Assert.True(sw.Elapsed < TimeSpan.FromSeconds(3), sw.Elapsed.ToString());
         Assert.ThrowsAny<OperationCanceledException>(() => ChatTemplate.Parse("x").Render(new JsonObject(), cts.Token));
     }
