@@ -27,6 +27,9 @@ internal sealed record RuntimeSwitches
     /// <summary>Environment variable of <see cref="FastPrefill"/>.</summary>
     public const string PrefillFastVariable = "PAGEDATTENTION_PREFILL_FAST";
 
+    /// <summary>Environment variable of <see cref="WidePrefill"/>.</summary>
+    public const string PrefillWideVariable = "PAGEDATTENTION_PREFILL_WIDE";
+
     /// <summary>Environment variable of <see cref="ProgrammaticLaunch"/>.</summary>
     public const string PdlVariable = "PAGEDATTENTION_PDL";
 
@@ -60,7 +63,7 @@ internal sealed record RuntimeSwitches
     /// <summary>Every variable <see cref="FromEnvironment"/> reads.</summary>
     public static IReadOnlyList<string> Variables { get; } =
     [
-        OverlapVariable, PrefillKernelVariable, PrefillFastVariable, PdlVariable, AttentionVariantVariable,
+        OverlapVariable, PrefillKernelVariable, PrefillFastVariable, PrefillWideVariable, PdlVariable, AttentionVariantVariable,
         KernelCacheVariable, CublasLtVariable, GemmSearchVariable, Fp8FastAccumulationVariable, CpuThreadsVariable, CpuSpinVariable,
         SwapKernelVariable, CpuHugePagesVariable,
     ];
@@ -85,6 +88,13 @@ internal sealed record RuntimeSwitches
     /// Default false; <c>PAGEDATTENTION_PREFILL_FAST=1</c> turns it on.
     /// </summary>
     public bool FastPrefill { get; init; }
+
+    /// <summary>
+    /// CUDA kernels: bf16 prefill attention through the wide kernel (128-row CTAs, two m16 tiles per warp;
+    /// <c>CudaKernels.WidePrefill</c>). Default false: written and compile-checked, not yet measured on a GPU;
+    /// <c>PAGEDATTENTION_PREFILL_WIDE=1</c> turns it on where the device has the shared memory.
+    /// </summary>
+    public bool WidePrefill { get; init; }
 
     /// <summary>
     /// CUDA kernels: programmatic dependent launch where the device and driver support it. Default true;
@@ -162,6 +172,7 @@ internal sealed record RuntimeSwitches
             Overlap = Get(OverlapVariable) != "0",
             TensorCorePrefill = Get(PrefillKernelVariable) != "0",
             FastPrefill = Get(PrefillFastVariable) == "1",
+            WidePrefill = Get(PrefillWideVariable) == "1",
             ProgrammaticLaunch = Get(PdlVariable) != "0",
             AttentionVariant = ParseInt(Get(AttentionVariantVariable)) is { } v && Cuda.CudaKernels.IsAttentionVariant(v) ? v : d.AttentionVariant,
             KernelCacheDirectory = Get(KernelCacheVariable) is { Length: > 0 } dir ? dir : null,

@@ -12,7 +12,7 @@ internal unsafe class CudaKernels : IDisposable
 {
     private readonly CudaDevice _device;
     private nint _module;
-    private readonly nint _embedding, _addRmsNorm, _rope, _siluMul, _attention, _attentionU4Pf, _attentionU2Pf, _attentionU4Lb, _attentionW4, _attentionW2Pf, _attentionW8, _attentionMerge, _prefill, _ropeFp8, _attentionFp8, _attentionFp8W4, _attentionFp8W2Pf, _attentionFp8W8, _prefillFp8, _attentionMma, _attentionMmaPf, _attentionMmaT2, _attentionMmaFp8, _attentionMmaFp8Pf, _attentionMmaFp8T4, _argmax, _penalties, _sample, _gemv, _kvSwap, _quantFp8, _addRmsNormFp8, _siluMulFp8;
+    private readonly nint _embedding, _addRmsNorm, _rope, _siluMul, _attention, _attentionU4Pf, _attentionU2Pf, _attentionU4Lb, _attentionW4, _attentionW2Pf, _attentionW8, _attentionMerge, _prefill, _prefillWide, _prefillWidePrecise, _ropeFp8, _attentionFp8, _attentionFp8W4, _attentionFp8W2Pf, _attentionFp8W8, _prefillFp8, _attentionMma, _attentionMmaPf, _attentionMmaT2, _attentionMmaFp8, _attentionMmaFp8Pf, _attentionMmaFp8T4, _argmax, _penalties, _sample, _gemv, _kvSwap, _quantFp8, _addRmsNormFp8, _siluMulFp8;
 
     /// <summary>Compiles (or loads from the disk cache) and loads the kernels for <paramref name="headDim"/> and <paramref name="group"/>.</summary>
     /// <param name="device">The device to load into.</param>
@@ -67,6 +67,16 @@ internal unsafe class CudaKernels : IDisposable
         SupportsMmaDecode = headDim is 64 or 128 && group <= 8 && major >= 8;
         SupportsMmaDecodeFp8 = SupportsMmaDecode && (major, minor) is ( > 8, _) or (8, >= 9);
         SupportsPrefillAttention = headDim is 16 or 32 or 64 or 128 && major >= 8;
+        _prefillWide = Function("prefill_attention_wide");
+        _prefillWidePrecise = Function("prefill_attention_wide_precise");
+        // The wide kernel's tiles are dynamic shared memory beyond the 48 KB default: opt in once per function.
+        SupportsWidePrefill = SupportsPrefillAttention && device.MaxSharedMemoryPerBlockOptIn >= WidePrefillSharedBytes(headDim, true);
+        if (SupportsWidePrefill)
+        {
+            CuDriver.Check(CuDriver.Fn.cuFuncSetAttribute(_prefillWide, FuncAttrMaxDynamicSharedBytes, WidePrefillSharedBytes(headDim, false)), "cuFuncSetAttribute(prefill_attention_wide)");
+            CuDriver.Check(CuDriver.Fn.cuFuncSetAttribute(_prefillWidePrecise, FuncAttrMaxDynamicSharedBytes, WidePrefillSharedBytes(headDim, true)), "cuFuncSetAttribute(prefill_attention_wide_precise)");
+        }
+        WidePrefill = SupportsWidePrefill && switches.WidePrefill;
         _argmax = Function("argmax_rows");
         _penalties = Function("apply_penalties");
         _sample = Function("sample_rows");
@@ -141,7 +151,7 @@ internal unsafe class CudaKernels : IDisposable
         CuDriver.Check(CuDriver.Fn.cuLaunchKernel(_kvSwap, (uint)numSlices, (uint)numPairs, 1, KvSwapThreads, 1, 1, 0, stream, a, null), "cuLaunchKernel(kv_swap_copy)");
     }
 
-    private void Launch(nint f, uint gx, uint gy, uint gz, uint block, void** args, string name)
+    private void Launch(nint f, uint gx, uint gy, uint gz, uint block, void** args, string name, uint sharedBytes = 0)
     {
         ObjectDisposedException.ThrowIf(_module == 0, this);
         if (gx == 0 || gy == 0 || gz == 0) return;
@@ -152,13 +162,13 @@ internal unsafe class CudaKernels : IDisposable
             attr.Value = 1;
             var cfg = new LaunchConfig
             {
-                GridX = gx, GridY = gy, GridZ = gz, BlockX = block, BlockY = 1, BlockZ = 1,
+                GridX = gx, GridY = gy, GridZ = gz, BlockX = block, BlockY = 1, BlockZ = 1, SharedMemBytes = sharedBytes,
                 Stream = _device.Stream, Attributes = &attr, NumAttributes = 1,
             };
             CuDriver.Check(CuDriver.Fn.cuLaunchKernelEx(&cfg, f, args, null), $"cuLaunchKernelEx({name})");
             return;
         }
-        CuDriver.Check(CuDriver.Fn.cuLaunchKernel(f, gx, gy, gz, block, 1, 1, 0, _device.Stream, args, null), $"cuLaunchKernel({name})");
+        CuDriver.Check(CuDriver.Fn.cuLaunchKernel(f, gx, gy, gz, block, 1, 1, sharedBytes, _device.Stream, args, null), $"cuLaunchKernel({name})");
     }
 
     /// <summary>hidden[t, :] = fp32(table[ids[t], :]) for <paramref name="tokens"/> tokens; table is [vocab, d] bf16.</summary>
@@ -374,6 +384,42 @@ internal unsafe class CudaKernels : IDisposable
     /// <summary>Threads per CTA of <see cref="PrefillAttention"/> (4 warps); <c>PF_THREADS</c> in prefill_attention.cu.</summary>
     public const int PrefillThreads = 128;
 
+    /// <summary>Query rows per CTA of the wide prefill kernel: two m16 tiles per warp; <c>PF_BQ_WIDE</c> in prefill_attention.cu.</summary>
+    public const int WidePrefillTileRows = 2 * PrefillTileRows;
+
+    /// <summary>Key positions per K/V tile of the prefill kernels; <c>PF_BK</c> in prefill_attention.cu.</summary>
+    public const int PrefillKeyTile = 64;
+
+    private const int FuncAttrMaxDynamicSharedBytes = 8; // CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
+
+    /// <summary>
+    /// Dynamic shared memory of one wide prefill CTA: its bf16 Q, K and V tiles, plus Q's lo part when precise
+    /// (prefill_attention.cu: 64 KB fast / 96 KB precise at head size 128).
+    /// </summary>
+    public static int WidePrefillSharedBytes(int headDim, bool precise) =>
+        ((precise ? 2 : 1) * WidePrefillTileRows + 2 * PrefillKeyTile) * headDim * sizeof(ushort);
+
+    /// <summary>Whether the wide prefill kernel can run: <see cref="SupportsPrefillAttention"/> and enough opt-in shared memory per CTA.</summary>
+    public bool SupportsWidePrefill { get; }
+
+    /// <summary>
+    /// bf16 prefill through <c>prefill_attention_wide</c>: 128-row CTAs, two m16 tiles per warp, so each K/V fragment
+    /// read from shared memory feeds twice the mma work (the 64-row kernel is bound by those reads). Same inputs,
+    /// outputs and precision modes; the FP8 cache keeps the 64-row kernel. Default false
+    /// (<see cref="RuntimeSwitches.WidePrefill"/>, <c>PAGEDATTENTION_PREFILL_WIDE=1</c>) until it is measured on a GPU.
+    /// </summary>
+    public bool WidePrefill
+    {
+        get => _widePrefill;
+        set
+        {
+            if (value && !SupportsWidePrefill) throw new NotSupportedException($"prefill_attention_wide needs {WidePrefillSharedBytes(HeadDim, true)} bytes of shared memory per CTA and a head size of 16-128 on sm_80+.");
+            _widePrefill = value;
+        }
+    }
+
+    private bool _widePrefill;
+
     /// <summary>
     /// Causal paged attention for prefill/append steps on tensor cores (prefill_attention.cu): same inputs and output as
     /// <see cref="PagedAttention"/> (q [tokens, nh, HeadDim] fp32, out bf16), one CTA per (64 packed rows of
@@ -397,6 +443,13 @@ internal unsafe class CudaKernels : IDisposable
         int prec = precise ? 1 : 0, skip = skipDecode ? 1 : 0;
         float ks = fp8?.K ?? 1f, vs = fp8?.V ?? 1f;
         void** a = stackalloc void*[] { &q, &output, &kCache, &vCache, &queryStarts, &contextLens, &blockTables, &nh, &nkv, &blockSize, &maxBlocksPerSeq, &scaleLog2, &prec, &skip, &ks, &vs };
+        if (WidePrefill && fp8 is null)
+        {
+            uint wide = (uint)(((long)maxQueryLen * Group + WidePrefillTileRows - 1) / WidePrefillTileRows);
+            Launch(precise ? _prefillWidePrecise : _prefillWide, wide, (uint)seqs, (uint)nkv, PrefillThreads, a,
+                precise ? "prefill_attention_wide_precise" : "prefill_attention_wide", (uint)WidePrefillSharedBytes(HeadDim, precise));
+            return;
+        }
         uint tiles = (uint)(((long)maxQueryLen * Group + PrefillTileRows - 1) / PrefillTileRows);
         Launch(fp8 is not null ? _prefillFp8 : _prefill, tiles, (uint)seqs, (uint)nkv, PrefillThreads, a, fp8 is not null ? "prefill_attention_fp8" : "prefill_attention");
     }

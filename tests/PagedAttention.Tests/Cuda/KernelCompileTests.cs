@@ -44,14 +44,16 @@ public class KernelCompileTests
         var defines = CudaKernelSources.Defines(headDim, group);
         var ptx = Encoding.ASCII.GetString(NvrtcCompiler.Compile(CudaKernelSources.ModuleSource, "module.cu", "compute_90", defines));
         foreach (var k in new[] { "embedding_gather", "fused_add_rms_norm", "rope_qkv_write", "silu_mul", "paged_attention", "paged_attention_merge", "prefill_attention", "argmax_rows",
-                     "rope_qkv_write_fp8", "paged_attention_fp8", "prefill_attention_fp8", "paged_attention_mma_t2", "paged_attention_mma_fp8" })
+                     "rope_qkv_write_fp8", "paged_attention_fp8", "prefill_attention_fp8", "paged_attention_mma_t2", "paged_attention_mma_fp8",
+                     "prefill_attention_wide", "prefill_attention_wide_precise" })
             Assert.Contains($".entry {k}(", ptx);
         // Register arrays indexed only by unrolled constants: no local-memory stack frame in the attention kernels
         // (the FP8 KV cache's decode kernels, the wide variants and the tensor-core ones included).
         foreach (var k in new[] { "paged_attention", "paged_attention_fp8", "paged_attention_w4", "paged_attention_w2pf", "paged_attention_w8",
                      "paged_attention_fp8_w4", "paged_attention_fp8_w2pf", "paged_attention_fp8_w8",
                      "paged_attention_mma", "paged_attention_mma_pf", "paged_attention_mma_t2",
-                     "paged_attention_mma_fp8", "paged_attention_mma_fp8_pf", "paged_attention_mma_fp8_t4" })
+                     "paged_attention_mma_fp8", "paged_attention_mma_fp8_pf", "paged_attention_mma_fp8_t4",
+                     "prefill_attention", "prefill_attention_wide", "prefill_attention_wide_precise" })
             Assert.DoesNotContain(".local", Entry(ptx, k));
     }
 

@@ -35,6 +35,7 @@ public class RuntimeSwitchesTests
         Assert.True(d.Overlap);
         Assert.True(d.TensorCorePrefill);
         Assert.False(d.FastPrefill);
+        Assert.False(d.WidePrefill);
         Assert.True(d.ProgrammaticLaunch);
         Assert.Equal(0, d.AttentionVariant);
         Assert.Null(d.KernelCacheDirectory);
@@ -58,6 +59,7 @@ public class RuntimeSwitchesTests
             ["PAGEDATTENTION_OVERLAP"] = "0",
             ["PAGEDATTENTION_PREFILL_KERNEL"] = "0",
             ["PAGEDATTENTION_PREFILL_FAST"] = "1",
+            ["PAGEDATTENTION_PREFILL_WIDE"] = "1",
             ["PAGEDATTENTION_PDL"] = "0",
             ["PAGEDATTENTION_ATTN_VARIANT"] = "-1",
             ["PAGEDATTENTION_KERNEL_CACHE"] = "/tmp/kc",
@@ -73,7 +75,7 @@ public class RuntimeSwitchesTests
             var s = RuntimeSwitches.FromEnvironment();
             Assert.Equal(new RuntimeSwitches
             {
-                Overlap = false, TensorCorePrefill = false, FastPrefill = true, ProgrammaticLaunch = false, AttentionVariant = -1,
+                Overlap = false, TensorCorePrefill = false, FastPrefill = true, WidePrefill = true, ProgrammaticLaunch = false, AttentionVariant = -1,
                 KernelCacheDirectory = "/tmp/kc", CublasLt = false, GemmSearch = true, Fp8FastAccumulation = true, CpuThreads = 3, CpuSpinIterations = 0,
                 SwapCopyKernel = false, CpuHugePages = false,
             }, s);
@@ -108,13 +110,14 @@ public class RuntimeSwitchesTests
         {
             ["PAGEDATTENTION_OVERLAP"] = value, ["PAGEDATTENTION_PREFILL_KERNEL"] = value, ["PAGEDATTENTION_PDL"] = value,
             ["PAGEDATTENTION_CUBLASLT"] = value, ["PAGEDATTENTION_PREFILL_FAST"] = value, ["PAGEDATTENTION_GEMM_SEARCH"] = value,
-            ["PAGEDATTENTION_SWAP_KERNEL"] = value, ["PAGEDATTENTION_CPU_HUGE_PAGES"] = value,
+            ["PAGEDATTENTION_SWAP_KERNEL"] = value, ["PAGEDATTENTION_CPU_HUGE_PAGES"] = value, ["PAGEDATTENTION_PREFILL_WIDE"] = value,
         }, () =>
         {
             var s = RuntimeSwitches.FromEnvironment();
             Assert.True(s.Overlap && s.TensorCorePrefill && s.ProgrammaticLaunch && s.CublasLt && s.SwapCopyKernel && s.CpuHugePages);
             Assert.Equal(value == "1", s.FastPrefill);
             Assert.Equal(value == "1", s.GemmSearch);
+            Assert.Equal(value == "1", s.WidePrefill);
         });
 
     [Theory]
@@ -148,7 +151,7 @@ public class RuntimeSwitchesTests
     public void EverySwitchIsDocumented()
     {
         var doc = File.ReadAllText(Path.Combine(TestData.RepoRoot, "docs", "switches.md"));
-        Assert.Equal(13, RuntimeSwitches.Variables.Count);
+        Assert.Equal(14, RuntimeSwitches.Variables.Count);
         foreach (var v in RuntimeSwitches.Variables) Assert.Contains($"`{v}`", doc);
         foreach (var p in typeof(RuntimeSwitches).GetProperties().Where(p => p.CanWrite)) Assert.Contains($"`{p.Name}`", doc);
     }

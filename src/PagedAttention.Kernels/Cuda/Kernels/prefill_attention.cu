@@ -14,6 +14,12 @@
 // sequences with one query token are left to paged_attention (mixed steps stay batch-invariant for decode rows).
 // Needs sm_80+ and HEAD_DIM a multiple of 16, at most 128 (48 KB of static shared memory); otherwise the kernel is an
 // empty stub and the host uses paged_attention.
+// prefill_attention_wide: the same kernel with 32 rows per warp (two m16 tiles, 128-row CTAs), so that every K and V
+// fragment loaded from shared memory feeds twice the mma work -- the 64-row kernel is bound by ldmatrix traffic (its
+// precise mode, with 2x the mma work over the same fragments, costs only ~13 % more time). Two m-tiles of q fragments do
+// not fit in registers beside the 2x larger O and S accumulators, so q (hi and, when precise, lo) is re-read from shared
+// memory per K tile, as FlashAttention-2 does. Shared memory is dynamic: (PF_BQ_WIDE + 2 * PF_BK) * HEAD_DIM bf16, plus
+// PF_BQ_WIDE * HEAD_DIM for q's lo part when precise (64 / 96 KB at HEAD_DIM 128).
 #ifndef HEAD_DIM
 #error "HEAD_DIM (elements per head) is not defined: the host passes it (-DHEAD_DIM=..., CudaKernelSources.Defines)"
 #endif
@@ -28,6 +34,7 @@
 #endif
 static_assert(PF_THREADS % 32 == 0 && PF_THREADS / 32 * 16 == PF_BQ, "each warp owns 16 rows of the PF_BQ-row Q tile");
 #define PF_BK 64
+#define PF_BQ_WIDE (2 * PF_BQ)
 #define PF_CH (HEAD_DIM / 8)
 #define PF_SWZ ((PF_CH < 8 ? PF_CH : 8) - 1)
 
@@ -38,6 +45,8 @@ static_assert(PF_THREADS % 32 == 0 && PF_THREADS / 32 * 16 == PF_BQ, "each warp 
 #endif
 
 #if PF_ENABLED
+extern __shared__ __align__(128) bf16 pf_dynamic_smem[]; // prefill_attention_wide's tiles
+
 __device__ __forceinline__ unsigned pf_smem(const void* p)
 {
     unsigned r;
@@ -48,6 +57,12 @@ __device__ __forceinline__ unsigned pf_smem(const void* p)
 // Element offset of 16-byte chunk `chunk` of row `row` in a [rows, HEAD_DIM] tile, chunks XOR-swizzled by the row so
 // that ldmatrix's 8 row addresses hit different banks.
 __device__ __forceinline__ int pf_off(int row, int chunk) { return row * HEAD_DIM + ((chunk ^ (row & PF_SWZ)) << 3); }
+
+// Byte offset of 16-byte chunk 2 * c2 + b of a row, 2 * pf_off(row, 2 * c2 + b), from lane_off = 2 * pf_off(row, b):
+// the swizzle XORs the chunk with row & PF_SWZ and a chunk index below PF_CH never reaches the row's bits, so the pair
+// index enters by one XOR with a constant. The wide kernel computes its ldmatrix addresses this way: one register per
+// operand instead of one per k-step, which it would otherwise keep live across the KV loop.
+__device__ __forceinline__ unsigned pf_pair(unsigned lane_off, int c2) { return lane_off ^ ((unsigned)c2 << 5); }
 
 __device__ __forceinline__ void pf_cp16(unsigned dst, const void* src, bool pred)
 {
@@ -85,7 +100,9 @@ __device__ __forceinline__ unsigned pf_e4m3x2(unsigned c2)
 // (K[j+1] after S of tile j, V[j+1] after P.V of tile j), widens them exactly to bf16 and stores them into the same
 // swizzled tiles just before they are needed, so the loads still overlap the math. The layer's k_scale multiplies q
 // (before its bf16 rounding), v_scale the output.
-template <typename T, bool FP8>
+// MT: m16 tiles per warp (1: PF_BQ rows per CTA in static shared memory, q fragments held in registers; 2: the wide
+// kernel, 2 * PF_BQ rows in dynamic shared memory, q fragments re-read per K tile).
+template <typename T, bool FP8, int MT>
 __device__ __forceinline__ void prefill_attention_body(
     const float* __restrict__ q, bf16* __restrict__ out, const T* __restrict__ k_cache, const T* __restrict__ v_cache,
     const int* __restrict__ query_starts, const int* __restrict__ context_lens, const int* __restrict__ block_tables,
@@ -93,26 +110,37 @@ __device__ __forceinline__ void prefill_attention_body(
     float k_scale, float v_scale)
 {
 #if PF_ENABLED
-    __shared__ __align__(128) bf16 sq[PF_BQ * HEAD_DIM];
-    __shared__ __align__(128) bf16 sk[PF_BK * HEAD_DIM];
-    __shared__ __align__(128) bf16 sv[PF_BK * HEAD_DIM];
+    static_assert(MT == 1 || MT == 2, "one or two m16 tiles per warp");
+    constexpr int BQ = PF_BQ * MT, WR = 16 * MT; // rows per CTA, rows per warp
+    bf16 *sq, *sk, *sv, *sql; // Q (hi), K, V tiles; q's lo part (precise): sq itself when MT == 1, its own tile else
+    if constexpr (MT == 1)
+    {
+        __shared__ __align__(128) bf16 sq1[PF_BQ * HEAD_DIM];
+        __shared__ __align__(128) bf16 sk1[PF_BK * HEAD_DIM];
+        __shared__ __align__(128) bf16 sv1[PF_BK * HEAD_DIM];
+        sq = sq1; sk = sk1; sv = sv1; sql = sq1;
+    }
+    else
+    {
+        sq = pf_dynamic_smem; sk = sq + BQ * HEAD_DIM; sv = sk + PF_BK * HEAD_DIM; sql = sv + PF_BK * HEAD_DIM;
+    }
     const int s = blockIdx.y, kvh = blockIdx.z;
-    const int r0 = (gridDim.x - 1 - blockIdx.x) * PF_BQ; // the longest (last) tiles start first
+    const int r0 = (gridDim.x - 1 - blockIdx.x) * BQ; // the longest (last) tiles start first
     const int q0 = query_starts[s], qlen = query_starts[s + 1] - q0, rows = qlen * GROUP;
     if (r0 >= rows || (skip_decode && qlen == 1)) return;
     const int prefix = context_lens[s] - qlen; // cached keys before the first query token
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t4 = lane & 3;
     const int* table = block_tables + (long long)s * max_blocks_per_seq;
-    const int last_row = min(rows, r0 + PF_BQ) - 1;
+    const int last_row = min(rows, r0 + BQ) - 1;
     const int kv_end = prefix + last_row / GROUP + 1;                               // keys the tile's last row sees
-    const int mask_from = r0 + PF_BQ <= rows ? prefix + r0 / GROUP + 1 : 0;          // keys every row of the tile sees
+    const int mask_from = r0 + BQ <= rows ? prefix + r0 / GROUP + 1 : 0;             // keys every row of the tile sees
     const int ntiles = (kv_end + PF_BK - 1) / PF_BK;
     const float scale_q = FP8 ? scale_log2 * k_scale : scale_log2;
 
     // Q tile: fp32 -> bf16 (scaled), swizzled; rows past the sequence are zero. pass 0 writes bf16(x); pass 1 (precise
     // mode) writes the remainder bf16(x - bf16(x)), so that Q = hi + lo to about 16 bits.
-#define PF_LOAD_Q(pass)                                                                                                 \
-    for (int e = tid; e < PF_BQ * PF_CH; e += PF_THREADS)                                                               \
+#define PF_LOAD_Q(dst, pass)                                                                                            \
+    for (int e = tid; e < BQ * PF_CH; e += PF_THREADS)                                                                  \
     {                                                                                                                   \
         const int r = e / PF_CH, c = e % PF_CH, pr = r0 + r;                                                            \
         uint4 w;                                                                                                        \
@@ -131,9 +159,10 @@ __device__ __forceinline__ void prefill_attention_body(
             }                                                                                                           \
             w.x = u[0]; w.y = u[1]; w.z = u[2]; w.w = u[3];                                                             \
         }                                                                                                               \
-        *(uint4*)(sq + pf_off(r, c)) = w;                                                                               \
+        *(uint4*)((dst) + pf_off(r, c)) = w;                                                                            \
     }
-    PF_LOAD_Q(0)
+    PF_LOAD_Q(sq, 0)
+    if constexpr (MT > 1) { if (precise) { PF_LOAD_Q(sql, 1) } }
 
     // 16-byte chunks of a 64-position tile, gathered through the block table; positions >= kv_end are zero-filled.
     const unsigned sk0 = pf_smem(sk), sv0 = pf_smem(sv);
@@ -177,32 +206,44 @@ __device__ __forceinline__ void prefill_attention_body(
     }
     __syncthreads(); // Q tile written
 
-    unsigned qf[HEAD_DIM / 16][4];
-    const unsigned sq0 = pf_smem(sq);
-#pragma unroll
-    for (int kk = 0; kk < HEAD_DIM / 16; kk++)
-        pf_ldsm(sq0 + 2u * pf_off(warp * 16 + (lane & 15), kk * 2 + (lane >> 4)), qf[kk][0], qf[kk][1], qf[kk][2], qf[kk][3]);
-    if (precise)
+    unsigned qf[MT == 1 ? HEAD_DIM / 16 : 1][4]; // MT == 1: this warp's q (hi) fragments, held for the whole loop
+    const unsigned sq0 = pf_smem(sq), sql0 = MT == 1 ? sq0 : pf_smem(sql);
+    if constexpr (MT == 1)
     {
-        __syncthreads(); // every warp holds its hi fragments; sq now takes the lo part (read from shared memory per tile)
-        PF_LOAD_Q(1)
-    } // made visible by the first __syncthreads of the loop
+#pragma unroll
+        for (int kk = 0; kk < HEAD_DIM / 16; kk++)
+            pf_ldsm(sq0 + 2u * pf_off(warp * 16 + (lane & 15), kk * 2 + (lane >> 4)), qf[kk][0], qf[kk][1], qf[kk][2], qf[kk][3]);
+        if (precise)
+        {
+            __syncthreads(); // every warp holds its hi fragments; sq now takes the lo part (read from shared memory per tile)
+            PF_LOAD_Q(sq, 1)
+        } // made visible by the first __syncthreads of the loop
+    }
 #undef PF_LOAD_Q
 
     // This thread's rows: warp * 16 + g and + 8. Row limit: keys [0, lim) are visible; rows past the sequence see none.
-    int lim[2];
+    int lim[MT][2];
 #pragma unroll
-    for (int h = 0; h < 2; h++)
-    {
-        const int pr = r0 + warp * 16 + g + h * 8;
-        lim[h] = pr < rows ? prefix + pr / GROUP + 1 : 0;
-    }
+    for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+        for (int h = 0; h < 2; h++)
+        {
+            const int pr = r0 + warp * WR + mt * 16 + g + h * 8;
+            lim[mt][h] = pr < rows ? prefix + pr / GROUP + 1 : 0;
+        }
 
-    float o[HEAD_DIM / 8][4];
+    float o[MT][HEAD_DIM / 8][4];
 #pragma unroll
-    for (int i = 0; i < HEAD_DIM / 8; i++) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.f;
-    float m[2] = { neg_inf(), neg_inf() }, l[2] = { 0.f, 0.f };
+    for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+        for (int i = 0; i < HEAD_DIM / 8; i++) o[mt][i][0] = o[mt][i][1] = o[mt][i][2] = o[mt][i][3] = 0.f;
+    float m[MT][2], l[MT][2];
+#pragma unroll
+    for (int mt = 0; mt < MT; mt++) { m[mt][0] = m[mt][1] = neg_inf(); l[mt][0] = l[mt][1] = 0.f; }
     const int mi = lane >> 3;
+    // Wide kernel: this lane's ldmatrix offsets (pf_pair) into the Q, K and V tiles.
+    const unsigned qoff = 2u * pf_off(warp * WR + (lane & 15), lane >> 4), koff = 2u * pf_off((mi >> 1) * 8 + (lane & 7), mi & 1),
+                   voff = 2u * pf_off((mi & 1) * 8 + (lane & 7), mi >> 1);
 
     for (int j = 0; j < ntiles; j++)
     {
@@ -210,26 +251,45 @@ __device__ __forceinline__ void prefill_attention_body(
         if constexpr (FP8) { PF_STORE(sk, kreg) } // sk is free: every warp passed the barrier after S of tile j - 1
         else pf_wait1(); // K[j] landed (V[j] may still be in flight)
         __syncthreads();
-        float sc[PF_BK / 8][4];
+        float sc[MT][PF_BK / 8][4];
 #pragma unroll
-        for (int i = 0; i < PF_BK / 8; i++) sc[i][0] = sc[i][1] = sc[i][2] = sc[i][3] = 0.f;
+        for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+            for (int i = 0; i < PF_BK / 8; i++) sc[mt][i][0] = sc[mt][i][1] = sc[mt][i][2] = sc[mt][i][3] = 0.f;
 #pragma unroll
         for (int kk = 0; kk < HEAD_DIM / 16; kk++)
         {
-            unsigned ql[4];
-            if (precise) pf_ldsm(sq0 + 2u * pf_off(warp * 16 + (lane & 15), kk * 2 + (lane >> 4)), ql[0], ql[1], ql[2], ql[3]);
+            unsigned qa[MT][4], ql[MT][4]; // q's hi and lo fragments of each m-tile for this k-step
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++)
+            {
+                // (The address is spelled out in each branch: a shared variable is hoisted out of the loop for every
+                // kk, 8 more live registers in the MT == 1 kernel.)
+                if constexpr (MT == 1) { qa[mt][0] = qf[kk][0]; qa[mt][1] = qf[kk][1]; qa[mt][2] = qf[kk][2]; qa[mt][3] = qf[kk][3]; }
+                else pf_ldsm(sq0 + pf_pair(qoff, kk) + mt * 32 * HEAD_DIM, qa[mt][0], qa[mt][1], qa[mt][2], qa[mt][3]);
+                if (precise)
+                {
+                    if constexpr (MT == 1) pf_ldsm(sql0 + 2u * pf_off(warp * 16 + (lane & 15), kk * 2 + (lane >> 4)), ql[mt][0], ql[mt][1], ql[mt][2], ql[mt][3]);
+                    else pf_ldsm(sql0 + pf_pair(qoff, kk) + mt * 32 * HEAD_DIM, ql[mt][0], ql[mt][1], ql[mt][2], ql[mt][3]);
+                }
+            }
 #pragma unroll
             for (int nn = 0; nn < PF_BK / 16; nn++)
             {
-                // Each K fragment is loaded once and serves the hi and (when precise) the lo part of q.
+                // Each K fragment is loaded once and serves every m-tile's hi and (when precise) lo part of q.
                 unsigned b0, b1, b2, b3;
-                pf_ldsm(sk0 + 2u * pf_off(nn * 16 + (mi >> 1) * 8 + (lane & 7), kk * 2 + (mi & 1)), b0, b1, b2, b3);
-                mma_bf16(sc[2 * nn], qf[kk], b0, b1);
-                mma_bf16(sc[2 * nn + 1], qf[kk], b2, b3);
-                if (precise)
+                if constexpr (MT == 1) pf_ldsm(sk0 + 2u * pf_off(nn * 16 + (mi >> 1) * 8 + (lane & 7), kk * 2 + (mi & 1)), b0, b1, b2, b3);
+                else pf_ldsm(sk0 + pf_pair(koff, kk) + nn * 32 * HEAD_DIM, b0, b1, b2, b3);
+#pragma unroll
+                for (int mt = 0; mt < MT; mt++)
                 {
-                    mma_bf16(sc[2 * nn], ql, b0, b1);
-                    mma_bf16(sc[2 * nn + 1], ql, b2, b3);
+                    mma_bf16(sc[mt][2 * nn], qa[mt], b0, b1);
+                    mma_bf16(sc[mt][2 * nn + 1], qa[mt], b2, b3);
+                    if (precise)
+                    {
+                        mma_bf16(sc[mt][2 * nn], ql[mt], b0, b1);
+                        mma_bf16(sc[mt][2 * nn + 1], ql[mt], b2, b3);
+                    }
                 }
             }
         }
@@ -244,67 +304,105 @@ __device__ __forceinline__ void prefill_attention_body(
         if (kv0 + PF_BK > mask_from)
         {
 #pragma unroll
-            for (int nt = 0; nt < PF_BK / 8; nt++)
+            for (int mt = 0; mt < MT; mt++)
 #pragma unroll
-                for (int e = 0; e < 4; e++)
-                    if (kv0 + nt * 8 + t4 * 2 + (e & 1) >= lim[e >> 1]) sc[nt][e] = neg_inf();
+                for (int nt = 0; nt < PF_BK / 8; nt++)
+#pragma unroll
+                    for (int e = 0; e < 4; e++)
+                        if (kv0 + nt * 8 + t4 * 2 + (e & 1) >= lim[mt][e >> 1]) sc[mt][nt][e] = neg_inf();
         }
         // Online softmax (base 2); l holds this thread's partial row sums, reduced over the quad at the end.
 #pragma unroll
-        for (int h = 0; h < 2; h++)
-        {
-            float mx = m[h];
+        for (int mt = 0; mt < MT; mt++)
 #pragma unroll
-            for (int nt = 0; nt < PF_BK / 8; nt++) mx = fmaxf(mx, fmaxf(sc[nt][2 * h], sc[nt][2 * h + 1]));
-            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-            const float base = mx == neg_inf() ? 0.f : mx;
-            const float corr = ex2_approx(m[h] - base);
-            m[h] = mx;
-            float sum = 0.f;
-#pragma unroll
-            for (int nt = 0; nt < PF_BK / 8; nt++)
+            for (int h = 0; h < 2; h++)
             {
-                sc[nt][2 * h] = ex2_approx(sc[nt][2 * h] - base);
-                sc[nt][2 * h + 1] = ex2_approx(sc[nt][2 * h + 1] - base);
-                sum += sc[nt][2 * h] + sc[nt][2 * h + 1];
-            }
-            l[h] = l[h] * corr + sum;
+                float mx = m[mt][h];
 #pragma unroll
-            for (int dn = 0; dn < HEAD_DIM / 8; dn++) { o[dn][2 * h] *= corr; o[dn][2 * h + 1] *= corr; }
-        }
+                for (int nt = 0; nt < PF_BK / 8; nt++) mx = fmaxf(mx, fmaxf(sc[mt][nt][2 * h], sc[mt][nt][2 * h + 1]));
+                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+                const float base = mx == neg_inf() ? 0.f : mx;
+                const float corr = ex2_approx(m[mt][h] - base);
+                m[mt][h] = mx;
+                float sum = 0.f;
+#pragma unroll
+                for (int nt = 0; nt < PF_BK / 8; nt++)
+                {
+                    sc[mt][nt][2 * h] = ex2_approx(sc[mt][nt][2 * h] - base);
+                    sc[mt][nt][2 * h + 1] = ex2_approx(sc[mt][nt][2 * h + 1] - base);
+                    sum += sc[mt][nt][2 * h] + sc[mt][nt][2 * h + 1];
+                }
+                l[mt][h] = l[mt][h] * corr + sum;
+#pragma unroll
+                for (int dn = 0; dn < HEAD_DIM / 8; dn++) { o[mt][dn][2 * h] *= corr; o[mt][dn][2 * h + 1] *= corr; }
+            }
 
+        // Wide kernel: P goes to its bf16 fragments (hi and, when precise, lo) before the barrier, so the fp32 scores are
+        // dead while P.V runs (32 registers in fast mode that this kernel needs for the O accumulators).
+        unsigned ph[MT > 1 ? MT : 1][PF_BK / 16][4], pl[MT > 1 ? MT : 1][PF_BK / 16][4];
+        if constexpr (MT > 1)
+        {
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+                for (int kk = 0; kk < PF_BK / 16; kk++)
+#pragma unroll
+                    for (int i = 0; i < 4; i++)
+                    {
+                        // a0..a3 of the m16n8k16 A fragment: (row g, keys 16kk + 2t4), (row g + 8, same), then keys + 8.
+                        const float x0 = sc[mt][2 * kk + (i >> 1)][2 * (i & 1)], x1 = sc[mt][2 * kk + (i >> 1)][2 * (i & 1) + 1];
+                        ph[mt][kk][i] = pack_bf16x2(x0, x1);
+                        if (precise) pl[mt][kk][i] = pack_bf16x2(x0 - __uint_as_float(ph[mt][kk][i] << 16), x1 - __uint_as_float(ph[mt][kk][i] & 0xffff0000u));
+                    }
+        }
         if constexpr (FP8) { PF_STORE(sv, vreg) } // sv is free: every warp passed the barrier after P.V of tile j - 1
         else pf_wait1(); // V[j] landed (K[j+1] may still be in flight)
         __syncthreads();
 #pragma unroll
         for (int kk = 0; kk < PF_BK / 16; kk++)
         {
-            unsigned a[4], al[4];
-            a[0] = pack_bf16x2(sc[2 * kk][0], sc[2 * kk][1]);
-            a[1] = pack_bf16x2(sc[2 * kk][2], sc[2 * kk][3]);
-            a[2] = pack_bf16x2(sc[2 * kk + 1][0], sc[2 * kk + 1][1]);
-            a[3] = pack_bf16x2(sc[2 * kk + 1][2], sc[2 * kk + 1][3]);
-            if (precise)
+            unsigned a[MT][4], al[MT][4];
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++)
             {
-                // P = hi + lo: the part of each probability that bf16 rounding dropped.
-                al[0] = pack_bf16x2(sc[2 * kk][0] - __uint_as_float(a[0] << 16), sc[2 * kk][1] - __uint_as_float(a[0] & 0xffff0000u));
-                al[1] = pack_bf16x2(sc[2 * kk][2] - __uint_as_float(a[1] << 16), sc[2 * kk][3] - __uint_as_float(a[1] & 0xffff0000u));
-                al[2] = pack_bf16x2(sc[2 * kk + 1][0] - __uint_as_float(a[2] << 16), sc[2 * kk + 1][1] - __uint_as_float(a[2] & 0xffff0000u));
-                al[3] = pack_bf16x2(sc[2 * kk + 1][2] - __uint_as_float(a[3] << 16), sc[2 * kk + 1][3] - __uint_as_float(a[3] & 0xffff0000u));
+                if constexpr (MT > 1)
+                {
+#pragma unroll
+                    for (int i = 0; i < 4; i++) { a[mt][i] = ph[mt][kk][i]; al[mt][i] = pl[mt][kk][i]; }
+                    continue;
+                }
+                const float (*p)[4] = sc[mt];
+                a[mt][0] = pack_bf16x2(p[2 * kk][0], p[2 * kk][1]);
+                a[mt][1] = pack_bf16x2(p[2 * kk][2], p[2 * kk][3]);
+                a[mt][2] = pack_bf16x2(p[2 * kk + 1][0], p[2 * kk + 1][1]);
+                a[mt][3] = pack_bf16x2(p[2 * kk + 1][2], p[2 * kk + 1][3]);
+                if (precise)
+                {
+                    // P = hi + lo: the part of each probability that bf16 rounding dropped.
+                    al[mt][0] = pack_bf16x2(p[2 * kk][0] - __uint_as_float(a[mt][0] << 16), p[2 * kk][1] - __uint_as_float(a[mt][0] & 0xffff0000u));
+                    al[mt][1] = pack_bf16x2(p[2 * kk][2] - __uint_as_float(a[mt][1] << 16), p[2 * kk][3] - __uint_as_float(a[mt][1] & 0xffff0000u));
+                    al[mt][2] = pack_bf16x2(p[2 * kk + 1][0] - __uint_as_float(a[mt][2] << 16), p[2 * kk + 1][1] - __uint_as_float(a[mt][2] & 0xffff0000u));
+                    al[mt][3] = pack_bf16x2(p[2 * kk + 1][2] - __uint_as_float(a[mt][3] << 16), p[2 * kk + 1][3] - __uint_as_float(a[mt][3] & 0xffff0000u));
+                }
             }
 #pragma unroll
             for (int dn = 0; dn < HEAD_DIM / 16; dn++)
             {
-                // Each V fragment is loaded once and serves the hi and (when precise) the lo part of P.
+                // Each V fragment is loaded once and serves every m-tile's hi and (when precise) lo part of P.
                 unsigned b0, b1, b2, b3;
-                pf_ldsm_t(sv0 + 2u * pf_off(kk * 16 + (mi & 1) * 8 + (lane & 7), dn * 2 + (mi >> 1)), b0, b1, b2, b3);
-                mma_bf16(o[2 * dn], a, b0, b1);
-                mma_bf16(o[2 * dn + 1], a, b2, b3);
-                if (precise)
+                if constexpr (MT == 1) pf_ldsm_t(sv0 + 2u * pf_off(kk * 16 + (mi & 1) * 8 + (lane & 7), dn * 2 + (mi >> 1)), b0, b1, b2, b3);
+                else pf_ldsm_t(sv0 + pf_pair(voff, dn) + kk * 32 * HEAD_DIM, b0, b1, b2, b3);
+#pragma unroll
+                for (int mt = 0; mt < MT; mt++)
                 {
-                    mma_bf16(o[2 * dn], al, b0, b1);
-                    mma_bf16(o[2 * dn + 1], al, b2, b3);
+                    mma_bf16(o[mt][2 * dn], a[mt], b0, b1);
+                    mma_bf16(o[mt][2 * dn + 1], a[mt], b2, b3);
+                    if (precise)
+                    {
+                        mma_bf16(o[mt][2 * dn], al[mt], b0, b1);
+                        mma_bf16(o[mt][2 * dn + 1], al[mt], b2, b3);
+                    }
                 }
             }
         }
@@ -321,18 +419,20 @@ __device__ __forceinline__ void prefill_attention_body(
 #undef PF_STORE
 
 #pragma unroll
-    for (int h = 0; h < 2; h++)
-    {
-        float sum = l[h];
-        sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-        sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-        const int pr = r0 + warp * 16 + g + h * 8;
-        if (pr >= rows) continue;
-        const float inv = FP8 ? (sum > 0.f ? 1.f / sum : 0.f) * v_scale : (sum > 0.f ? 1.f / sum : 0.f);
-        bf16* dst = out + ((long long)(q0 + pr / GROUP) * nh + kvh * GROUP + pr % GROUP) * HEAD_DIM + t4 * 2;
+    for (int mt = 0; mt < MT; mt++)
 #pragma unroll
-        for (int dn = 0; dn < HEAD_DIM / 8; dn++) *(unsigned*)(dst + dn * 8) = pack_bf16x2(o[dn][2 * h] * inv, o[dn][2 * h + 1] * inv);
-    }
+        for (int h = 0; h < 2; h++)
+        {
+            float sum = l[mt][h];
+            sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+            sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+            const int pr = r0 + warp * WR + mt * 16 + g + h * 8;
+            if (pr >= rows) continue;
+            const float inv = FP8 ? (sum > 0.f ? 1.f / sum : 0.f) * v_scale : (sum > 0.f ? 1.f / sum : 0.f);
+            bf16* dst = out + ((long long)(q0 + pr / GROUP) * nh + kvh * GROUP + pr % GROUP) * HEAD_DIM + t4 * 2;
+#pragma unroll
+            for (int dn = 0; dn < HEAD_DIM / 8; dn++) *(unsigned*)(dst + dn * 8) = pack_bf16x2(o[mt][dn][2 * h] * inv, o[mt][dn][2 * h + 1] * inv);
+        }
 #endif
 }
 
@@ -346,12 +446,27 @@ __device__ __forceinline__ void prefill_attention_body(
 extern "C" __global__ void __launch_bounds__(PF_THREADS) prefill_attention(PF_PARAMS(bf16))
 {
     pdl_begin();
-    prefill_attention_body<bf16, false>(PF_ARGS, 1.f, 1.f);
+    prefill_attention_body<bf16, false, 1>(PF_ARGS, 1.f, 1.f);
+}
+
+// 128-row CTAs, two m16 tiles per warp, dynamic shared memory (see the top of the file; CudaKernels.WidePrefill). The
+// precision is fixed per kernel (the argument is ignored): a run-time flag costs registers that this kernel lacks.
+#define PF_ARGS_PRECISION(p) q, out, k_cache, v_cache, query_starts, context_lens, block_tables, nh, nkv, block_size,     \
+    max_blocks_per_seq, scale_log2, p, skip_decode
+extern "C" __global__ void __launch_bounds__(PF_THREADS) prefill_attention_wide(PF_PARAMS(bf16))
+{
+    pdl_begin();
+    prefill_attention_body<bf16, false, 2>(PF_ARGS_PRECISION(0), 1.f, 1.f);
+}
+extern "C" __global__ void __launch_bounds__(PF_THREADS) prefill_attention_wide_precise(PF_PARAMS(bf16))
+{
+    pdl_begin();
+    prefill_attention_body<bf16, false, 2>(PF_ARGS_PRECISION(1), 1.f, 1.f);
 }
 
 // The FP8 E4M3 KV cache's prefill kernel (same layout, one byte per element; the layer's K/V scales).
 extern "C" __global__ void __launch_bounds__(PF_THREADS) prefill_attention_fp8(PF_PARAMS(unsigned char), float k_scale, float v_scale)
 {
     pdl_begin();
-    prefill_attention_body<unsigned char, true>(PF_ARGS, k_scale, v_scale);
+    prefill_attention_body<unsigned char, true, 1>(PF_ARGS, k_scale, v_scale);
 }
