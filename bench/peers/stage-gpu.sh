@@ -41,5 +41,6 @@ cp bench/peers/run-scaling.sh .gpu/run-scaling.sh   # issue 18 item 6, scaling c
 cp bench/peers/run-fp8kv.sh .gpu/run-fp8kv.sh   # issue 18 items 3 and 7, FP8 KV cache: PART=1 (checks) / PART=2 (throughput) bash .gpu/run-fp8kv.sh
 cp bench/peers/run-profile.sh .gpu/run-profile.sh   # issue 18 item 5, ncu kernel profile: [TAG=fp8 EXTRA="..."] bash .gpu/run-profile.sh
 cp bench/peers/run-mma.sh .gpu/run-mma.sh   # issue 18 item 4, tensor-core GQA decode: PART=1 (checks, bench) / PART=2 (throughput A/B) bash .gpu/run-mma.sh
+cp bench/peers/run-prefill.sh .gpu/run-prefill.sh   # issue 18 item 4, wide prefill kernel (first GPU run): PART=1 (checks, timing) / PART=2 (context sweep A/B) bash .gpu/run-prefill.sh
 cp bench/peers/run-all.sh bench/peers/run-constrained.sh bench/peers/ab.sh bench/peers/make_checkpoint.py bench/peers/hf_peers.py bench/GpuCheck/cublaslt_layout.c .gpu/
 du -sh .gpu

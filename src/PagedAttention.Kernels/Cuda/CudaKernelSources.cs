@@ -59,6 +59,7 @@ internal static class CudaKernelSources
             ["ATT_THREADS"] = CudaKernels.AttentionThreads.ToString(inv),
             ["PF_THREADS"] = CudaKernels.PrefillThreads.ToString(inv),
             ["PF_BQ"] = CudaKernels.PrefillTileRows.ToString(inv),
+            ["PF_BK"] = CudaKernels.PrefillKeyTile.ToString(inv),
             ["GEMV_THREADS"] = CudaKernels.GemvThreads.ToString(inv),
             ["GEMV_MAX_M"] = CudaKernels.GemvMaxRows.ToString(inv),
             ["SAMPLE_THREADS"] = CudaKernels.SampleThreads.ToString(inv),

@@ -33,8 +33,11 @@
 #error "PF_BQ (packed query rows per CTA, CudaKernels.PrefillTileRows) is not defined: the host passes it (-DPF_BQ=..., CudaKernelSources.Defines)"
 #endif
 static_assert(PF_THREADS % 32 == 0 && PF_THREADS / 32 * 16 == PF_BQ, "each warp owns 16 rows of the PF_BQ-row Q tile");
-#define PF_BK 64
-#define PF_BQ_WIDE (2 * PF_BQ)
+#ifndef PF_BK
+#error "PF_BK (key positions per K/V tile, CudaKernels.PrefillKeyTile) is not defined: the host passes it (-DPF_BK=..., CudaKernelSources.Defines)"
+#endif
+static_assert(PF_BK % 16 == 0, "K/V tiles are whole 16-key mma steps");
+#define PF_BQ_WIDE (2 * PF_BQ) // rows per CTA of prefill_attention_wide (CudaKernels.WidePrefillTileRows)
 #define PF_CH (HEAD_DIM / 8)
 #define PF_SWZ ((PF_CH < 8 ? PF_CH : 8) - 1)
 
