@@ -245,8 +245,14 @@ __device__ __forceinline__ void prefill_attention_body(
     for (int mt = 0; mt < MT; mt++) { m[mt][0] = m[mt][1] = neg_inf(); l[mt][0] = l[mt][1] = 0.f; }
     const int mi = lane >> 3;
     // Wide kernel: this lane's ldmatrix offsets (pf_pair) into the Q, K and V tiles.
-    const unsigned qoff = 2u * pf_off(warp * WR + (lane & 15), lane >> 4), koff = 2u * pf_off((mi >> 1) * 8 + (lane & 7), mi & 1),
-                   voff = 2u * pf_off((mi & 1) * 8 + (lane & 7), mi >> 1);
+    // (Computed only there: the shared subexpressions moved the 64-row kernel's own address arithmetic.)
+    unsigned qoff = 0, koff = 0, voff = 0;
+    if constexpr (MT > 1)
+    {
+        qoff = 2u * pf_off(warp * WR + (lane & 15), lane >> 4);
+        koff = 2u * pf_off((mi >> 1) * 8 + (lane & 7), mi & 1);
+        voff = 2u * pf_off((mi & 1) * 8 + (lane & 7), mi >> 1);
+    }
 
     for (int j = 0; j < ntiles; j++)
     {
