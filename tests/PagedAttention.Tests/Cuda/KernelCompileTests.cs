@@ -57,6 +57,20 @@ public class KernelCompileTests
             Assert.DoesNotContain(".local", Entry(ptx, k));
     }
 
+    // prefill_attention_wide's dynamic shared memory: Q (128 rows) + K + V (64 positions each) bf16 tiles, plus Q's lo
+    // part when precise; the .cu carves the same regions out of pf_dynamic_smem.
+    [Theory]
+    [InlineData(128, false, 65536)]
+    [InlineData(128, true, 98304)]
+    [InlineData(64, true, 49152)]
+    [InlineData(16, false, 8192)]
+    public void WidePrefillSharedMemoryIsItsTiles(int headDim, bool precise, int bytes)
+    {
+        Assert.Equal(bytes, CudaKernels.WidePrefillSharedBytes(headDim, precise));
+        Assert.Equal(2 * CudaKernels.PrefillTileRows, CudaKernels.WidePrefillTileRows);
+        Assert.Equal(CudaKernels.PrefillKeyTile.ToString(System.Globalization.CultureInfo.InvariantCulture), CudaKernelSources.Defines(headDim, 4)["PF_BK"]);
+    }
+
     // The PTX of one entry: from its .entry line to the next entry (or the end).
     private static string Entry(string ptx, string name)
     {
