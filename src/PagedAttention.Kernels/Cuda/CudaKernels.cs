@@ -69,13 +69,7 @@ internal unsafe class CudaKernels : IDisposable
         SupportsPrefillAttention = headDim is 16 or 32 or 64 or 128 && major >= 8;
         _prefillWide = Function("prefill_attention_wide");
         _prefillWidePrecise = Function("prefill_attention_wide_precise");
-        // The wide kernel's tiles are dynamic shared memory beyond the 48 KB default: opt in once per function.
         SupportsWidePrefill = SupportsPrefillAttention && device.MaxSharedMemoryPerBlockOptIn >= WidePrefillSharedBytes(headDim, true);
-        if (SupportsWidePrefill)
-        {
-            CuDriver.Check(CuDriver.Fn.cuFuncSetAttribute(_prefillWide, FuncAttrMaxDynamicSharedBytes, WidePrefillSharedBytes(headDim, false)), "cuFuncSetAttribute(prefill_attention_wide)");
-            CuDriver.Check(CuDriver.Fn.cuFuncSetAttribute(_prefillWidePrecise, FuncAttrMaxDynamicSharedBytes, WidePrefillSharedBytes(headDim, true)), "cuFuncSetAttribute(prefill_attention_wide_precise)");
-        }
         WidePrefill = SupportsWidePrefill && switches.WidePrefill;
         _argmax = Function("argmax_rows");
         _penalties = Function("apply_penalties");
@@ -414,11 +408,19 @@ internal unsafe class CudaKernels : IDisposable
         set
         {
             if (value && !SupportsWidePrefill) throw new NotSupportedException($"prefill_attention_wide needs {WidePrefillSharedBytes(HeadDim, true)} bytes of shared memory per CTA and a head size of 16-128 on sm_80+.");
+            if (value && !_wideSharedOptIn)
+            {
+                // The wide kernel's tiles are dynamic shared memory beyond the 48 KB default: opt in once per function,
+                // only when the kernel is chosen (the default path never calls into the unmeasured kernel's setup).
+                CuDriver.Check(CuDriver.Fn.cuFuncSetAttribute(_prefillWide, FuncAttrMaxDynamicSharedBytes, WidePrefillSharedBytes(HeadDim, false)), "cuFuncSetAttribute(prefill_attention_wide)");
+                CuDriver.Check(CuDriver.Fn.cuFuncSetAttribute(_prefillWidePrecise, FuncAttrMaxDynamicSharedBytes, WidePrefillSharedBytes(HeadDim, true)), "cuFuncSetAttribute(prefill_attention_wide_precise)");
+                _wideSharedOptIn = true;
+            }
             _widePrefill = value;
         }
     }
 
-    private bool _widePrefill;
+    private bool _widePrefill, _wideSharedOptIn;
 
     /// <summary>
     /// Causal paged attention for prefill/append steps on tensor cores (prefill_attention.cu): same inputs and output as
